@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cache.c - the cache's common layer and its write order.
+ *
+ * THE WRITE ORDER (the one promise: a bit on disk always has its data):
+ *
+ *   1. data     ulo_cache_write_blocks() pwrite()s fetched blocks and sets
+ *               their "present" bit (readable at once, from the page cache)
+ *               and their "pending" bit (not yet durable).
+ *   2. flush    ulo_cache_commit() takes the pending bits and fdatasync()s
+ *               the data.  If that fails the data may be gone: the bits are
+ *               withdrawn from "present" and the cache turns read-only.
+ *   3. bits     only then are the bits ORed into the on-disk bitmap, page by
+ *               page, and flushed.
+ *   4. header   last, the header (generation + 1, not clean) is written to
+ *               the older of its two slots and flushed.
+ *
+ * Commits run every commit_ms (1 s) from a background thread, so after a
+ * crash at most about one second of fetched blocks is fetched again, and no
+ * block costs an fsync of its own.  Dropping an image runs the other way:
+ * first the identity is forgotten on disk, then the bits are cleared, then
+ * the new identity is written (see the formats' format()), so no moment
+ * exists where old bits stand under a new identity.
+ *
+ * Crash points for the tests (failpoint.h): data-written, commit-start,
+ * data-synced, bits-written, bits-synced, header-torn, header-written,
+ * header-synced, unbind-written, format-zeroed.
+ */
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/fs.h>
+
+#include "failpoint.h"
+#include "util.h"
+
+int ulo_cache_alloc_bitmaps(struct ulo_cache *c)
+{
+	uint64_t pages = ULO_DIV_ROUND_UP(c->bitmap_bytes, ULO_BITMAP_ALIGN);
+
+	if (ulo_bitmap_init(&c->present, c->nblocks) ||
+	    ulo_bitmap_init(&c->pending, c->nblocks) ||
+	    ulo_bitmap_init(&c->durable, c->nblocks) ||
+	    ulo_bitmap_init(&c->dirty, pages)) {
+		ulo_cache_free_bitmaps(c);
+		return ulo_errno(-ENOMEM, "cache %s: allocating bitmaps", c->path);
+	}
+	return 0;
+}
+
+void ulo_cache_free_bitmaps(struct ulo_cache *c)
+{
+	ulo_bitmap_free(&c->present);
+	ulo_bitmap_free(&c->pending);
+	ulo_bitmap_free(&c->durable);
+	ulo_bitmap_free(&c->dirty);
+}
+
+/*
+ * One writer per cache: an exclusive flock.  Read-only users (info, check,
+ * export without a source) take no lock, so they work on a cache in use:
+ * the two header copies and the write order make any moment's on-disk
+ * state a consistent one.
+ */
+static int ulo_cache_lock(struct ulo_cache *c, int fd, const char *path)
+{
+	if (c->readonly)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return ulo_err(-EBUSY, "%s: in use by another uloop process",
+				       path);
+		return ulo_errno(-errno, "%s: flock", path);
+	}
+	return 0;
+}
+
+static int ulo_cache_open_file(struct ulo_cache *c, const char *path, int *fdp,
+			       bool create)
+{
+	int flags = (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	struct stat st;
+	int fd;
+
+	if (create && !c->readonly)
+		flags |= O_CREAT;
+	fd = open(path, flags, 0600);
+	if (fd < 0)
+		return ulo_errno(-errno, "%s: open", path);
+	*fdp = fd;
+	if (fstat(fd, &st) < 0)
+		return ulo_errno(-errno, "%s: fstat", path);
+	if (S_ISBLK(st.st_mode)) {
+		if (fdp == &c->bfd)
+			return ulo_err(-EINVAL, "%s: the 2007 bitmap must be a file",
+				       path);
+		c->is_blkdev = true;
+		if (!c->readonly) {
+			/* O_EXCL on a block device: refuse one that is mounted. */
+			close(fd);
+			*fdp = fd = open(path, (flags & ~O_CREAT) | O_EXCL);
+			if (fd < 0)
+				return ulo_errno(-errno, "%s: open exclusively (mounted or in use?)",
+						 path);
+		}
+		if (ioctl(fd, BLKGETSIZE64, &c->capacity) < 0)
+			return ulo_errno(-errno, "%s: ioctl BLKGETSIZE64", path);
+	} else if (!S_ISREG(st.st_mode)) {
+		return ulo_err(-EINVAL, "%s: not a regular file or block device",
+			       path);
+	}
+	return ulo_cache_lock(c, fd, path);
+}
+
+int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
+{
+	struct ulo_cache *c;
+	uint32_t bs = o->block_size;
+	int ret;
+
+	if (bs && (bs < 4096 || bs > (1u << ULO_MAX_BLOCK_SHIFT) || (bs & (bs - 1))))
+		return ulo_err(-EINVAL,
+			       "block size %u: must be a power of two from 4K to 1M",
+			       bs);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ulo_errno(-ENOMEM, "cache %s: allocating", o->path);
+	c->fd = c->bfd = -1;
+	c->readonly = o->readonly;
+	c->wipe = o->wipe;
+	c->capacity = UINT64_MAX;
+	c->commit_ms = ULO_DEFAULT_COMMIT_MS;
+	pthread_mutex_init(&c->commit_lock, NULL);
+	pthread_mutex_init(&c->committer_mx, NULL);
+	pthread_cond_init(&c->committer_cv, NULL);
+	snprintf(c->path, sizeof(c->path), "%s", o->path);
+	if (o->bitmap_path) {
+		c->fmt = &ulo_cache_fmt_2007;
+		snprintf(c->bitmap_path, sizeof(c->bitmap_path), "%s",
+			 o->bitmap_path);
+		if (bs && bs != ULO_2007_PAGE) {
+			ret = ulo_err(-EINVAL,
+				      "cache %s: the 2007 layout uses 4K blocks, not %u",
+				      o->path, bs);
+			goto out_free;
+		}
+		bs = ULO_2007_PAGE;
+	} else {
+		c->fmt = &ulo_cache_fmt_native;
+	}
+	c->block_size = bs ? bs : ULO_DEFAULT_BLOCK_SIZE;
+	c->block_shift = __builtin_ctz(c->block_size);
+
+	ret = ulo_cache_open_file(c, o->path, &c->fd, o->create);
+	if (!ret && o->bitmap_path)
+		ret = ulo_cache_open_file(c, o->bitmap_path, &c->bfd, o->create);
+	if (ret)
+		goto out_free;
+
+	ret = c->fmt->load(c);
+	if (ret == -ENODATA) {
+		c->laid_out = false;
+	} else if (ret) {
+		goto out_free;
+	} else {
+		c->laid_out = true;
+		if (o->block_size && o->block_size != c->block_size) {
+			ret = ulo_err(-EINVAL,
+				      "cache %s: block size is %u, not %u; remove the cache to change it",
+				      o->path, c->block_size, o->block_size);
+			goto out_free;
+		}
+	}
+	*out = c;
+	return 0;
+
+out_free:
+	if (c->fmt->close)
+		c->fmt->close(c);
+	ulo_cache_free_bitmaps(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->bfd >= 0)
+		close(c->bfd);
+	free(c);
+	return ret;
+}
+
+int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
+		   bool offline, enum ulo_bind_result *res, uint64_t *dropped)
+{
+	uint64_t had = c->laid_out ? ulo_bitmap_count(&c->present) : 0;
+	int ret = 0;
+
+	if (dropped)
+		*dropped = 0;
+	if (c->readonly)
+		return ulo_err(-EROFS, "cache %s: opened read-only", c->path);
+	pthread_mutex_lock(&c->commit_lock);
+	if (c->laid_out && ulo_identity_same(&c->id, id)) {
+		*res = ULO_BIND_REUSED;
+		/* Not clean any more until ulo_cache_close(). */
+		ret = c->fmt->write_header(c, false);
+		goto out;
+	}
+	if (c->laid_out && c->id.kind == ULO_ID_NONE &&
+	    c->fmt == &ulo_cache_fmt_2007 &&
+	    ULO_ROUND_UP(id->size, ULO_2007_PAGE) ==
+	    ULO_ROUND_UP(c->image_size, ULO_2007_PAGE)) {
+		/* A cache from the 2007 tools: they never recorded the image,
+		 * the user named it again, as the 2007 readme asked. */
+		*res = had ? ULO_BIND_ADOPTED : ULO_BIND_REUSED;
+		c->image_size = id->size;
+		c->id = *id;
+		ret = c->fmt->write_header(c, false);
+		goto out;
+	}
+	if (c->laid_out && c->id.kind != ULO_ID_NONE && offline) {
+		ret = ulo_err(-ESTALE,
+			      "cache %s: holds another image (%s %s, %" PRIu64 " bytes), not %s (%s %s); offline, so it is kept and not used",
+			      c->path, ulo_id_kind_name(c->id.kind),
+			      c->id.validator, c->id.size, id->location,
+			      ulo_id_kind_name(id->kind), id->validator);
+		goto out;
+	}
+	if (c->laid_out) {
+		ret = c->fmt->unbind(c);
+		if (ret)
+			goto out;
+		ulo_failpoint("unbind-written");
+	}
+	*res = c->laid_out && (had || c->id.kind != ULO_ID_NONE) ?
+		ULO_BIND_DROPPED : ULO_BIND_NEW;
+	if (dropped)
+		*dropped = had;
+	ulo_cache_free_bitmaps(c);
+	c->laid_out = false;
+	ret = c->fmt->format(c, id);
+	if (!ret)
+		c->laid_out = true;
+out:
+	if (ret)
+		c->broken = ret;
+	pthread_mutex_unlock(&c->commit_lock);
+	return ret;
+}
+
+int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len)
+{
+	int ret = ulo_pread_full(c->fd, buf, len, c->data_offset + off);
+
+	if (ret)
+		return ulo_errno(ret, "cache %s: pread of %zu bytes at image offset %" PRIu64,
+				 c->path, len, off);
+	return 0;
+}
+
+int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
+			   size_t len)
+{
+	uint64_t off = blk << c->block_shift;
+	uint64_t n = ULO_DIV_ROUND_UP(len, c->block_size);
+	int broken = __atomic_load_n(&c->broken, __ATOMIC_ACQUIRE);
+	int ret;
+
+	if (c->readonly || !c->laid_out)
+		return ulo_err(-EROFS, "cache %s: not writable", c->path);
+	if (broken)
+		return ulo_errno(broken, "cache %s: disabled after an earlier write error",
+				 c->path);
+	if (blk >= c->nblocks || n > c->nblocks - blk ||
+	    (len % c->block_size && off + len != c->image_size))
+		return ulo_err(-EINVAL, "cache %s: bad write of %zu bytes at block %" PRIu64,
+			       c->path, len, blk);
+	ret = ulo_pwrite_full(c->fd, buf, len, c->data_offset + off);
+	if (ret) {
+		__atomic_store_n(&c->broken, ret, __ATOMIC_RELEASE);
+		return ulo_errno(ret, "cache %s: pwrite of block %" PRIu64,
+				 c->path, blk);
+	}
+	ulo_failpoint("data-written");
+	for (uint64_t i = 0; i < n; i++) {
+		ulo_bitmap_set(&c->pending, blk + i);
+		ulo_bitmap_set(&c->present, blk + i);
+	}
+	return 0;
+}
+
+struct ulo_snap {
+	uint64_t wi;
+	uint64_t bits;
+};
+
+/* Take the pending bits: the blocks whose pwrite() has returned. */
+static int ulo_cache_snapshot(struct ulo_cache *c, struct ulo_snap **out,
+			      size_t *count)
+{
+	struct ulo_snap *s = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	*count = 0;
+
+	for (uint64_t wi = 0; wi < c->pending.nwords; wi++) {
+		uint64_t bits;
+
+		if (!ulo_bitmap_word(&c->pending, wi))
+			continue;
+		if (n == cap) {
+			struct ulo_snap *t;
+
+			cap = cap ? cap * 2 : 64;
+			t = realloc(s, cap * sizeof(*s));
+			if (!t) {
+				/* Put back what was taken; retry next time. */
+				for (size_t i = 0; i < n; i++)
+					ulo_bitmap_or_word(&c->pending, s[i].wi,
+							   s[i].bits);
+				free(s);
+				return ulo_errno(-ENOMEM, "cache %s: commit", c->path);
+			}
+			s = t;
+		}
+		bits = ulo_bitmap_xchg_word(&c->pending, wi, 0);
+		if (bits) {
+			s[n].wi = wi;
+			s[n].bits = bits;
+			n++;
+		}
+	}
+	*out = s;
+	*count = n;
+	return 0;
+}
+
+static int ulo_cache_write_dirty(struct ulo_cache *c)
+{
+	uint8_t page[ULO_BITMAP_ALIGN];
+	uint64_t p;
+	int ret;
+
+	for (p = ulo_bitmap_next_set(&c->dirty, 0); p < c->dirty.nbits;
+	     p = ulo_bitmap_next_set(&c->dirty, p + 1)) {
+		uint64_t off = p * ULO_BITMAP_ALIGN;
+		size_t len = ULO_MIN(ULO_BITMAP_ALIGN, c->bitmap_bytes - off);
+
+		ulo_bitmap_store(&c->durable, page, off, len);
+		ret = c->fmt->write_bitmap(c, off, page, len);
+		if (ret)
+			return ret;
+		ulo_bitmap_clear(&c->dirty, p);
+	}
+	return 0;
+}
+
+static int ulo_cache_commit_locked(struct ulo_cache *c)
+{
+	struct ulo_snap *s;
+	size_t n;
+	int ret;
+
+	if (c->readonly || !c->laid_out)
+		return 0;
+	if (c->broken)
+		return ulo_errno(c->broken, "cache %s: disabled after an earlier write error",
+				 c->path);
+	ret = ulo_cache_snapshot(c, &s, &n);
+	if (ret)
+		return ret;
+	if (!n)
+		return 0;
+	ulo_failpoint("commit-start");
+	if (fdatasync(c->fd) < 0) {
+		/* The kernel may have dropped the pages: these blocks are not
+		 * trustworthy, not even from memory.  Withdraw them. */
+		ret = ulo_errno(-errno, "cache %s: fdatasync (data)", c->path);
+		for (size_t i = 0; i < n; i++)
+			__atomic_fetch_and(&c->present.w[s[i].wi], ~s[i].bits,
+					   __ATOMIC_RELEASE);
+		goto out_broken;
+	}
+	ulo_failpoint("data-synced");
+	for (size_t i = 0; i < n; i++) {
+		ulo_bitmap_or_word(&c->durable, s[i].wi, s[i].bits);
+		ulo_bitmap_set(&c->dirty, s[i].wi * 8 / ULO_BITMAP_ALIGN);
+	}
+	ret = ulo_cache_write_dirty(c);
+	if (ret)
+		goto out_broken;
+	ulo_failpoint("bits-written");
+	ret = c->fmt->sync_bitmap(c);
+	if (ret)
+		goto out_broken;
+	ulo_failpoint("bits-synced");
+	ret = c->fmt->write_header(c, false);
+	if (ret)
+		goto out_broken;
+	c->commits++;
+	free(s);
+	return 0;
+
+out_broken:
+	__atomic_store_n(&c->broken, ret, __ATOMIC_RELEASE);
+	free(s);
+	return ret;
+}
+
+int ulo_cache_commit(struct ulo_cache *c)
+{
+	int ret;
+
+	pthread_mutex_lock(&c->commit_lock);
+	ret = ulo_cache_commit_locked(c);
+	pthread_mutex_unlock(&c->commit_lock);
+	return ret;
+}
+
+static void *ulo_cache_committer(void *arg)
+{
+	struct ulo_cache *c = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&c->committer_mx);
+	while (!c->committer_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += c->commit_ms / 1000;
+		ts.tv_nsec += (long)(c->commit_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&c->committer_cv, &c->committer_mx, &ts);
+		if (c->committer_stop)
+			break;
+		pthread_mutex_unlock(&c->committer_mx);
+		if (ulo_cache_commit(c))
+			ulo_debug("cache", "commit: %s", ulo_errmsg());
+		pthread_mutex_lock(&c->committer_mx);
+	}
+	pthread_mutex_unlock(&c->committer_mx);
+	return NULL;
+}
+
+int ulo_cache_start_committer(struct ulo_cache *c, unsigned interval_ms)
+{
+	int ret;
+
+	if (c->readonly || c->committer_running)
+		return 0;
+	c->commit_ms = interval_ms ? interval_ms : ULO_DEFAULT_COMMIT_MS;
+	ret = pthread_create(&c->committer, NULL, ulo_cache_committer, c);
+	if (ret)
+		return ulo_errno(-ret, "cache %s: starting commit thread", c->path);
+	c->committer_running = true;
+	return 0;
+}
+
+int ulo_cache_close(struct ulo_cache *c)
+{
+	int ret = 0;
+
+	if (!c)
+		return 0;
+	if (c->committer_running) {
+		pthread_mutex_lock(&c->committer_mx);
+		c->committer_stop = true;
+		pthread_cond_signal(&c->committer_cv);
+		pthread_mutex_unlock(&c->committer_mx);
+		pthread_join(c->committer, NULL);
+	}
+	pthread_mutex_lock(&c->commit_lock);
+	if (!c->readonly && c->laid_out && !c->broken) {
+		ret = ulo_cache_commit_locked(c);
+		if (!ret)
+			ret = c->fmt->write_header(c, true);
+	}
+	pthread_mutex_unlock(&c->commit_lock);
+	if (c->fmt->close)
+		c->fmt->close(c);
+	ulo_cache_free_bitmaps(c);
+	if (c->fd >= 0 && close(c->fd) < 0 && !ret)
+		ret = ulo_errno(-errno, "cache %s: close", c->path);
+	if (c->bfd >= 0 && close(c->bfd) < 0 && !ret)
+		ret = ulo_errno(-errno, "bitmap %s: close", c->bitmap_path);
+	pthread_mutex_destroy(&c->commit_lock);
+	pthread_mutex_destroy(&c->committer_mx);
+	pthread_cond_destroy(&c->committer_cv);
+	free(c);
+	return ret;
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cache.h - the block cache on local flash: common API over format plug-ins.
+ *
+ * A cache maps image block i to a place in a file or on a device and keeps
+ * three bitmaps: "present" (readable now), "pending" (written, not yet
+ * durable) and "durable" (what the on-disk bitmap says).  cache.c holds the
+ * write order; formats (cache_native.c, cache_2007.c) only know where their
+ * bytes live.
+ *
+ * Threads: ulo_cache_present/read/write_blocks may be called from any
+ * thread without locks.  commit, bind and close serialise on commit_lock.
+ */
+#ifndef ULOOP_CACHE_H
+#define ULOOP_CACHE_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bitmap.h"
+#include "cache_header.h"
+#include "identity.h"
+
+#define ULO_DEFAULT_BLOCK_SIZE (64 * 1024)
+#define ULO_DEFAULT_COMMIT_MS 1000
+#define ULO_2007_PAGE 4096	/* the 2007 layout's block: a page */
+
+struct ulo_cache;
+
+struct ulo_cache_opts {
+	const char *path;	/* cache file or block device */
+	const char *bitmap_path;	/* non-NULL: the 2007 two-file layout */
+	uint32_t block_size;	/* new caches; 0 = default; must match old */
+	bool readonly;		/* inspect only: never write, shared lock */
+	bool create;		/* create a missing file */
+	bool wipe;		/* may format a device/file holding other data */
+	bool offline;		/* refuse (do not drop) on an identity change */
+};
+
+/* Outcome of binding a cache to an image. */
+enum ulo_bind_result {
+	ULO_BIND_REUSED,	/* same image: present blocks kept */
+	ULO_BIND_NEW,		/* empty cache laid out for the image */
+	ULO_BIND_DROPPED,	/* another image was cached: dropped */
+	ULO_BIND_ADOPTED,	/* 2007 cache without recorded identity */
+};
+
+struct ulo_cache_fmt;
+
+struct ulo_cache {
+	const struct ulo_cache_fmt *fmt;
+	char path[PATH_MAX];
+	char bitmap_path[PATH_MAX];	/* 2007 layout only */
+	int fd;			/* cache file or device */
+	int bfd;		/* 2007 bitmap file, else -1 */
+	bool is_blkdev;
+	bool readonly;
+	bool wipe;
+	uint64_t capacity;	/* device size; UINT64_MAX for files */
+
+	/* Layout; fixed between bind/reset calls (under commit_lock). */
+	bool laid_out;		/* false: new or empty cache */
+	uint32_t block_size;
+	uint32_t block_shift;
+	uint64_t image_size;
+	uint64_t nblocks;
+	uint64_t data_offset;	/* cache offset of image offset 0 */
+	uint64_t bitmap_bytes;	/* on-disk bitmap length */
+	struct ulo_identity id;	/* bound image (kind NONE: unbound) */
+	bool was_clean;		/* native: clean flag found at open */
+
+	struct ulo_bitmap present;	/* lock-free */
+	struct ulo_bitmap pending;	/* lock-free; drained by commit */
+	struct ulo_bitmap durable;	/* protected by commit_lock */
+	struct ulo_bitmap dirty;	/* 4 KiB bitmap pages to write; commit_lock */
+
+	pthread_mutex_t commit_lock;
+	int broken;		/* sticky -errno after a failed write/flush */
+	uint64_t commits;	/* successful commits with new bits */
+
+	pthread_t committer;	/* periodic commit thread */
+	bool committer_running;
+	bool committer_stop;	/* protected by committer_mx */
+	pthread_mutex_t committer_mx;
+	pthread_cond_t committer_cv;
+	unsigned commit_ms;
+
+	void *fmt_priv;
+};
+
+/*
+ * A format: where the header, bitmap and data live.  Called with
+ * commit_lock held (or before any other thread exists).
+ */
+struct ulo_cache_fmt {
+	const char *name;
+	/* Read an existing layout and durable bitmap.  -ENODATA: new/empty. */
+	int (*load)(struct ulo_cache *c);
+	/* Durably forget the bound identity (step 1 of dropping an image). */
+	int (*unbind)(struct ulo_cache *c);
+	/* Lay out an empty cache for @id, all bits clear, identity last. */
+	int (*format)(struct ulo_cache *c, const struct ulo_identity *id);
+	/* Write on-disk bitmap bytes [@off, @off + @len) (no flush). */
+	int (*write_bitmap)(struct ulo_cache *c, uint64_t off, const void *buf,
+			    size_t len);
+	/* Make written bitmap bytes durable. */
+	int (*sync_bitmap)(struct ulo_cache *c);
+	/* Write and flush the header (@clean: the clean-shutdown flag). */
+	int (*write_header)(struct ulo_cache *c, bool clean);
+	void (*close)(struct ulo_cache *c);
+};
+
+extern const struct ulo_cache_fmt ulo_cache_fmt_native;
+extern const struct ulo_cache_fmt ulo_cache_fmt_2007;
+
+/* Open (and lock) a cache; a missing/empty one is created when asked. */
+int ulo_cache_open(const struct ulo_cache_opts *opts, struct ulo_cache **out);
+
+/*
+ * Bind the cache to the image @id: keep it if it holds that image, else
+ * drop it and lay it out anew (refused with -ESTALE if @offline).
+ * @dropped (may be NULL) gets the number of blocks thrown away.
+ */
+int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
+		   bool offline, enum ulo_bind_result *res, uint64_t *dropped);
+
+static inline bool ulo_cache_present(const struct ulo_cache *c, uint64_t blk)
+{
+	return ulo_bitmap_test(&c->present, blk);
+}
+
+/* Read image bytes [@off, @off + @len), all of whose blocks are present. */
+int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len);
+
+/*
+ * Store fetched image bytes [@blk * block_size, + @len) and mark the blocks
+ * present (durable at the next commit).  @len covers whole blocks except at
+ * the image end.  A failure makes the cache "broken": later writes fail
+ * fast and the caller serves from its buffer.
+ */
+int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
+			   size_t len);
+
+/* Make every block written so far durable, in the write order. */
+int ulo_cache_commit(struct ulo_cache *c);
+
+/* Commit every @interval_ms from a background thread. */
+int ulo_cache_start_committer(struct ulo_cache *c, unsigned interval_ms);
+
+/* Stop the committer, commit, mark clean (if writable and not broken),
+ * unlock and free.  Returns the first error of that sequence. */
+int ulo_cache_close(struct ulo_cache *c);
+
+/* Number of present blocks. */
+static inline uint64_t ulo_cache_count(const struct ulo_cache *c)
+{
+	return ulo_bitmap_count(&c->present);
+}
+
+/* Bytes of image covered by block @blk (the last block may be short). */
+static inline uint64_t ulo_cache_block_len(const struct ulo_cache *c,
+					   uint64_t blk)
+{
+	uint64_t off = blk << c->block_shift;
+
+	return c->image_size - off < c->block_size ? c->image_size - off :
+		c->block_size;
+}
+
+/* The current header of a native cache (for `uloop info`), or NULL. */
+const struct ulo_header *ulo_native_header(const struct ulo_cache *c);
+
+/* Internal to the cache modules: set up bitmaps for the current layout. */
+int ulo_cache_alloc_bitmaps(struct ulo_cache *c);
+void ulo_cache_free_bitmaps(struct ulo_cache *c);
+
+#endif

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cache_header.c - native cache header codec.
+ *
+ * Slot layout (little-endian; docs/cache-format.md has the table):
+ *
+ *    0  magic[8]          80  generation u64
+ *    8  version u32        88  uuid[16]
+ *   12  header_size u32   104  created u64
+ *   16  compat u64        112  updated u64
+ *   24  incompat u64      120  id_kind u32, 124 reserved u32
+ *   32  block_shift u32   128  source_size u64
+ *   36  flags u32         136  location_len u16, 138 validator_len u16,
+ *   40  image_size u64         140 reserved u32
+ *   48  bitmap_offset     144  validator[256]
+ *   56  bitmap_length     400  location[2048]
+ *   64  data_offset      2448  reserved, zero
+ *   72  data_length      4092  crc32c of bytes 0..4091
+ *
+ * Every length and offset is checked with overflow-safe arithmetic; a
+ * decoded header is only trusted after ulo_header_check_layout().
+ */
+#include "cache_header.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crc32c.h"
+#include "util.h"
+
+#define OFF_VALIDATOR 144
+#define OFF_LOCATION 400
+#define OFF_RESERVED 2448
+
+void ulo_header_encode(const struct ulo_header *h, uint8_t *s)
+{
+	size_t vlen = strnlen(h->id.validator, ULO_ID_VALIDATOR_MAX - 1);
+	size_t llen = strnlen(h->id.location, ULO_ID_LOCATION_MAX - 1);
+
+	memset(s, 0, ULO_HDR_SLOT_SIZE);
+	memcpy(s, ULO_HDR_MAGIC, 8);
+	ulo_put_le32(s + 8, h->version);
+	ulo_put_le32(s + 12, ULO_HDR_SLOT_SIZE);
+	ulo_put_le64(s + 16, h->compat);
+	ulo_put_le64(s + 24, h->incompat);
+	ulo_put_le32(s + 32, h->block_shift);
+	ulo_put_le32(s + 36, h->flags);
+	ulo_put_le64(s + 40, h->image_size);
+	ulo_put_le64(s + 48, h->bitmap_offset);
+	ulo_put_le64(s + 56, h->bitmap_length);
+	ulo_put_le64(s + 64, h->data_offset);
+	ulo_put_le64(s + 72, h->data_length);
+	ulo_put_le64(s + 80, h->generation);
+	memcpy(s + 88, h->uuid, 16);
+	ulo_put_le64(s + 104, h->created);
+	ulo_put_le64(s + 112, h->updated);
+	ulo_put_le32(s + 120, h->id.kind);
+	ulo_put_le64(s + 128, h->id.size);
+	ulo_put_le16(s + 136, llen);
+	ulo_put_le16(s + 138, vlen);
+	memcpy(s + OFF_VALIDATOR, h->id.validator, vlen);
+	memcpy(s + OFF_LOCATION, h->id.location, llen);
+	ulo_put_le32(s + ULO_HDR_CRC_OFF, ulo_crc32c(0, s, ULO_HDR_CRC_OFF));
+}
+
+static int ulo_why(char *why, size_t len, int err, const char *fmt, ...)
+	ULO_PRINTF(4, 5);
+
+static int ulo_why(char *why, size_t len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static bool ulo_all_zero(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+int ulo_header_decode(const uint8_t *s, struct ulo_header *h,
+		      char *why, size_t whylen)
+{
+	uint32_t crc, size;
+	size_t llen, vlen;
+
+	memset(h, 0, sizeof(*h));
+	if (memcmp(s, ULO_HDR_MAGIC, 8))
+		return ulo_why(why, whylen, -ENODATA, "no uloop cache magic");
+	crc = ulo_get_le32(s + ULO_HDR_CRC_OFF);
+	if (crc != ulo_crc32c(0, s, ULO_HDR_CRC_OFF))
+		return ulo_why(why, whylen, -EBADMSG,
+			       "header CRC mismatch (stored %08x, computed %08x)",
+			       crc, ulo_crc32c(0, s, ULO_HDR_CRC_OFF));
+	h->version = ulo_get_le32(s + 8);
+	if (h->version != ULO_HDR_VERSION)
+		return ulo_why(why, whylen, h->version > ULO_HDR_VERSION ?
+			       -EPROTONOSUPPORT : -EINVAL,
+			       "header version %u not supported (this uloop reads %u)",
+			       h->version, ULO_HDR_VERSION);
+	size = ulo_get_le32(s + 12);
+	if (size != ULO_HDR_SLOT_SIZE)
+		return ulo_why(why, whylen, -EINVAL,
+			       "header_size %u, expected %u", size, ULO_HDR_SLOT_SIZE);
+	h->compat = ulo_get_le64(s + 16);
+	h->incompat = ulo_get_le64(s + 24);
+	if (h->incompat & ~ULO_HDR_INCOMPAT_ALL)
+		return ulo_why(why, whylen, -EPROTONOSUPPORT,
+			       "unknown must-understand feature bits 0x%llx (cache made by a newer uloop?)",
+			       (unsigned long long)(h->incompat & ~ULO_HDR_INCOMPAT_ALL));
+	h->block_shift = ulo_get_le32(s + 32);
+	if (h->block_shift < ULO_MIN_BLOCK_SHIFT ||
+	    h->block_shift > ULO_MAX_BLOCK_SHIFT)
+		return ulo_why(why, whylen, -EINVAL,
+			       "block_shift %u out of range (%u..%u: 4 KiB to 1 MiB)",
+			       h->block_shift, ULO_MIN_BLOCK_SHIFT, ULO_MAX_BLOCK_SHIFT);
+	h->flags = ulo_get_le32(s + 36);
+	if (h->flags & ~ULO_HDR_F_ALL)
+		return ulo_why(why, whylen, -EINVAL, "unknown flags 0x%x",
+			       h->flags & ~ULO_HDR_F_ALL);
+	h->image_size = ulo_get_le64(s + 40);
+	h->bitmap_offset = ulo_get_le64(s + 48);
+	h->bitmap_length = ulo_get_le64(s + 56);
+	h->data_offset = ulo_get_le64(s + 64);
+	h->data_length = ulo_get_le64(s + 72);
+	h->generation = ulo_get_le64(s + 80);
+	memcpy(h->uuid, s + 88, 16);
+	h->created = ulo_get_le64(s + 104);
+	h->updated = ulo_get_le64(s + 112);
+	h->id.kind = ulo_get_le32(s + 120);
+	if (h->id.kind > ULO_ID_KIND_MAX)
+		return ulo_why(why, whylen, -EINVAL, "unknown identity kind %u",
+			       h->id.kind);
+	if (ulo_get_le32(s + 124) || ulo_get_le32(s + 140))
+		return ulo_why(why, whylen, -EINVAL, "reserved field not zero");
+	h->id.size = ulo_get_le64(s + 128);
+	llen = ulo_get_le16(s + 136);
+	vlen = ulo_get_le16(s + 138);
+	if (llen >= ULO_ID_LOCATION_MAX || vlen >= ULO_ID_VALIDATOR_MAX)
+		return ulo_why(why, whylen, -EINVAL,
+			       "identity string too long (location %zu, validator %zu)",
+			       llen, vlen);
+	memcpy(h->id.validator, s + OFF_VALIDATOR, vlen);
+	memcpy(h->id.location, s + OFF_LOCATION, llen);
+	if (strlen(h->id.validator) != vlen || strlen(h->id.location) != llen ||
+	    !ulo_all_zero(s + OFF_VALIDATOR + vlen, ULO_ID_VALIDATOR_MAX - vlen) ||
+	    !ulo_all_zero(s + OFF_LOCATION + llen, ULO_ID_LOCATION_MAX - llen) ||
+	    !ulo_all_zero(s + OFF_RESERVED, ULO_HDR_CRC_OFF - OFF_RESERVED))
+		return ulo_why(why, whylen, -EINVAL,
+			       "identity strings malformed or reserved bytes not zero");
+	if (h->id.kind == ULO_ID_NONE ? (h->id.size || llen || vlen) :
+	    h->id.size != h->image_size)
+		return ulo_why(why, whylen, -EINVAL,
+			       "source_size %llu does not match image_size %llu",
+			       (unsigned long long)h->id.size,
+			       (unsigned long long)h->image_size);
+	return 0;
+}
+
+/* a + b > limit, without overflow. */
+static bool ulo_past(uint64_t a, uint64_t b, uint64_t limit)
+{
+	return a > limit || b > limit - a;
+}
+
+int ulo_header_check_layout(const struct ulo_header *h, uint64_t capacity,
+			    char *why, size_t whylen)
+{
+	uint64_t bs = 1ull << h->block_shift;
+	uint64_t nblocks = ulo_header_nblocks(h);
+
+	if (!h->image_size)
+		return ulo_why(why, whylen, -EINVAL, "image_size is 0");
+	if (h->bitmap_offset < ULO_HDR_AREA || h->bitmap_offset % ULO_BITMAP_ALIGN)
+		return ulo_why(why, whylen, -EINVAL,
+			       "bitmap_offset %llu overlaps the header or is not 4 KiB aligned",
+			       (unsigned long long)h->bitmap_offset);
+	if (h->bitmap_length % ULO_BITMAP_ALIGN ||
+	    h->bitmap_length < (nblocks + 7) / 8)
+		return ulo_why(why, whylen, -EINVAL,
+			       "bitmap_length %llu too small for %llu blocks or not 4 KiB aligned",
+			       (unsigned long long)h->bitmap_length,
+			       (unsigned long long)nblocks);
+	if (h->data_offset < ULO_HDR_AREA || h->data_offset % bs)
+		return ulo_why(why, whylen, -EINVAL,
+			       "data_offset %llu overlaps the header or is not block aligned",
+			       (unsigned long long)h->data_offset);
+	if (nblocks > UINT64_MAX / bs || h->data_length < nblocks * bs)
+		return ulo_why(why, whylen, -EINVAL,
+			       "data_length %llu too small for image_size %llu",
+			       (unsigned long long)h->data_length,
+			       (unsigned long long)h->image_size);
+	if (ulo_past(h->bitmap_offset, h->bitmap_length, capacity))
+		return ulo_why(why, whylen, -EINVAL,
+			       "bitmap region ends past the end of the cache (%llu bytes)",
+			       (unsigned long long)capacity);
+	if (ulo_past(h->data_offset, h->data_length, capacity))
+		return ulo_why(why, whylen, -EINVAL,
+			       "data region ends past the end of the cache (%llu bytes)",
+			       (unsigned long long)capacity);
+	if (!(h->bitmap_offset + h->bitmap_length <= h->data_offset ||
+	      h->data_offset + h->data_length <= h->bitmap_offset))
+		return ulo_why(why, whylen, -EINVAL,
+			       "bitmap region and data region overlap");
+	return 0;
+}
+
+void ulo_header_layout(struct ulo_header *h)
+{
+	uint64_t bs = 1ull << h->block_shift;
+	uint64_t nblocks = ulo_header_nblocks(h);
+
+	h->bitmap_offset = ULO_HDR_AREA;
+	h->bitmap_length = ULO_ROUND_UP((nblocks + 7) / 8, ULO_BITMAP_ALIGN);
+	h->data_offset = ULO_ROUND_UP(h->bitmap_offset + h->bitmap_length, bs);
+	h->data_length = nblocks * bs;
+}
+
+int ulo_header_pick(const uint8_t *area, struct ulo_header *h, int *slot,
+		    char *why, size_t whylen)
+{
+	struct ulo_header cand[2];
+	char w[2][256];
+	int r[2];
+
+	for (int i = 0; i < 2; i++)
+		r[i] = ulo_header_decode(area + i * ULO_HDR_SLOT_SIZE, &cand[i],
+					 w[i], sizeof(w[i]));
+	if (!r[0] || !r[1]) {
+		int best = r[0] ? 1 : r[1] ? 0 :
+			   cand[1].generation > cand[0].generation;
+
+		*h = cand[best];
+		*slot = best;
+		return 0;
+	}
+	/* Report the more specific failure: a damaged header beats "no magic". */
+	if (r[0] == -ENODATA && r[1] == -ENODATA)
+		return ulo_why(why, whylen, -ENODATA, "no uloop cache header");
+	if (r[0] == -ENODATA)
+		return ulo_why(why, whylen, r[1], "header copy 2: %s", w[1]);
+	if (r[1] == -ENODATA)
+		return ulo_why(why, whylen, r[0], "header copy 1: %s", w[0]);
+	return ulo_why(why, whylen, r[0], "both header copies bad: %s; %s",
+		       w[0], w[1]);
+}

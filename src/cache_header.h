@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cache_header.h - the native cache header: encode, decode, validate.
+ *
+ * docs/cache-format.md is the specification; this is its only codec.
+ * The header is one 4 KiB slot, kept twice (slot 0 at offset 0, slot 1 at
+ * offset 4096); a write goes to the slot not holding the current generation
+ * so a torn write can only damage the older copy.
+ */
+#ifndef ULOOP_CACHE_HEADER_H
+#define ULOOP_CACHE_HEADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identity.h"
+
+#define ULO_HDR_MAGIC "ULOOPC\r\n"	/* 8 bytes; \r\n catches text-mode damage */
+#define ULO_HDR_VERSION 1
+#define ULO_HDR_SLOT_SIZE 4096
+#define ULO_HDR_AREA (2 * ULO_HDR_SLOT_SIZE)	/* both slots */
+#define ULO_HDR_CRC_OFF (ULO_HDR_SLOT_SIZE - 4)
+
+#define ULO_MIN_BLOCK_SHIFT 12	/* 4 KiB */
+#define ULO_MAX_BLOCK_SHIFT 20	/* 1 MiB */
+#define ULO_BITMAP_ALIGN 4096
+
+/* Header flags (must-understand: unknown flags are refused). */
+#define ULO_HDR_F_CLEAN (1u << 0)	/* closed cleanly after a final commit */
+#define ULO_HDR_F_ALL ULO_HDR_F_CLEAN
+
+/* Feature bits.  Unknown compat bits are kept and ignored; an unknown
+ * incompat bit means "do not open": the layout means something else. */
+#define ULO_HDR_COMPAT_ALL 0ull
+#define ULO_HDR_INCOMPAT_ALL 0ull
+
+struct ulo_header {
+	uint32_t version;
+	uint64_t compat;	/* compatible feature bits */
+	uint64_t incompat;	/* must-understand feature bits */
+	uint32_t block_shift;	/* log2(block size) */
+	uint32_t flags;		/* ULO_HDR_F_* */
+	uint64_t image_size;	/* bytes */
+	uint64_t bitmap_offset, bitmap_length;	/* bytes, 4 KiB aligned */
+	uint64_t data_offset, data_length;	/* bytes, block aligned */
+	uint64_t generation;	/* +1 per header write */
+	uint8_t uuid[16];	/* random at creation */
+	uint64_t created, updated;	/* unix seconds */
+	struct ulo_identity id;	/* the bound image; kind NONE = unbound */
+};
+
+static inline uint64_t ulo_header_nblocks(const struct ulo_header *h)
+{
+	uint64_t bs = 1ull << h->block_shift;
+
+	return h->image_size / bs + !!(h->image_size % bs);
+}
+
+/* Encode @h into a 4 KiB @slot, CRC included. */
+void ulo_header_encode(const struct ulo_header *h, uint8_t *slot);
+
+/*
+ * Decode and validate one slot.  Returns 0, -ENODATA (no magic: not a
+ * header), -EBADMSG (CRC mismatch), -EPROTONOSUPPORT (newer version or
+ * unknown incompat feature) or -EINVAL (a field out of range).  On error,
+ * @why gets the cause naming the field.
+ */
+int ulo_header_decode(const uint8_t *slot, struct ulo_header *h,
+		      char *why, size_t whylen);
+
+/*
+ * Bounds and overlap checks of the regions against each other, the header
+ * area and @capacity (bytes available in the file or device; UINT64_MAX if
+ * unbounded).  0 or -EINVAL with @why naming the field.
+ */
+int ulo_header_check_layout(const struct ulo_header *h, uint64_t capacity,
+			    char *why, size_t whylen);
+
+/* Fill in the regions of @h for its image_size and block_shift. */
+void ulo_header_layout(struct ulo_header *h);
+
+/*
+ * Pick the newest valid of two slots (the 8 KiB header area).  Returns 0
+ * with *@h and *@slot set, or the "best" error of the two with @why set
+ * (-ENODATA only if neither slot has the magic).
+ */
+int ulo_header_pick(const uint8_t *area, struct ulo_header *h, int *slot,
+		    char *why, size_t whylen);
+
+#endif

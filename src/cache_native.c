@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cache_native.c - the native cache format (docs/cache-format.md).
+ *
+ *   [0, 4K)     header slot 0     the two slots alternate by generation
+ *   [4K, 8K)    header slot 1
+ *   [8K, ...)   bitmap            1 bit per block, 4 KiB aligned
+ *   [D, ...)    data              block i at D + i * block_size, D aligned
+ *                                 to the block size
+ *
+ * The same layout lives in a regular (sparse) file or directly on a raw
+ * partition.  Creating or re-creating a file cache builds it beside the old
+ * one and renames it into place, so a crash leaves either the old cache or
+ * the new one, never a file without a valid header.  On a partition there
+ * is no rename: the old identity is forgotten first (unbind), then the
+ * bitmap is zeroed and flushed, then the new header is written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "failpoint.h"
+#include "util.h"
+
+#define ULO_PROBE_SPAN (64 * 1024)	/* bytes that must be zero to format */
+
+struct ulo_native {
+	struct ulo_header h;	/* the current header */
+	bool have_header;	/* h came from disk or format() */
+};
+
+static bool ulo_zero(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+/* Is the start of the file/device blank, so formatting it loses nothing? */
+static int ulo_native_blank(struct ulo_cache *c, uint64_t size, bool *blank)
+{
+	size_t n = ULO_MIN(size, ULO_PROBE_SPAN);
+	uint8_t *buf = malloc(n ? n : 1);
+	int ret;
+
+	if (!buf)
+		return ulo_errno(-ENOMEM, "cache %s", c->path);
+	ret = ulo_pread_full(c->fd, buf, n, 0);
+	*blank = !ret && ulo_zero(buf, n);
+	free(buf);
+	if (ret)
+		return ulo_errno(ret, "cache %s: pread", c->path);
+	return 0;
+}
+
+static int ulo_native_load(struct ulo_cache *c)
+{
+	uint8_t area[ULO_HDR_AREA] = { 0 };
+	struct ulo_native *n;
+	struct ulo_header h;
+	uint64_t size, stray;
+	uint8_t *bm;
+	struct stat st;
+	char why[512];
+	bool blank;
+	int ret, slot;
+
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return ulo_errno(-ENOMEM, "cache %s", c->path);
+	c->fmt_priv = n;
+	if (fstat(c->fd, &st) < 0)
+		return ulo_errno(-errno, "cache %s: fstat", c->path);
+	size = c->is_blkdev ? c->capacity : (uint64_t)st.st_size;
+	if (!size)
+		return -ENODATA;
+	ret = ulo_pread_full(c->fd, area, ULO_MIN(size, sizeof(area)), 0);
+	if (ret)
+		return ulo_errno(ret, "cache %s: pread (header)", c->path);
+	ret = ulo_header_pick(area, &h, &slot, why, sizeof(why));
+	if (ret == -ENODATA) {
+		ret = ulo_native_blank(c, size, &blank);
+		if (ret)
+			return ret;
+		if (blank || c->wipe)
+			return -ENODATA;
+		if (c->readonly)
+			return ulo_err(-EINVAL, "cache %s: not a uloop cache (no header magic)",
+				       c->path);
+		return ulo_err(-EEXIST,
+			       "cache %s: holds other data, not a uloop cache; refusing to overwrite it (pass --wipe to reuse it)",
+			       c->path);
+	}
+	if (ret)
+		return ulo_err(ret, "cache %s: %s", c->path, why);
+	ret = ulo_header_check_layout(&h, size, why, sizeof(why));
+	if (ret)
+		return ulo_err(ret, "cache %s: %s", c->path, why);
+
+	n->h = h;
+	n->have_header = true;
+	c->block_shift = h.block_shift;
+	c->block_size = 1u << h.block_shift;
+	c->image_size = h.image_size;
+	c->nblocks = ulo_header_nblocks(&h);
+	c->data_offset = h.data_offset;
+	c->bitmap_bytes = h.bitmap_length;
+	c->id = h.id;
+	c->was_clean = h.flags & ULO_HDR_F_CLEAN;
+	ret = ulo_cache_alloc_bitmaps(c);
+	if (ret)
+		return ret;
+	bm = malloc(h.bitmap_length);
+	if (!bm)
+		return ulo_errno(-ENOMEM, "cache %s: bitmap buffer", c->path);
+	ret = ulo_pread_full(c->fd, bm, h.bitmap_length, h.bitmap_offset);
+	if (ret) {
+		free(bm);
+		return ulo_errno(ret, "cache %s: pread (bitmap)", c->path);
+	}
+	stray = ulo_bitmap_load(&c->durable, bm, h.bitmap_length);
+	free(bm);
+	if (stray)
+		return ulo_err(-EINVAL,
+			       "cache %s: bitmap has %" PRIu64 " bits set past the last block (corrupt)",
+			       c->path, stray);
+	/* An unbound cache (a crash while dropping an image) holds nothing
+	 * usable: its leftover bits are not trusted by anyone. */
+	if (c->id.kind != ULO_ID_NONE)
+		for (uint64_t i = 0; i < c->durable.nwords; i++)
+			c->present.w[i] = c->durable.w[i];
+	return 0;
+}
+
+static int ulo_native_write_slot(struct ulo_cache *c, int fd,
+				 const struct ulo_header *h)
+{
+	uint8_t slot[ULO_HDR_SLOT_SIZE];
+	uint64_t off = (h->generation & 1) * ULO_HDR_SLOT_SIZE;
+	char why[512];
+	int ret;
+
+	/* Never write a header that would not open again. */
+	ret = ulo_header_check_layout(h, c->capacity, why, sizeof(why));
+	if (ret)
+		return ulo_err(ret, "cache %s: refusing to write header: %s",
+			       c->path, why);
+	ulo_header_encode(h, slot);
+	if (ulo_failpoint_hit("header-torn")) {
+		/* A power cut in the middle of the sector write. */
+		ulo_pwrite_full(fd, slot, 512, off);
+		fdatasync(fd);
+		ulo_failpoint_die();
+	}
+	ret = ulo_pwrite_full(fd, slot, sizeof(slot), off);
+	if (ret)
+		return ulo_errno(ret, "cache %s: pwrite (header)", c->path);
+	ulo_failpoint("header-written");
+	if (fdatasync(fd) < 0)
+		return ulo_errno(-errno, "cache %s: fdatasync (header)", c->path);
+	ulo_failpoint("header-synced");
+	return 0;
+}
+
+static int ulo_native_write_header(struct ulo_cache *c, bool clean)
+{
+	struct ulo_native *n = c->fmt_priv;
+	struct ulo_header h = n->h;
+	int ret;
+
+	h.generation++;
+	h.updated = (uint64_t)time(NULL);
+	h.flags = clean ? ULO_HDR_F_CLEAN : 0;
+	h.id = c->id;
+	ret = ulo_native_write_slot(c, c->fd, &h);
+	if (!ret)
+		n->h = h;
+	return ret;
+}
+
+static int ulo_native_unbind(struct ulo_cache *c)
+{
+	memset(&c->id, 0, sizeof(c->id));
+	return ulo_native_write_header(c, false);
+}
+
+static int ulo_native_zero(struct ulo_cache *c, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[64 * 1024];
+	int ret;
+
+	while (len) {
+		size_t n = ULO_MIN(len, sizeof(zeros));
+
+		ret = ulo_pwrite_full(c->fd, zeros, n, off);
+		if (ret)
+			return ulo_errno(ret, "cache %s: pwrite (clearing bitmap)",
+					 c->path);
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Build a new cache file beside @c->path and rename it into place. */
+static int ulo_native_replace_file(struct ulo_cache *c,
+				   const struct ulo_header *h)
+{
+	char tmp[PATH_MAX + 16], dir[PATH_MAX];
+	struct stat st;
+	int fd, dfd, ret;
+
+	snprintf(tmp, sizeof(tmp), "%s.uloop-new", c->path);
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ulo_errno(-errno, "cache %s: open", tmp);
+	if (fstat(c->fd, &st) == 0)
+		fchmod(fd, st.st_mode & 07777);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ret = ulo_errno(-errno, "cache %s: flock", tmp);
+		goto out_unlink;
+	}
+	if (ftruncate(fd, (off_t)(h->data_offset + h->data_length)) < 0) {
+		ret = ulo_errno(-errno, "cache %s: ftruncate", tmp);
+		goto out_unlink;
+	}
+	ulo_failpoint("format-zeroed");
+	ret = ulo_native_write_slot(c, fd, h);
+	if (ret)
+		goto out_unlink;
+	if (rename(tmp, c->path) < 0) {
+		ret = ulo_errno(-errno, "cache %s: rename from %s", c->path, tmp);
+		goto out_unlink;
+	}
+	snprintf(dir, sizeof(dir), "%s", c->path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	close(c->fd);
+	c->fd = fd;
+	return 0;
+
+out_unlink:
+	unlink(tmp);
+	close(fd);
+	return ret;
+}
+
+static int ulo_native_format(struct ulo_cache *c, const struct ulo_identity *id)
+{
+	struct ulo_native *n = c->fmt_priv;
+	struct ulo_header h = { 0 };
+	char why[512], a[32], b[32], d[32];
+	int ret;
+
+	h.version = ULO_HDR_VERSION;
+	h.block_shift = c->block_shift;
+	h.image_size = id->size;
+	ulo_header_layout(&h);
+	h.generation = n->have_header ? n->h.generation + 1 : 1;
+	if (n->have_header) {
+		memcpy(h.uuid, n->h.uuid, sizeof(h.uuid));
+		h.compat = n->h.compat;
+	} else if (getrandom(h.uuid, sizeof(h.uuid), 0) != sizeof(h.uuid)) {
+		return ulo_errno(-errno, "cache %s: getrandom (uuid)", c->path);
+	}
+	h.created = h.updated = (uint64_t)time(NULL);
+	h.id = *id;
+	if (ulo_header_check_layout(&h, c->capacity, why, sizeof(why)))
+		return ulo_err(-ENOSPC,
+			       "cache %s: too small: a %s image in %s blocks needs %s, the device has %s",
+			       c->path, ulo_fmt_size(id->size, a, sizeof(a)),
+			       ulo_fmt_size(c->block_size, b, sizeof(b)),
+			       ulo_fmt_size(h.data_offset + h.data_length, d, sizeof(d)),
+			       ulo_fmt_size(c->capacity, why, sizeof(why)));
+	if (c->is_blkdev) {
+		ret = ulo_native_zero(c, h.bitmap_offset, h.bitmap_length);
+		if (!ret && fdatasync(c->fd) < 0)
+			ret = ulo_errno(-errno, "cache %s: fdatasync", c->path);
+		if (ret)
+			return ret;
+		ulo_failpoint("format-zeroed");
+		ret = ulo_native_write_slot(c, c->fd, &h);
+	} else {
+		ret = ulo_native_replace_file(c, &h);
+	}
+	if (ret)
+		return ret;
+	n->h = h;
+	n->have_header = true;
+	c->image_size = h.image_size;
+	c->nblocks = ulo_header_nblocks(&h);
+	c->data_offset = h.data_offset;
+	c->bitmap_bytes = h.bitmap_length;
+	c->id = *id;
+	return ulo_cache_alloc_bitmaps(c);
+}
+
+static int ulo_native_write_bitmap(struct ulo_cache *c, uint64_t off,
+				   const void *buf, size_t len)
+{
+	struct ulo_native *n = c->fmt_priv;
+	int ret = ulo_pwrite_full(c->fd, buf, len, n->h.bitmap_offset + off);
+
+	if (ret)
+		return ulo_errno(ret, "cache %s: pwrite (bitmap)", c->path);
+	return 0;
+}
+
+static int ulo_native_sync(struct ulo_cache *c)
+{
+	if (fdatasync(c->fd) < 0)
+		return ulo_errno(-errno, "cache %s: fdatasync (bitmap)", c->path);
+	return 0;
+}
+
+static void ulo_native_close(struct ulo_cache *c)
+{
+	free(c->fmt_priv);
+	c->fmt_priv = NULL;
+}
+
+const struct ulo_cache_fmt ulo_cache_fmt_native = {
+	.name = "native",
+	.load = ulo_native_load,
+	.unbind = ulo_native_unbind,
+	.format = ulo_native_format,
+	.write_bitmap = ulo_native_write_bitmap,
+	.sync_bitmap = ulo_native_sync,
+	.write_header = ulo_native_write_header,
+	.close = ulo_native_close,
+};
+
+/* For `uloop info`: the current header of a native cache, or NULL. */
+const struct ulo_header *ulo_native_header(const struct ulo_cache *c)
+{
+	const struct ulo_native *n = c->fmt_priv;
+
+	return c->fmt == &ulo_cache_fmt_native && n && n->have_header ?
+		&n->h : NULL;
+}

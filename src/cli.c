@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* cli.c - helpers shared by the uloop commands (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+const char *cli_cmd = "uloop";
+
+void cli_opts_init(struct cli_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->eng.connections = ULO_DEFAULT_CONNECTIONS;
+	o->eng.readahead = ULO_DEFAULT_READAHEAD;
+	o->progress = -1;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "uloop: %s: ", cli_cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'uloop %s --help'.\n", cli_cmd);
+	return ULO_EXIT_USAGE;
+}
+
+int cli_fail(void)
+{
+	fprintf(stderr, "uloop: %s\n", ulo_errmsg());
+	return ULO_EXIT_FAIL;
+}
+
+void cli_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("uloop: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static uint64_t cli_size(const char *name, const char *arg, uint64_t min,
+			 uint64_t max)
+{
+	uint64_t v;
+
+	if (ulo_parse_size(arg, &v) || v < min || v > max) {
+		cli_usage_error("--%s: invalid value '%s' (want %" PRIu64 "..%" PRIu64
+				", suffixes K, M, G allowed)", name, arg, min, max);
+		exit(ULO_EXIT_USAGE);
+	}
+	return v;
+}
+
+int cli_common_opt(int opt, const char *arg, struct cli_opts *o)
+{
+	switch (opt) {
+	case OPT_CACHE:
+		o->cache = arg;
+		return 1;
+	case OPT_BITMAP:
+		o->bitmap = arg;
+		return 1;
+	case OPT_SOURCE:
+		o->source = arg;
+		return 1;
+	case OPT_BLOCK_SIZE:
+		o->block_size = cli_size("block-size", arg, 4096, 1 << 20);
+		if (o->block_size & (o->block_size - 1)) {
+			cli_usage_error("--block-size: %s is not a power of two", arg);
+			exit(ULO_EXIT_USAGE);
+		}
+		return 1;
+	case OPT_CONNECTIONS:
+		o->eng.connections = cli_size("connections", arg, 1,
+					      ULO_MAX_CONNECTIONS);
+		return 1;
+	case OPT_READAHEAD:
+		o->eng.readahead = cli_size("readahead", arg, 0, 256ull << 20);
+		return 1;
+	case OPT_RATE:
+		o->eng.rate = cli_size("rate", arg, 4096, UINT64_MAX);
+		return 1;
+	case OPT_OFFLINE:
+		o->offline = true;
+		return 1;
+	case OPT_WIPE:
+		o->wipe = true;
+		return 1;
+	case OPT_JSON:
+		o->json = true;
+		return 1;
+	case OPT_PROGRESS:
+		o->progress = 1;
+		return 1;
+	case OPT_NO_PROGRESS:
+		o->progress = 0;
+		return 1;
+	case OPT_OFFSET:
+		o->offset = cli_size("offset", arg, 0, UINT64_MAX);
+		return 1;
+	case OPT_LENGTH:
+		o->length = cli_size("length", arg, 0, UINT64_MAX);
+		o->have_length = true;
+		return 1;
+	case 'v':
+		ulo_debug_enable("all");
+		return 1;
+	}
+	return 0;
+}
+
+int cli_check_opts(const struct cli_opts *o)
+{
+	if (o->bitmap && o->block_size && o->block_size != ULO_2007_PAGE)
+		return cli_usage_error("--bitmap: the 2007 layout uses 4K blocks, not --block-size %" PRIu64,
+				       o->block_size);
+	if (o->bitmap && !o->cache)
+		return cli_usage_error("--bitmap needs --cache");
+	return 0;
+}
+
+int cli_open_source(const char *location, struct ulo_source **out)
+{
+	struct ulo_source_opts so = { 0 };
+
+	return ulo_source_open(location, &so, out) ? cli_fail() : 0;
+}
+
+int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
+			 struct ulo_cache **out)
+{
+	struct ulo_cache_opts co = {
+		.path = o->cache, .bitmap_path = o->bitmap,
+		.block_size = o->block_size, .create = true, .wipe = o->wipe,
+	};
+	enum ulo_bind_result res;
+	struct ulo_cache *c;
+	uint64_t dropped;
+
+	if (ulo_cache_open(&co, &c))
+		return cli_fail();
+	if (ulo_cache_bind(c, &src->id, o->offline, &res, &dropped)) {
+		cli_fail();
+		ulo_cache_close(c);
+		return ULO_EXIT_FAIL;
+	}
+	if (res == ULO_BIND_DROPPED)
+		cli_note("cache %s: held another image; dropped its %" PRIu64
+			 " blocks, now caching %s", c->path, dropped,
+			 src->id.location);
+	else if (res == ULO_BIND_ADOPTED)
+		cli_note("cache %s: 2007 cache without a recorded image; adopted for %s",
+			 c->path, src->id.location);
+	if (ulo_cache_start_committer(c, 0)) {
+		cli_fail();
+		ulo_cache_close(c);
+		return ULO_EXIT_FAIL;
+	}
+	*out = c;
+	return 0;
+}
+
+int cli_open_cache_ro(const struct cli_opts *o, struct ulo_cache **out)
+{
+	struct ulo_cache_opts co = {
+		.path = o->cache, .bitmap_path = o->bitmap, .readonly = true,
+	};
+
+	return ulo_cache_open(&co, out) ? cli_fail() : 0;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cli.h - what the uloop commands share: option parsing, opening a source
+ * and a bound cache, and the exit-status convention (0 ok, 1 failure,
+ * 2 bad usage).  Only commands print and choose exit codes.
+ */
+#ifndef ULOOP_CLI_H
+#define ULOOP_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "engine.h"
+#include "source.h"
+
+#define ULO_EXIT_OK 0
+#define ULO_EXIT_FAIL 1
+#define ULO_EXIT_USAGE 2
+
+/* Long-only option ids (short options use their character). */
+enum {
+	OPT_CACHE = 256, OPT_BITMAP, OPT_BLOCK_SIZE, OPT_CONNECTIONS,
+	OPT_READAHEAD, OPT_RATE, OPT_PROGRESS, OPT_JSON, OPT_OFFLINE,
+	OPT_WIPE, OPT_SOURCE, OPT_OFFSET, OPT_LENGTH, OPT_HELP, OPT_VERBOSE,
+	OPT_NO_PROGRESS,
+};
+
+#define CLI_OPT_CACHE { "cache", required_argument, NULL, OPT_CACHE }
+#define CLI_OPT_BITMAP { "bitmap", required_argument, NULL, OPT_BITMAP }
+#define CLI_OPT_BLOCK_SIZE { "block-size", required_argument, NULL, OPT_BLOCK_SIZE }
+#define CLI_OPT_CONNECTIONS { "connections", required_argument, NULL, OPT_CONNECTIONS }
+#define CLI_OPT_READAHEAD { "readahead", required_argument, NULL, OPT_READAHEAD }
+#define CLI_OPT_OFFLINE { "offline", no_argument, NULL, OPT_OFFLINE }
+#define CLI_OPT_WIPE { "wipe", no_argument, NULL, OPT_WIPE }
+#define CLI_OPT_SOURCE { "source", required_argument, NULL, OPT_SOURCE }
+#define CLI_OPT_JSON { "json", no_argument, NULL, OPT_JSON }
+#define CLI_OPT_HELP { "help", no_argument, NULL, 'h' }
+#define CLI_OPT_VERBOSE { "verbose", no_argument, NULL, 'v' }
+#define CLI_OPT_END { NULL, 0, NULL, 0 }
+
+struct cli_opts {
+	const char *cache;	/* --cache */
+	const char *bitmap;	/* --bitmap: 2007 layout */
+	const char *source;	/* --source */
+	uint64_t block_size;	/* --block-size, 0 = default */
+	struct ulo_engine_opts eng;	/* --connections, --readahead, --rate */
+	bool offline;		/* --offline: never drop a cache */
+	bool wipe;		/* --wipe: may overwrite foreign data */
+	bool json;
+	int progress;		/* --progress 1, --no-progress 0, -1 auto */
+	uint64_t offset, length;
+	bool have_length;
+};
+
+extern const char *cli_cmd;	/* "hydrate", ... for messages */
+
+void cli_opts_init(struct cli_opts *o);
+/*
+ * Handle an option every command may share.  Returns 1 if handled, 0 if
+ * not one of them; exits with status 2 on a bad value.
+ */
+int cli_common_opt(int opt, const char *arg, struct cli_opts *o);
+/* "uloop: CMD: message" to stderr; returns ULO_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "uloop: <library message>" to stderr; returns ULO_EXIT_FAIL. */
+int cli_fail(void);
+/* "uloop: message" to stderr (no exit status implied). */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Options that contradict each other: print and return ULO_EXIT_USAGE. */
+int cli_check_opts(const struct cli_opts *o);
+/* Open @location as a source, or print the error. */
+int cli_open_source(const char *location, struct ulo_source **out);
+/*
+ * Open (creating) the cache of @o, bind it to @src, report what happened to
+ * an existing cache, and start the periodic committer.
+ */
+int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
+			 struct ulo_cache **out);
+/* Open the cache of @o read-only for inspection. */
+int cli_open_cache_ro(const struct cli_opts *o, struct ulo_cache **out);
+
+/* Commands. */
+int cmd_hydrate(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+
+#endif

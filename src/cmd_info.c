@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* cmd_info.c - uloop info: the cache header and fill level. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "json.h"
+#include "util.h"
+
+static void info_usage(FILE *f)
+{
+	fputs("Usage: uloop info CACHE [--bitmap PATH] [--json]\n"
+	      "\n"
+	      "Show a cache's header, bound image and fill level.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --bitmap PATH   CACHE is in the 2007 layout with this bitmap file\n"
+	      "  --json          machine-readable output\n", f);
+}
+
+static const char *info_time(uint64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!t || !gmtime_r(&tt, &tm))
+		return "-";
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+static void info_uuid(const uint8_t *u, char *out)
+{
+	static const int dash[] = { 4, 6, 8, 10 };
+	int k = 0;
+
+	for (int i = 0; i < 16; i++) {
+		for (int d = 0; d < 4; d++)
+			if (dash[d] == i)
+				out[k++] = '-';
+		k += sprintf(out + k, "%02x", u[i]);
+	}
+}
+
+static void info_json(const struct ulo_cache *c, const struct ulo_header *h)
+{
+	uint64_t present = c->laid_out ? ulo_cache_count(c) : 0;
+	struct ulo_json j;
+	char uuid[40];
+
+	ulo_json_init(&j, stdout);
+	ulo_json_obj_begin(&j, NULL);
+	ulo_json_str(&j, "cache", c->path);
+	ulo_json_str(&j, "format", c->fmt->name);
+	if (c->bitmap_path[0])
+		ulo_json_str(&j, "bitmap", c->bitmap_path);
+	ulo_json_bool(&j, "laid_out", c->laid_out);
+	if (c->laid_out) {
+		ulo_json_u64(&j, "block_size", c->block_size);
+		ulo_json_u64(&j, "image_size", c->image_size);
+		ulo_json_u64(&j, "blocks", c->nblocks);
+		ulo_json_u64(&j, "blocks_present", present);
+		ulo_json_double(&j, "fill", c->nblocks ? (double)present / c->nblocks : 0);
+		ulo_json_obj_begin(&j, "identity");
+		ulo_json_str(&j, "kind", ulo_id_kind_name(c->id.kind));
+		ulo_json_str(&j, "location", c->id.location);
+		ulo_json_str(&j, "validator", c->id.validator);
+		ulo_json_u64(&j, "size", c->id.size);
+		ulo_json_obj_end(&j);
+	}
+	if (h) {
+		info_uuid(h->uuid, uuid);
+		ulo_json_str(&j, "uuid", uuid);
+		ulo_json_u64(&j, "version", h->version);
+		ulo_json_u64(&j, "generation", h->generation);
+		ulo_json_bool(&j, "clean", h->flags & ULO_HDR_F_CLEAN);
+		ulo_json_u64(&j, "compat_features", h->compat);
+		ulo_json_u64(&j, "incompat_features", h->incompat);
+		ulo_json_u64(&j, "created", h->created);
+		ulo_json_u64(&j, "updated", h->updated);
+		ulo_json_u64(&j, "bitmap_offset", h->bitmap_offset);
+		ulo_json_u64(&j, "bitmap_length", h->bitmap_length);
+		ulo_json_u64(&j, "data_offset", h->data_offset);
+		ulo_json_u64(&j, "data_length", h->data_length);
+	}
+	ulo_json_obj_end(&j);
+	ulo_json_done(&j);
+}
+
+static void info_text(const struct ulo_cache *c, const struct ulo_header *h)
+{
+	uint64_t present = c->laid_out ? ulo_cache_count(c) : 0;
+	char a[32], b[32], t[40];
+
+	printf("cache:        %s\n", c->path);
+	printf("format:       %s%s%s\n", c->fmt->name,
+	       c->bitmap_path[0] ? ", bitmap " : "", c->bitmap_path);
+	if (!c->laid_out) {
+		printf("state:        empty (laid out on first use)\n");
+		return;
+	}
+	printf("block size:   %s\n", ulo_fmt_size(c->block_size, a, sizeof(a)));
+	printf("image size:   %s (%" PRIu64 " bytes)\n",
+	       ulo_fmt_size(c->image_size, a, sizeof(a)), c->image_size);
+	printf("present:      %" PRIu64 " of %" PRIu64 " blocks (%.1f%%), %s\n",
+	       present, c->nblocks,
+	       c->nblocks ? 100.0 * present / c->nblocks : 0.0,
+	       ulo_fmt_size(ULO_MIN(c->image_size, present * c->block_size), b,
+			    sizeof(b)));
+	if (c->id.kind == ULO_ID_NONE) {
+		printf("image:        none recorded%s\n",
+		       c->fmt == &ulo_cache_fmt_2007 ?
+		       " (2007 cache: adopted when its image is named)" :
+		       " (unbound: any blocks are dropped on next use)");
+	} else {
+		printf("image:        %s\n", c->id.location);
+		printf("identity:     %s %s\n", ulo_id_kind_name(c->id.kind),
+		       c->id.validator[0] ? c->id.validator : "(size only)");
+	}
+	if (!h)
+		return;
+	info_uuid(h->uuid, t);
+	printf("uuid:         %s\n", t);
+	printf("version:      %u, features compat 0x%" PRIx64 " incompat 0x%" PRIx64 "\n",
+	       h->version, h->compat, h->incompat);
+	printf("generation:   %" PRIu64 "\n", h->generation);
+	printf("shutdown:     %s\n", h->flags & ULO_HDR_F_CLEAN ? "clean" :
+	       "not clean (in use, or it crashed: present blocks are still valid)");
+	printf("created:      %s\n", info_time(h->created, t, sizeof(t)));
+	printf("updated:      %s\n", info_time(h->updated, t, sizeof(t)));
+	printf("bitmap:       offset %" PRIu64 ", %" PRIu64 " bytes\n",
+	       h->bitmap_offset, h->bitmap_length);
+	printf("data:         offset %" PRIu64 ", %" PRIu64 " bytes\n",
+	       h->data_offset, h->data_length);
+}
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		CLI_OPT_BITMAP, CLI_OPT_JSON, CLI_OPT_HELP, CLI_OPT_VERBOSE,
+		CLI_OPT_END
+	};
+	struct ulo_cache *c;
+	struct cli_opts o;
+	int opt;
+
+	cli_opts_init(&o);
+	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
+		if (opt == 'h') {
+			info_usage(stdout);
+			return ULO_EXIT_OK;
+		}
+		if (!cli_common_opt(opt, optarg, &o))
+			return cli_usage_error("unknown option");
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("expected one CACHE, got %d arguments",
+				       argc - optind);
+	o.cache = argv[optind];
+	if (cli_open_cache_ro(&o, &c))
+		return ULO_EXIT_FAIL;
+	if (o.json)
+		info_json(c, ulo_native_header(c));
+	else
+		info_text(c, ulo_native_header(c));
+	ulo_cache_close(c);
+	return ULO_EXIT_OK;
+}

@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * engine.c - the fetch engine.
+ *
+ * Design notes
+ *
+ * A "run" is one source request for blocks [blk, blk + nblk).  Every run
+ * not yet finished is on the in-flight list and has its blocks set in the
+ * "busy" bitmap, so a reader wanting one of them joins the run (takes a
+ * reference and waits) instead of fetching the block again.  Runs wait in
+ * two queues: demand (a reader is waiting) before background (hydrate and
+ * readahead); a reader that joins a queued background run moves it to the
+ * demand queue, so a boot never waits behind a hydrate.
+ *
+ * Locking: e->lock protects the queues, the in-flight list, the busy
+ * bitmap, the readahead state and the error latches.  It is never held
+ * across source or cache I/O: a worker takes a run under the lock, drops
+ * it, fetches into the run's own buffer, stores the blocks in the cache
+ * (which sets their present bits), and only then retakes the lock to mark
+ * the run done.  So a block is always either present or busy or missing,
+ * never "done but invisible", and readers copy from the run's buffer, so
+ * a cache that cannot be written (full flash) still serves correct data.
+ *
+ * A source that reports -ESTALE (the image changed) latches the engine:
+ * every later fetch fails the same way and nothing of the new image is
+ * ever stored under the old identity.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "plan.h"
+#include "util.h"
+
+enum ulo_run_state { ULO_RUN_QUEUED, ULO_RUN_RUNNING, ULO_RUN_DONE };
+enum ulo_queue_id { ULO_Q_NONE, ULO_Q_DEMAND, ULO_Q_BG };
+
+struct ulo_run {
+	uint64_t blk, nblk;	/* blocks fetched */
+	uint64_t off;		/* image offset of blk */
+	size_t len;		/* bytes: short at the image end */
+	uint8_t *buf;		/* filled by the worker */
+	enum ulo_run_state state;
+	enum ulo_queue_id queue;
+	bool background;	/* counted in bg_outstanding */
+	bool readahead;
+	int err;		/* -errno once done, if failed */
+	char *errmsg;
+	unsigned refs;		/* queue/worker + each joined reader */
+	struct ulo_run *qprev, *qnext;	/* queue links */
+	struct ulo_run *iprev, *inext;	/* in-flight list links */
+};
+
+struct ulo_runq {
+	struct ulo_run *head, *tail;
+};
+
+struct ulo_engine {
+	struct ulo_source *src;
+	struct ulo_cache *cache;	/* NULL: fetch every time */
+	uint32_t shift;
+	uint64_t bs, image_size, nblocks;
+	uint64_t max_blocks;	/* per request */
+	uint64_t ra_init, ra_max;	/* readahead, blocks */
+	uint64_t rate;		/* bytes/s, 0 = unlimited */
+
+	pthread_mutex_t lock;
+	pthread_cond_t work_cv;	/* workers: a run was queued */
+	pthread_cond_t done_cv;	/* readers/hydrate: a run finished */
+	struct ulo_runq demand, bg;	/* lock */
+	struct ulo_run *inflight;	/* lock */
+	struct ulo_bitmap busy;	/* blocks of in-flight runs; lock */
+	unsigned bg_outstanding;	/* background runs not done; lock */
+	unsigned bg_limit;
+	int bg_err;		/* first background failure; lock */
+	char bg_msg[1024];
+	int stale;		/* -ESTALE latch; lock */
+	char stale_msg[1024];
+	struct ulo_ra ra;	/* lock */
+	bool stop;		/* lock */
+
+	pthread_t workers[ULO_MAX_CONNECTIONS];
+	unsigned nworkers;
+
+	pthread_mutex_t rate_lock;
+	uint64_t rate_next_ns;	/* rate_lock */
+
+	struct ulo_stats st;	/* atomics */
+};
+
+static void ulo_q_push(struct ulo_runq *q, struct ulo_run *r, enum ulo_queue_id id)
+{
+	r->queue = id;
+	r->qnext = NULL;
+	r->qprev = q->tail;
+	if (q->tail)
+		q->tail->qnext = r;
+	else
+		q->head = r;
+	q->tail = r;
+}
+
+static void ulo_q_del(struct ulo_runq *q, struct ulo_run *r)
+{
+	if (r->qprev)
+		r->qprev->qnext = r->qnext;
+	else
+		q->head = r->qnext;
+	if (r->qnext)
+		r->qnext->qprev = r->qprev;
+	else
+		q->tail = r->qprev;
+	r->qprev = r->qnext = NULL;
+	r->queue = ULO_Q_NONE;
+}
+
+static void ulo_run_put(struct ulo_run *r)
+{
+	if (--r->refs)
+		return;
+	free(r->buf);
+	free(r->errmsg);
+	free(r);
+}
+
+/* Find the in-flight run holding @blk.  Lock held. */
+static struct ulo_run *ulo_find_run(struct ulo_engine *e, uint64_t blk)
+{
+	if (!ulo_bitmap_test(&e->busy, blk))
+		return NULL;
+	for (struct ulo_run *r = e->inflight; r; r = r->inext)
+		if (blk >= r->blk && blk < r->blk + r->nblk)
+			return r;
+	return NULL;
+}
+
+static bool ulo_is_present(struct ulo_engine *e, uint64_t blk)
+{
+	return e->cache && ulo_cache_present(e->cache, blk);
+}
+
+/* Create and queue a run.  Lock held.  Returns it with one reference (the
+ * queue's), or NULL on allocation failure. */
+static struct ulo_run *ulo_run_queue(struct ulo_engine *e, uint64_t blk,
+				     uint64_t n, bool background, bool readahead)
+{
+	struct ulo_run *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->blk = blk;
+	r->nblk = n;
+	r->off = blk << e->shift;
+	r->len = ULO_MIN(n << e->shift, e->image_size - r->off);
+	r->refs = 1;
+	r->background = background;
+	r->readahead = readahead;
+	r->state = ULO_RUN_QUEUED;
+	r->inext = e->inflight;
+	if (e->inflight)
+		e->inflight->iprev = r;
+	e->inflight = r;
+	for (uint64_t i = 0; i < n; i++)
+		ulo_bitmap_set(&e->busy, blk + i);
+	if (background) {
+		e->bg_outstanding++;
+		ulo_q_push(&e->bg, r, ULO_Q_BG);
+	} else {
+		ulo_q_push(&e->demand, r, ULO_Q_DEMAND);
+	}
+	pthread_cond_signal(&e->work_cv);
+	return r;
+}
+
+/* Lock held. */
+static void ulo_run_finish(struct ulo_engine *e, struct ulo_run *r)
+{
+	r->state = ULO_RUN_DONE;
+	if (r->iprev)
+		r->iprev->inext = r->inext;
+	else
+		e->inflight = r->inext;
+	if (r->inext)
+		r->inext->iprev = r->iprev;
+	for (uint64_t i = 0; i < r->nblk; i++)
+		ulo_bitmap_clear(&e->busy, r->blk + i);
+	if (r->background) {
+		e->bg_outstanding--;
+		if (r->err && !e->bg_err && r->err != -ECANCELED) {
+			e->bg_err = r->err;
+			snprintf(e->bg_msg, sizeof(e->bg_msg), "%s",
+				 r->errmsg ? r->errmsg : "");
+		}
+	}
+	pthread_cond_broadcast(&e->done_cv);
+	ulo_run_put(r);
+}
+
+static void ulo_rate_wait(struct ulo_engine *e, size_t len)
+{
+	uint64_t now, start;
+	struct timespec ts;
+
+	if (!e->rate)
+		return;
+	pthread_mutex_lock(&e->rate_lock);
+	now = ulo_now_ns();
+	start = ULO_MAX(now, e->rate_next_ns);
+	e->rate_next_ns = start + (uint64_t)len * 1000000000ull / e->rate;
+	pthread_mutex_unlock(&e->rate_lock);
+	if (start > now) {
+		ts.tv_sec = (start - now) / 1000000000ull;
+		ts.tv_nsec = (start - now) % 1000000000ull;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+/* Fetch @r and store it.  Lock not held. */
+static int ulo_run_fetch(struct ulo_engine *e, struct ulo_run *r)
+{
+	unsigned retries = 0;
+	uint64_t t0;
+	int ret;
+
+	r->buf = malloc(r->len);
+	if (!r->buf)
+		return ulo_errno(-ENOMEM, "%s: buffer for %zu bytes",
+				 e->src->id.location, r->len);
+	ulo_rate_wait(e, r->len);
+	t0 = ulo_now_ns();
+	ret = ulo_source_read(e->src, r->buf, r->off, r->len, &retries);
+	ulo_stat_add(&e->st.fetch_lat_us[ulo_lat_bucket((ulo_now_ns() - t0) / 1000)], 1);
+	ulo_stat_add(&e->st.fetches, 1);
+	ulo_stat_add(&e->st.retries, retries);
+	if (ret) {
+		ulo_stat_add(&e->st.fetch_errors, 1);
+		return ret;
+	}
+	ulo_stat_add(&e->st.bytes_fetched, r->len);
+	if (r->readahead) {
+		ulo_stat_add(&e->st.readahead_fetches, 1);
+		ulo_stat_add(&e->st.readahead_bytes, r->len);
+	}
+	if (e->cache && ulo_cache_write_blocks(e->cache, r->blk, r->buf, r->len)) {
+		/* Served from the buffer anyway; the block is fetched again
+		 * next time.  Only the first failure is worth a line. */
+		if (!__atomic_fetch_add(&e->st.cache_write_errors, 1, __ATOMIC_RELAXED))
+			ulo_debug("engine", "%s", ulo_errmsg());
+	}
+	return 0;
+}
+
+static void *ulo_worker(void *arg)
+{
+	struct ulo_engine *e = arg;
+
+	pthread_mutex_lock(&e->lock);
+	for (;;) {
+		struct ulo_run *r = e->demand.head ? e->demand.head : e->bg.head;
+		int ret;
+
+		if (e->stop)
+			break;
+		if (!r) {
+			pthread_cond_wait(&e->work_cv, &e->lock);
+			continue;
+		}
+		ulo_q_del(r->queue == ULO_Q_BG ? &e->bg : &e->demand, r);
+		r->state = ULO_RUN_RUNNING;
+		if (e->stale) {
+			r->err = e->stale;
+			r->errmsg = strdup(e->stale_msg);
+			ulo_run_finish(e, r);
+			continue;
+		}
+		pthread_mutex_unlock(&e->lock);
+
+		ret = ulo_run_fetch(e, r);
+
+		pthread_mutex_lock(&e->lock);
+		if (ret) {
+			r->err = ret;
+			r->errmsg = strdup(ulo_errmsg());
+			if (ret == -ESTALE && !e->stale) {
+				e->stale = ret;
+				snprintf(e->stale_msg, sizeof(e->stale_msg), "%s",
+					 ulo_errmsg());
+			}
+		}
+		ulo_run_finish(e, r);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
+		   const struct ulo_engine_opts *o, struct ulo_engine **out)
+{
+	struct ulo_engine *e;
+	unsigned n = o->connections ? o->connections : ULO_DEFAULT_CONNECTIONS;
+	uint64_t maxreq = o->max_request ? o->max_request : ULO_DEFAULT_MAX_REQUEST;
+	int ret;
+
+	if (n > ULO_MAX_CONNECTIONS)
+		return ulo_err(-EINVAL, "%u connections: at most %u", n,
+			       ULO_MAX_CONNECTIONS);
+	if (cache && (!cache->laid_out || !ulo_identity_same(&cache->id, &src->id)))
+		return ulo_err(-EINVAL, "cache %s: not bound to %s", cache->path,
+			       src->id.location);
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return ulo_errno(-ENOMEM, "engine");
+	e->src = src;
+	e->cache = cache;
+	e->image_size = src->id.size;
+	e->bs = cache ? cache->block_size : ULO_DEFAULT_BLOCK_SIZE;
+	e->shift = __builtin_ctzll(e->bs);
+	e->nblocks = ULO_DIV_ROUND_UP(e->image_size, e->bs);
+	e->max_blocks = ULO_MAX(1, maxreq >> e->shift);
+	/* Readahead only makes sense when there is a cache to keep it in. */
+	e->ra_max = cache ? o->readahead >> e->shift : 0;
+	e->ra_init = ULO_MIN(e->ra_max, ULO_MAX(1, (128 * 1024) >> e->shift));
+	e->rate = o->rate;
+	e->bg_limit = 2 * n;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->rate_lock, NULL);
+	pthread_cond_init(&e->work_cv, NULL);
+	pthread_cond_init(&e->done_cv, NULL);
+	if (ulo_bitmap_init(&e->busy, e->nblocks)) {
+		free(e);
+		return ulo_errno(-ENOMEM, "engine: busy bitmap");
+	}
+	for (e->nworkers = 0; e->nworkers < n; e->nworkers++) {
+		ret = pthread_create(&e->workers[e->nworkers], NULL, ulo_worker, e);
+		if (ret) {
+			ulo_engine_free(e);
+			return ulo_errno(-ret, "engine: starting worker thread");
+		}
+	}
+	*out = e;
+	return 0;
+}
+
+/* What a reader collects while planning: the runs it will wait for. */
+struct ulo_read_ctx {
+	struct ulo_engine *e;
+	struct ulo_run **waits;
+	size_t nwaits, cap;
+	int err;
+};
+
+static int ulo_ctx_add(struct ulo_read_ctx *x, struct ulo_run *r)
+{
+	if (x->nwaits == x->cap) {
+		size_t cap = x->cap * 2;
+		struct ulo_run **w = realloc(x->waits, cap * sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		x->waits = w;
+		x->cap = cap;
+	}
+	r->refs++;
+	x->waits[x->nwaits++] = r;
+	return 0;
+}
+
+/* Skip predicate for a reader: present blocks are hits; blocks of a run in
+ * flight are joined.  Lock held. */
+static bool ulo_read_skip(void *ctx, uint64_t blk)
+{
+	struct ulo_read_ctx *x = ctx;
+	struct ulo_engine *e = x->e;
+	struct ulo_run *r;
+
+	if (ulo_is_present(e, blk)) {
+		ulo_stat_add(&e->st.hit_blocks, 1);
+		return true;
+	}
+	r = ulo_find_run(e, blk);
+	if (!r)
+		return false;
+	ulo_stat_add(&e->st.miss_blocks, 1);
+	for (size_t i = 0; i < x->nwaits; i++)
+		if (x->waits[i] == r)
+			return true;
+	ulo_stat_add(&e->st.joined_fetches, 1);
+	if (r->queue == ULO_Q_BG) {
+		/* Someone waits for it now: jump the hydrate queue. */
+		ulo_q_del(&e->bg, r);
+		ulo_q_push(&e->demand, r, ULO_Q_DEMAND);
+		pthread_cond_signal(&e->work_cv);
+	}
+	if (ulo_ctx_add(x, r))
+		x->err = -ENOMEM;
+	return true;
+}
+
+/* Skip predicate for background work: anything present or in flight. */
+static bool ulo_bg_skip(void *ctx, uint64_t blk)
+{
+	struct ulo_engine *e = ctx;
+
+	return ulo_is_present(e, blk) || ulo_bitmap_test(&e->busy, blk);
+}
+
+static void ulo_queue_readahead(struct ulo_engine *e, uint64_t off,
+				size_t len, uint64_t last)
+{
+	uint64_t w = e->ra_max ? ulo_ra_update(&e->ra, off, len, e->ra_init,
+					       e->ra_max) : 0;
+	struct ulo_span sp[8];
+	uint64_t blk = last + 1, end, next;
+	size_t n;
+
+	if (!w || blk >= e->nblocks || e->stale)
+		return;
+	end = ULO_MIN(e->nblocks - 1, last + w);
+	while (blk <= end) {
+		n = ulo_plan_spans(blk, end, e->max_blocks, ulo_bg_skip, e, sp,
+				   ULO_ARRAY_SIZE(sp), &next);
+		for (size_t i = 0; i < n; i++) {
+			struct ulo_run *r = ulo_run_queue(e, sp[i].blk, sp[i].n,
+							  true, true);
+			if (!r)
+				return;
+		}
+		blk = next;
+	}
+}
+
+/* Copy [off, off + len) to @buf from the runs waited for and the cache. */
+static int ulo_read_copy(struct ulo_engine *e, struct ulo_read_ctx *x,
+			 uint8_t *buf, uint64_t off, size_t len)
+{
+	uint64_t pos = off, end = off + len;
+
+	while (pos < end) {
+		uint64_t blk = pos >> e->shift, stop;
+		struct ulo_run *r = NULL;
+
+		for (size_t i = 0; i < x->nwaits && !r; i++)
+			if (blk >= x->waits[i]->blk &&
+			    blk < x->waits[i]->blk + x->waits[i]->nblk)
+				r = x->waits[i];
+		if (r) {
+			if (r->err) {
+				ulo_set_errmsg(r->errmsg ? r->errmsg : "fetch failed");
+				return r->err;
+			}
+			stop = ULO_MIN(end, r->off + r->len);
+			memcpy(buf + (pos - off), r->buf + (pos - r->off), stop - pos);
+		} else {
+			int ret;
+
+			/* Present when planned: take the longest such stretch. */
+			stop = ULO_MIN(end, (blk + 1) << e->shift);
+			while (stop < end) {
+				uint64_t nb = stop >> e->shift;
+				bool waited = false;
+
+				for (size_t i = 0; i < x->nwaits && !waited; i++)
+					waited = nb >= x->waits[i]->blk &&
+						 nb < x->waits[i]->blk + x->waits[i]->nblk;
+				if (waited)
+					break;
+				stop = ULO_MIN(end, (nb + 1) << e->shift);
+			}
+			ret = ulo_cache_read(e->cache, buf + (pos - off), pos,
+					     stop - pos);
+			if (ret)
+				return ret;
+		}
+		pos = stop;
+	}
+	return 0;
+}
+
+int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
+{
+	struct ulo_run *stackw[16];
+	struct ulo_read_ctx x = { .e = e, .waits = stackw,
+				  .cap = ULO_ARRAY_SIZE(stackw) };
+	struct ulo_span sp[8];
+	uint64_t first, last, blk, next;
+	int ret = 0;
+
+	if (off > e->image_size || len > e->image_size - off)
+		return ulo_err(-EINVAL, "%s: read of %zu bytes at %" PRIu64
+			       " is past the end of the image (%" PRIu64 " bytes)",
+			       e->src->id.location, len, off, e->image_size);
+	if (!len)
+		return 0;
+	first = off >> e->shift;
+	last = (off + len - 1) >> e->shift;
+
+	pthread_mutex_lock(&e->lock);
+	for (blk = first; blk <= last && !x.err; blk = next) {
+		size_t n = ulo_plan_spans(blk, last, e->max_blocks, ulo_read_skip,
+					  &x, sp, ULO_ARRAY_SIZE(sp), &next);
+
+		for (size_t i = 0; i < n && !x.err; i++) {
+			struct ulo_run *r;
+
+			ulo_stat_add(&e->st.miss_blocks, sp[i].n);
+			r = ulo_run_queue(e, sp[i].blk, sp[i].n, false, false);
+			if (!r || ulo_ctx_add(&x, r))
+				x.err = -ENOMEM;
+		}
+	}
+	if (!x.err)
+		ulo_queue_readahead(e, off, len, last);
+	for (size_t i = 0; i < x.nwaits; i++)
+		while (x.waits[i]->state != ULO_RUN_DONE)
+			pthread_cond_wait(&e->done_cv, &e->lock);
+	pthread_mutex_unlock(&e->lock);
+
+	if (x.err)
+		ret = ulo_errno(x.err, "%s: planning a read", e->src->id.location);
+	else
+		ret = ulo_read_copy(e, &x, buf, off, len);
+
+	pthread_mutex_lock(&e->lock);
+	for (size_t i = 0; i < x.nwaits; i++)
+		ulo_run_put(x.waits[i]);
+	pthread_mutex_unlock(&e->lock);
+	if (x.waits != stackw)
+		free(x.waits);
+	ulo_stat_add(&e->st.reads, 1);
+	if (!ret)
+		ulo_stat_add(&e->st.bytes_served, len);
+	return ret;
+}
+
+int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len)
+{
+	uint64_t blk, last, next;
+	struct ulo_span sp;
+	int ret = 0;
+
+	if (!e->cache || !len)
+		return 0;
+	if (off >= e->image_size)
+		return 0;
+	len = ULO_MIN(len, e->image_size - off);
+	blk = off >> e->shift;
+	last = (off + len - 1) >> e->shift;
+	pthread_mutex_lock(&e->lock);
+	while (blk <= last) {
+		while (e->bg_outstanding >= e->bg_limit && !e->bg_err && !e->stale)
+			pthread_cond_wait(&e->done_cv, &e->lock);
+		if (e->stale || e->bg_err) {
+			ret = e->stale ? e->stale : e->bg_err;
+			ulo_set_errmsg(e->stale ? e->stale_msg : e->bg_msg);
+			break;
+		}
+		if (ulo_plan_spans(blk, last, e->max_blocks, ulo_bg_skip, e, &sp,
+				   1, &next) &&
+		    !ulo_run_queue(e, sp.blk, sp.n, true, false)) {
+			ret = ulo_errno(-ENOMEM, "engine: queueing a fetch");
+			break;
+		}
+		blk = next;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
+int ulo_engine_drain(struct ulo_engine *e)
+{
+	int ret;
+
+	pthread_mutex_lock(&e->lock);
+	while (e->bg_outstanding)
+		pthread_cond_wait(&e->done_cv, &e->lock);
+	ret = e->bg_err;
+	if (ret)
+		ulo_set_errmsg(e->bg_msg);
+	pthread_mutex_unlock(&e->lock);
+	return ret;
+}
+
+void ulo_engine_stats(struct ulo_engine *e, struct ulo_stats *out)
+{
+	const uint64_t *src = (const uint64_t *)&e->st;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void ulo_engine_free(struct ulo_engine *e)
+{
+	struct ulo_run *r;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stop = true;
+	pthread_cond_broadcast(&e->work_cv);
+	pthread_mutex_unlock(&e->lock);
+	for (unsigned i = 0; i < e->nworkers; i++)
+		pthread_join(e->workers[i], NULL);
+	pthread_mutex_lock(&e->lock);
+	while ((r = e->demand.head ? e->demand.head : e->bg.head)) {
+		ulo_q_del(r->queue == ULO_Q_BG ? &e->bg : &e->demand, r);
+		r->err = -ECANCELED;
+		ulo_run_finish(e, r);
+	}
+	pthread_mutex_unlock(&e->lock);
+	ulo_bitmap_free(&e->busy);
+	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->rate_lock);
+	pthread_cond_destroy(&e->work_cv);
+	pthread_cond_destroy(&e->done_cv);
+	free(e);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * engine.h - reads through the cache, fetching what is missing.
+ *
+ * ulo_engine_read() returns present blocks from the cache; missing blocks
+ * are coalesced into runs, extended by adaptive readahead, deduplicated
+ * against fetches already in flight, and fetched in parallel by a pool of
+ * worker threads, one source request each.  No lock is held across source
+ * or cache I/O.  Fetched blocks are stored and marked by the cache (which
+ * makes them durable in its write order); a read never waits for that.
+ */
+#ifndef ULOOP_ENGINE_H
+#define ULOOP_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "source.h"
+#include "stats.h"
+
+#define ULO_DEFAULT_CONNECTIONS 4
+#define ULO_DEFAULT_READAHEAD (1024 * 1024)
+#define ULO_DEFAULT_MAX_REQUEST (1024 * 1024)
+#define ULO_MAX_CONNECTIONS 64
+
+struct ulo_engine;
+
+struct ulo_engine_opts {
+	unsigned connections;	/* parallel source requests; 0 = default */
+	uint64_t readahead;	/* max readahead bytes; 0 = none */
+	uint64_t max_request;	/* bytes per source request; 0 = default */
+	uint64_t rate;		/* bytes/s cap on fetching; 0 = none */
+};
+
+/* Start an engine over @src and @cache (NULL: no cache, fetch every time).
+ * The cache must be bound to @src's identity. */
+int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
+		   const struct ulo_engine_opts *opts, struct ulo_engine **out);
+
+/* Read image bytes [@off, @off + @len) into @buf: 0 or -errno (message
+ * recorded).  -ESTALE: the image changed; nothing more will be fetched. */
+int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len);
+
+/*
+ * Queue fetches for the missing blocks of [@off, @off + @len) in the
+ * background (hydrate).  Blocks while more than 2 x connections runs are
+ * queued, so memory stays bounded.  0, or the first background error.
+ */
+int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len);
+
+/* Wait for every background fetch; the first background error, if any. */
+int ulo_engine_drain(struct ulo_engine *e);
+
+void ulo_engine_stats(struct ulo_engine *e, struct ulo_stats *out);
+
+/* Stop the workers (queued fetches are dropped) and free.  The source and
+ * cache stay open: their owner closes them. */
+void ulo_engine_free(struct ulo_engine *e);
+
+#endif

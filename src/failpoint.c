@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* failpoint.c - see failpoint.h.  Compiled only with -DULOOP_FAILPOINTS. */
+#ifdef ULOOP_FAILPOINTS
+#include "failpoint.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static long ulo_fp_count;	/* hits of the armed failpoint so far */
+
+bool ulo_failpoint_hit(const char *name)
+{
+	const char *spec = getenv("ULOOP_FAILPOINT");
+	size_t n = strlen(name);
+	long want = 1;
+
+	if (!spec || strncmp(spec, name, n) || (spec[n] && spec[n] != ':'))
+		return false;
+	if (spec[n] == ':')
+		want = strtol(spec + n + 1, NULL, 10);
+	return __atomic_add_fetch(&ulo_fp_count, 1, __ATOMIC_SEQ_CST) == want;
+}
+
+void ulo_failpoint_die(void)
+{
+	for (;;)
+		kill(getpid(), SIGKILL);
+}
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * failpoint.h - test-only crash points in the cache write order.
+ *
+ * Built only into the test binary (make builds build/test/uloop with
+ * -DULOOP_FAILPOINTS); the installed uloop has none.  ULOOP_FAILPOINT=NAME:N
+ * kills the process with SIGKILL the N-th time NAME is reached (N defaults
+ * to 1), which is what a crash at that step looks like to the cache.
+ */
+#ifndef ULOOP_FAILPOINT_H
+#define ULOOP_FAILPOINT_H
+
+#include <stdbool.h>
+
+#ifdef ULOOP_FAILPOINTS
+/* True when this is the armed hit of @name; the caller then does its partial
+ * work (for a torn write) and calls ulo_failpoint_die(). */
+bool ulo_failpoint_hit(const char *name);
+void ulo_failpoint_die(void) __attribute__((noreturn));
+#else
+static inline bool ulo_failpoint_hit(const char *name)
+{
+	(void)name;
+	return false;
+}
+
+static inline void ulo_failpoint_die(void)
+{
+}
+#endif
+
+/* Crash here if @name is armed. */
+static inline void ulo_failpoint(const char *name)
+{
+	if (ulo_failpoint_hit(name))
+		ulo_failpoint_die();
+}
+
+#endif

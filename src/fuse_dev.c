@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * fuse_dev.c - a one-file, read-only FUSE filesystem on raw /dev/fuse.
+ *
+ * The mount's root inode is the file itself (rootmode=S_IFREG), mounted
+ * over a regular file, so there is no directory to look anything up in:
+ * the server answers INIT, GETATTR, OPEN, READ, RELEASE/FLUSH/FSYNC and
+ * STATFS, refuses writes with EROFS and everything else with ENOSYS.
+ *
+ * Threads: each server thread polls the (non-blocking) /dev/fuse
+ * descriptor and a stop pipe, reads one request, answers it, repeat.
+ * Several threads give the kernel parallel reads (FUSE_ASYNC_READ).  A
+ * read that fails in the engine is answered with EIO: never partial data.
+ */
+#include "fuse_dev.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/fuse.h>
+
+#include "util.h"
+
+#define ULO_FUSE_MAX_PAGES 256	/* 1 MiB reads */
+#define ULO_FUSE_MAX_THREADS 16
+#define ULO_FUSE_IN_BUF (64 * 1024)
+
+struct ulo_fuse {
+	char path[4096];
+	int fd;			/* /dev/fuse */
+	int stop_pipe[2];
+	uint64_t size;
+	uid_t uid;
+	gid_t gid;
+	ulo_fuse_read_fn rd;
+	void *ctx;
+	pthread_t threads[ULO_FUSE_MAX_THREADS];
+	unsigned nthreads;
+	bool mounted;
+};
+
+int ulo_fuse_mount(const char *path, uint64_t size, struct ulo_fuse **out)
+{
+	struct ulo_fuse *f;
+	char opts[256];
+	struct stat st;
+	int fd, ret;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return ulo_errno(-ENOMEM, "%s: fuse", path);
+	f->stop_pipe[0] = f->stop_pipe[1] = -1;
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	f->size = size;
+	f->uid = getuid();
+	f->gid = getgid();
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
+	if (fd < 0) {
+		ret = ulo_errno(-errno, "%s: open (mount point)", path);
+		goto out_free;
+	}
+	ret = fstat(fd, &st);
+	close(fd);
+	if (ret < 0 || !S_ISREG(st.st_mode)) {
+		ret = ulo_err(-EINVAL, "%s: the device path must be a regular file",
+			      path);
+		goto out_free;
+	}
+	f->fd = open("/dev/fuse", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (f->fd < 0) {
+		ret = ulo_errno(-errno, "/dev/fuse: open");
+		goto out_free;
+	}
+	if (pipe2(f->stop_pipe, O_CLOEXEC) < 0) {
+		ret = ulo_errno(-errno, "fuse: pipe");
+		goto out_close;
+	}
+	snprintf(opts, sizeof(opts),
+		 "fd=%d,rootmode=%o,user_id=%u,group_id=%u,allow_other,max_read=%u",
+		 f->fd, S_IFREG | 0444, f->uid, f->gid,
+		 ULO_FUSE_MAX_PAGES * 4096);
+	if (mount("uloop", path, "fuse.uloop", MS_NOSUID | MS_NODEV | MS_RDONLY,
+		  opts) < 0) {
+		ret = ulo_errno(-errno, "%s: mount fuse", path);
+		goto out_close;
+	}
+	f->mounted = true;
+	*out = f;
+	return 0;
+
+out_close:
+	if (f->stop_pipe[0] >= 0) {
+		close(f->stop_pipe[0]);
+		close(f->stop_pipe[1]);
+	}
+	close(f->fd);
+out_free:
+	free(f);
+	return ret;
+}
+
+int ulo_fuse_fd(const struct ulo_fuse *f)
+{
+	return f->fd;
+}
+
+static void ulo_fuse_reply(struct ulo_fuse *f, uint64_t unique, int err,
+			   const void *data, size_t len)
+{
+	struct fuse_out_header oh = {
+		.len = sizeof(oh) + (err ? 0 : len),
+		.error = err,
+		.unique = unique,
+	};
+	struct iovec iov[2] = {
+		{ &oh, sizeof(oh) },
+		{ (void *)data, err ? 0 : len },
+	};
+
+	/* ENOENT: the request was interrupted and is gone; nothing to do. */
+	if (writev(f->fd, iov, data && !err ? 2 : 1) < 0 && errno != ENOENT)
+		ulo_debug("fuse", "writev reply: %s", strerror(errno));
+}
+
+static void ulo_fuse_attr(struct ulo_fuse *f, struct fuse_attr *a)
+{
+	time_t now = time(NULL);
+
+	memset(a, 0, sizeof(*a));
+	a->ino = FUSE_ROOT_ID;
+	a->size = f->size;
+	a->blocks = ULO_DIV_ROUND_UP(f->size, 512);
+	a->atime = a->mtime = a->ctime = now;
+	a->mode = S_IFREG | 0444;
+	a->nlink = 1;
+	a->uid = f->uid;
+	a->gid = f->gid;
+	a->blksize = 4096;
+}
+
+static void ulo_fuse_init(struct ulo_fuse *f, const struct fuse_in_header *ih,
+			  const struct fuse_init_in *in)
+{
+	struct fuse_init_out out = { 0 };
+	size_t len = sizeof(out);
+
+	out.major = FUSE_KERNEL_VERSION;
+	out.minor = ULO_MIN(in->minor, (uint32_t)FUSE_KERNEL_MINOR_VERSION);
+	if (in->major != FUSE_KERNEL_VERSION) {
+		/* Tell a newer kernel our major; it retries or gives up. */
+		ulo_fuse_reply(f, ih->unique, in->major < 7 ? -EPROTO : 0, &out, 8);
+		return;
+	}
+	out.max_readahead = in->max_readahead;
+	out.flags = in->flags & (FUSE_ASYNC_READ | FUSE_MAX_PAGES);
+	out.max_background = 64;
+	out.congestion_threshold = 48;
+	out.max_write = 4096;
+	out.time_gran = 1;
+	out.max_pages = ULO_FUSE_MAX_PAGES;
+	if (out.minor < 23)
+		len = FUSE_COMPAT_22_INIT_OUT_SIZE;
+	ulo_fuse_reply(f, ih->unique, 0, &out, len);
+}
+
+static void ulo_fuse_read(struct ulo_fuse *f, const struct fuse_in_header *ih,
+			  const struct fuse_read_in *in, uint8_t *buf)
+{
+	uint64_t off = in->offset;
+	size_t len = ULO_MIN(in->size, (uint32_t)ULO_FUSE_MAX_PAGES * 4096);
+	int ret;
+
+	if (off >= f->size) {
+		ulo_fuse_reply(f, ih->unique, 0, buf, 0);
+		return;
+	}
+	len = ULO_MIN(len, f->size - off);
+	ret = f->rd(f->ctx, buf, off, len);
+	if (ret) {
+		ulo_debug("fuse", "read %zu at %llu: %s", len,
+			  (unsigned long long)off, ulo_errmsg());
+		ulo_fuse_reply(f, ih->unique, -EIO, NULL, 0);
+		return;
+	}
+	ulo_fuse_reply(f, ih->unique, 0, buf, len);
+}
+
+/* Answer one request.  Returns false when the filesystem is going away. */
+static bool ulo_fuse_handle(struct ulo_fuse *f, const uint8_t *req, size_t n,
+			    uint8_t *buf)
+{
+	const struct fuse_in_header *ih = (const void *)req;
+	const void *arg = req + sizeof(*ih);
+
+	if (n < sizeof(*ih))
+		return true;
+	switch (ih->opcode) {
+	case FUSE_INIT:
+		ulo_fuse_init(f, ih, arg);
+		break;
+	case FUSE_GETATTR: {
+		struct fuse_attr_out out = { .attr_valid = 1 };
+
+		ulo_fuse_attr(f, &out.attr);
+		ulo_fuse_reply(f, ih->unique, 0, &out, sizeof(out));
+		break;
+	}
+	case FUSE_OPEN: {
+		const struct fuse_open_in *in = arg;
+		struct fuse_open_out out = { .open_flags = FOPEN_KEEP_CACHE };
+
+		if ((in->flags & O_ACCMODE) != O_RDONLY)
+			ulo_fuse_reply(f, ih->unique, -EROFS, NULL, 0);
+		else
+			ulo_fuse_reply(f, ih->unique, 0, &out, sizeof(out));
+		break;
+	}
+	case FUSE_READ:
+		ulo_fuse_read(f, ih, arg, buf);
+		break;
+	case FUSE_STATFS: {
+		struct fuse_statfs_out out = { 0 };
+
+		out.st.bsize = out.st.frsize = 4096;
+		out.st.blocks = ULO_DIV_ROUND_UP(f->size, 4096);
+		out.st.files = 1;
+		out.st.namelen = 255;
+		ulo_fuse_reply(f, ih->unique, 0, &out, sizeof(out));
+		break;
+	}
+	case FUSE_RELEASE:
+	case FUSE_FLUSH:
+	case FUSE_FSYNC:
+		ulo_fuse_reply(f, ih->unique, 0, NULL, 0);
+		break;
+	case FUSE_SETATTR:
+	case FUSE_WRITE:
+		ulo_fuse_reply(f, ih->unique, -EROFS, NULL, 0);
+		break;
+	case FUSE_LOOKUP:
+		ulo_fuse_reply(f, ih->unique, -ENOENT, NULL, 0);
+		break;
+	case FUSE_OPENDIR:
+		ulo_fuse_reply(f, ih->unique, -ENOTDIR, NULL, 0);
+		break;
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_INTERRUPT:
+		/* No reply expected. */
+		break;
+	case FUSE_DESTROY:
+		ulo_fuse_reply(f, ih->unique, 0, NULL, 0);
+		return false;
+	default:
+		ulo_fuse_reply(f, ih->unique, -ENOSYS, NULL, 0);
+		break;
+	}
+	return true;
+}
+
+static void *ulo_fuse_thread(void *arg)
+{
+	struct ulo_fuse *f = arg;
+	uint8_t *req = malloc(ULO_FUSE_IN_BUF);
+	uint8_t *buf = malloc(ULO_FUSE_MAX_PAGES * 4096);
+	struct pollfd pfd[2] = {
+		{ .fd = f->fd, .events = POLLIN },
+		{ .fd = f->stop_pipe[0], .events = POLLIN },
+	};
+
+	while (req && buf) {
+		ssize_t n;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		n = read(f->fd, req, ULO_FUSE_IN_BUF);
+		if (n < 0) {
+			/* EAGAIN: another thread took it; ENOENT: interrupted. */
+			if (errno == EAGAIN || errno == EINTR || errno == ENOENT)
+				continue;
+			/* ENODEV: unmounted. */
+			break;
+		}
+		if (!ulo_fuse_handle(f, req, n, buf))
+			break;
+	}
+	free(req);
+	free(buf);
+	return NULL;
+}
+
+int ulo_fuse_run(struct ulo_fuse *f, unsigned nthreads, ulo_fuse_read_fn rd,
+		 void *ctx)
+{
+	int ret;
+
+	f->rd = rd;
+	f->ctx = ctx;
+	nthreads = ULO_MAX(1u, ULO_MIN(nthreads, ULO_FUSE_MAX_THREADS));
+	for (; f->nthreads < nthreads; f->nthreads++) {
+		ret = pthread_create(&f->threads[f->nthreads], NULL,
+				     ulo_fuse_thread, f);
+		if (ret)
+			return ulo_errno(-ret, "fuse: starting server thread");
+	}
+	return 0;
+}
+
+void ulo_fuse_stop(struct ulo_fuse *f)
+{
+	if (!f)
+		return;
+	if (f->mounted && umount2(f->path, 0) < 0 && errno == EBUSY)
+		umount2(f->path, MNT_DETACH);
+	if (write(f->stop_pipe[1], "x", 1) < 0)
+		ulo_debug("fuse", "stop pipe: %s", strerror(errno));
+	for (unsigned i = 0; i < f->nthreads; i++)
+		pthread_join(f->threads[i], NULL);
+	close(f->stop_pipe[0]);
+	close(f->stop_pipe[1]);
+	close(f->fd);
+	free(f);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fuse_dev.h - expose an image as one regular file through FUSE.
+ *
+ * The "fuse" transport: the file can be read directly, or attached to a
+ * loop device (losetup -r) and mounted.  It speaks the kernel's FUSE
+ * protocol on /dev/fuse itself (no libfuse), so it works from a static
+ * binary in an initramfs.  Mounting needs CAP_SYS_ADMIN.
+ */
+#ifndef ULOOP_FUSE_DEV_H
+#define ULOOP_FUSE_DEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ulo_fuse;
+
+/* Serve [@off, @off + @len) of the image: 0 or -errno. */
+typedef int (*ulo_fuse_read_fn)(void *ctx, void *buf, uint64_t off, size_t len);
+
+/*
+ * Mount a read-only file of @size bytes over @path (a regular file; created
+ * if missing).  Requests queue in the kernel until ulo_fuse_run().
+ */
+int ulo_fuse_mount(const char *path, uint64_t size, struct ulo_fuse **out);
+/* The /dev/fuse descriptor (the 2007 API exposes it as ulo_dev_fd). */
+int ulo_fuse_fd(const struct ulo_fuse *f);
+/* Start @nthreads threads answering requests with @rd. */
+int ulo_fuse_run(struct ulo_fuse *f, unsigned nthreads, ulo_fuse_read_fn rd,
+		 void *ctx);
+/* Unmount (lazily, if still busy), stop the threads and free. */
+void ulo_fuse_stop(struct ulo_fuse *f);
+
+#endif

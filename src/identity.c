@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* identity.c - comparing image identities. */
+#include "identity.h"
+
+#include <string.h>
+
+bool ulo_identity_same(const struct ulo_identity *a,
+		       const struct ulo_identity *b)
+{
+	if (a->kind != b->kind || a->kind == ULO_ID_NONE)
+		return false;
+	if (a->size != b->size || strcmp(a->validator, b->validator))
+		return false;
+	if (a->kind == ULO_ID_HTTP_ETAG)
+		return true;
+	return !strcmp(a->location, b->location);
+}
+
+const char *ulo_id_kind_name(enum ulo_id_kind kind)
+{
+	switch (kind) {
+	case ULO_ID_NONE:
+		return "none";
+	case ULO_ID_FILE_MTIME:
+		return "mtime";
+	case ULO_ID_BLKDEV:
+		return "blkdev";
+	case ULO_ID_HTTP_ETAG:
+		return "etag";
+	case ULO_ID_HTTP_LASTMOD:
+		return "last-modified";
+	case ULO_ID_APP:
+		return "libuloop";
+	}
+	return "unknown";
+}

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* main.c - the uloop command: dispatch to the subcommands. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef ULOOP_VERSION
+#define ULOOP_VERSION "0.1"
+#endif
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} cmds[] = {
+	{ "hydrate", cmd_hydrate, "fetch every missing block into a cache" },
+	{ "info", cmd_info, "show a cache's header and fill level" },
+	{ "check", cmd_check, "verify a cache (and its blocks against a source)" },
+	{ "export", cmd_export, "write a cache out as a plain image" },
+	{ "cat", cmd_cat, "read image bytes through the cache to stdout" },
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: uloop COMMAND [options]\n\nCommands:\n", f);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
+	fputs("\nSOURCE is a file or a block device.  Sizes take K, M, G suffixes.\n"
+	      "'uloop COMMAND --help' describes a command's options.\n"
+	      "Exit status: 0 success, 1 failure, 2 bad usage.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	/* A closed pipe (uloop cat | head) is an error return, not a kill. */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		usage(stderr);
+		return ULO_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return ULO_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("uloop %s\n", ULOOP_VERSION);
+		return ULO_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(argv[1], cmds[i].name)) {
+			cli_cmd = cmds[i].name;
+			return cmds[i].fn(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "uloop: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return ULO_EXIT_USAGE;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * stats.h - engine counters, as a struct and as JSON.
+ *
+ * Counters are updated with relaxed atomics by the engine's threads; a
+ * snapshot (ulo_engine_stats) may be slightly inconsistent across fields
+ * but each field is exact.  Latency buckets are powers of two of
+ * microseconds: bucket i counts fetches that took [2^(i-1), 2^i) us
+ * (bucket 0: under 1 us); the last bucket takes everything longer.
+ */
+#ifndef ULOOP_STATS_H
+#define ULOOP_STATS_H
+
+#include <stdint.h>
+
+#include "json.h"
+
+#define ULO_LAT_BUCKETS 28	/* up to 2^27 us ~ 134 s */
+
+struct ulo_stats {
+	uint64_t reads;		/* ulo_engine_read() calls */
+	uint64_t bytes_served;	/* bytes returned by them */
+	uint64_t hit_blocks;	/* blocks found in the cache */
+	uint64_t miss_blocks;	/* blocks that had to be fetched or waited for */
+	uint64_t joined_fetches;	/* misses served by a fetch already in flight */
+	uint64_t fetches;	/* source requests made */
+	uint64_t bytes_fetched;	/* bytes received from the source */
+	uint64_t readahead_fetches;	/* of which readahead */
+	uint64_t readahead_bytes;
+	uint64_t retries;	/* retries reported by the source */
+	uint64_t fetch_errors;	/* fetches that failed after retries */
+	uint64_t cache_write_errors;	/* fetched blocks not stored */
+	uint64_t fetch_lat_us[ULO_LAT_BUCKETS];
+};
+
+static inline void ulo_stat_add(uint64_t *ctr, uint64_t n)
+{
+	__atomic_fetch_add(ctr, n, __ATOMIC_RELAXED);
+}
+
+/* Bucket index for a latency of @us microseconds. */
+unsigned ulo_lat_bucket(uint64_t us);
+/* Approximate percentile (0..100) in microseconds: the bucket's upper bound. */
+uint64_t ulo_lat_percentile(const struct ulo_stats *s, double pct);
+/* Emit @s as a JSON object named @key (NULL: anonymous). */
+void ulo_stats_json(struct ulo_json *j, const char *key,
+		    const struct ulo_stats *s);
+
+#endif

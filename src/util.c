@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * util.c - per-thread error messages, opt-in debug output, size parsing and
+ * full-length I/O helpers.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static __thread char ulo_msg[1024];
+static char ulo_debug_spec[256];
+static bool ulo_debug_init_done;
+
+static void ulo_vset(int err, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(ulo_msg, sizeof(ulo_msg), fmt, ap);
+
+	if (err && n >= 0 && (size_t)n < sizeof(ulo_msg))
+		snprintf(ulo_msg + n, sizeof(ulo_msg) - n, ": %s", strerror(-err));
+}
+
+int ulo_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ulo_vset(0, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int ulo_errno(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ulo_vset(err, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *ulo_errmsg(void)
+{
+	return ulo_msg;
+}
+
+void ulo_set_errmsg(const char *msg)
+{
+	snprintf(ulo_msg, sizeof(ulo_msg), "%s", msg);
+}
+
+void ulo_debug_enable(const char *spec)
+{
+	snprintf(ulo_debug_spec, sizeof(ulo_debug_spec), "%s", spec ? spec : "");
+	ulo_debug_init_done = true;
+}
+
+bool ulo_debug_on(const char *ns)
+{
+	const char *p;
+	size_t n = strlen(ns);
+
+	if (!ulo_debug_init_done) {
+		/* Racy first use is harmless: every thread computes the same. */
+		ulo_debug_enable(getenv("ULOOP_DEBUG"));
+	}
+	if (!ulo_debug_spec[0])
+		return false;
+	if (!strcmp(ulo_debug_spec, "all") || !strcmp(ulo_debug_spec, "1"))
+		return true;
+	for (p = ulo_debug_spec; (p = strstr(p, ns)); p += n) {
+		if ((p == ulo_debug_spec || p[-1] == ',') &&
+		    (p[n] == ',' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+void ulo_debug(const char *ns, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (!ulo_debug_on(ns))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "uloop: %s: %s\n", ns, line);
+}
+
+int ulo_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGTPE";
+	unsigned long long v;
+	const char *u;
+	char *end;
+	int shift = 0;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, *end >= 'a' ? *end - 32 : *end);
+		if (!u)
+			return -EINVAL;
+		shift = 10 * (int)(u - units + 1);
+		end++;
+		/* Accept "64K", "64KB", "64KiB" alike: all binary. */
+		if (*end == 'i' || *end == 'I')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	if (shift && v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+const char *ulo_fmt_size(uint64_t n, char *buf, size_t len)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)n;
+	unsigned i = 0;
+
+	while (v >= 1024 && i + 1 < ULO_ARRAY_SIZE(u)) {
+		v /= 1024;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, len, "%" PRIu64 " B", n);
+	else if (v == (uint64_t)v)
+		snprintf(buf, len, "%.0f %s", v, u[i]);
+	else
+		snprintf(buf, len, "%.1f %s", v, u[i]);
+	return buf;
+}
+
+int ulo_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int ulo_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENOSPC;
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+uint64_t ulo_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * util.h - errors, debug output and small helpers shared by libuloop.
+ *
+ * Library functions return -errno and record a human message naming the
+ * object and the failing call with ulo_err(); commands fetch it with
+ * ulo_errmsg() and print it.  The message is per thread so that worker
+ * threads never overwrite the caller's.
+ *
+ * Debug output is opt-in and namespaced: ULOOP_DEBUG=cache,engine (or "all")
+ * or ulo_debug_enable() from a command's --verbose.
+ */
+#ifndef ULOOP_UTIL_H
+#define ULOOP_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ULO_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ULO_DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
+#define ULO_ROUND_UP(n, a) (ULO_DIV_ROUND_UP(n, a) * (a))
+#define ULO_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define ULO_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define ULO_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Record the thread's error message; returns @err so callers can write
+ * "return ulo_err(-EIO, ...)".  @err is a negative errno. */
+int ulo_err(int err, const char *fmt, ...) ULO_PRINTF(2, 3);
+/* Same, with strerror(-err) appended as ": cause". */
+int ulo_errno(int err, const char *fmt, ...) ULO_PRINTF(2, 3);
+/* The last message recorded by this thread ("" if none). */
+const char *ulo_errmsg(void);
+/* Replace this thread's message (used to carry a worker's message over). */
+void ulo_set_errmsg(const char *msg);
+
+/* Opt-in debug output to stderr, prefixed "uloop: NS: ". */
+void ulo_debug_enable(const char *spec);
+bool ulo_debug_on(const char *ns);
+void ulo_debug(const char *ns, const char *fmt, ...) ULO_PRINTF(2, 3);
+
+/*
+ * Parse a size with an optional binary suffix (K, M, G, T; KiB forms too).
+ * Returns 0 or -EINVAL (empty, junk, overflow).
+ */
+int ulo_parse_size(const char *s, uint64_t *out);
+/* Format @n as "64 KiB", "1.5 GiB"... into @buf. */
+const char *ulo_fmt_size(uint64_t n, char *buf, size_t len);
+
+/* Full-length pread/pwrite: -errno on error, -EIO on an early EOF. */
+int ulo_pread_full(int fd, void *buf, size_t len, uint64_t off);
+int ulo_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t ulo_now_ns(void);
+
+/* Little-endian codec for on-disk structures. */
+static inline void ulo_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+static inline void ulo_put_le32(uint8_t *p, uint32_t v)
+{
+	ulo_put_le16(p, v);
+	ulo_put_le16(p + 2, v >> 16);
+}
+
+static inline void ulo_put_le64(uint8_t *p, uint64_t v)
+{
+	ulo_put_le32(p, v);
+	ulo_put_le32(p + 4, v >> 32);
+}
+
+static inline uint16_t ulo_get_le16(const uint8_t *p)
+{
+	return p[0] | (uint16_t)p[1] << 8;
+}
+
+static inline uint32_t ulo_get_le32(const uint8_t *p)
+{
+	return ulo_get_le16(p) | (uint32_t)ulo_get_le16(p + 2) << 16;
+}
+
+static inline uint64_t ulo_get_le64(const uint8_t *p)
+{
+	return ulo_get_le32(p) | (uint64_t)ulo_get_le32(p + 4) << 32;
+}
+
+#endif

@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# install-deps.sh [demo] - install what the tests (or the demo) need from
+# the distribution, skipping what is already there.  Debian/Ubuntu only;
+# elsewhere it says what is missing and leaves it to the admin.
+set -eu
+
+# command:package pairs the tests use.
+need="gcc:gcc make:make cmp:diffutils losetup:mount xxd:xxd"
+[ "${1:-}" = demo ] && need="$need mksquashfs:squashfs-tools"
+
+missing=""
+for pair in $need; do
+	cmd=${pair%%:*}
+	pkg=${pair#*:}
+	command -v "$cmd" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+# ASan/UBSan runtimes come with gcc on Debian; check by linking.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo 'int main(void){return 0;}' >"$tmp/a.c"
+if ! cc -fsanitize=address,undefined -o "$tmp/a" "$tmp/a.c" 2>/dev/null; then
+	missing="$missing libasan8 libubsan1"
+fi
+[ -z "$missing" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-deps: please install:$missing" >&2
+	exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: run as root to install:$missing" >&2
+	exit 1
+fi
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+# shellcheck disable=SC2086
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing

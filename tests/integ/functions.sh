@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=sh
+#
+# functions.sh - sourced by every tests/integ/test-*.sh.
+#
+# Gives: $ULOOP (the build), $ULOOP_FP (the failpoint build), $ULOOP_ASAN
+# (the ASan+UBSan build), $T (a private temp dir, removed on exit), and
+#   requires CMD...      skip (exit 77) unless each command exists
+#   requires_root        skip unless root
+#   on_exit CMD          run CMD at exit (cleanups run last-in first-out)
+#   fail MSG             fail the test now
+#   make_image F BYTES   random image of BYTES bytes
+#   expect_fail RC TEXT CMD...  CMD must exit RC and say TEXT on stderr
+#   json_get KEY         the number after "KEY": in the JSON on stdin
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+ULOOP=$top/build/uloop
+ULOOP_FP=$top/build/test/uloop
+ULOOP_ASAN=$top/build/asan/uloop
+export ULOOP ULOOP_FP ULOOP_ASAN
+
+T=$(mktemp -d /tmp/uloop-test.XXXXXX)
+_cleanups=""
+
+_run_cleanups() {
+	for _c in $_cleanups; do
+		eval "cleanup_$_c" || true
+	done
+	rm -rf "$T"
+}
+trap _run_cleanups EXIT
+trap 'exit 130' INT TERM
+
+_ncleanup=0
+on_exit() {
+	_ncleanup=$((_ncleanup + 1))
+	eval "cleanup_$_ncleanup() { $*; }"
+	_cleanups="$_ncleanup $_cleanups"
+}
+
+requires() {
+	for _r in "$@"; do
+		command -v "$_r" >/dev/null 2>&1 || { echo "requires $_r"; exit 77; }
+	done
+}
+
+requires_root() {
+	[ "$(id -u)" -eq 0 ] || { echo "requires root"; exit 77; }
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+make_image() {
+	head -c "$2" /dev/urandom >"$1"
+}
+
+expect_fail() {
+	_want_rc=$1 _want_msg=$2
+	shift 2
+	_rc=0
+	"$@" >"$T/out" 2>"$T/err" || _rc=$?
+	if [ "$_rc" -ne "$_want_rc" ]; then
+		cat "$T/err" >&2
+		fail "'$*' exited $_rc, expected $_want_rc"
+	fi
+	grep -qF -- "$_want_msg" "$T/err" ||
+		fail "'$*' said '$(cat "$T/err")', expected '$_want_msg'"
+	echo "ok (exit $_rc): $*: $(head -n 1 "$T/err")"
+}
+
+json_get() {
+	sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" | head -n 1
+}
+
+# File size in bytes.
+fsize() {
+	stat -c %s "$1"
+}

@@ -1,0 +1,79 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Damaged caches are refused with a clear error naming the file and the
+# cause, never a crash (the ASan+UBSan build runs too), never served.  A
+# single damaged header copy is survived thanks to the other one.
+. "$(dirname "$0")/functions.sh"
+
+size=$((4 * 1024 * 1024 + 5))
+make_image "$T/img" $size
+$ULOOP hydrate "$T/img" --cache "$T/good" --no-progress >/dev/null
+
+poke() {	# poke FILE OFFSET BYTE-IN-OCTAL: overwrite one byte
+	printf "\\$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+refused() {	# refused CAUSE: every command on $T/c fails with CAUSE
+	for u in "$ULOOP" "$ULOOP_ASAN"; do
+		expect_fail 1 "$1" "$u" info "$T/c"
+		expect_fail 1 "$1" "$u" check "$T/c" --source "$T/img"
+		expect_fail 1 "$1" "$u" export "$T/c" "$T/out"
+		expect_fail 1 "$1" "$u" cat "$T/img" --cache "$T/c" --length 1
+	done
+	cmp -s "$T/c" "$T/c.before" || fail "a refused cache was modified"
+}
+
+damage() {	# damage OFFSET BYTE: the same byte in both header copies
+	cp "$T/good" "$T/c"
+	poke "$T/c" "$1" "$2"
+	poke "$T/c" $(($1 + 4096)) "$2"
+	cp "$T/c" "$T/c.before"
+}
+
+# Field by field, in both copies.  (Unit tests cover each field with a
+# valid CRC; here the CRC catches them first, which is what a user sees.)
+damage 0 377
+refused "not a uloop cache"
+for off in 8 12 16 24 32 36 40 48 56 64 72 80 120 128 136 144 400 2448 4092; do
+	damage $off 377
+	refused "CRC mismatch"
+done
+
+# Truncations.
+for len in 100 4096 8191 65536 1000000; do
+	head -c $len "$T/good" >"$T/c"
+	cp "$T/c" "$T/c.before"
+	refused "cache $T/c"
+done
+
+# Not a cache at all: refused, and never overwritten unless --wipe.
+make_image "$T/c" 100000
+cp "$T/c" "$T/c.before"
+refused "not a uloop cache"
+expect_fail 1 "refusing to overwrite" $ULOOP hydrate "$T/img" --cache "$T/c"
+cmp -s "$T/c" "$T/c.before" || fail "a foreign file was overwritten"
+$ULOOP hydrate "$T/img" --cache "$T/c" --wipe --no-progress >/dev/null
+$ULOOP check "$T/c" --source "$T/img"
+
+# One damaged copy: the other one carries on, data intact.
+for slot in 0 4096; do
+	cp "$T/good" "$T/c"
+	poke "$T/c" $((slot + 50)) 377
+	$ULOOP check "$T/c" --source "$T/img" >/dev/null ||
+		fail "cache with one good header copy (bad copy at $slot) refused"
+	$ULOOP export "$T/c" "$T/out"
+	cmp "$T/out" "$T/img" || fail "export with one bad header copy differs"
+done
+
+# Bits set past the last block (4 MiB + 5 bytes = 65 blocks of 64K).
+cp "$T/good" "$T/c"
+poke "$T/c" $((8192 + 9)) 001
+cp "$T/c" "$T/c.before"
+refused "bits set past the last block"
+
+# The 2007 layout: a bitmap that does not fit its cache file.
+$ULOOP hydrate "$T/img" --cache "$T/c7" --bitmap "$T/b7" --no-progress >/dev/null
+head -c 12288 /dev/zero >>"$T/c7"
+expect_fail 1 "does not match its recorded image size" $ULOOP info "$T/c7" --bitmap "$T/b7"
+truncate -s 4095 "$T/c7"
+expect_fail 1 "not a multiple of the page size" $ULOOP info "$T/c7" --bitmap "$T/b7"
