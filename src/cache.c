@@ -44,6 +44,8 @@
 #include "failpoint.h"
 #include "util.h"
 
+#define ULO_KICK_BYTES (8u << 20)
+
 int ulo_cache_alloc_bitmaps(struct ulo_cache *c)
 {
 	uint64_t pages = ULO_DIV_ROUND_UP(c->bitmap_bytes, ULO_BITMAP_ALIGN);
@@ -289,6 +291,15 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 				 c->path, blk);
 	}
 	ulo_failpoint("data-written");
+	/*
+	 * Every few MiB, start the write-out of what is dirty, so the commit's
+	 * flush finds little left and fetching overlaps with writing.  Per
+	 * write it would stall a single fetcher; never it leaves a 1 s burst.
+	 */
+	if (__atomic_add_fetch(&c->unkicked, len, __ATOMIC_RELAXED) >= ULO_KICK_BYTES) {
+		__atomic_store_n(&c->unkicked, 0, __ATOMIC_RELAXED);
+		sync_file_range(c->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		ulo_bitmap_set(&c->pending, blk + i);
 		ulo_bitmap_set(&c->present, blk + i);

@@ -79,6 +79,7 @@ struct ulo_cache {
 	pthread_mutex_t commit_lock;
 	int broken;		/* sticky -errno after a failed write/flush */
 	uint64_t commits;	/* successful commits with new bits */
+	uint64_t unkicked;	/* bytes written since the last write-out kick */
 
 	pthread_t committer;	/* periodic commit thread */
 	bool committer_running;
