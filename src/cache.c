@@ -94,8 +94,11 @@ static int ulo_cache_open_file(struct ulo_cache *c, const char *path, int *fdp,
 	struct stat st;
 	int fd;
 
-	if (create && !c->readonly)
+	if (create && !c->readonly) {
 		flags |= O_CREAT;
+		if (fdp == &c->bfd && access(path, F_OK) < 0 && errno == ENOENT)
+			c->bitmap_created = true;
+	}
 	fd = open(path, flags, 0600);
 	if (fd < 0)
 		return ulo_errno(-errno, "%s: open", path);
@@ -228,12 +231,13 @@ int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
 		goto out;
 	}
 	if (c->laid_out && c->id.kind != ULO_ID_NONE && offline) {
-		ret = ulo_err(-ESTALE,
+		/* A refusal, not damage: the cache stays usable as it is. */
+		pthread_mutex_unlock(&c->commit_lock);
+		return ulo_err(-ESTALE,
 			      "cache %s: holds another image (%s %s, %" PRIu64 " bytes), not %s (%s %s); offline, so it is kept and not used",
 			      c->path, ulo_id_kind_name(c->id.kind),
 			      c->id.validator, c->id.size, id->location,
 			      ulo_id_kind_name(id->kind), id->validator);
-		goto out;
 	}
 	if (c->laid_out) {
 		ret = c->fmt->unbind(c);

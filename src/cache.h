@@ -10,6 +10,8 @@
  *
  * Threads: ulo_cache_present/read/write_blocks may be called from any
  * thread without locks.  commit, bind and close serialise on commit_lock.
+ * Processes: one writer per cache (exclusive flock); read-only opens take
+ * no lock and see a consistent on-disk state whatever the writer does.
  */
 #ifndef ULOOP_CACHE_H
 #define ULOOP_CACHE_H
@@ -33,7 +35,7 @@ struct ulo_cache_opts {
 	const char *path;	/* cache file or block device */
 	const char *bitmap_path;	/* non-NULL: the 2007 two-file layout */
 	uint32_t block_size;	/* new caches; 0 = default; must match old */
-	bool readonly;		/* inspect only: never write, shared lock */
+	bool readonly;		/* inspect only: never write, no lock */
 	bool create;		/* create a missing file */
 	bool wipe;		/* may format a device/file holding other data */
 	bool offline;		/* refuse (do not drop) on an identity change */
@@ -57,6 +59,7 @@ struct ulo_cache {
 	int bfd;		/* 2007 bitmap file, else -1 */
 	bool is_blkdev;
 	bool readonly;
+	bool bitmap_created;	/* 2007: the bitmap file did not exist */
 	bool wipe;
 	uint64_t capacity;	/* device size; UINT64_MAX for files */
 

@@ -113,6 +113,10 @@ static int ulo_2007_load(struct ulo_cache *c)
 	 * laying the cache out anew.  This is also every state a crash can
 	 * leave while an image is dropped (see ulo_2007_unbind).
 	 */
+	if (cs.st_size && c->bitmap_created && !c->wipe)
+		return ulo_err(-EEXIST,
+			       "cache %s: holds data but its bitmap %s is new; refusing to overwrite it (pass --wipe to reuse it)",
+			       c->path, c->bitmap_path);
 	if (!cs.st_size || !bs.st_size)
 		return -ENODATA;
 	if (cs.st_size % ULO_2007_PAGE || !cs.st_size)

@@ -113,7 +113,7 @@ int ulo_header_decode(const uint8_t *s, struct ulo_header *h,
 	h->incompat = ulo_get_le64(s + 24);
 	if (h->incompat & ~ULO_HDR_INCOMPAT_ALL)
 		return ulo_why(why, whylen, -EPROTONOSUPPORT,
-			       "unknown must-understand feature bits 0x%llx (cache made by a newer uloop?)",
+			       "unknown must-understand feature bits (incompat) 0x%llx (cache made by a newer uloop?)",
 			       (unsigned long long)(h->incompat & ~ULO_HDR_INCOMPAT_ALL));
 	h->block_shift = ulo_get_le32(s + 32);
 	if (h->block_shift < ULO_MIN_BLOCK_SHIFT ||
@@ -155,8 +155,10 @@ int ulo_header_decode(const uint8_t *s, struct ulo_header *h,
 	    !ulo_all_zero(s + OFF_RESERVED, ULO_HDR_CRC_OFF - OFF_RESERVED))
 		return ulo_why(why, whylen, -EINVAL,
 			       "identity strings malformed or reserved bytes not zero");
-	if (h->id.kind == ULO_ID_NONE ? (h->id.size || llen || vlen) :
-	    h->id.size != h->image_size)
+	if (h->id.kind == ULO_ID_NONE && (h->id.size || llen || vlen))
+		return ulo_why(why, whylen, -EINVAL,
+			       "unbound header (id_kind 0) with source_size, location or validator set");
+	if (h->id.kind != ULO_ID_NONE && h->id.size != h->image_size)
 		return ulo_why(why, whylen, -EINVAL,
 			       "source_size %llu does not match image_size %llu",
 			       (unsigned long long)h->id.size,

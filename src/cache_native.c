@@ -47,13 +47,23 @@ static bool ulo_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* Is the start of the file/device blank, so formatting it loses nothing? */
+/*
+ * May we lay a cache out over this, losing nothing?  A regular file: only
+ * if it holds no data at all (empty or fully sparse, e.g. made with
+ * truncate -s).  A device: if its first 64 KiB are zero, where partition
+ * tables, filesystems and RAID keep their signatures (what wipefs clears).
+ */
 static int ulo_native_blank(struct ulo_cache *c, uint64_t size, bool *blank)
 {
 	size_t n = ULO_MIN(size, ULO_PROBE_SPAN);
-	uint8_t *buf = malloc(n ? n : 1);
+	uint8_t *buf;
 	int ret;
 
+	if (!c->is_blkdev) {
+		*blank = lseek(c->fd, 0, SEEK_DATA) < 0 && errno == ENXIO;
+		return 0;
+	}
+	buf = malloc(n ? n : 1);
 	if (!buf)
 		return ulo_errno(-ENOMEM, "cache %s", c->path);
 	ret = ulo_pread_full(c->fd, buf, n, 0);

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +131,56 @@ int cli_check_opts(const struct cli_opts *o)
 	if (o->bitmap && !o->cache)
 		return cli_usage_error("--bitmap needs --cache");
 	return 0;
+}
+
+static pthread_t cli_sig_thread;
+static bool cli_sig_running;
+static int cli_sig_got;
+static sigset_t cli_sig_set;
+
+static void *cli_sig_main(void *arg)
+{
+	int sig;
+
+	if (sigwait(&cli_sig_set, &sig) == 0 && sig != SIGUSR2) {
+		__atomic_store_n(&cli_sig_got, sig, __ATOMIC_RELEASE);
+		ulo_engine_cancel(arg);
+	}
+	return NULL;
+}
+
+void cli_block_signals(void)
+{
+	sigemptyset(&cli_sig_set);
+	sigaddset(&cli_sig_set, SIGINT);
+	sigaddset(&cli_sig_set, SIGTERM);
+	sigaddset(&cli_sig_set, SIGUSR2);	/* cli_signals_done() */
+	pthread_sigmask(SIG_BLOCK, &cli_sig_set, NULL);
+}
+
+int cli_cancel_on_signals(struct ulo_engine *e)
+{
+	int ret;
+
+	ret = pthread_create(&cli_sig_thread, NULL, cli_sig_main, e);
+	if (ret)
+		return ulo_errno(-ret, "starting the signal thread");
+	cli_sig_running = true;
+	return 0;
+}
+
+void cli_signals_done(void)
+{
+	if (!cli_sig_running)
+		return;
+	pthread_kill(cli_sig_thread, SIGUSR2);
+	pthread_join(cli_sig_thread, NULL);
+	cli_sig_running = false;
+}
+
+int cli_signal_received(void)
+{
+	return __atomic_load_n(&cli_sig_got, __ATOMIC_ACQUIRE);
 }
 
 int cli_open_source(const char *location, struct ulo_source **out)

@@ -82,6 +82,21 @@ int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 /* Open the cache of @o read-only for inspection. */
 int cli_open_cache_ro(const struct cli_opts *o, struct ulo_cache **out);
 
+/*
+ * Block SIGINT and SIGTERM; call before any thread starts, so every
+ * thread inherits the mask and none dies of the default action.
+ */
+void cli_block_signals(void);
+/*
+ * Cancel @e's background work when SIGINT or SIGTERM arrives (from a
+ * thread of its own), so the command ends by closing its cache cleanly.
+ * cli_signals_done() stops that thread.
+ */
+int cli_cancel_on_signals(struct ulo_engine *e);
+void cli_signals_done(void);
+/* The signal that cancelled the work, or 0. */
+int cli_signal_received(void);
+
 /* Commands. */
 int cmd_hydrate(int argc, char **argv);
 int cmd_info(int argc, char **argv);

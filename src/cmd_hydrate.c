@@ -75,12 +75,18 @@ int cmd_hydrate(int argc, char **argv)
 		return cli_usage_error("--cache PATH is required");
 	if (cli_check_opts(&o))
 		return ULO_EXIT_USAGE;
+	cli_block_signals();
 	if (cli_open_source(argv[optind], &src))
 		return ULO_EXIT_FAIL;
 	if (cli_open_bound_cache(&o, src, &cache))
 		goto out;
 	o.eng.readahead = 0;	/* hydrate reads everything anyway */
 	if (ulo_engine_new(src, cache, &o.eng, &eng)) {
+		cli_fail();
+		goto out;
+	}
+	/* Ctrl-C or SIGTERM: stop fetching, keep what came, close cleanly. */
+	if (cli_cancel_on_signals(eng)) {
 		cli_fail();
 		goto out;
 	}
@@ -92,7 +98,14 @@ int cmd_hydrate(int argc, char **argv)
 	for (off = 0; off < size; off += HYDRATE_WINDOW) {
 		if (ulo_engine_prefetch(eng, off, HYDRATE_WINDOW)) {
 			ulo_progress_end(&prog);
-			cli_fail();
+			ulo_engine_drain(eng);
+			if (cli_signal_received())
+				cli_note("%s: interrupted; %" PRIu64 " of %" PRIu64
+					 " blocks present, kept for the next run",
+					 cache->path, ulo_cache_count(cache),
+					 cache->nblocks);
+			else
+				cli_fail();
 			goto out;
 		}
 		ulo_progress_update(&prog, ULO_MIN(size, ulo_cache_count(cache) *
@@ -140,6 +153,7 @@ int cmd_hydrate(int argc, char **argv)
 	}
 	ret = ULO_EXIT_OK;
 out:
+	cli_signals_done();
 	ulo_engine_free(eng);
 	if (cache && ulo_cache_close(cache) && ret == ULO_EXIT_OK)
 		ret = cli_fail();

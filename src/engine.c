@@ -83,6 +83,7 @@ struct ulo_engine {
 	char stale_msg[1024];
 	struct ulo_ra ra;	/* lock */
 	bool stop;		/* lock */
+	bool cancelled;		/* lock: no more background work */
 
 	pthread_t workers[ULO_MAX_CONNECTIONS];
 	unsigned nworkers;
@@ -322,10 +323,10 @@ int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 	e->bs = cache ? cache->block_size : ULO_DEFAULT_BLOCK_SIZE;
 	e->shift = __builtin_ctzll(e->bs);
 	e->nblocks = ULO_DIV_ROUND_UP(e->image_size, e->bs);
-	e->max_blocks = ULO_MAX(1, maxreq >> e->shift);
+	e->max_blocks = ULO_MAX((uint64_t)1, maxreq >> e->shift);
 	/* Readahead only makes sense when there is a cache to keep it in. */
 	e->ra_max = cache ? o->readahead >> e->shift : 0;
-	e->ra_init = ULO_MIN(e->ra_max, ULO_MAX(1, (128 * 1024) >> e->shift));
+	e->ra_init = ULO_MIN(e->ra_max, ULO_MAX((uint64_t)1, (128 * 1024ull) >> e->shift));
 	e->rate = o->rate;
 	e->bg_limit = 2 * n;
 	pthread_mutex_init(&e->lock, NULL);
@@ -350,7 +351,8 @@ int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 /* What a reader collects while planning: the runs it will wait for. */
 struct ulo_read_ctx {
 	struct ulo_engine *e;
-	struct ulo_run **waits;
+	struct ulo_run **waits;	/* starts as @stackw, moves to the heap */
+	struct ulo_run **stackw;
 	size_t nwaits, cap;
 	int err;
 };
@@ -359,10 +361,13 @@ static int ulo_ctx_add(struct ulo_read_ctx *x, struct ulo_run *r)
 {
 	if (x->nwaits == x->cap) {
 		size_t cap = x->cap * 2;
-		struct ulo_run **w = realloc(x->waits, cap * sizeof(*w));
+		struct ulo_run **w = malloc(cap * sizeof(*w));
 
 		if (!w)
 			return -ENOMEM;
+		memcpy(w, x->waits, x->nwaits * sizeof(*w));
+		if (x->waits != x->stackw)
+			free(x->waits);
 		x->waits = w;
 		x->cap = cap;
 	}
@@ -485,7 +490,7 @@ static int ulo_read_copy(struct ulo_engine *e, struct ulo_read_ctx *x,
 int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 {
 	struct ulo_run *stackw[16];
-	struct ulo_read_ctx x = { .e = e, .waits = stackw,
+	struct ulo_read_ctx x = { .e = e, .waits = stackw, .stackw = stackw,
 				  .cap = ULO_ARRAY_SIZE(stackw) };
 	struct ulo_span sp[8];
 	uint64_t first, last, blk, next;
@@ -553,8 +558,13 @@ int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len)
 	last = (off + len - 1) >> e->shift;
 	pthread_mutex_lock(&e->lock);
 	while (blk <= last) {
-		while (e->bg_outstanding >= e->bg_limit && !e->bg_err && !e->stale)
+		while (e->bg_outstanding >= e->bg_limit && !e->bg_err &&
+		       !e->stale && !e->cancelled)
 			pthread_cond_wait(&e->done_cv, &e->lock);
+		if (e->cancelled) {
+			ret = ulo_err(-EINTR, "%s: interrupted", e->src->id.location);
+			break;
+		}
 		if (e->stale || e->bg_err) {
 			ret = e->stale ? e->stale : e->bg_err;
 			ulo_set_errmsg(e->stale ? e->stale_msg : e->bg_msg);
@@ -570,6 +580,22 @@ int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len)
 	}
 	pthread_mutex_unlock(&e->lock);
 	return ret;
+}
+
+void ulo_engine_cancel(struct ulo_engine *e)
+{
+	struct ulo_run *r, *next;
+
+	pthread_mutex_lock(&e->lock);
+	e->cancelled = true;
+	for (r = e->bg.head; r; r = next) {
+		next = r->qnext;
+		ulo_q_del(&e->bg, r);
+		r->err = -ECANCELED;
+		ulo_run_finish(e, r);
+	}
+	pthread_cond_broadcast(&e->done_cv);
+	pthread_mutex_unlock(&e->lock);
 }
 
 int ulo_engine_drain(struct ulo_engine *e)

@@ -49,6 +49,13 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len);
  */
 int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len);
 
+/*
+ * Stop background work: queued background runs are dropped, fetches in
+ * progress finish, ulo_engine_prefetch() returns -EINTR from now on.
+ * Demand reads are not affected.  Safe from any thread.
+ */
+void ulo_engine_cancel(struct ulo_engine *e);
+
 /* Wait for every background fetch; the first background error, if any. */
 int ulo_engine_drain(struct ulo_engine *e);
 

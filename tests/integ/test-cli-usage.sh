@@ -44,3 +44,23 @@ sleep 0.5
 expect_fail 1 "in use by another uloop process" $ULOOP hydrate "$T/big" --cache "$T/cb"
 kill $pid
 wait $pid 2>/dev/null || true
+
+# SIGTERM stops a hydrate cleanly: exit 1, what came is kept, clean flag
+# set, and the next run fetches only the rest.
+rm -f "$T/cb"
+$ULOOP hydrate "$T/big" --cache "$T/cb" --rate 16M --no-progress >/dev/null 2>"$T/err" &
+pid=$!
+sleep 1
+kill -TERM $pid
+rc=0
+wait $pid || rc=$?
+[ $rc -eq 1 ] || fail "hydrate exited $rc on SIGTERM"
+grep -q "interrupted; .* blocks present, kept for the next run" "$T/err" ||
+	fail "no interruption message: $(cat "$T/err")"
+$ULOOP info "$T/cb" --json >"$T/info"
+grep -q '"clean":true' "$T/info" || fail "not clean after SIGTERM"
+kept=$(json_get blocks_present <"$T/info")
+[ "$kept" -gt 0 ] || fail "nothing kept"
+$ULOOP hydrate "$T/big" --cache "$T/cb" --json --no-progress >"$T/h"
+[ "$(json_get bytes_fetched <"$T/h")" -eq $(((1024 - kept) * 65536)) ] ||
+	fail "resume fetched $(json_get bytes_fetched <"$T/h"), expected the rest"

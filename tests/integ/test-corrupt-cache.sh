@@ -13,6 +13,11 @@ poke() {	# poke FILE OFFSET BYTE-IN-OCTAL: overwrite one byte
 	printf "\\$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
+flip() {	# flip FILE OFFSET: invert one byte (always a change)
+	_b=$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')
+	poke "$1" "$2" "$(printf '%o' $((_b ^ 255)))"
+}
+
 refused() {	# refused CAUSE: every command on $T/c fails with CAUSE
 	for u in "$ULOOP" "$ULOOP_ASAN"; do
 		expect_fail 1 "$1" "$u" info "$T/c"
@@ -23,19 +28,19 @@ refused() {	# refused CAUSE: every command on $T/c fails with CAUSE
 	cmp -s "$T/c" "$T/c.before" || fail "a refused cache was modified"
 }
 
-damage() {	# damage OFFSET BYTE: the same byte in both header copies
+damage() {	# damage OFFSET: invert the same byte in both header copies
 	cp "$T/good" "$T/c"
-	poke "$T/c" "$1" "$2"
-	poke "$T/c" $(($1 + 4096)) "$2"
+	flip "$T/c" "$1"
+	flip "$T/c" $(($1 + 4096))
 	cp "$T/c" "$T/c.before"
 }
 
 # Field by field, in both copies.  (Unit tests cover each field with a
 # valid CRC; here the CRC catches them first, which is what a user sees.)
-damage 0 377
+damage 0
 refused "not a uloop cache"
-for off in 8 12 16 24 32 36 40 48 56 64 72 80 120 128 136 144 400 2448 4092; do
-	damage $off 377
+for off in 8 12 16 24 32 36 40 48 56 64 72 80 88 104 112 120 128 136 144 400 2448 4092 4095; do
+	damage $off
 	refused "CRC mismatch"
 done
 
@@ -58,7 +63,7 @@ $ULOOP check "$T/c" --source "$T/img"
 # One damaged copy: the other one carries on, data intact.
 for slot in 0 4096; do
 	cp "$T/good" "$T/c"
-	poke "$T/c" $((slot + 50)) 377
+	flip "$T/c" $((slot + 50))
 	$ULOOP check "$T/c" --source "$T/img" >/dev/null ||
 		fail "cache with one good header copy (bad copy at $slot) refused"
 	$ULOOP export "$T/c" "$T/out"
