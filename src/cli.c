@@ -23,6 +23,27 @@ void cli_opts_init(struct cli_opts *o)
 	o->progress = -1;
 }
 
+int cli_parse(int argc, char **argv, const struct option *lopts,
+	      void (*usage)(FILE *f), int nargs, const char *what,
+	      struct cli_opts *o)
+{
+	int opt;
+
+	cli_opts_init(o);
+	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
+		if (opt == 'h') {
+			usage(stdout);
+			return ULO_EXIT_OK;
+		}
+		if (!cli_common_opt(opt, optarg, o))
+			return cli_usage_error("unknown option");
+	}
+	if (argc - optind != nargs)
+		return cli_usage_error("expected %s, got %d arguments", what,
+				       argc - optind);
+	return -1;
+}
+
 int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;

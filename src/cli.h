@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cache.h"
 #include "engine.h"
@@ -57,6 +58,15 @@ struct cli_opts {
 extern const char *cli_cmd;	/* "hydrate", ... for messages */
 
 void cli_opts_init(struct cli_opts *o);
+/*
+ * Parse a command's options (@lopts) into @o, which it initialises, and
+ * check that @nargs operands (named @what for messages) follow.  Returns
+ * -1 to go on, or the exit status to return: 0 after --help (printed with
+ * @usage), 2 on bad usage (explained).
+ */
+int cli_parse(int argc, char **argv, const struct option *lopts,
+	      void (*usage)(FILE *f), int nargs, const char *what,
+	      struct cli_opts *o);
 /*
  * Handle an option every command may share.  Returns 1 if handled, 0 if
  * not one of them; exits with status 2 on a bad value.

@@ -66,20 +66,12 @@ int cmd_cat(int argc, char **argv)
 	uint8_t *buf = NULL;
 	struct cli_opts o;
 	uint64_t end;
-	int opt, ret = ULO_EXIT_FAIL;
+	int ret;
 
-	cli_opts_init(&o);
-	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
-		if (opt == 'h') {
-			cat_usage(stdout);
-			return ULO_EXIT_OK;
-		}
-		if (!cli_common_opt(opt, optarg, &o))
-			return cli_usage_error("unknown option");
-	}
-	if (optind + 1 != argc)
-		return cli_usage_error("expected one SOURCE, got %d arguments",
-				       argc - optind);
+	ret = cli_parse(argc, argv, lopts, cat_usage, 1, "one SOURCE", &o);
+	if (ret >= 0)
+		return ret;
+	ret = ULO_EXIT_FAIL;
 	if (cli_check_opts(&o))
 		return ULO_EXIT_USAGE;
 	if (cli_open_source(argv[optind], &src))

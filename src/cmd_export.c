@@ -90,20 +90,12 @@ int cmd_export(int argc, char **argv)
 	const char *out;
 	struct cli_opts o;
 	bool to_stdout;
-	int opt, fd = -1, ret = ULO_EXIT_FAIL;
+	int fd = -1, ret;
 
-	cli_opts_init(&o);
-	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
-		if (opt == 'h') {
-			export_usage(stdout);
-			return ULO_EXIT_OK;
-		}
-		if (!cli_common_opt(opt, optarg, &o))
-			return cli_usage_error("unknown option");
-	}
-	if (optind + 2 != argc)
-		return cli_usage_error("expected CACHE and OUTPUT, got %d arguments",
-				       argc - optind);
+	ret = cli_parse(argc, argv, lopts, export_usage, 2, "CACHE and OUTPUT", &o);
+	if (ret >= 0)
+		return ret;
+	ret = ULO_EXIT_FAIL;
 	o.cache = argv[optind];
 	out = argv[optind + 1];
 	to_stdout = !strcmp(out, "-");

@@ -57,20 +57,12 @@ int cmd_hydrate(int argc, char **argv)
 	struct cli_opts o;
 	uint64_t t0, had, size, off;
 	double secs;
-	int opt, ret = ULO_EXIT_FAIL;
+	int ret;
 
-	cli_opts_init(&o);
-	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
-		if (opt == 'h') {
-			hydrate_usage(stdout);
-			return ULO_EXIT_OK;
-		}
-		if (!cli_common_opt(opt, optarg, &o))
-			return cli_usage_error("unknown option");
-	}
-	if (optind + 1 != argc)
-		return cli_usage_error("expected one SOURCE, got %d arguments",
-				       argc - optind);
+	ret = cli_parse(argc, argv, lopts, hydrate_usage, 1, "one SOURCE", &o);
+	if (ret >= 0)
+		return ret;
+	ret = ULO_EXIT_FAIL;
 	if (!o.cache)
 		return cli_usage_error("--cache PATH is required");
 	if (cli_check_opts(&o))

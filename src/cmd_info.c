@@ -144,20 +144,12 @@ int cmd_info(int argc, char **argv)
 	};
 	struct ulo_cache *c;
 	struct cli_opts o;
-	int opt;
+	int ret;
 
-	cli_opts_init(&o);
-	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
-		if (opt == 'h') {
-			info_usage(stdout);
-			return ULO_EXIT_OK;
-		}
-		if (!cli_common_opt(opt, optarg, &o))
-			return cli_usage_error("unknown option");
-	}
-	if (optind + 1 != argc)
-		return cli_usage_error("expected one CACHE, got %d arguments",
-				       argc - optind);
+	ret = cli_parse(argc, argv, lopts, info_usage, 1, "one CACHE", &o);
+	if (ret >= 0)
+		return ret;
+	ret = ULO_EXIT_FAIL;
 	o.cache = argv[optind];
 	if (cli_open_cache_ro(&o, &c))
 		return ULO_EXIT_FAIL;

@@ -192,7 +192,9 @@ static void ulo_run_finish(struct ulo_engine *e, struct ulo_run *r)
 		ulo_bitmap_clear(&e->busy, r->blk + i);
 	if (r->background) {
 		e->bg_outstanding--;
-		if (r->err && !e->bg_err && r->err != -ECANCELED) {
+		/* Readahead is a guess: its failure is no hydrate's failure. */
+		if (r->err && !e->bg_err && r->err != -ECANCELED &&
+		    !r->readahead) {
 			e->bg_err = r->err;
 			snprintf(e->bg_msg, sizeof(e->bg_msg), "%s",
 				 r->errmsg ? r->errmsg : "");

@@ -12,6 +12,7 @@ size_t ulo_plan_spans(uint64_t first, uint64_t last, uint64_t max_blocks,
 	if (!max_blocks)
 		max_blocks = 1;
 	while (blk <= last && n < cap) {
+		bool ended = false;
 		uint64_t start;
 
 		if (skip(ctx, blk)) {
@@ -19,11 +20,17 @@ size_t ulo_plan_spans(uint64_t first, uint64_t last, uint64_t max_blocks,
 			continue;
 		}
 		start = blk++;
-		while (blk <= last && blk - start < max_blocks && !skip(ctx, blk))
-			blk++;
+		while (blk <= last && blk - start < max_blocks && !ended) {
+			ended = skip(ctx, blk);
+			if (!ended)
+				blk++;
+		}
 		out[n].blk = start;
 		out[n].n = blk - start;
 		n++;
+		/* The block that ended the run was examined: step past it. */
+		if (ended)
+			blk++;
 	}
 	*next = blk;
 	return n;

@@ -17,7 +17,8 @@ struct ulo_span {
 	uint64_t n;
 };
 
-/* True if block @blk needs no fetch (present, or already being fetched). */
+/* True if block @blk needs no fetch (present, or already being fetched).
+ * Called exactly once per examined block, so it may count or act. */
 typedef bool (*ulo_skip_fn)(void *ctx, uint64_t blk);
 
 /*
