@@ -45,7 +45,7 @@ U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
-.PHONY: all check check-unit check-integ check-vm demo bench install clean \
+.PHONY: all check check-unit check-integ demo bench install clean \
 	test-bins deps-check
 
 all: $(B)/uloop $(B)/libuloop.a

@@ -7,7 +7,7 @@
 set -eu
 
 # command:package pairs the tests use.
-need="gcc:gcc make:make cmp:diffutils losetup:mount xxd:xxd"
+need="gcc:gcc make:make cmp:diffutils losetup:mount od:coreutils"
 [ "${1:-}" = demo ] && need="$need mksquashfs:squashfs-tools"
 
 missing=""
