@@ -8,8 +8,13 @@
 #   make check-integ  shell tests against the built binaries
 #   make demo         the engine's job on a demo image, cold then warm (root)
 #   make bench        benchmarks (ratios against peers measured in the same run)
+#   make static       build/static/uloop: one static binary for initramfs
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make clean
+#
+# libcurl is built from Debian's source against static mbedTLS, nghttp2
+# and c-ares (tools/build-curl.sh) into $(ULOOP_DEPS), outside the tree,
+# once per version of that script; both binaries use that one libcurl.
 
 VERSION := 0.1
 PREFIX ?= /usr/local
@@ -24,11 +29,20 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -Wvla
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
-	-DULOOP_VERSION='"$(VERSION)"' $(WARN) -MMD -MP
+	-DULOOP_VERSION='"$(VERSION)"' $(WARN) -MMD -MP -ffunction-sections -fdata-sections
 LDLIBS += -pthread
+
+ULOOP_DEPS ?= /var/cache/uloop-deps
+CURL_DIR := $(ULOOP_DEPS)/curl-$(shell sha256sum tools/build-curl.sh | cut -c1-12)
+CURL_LIB := $(CURL_DIR)/lib/libcurl.a
+CURL_CFLAGS := -I$(CURL_DIR)/include -DCURL_STATICLIB
+CURL_LIBS := $(CURL_LIB) -lcares -lnghttp2 -lmbedtls -lmbedx509 -lmbedcrypto
+BASE_CFLAGS += $(CURL_CFLAGS)
+LDLIBS := $(CURL_LIBS) $(LDLIBS)
 
 B := build
 LIB_SRC := util.c crc32c.c bitmap.c identity.c source.c source_file.c \
+	source_http.c http_client.c http_parse.c tls_verify.c \
 	cache_header.c cache.c cache_native.c cache_2007.c json.c stats.c \
 	plan.c engine.c progress.c failpoint.c fuse_dev.c libuloop.c
 CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_check.c cmd_export.c \
@@ -45,20 +59,25 @@ U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
-.PHONY: all check check-unit check-integ demo bench install clean \
+.PHONY: all static check check-unit check-integ demo bench install clean \
 	test-bins deps-check
 
 all: $(B)/uloop $(B)/libuloop.a
 
-$(B)/obj/%.o: src/%.c
+static: $(B)/static/uloop
+
+$(CURL_LIB): tools/build-curl.sh
+	tools/build-curl.sh $(CURL_DIR)
+
+$(B)/obj/%.o: src/%.c | $(CURL_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(B)/test/obj/%.o: src/%.c
+$(B)/test/obj/%.o: src/%.c | $(CURL_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -DULOOP_FAILPOINTS -c -o $@ $<
 
-$(B)/asan/obj/%.o: src/%.c
+$(B)/asan/obj/%.o: src/%.c | $(CURL_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -DULOOP_FAILPOINTS -c -o $@ $<
 
@@ -68,6 +87,15 @@ $(B)/libuloop.a: $(LIB_OBJ)
 
 $(B)/uloop: $(CLI_OBJ) $(B)/libuloop.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libuloop.a $(LDLIBS)
+
+# Fully static: glibc, libcurl, mbedTLS, nghttp2, c-ares.  c-ares does its
+# own /etc/hosts and DNS lookups, so no NSS module is ever dlopen()ed.
+$(B)/static/uloop: $(CLI_OBJ) $(B)/obj/static_nss.o $(B)/libuloop.a
+	@mkdir -p $(@D)
+	$(CC) -static $(CFLAGS) $(LDFLAGS) -Wl,--gc-sections -o $@.debug \
+		$(CLI_OBJ) $(B)/obj/static_nss.o $(B)/libuloop.a $(LDLIBS)
+	strip -o $@ $@.debug
+	@ls -l $@ | awk '{ printf "static uloop: %d bytes stripped\n", $$5 }'
 
 $(B)/test/uloop: $(T_CLI_OBJ) $(T_LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

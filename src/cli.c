@@ -8,8 +8,10 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -108,6 +110,7 @@ int cli_common_opt(int opt, const char *arg, struct cli_opts *o)
 	case OPT_CONNECTIONS:
 		o->eng.connections = cli_size("connections", arg, 1,
 					      ULO_MAX_CONNECTIONS);
+		o->src.connections = o->eng.connections;
 		return 1;
 	case OPT_READAHEAD:
 		o->eng.readahead = cli_size("readahead", arg, 0, 256ull << 20);
@@ -137,8 +140,54 @@ int cli_common_opt(int opt, const char *arg, struct cli_opts *o)
 		o->length = cli_size("length", arg, 0, UINT64_MAX);
 		o->have_length = true;
 		return 1;
+	case OPT_CA:
+		o->src.ca_file = arg;
+		return 1;
+	case OPT_PIN:
+		if (strncmp(arg, "sha256//", 8) || !arg[8] || strchr(arg, ';') ||
+		    strlen(o->pins) + strlen(arg) + 2 > sizeof(o->pins)) {
+			cli_usage_error("--pin: '%s' is not one sha256//BASE64 pin", arg);
+			exit(ULO_EXIT_USAGE);
+		}
+		if (o->pins[0])
+			strcat(o->pins, ";");
+		strcat(o->pins, arg);
+		o->src.pins = o->pins;
+		return 1;
+	case OPT_CERT:
+		o->src.cert = arg;
+		return 1;
+	case OPT_KEY:
+		o->src.key = arg;
+		return 1;
+	case OPT_INSECURE:
+		o->src.insecure = true;
+		return 1;
+	case OPT_TIMEOUT:
+		o->src.timeout_s = cli_size("timeout", arg, 1, 86400);
+		return 1;
+	case OPT_RETRIES:
+		o->src.retries = cli_size("retries", arg, 0, 1000);
+		/* 0 means "default" to the library: ask for none explicitly. */
+		if (!o->src.retries)
+			o->src.retries = UINT_MAX;
+		return 1;
+	case OPT_MIRROR:
+		if (o->src.nmirrors == ULO_MAX_MIRRORS) {
+			cli_usage_error("--mirror: at most %d mirrors", ULO_MAX_MIRRORS);
+			exit(ULO_EXIT_USAGE);
+		}
+		o->src.mirrors[o->src.nmirrors++] = arg;
+		return 1;
+	case OPT_PROXY:
+		o->src.proxy = arg;
+		return 1;
+	case OPT_ALLOW_HTTP_REDIRECT:
+		o->src.allow_downgrade = true;
+		return 1;
 	case 'v':
 		ulo_debug_enable("all");
+		o->src.verbose = true;
 		return 1;
 	}
 	return 0;
@@ -204,11 +253,20 @@ int cli_signal_received(void)
 	return __atomic_load_n(&cli_sig_got, __ATOMIC_ACQUIRE);
 }
 
-int cli_open_source(const char *location, struct ulo_source **out)
+static void cli_notice(const char *msg)
 {
-	struct ulo_source_opts so = { 0 };
+	cli_note("%s", msg);
+}
 
-	return ulo_source_open(location, &so, out) ? cli_fail() : 0;
+int cli_open_source(struct cli_opts *o, const char *location,
+		    struct ulo_source **out)
+{
+	if (!o->src.ca_file && access(ULO_DEFAULT_CA, R_OK) == 0)
+		o->src.ca_file = ULO_DEFAULT_CA;
+	o->src.notice = cli_notice;
+	if (!o->src.connections)
+		o->src.connections = o->eng.connections;
+	return ulo_source_open(location, &o->src, out) ? cli_fail() : 0;
 }
 
 int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,

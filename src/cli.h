@@ -25,8 +25,40 @@ enum {
 	OPT_CACHE = 256, OPT_BITMAP, OPT_BLOCK_SIZE, OPT_CONNECTIONS,
 	OPT_READAHEAD, OPT_RATE, OPT_PROGRESS, OPT_JSON, OPT_OFFLINE,
 	OPT_WIPE, OPT_SOURCE, OPT_OFFSET, OPT_LENGTH, OPT_HELP, OPT_VERBOSE,
-	OPT_NO_PROGRESS,
+	OPT_NO_PROGRESS, OPT_CA, OPT_PIN, OPT_CERT, OPT_KEY, OPT_INSECURE,
+	OPT_TIMEOUT, OPT_RETRIES, OPT_MIRROR, OPT_PROXY, OPT_ALLOW_HTTP_REDIRECT,
+	OPT_STATS,
 };
+
+/* Trust anchors used when --ca is not given (uloop-mkinitramfs puts the
+ * CA bundle it is given here); nothing else is ever trusted implicitly. */
+#define ULO_DEFAULT_CA "/etc/uloop/ca.pem"
+
+/* The options of every command that reads a SOURCE over the network. */
+#define CLI_OPT_SOURCE_NET \
+	{ "ca", required_argument, NULL, OPT_CA }, \
+	{ "pin", required_argument, NULL, OPT_PIN }, \
+	{ "cert", required_argument, NULL, OPT_CERT }, \
+	{ "key", required_argument, NULL, OPT_KEY }, \
+	{ "insecure", no_argument, NULL, OPT_INSECURE }, \
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
+	{ "retries", required_argument, NULL, OPT_RETRIES }, \
+	{ "mirror", required_argument, NULL, OPT_MIRROR }, \
+	{ "proxy", required_argument, NULL, OPT_PROXY }, \
+	{ "allow-http-redirect", no_argument, NULL, OPT_ALLOW_HTTP_REDIRECT }
+
+/* Their help text, for the usage() of those commands. */
+#define CLI_HELP_SOURCE_NET \
+	"  --ca FILE           trust these CAs (PEM) for https (default " ULO_DEFAULT_CA ")\n" \
+	"  --pin sha256//B64   also require this public key (repeatable)\n" \
+	"  --cert FILE --key FILE  TLS client certificate\n" \
+	"  --insecure          no TLS verification at all (never the default)\n" \
+	"  --timeout SECS      per-request deadline, retries included (default 60)\n" \
+	"  --retries N         retries of transient errors per request (default 8)\n" \
+	"  --mirror URL        the same image elsewhere (repeatable)\n" \
+	"  --proxy URL         use this proxy (never taken from the environment)\n" \
+	"  --allow-http-redirect  follow https -> http redirects\n"
+
 
 #define CLI_OPT_CACHE { "cache", required_argument, NULL, OPT_CACHE }
 #define CLI_OPT_BITMAP { "bitmap", required_argument, NULL, OPT_BITMAP }
@@ -53,6 +85,8 @@ struct cli_opts {
 	int progress;		/* --progress 1, --no-progress 0, -1 auto */
 	uint64_t offset, length;
 	bool have_length;
+	struct ulo_source_opts src;	/* --ca, --pin, --mirror... */
+	char pins[2048];	/* --pin values joined with ';' */
 };
 
 extern const char *cli_cmd;	/* "hydrate", ... for messages */
@@ -81,8 +115,9 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Options that contradict each other: print and return ULO_EXIT_USAGE. */
 int cli_check_opts(const struct cli_opts *o);
-/* Open @location as a source, or print the error. */
-int cli_open_source(const char *location, struct ulo_source **out);
+/* Open @location as a source with @o's network options, or print why. */
+int cli_open_source(struct cli_opts *o, const char *location,
+		    struct ulo_source **out);
 /*
  * Open (creating) the cache of @o, bind it to @src, report what happened to
  * an existing cache, and start the periodic committer.

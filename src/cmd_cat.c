@@ -30,7 +30,8 @@ static void cat_usage(FILE *f)
 	      "  --offline           keep (do not drop) a cache of another image\n"
 	      "  --wipe              allow overwriting a file/device that is not a cache\n"
 	      "  --stats             print the engine's counters as JSON to stderr\n"
-	      "  -v, --verbose       debug output\n", f);
+	      "  -v, --verbose       debug output\n"
+	      CLI_HELP_SOURCE_NET, f);
 }
 
 static int cat_write(const uint8_t *buf, size_t len)
@@ -55,6 +56,7 @@ int cmd_cat(int argc, char **argv)
 		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE,
 		CLI_OPT_CONNECTIONS, CLI_OPT_READAHEAD, CLI_OPT_OFFLINE,
 		CLI_OPT_WIPE, CLI_OPT_HELP, CLI_OPT_VERBOSE,
+		CLI_OPT_SOURCE_NET,
 		{ "offset", required_argument, NULL, OPT_OFFSET },
 		{ "length", required_argument, NULL, OPT_LENGTH },
 		{ "stats", no_argument, NULL, OPT_JSON },
@@ -74,7 +76,7 @@ int cmd_cat(int argc, char **argv)
 	ret = ULO_EXIT_FAIL;
 	if (cli_check_opts(&o))
 		return ULO_EXIT_USAGE;
-	if (cli_open_source(argv[optind], &src))
+	if (cli_open_source(&o, argv[optind], &src))
 		return ULO_EXIT_FAIL;
 	if (o.offset > src->id.size ||
 	    (o.have_length && o.length > src->id.size - o.offset)) {

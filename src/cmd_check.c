@@ -26,7 +26,10 @@ static void check_usage(FILE *f)
 	fputs("Usage: uloop check CACHE [--bitmap PATH] [--source SOURCE]\n"
 	      "\n"
 	      "Verify a cache's own consistency and, with --source, that every\n"
-	      "present block equals the source.  Exit status 1 if not.\n", f);
+	      "present block equals the source.  Exit status 1 if not.\n"
+	      "\n"
+	      "Options for a network SOURCE:\n"
+	      CLI_HELP_SOURCE_NET, f);
 }
 
 static int check_blocks(struct ulo_cache *c, struct ulo_source *src,
@@ -81,6 +84,7 @@ int cmd_check(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		CLI_OPT_BITMAP, CLI_OPT_SOURCE, CLI_OPT_HELP, CLI_OPT_VERBOSE,
+		CLI_OPT_SOURCE_NET,
 		CLI_OPT_END
 	};
 	struct ulo_source *src = NULL;
@@ -102,7 +106,7 @@ int cmd_check(int argc, char **argv)
 		ret = ULO_EXIT_OK;
 		goto out;
 	}
-	if (cli_open_source(o.source, &src))
+	if (cli_open_source(&o, o.source, &src))
 		goto out;
 	if (!c->laid_out || c->id.kind == ULO_ID_NONE || c->id.kind == ULO_ID_APP) {
 		if (c->fmt != &ulo_cache_fmt_2007 || !c->laid_out) {

@@ -28,7 +28,10 @@ static void export_usage(FILE *f)
 	      "\n"
 	      "Write the cached image to OUTPUT as a plain image file.  Every\n"
 	      "block must be present unless --source is given to fetch the rest.\n"
-	      "OUTPUT '-' writes to standard output.\n", f);
+	      "OUTPUT '-' writes to standard output.\n"
+	      "\n"
+	      "Options for a network SOURCE:\n"
+	      CLI_HELP_SOURCE_NET, f);
 }
 
 typedef int (*export_read_fn)(void *ctx, void *buf, uint64_t off, size_t len);
@@ -81,7 +84,7 @@ int cmd_export(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		CLI_OPT_BITMAP, CLI_OPT_SOURCE, CLI_OPT_CONNECTIONS,
-		CLI_OPT_HELP, CLI_OPT_VERBOSE, CLI_OPT_END
+		CLI_OPT_HELP, CLI_OPT_VERBOSE, CLI_OPT_SOURCE_NET, CLI_OPT_END
 	};
 	struct ulo_source *src = NULL;
 	struct ulo_cache *c = NULL;
@@ -104,7 +107,7 @@ int cmd_export(int argc, char **argv)
 		/* Never drop the cache because the source moved on. */
 		o.offline = true;
 		o.eng.readahead = 0;
-		if (cli_open_source(o.source, &src) ||
+		if (cli_open_source(&o, o.source, &src) ||
 		    cli_open_bound_cache(&o, src, &c))
 			goto out;
 		if (ulo_engine_new(src, c, &o.eng, &eng)) {

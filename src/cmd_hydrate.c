@@ -35,7 +35,8 @@ static void hydrate_usage(FILE *f)
 	      "  --offline           keep (do not drop) a cache of another image\n"
 	      "  --wipe              allow overwriting a file/device that is not a cache\n"
 	      "  --json              print the result as JSON\n"
-	      "  -v, --verbose       debug output\n", f);
+	      "  -v, --verbose       debug output\n"
+	      CLI_HELP_SOURCE_NET, f);
 }
 
 int cmd_hydrate(int argc, char **argv)
@@ -44,6 +45,7 @@ int cmd_hydrate(int argc, char **argv)
 		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE,
 		CLI_OPT_CONNECTIONS, CLI_OPT_READAHEAD, CLI_OPT_OFFLINE,
 		CLI_OPT_WIPE, CLI_OPT_JSON, CLI_OPT_HELP, CLI_OPT_VERBOSE,
+		CLI_OPT_SOURCE_NET,
 		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
@@ -68,7 +70,7 @@ int cmd_hydrate(int argc, char **argv)
 	if (cli_check_opts(&o))
 		return ULO_EXIT_USAGE;
 	cli_block_signals();
-	if (cli_open_source(argv[optind], &src))
+	if (cli_open_source(&o, argv[optind], &src))
 		return ULO_EXIT_FAIL;
 	if (cli_open_bound_cache(&o, src, &cache))
 		goto out;

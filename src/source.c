@@ -11,6 +11,9 @@
 static const struct ulo_source_ops *ulo_source_pick(const char *location)
 {
 	if (!strncmp(location, "http://", 7) || !strncmp(location, "https://", 8))
+		return &ulo_source_http_ops;
+	/* Any other scheme is a typo or unsupported, not a file name. */
+	if (strstr(location, "://"))
 		return NULL;
 	return &ulo_source_file_ops;
 }
@@ -24,7 +27,7 @@ int ulo_source_open(const char *location, const struct ulo_source_opts *opts,
 
 	if (!ops)
 		return ulo_err(-EPROTONOSUPPORT,
-			       "%s: HTTP(S) sources are not built into this uloop",
+			       "%s: unsupported scheme (http:// and https:// only)",
 			       location);
 	src = calloc(1, sizeof(*src));
 	if (!src)

@@ -11,6 +11,7 @@
 #ifndef ULOOP_SOURCE_H
 #define ULOOP_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,9 +19,24 @@
 
 struct ulo_source;
 
+#define ULO_MAX_MIRRORS 8
+
+/* Options of network sources (a file source ignores them). */
 struct ulo_source_opts {
-	unsigned timeout_s;	/* per-request deadline (network sources) */
-	unsigned retries;	/* transient-error retries (network sources) */
+	unsigned timeout_s;	/* per-request deadline, retries included */
+	unsigned retries;	/* retries of transient errors per request */
+	unsigned connections;	/* parallel connections per server */
+	const char *ca_file;	/* TLS trust anchors (PEM) */
+	const char *pins;	/* "sha256//B64;sha256//B64..." */
+	const char *cert, *key;	/* TLS client certificate and key */
+	bool insecure;		/* no TLS verification (--insecure only) */
+	const char *proxy;	/* explicit proxy; never from the environment */
+	bool allow_downgrade;	/* follow an https -> http redirect */
+	const char *mirrors[ULO_MAX_MIRRORS];	/* same image elsewhere */
+	unsigned nmirrors;
+	bool verbose;		/* protocol trace to stderr */
+	/* Told things the user should know (a mirror refused...). */
+	void (*notice)(const char *msg);
 };
 
 struct ulo_source_ops {
@@ -44,9 +60,10 @@ struct ulo_source {
 };
 
 extern const struct ulo_source_ops ulo_source_file_ops;
+extern const struct ulo_source_ops ulo_source_http_ops;
 
-/* Open @location (a path to a file or block device; URLs come with the
- * HTTP source).  0 or -errno with the message recorded. */
+/* Open @location: an http:// or https:// URL, or a path to a file or a
+ * block device.  0 or -errno with the message recorded. */
 int ulo_source_open(const char *location, const struct ulo_source_opts *opts,
 		    struct ulo_source **out);
 int ulo_source_read(struct ulo_source *src, void *buf, uint64_t off,

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * http_client.c - the libcurl multi loop (see http_client.h).
+ *
+ * Threads: callers put attempts on c->incoming under c->lock and wake the
+ * loop (curl_multi_wakeup); only the loop thread touches the multi handle
+ * and the easy handles.  A caller sleeps on c->done_cv until the loop marks
+ * its attempt done.  Nothing is held across network I/O but the loop's own
+ * use of curl.
+ *
+ * What every transfer is told, and why:
+ * - protocols http and https only, redirects never followed (the source
+ *   resolves them itself, once, so each hop is checked and TLS checks
+ *   know the host they are talking to);
+ * - no proxy unless configured (an empty CURLOPT_PROXY stops libcurl from
+ *   reading http_proxy and friends from the environment);
+ * - no Accept-Encoding: an encoded body is refused, never decoded;
+ * - TLS: peer and host verification on, trust anchors only from the
+ *   configuration, optional public-key pins and client certificate;
+ * - the body is written straight into the caller's buffer and the
+ *   transfer is stopped as soon as it would overflow it;
+ * - the response headers are capped at ULO_HTTP_HEADER_CAP bytes.
+ */
+#include "http_client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "http_parse.h"
+#include "tls_verify.h"
+#include "util.h"
+
+#define ULO_HTTP_POOL 64
+
+struct ulo_http_client {
+	struct ulo_http_conf conf;	/* strings owned below */
+	char *ca_file, *pins, *cert, *key, *proxy;
+	CURLM *multi;		/* loop thread only */
+	pthread_t thread;
+	bool thread_running;
+	pthread_mutex_t lock;
+	pthread_cond_t done_cv;
+	struct ulo_http_req *incoming;	/* lock */
+	bool stop;		/* lock */
+	CURL *pool[ULO_HTTP_POOL];	/* idle easy handles; loop thread only */
+	unsigned npool;
+};
+
+static pthread_once_t ulo_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode ulo_curl_init_ret;
+
+static void ulo_curl_global_init(void)
+{
+	ulo_curl_init_ret = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+bool ulo_http_ip_literal(const char *host, uint8_t *addr, size_t *alen)
+{
+	char buf[64];
+	size_t n = strlen(host);
+
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		if (n - 2 >= sizeof(buf))
+			return false;
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		*alen = 16;
+		return inet_pton(AF_INET6, buf, addr) == 1;
+	}
+	*alen = 4;
+	return inet_pton(AF_INET, host, addr) == 1;
+}
+
+static void ulo_copy_value(char *dst, size_t cap, const char *v, size_t len)
+{
+	len = ULO_MIN(len, cap - 1);
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+}
+
+static size_t ulo_http_header_cb(char *line, size_t size, size_t n, void *arg)
+{
+	struct ulo_http_req *r = arg;
+	size_t len = size * n, nlen, vlen;
+	const char *name, *v;
+
+	r->header_bytes += len;
+	if (r->header_bytes > ULO_HTTP_HEADER_CAP) {
+		r->headers_too_big = true;
+		return 0;	/* stops the transfer */
+	}
+	if (len >= 5 && !memcmp(line, "HTTP/", 5)) {
+		const char *sp = memchr(line, ' ', len);
+
+		/* The status, now: the write callback must know it. */
+		r->status = 0;
+		for (sp = sp ? sp + 1 : line + len; sp < line + len &&
+		     *sp >= '0' && *sp <= '9' && r->status < 1000; sp++)
+			r->status = r->status * 10 + (*sp - '0');
+		/* A new response (after a 100 Continue, say): forget the last. */
+		r->has_etag = r->has_last_modified = r->has_content_range = false;
+		r->has_content_encoding = r->has_length = false;
+		r->content_type[0] = r->location[0] = '\0';
+		r->retry_after = -1;
+		return len;
+	}
+	if (!ulo_http_field(line, len, &name, &nlen, &v, &vlen))
+		return len;
+	if (ulo_http_name_is(name, nlen, "Content-Range")) {
+		ulo_copy_value(r->content_range, sizeof(r->content_range), v, vlen);
+		r->has_content_range = true;
+	} else if (ulo_http_name_is(name, nlen, "Content-Length")) {
+		/* Two different lengths are as bad as an unparsable one. */
+		uint64_t cl;
+
+		if (ulo_http_uint(v, vlen, &cl) ||
+		    (r->has_length && cl != r->content_length))
+			cl = UINT64_MAX;
+		r->content_length = cl;
+		r->has_length = true;
+	} else if (ulo_http_name_is(name, nlen, "Content-Encoding")) {
+		ulo_copy_value(r->content_encoding, sizeof(r->content_encoding), v, vlen);
+		r->has_content_encoding = true;
+	} else if (ulo_http_name_is(name, nlen, "Content-Type")) {
+		ulo_copy_value(r->content_type, sizeof(r->content_type), v, vlen);
+	} else if (ulo_http_name_is(name, nlen, "ETag")) {
+		ulo_copy_value(r->etag, sizeof(r->etag), v, vlen);
+		r->has_etag = true;
+	} else if (ulo_http_name_is(name, nlen, "Last-Modified")) {
+		ulo_copy_value(r->last_modified, sizeof(r->last_modified), v, vlen);
+		r->has_last_modified = true;
+	} else if (ulo_http_name_is(name, nlen, "Retry-After")) {
+		r->retry_after = ulo_http_retry_after(v, vlen, 3600);
+	} else if (ulo_http_name_is(name, nlen, "Location")) {
+		ulo_copy_value(r->location, sizeof(r->location), v, vlen);
+	}
+	return len;
+}
+
+static size_t ulo_http_write_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct ulo_http_req *r = arg;
+	size_t len = size * n;
+
+	/* A 2xx body goes to the buffer; any other body is only counted. */
+	if (r->got + len > r->len || !r->len) {
+		if (r->status >= 200 && r->status < 300) {
+			r->overflow = true;
+			return 0;
+		}
+		r->got += len;
+		return len;
+	}
+	memcpy(r->buf + r->got, data, len);
+	r->got += len;
+	return len;
+}
+
+static int ulo_http_setup(struct ulo_http_client *c, CURL *e,
+			  struct ulo_http_req *r)
+{
+	const struct ulo_http_conf *cf = &c->conf;
+	struct curl_slist *h = NULL;
+	char range[64], line[512];
+	bool https = !strncmp(r->url, "https://", 8);
+	CURLU *u;
+	char *host = NULL;
+
+	r->ip.len = 0;
+	u = curl_url();
+	if (u && !curl_url_set(u, CURLUPART_URL, r->url, 0) &&
+	    !curl_url_get(u, CURLUPART_HOST, &host, 0) && host) {
+		size_t alen;
+
+		if (ulo_http_ip_literal(host, r->ip.addr, &alen))
+			r->ip.len = alen;
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+
+	curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_URL, r->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROXY, cf->proxy ? cf->proxy : "");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "uloop/" ULOOP_VERSION);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cf->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)cf->stall_bytes);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)cf->stall_secs);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, ulo_http_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, ulo_http_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_VERBOSE, cf->verbose ? 1L : 0L);
+	if (r->len) {
+		snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, r->first,
+			 r->first + r->len - 1);
+		curl_easy_setopt(e, CURLOPT_RANGE, range);
+	}
+	if (r->if_match) {
+		snprintf(line, sizeof(line), "If-Match: %s", r->if_match);
+		h = curl_slist_append(h, line);
+	} else if (r->if_unmodified_since) {
+		snprintf(line, sizeof(line), "If-Unmodified-Since: %s",
+			 r->if_unmodified_since);
+		h = curl_slist_append(h, line);
+	}
+	r->headers = h;
+	if (h)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	if (https) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cf->insecure ? 0L : 1L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cf->insecure ? 0L : 2L);
+		curl_easy_setopt(e, CURLOPT_CAINFO, cf->ca_file);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+		if (cf->pins)
+			curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, cf->pins);
+		if (cf->cert) {
+			curl_easy_setopt(e, CURLOPT_SSLCERT, cf->cert);
+			curl_easy_setopt(e, CURLOPT_SSLKEY, cf->key);
+		}
+		if (r->ip.len && !cf->insecure) {
+			curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ulo_tls_sslctx);
+			curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, (void *)&r->ip);
+		}
+	}
+	return 0;
+}
+
+static void ulo_http_finish(struct ulo_http_client *c, CURL *e, CURLcode res)
+{
+	struct ulo_http_req *r;
+
+	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+	r->curl_code = res;
+	if (res && !r->curl_err[0])
+		snprintf(r->curl_err, sizeof(r->curl_err), "%s",
+			 curl_easy_strerror(res));
+	curl_multi_remove_handle(c->multi, e);
+	curl_slist_free_all(r->headers);
+	r->headers = NULL;
+	if (c->npool < ULO_HTTP_POOL)
+		c->pool[c->npool++] = e;
+	else
+		curl_easy_cleanup(e);
+	pthread_mutex_lock(&c->lock);
+	r->done = true;
+	pthread_cond_broadcast(&c->done_cv);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *ulo_http_loop(void *arg)
+{
+	struct ulo_http_client *c = arg;
+	int running = 0;
+
+	for (;;) {
+		struct ulo_http_req *in, *r;
+		CURLMsg *m;
+		int left;
+
+		pthread_mutex_lock(&c->lock);
+		in = c->incoming;
+		c->incoming = NULL;
+		if (c->stop && !in && !running) {
+			pthread_mutex_unlock(&c->lock);
+			break;
+		}
+		pthread_mutex_unlock(&c->lock);
+		for (r = in; r; r = in) {
+			CURL *e = c->npool ? c->pool[--c->npool] : curl_easy_init();
+
+			in = r->next;
+			if (!e || ulo_http_setup(c, e, r) ||
+			    curl_multi_add_handle(c->multi, e)) {
+				if (e)
+					curl_easy_cleanup(e);
+				pthread_mutex_lock(&c->lock);
+				r->curl_code = CURLE_OUT_OF_MEMORY;
+				snprintf(r->curl_err, sizeof(r->curl_err),
+					 "could not start the transfer");
+				r->done = true;
+				pthread_cond_broadcast(&c->done_cv);
+				pthread_mutex_unlock(&c->lock);
+			}
+		}
+		curl_multi_perform(c->multi, &running);
+		while ((m = curl_multi_info_read(c->multi, &left)))
+			if (m->msg == CURLMSG_DONE)
+				ulo_http_finish(c, m->easy_handle, m->data.result);
+		/* Transfers still running at stop (no caller should be left
+		 * waiting by then) end by their own timeouts. */
+		curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+	}
+	return NULL;
+}
+
+int ulo_http_perform(struct ulo_http_client *c, struct ulo_http_req *r)
+{
+	r->curl_code = 0;
+	r->curl_err[0] = '\0';
+	r->status = 0;
+	r->got = 0;
+	r->overflow = r->headers_too_big = false;
+	r->has_etag = r->has_last_modified = r->has_content_range = false;
+	r->has_content_encoding = r->has_length = false;
+	r->content_type[0] = r->location[0] = '\0';
+	r->retry_after = -1;
+	r->header_bytes = 0;
+	r->done = false;
+	pthread_mutex_lock(&c->lock);
+	if (c->stop) {
+		pthread_mutex_unlock(&c->lock);
+		return ulo_err(-ESHUTDOWN, "%s: client is shutting down", r->url);
+	}
+	r->next = c->incoming;
+	c->incoming = r;
+	pthread_mutex_unlock(&c->lock);
+	curl_multi_wakeup(c->multi);
+	pthread_mutex_lock(&c->lock);
+	while (!r->done)
+		pthread_cond_wait(&c->done_cv, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+static char *ulo_dup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int ulo_http_client_new(const struct ulo_http_conf *conf,
+			struct ulo_http_client **out)
+{
+	struct ulo_http_client *c;
+	int ret;
+
+	pthread_once(&ulo_curl_once, ulo_curl_global_init);
+	if (ulo_curl_init_ret)
+		return ulo_err(-EIO, "curl_global_init: %s",
+			       curl_easy_strerror(ulo_curl_init_ret));
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ulo_errno(-ENOMEM, "http client");
+	c->conf = *conf;
+	c->conf.ca_file = c->ca_file = ulo_dup(conf->ca_file);
+	c->conf.pins = c->pins = ulo_dup(conf->pins);
+	c->conf.cert = c->cert = ulo_dup(conf->cert);
+	c->conf.key = c->key = ulo_dup(conf->key);
+	c->conf.proxy = c->proxy = ulo_dup(conf->proxy);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->done_cv, NULL);
+	c->multi = curl_multi_init();
+	if (!c->multi) {
+		ulo_http_client_free(c);
+		return ulo_err(-ENOMEM, "curl_multi_init failed");
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+			  (long)ULO_MAX(1u, conf->connections));
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
+			  (long)ULO_MAX(4u, 2 * conf->connections));
+	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	ret = pthread_create(&c->thread, NULL, ulo_http_loop, c);
+	if (ret) {
+		ulo_http_client_free(c);
+		return ulo_errno(-ret, "http client: starting its thread");
+	}
+	c->thread_running = true;
+	*out = c;
+	return 0;
+}
+
+void ulo_http_client_free(struct ulo_http_client *c)
+{
+	if (!c)
+		return;
+	if (c->thread_running) {
+		pthread_mutex_lock(&c->lock);
+		c->stop = true;
+		pthread_mutex_unlock(&c->lock);
+		curl_multi_wakeup(c->multi);
+		pthread_join(c->thread, NULL);
+	}
+	while (c->npool)
+		curl_easy_cleanup(c->pool[--c->npool]);
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	free(c->ca_file);
+	free(c->pins);
+	free(c->cert);
+	free(c->key);
+	free(c->proxy);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->done_cv);
+	free(c);
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * http_client.h - HTTP(S) transfers on one libcurl multi handle.
+ *
+ * One thread drives the multi handle; any thread submits an attempt with
+ * ulo_http_perform() and sleeps until it completes.  Sharing the multi
+ * handle shares its connection pool (keep-alive), TLS sessions, DNS cache
+ * and HTTP/2 connections (several requests multiplexed on one).  This
+ * layer moves bytes and records what the server said; deciding whether
+ * that is data is source_http.c's job.
+ */
+#ifndef ULOOP_HTTP_CLIENT_H
+#define ULOOP_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tls_verify.h"
+
+#define ULO_HTTP_URL_MAX 2048
+#define ULO_HTTP_HEADER_CAP (64 * 1024)	/* all response headers, bytes */
+
+struct ulo_http_client;
+
+struct ulo_http_conf {
+	const char *ca_file;	/* PEM trust anchors; NULL: no CA (https fails) */
+	const char *pins;	/* "sha256//B64;sha256//B64" or NULL */
+	const char *cert, *key;	/* client certificate and key (PEM) */
+	bool insecure;		/* no TLS verification: only from --insecure */
+	const char *proxy;	/* NULL: none; never taken from the environment */
+	unsigned connections;	/* per host */
+	unsigned connect_timeout_ms;
+	unsigned stall_bytes;	/* below this many bytes/s for... */
+	unsigned stall_secs;	/* ...this long, an attempt is abandoned */
+	bool verbose;		/* libcurl's trace to stderr */
+};
+
+/* One attempt: a GET of [first, first + len) of @url. */
+struct ulo_http_req {
+	/* in */
+	const char *url;
+	uint64_t first, len;	/* len 0: no Range header */
+	const char *if_match;	/* a strong ETag the image must still have */
+	const char *if_unmodified_since;	/* or its Last-Modified date */
+	uint8_t *buf;		/* receives at most len bytes */
+	unsigned timeout_ms;	/* the whole attempt */
+	/* out: what the server said (final response only) */
+	int curl_code;		/* CURLcode; 0 = the exchange completed */
+	char curl_err[256];
+	long status;		/* HTTP status, 0 if none */
+	uint64_t got;		/* body bytes received */
+	bool overflow;		/* more body than asked for (stopped) */
+	bool headers_too_big;	/* over ULO_HTTP_HEADER_CAP (stopped) */
+	bool has_length;	/* Content-Length present */
+	uint64_t content_length;
+	long retry_after;	/* seconds, -1 if none/unparsed */
+	char content_range[128];
+	char content_encoding[64];
+	char content_type[128];
+	char etag[256];
+	char last_modified[64];
+	char location[ULO_HTTP_URL_MAX];
+	bool has_etag, has_last_modified, has_content_range;
+	bool has_content_encoding;
+	/* private to http_client.c */
+	struct ulo_tls_ip ip;	/* the URL's host, if an IP literal (len 0:
+				 * a host name) */
+	size_t header_bytes;
+	bool done;
+	void *headers;		/* struct curl_slist * */
+	struct ulo_http_req *next;
+};
+
+int ulo_http_client_new(const struct ulo_http_conf *conf,
+			struct ulo_http_client **out);
+/* Perform one attempt.  0 once the attempt is over (whatever happened:
+ * see curl_code and status), -errno if it could not be started. */
+int ulo_http_perform(struct ulo_http_client *c, struct ulo_http_req *r);
+void ulo_http_client_free(struct ulo_http_client *c);
+
+/* Is @host (as in a URL, IPv6 in brackets) an IP literal?  If so, its
+ * address in network order goes to @addr (4 or 16 bytes) and @alen. */
+bool ulo_http_ip_literal(const char *host, uint8_t *addr, size_t *alen);
+
+#endif

@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * source_http.c - images on web servers, strictly.
+ *
+ * Identity.  open() asks for byte 0 (a GET with a Range, never HEAD:
+ * pre-signed URLs are GET-only), following redirects itself, one hop at a
+ * time (at most 5, http/https only, never https -> http unless allowed).
+ * The final URL is kept and used for data; the URL as given stays the
+ * image's location.  A 206 "bytes 0-0/N" gives the size; a strong ETag,
+ * else Last-Modified, the validator.  A server offering neither cannot
+ * tell us when the image changes: refused.
+ *
+ * Data.  Every request carries If-Match (ETag) or If-Unmodified-Since
+ * (Last-Modified), so a replaced image answers 412 instead of new bytes.
+ * Bytes are data only if: status 206, no Content-Encoding, not multipart,
+ * Content-Range exactly "bytes FIRST-LAST/SIZE" for the range asked,
+ * Content-Length (if any) and body both exactly the length asked, and any
+ * ETag/Last-Modified equal to the identity's.  A changed size, ETag or
+ * Last-Modified, or a 412, means the image changed: -ESTALE (the engine
+ * then stops fetching for good).
+ *
+ * Errors are classed (ulo_http_classify): transient ones (connection
+ * refused or reset, timeout, stall, short body, 408, 429, 5xx) are retried
+ * with exponential backoff from 100 ms, doubling to 5 s, honouring
+ * Retry-After, within a per-request deadline and retry count; the engine
+ * sees -EIO only after that.  Permanent ones (404, 410, 401, 403, 200 to a
+ * range, protocol violations, TLS failures) fail at once with the code in
+ * the message.  A 3xx, 401, 403, 404 or 410 from a redirect target first
+ * re-resolves the redirect (pre-signed URLs expire) and tries again.
+ *
+ * Mirrors are probed at open and used only if their identity (kind, size,
+ * validator) equals the primary's; requests go round-robin over usable
+ * servers, and a server that failed transiently is skipped for its
+ * backoff time while another one is usable.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "http_client.h"
+#include "http_parse.h"
+#include "source.h"
+#include "util.h"
+
+#define ULO_HTTP_MAX_HOPS 5
+#define ULO_HTTP_BACKOFF_MIN_MS 100
+#define ULO_HTTP_BACKOFF_MAX_MS 5000
+#define ULO_HTTP_ATTEMPT_MAX_MS 30000
+#define ULO_HTTP_DEFAULT_TIMEOUT_S 60
+#define ULO_HTTP_DEFAULT_RETRIES 8
+
+enum ulo_http_class {
+	ULO_HTTP_OK,
+	ULO_HTTP_TRANSIENT,	/* retry */
+	ULO_HTTP_PERMANENT,	/* fail now */
+	ULO_HTTP_STALE,		/* the image changed */
+	ULO_HTTP_REDIRECTED,	/* re-resolve the redirect, then retry */
+};
+
+struct ulo_http_ep {
+	char url[ULO_HTTP_URL_MAX];	/* as given */
+	char resolved[ULO_HTTP_URL_MAX];	/* after redirects; lock */
+	bool usable;
+	uint64_t down_until_ns;	/* lock */
+};
+
+struct ulo_http_src {
+	struct ulo_http_client *client;
+	struct ulo_http_ep ep[1 + ULO_MAX_MIRRORS];
+	unsigned nep;
+	unsigned rr;		/* round-robin cursor (atomic) */
+	pthread_mutex_t lock;
+	unsigned timeout_ms;
+	unsigned retries;
+	bool allow_downgrade;
+};
+
+/* What went wrong, in words, for the message; returns the class. */
+static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
+					     const struct ulo_http_req *r,
+					     char *why, size_t len)
+{
+	uint64_t first, last, total;
+	bool unsat;
+
+	if (r->headers_too_big) {
+		snprintf(why, len, "response headers larger than %d KiB",
+			 ULO_HTTP_HEADER_CAP / 1024);
+		return ULO_HTTP_PERMANENT;
+	}
+	if (r->overflow) {
+		snprintf(why, len, "server sent more than the %" PRIu64 " bytes asked for",
+			 r->len);
+		return ULO_HTTP_PERMANENT;
+	}
+	if (r->curl_code) {
+		snprintf(why, len, "%s", r->curl_err);
+		switch (r->curl_code) {
+		case CURLE_UNSUPPORTED_PROTOCOL:
+		case CURLE_URL_MALFORMAT:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CIPHER:
+		case CURLE_SSL_CRL_BADFILE:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_NOT_BUILT_IN:
+		case CURLE_OUT_OF_MEMORY:
+			return ULO_HTTP_PERMANENT;
+		case CURLE_OPERATION_TIMEDOUT:
+			snprintf(why, len, "timed out or stalled (%s)", r->curl_err);
+			return ULO_HTTP_TRANSIENT;
+		default:
+			return ULO_HTTP_TRANSIENT;
+		}
+	}
+	switch (r->status) {
+	case 206:
+		break;
+	case 200:
+		snprintf(why, len, "server answered 200 to a range request (Range not supported)");
+		return ULO_HTTP_PERMANENT;
+	case 412:
+		snprintf(why, len, "precondition failed (412): the image changed on the server");
+		return ULO_HTTP_STALE;
+	case 416:
+		if (r->has_content_range &&
+		    !ulo_http_content_range(r->content_range, strlen(r->content_range),
+					    &first, &last, &total, &unsat) &&
+		    unsat && total != id->size) {
+			snprintf(why, len, "range not satisfiable (416): the image is now %" PRIu64
+				 " bytes, was %" PRIu64, total, id->size);
+			return ULO_HTTP_STALE;
+		}
+		snprintf(why, len, "range not satisfiable (416)");
+		return ULO_HTTP_PERMANENT;
+	case 301: case 302: case 303: case 307: case 308:
+		snprintf(why, len, "redirected (%ld) to %.300s", r->status, r->location);
+		return ULO_HTTP_REDIRECTED;
+	case 401: case 403: case 404: case 410:
+		snprintf(why, len, "server answered %ld", r->status);
+		return ULO_HTTP_PERMANENT;
+	case 408: case 429:
+		snprintf(why, len, "server answered %ld (retry later)", r->status);
+		return ULO_HTTP_TRANSIENT;
+	default:
+		snprintf(why, len, "server answered %ld", r->status);
+		return r->status >= 500 && r->status <= 599 ?
+			ULO_HTTP_TRANSIENT : ULO_HTTP_PERMANENT;
+	}
+
+	/* A 206: is it exactly the bytes asked for, of this image? */
+	if (r->has_content_encoding && strcmp(r->content_encoding, "identity")) {
+		snprintf(why, len, "body is encoded (Content-Encoding: %s); uloop never decodes",
+			 r->content_encoding);
+		return ULO_HTTP_PERMANENT;
+	}
+	if (!strncasecmp(r->content_type, "multipart/", 10)) {
+		snprintf(why, len, "multipart reply to a single range (Content-Type: %s)",
+			 r->content_type);
+		return ULO_HTTP_PERMANENT;
+	}
+	if (!r->has_content_range ||
+	    ulo_http_content_range(r->content_range, strlen(r->content_range),
+				   &first, &last, &total, &unsat) || unsat) {
+		snprintf(why, len, "206 with %s Content-Range '%s'",
+			 r->has_content_range ? "a malformed" : "no",
+			 r->has_content_range ? r->content_range : "");
+		return ULO_HTTP_PERMANENT;
+	}
+	if (id->kind != ULO_ID_NONE && total != id->size) {
+		snprintf(why, len, "the image is now %" PRIu64 " bytes, was %" PRIu64,
+			 total, id->size);
+		return ULO_HTTP_STALE;
+	}
+	if (id->kind == ULO_ID_HTTP_ETAG && r->has_etag &&
+	    strcmp(r->etag, id->validator)) {
+		snprintf(why, len, "ETag is now %.120s, was %.120s", r->etag, id->validator);
+		return ULO_HTTP_STALE;
+	}
+	if (id->kind == ULO_ID_HTTP_LASTMOD && r->has_last_modified &&
+	    strcmp(r->last_modified, id->validator)) {
+		snprintf(why, len, "Last-Modified is now %.60s, was %.60s",
+			 r->last_modified, id->validator);
+		return ULO_HTTP_STALE;
+	}
+	if (first != r->first || last != r->first + r->len - 1) {
+		snprintf(why, len, "wrong range: asked %" PRIu64 "-%" PRIu64
+			 ", got Content-Range '%s'", r->first,
+			 r->first + r->len - 1, r->content_range);
+		return ULO_HTTP_PERMANENT;
+	}
+	if (r->has_length && r->content_length != r->len) {
+		snprintf(why, len, "Content-Length does not match the %" PRIu64
+			 " bytes of the range", r->len);
+		return ULO_HTTP_PERMANENT;
+	}
+	if (r->got != r->len) {
+		snprintf(why, len, "short body: %" PRIu64 " of %" PRIu64 " bytes",
+			 r->got, r->len);
+		return ULO_HTTP_TRANSIENT;
+	}
+	return ULO_HTTP_OK;
+}
+
+static void ulo_sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Backoff with +-25% jitter, so many clients do not retry in step. */
+static uint64_t ulo_jitter(uint64_t ms)
+{
+	uint64_t j = ms / 2 ? (uint64_t)(ulo_now_ns() / 1000 % (ms / 2)) : 0;
+
+	return ms - ms / 4 + j;
+}
+
+static int ulo_errno_for(long status)
+{
+	switch (status) {
+	case 401: case 403:
+		return -EACCES;
+	case 404: case 410:
+		return -ENOENT;
+	default:
+		return -EIO;
+	}
+}
+
+/* Resolve @url's redirects with a range GET of byte 0; fill @id and
+ * @resolved.  Transient failures are retried like data requests. */
+static int ulo_http_probe(struct ulo_http_src *h, const char *url,
+			  char *resolved, struct ulo_identity *id)
+{
+	char cur[ULO_HTTP_URL_MAX], why[512];
+	struct ulo_http_req *r;
+	uint64_t deadline = ulo_now_ns() + h->timeout_ms * 1000000ull;
+	uint64_t backoff = ULO_HTTP_BACKOFF_MIN_MS, first, last, total;
+	unsigned hops = 0, attempt = 0;
+	uint8_t byte;
+	bool unsat;
+	int ret;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return ulo_errno(-ENOMEM, "%s", url);
+	snprintf(cur, sizeof(cur), "%s", url);
+	for (;;) {
+		enum ulo_http_class cls;
+		uint64_t now = ulo_now_ns();
+
+		memset(r, 0, sizeof(*r));
+		r->url = cur;
+		r->first = 0;
+		r->len = 1;
+		r->buf = &byte;
+		r->timeout_ms = deadline > now ?
+			ULO_MIN((deadline - now) / 1000000, ULO_HTTP_ATTEMPT_MAX_MS) : 1;
+		ret = ulo_http_perform(h->client, r);
+		if (ret)
+			goto out;
+		cls = ulo_http_classify(&(struct ulo_identity){ 0 }, r, why, sizeof(why));
+		if (cls == ULO_HTTP_REDIRECTED) {
+			CURLU *u = curl_url();
+			char *next = NULL;
+
+			if (++hops > ULO_HTTP_MAX_HOPS) {
+				ret = ulo_err(-ELOOP, "%s: more than %d redirects", url,
+					      ULO_HTTP_MAX_HOPS);
+				goto out;
+			}
+			if (!u || curl_url_set(u, CURLUPART_URL, cur, 0) ||
+			    curl_url_set(u, CURLUPART_URL, r->location, 0) ||
+			    curl_url_get(u, CURLUPART_URL, &next, 0)) {
+				curl_url_cleanup(u);
+				ret = ulo_err(-EPROTO, "%s: redirect to a malformed location '%s'",
+					      cur, r->location);
+				goto out;
+			}
+			curl_url_cleanup(u);
+			if (strncmp(next, "http://", 7) && strncmp(next, "https://", 8)) {
+				ret = ulo_err(-EPROTO, "%s: redirect to %s refused (http and https only)",
+					      cur, next);
+			} else if (!strncmp(cur, "https://", 8) &&
+				   !strncmp(next, "http://", 7) && !h->allow_downgrade) {
+				ret = ulo_err(-EPROTO, "%s: redirect from https to %s refused",
+					      cur, next);
+			} else if (strlen(next) >= sizeof(cur)) {
+				ret = ulo_err(-EPROTO, "%s: redirect location too long", cur);
+			}
+			if (!ret)
+				snprintf(cur, sizeof(cur), "%s", next);
+			curl_free(next);
+			if (ret)
+				goto out;
+			continue;
+		}
+		if (cls == ULO_HTTP_TRANSIENT && ++attempt <= h->retries &&
+		    ulo_now_ns() + backoff * 1000000 < deadline) {
+			ulo_debug("http", "%s: %s; retrying", cur, why);
+			ulo_sleep_ms(ulo_jitter(r->retry_after >= 0 ?
+				     ULO_MAX(backoff, (uint64_t)r->retry_after * 1000) : backoff));
+			backoff = ULO_MIN(backoff * 2, (uint64_t)ULO_HTTP_BACKOFF_MAX_MS);
+			continue;
+		}
+		if (r->status == 416 && r->has_content_range &&
+		    !ulo_http_content_range(r->content_range, strlen(r->content_range),
+					    &first, &last, &total, &unsat) && unsat && !total) {
+			ret = ulo_err(-EINVAL, "%s: image is empty", url);
+			goto out;
+		}
+		if (cls != ULO_HTTP_OK) {
+			ret = ulo_err(cls == ULO_HTTP_PERMANENT ? ulo_errno_for(r->status) : -EIO,
+				      "%s: %s", cur, why);
+			goto out;
+		}
+		break;
+	}
+	ulo_http_content_range(r->content_range, strlen(r->content_range), &first,
+			       &last, &total, &unsat);
+	memset(id, 0, sizeof(*id));
+	id->size = total;
+	snprintf(id->location, sizeof(id->location), "%s", url);
+	if (r->has_etag && ulo_http_etag_strong(r->etag, strlen(r->etag))) {
+		id->kind = ULO_ID_HTTP_ETAG;
+		snprintf(id->validator, sizeof(id->validator), "%s", r->etag);
+	} else if (r->has_last_modified && r->last_modified[0]) {
+		id->kind = ULO_ID_HTTP_LASTMOD;
+		snprintf(id->validator, sizeof(id->validator), "%s", r->last_modified);
+	} else {
+		ret = ulo_err(-EPROTO,
+			      "%s: server sends no strong ETag and no Last-Modified: uloop cannot tell one version of the image from the next",
+			      url);
+		goto out;
+	}
+	snprintf(resolved, ULO_HTTP_URL_MAX, "%s", cur);
+	ret = 0;
+out:
+	free(r);
+	return ret;
+}
+
+/* The next server to ask: round-robin over usable ones not in backoff. */
+static struct ulo_http_ep *ulo_http_pick(struct ulo_http_src *h, char *url)
+{
+	uint64_t now = ulo_now_ns(), soonest = UINT64_MAX;
+	struct ulo_http_ep *best = NULL, *fallback = NULL;
+	unsigned start = __atomic_fetch_add(&h->rr, 1, __ATOMIC_RELAXED);
+
+	pthread_mutex_lock(&h->lock);
+	for (unsigned i = 0; i < h->nep; i++) {
+		struct ulo_http_ep *ep = &h->ep[(start + i) % h->nep];
+
+		if (!ep->usable)
+			continue;
+		if (ep->down_until_ns <= now) {
+			best = ep;
+			break;
+		}
+		if (ep->down_until_ns < soonest) {
+			soonest = ep->down_until_ns;
+			fallback = ep;
+		}
+	}
+	if (!best)
+		best = fallback;
+	snprintf(url, ULO_HTTP_URL_MAX, "%s", best->resolved);
+	pthread_mutex_unlock(&h->lock);
+	return best;
+}
+
+static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
+			 size_t len, unsigned *retries)
+{
+	struct ulo_http_src *h = src->priv;
+	uint64_t deadline = ulo_now_ns() + h->timeout_ms * 1000000ull;
+	uint64_t backoff = ULO_HTTP_BACKOFF_MIN_MS;
+	char url[ULO_HTTP_URL_MAX], why[512];
+	struct ulo_http_req *r;
+	unsigned attempt = 0;
+	bool reresolved = false;
+	int ret;
+
+	r = malloc(sizeof(*r));
+	if (!r)
+		return ulo_errno(-ENOMEM, "%s", src->id.location);
+	for (;;) {
+		struct ulo_http_ep *ep = ulo_http_pick(h, url);
+		uint64_t now = ulo_now_ns(), wait;
+		enum ulo_http_class cls;
+
+		memset(r, 0, sizeof(*r));
+		r->url = url;
+		r->first = off;
+		r->len = len;
+		r->buf = buf;
+		if (src->id.kind == ULO_ID_HTTP_ETAG)
+			r->if_match = src->id.validator;
+		else
+			r->if_unmodified_since = src->id.validator;
+		r->timeout_ms = deadline > now ?
+			ULO_MIN((deadline - now) / 1000000, ULO_HTTP_ATTEMPT_MAX_MS) : 1;
+		ret = ulo_http_perform(h->client, r);
+		if (ret)
+			break;
+		cls = ulo_http_classify(&src->id, r, why, sizeof(why));
+		if (cls == ULO_HTTP_OK)
+			break;
+		if (cls == ULO_HTTP_STALE) {
+			ret = ulo_err(-ESTALE, "%s: %s; refusing its data", url, why);
+			break;
+		}
+		/* An expired redirect target: resolve the URL again, once. */
+		if (!reresolved && strcmp(ep->url, url) &&
+		    (cls == ULO_HTTP_REDIRECTED || r->status == 401 || r->status == 403 ||
+		     r->status == 404 || r->status == 410)) {
+			struct ulo_identity now_id;
+			char fresh[ULO_HTTP_URL_MAX];
+
+			reresolved = true;
+			ret = ulo_http_probe(h, ep->url, fresh, &now_id);
+			if (ret)
+				break;
+			if (now_id.kind != src->id.kind || now_id.size != src->id.size ||
+			    strcmp(now_id.validator, src->id.validator)) {
+				ret = ulo_err(-ESTALE, "%s: the image changed on the server (%s %s, was %s); refusing its data",
+					      ep->url, ulo_id_kind_name(now_id.kind),
+					      now_id.validator, src->id.validator);
+				break;
+			}
+			pthread_mutex_lock(&h->lock);
+			snprintf(ep->resolved, sizeof(ep->resolved), "%s", fresh);
+			pthread_mutex_unlock(&h->lock);
+			continue;
+		}
+		if (cls != ULO_HTTP_TRANSIENT) {
+			ret = ulo_err(ulo_errno_for(r->status), "%s: %s", url, why);
+			break;
+		}
+		wait = r->retry_after >= 0 ?
+			ULO_MAX(backoff, (uint64_t)r->retry_after * 1000) : backoff;
+		pthread_mutex_lock(&h->lock);
+		ep->down_until_ns = ulo_now_ns() + wait * 1000000;
+		pthread_mutex_unlock(&h->lock);
+		if (++attempt > h->retries || ulo_now_ns() + wait * 1000000 >= deadline) {
+			ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s", url,
+				      attempt, why);
+			break;
+		}
+		if (retries)
+			(*retries)++;
+		ulo_debug("http", "%s: %s; retry %u in %" PRIu64 " ms", url, why,
+			  attempt, wait);
+		/* Another server may be ready now; only wait if none is. */
+		if (h->nep == 1)
+			ulo_sleep_ms(ulo_jitter(wait));
+		else
+			ulo_sleep_ms(ULO_MIN(ulo_jitter(wait), (uint64_t)ULO_HTTP_BACKOFF_MIN_MS));
+		backoff = ULO_MIN(backoff * 2, (uint64_t)ULO_HTTP_BACKOFF_MAX_MS);
+	}
+	free(r);
+	return ret;
+}
+
+static void ulo_http_src_free(struct ulo_http_src *h)
+{
+	ulo_http_client_free(h->client);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+static void ulo_http_note(const struct ulo_source_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void ulo_http_note(const struct ulo_source_opts *o, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!o->notice)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o->notice(msg);
+}
+
+static int ulo_http_open(struct ulo_source *src, const char *location,
+			 const struct ulo_source_opts *o)
+{
+	struct ulo_http_conf conf = {
+		.ca_file = o->ca_file, .pins = o->pins, .cert = o->cert,
+		.key = o->key, .insecure = o->insecure, .proxy = o->proxy,
+		.connections = o->connections ? o->connections : 4,
+		.connect_timeout_ms = 10000,
+		.stall_bytes = 1024, .stall_secs = 10,
+		.verbose = o->verbose,
+	};
+	struct ulo_http_src *h;
+	int ret;
+
+	if (strlen(location) >= ULO_HTTP_URL_MAX)
+		return ulo_err(-ENAMETOOLONG, "%.64s...: URL too long", location);
+	if ((o->cert == NULL) != (o->key == NULL))
+		return ulo_err(-EINVAL, "%s: --cert and --key go together", location);
+	if (!o->ca_file && !o->insecure) {
+		bool https = !strncmp(location, "https://", 8);
+
+		for (unsigned i = 0; i < o->nmirrors; i++)
+			https |= !strncmp(o->mirrors[i], "https://", 8);
+		if (https)
+			return ulo_err(-EINVAL,
+				       "%s: no trust anchors for https: pass --ca FILE (nothing is trusted implicitly)",
+				       location);
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return ulo_errno(-ENOMEM, "%s", location);
+	pthread_mutex_init(&h->lock, NULL);
+	h->timeout_ms = (o->timeout_s ? o->timeout_s : ULO_HTTP_DEFAULT_TIMEOUT_S) * 1000;
+	/* 0: the default; UINT_MAX: explicitly none. */
+	h->retries = !o->retries ? ULO_HTTP_DEFAULT_RETRIES :
+		     o->retries == UINT_MAX ? 0 : o->retries;
+	h->allow_downgrade = o->allow_downgrade;
+	ret = ulo_http_client_new(&conf, &h->client);
+	if (ret)
+		goto out_free;
+
+	snprintf(h->ep[0].url, sizeof(h->ep[0].url), "%s", location);
+	ret = ulo_http_probe(h, location, h->ep[0].resolved, &src->id);
+	if (ret)
+		goto out_free;
+	h->ep[0].usable = true;
+	h->nep = 1;
+	for (unsigned i = 0; i < o->nmirrors && i < ULO_MAX_MIRRORS; i++) {
+		struct ulo_http_ep *ep = &h->ep[h->nep];
+		struct ulo_identity mid;
+
+		snprintf(ep->url, sizeof(ep->url), "%s", o->mirrors[i]);
+		if (ulo_http_probe(h, ep->url, ep->resolved, &mid)) {
+			ulo_http_note(o, "mirror %s not used: %s", ep->url, ulo_errmsg());
+			continue;
+		}
+		if (mid.kind != src->id.kind || mid.size != src->id.size ||
+		    strcmp(mid.validator, src->id.validator)) {
+			ulo_http_note(o, "mirror %s not used: it serves another image (%s %s, %" PRIu64
+				      " bytes; %s has %s %s, %" PRIu64 " bytes)", ep->url,
+				      ulo_id_kind_name(mid.kind), mid.validator, mid.size,
+				      location, ulo_id_kind_name(src->id.kind),
+				      src->id.validator, src->id.size);
+			continue;
+		}
+		ep->usable = true;
+		h->nep++;
+	}
+	src->priv = h;
+	return 0;
+
+out_free:
+	ulo_http_src_free(h);
+	return ret;
+}
+
+static void ulo_http_close(struct ulo_source *src)
+{
+	if (src->priv)
+		ulo_http_src_free(src->priv);
+	src->priv = NULL;
+}
+
+const struct ulo_source_ops ulo_source_http_ops = {
+	.name = "http",
+	.open = ulo_http_open,
+	.read = ulo_http_read,
+	.close = ulo_http_close,
+};
