@@ -94,14 +94,12 @@ static int ulo_cache_open_file(struct ulo_cache *c, const char *path, int *fdp,
 	struct stat st;
 	int fd;
 
-	if (create && !c->readonly) {
+	if (create && !c->readonly)
 		flags |= O_CREAT;
-		if (fdp == &c->bfd && access(path, F_OK) < 0 && errno == ENOENT)
-			c->bitmap_created = true;
-	}
 	fd = open(path, flags, 0600);
 	if (fd < 0)
-		return ulo_errno(-errno, "%s: open", path);
+		return ulo_errno(-errno, "%s %s: open", fdp == &c->bfd ? "bitmap" :
+				 "cache", path);
 	*fdp = fd;
 	if (fstat(fd, &st) < 0)
 		return ulo_errno(-errno, "%s: fstat", path);
@@ -147,8 +145,23 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 	c->commit_ms = ULO_DEFAULT_COMMIT_MS;
 	pthread_mutex_init(&c->commit_lock, NULL);
 	pthread_mutex_init(&c->committer_mx, NULL);
-	pthread_cond_init(&c->committer_cv, NULL);
-	snprintf(c->path, sizeof(c->path), "%s", o->path);
+	{
+		/* A wall-clock step (NTP at boot) must not stall commits. */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->committer_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	/* A symlinked cache: work on its target, so a re-layout's rename
+	 * replaces the file itself and every name locks the same inode. */
+	{
+		char *real = realpath(o->path, NULL);
+
+		snprintf(c->path, sizeof(c->path), "%s", real ? real : o->path);
+		free(real);
+	}
 	if (o->bitmap_path) {
 		c->fmt = &ulo_cache_fmt_2007;
 		snprintf(c->bitmap_path, sizeof(c->bitmap_path), "%s",
@@ -259,6 +272,26 @@ out:
 		c->broken = ret;
 	pthread_mutex_unlock(&c->commit_lock);
 	return ret;
+}
+
+int ulo_cache_check_binding(struct ulo_cache *c)
+{
+	struct ulo_identity id;
+	uint8_t bind_id[16];
+	int ret;
+
+	if (!c->laid_out)
+		return 0;
+	ret = c->fmt->read_binding(c, &id, bind_id);
+	if (ret)
+		return ret;
+	if (memcmp(bind_id, c->bind_id, sizeof(bind_id)) ||
+	    id.kind != c->id.kind || id.size != c->id.size ||
+	    strcmp(id.validator, c->id.validator))
+		return ulo_err(-ESTALE,
+			       "cache %s: laid out anew for another image while it was being read; what was read is not used",
+			       c->path);
+	return 0;
 }
 
 int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len)
@@ -447,7 +480,7 @@ static void *ulo_cache_committer(void *arg)
 
 	pthread_mutex_lock(&c->committer_mx);
 	while (!c->committer_stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += c->commit_ms / 1000;
 		ts.tv_nsec += (long)(c->commit_ms % 1000) * 1000000;
 		if (ts.tv_nsec >= 1000000000) {
@@ -498,6 +531,10 @@ int ulo_cache_close(struct ulo_cache *c)
 		ret = ulo_cache_commit_locked(c);
 		if (!ret)
 			ret = c->fmt->write_header(c, true);
+	} else if (c->broken) {
+		/* Say so: blocks fetched since were not kept. */
+		ret = ulo_errno(c->broken, "cache %s: not all fetched blocks were kept",
+				c->path);
 	}
 	pthread_mutex_unlock(&c->commit_lock);
 	if (c->fmt->close)

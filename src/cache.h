@@ -59,7 +59,6 @@ struct ulo_cache {
 	int bfd;		/* 2007 bitmap file, else -1 */
 	bool is_blkdev;
 	bool readonly;
-	bool bitmap_created;	/* 2007: the bitmap file did not exist */
 	bool wipe;
 	uint64_t capacity;	/* device size; UINT64_MAX for files */
 
@@ -72,6 +71,8 @@ struct ulo_cache {
 	uint64_t data_offset;	/* cache offset of image offset 0 */
 	uint64_t bitmap_bytes;	/* on-disk bitmap length */
 	struct ulo_identity id;	/* bound image (kind NONE: unbound) */
+	uint8_t bind_id[16];	/* random, new at every layout: readers
+				 * check it to tell a drop happened */
 	bool was_clean;		/* native: clean flag found at open */
 
 	struct ulo_bitmap present;	/* lock-free */
@@ -113,6 +114,9 @@ struct ulo_cache_fmt {
 	int (*sync_bitmap)(struct ulo_cache *c);
 	/* Write and flush the header (@clean: the clean-shutdown flag). */
 	int (*write_header)(struct ulo_cache *c, bool clean);
+	/* Read the binding now on disk (identity and bind id), lock-free. */
+	int (*read_binding)(struct ulo_cache *c, struct ulo_identity *id,
+			    uint8_t *bind_id);
 	void (*close)(struct ulo_cache *c);
 };
 
@@ -156,6 +160,13 @@ int ulo_cache_start_committer(struct ulo_cache *c, unsigned interval_ms);
 /* Stop the committer, commit, mark clean (if writable and not broken),
  * unlock and free.  Returns the first error of that sequence. */
 int ulo_cache_close(struct ulo_cache *c);
+
+/*
+ * For readers without the lock (export, check): 0 if the cache on disk is
+ * still laid out for the image it had when opened, else -ESTALE (another
+ * process dropped it and laid it out anew: what was read may mix images).
+ */
+int ulo_cache_check_binding(struct ulo_cache *c);
 
 /* Number of present blocks. */
 static inline uint64_t ulo_cache_count(const struct ulo_cache *c)

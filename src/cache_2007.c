@@ -9,23 +9,35 @@
  * computed that size with a truncating division; we size it with a proper
  * round-up and accept the older, shorter files too when no bit is lost.
  *
- * The 2007 layout has no header, so nothing recorded which image a cache
- * held.  We record the identity in an extended attribute of the bitmap
- * file (user.uloop.identity) where the filesystem allows it; a 2007 cache
- * without it is adopted when its size matches, as the 2007 readme asked
- * users to name the same URL again.  The write order is the common one
- * (cache.c): data, flush the cache file, then bits, flush the bitmap file.
- * Dropping an image first empties the bitmap file (no bit survives), then
- * removes the attribute, then lays both files out anew (truncation frees
- * the old data), then records the new identity; a cache with an empty
- * file counts as new, so a crash at any of these steps loses nothing.  A 2007 cache on a filesystem without user xattrs (old
- * tmpfs) cannot tell two images of the same size apart, exactly as in 2007.
+ * The record.  The 2007 files have no header, so nothing said which image
+ * they held.  uloop keeps a record in an extended attribute of the bitmap
+ * file, user.uloop.identity = "kind\nsize\nvalidator\nlocation\nbind-id",
+ * where bind-id is random and new at every layout.  Kind 0 ("dropping")
+ * means: this pair is uloop's, and no image is bound.  The record is what
+ * proves a pair is uloop's to overwrite:
+ *
+ *   record with an image   a uloop cache of that image
+ *   record "dropping"      uloop's, being laid out anew: lay it out
+ *   no record, some bit    a cache made by the 2007 tools: adopted when
+ *                          its size matches the image named
+ *   both files empty       new
+ *   anything else          somebody's files: refused without --wipe
+ *
+ * Dropping an image: the record becomes "dropping" (flushed) before the
+ * bits are cleared; then the cache file is emptied (freeing the old data),
+ * the bitmap and the cache file are sized for the new image, and the new
+ * record is written last.  A crash anywhere in between leaves "dropping".
+ * The data write order is the common one (cache.c).  On a filesystem
+ * without user xattrs (an old tmpfs) there is no record: the pair works as
+ * in 2007, cannot tell two images of the same size apart, and a crash in
+ * the middle of a drop leaves files that need --wipe.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -36,57 +48,84 @@
 
 #define ULO_2007_XATTR "user.uloop.identity"
 
+struct ulo_2007_rec {
+	bool present;		/* the attribute exists */
+	bool supported;		/* the filesystem has user xattrs */
+	struct ulo_identity id;	/* kind NONE: "dropping" */
+	uint8_t bind_id[16];
+};
+
 static uint64_t ulo_2007_bitmap_size(uint64_t nblocks)
 {
 	return ULO_MAX(ULO_2007_PAGE,
 		       ULO_ROUND_UP(ULO_DIV_ROUND_UP(nblocks, 8), ULO_2007_PAGE));
 }
 
-/* "kind\nsize\nvalidator\nlocation" */
-static int ulo_2007_get_id(struct ulo_cache *c, struct ulo_identity *id)
+static int ulo_hex(char c)
 {
-	char buf[ULO_ID_LOCATION_MAX + ULO_ID_VALIDATOR_MAX + 64];
-	char *p, *q, *r;
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int ulo_2007_get_rec(struct ulo_cache *c, struct ulo_2007_rec *rec)
+{
+	char buf[ULO_ID_LOCATION_MAX + ULO_ID_VALIDATOR_MAX + 128];
+	char *f[5], *p = buf;
 	ssize_t n;
 
-	memset(id, 0, sizeof(*id));
+	memset(rec, 0, sizeof(*rec));
+	rec->supported = true;
 	n = fgetxattr(c->bfd, ULO_2007_XATTR, buf, sizeof(buf) - 1);
 	if (n < 0) {
-		if (errno == ENODATA || errno == ENOTSUP)
-			return 0;
-		return ulo_errno(-errno, "bitmap %s: fgetxattr %s",
-				 c->bitmap_path, ULO_2007_XATTR);
+		if (errno == ENOTSUP)
+			rec->supported = false;
+		else if (errno != ENODATA)
+			return ulo_errno(-errno, "bitmap %s: fgetxattr %s",
+					 c->bitmap_path, ULO_2007_XATTR);
+		return 0;
 	}
 	buf[n] = '\0';
-	p = strchr(buf, '\n');
-	q = p ? strchr(p + 1, '\n') : NULL;
-	r = q ? strchr(q + 1, '\n') : NULL;
-	if (!r || strlen(q + 1) == 0 || (size_t)(r - q - 1) >= ULO_ID_VALIDATOR_MAX ||
-	    strlen(r + 1) >= ULO_ID_LOCATION_MAX)
+	for (int i = 0; i < 5; i++) {
+		f[i] = p;
+		p = i < 4 ? strchr(p, '\n') : NULL;
+		if (i < 4 && !p)
+			goto bad;
+		if (p)
+			*p++ = '\0';
+	}
+	rec->id.kind = strtoul(f[0], NULL, 10);
+	rec->id.size = strtoull(f[1], NULL, 10);
+	if (rec->id.kind > ULO_ID_KIND_MAX || strlen(f[4]) != 32 ||
+	    strlen(f[2]) >= ULO_ID_VALIDATOR_MAX || strlen(f[3]) >= ULO_ID_LOCATION_MAX ||
+	    (rec->id.kind != ULO_ID_NONE && !rec->id.size))
 		goto bad;
-	*p = *q = *r = '\0';
-	id->kind = strtoul(buf, NULL, 10);
-	id->size = strtoull(p + 1, NULL, 10);
-	if (id->kind == ULO_ID_NONE || id->kind > ULO_ID_KIND_MAX || !id->size)
-		goto bad;
-	memcpy(id->validator, q + 1, r - q);
-	snprintf(id->location, sizeof(id->location), "%s", r + 1);
+	for (int i = 0; i < 16; i++) {
+		int hi = ulo_hex(f[4][2 * i]), lo = ulo_hex(f[4][2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			goto bad;
+		rec->bind_id[i] = hi << 4 | lo;
+	}
+	strcpy(rec->id.validator, f[2]);
+	strcpy(rec->id.location, f[3]);
+	rec->present = true;
 	return 0;
 bad:
-	return ulo_err(-EINVAL, "bitmap %s: malformed %s attribute",
+	return ulo_err(-EINVAL, "bitmap %s: malformed %s attribute (pass --wipe to start over)",
 		       c->bitmap_path, ULO_2007_XATTR);
 }
 
-static int ulo_2007_set_id(struct ulo_cache *c, const struct ulo_identity *id)
+/* Write the record (kind NONE: "dropping") and flush it. */
+static int ulo_2007_set_rec(struct ulo_cache *c, const struct ulo_identity *id,
+			    const uint8_t *bind_id)
 {
-	char buf[ULO_ID_LOCATION_MAX + ULO_ID_VALIDATOR_MAX + 64];
+	char buf[ULO_ID_LOCATION_MAX + ULO_ID_VALIDATOR_MAX + 128];
 	int n;
 
-	n = snprintf(buf, sizeof(buf), "%d\n%" PRIu64 "\n%s\n%s", id->kind,
+	n = snprintf(buf, sizeof(buf), "%d\n%" PRIu64 "\n%s\n%s\n", id->kind,
 		     id->size, id->validator, id->location);
+	for (int i = 0; i < 16; i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "%02x", bind_id[i]);
 	if (fsetxattr(c->bfd, ULO_2007_XATTR, buf, n, 0) < 0) {
-		/* No user xattrs here (e.g. an old tmpfs): the cache works as
-		 * in 2007, trusting the user to name the same image. */
 		if (errno == ENOTSUP)
 			return 0;
 		return ulo_errno(-errno, "bitmap %s: fsetxattr %s",
@@ -97,10 +136,20 @@ static int ulo_2007_set_id(struct ulo_cache *c, const struct ulo_identity *id)
 	return 0;
 }
 
+/* Not a cache we may take over: the reason, for the error message. */
+static int ulo_2007_foreign(struct ulo_cache *c, const char *why)
+{
+	if (c->wipe)
+		return -ENODATA;
+	return ulo_err(-EEXIST, "cache %s, bitmap %s: %s; refusing to overwrite them (pass --wipe to reuse them)",
+		       c->path, c->bitmap_path, why);
+}
+
 static int ulo_2007_load(struct ulo_cache *c)
 {
+	struct ulo_2007_rec rec;
 	struct stat cs, bs;
-	uint64_t stray;
+	uint64_t stray, nblocks;
 	uint8_t *bm;
 	int ret;
 
@@ -108,44 +157,43 @@ static int ulo_2007_load(struct ulo_cache *c)
 		return ulo_errno(-errno, "cache %s: fstat", c->path);
 	if (fstat(c->bfd, &bs) < 0)
 		return ulo_errno(-errno, "bitmap %s: fstat", c->bitmap_path);
-	/*
-	 * Either file empty: no bit can claim data, so nothing is lost by
-	 * laying the cache out anew.  This is also every state a crash can
-	 * leave while an image is dropped (see ulo_2007_unbind).
-	 */
-	if (cs.st_size && c->bitmap_created && !c->wipe)
-		return ulo_err(-EEXIST,
-			       "cache %s: holds data but its bitmap %s is new; refusing to overwrite it (pass --wipe to reuse it)",
-			       c->path, c->bitmap_path);
-	if (!cs.st_size || !bs.st_size)
-		return -ENODATA;
-	if (cs.st_size % ULO_2007_PAGE || !cs.st_size)
-		return ulo_err(-EINVAL,
-			       "cache %s: size %lld is not a multiple of the page size (not a 2007 uloop cache?)",
-			       c->path, (long long)cs.st_size);
-	c->nblocks = cs.st_size / ULO_2007_PAGE;
-	c->image_size = cs.st_size;
-	c->data_offset = 0;
+	ret = ulo_2007_get_rec(c, &rec);
+	if (ret)
+		return c->wipe ? -ENODATA : ret;
+	if (rec.present && rec.id.kind == ULO_ID_NONE)
+		return -ENODATA;	/* ours, in the middle of a drop */
+	if (!cs.st_size && !bs.st_size)
+		return -ENODATA;	/* new */
+	if (!cs.st_size || cs.st_size % ULO_2007_PAGE)
+		return rec.present || c->readonly ?
+			ulo_err(-EINVAL, "cache %s: size %lld is not a non-zero multiple of the page size (not a 2007 uloop cache?)",
+				c->path, (long long)cs.st_size) :
+			ulo_2007_foreign(c, "the cache file is not a 2007 cache (its size is not a multiple of the page size)");
+	nblocks = cs.st_size / ULO_2007_PAGE;
 	/* The 2007 code sized the bitmap with cache/4096/8 (truncating). */
-	if ((uint64_t)bs.st_size < ULO_MAX(ULO_2007_PAGE, c->nblocks / 8) ||
+	if ((uint64_t)bs.st_size < ULO_MAX(ULO_2007_PAGE, nblocks / 8) ||
 	    bs.st_size % ULO_2007_PAGE)
+		return rec.present || c->readonly ?
+			ulo_err(-EINVAL, "bitmap %s: size %lld does not fit cache %s of %lld bytes",
+				c->bitmap_path, (long long)bs.st_size, c->path,
+				(long long)cs.st_size) :
+			ulo_2007_foreign(c, "the bitmap file does not fit the cache file");
+	if (rec.present &&
+	    ULO_ROUND_UP(rec.id.size, ULO_2007_PAGE) != (uint64_t)cs.st_size) {
+		if (c->wipe)
+			return -ENODATA;
 		return ulo_err(-EINVAL,
-			       "bitmap %s: size %lld does not fit cache %s of %lld bytes",
-			       c->bitmap_path, (long long)bs.st_size, c->path,
-			       (long long)cs.st_size);
+			       "cache %s: size %lld does not match its recorded image size %" PRIu64 " (pass --wipe to start over)",
+			       c->path, (long long)cs.st_size, rec.id.size);
+	}
+	c->nblocks = nblocks;
+	c->image_size = rec.present ? rec.id.size : (uint64_t)cs.st_size;
+	c->data_offset = 0;
 	/* A truncated 2007 bitmap grows when its last bits are written. */
 	c->bitmap_bytes = ULO_MAX((uint64_t)bs.st_size,
 				  ulo_2007_bitmap_size(c->nblocks));
-	ret = ulo_2007_get_id(c, &c->id);
-	if (ret)
-		return ret;
-	if (c->id.kind != ULO_ID_NONE) {
-		if (ULO_ROUND_UP(c->id.size, ULO_2007_PAGE) != (uint64_t)cs.st_size)
-			return ulo_err(-EINVAL,
-				       "cache %s: size %lld does not match its recorded image size %" PRIu64,
-				       c->path, (long long)cs.st_size, c->id.size);
-		c->image_size = c->id.size;
-	}
+	c->id = rec.id;
+	memcpy(c->bind_id, rec.bind_id, sizeof(c->bind_id));
 	ret = ulo_cache_alloc_bitmaps(c);
 	if (ret)
 		return ret;
@@ -160,27 +208,30 @@ static int ulo_2007_load(struct ulo_cache *c)
 	stray = ulo_bitmap_load(&c->durable, bm, bs.st_size);
 	free(bm);
 	if (stray)
-		return ulo_err(-EINVAL,
+		return c->wipe ? -ENODATA : ulo_err(-EINVAL,
 			       "bitmap %s: %" PRIu64 " bits set past the end of cache %s (corrupt or not its bitmap)",
 			       c->bitmap_path, stray, c->path);
+	if (!rec.present && rec.supported && !ulo_bitmap_count(&c->durable) &&
+	    !c->readonly)
+		return ulo_2007_foreign(c, "no uloop record and no block marked present");
 	for (uint64_t i = 0; i < c->durable.nwords; i++)
 		c->present.w[i] = c->durable.w[i];
 	return 0;
 }
 
-/*
- * Clear the bits before forgetting the identity: a 2007 cache without an
- * identity is adopted by size, so an identity-less cache must never keep
- * bits of the image being dropped.
- */
+/* Mark the pair "dropping" before any bit goes, so a crash from here on
+ * leaves a pair that is recognisably ours and holds no image. */
 static int ulo_2007_unbind(struct ulo_cache *c)
 {
+	static const struct ulo_identity none;
+	int ret;
+
 	memset(&c->id, 0, sizeof(c->id));
-	if (ftruncate(c->bfd, 0) < 0 || fsync(c->bfd) < 0)
+	ret = ulo_2007_set_rec(c, &none, c->bind_id);
+	if (ret)
+		return ret;
+	if (ftruncate(c->bfd, 0) < 0)
 		return ulo_errno(-errno, "bitmap %s: truncate", c->bitmap_path);
-	if (fremovexattr(c->bfd, ULO_2007_XATTR) < 0 && errno != ENODATA &&
-	    errno != ENOTSUP)
-		return ulo_errno(-errno, "bitmap %s: fremovexattr", c->bitmap_path);
 	if (fsync(c->bfd) < 0)
 		return ulo_errno(-errno, "bitmap %s: fsync", c->bitmap_path);
 	return 0;
@@ -188,20 +239,29 @@ static int ulo_2007_unbind(struct ulo_cache *c)
 
 static int ulo_2007_format(struct ulo_cache *c, const struct ulo_identity *id)
 {
+	static const struct ulo_identity none;
 	uint64_t size = ULO_ROUND_UP(id->size, ULO_2007_PAGE);
 	uint64_t nblocks = size / ULO_2007_PAGE;
 	uint64_t bsize = ulo_2007_bitmap_size(nblocks);
+	uint8_t bind_id[16];
 	int ret;
 
-	/* Truncating to 0 first frees the old image's data and bits. */
+	if (getrandom(bind_id, sizeof(bind_id), 0) != sizeof(bind_id))
+		return ulo_errno(-errno, "cache %s: getrandom", c->path);
+	/* Ours from here on, whatever was there (unbind did this already
+	 * unless the pair was new or wiped). */
+	ret = ulo_2007_set_rec(c, &none, bind_id);
+	if (ret)
+		return ret;
+	if (ftruncate(c->fd, 0) < 0 || fsync(c->fd) < 0)
+		return ulo_errno(-errno, "cache %s: truncate", c->path);
 	if (ftruncate(c->bfd, 0) < 0 || ftruncate(c->bfd, (off_t)bsize) < 0 ||
 	    fsync(c->bfd) < 0)
 		return ulo_errno(-errno, "bitmap %s: resize", c->bitmap_path);
 	ulo_failpoint("format-zeroed");
-	if (ftruncate(c->fd, 0) < 0 || ftruncate(c->fd, (off_t)size) < 0 ||
-	    fsync(c->fd) < 0)
+	if (ftruncate(c->fd, (off_t)size) < 0 || fsync(c->fd) < 0)
 		return ulo_errno(-errno, "cache %s: resize", c->path);
-	ret = ulo_2007_set_id(c, id);
+	ret = ulo_2007_set_rec(c, id, bind_id);
 	if (ret)
 		return ret;
 	c->image_size = id->size;
@@ -209,6 +269,7 @@ static int ulo_2007_format(struct ulo_cache *c, const struct ulo_identity *id)
 	c->data_offset = 0;
 	c->bitmap_bytes = bsize;
 	c->id = *id;
+	memcpy(c->bind_id, bind_id, sizeof(c->bind_id));
 	return ulo_cache_alloc_bitmaps(c);
 }
 
@@ -229,19 +290,34 @@ static int ulo_2007_sync(struct ulo_cache *c)
 	return 0;
 }
 
-/* No header: the identity is recorded once, when it is first known. */
+/* No header: the record is written when the image is first known (the
+ * adoption of a 2007 cache), and otherwise only by format(). */
 static int ulo_2007_write_header(struct ulo_cache *c, bool clean)
 {
-	struct ulo_identity rec;
+	struct ulo_2007_rec rec;
 	int ret;
 
 	(void)clean;
 	if (c->id.kind == ULO_ID_NONE)
 		return 0;
-	ret = ulo_2007_get_id(c, &rec);
-	if (ret || ulo_identity_same(&rec, &c->id))
+	ret = ulo_2007_get_rec(c, &rec);
+	if (ret || (rec.present && ulo_identity_same(&rec.id, &c->id)))
 		return ret;
-	return ulo_2007_set_id(c, &c->id);
+	if (!rec.present && getrandom(c->bind_id, sizeof(c->bind_id), 0) !=
+	    sizeof(c->bind_id))
+		return ulo_errno(-errno, "cache %s: getrandom", c->path);
+	return ulo_2007_set_rec(c, &c->id, c->bind_id);
+}
+
+static int ulo_2007_read_binding(struct ulo_cache *c, struct ulo_identity *id,
+				 uint8_t *bind_id)
+{
+	struct ulo_2007_rec rec;
+	int ret = ulo_2007_get_rec(c, &rec);
+
+	*id = rec.id;
+	memcpy(bind_id, rec.bind_id, sizeof(rec.bind_id));
+	return ret;
 }
 
 const struct ulo_cache_fmt ulo_cache_fmt_2007 = {
@@ -252,4 +328,5 @@ const struct ulo_cache_fmt ulo_cache_fmt_2007 = {
 	.write_bitmap = ulo_2007_write_bitmap,
 	.sync_bitmap = ulo_2007_sync,
 	.write_header = ulo_2007_write_header,
+	.read_binding = ulo_2007_read_binding,
 };

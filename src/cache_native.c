@@ -13,7 +13,9 @@
  * one and renames it into place, so a crash leaves either the old cache or
  * the new one, never a file without a valid header.  On a partition there
  * is no rename: the old identity is forgotten first (unbind), then the
- * bitmap is zeroed and flushed, then the new header is written.
+ * bitmap is zeroed and flushed, then the new header is written.  Each
+ * layout gets a new random uuid: a reader without the lock (export,
+ * check) compares it at the end to know no drop happened under it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,6 +101,8 @@ static int ulo_native_load(struct ulo_cache *c)
 	if (ret)
 		return ulo_errno(ret, "cache %s: pread (header)", c->path);
 	ret = ulo_header_pick(area, &h, &slot, why, sizeof(why));
+	if (ret && ret != -ENODATA && c->wipe)
+		return -ENODATA;	/* damaged: --wipe starts over */
 	if (ret == -ENODATA) {
 		ret = ulo_native_blank(c, size, &blank);
 		if (ret)
@@ -113,10 +117,14 @@ static int ulo_native_load(struct ulo_cache *c)
 			       c->path);
 	}
 	if (ret)
-		return ulo_err(ret, "cache %s: %s", c->path, why);
+		return ulo_err(ret, "cache %s: %s%s", c->path, why,
+			       c->readonly ? "" : " (pass --wipe to start over)");
 	ret = ulo_header_check_layout(&h, size, why, sizeof(why));
+	if (ret && c->wipe)
+		return -ENODATA;
 	if (ret)
-		return ulo_err(ret, "cache %s: %s", c->path, why);
+		return ulo_err(ret, "cache %s: %s%s", c->path, why,
+			       c->readonly ? "" : " (pass --wipe to start over)");
 
 	n->h = h;
 	n->have_header = true;
@@ -127,6 +135,7 @@ static int ulo_native_load(struct ulo_cache *c)
 	c->data_offset = h.data_offset;
 	c->bitmap_bytes = h.bitmap_length;
 	c->id = h.id;
+	memcpy(c->bind_id, h.uuid, sizeof(c->bind_id));
 	c->was_clean = h.flags & ULO_HDR_F_CLEAN;
 	ret = ulo_cache_alloc_bitmaps(c);
 	if (ret)
@@ -141,6 +150,8 @@ static int ulo_native_load(struct ulo_cache *c)
 	}
 	stray = ulo_bitmap_load(&c->durable, bm, h.bitmap_length);
 	free(bm);
+	if (stray && c->wipe)
+		return -ENODATA;
 	if (stray)
 		return ulo_err(-EINVAL,
 			       "cache %s: bitmap has %" PRIu64 " bits set past the last block (corrupt)",
@@ -235,8 +246,13 @@ static int ulo_native_replace_file(struct ulo_cache *c,
 	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ulo_errno(-errno, "cache %s: open", tmp);
-	if (fstat(c->fd, &st) == 0)
-		fchmod(fd, st.st_mode & 07777);
+	/* The new file takes the old one's place: its owner and mode too. */
+	if (fstat(c->fd, &st) < 0 ||
+	    (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM) ||
+	    fchmod(fd, st.st_mode & 07777) < 0) {
+		ret = ulo_errno(-errno, "cache %s: copying owner and mode", tmp);
+		goto out_unlink;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		ret = ulo_errno(-errno, "cache %s: flock", tmp);
 		goto out_unlink;
@@ -253,14 +269,18 @@ static int ulo_native_replace_file(struct ulo_cache *c,
 		ret = ulo_errno(-errno, "cache %s: rename from %s", c->path, tmp);
 		goto out_unlink;
 	}
-	snprintf(dir, sizeof(dir), "%s", c->path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	/* Until the directory is flushed, the rename may not survive. */
 	close(c->fd);
 	c->fd = fd;
+	snprintf(dir, sizeof(dir), "%s", c->path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		ret = ulo_errno(-errno, "cache %s: fsync of its directory", c->path);
+		if (dfd >= 0)
+			close(dfd);
+		return ret;
+	}
+	close(dfd);
 	return 0;
 
 out_unlink:
@@ -281,12 +301,11 @@ static int ulo_native_format(struct ulo_cache *c, const struct ulo_identity *id)
 	h.image_size = id->size;
 	ulo_header_layout(&h);
 	h.generation = n->have_header ? n->h.generation + 1 : 1;
-	if (n->have_header) {
-		memcpy(h.uuid, n->h.uuid, sizeof(h.uuid));
+	if (n->have_header)
 		h.compat = n->h.compat;
-	} else if (getrandom(h.uuid, sizeof(h.uuid), 0) != sizeof(h.uuid)) {
+	/* A new uuid per layout: readers holding the old one can tell. */
+	if (getrandom(h.uuid, sizeof(h.uuid), 0) != sizeof(h.uuid))
 		return ulo_errno(-errno, "cache %s: getrandom (uuid)", c->path);
-	}
 	h.created = h.updated = (uint64_t)time(NULL);
 	h.id = *id;
 	if (ulo_header_check_layout(&h, c->capacity, why, sizeof(why)))
@@ -316,6 +335,7 @@ static int ulo_native_format(struct ulo_cache *c, const struct ulo_identity *id)
 	c->data_offset = h.data_offset;
 	c->bitmap_bytes = h.bitmap_length;
 	c->id = *id;
+	memcpy(c->bind_id, h.uuid, sizeof(c->bind_id));
 	return ulo_cache_alloc_bitmaps(c);
 }
 
@@ -343,6 +363,25 @@ static void ulo_native_close(struct ulo_cache *c)
 	c->fmt_priv = NULL;
 }
 
+static int ulo_native_read_binding(struct ulo_cache *c, struct ulo_identity *id,
+				   uint8_t *bind_id)
+{
+	uint8_t area[ULO_HDR_AREA];
+	struct ulo_header h;
+	char why[512];
+	int slot, ret;
+
+	ret = ulo_pread_full(c->fd, area, sizeof(area), 0);
+	if (ret)
+		return ulo_errno(ret, "cache %s: pread (header)", c->path);
+	ret = ulo_header_pick(area, &h, &slot, why, sizeof(why));
+	if (ret)
+		return ulo_err(ret, "cache %s: %s", c->path, why);
+	*id = h.id;
+	memcpy(bind_id, h.uuid, sizeof(h.uuid));
+	return 0;
+}
+
 const struct ulo_cache_fmt ulo_cache_fmt_native = {
 	.name = "native",
 	.load = ulo_native_load,
@@ -351,6 +390,7 @@ const struct ulo_cache_fmt ulo_cache_fmt_native = {
 	.write_bitmap = ulo_native_write_bitmap,
 	.sync_bitmap = ulo_native_sync,
 	.write_header = ulo_native_write_header,
+	.read_binding = ulo_native_read_binding,
 	.close = ulo_native_close,
 };
 

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -32,13 +33,16 @@ int cli_parse(int argc, char **argv, const struct option *lopts,
 	int opt;
 
 	cli_opts_init(o);
-	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
+	opterr = 0;	/* our messages, not getopt's */
+	while ((opt = getopt_long(argc, argv, ":hv", lopts, NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return ULO_EXIT_OK;
 		}
-		if (!cli_common_opt(opt, optarg, o))
-			return cli_usage_error("unknown option");
+		if (opt == ':')
+			return cli_usage_error("%s needs a value", argv[optind - 1]);
+		if (opt == '?' || !cli_common_opt(opt, optarg, o))
+			return cli_usage_error("unknown option '%s'", argv[optind - 1]);
 	}
 	if (argc - optind != nargs)
 		return cli_usage_error("expected %s, got %d arguments", what,
@@ -121,6 +125,9 @@ int cli_common_opt(int opt, const char *arg, struct cli_opts *o)
 	case OPT_OFFLINE:
 		o->offline = true;
 		return 1;
+	case OPT_IGNORE_IDENTITY:
+		o->ignore_identity = true;
+		return 1;
 	case OPT_WIPE:
 		o->wipe = true;
 		return 1;
@@ -200,6 +207,14 @@ int cli_check_opts(const struct cli_opts *o)
 				       o->block_size);
 	if (o->bitmap && !o->cache)
 		return cli_usage_error("--bitmap needs --cache");
+	if (o->bitmap && o->cache) {
+		struct stat a, b;
+
+		if (!strcmp(o->bitmap, o->cache) ||
+		    (!stat(o->bitmap, &a) && !stat(o->cache, &b) &&
+		     a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+			return cli_usage_error("--cache and --bitmap name the same file");
+	}
 	return 0;
 }
 

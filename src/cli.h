@@ -27,7 +27,7 @@ enum {
 	OPT_WIPE, OPT_SOURCE, OPT_OFFSET, OPT_LENGTH, OPT_HELP, OPT_VERBOSE,
 	OPT_NO_PROGRESS, OPT_CA, OPT_PIN, OPT_CERT, OPT_KEY, OPT_INSECURE,
 	OPT_TIMEOUT, OPT_RETRIES, OPT_MIRROR, OPT_PROXY, OPT_ALLOW_HTTP_REDIRECT,
-	OPT_STATS,
+	OPT_STATS, OPT_IGNORE_IDENTITY,
 };
 
 /* Trust anchors used when --ca is not given (uloop-mkinitramfs puts the
@@ -80,6 +80,7 @@ struct cli_opts {
 	uint64_t block_size;	/* --block-size, 0 = default */
 	struct ulo_engine_opts eng;	/* --connections, --readahead, --rate */
 	bool offline;		/* --offline: never drop a cache */
+	bool ignore_identity;	/* check: compare even another identity */
 	bool wipe;		/* --wipe: may overwrite foreign data */
 	bool json;
 	int progress;		/* --progress 1, --no-progress 0, -1 auto */

@@ -23,10 +23,12 @@
 
 static void check_usage(FILE *f)
 {
-	fputs("Usage: uloop check CACHE [--bitmap PATH] [--source SOURCE]\n"
+	fputs("Usage: uloop check CACHE [--bitmap PATH] [--source SOURCE] [--ignore-identity]\n"
 	      "\n"
 	      "Verify a cache's own consistency and, with --source, that every\n"
 	      "present block equals the source.  Exit status 1 if not.\n"
+	      "--ignore-identity compares even if SOURCE is not the image the\n"
+	      "cache was filled from (a copy of it elsewhere, say).\n"
 	      "\n"
 	      "Options for a network SOURCE:\n"
 	      CLI_HELP_SOURCE_NET, f);
@@ -85,6 +87,7 @@ int cmd_check(int argc, char **argv)
 	static const struct option lopts[] = {
 		CLI_OPT_BITMAP, CLI_OPT_SOURCE, CLI_OPT_HELP, CLI_OPT_VERBOSE,
 		CLI_OPT_SOURCE_NET,
+		{ "ignore-identity", no_argument, NULL, OPT_IGNORE_IDENTITY },
 		CLI_OPT_END
 	};
 	struct ulo_source *src = NULL;
@@ -98,6 +101,8 @@ int cmd_check(int argc, char **argv)
 		return ret;
 	ret = ULO_EXIT_FAIL;
 	o.cache = argv[optind];
+	if (cli_check_opts(&o))
+		return ULO_EXIT_USAGE;
 	if (cli_open_cache_ro(&o, &c))
 		return ULO_EXIT_FAIL;
 	if (!o.source) {
@@ -108,7 +113,11 @@ int cmd_check(int argc, char **argv)
 	}
 	if (cli_open_source(&o, o.source, &src))
 		goto out;
-	if (!c->laid_out || c->id.kind == ULO_ID_NONE || c->id.kind == ULO_ID_APP) {
+	if (c->laid_out && o.ignore_identity && src->id.size != c->image_size) {
+		cli_note("cache %s: image size %" PRIu64 ", %s has %" PRIu64,
+			 c->path, c->image_size, src->id.location, src->id.size);
+		goto out;
+	} else if (!c->laid_out || c->id.kind == ULO_ID_NONE || c->id.kind == ULO_ID_APP) {
 		if (c->fmt != &ulo_cache_fmt_2007 || !c->laid_out) {
 			printf("%s: consistent; holds no image (nothing to compare)\n",
 			       c->path);
@@ -124,14 +133,14 @@ int cmd_check(int argc, char **argv)
 			goto out;
 		}
 		c->image_size = src->id.size;
-	} else if (!ulo_identity_same(&c->id, &src->id)) {
+	} else if (!ulo_identity_same(&c->id, &src->id) && !o.ignore_identity) {
 		cli_note("cache %s: holds another image than %s (cache: %s %s; source: %s %s)",
 			 c->path, src->id.location, ulo_id_kind_name(c->id.kind),
 			 c->id.validator, ulo_id_kind_name(src->id.kind),
 			 src->id.validator);
 		goto out;
 	}
-	if (check_blocks(c, src, &checked, &bad)) {
+	if (check_blocks(c, src, &checked, &bad) || ulo_cache_check_binding(c)) {
 		cli_fail();
 		goto out;
 	}

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,21 @@ static int export_write(int fd, const char *out, export_read_fn rd, void *ctx,
 	return ret;
 }
 
+/* Make the rename durable: flush the directory holding @path. */
+static int export_sync_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	int dfd, ret = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		ret = -errno;
+	if (dfd >= 0)
+		close(dfd);
+	return ret;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -100,6 +117,8 @@ int cmd_export(int argc, char **argv)
 		return ret;
 	ret = ULO_EXIT_FAIL;
 	o.cache = argv[optind];
+	if (cli_check_opts(&o))
+		return ULO_EXIT_USAGE;
 	out = argv[optind + 1];
 	to_stdout = !strcmp(out, "-");
 
@@ -147,14 +166,16 @@ int cmd_export(int argc, char **argv)
 			 eng ? export_from_engine : export_from_cache,
 			 eng ? (void *)eng : (void *)c, c->image_size) ||
 	    (!to_stdout && fsync(fd) < 0 &&
-	     ulo_errno(-errno, "%s: fsync", part))) {
+	     ulo_errno(-errno, "%s: fsync", part)) ||
+	    /* Read without the lock: was the cache re-laid under us? */
+	    (!eng && ulo_cache_check_binding(c))) {
 		cli_fail();
 		goto out_unlink;
 	}
 	if (!to_stdout) {
 		close(fd);
 		fd = -1;
-		if (rename(part, out) < 0) {
+		if (rename(part, out) < 0 || export_sync_dir(out)) {
 			ulo_errno(-errno, "%s: rename from %s", out, part);
 			cli_fail();
 			goto out_unlink;

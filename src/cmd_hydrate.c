@@ -105,9 +105,14 @@ int cmd_hydrate(int argc, char **argv)
 		ulo_progress_update(&prog, ULO_MIN(size, ulo_cache_count(cache) *
 				    cache->block_size), false);
 	}
-	if (ulo_engine_drain(eng)) {
+	if (ulo_engine_drain(eng) || cli_signal_received()) {
 		ulo_progress_end(&prog);
-		cli_fail();
+		if (cli_signal_received())
+			cli_note("%s: interrupted; %" PRIu64 " of %" PRIu64
+				 " blocks present, kept for the next run",
+				 cache->path, ulo_cache_count(cache), cache->nblocks);
+		else
+			cli_fail();
 		goto out;
 	}
 	ulo_progress_update(&prog, size, true);

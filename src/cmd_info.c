@@ -151,6 +151,8 @@ int cmd_info(int argc, char **argv)
 		return ret;
 	ret = ULO_EXIT_FAIL;
 	o.cache = argv[optind];
+	if (cli_check_opts(&o))
+		return ULO_EXIT_USAGE;
 	if (cli_open_cache_ro(&o, &c))
 		return ULO_EXIT_FAIL;
 	if (o.json)

@@ -3,15 +3,20 @@
  * source_file.c - images in local files and on block devices (the 2007
  * "ulobdev" case: cache a slow disk onto flash).
  *
- * Identity: a regular file is identified by its inode number and mtime (ns),
- * so both "cp new old" (same inode, new mtime) and "mv new old" (new inode)
- * are seen as a new image on the next open.  While open, every read is
- * followed by an fstat(): if the file's size or mtime moved, the bytes just
- * read may belong to either version and the read fails with -ESTALE instead
- * of returning them.  A block device has no mtime; it is identified by its
- * size and a CRC-32C fingerprint of its first and last 64 KiB, which is
- * where filesystems keep their superblocks and so what changes when the
- * device is reformatted.
+ * Identity: a regular file is identified by its inode number, mtime and
+ * ctime (ns), so "cp new old" (same inode, new times), "mv new old" (new
+ * inode) and even an in-place rewrite that puts the old mtime back
+ * (rsync --inplace -t, touch -r: ctime still moves) are a new image on the
+ * next open.  While open, every read is followed by an fstat(): if size,
+ * mtime or ctime moved, the bytes just read may belong to either version
+ * and the read fails with -ESTALE instead of returning them.
+ *
+ * A block device has no such times.  It is identified by its size and a
+ * CRC-32C fingerprint of its first and last 64 KiB (where filesystems keep
+ * their superblocks: what changes when it is reformatted), and it is
+ * opened O_EXCL, so it cannot be mounted while it is being cached.  Raw
+ * writes to it cannot be seen: as in 2007, a device being cached must not
+ * be written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +39,7 @@
 struct ulo_file_src {
 	int fd;
 	bool is_blkdev;
-	struct timespec mtime;	/* at open, regular files only */
+	struct timespec mtime, ctime;	/* at open, regular files only */
 	off_t size;
 };
 
@@ -76,6 +81,16 @@ static int ulo_file_open(struct ulo_source *src, const char *location,
 		ret = ulo_errno(-errno, "%s: open", location);
 		goto out_free;
 	}
+	if (fstat(f->fd, &st) == 0 && S_ISBLK(st.st_mode)) {
+		/* Exclusive: nobody mounts it while its blocks are cached. */
+		close(f->fd);
+		f->fd = open(location, O_RDONLY | O_CLOEXEC | O_EXCL);
+		if (f->fd < 0) {
+			ret = ulo_errno(-errno, "%s: open exclusively (mounted or in use?)",
+					location);
+			goto out_free;
+		}
+	}
 	abs = realpath(location, NULL);
 	snprintf(src->id.location, sizeof(src->id.location), "%s",
 		 abs ? abs : location);
@@ -86,12 +101,15 @@ static int ulo_file_open(struct ulo_source *src, const char *location,
 	}
 	if (S_ISREG(st.st_mode)) {
 		f->mtime = st.st_mtim;
+		f->ctime = st.st_ctim;
 		f->size = st.st_size;
 		src->id.kind = ULO_ID_FILE_MTIME;
 		src->id.size = st.st_size;
 		snprintf(src->id.validator, sizeof(src->id.validator),
-			 "ino=%" PRIu64 " mtime=%lld.%09ld", (uint64_t)st.st_ino,
-			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+			 "ino=%" PRIu64 " mtime=%lld.%09ld ctime=%lld.%09ld",
+			 (uint64_t)st.st_ino, (long long)st.st_mtim.tv_sec,
+			 st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec,
+			 st.st_ctim.tv_nsec);
 	} else if (S_ISBLK(st.st_mode)) {
 		uint64_t size;
 		uint32_t fp[2] = { 0, 0 };
@@ -144,9 +162,11 @@ static int ulo_file_read(struct ulo_source *src, void *buf, uint64_t off,
 	if (fstat(f->fd, &st) < 0)
 		return ulo_errno(-errno, "%s: fstat", src->id.location);
 	if (st.st_size != f->size || st.st_mtim.tv_sec != f->mtime.tv_sec ||
-	    st.st_mtim.tv_nsec != f->mtime.tv_nsec)
+	    st.st_mtim.tv_nsec != f->mtime.tv_nsec ||
+	    st.st_ctim.tv_sec != f->ctime.tv_sec ||
+	    st.st_ctim.tv_nsec != f->ctime.tv_nsec)
 		return ulo_err(-ESTALE,
-			       "%s: image changed while in use (size or mtime moved); refusing its data",
+			       "%s: image changed while in use (size, mtime or ctime moved); refusing its data",
 			       src->id.location);
 	if (ret < 0)
 		return ulo_errno(ret, "%s: short read at %" PRIu64,

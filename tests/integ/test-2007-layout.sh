@@ -54,3 +54,32 @@ grep -q "dropped its 769 blocks" "$T/err" || fail "2007 cache not rebound: $(cat
 $ULOOP export "$T/c" --bitmap "$T/b" "$T/out"
 cmp "$T/out" "$T/img2" || fail "rebound 2007 cache differs"
 expect_fail 2 "4K blocks" $ULOOP hydrate "$T/img" --cache "$T/c" --bitmap "$T/b" --block-size 64K
+
+# Files that are not a 2007 cache are never overwritten without --wipe.
+seq 1 2000 >"$T/important.txt"
+cp "$T/important.txt" "$T/important.before"
+expect_fail 1 "refusing to overwrite" $ULOOP hydrate "$T/img" --cache "$T/newcache" --bitmap "$T/important.txt"
+cmp "$T/important.txt" "$T/important.before" || fail "a text file given as --bitmap was overwritten"
+make_image "$T/precious.dat" 40960
+cp "$T/precious.dat" "$T/precious.before"
+: >"$T/empty.bm"
+expect_fail 1 "refusing to overwrite" $ULOOP hydrate "$T/img" --cache "$T/precious.dat" --bitmap "$T/empty.bm"
+cmp "$T/precious.dat" "$T/precious.before" || fail "a data file given as --cache was overwritten"
+$ULOOP hydrate "$T/img" --cache "$T/precious.dat" --bitmap "$T/empty.bm" --wipe --no-progress >/dev/null
+$ULOOP check "$T/precious.dat" --bitmap "$T/empty.bm" --source "$T/img"
+expect_fail 2 "name the same file" $ULOOP hydrate "$T/img" --cache "$T/x" --bitmap "$T/x"
+
+# An export that reads while another process lays the cache out for
+# another image fails instead of writing a mix of both.
+make_image "$T/big1" $((24 * 1024 * 1024))
+make_image "$T/big2" $((24 * 1024 * 1024))
+rm -f "$T/c" "$T/b"
+$ULOOP hydrate "$T/big1" --cache "$T/c" --bitmap "$T/b" --no-progress >/dev/null
+( rc=0; $ULOOP export "$T/c" --bitmap "$T/b" - 2>"$T/exp.err" || rc=$?; echo $rc >"$T/exp.rc" ) |
+	( sleep 1; cat >"$T/exp.out" ) &
+pid=$!
+sleep 0.3
+$ULOOP hydrate "$T/big2" --cache "$T/c" --bitmap "$T/b" --no-progress >/dev/null 2>&1
+wait
+[ "$(cat "$T/exp.rc")" -eq 1 ] || fail "export across a re-layout exited $(cat "$T/exp.rc")"
+grep -q "laid out anew for another image" "$T/exp.err" || fail "export: $(cat "$T/exp.err")"

@@ -44,6 +44,11 @@ for off in 8 12 16 24 32 36 40 48 56 64 72 80 88 104 112 120 128 136 144 400 244
 	refused "CRC mismatch"
 done
 
+# --wipe starts a damaged cache over.
+damage 12
+$ULOOP hydrate "$T/img" --cache "$T/c" --wipe --no-progress >/dev/null
+$ULOOP check "$T/c" --source "$T/img" >/dev/null || fail "--wipe did not start over"
+
 # Truncations.
 for len in 100 4096 8191 65536 1000000; do
 	head -c $len "$T/good" >"$T/c"
@@ -81,4 +86,4 @@ $ULOOP hydrate "$T/img" --cache "$T/c7" --bitmap "$T/b7" --no-progress >/dev/nul
 head -c 12288 /dev/zero >>"$T/c7"
 expect_fail 1 "does not match its recorded image size" $ULOOP info "$T/c7" --bitmap "$T/b7"
 truncate -s 4095 "$T/c7"
-expect_fail 1 "not a multiple of the page size" $ULOOP info "$T/c7" --bitmap "$T/b7"
+expect_fail 1 "not a non-zero multiple of the page size" $ULOOP info "$T/c7" --bitmap "$T/b7"

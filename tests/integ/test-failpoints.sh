@@ -63,6 +63,24 @@ for layout in native 2007; do
 	done
 done
 
+# Dropping a big image for a small one (the 2007 files shrink): a crash at
+# each step still leaves a pair that opens and completes.
+make_image "$T/huge" $((40 * 1024 * 1024))
+for layout in native 2007; do
+	for fp in unbind-written:1 format-zeroed:1; do
+		rm -f "$T/c" "$T/b"
+		if [ $layout = native ]; then set -- "$T/c"; else set -- "$T/c" --bitmap "$T/b"; fi
+		create=""
+		src=$T/huge
+		$ULOOP hydrate "$src" --cache "$@" --no-progress >/dev/null
+		src=$T/img
+		crash "$fp" "$@"
+		verify "$@"
+		n=$((n + 1))
+		echo "$layout shrink + $fp: recovered"
+	done
+done
+
 # A torn header write leaves the previous generation in charge.
 rm -f "$T/c"
 src=$T/img

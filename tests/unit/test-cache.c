@@ -375,8 +375,8 @@ static void test_native_dropped(void)
 	/* The old image's bytes are not readable under the new identity. */
 	CHECK_EQ(ulo_cache_read(c, buf, 0, BS), 0);
 	CHECK(is_zero(buf, BS));
-	/* Same cache (uuid), new image. */
-	CHECK(!memcmp(ulo_native_header(c)->uuid, uuid, sizeof(uuid)));
+	/* A new layout has a new uuid: lock-free readers can tell. */
+	CHECK(memcmp(ulo_native_header(c)->uuid, uuid, sizeof(uuid)) != 0);
 	CHECK_EQ(put_blocks(c, 2, 1, 5), 0);
 	CHECK_EQ(ulo_cache_close(c), 0);
 
@@ -644,8 +644,12 @@ static void test_damaged_header(void)
 	CHECK(c == NULL);
 	CHECK_STR_CONTAINS(ulo_errmsg(), p);
 	CHECK_STR_CONTAINS(ulo_errmsg(), "both header copies bad");
-	/* And it is not mistaken for foreign data to be wiped. */
-	CHECK_EQ(open_cache(p, NULL, 0, false, false, true, &c), -EBADMSG);
+	/* --wipe starts a damaged cache over. */
+	CHECK_EQ(open_cache(p, NULL, 0, false, false, true, &c), 0);
+	if (c) {
+		CHECK(!c->laid_out);
+		ulo_cache_close(c);
+	}
 }
 
 static void test_stray_bits(void)
@@ -966,13 +970,16 @@ static void test_2007_short_bitmap(void)
 	uint8_t b = 0;
 
 	make_2007_files(p, bp, pages, 4096);
+	/* Page 0 present: what makes it a 2007 cache and not just files. */
+	b = 0x01;
+	CHECK_EQ(write_file_at(bp, &b, 1, 0), 0);
 	make_id(&id, pages * 4096, "ino=28 mtime=1700000020.0");
 	CHECK_EQ(open_cache(p, bp, 0, false, false, false, &c), 0);
 	if (!c)
 		return;
 	CHECK_EQ(c->nblocks, pages);
 	CHECK_EQ(ulo_cache_bind(c, &id, false, &res, NULL), 0);
-	CHECK_EQ(res, ULO_BIND_REUSED);	/* no bits: nothing adopted */
+	CHECK_EQ(res, ULO_BIND_ADOPTED);
 	CHECK_EQ(put_blocks(c, pages - 1, 1, 20), 0);
 	CHECK_EQ(ulo_cache_commit(c), 0);
 	/* The last bit lives past the 2007 file's end: the file grows. */
@@ -983,21 +990,21 @@ static void test_2007_short_bitmap(void)
 	CHECK_EQ(open_cache(p, bp, 0, false, true, false, &c), 0);
 	if (!c)
 		return;
-	CHECK_EQ(ulo_cache_count(c), 1);
+	CHECK_EQ(ulo_cache_count(c), 2);
 	CHECK(ulo_cache_present(c, pages - 1));
 	CHECK(block_ok(c, pages - 1, 20));
 	ulo_cache_close(c);
 
-	/* A bitmap too short to be this cache's is refused. */
+	/* A bitmap too short to be this cache's: not a cache, refused. */
 	make_2007_files(p, bp, 65537, 4096);	/* 2007 made 8192 */
-	CHECK_EQ(open_cache(p, bp, 0, false, false, false, &c), -EINVAL);
+	CHECK_EQ(open_cache(p, bp, 0, false, false, false, &c), -EEXIST);
 	ulo_cache_close(c);
 	CHECK_STR_CONTAINS(ulo_errmsg(), bp);
 	CHECK_STR_CONTAINS(ulo_errmsg(), "does not fit");
 	/* So is a cache file that is not a whole number of pages. */
 	make_2007_files(p, bp, 2, 4096);
 	CHECK_EQ(truncate(p, 5000), 0);
-	CHECK_EQ(open_cache(p, bp, 0, false, false, false, &c), -EINVAL);
+	CHECK_EQ(open_cache(p, bp, 0, false, false, false, &c), -EEXIST);
 	ulo_cache_close(c);
 	CHECK_STR_CONTAINS(ulo_errmsg(), p);
 	CHECK_STR_CONTAINS(ulo_errmsg(), "page size");
