@@ -8,6 +8,7 @@
 #   make check-integ  shell tests against the built binaries
 #   make demo         the engine's job on a demo image, cold then warm (root)
 #   make bench        benchmarks (ratios against peers measured in the same run)
+#   make fuzz         the HTTP parsers under libFuzzer for FUZZ_SECONDS (600)
 #   make static       build/static/uloop: one static binary for initramfs
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -59,7 +60,7 @@ U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
-.PHONY: all static check check-unit check-integ demo bench install clean \
+.PHONY: all static check check-unit check-integ demo bench install clean fuzz \
 	test-bins deps-check
 
 all: $(B)/uloop $(B)/libuloop.a
@@ -111,7 +112,24 @@ $(B)/examples/ulo2007-example: docs/examples/ulo2007-example.c $(B)/libuloop.a
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Isrc -o $@ $< $(B)/libuloop.a $(LDLIBS)
 
-test-bins: all $(B)/test/uloop $(B)/asan/uloop $(UNIT_BIN) \
+# libFuzzer needs clang; without it the fuzz test skips (tests/install-deps.sh
+# installs it for make check).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 600
+$(B)/fuzz/fuzz-http-parse: tests/fuzz/fuzz-http-parse.c src/http_parse.c src/http_parse.h
+	@mkdir -p $(@D)
+	if command -v $(FUZZ_CC) >/dev/null; then \
+		$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+			-Isrc -o $@ tests/fuzz/fuzz-http-parse.c src/http_parse.c; \
+	else rm -f $@; fi
+
+fuzz: $(B)/fuzz/fuzz-http-parse
+	mkdir -p $(B)/fuzz/corpus-http
+	$(B)/fuzz/fuzz-http-parse -max_total_time=$(FUZZ_SECONDS) \
+		$(B)/fuzz/corpus-http tests/fuzz/corpus-http
+
+test-bins: all static $(B)/test/uloop $(B)/asan/uloop $(UNIT_BIN) \
+	$(B)/fuzz/fuzz-http-parse \
 	$(B)/examples/ulo2007-example
 
 # Test dependencies come from the distribution; the script skips what is

@@ -149,8 +149,9 @@ static size_t ulo_http_write_cb(char *data, size_t size, size_t n, void *arg)
 	struct ulo_http_req *r = arg;
 	size_t len = size * n;
 
-	/* A 2xx body goes to the buffer; any other body is only counted. */
-	if (r->got + len > r->len || !r->len) {
+	/* Only a 206 body may reach the buffer; any other is only counted
+	 * (an error page), or stopped when it is a 2xx (a whole image). */
+	if (r->status != 206 || r->got + len > r->len) {
 		if (r->status >= 200 && r->status < 300) {
 			r->overflow = true;
 			return 0;

@@ -96,20 +96,26 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 			 ULO_HTTP_HEADER_CAP / 1024);
 		return ULO_HTTP_PERMANENT;
 	}
-	if (r->overflow) {
-		snprintf(why, len, "server sent more than the %" PRIu64 " bytes asked for",
-			 r->len);
-		return ULO_HTTP_PERMANENT;
-	}
-	if (r->curl_code) {
+	/* Stopped for a body too long: say why it was too long, below. */
+	if (r->curl_code && !r->overflow) {
 		snprintf(why, len, "%s", r->curl_err);
 		switch (r->curl_code) {
+		case CURLE_PEER_FAILED_VERIFICATION:
+			snprintf(why, len, "TLS: server certificate rejected (%s)",
+				 r->curl_err);
+			return ULO_HTTP_PERMANENT;
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+			snprintf(why, len, "TLS: server public key matches no --pin");
+			return ULO_HTTP_PERMANENT;
+		case CURLE_SSL_CACERT_BADFILE:
+			snprintf(why, len, "TLS: CA file unusable (%s)", r->curl_err);
+			return ULO_HTTP_PERMANENT;
+		case CURLE_SSL_CERTPROBLEM:
+			snprintf(why, len, "TLS: client certificate or key unusable (%s)",
+				 r->curl_err);
+			return ULO_HTTP_PERMANENT;
 		case CURLE_UNSUPPORTED_PROTOCOL:
 		case CURLE_URL_MALFORMAT:
-		case CURLE_PEER_FAILED_VERIFICATION:
-		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		case CURLE_SSL_CACERT_BADFILE:
-		case CURLE_SSL_CERTPROBLEM:
 		case CURLE_SSL_CIPHER:
 		case CURLE_SSL_CRL_BADFILE:
 		case CURLE_SSL_ISSUER_ERROR:
@@ -169,6 +175,11 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 			 r->content_type);
 		return ULO_HTTP_PERMANENT;
 	}
+	if (r->overflow) {
+		snprintf(why, len, "server sent more than the %" PRIu64 " bytes asked for",
+			 r->len);
+		return ULO_HTTP_PERMANENT;
+	}
 	if (!r->has_content_range ||
 	    ulo_http_content_range(r->content_range, strlen(r->content_range),
 				   &first, &last, &total, &unsat) || unsat) {
@@ -220,12 +231,19 @@ static void ulo_sleep_ms(uint64_t ms)
 		;
 }
 
-/* Backoff with +-25% jitter, so many clients do not retry in step. */
-static uint64_t ulo_jitter(uint64_t ms)
+/*
+ * How long to wait before retry: our backoff with +-25% jitter (so many
+ * nodes booting together do not retry in step), but never less than the
+ * server's Retry-After (@retry_after_s, -1 if none): jitter only adds.
+ */
+static uint64_t ulo_retry_wait(uint64_t backoff_ms, long retry_after_s)
 {
-	uint64_t j = ms / 2 ? (uint64_t)(ulo_now_ns() / 1000 % (ms / 2)) : 0;
+	uint64_t j = backoff_ms / 2 ? (uint64_t)(ulo_now_ns() / 1000 % (backoff_ms / 2)) : 0;
+	uint64_t ms = backoff_ms - backoff_ms / 4 + j;
 
-	return ms - ms / 4 + j;
+	if (retry_after_s >= 0 && ms < (uint64_t)retry_after_s * 1000)
+		ms = (uint64_t)retry_after_s * 1000 + j / 4;
+	return ms;
 }
 
 static int ulo_errno_for(long status)
@@ -311,8 +329,7 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 		if (cls == ULO_HTTP_TRANSIENT && ++attempt <= h->retries &&
 		    ulo_now_ns() + backoff * 1000000 < deadline) {
 			ulo_debug("http", "%s: %s; retrying", cur, why);
-			ulo_sleep_ms(ulo_jitter(r->retry_after >= 0 ?
-				     ULO_MAX(backoff, (uint64_t)r->retry_after * 1000) : backoff));
+			ulo_sleep_ms(ulo_retry_wait(backoff, r->retry_after));
 			backoff = ULO_MIN(backoff * 2, (uint64_t)ULO_HTTP_BACKOFF_MAX_MS);
 			continue;
 		}
@@ -353,8 +370,13 @@ out:
 	return ret;
 }
 
-/* The next server to ask: round-robin over usable ones not in backoff. */
-static struct ulo_http_ep *ulo_http_pick(struct ulo_http_src *h, char *url)
+/*
+ * The next server to ask: round-robin over usable ones not in backoff, or
+ * if all are, the one whose backoff ends first; *@wait_ms says how long
+ * until it may be asked.
+ */
+static struct ulo_http_ep *ulo_http_pick(struct ulo_http_src *h, char *url,
+					 uint64_t *wait_ms)
 {
 	uint64_t now = ulo_now_ns(), soonest = UINT64_MAX;
 	struct ulo_http_ep *best = NULL, *fallback = NULL;
@@ -375,8 +397,11 @@ static struct ulo_http_ep *ulo_http_pick(struct ulo_http_src *h, char *url)
 			fallback = ep;
 		}
 	}
-	if (!best)
+	*wait_ms = 0;
+	if (!best) {
 		best = fallback;
+		*wait_ms = (best->down_until_ns - now + 999999) / 1000000;
+	}
 	snprintf(url, ULO_HTTP_URL_MAX, "%s", best->resolved);
 	pthread_mutex_unlock(&h->lock);
 	return best;
@@ -398,10 +423,13 @@ static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
 	if (!r)
 		return ulo_errno(-ENOMEM, "%s", src->id.location);
 	for (;;) {
-		struct ulo_http_ep *ep = ulo_http_pick(h, url);
-		uint64_t now = ulo_now_ns(), wait;
+		uint64_t now, wait;
+		struct ulo_http_ep *ep = ulo_http_pick(h, url, &wait);
 		enum ulo_http_class cls;
 
+		if (wait)
+			ulo_sleep_ms(wait);
+		now = ulo_now_ns();
 		memset(r, 0, sizeof(*r));
 		r->url = url;
 		r->first = off;
@@ -450,8 +478,7 @@ static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
 			ret = ulo_err(ulo_errno_for(r->status), "%s: %s", url, why);
 			break;
 		}
-		wait = r->retry_after >= 0 ?
-			ULO_MAX(backoff, (uint64_t)r->retry_after * 1000) : backoff;
+		wait = ulo_retry_wait(backoff, r->retry_after);
 		pthread_mutex_lock(&h->lock);
 		ep->down_until_ns = ulo_now_ns() + wait * 1000000;
 		pthread_mutex_unlock(&h->lock);
@@ -462,13 +489,10 @@ static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
 		}
 		if (retries)
 			(*retries)++;
-		ulo_debug("http", "%s: %s; retry %u in %" PRIu64 " ms", url, why,
-			  attempt, wait);
-		/* Another server may be ready now; only wait if none is. */
-		if (h->nep == 1)
-			ulo_sleep_ms(ulo_jitter(wait));
-		else
-			ulo_sleep_ms(ULO_MIN(ulo_jitter(wait), (uint64_t)ULO_HTTP_BACKOFF_MIN_MS));
+		/* The next pick waits out this server's backoff, unless a
+		 * mirror is ready sooner. */
+		ulo_debug("http", "%s: %s; retry %u (server backs off %" PRIu64 " ms)",
+			  url, why, attempt, wait);
 		backoff = ULO_MIN(backoff * 2, (uint64_t)ULO_HTTP_BACKOFF_MAX_MS);
 	}
 	free(r);

@@ -7,7 +7,7 @@
 set -eu
 
 # command:package pairs the tests use.
-need="gcc:gcc make:make cmp:diffutils losetup:mount od:coreutils"
+need="gcc:gcc make:make cmp:diffutils losetup:mount od:coreutils nginx:nginx openssl:openssl clang:clang python3:python3"
 [ "${1:-}" = demo ] && need="$need mksquashfs:squashfs-tools"
 
 missing=""

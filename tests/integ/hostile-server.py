@@ -122,7 +122,10 @@ class Handler(socketserver.BaseRequestHandler):
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         # Request bodies are not expected (GET only); drop any.
-        n = int(headers.get("content-length", "0") or 0)
+        try:
+            n = int(headers.get("content-length", "0") or 0)
+        except ValueError:
+            raise Closed()
         while len(self.buf) < n:
             data = self.sock.recv(65536)
             if not data:
@@ -217,7 +220,7 @@ class Handler(socketserver.BaseRequestHandler):
         size = len(img)
         path = target.split("?", 1)[0]
         mode = path.strip("/").split("/", 1)[0]
-        if method not in ("GET", "HEAD"):
+        if method != "GET":
             return self.reply(405, "Method Not Allowed", [("Allow", "GET")])
         rng = h.get("range")
         probe = rng is not None and rng.replace(" ", "") == "bytes=0-0"

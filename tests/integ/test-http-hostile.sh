@@ -215,6 +215,8 @@ for j in $jobs; do
 	scheme=${j%%-*} mode=${j#*-}
 	log=$T/$scheme.log
 	d=$T/$j
+	echo "--- $j"
+	cat "$T/job-$j.log"
 	# What the server answered to the cat's data requests: those after
 	# its probe, before the probe of the check that followed it.
 	grep "^REQ [0-9]* [0-9.]* GET /$mode/cat " "$log" | sort -n -k 2 |
@@ -232,8 +234,6 @@ for j in $jobs; do
 		[ "${r:-0}" -gt 0 ] || problem "cat --stats counts no retries: $(cat "$d/cat.err")"
 	fi
 	[ -e "$d/done" ] || problem "the checks stopped early (see above)"
-	echo "--- $j"
-	cat "$T/job-$j.log"
 	[ ! -e "$d/problems" ] || failed="$failed $j"
 done
 

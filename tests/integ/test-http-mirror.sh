@@ -1,0 +1,55 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Mirrors: requests are spread over servers serving the identical image;
+# when the primary dies mid-hydrate the mirror carries on; a mirror that
+# serves another image (another ETag) is refused and never used.
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/http-functions.sh"
+
+mkdir -p "$T/www" "$T/www2"
+size=$((24 * 1024 * 1024 + 5))
+make_image "$T/www/img" $size
+cp -p "$T/www/img" "$T/www2/img"	# same bytes, same mtime: same ETag
+make_image "$T/www3img" $size
+start_nginx one "$T/www"
+start_nginx two "$T/www2"
+mkdir -p "$T/www3"
+mv "$T/www3img" "$T/www3/img"
+# nginx's ETag is "mtime-size": make the other image look other.
+touch -d "@$(( $(date +%s) - 100 ))" "$T/www3/img"
+start_nginx three "$T/www3"
+u1="http://127.0.0.1:$one_http/img"
+u2="http://127.0.0.1:$two_http/img"
+u3="http://127.0.0.1:$three_http/img"
+
+# Spreading: both servers send part of the data.
+$ULOOP_NET hydrate "$u1" --mirror "$u2" --cache "$T/c" --no-progress >/dev/null
+[ "$(body_bytes "$one_log")" -gt 0 ] && [ "$(body_bytes "$two_log")" -gt 1048576 ] ||
+	fail "not spread: $(body_bytes "$one_log") / $(body_bytes "$two_log")"
+$ULOOP_NET export "$T/c" "$T/out"
+cmp "$T/out" "$T/www/img" || fail "spread hydrate differs"
+
+# A mirror with another image: refused with a notice, never asked for data.
+: >"$three_log"
+rm -f "$T/c"
+$ULOOP_NET hydrate "$u1" --mirror "$u3" --cache "$T/c" --no-progress \
+	>/dev/null 2>"$T/err"
+grep -q "mirror $u3 not used: it serves another image" "$T/err" ||
+	fail "no refusal notice: $(cat "$T/err")"
+[ "$(grep -vc ' bytes=0-0 ' "$three_log")" -eq 0 ] || fail "the wrong mirror was asked for data"
+$ULOOP_NET export "$T/c" "$T/out"
+cmp "$T/out" "$T/www/img" || fail "hydrate with a wrong mirror differs"
+
+# Failover: the primary dies during the hydrate; the mirror finishes it.
+rm -f "$T/c"
+$ULOOP_NET hydrate "$u1" --mirror "$u2" --cache "$T/c" --rate 12M \
+	--no-progress >/dev/null 2>"$T/err" &
+pid=$!
+sleep 0.7
+kill "$(cat "$T/nginx-one/nginx.pid")"
+rc=0
+wait $pid || rc=$?
+[ $rc -eq 0 ] || fail "failover hydrate exited $rc: $(cat "$T/err")"
+$ULOOP_NET export "$T/c" "$T/out"
+cmp "$T/out" "$T/www/img" || fail "failover hydrate differs"
+echo "spread, refused a mismatched mirror, failed over"
