@@ -150,8 +150,9 @@ demo: deps-check all
 	tests/install-deps.sh demo
 	bench/demo.sh
 
-bench: all
+bench: all static
 	bench/file-fill.sh
+	bench/http-fill.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
@@ -160,6 +161,10 @@ install: all
 	install -m 0644 $(B)/libuloop.a $(DESTDIR)$(LIBDIR)/libuloop.a
 	install -m 0644 src/libuloop.h $(DESTDIR)$(INCDIR)/uloop/libuloop.h
 	install -m 0644 README docs/*.md $(DESTDIR)$(DOCDIR)/
+	if [ -x $(B)/static/uloop ]; then \
+		install -d $(DESTDIR)$(LIBDIR)/uloop; \
+		install -m 0755 $(B)/static/uloop $(DESTDIR)$(LIBDIR)/uloop/uloop.static; \
+	fi
 
 clean:
 	rm -rf $(B)

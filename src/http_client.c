@@ -2,11 +2,11 @@
 /*
  * http_client.c - the libcurl multi loop (see http_client.h).
  *
- * Threads: callers put attempts on c->incoming under c->lock and wake the
- * loop (curl_multi_wakeup); only the loop thread touches the multi handle
- * and the easy handles.  A caller sleeps on c->done_cv until the loop marks
- * its attempt done.  Nothing is held across network I/O but the loop's own
- * use of curl.
+ * Threads: a caller picks a loop (round-robin), puts its attempt on the
+ * loop's incoming list under the loop's lock and wakes it
+ * (curl_multi_wakeup); only the loop's thread touches its multi handle and
+ * easy handles.  The caller sleeps on the loop's done_cv until the attempt
+ * is marked done.  No lock is held across network I/O.
  *
  * What every transfer is told, and why:
  * - protocols http and https only, redirects never followed (the source
@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -38,19 +39,33 @@
 #include "util.h"
 
 #define ULO_HTTP_POOL 64
+#define ULO_HTTP_MAX_LOOPS 8
 
-struct ulo_http_client {
-	struct ulo_http_conf conf;	/* strings owned below */
-	char *ca_file, *pins, *cert, *key, *proxy;
-	CURLM *multi;		/* loop thread only */
+/*
+ * One multi handle and the thread that drives it.  A TLS connection is
+ * decrypted by the thread whose multi handle owns it, so one loop per CPU
+ * (up to the connection count) lets several connections decrypt at once;
+ * each loop still multiplexes its requests over HTTP/2 where offered.
+ */
+struct ulo_http_loop {
+	struct ulo_http_client *client;
+	CURLM *multi;		/* this loop's thread only */
 	pthread_t thread;
 	bool thread_running;
 	pthread_mutex_t lock;
 	pthread_cond_t done_cv;
 	struct ulo_http_req *incoming;	/* lock */
 	bool stop;		/* lock */
-	CURL *pool[ULO_HTTP_POOL];	/* idle easy handles; loop thread only */
+	CURL *pool[ULO_HTTP_POOL];	/* idle easy handles; thread only */
 	unsigned npool;
+	unsigned busy;		/* attempts submitted, not done (atomic) */
+};
+
+struct ulo_http_client {
+	struct ulo_http_conf conf;	/* strings owned below */
+	char *ca_file, *pins, *cert, *key, *proxy;
+	struct ulo_http_loop loops[ULO_HTTP_MAX_LOOPS];
+	unsigned nloops;
 };
 
 static pthread_once_t ulo_curl_once = PTHREAD_ONCE_INIT;
@@ -164,10 +179,10 @@ static size_t ulo_http_write_cb(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static int ulo_http_setup(struct ulo_http_client *c, CURL *e,
+static int ulo_http_setup(struct ulo_http_loop *l, CURL *e,
 			  struct ulo_http_req *r)
 {
-	const struct ulo_http_conf *cf = &c->conf;
+	const struct ulo_http_conf *cf = &l->client->conf;
 	struct curl_slist *h = NULL;
 	char range[64], line[512];
 	bool https = !strncmp(r->url, "https://", 8);
@@ -235,15 +250,17 @@ static int ulo_http_setup(struct ulo_http_client *c, CURL *e,
 			curl_easy_setopt(e, CURLOPT_SSLCERT, cf->cert);
 			curl_easy_setopt(e, CURLOPT_SSLKEY, cf->key);
 		}
-		if (r->ip.len && !cf->insecure) {
-			curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ulo_tls_sslctx);
-			curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, (void *)&r->ip);
-		}
+		/* Cipher order always; the IP-literal check when ip.len.
+		 * --insecure skips verification, so it skips that check. */
+		if (cf->insecure)
+			r->ip.len = 0;
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ulo_tls_sslctx);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, (void *)&r->ip);
 	}
 	return 0;
 }
 
-static void ulo_http_finish(struct ulo_http_client *c, CURL *e, CURLcode res)
+static void ulo_http_finish(struct ulo_http_loop *c, CURL *e, CURLcode res)
 {
 	struct ulo_http_req *r;
 
@@ -266,9 +283,11 @@ static void ulo_http_finish(struct ulo_http_client *c, CURL *e, CURLcode res)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static int ulo_http_perform_on(struct ulo_http_loop *c, struct ulo_http_req *r);
+
 static void *ulo_http_loop(void *arg)
 {
-	struct ulo_http_client *c = arg;
+	struct ulo_http_loop *c = arg;
 	int running = 0;
 
 	for (;;) {
@@ -312,7 +331,24 @@ static void *ulo_http_loop(void *arg)
 	return NULL;
 }
 
-int ulo_http_perform(struct ulo_http_client *c, struct ulo_http_req *r)
+int ulo_http_perform(struct ulo_http_client *cl, struct ulo_http_req *r)
+{
+	struct ulo_http_loop *c = &cl->loops[0];
+	int ret;
+
+	/* The least busy loop, the first on a tie: a lone request reuses
+	 * loop 0's warm connection, a parallel load spreads out. */
+	for (unsigned i = 1; i < cl->nloops; i++)
+		if (__atomic_load_n(&cl->loops[i].busy, __ATOMIC_RELAXED) <
+		    __atomic_load_n(&c->busy, __ATOMIC_RELAXED))
+			c = &cl->loops[i];
+	__atomic_add_fetch(&c->busy, 1, __ATOMIC_RELAXED);
+	ret = ulo_http_perform_on(c, r);
+	__atomic_sub_fetch(&c->busy, 1, __ATOMIC_RELAXED);
+	return ret;
+}
+
+static int ulo_http_perform_on(struct ulo_http_loop *c, struct ulo_http_req *r)
 {
 	r->curl_code = 0;
 	r->curl_err[0] = '\0';
@@ -346,9 +382,51 @@ static char *ulo_dup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+static int ulo_http_loop_start(struct ulo_http_client *cl,
+			       struct ulo_http_loop *l, unsigned conns)
+{
+	int ret;
+
+	l->client = cl;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->done_cv, NULL);
+	l->multi = curl_multi_init();
+	if (!l->multi)
+		return ulo_err(-ENOMEM, "curl_multi_init failed");
+	curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conns);
+	curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)ULO_MAX(4u, 2 * conns));
+	curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	ret = pthread_create(&l->thread, NULL, ulo_http_loop, l);
+	if (ret)
+		return ulo_errno(-ret, "http client: starting its thread");
+	l->thread_running = true;
+	return 0;
+}
+
+static void ulo_http_loop_stop(struct ulo_http_loop *l)
+{
+	if (l->thread_running) {
+		pthread_mutex_lock(&l->lock);
+		l->stop = true;
+		pthread_mutex_unlock(&l->lock);
+		curl_multi_wakeup(l->multi);
+		pthread_join(l->thread, NULL);
+	}
+	while (l->npool)
+		curl_easy_cleanup(l->pool[--l->npool]);
+	if (l->multi)
+		curl_multi_cleanup(l->multi);
+	if (l->client) {
+		pthread_mutex_destroy(&l->lock);
+		pthread_cond_destroy(&l->done_cv);
+	}
+}
+
 int ulo_http_client_new(const struct ulo_http_conf *conf,
 			struct ulo_http_client **out)
 {
+	unsigned conns = ULO_MAX(1u, conf->connections);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct ulo_http_client *c;
 	int ret;
 
@@ -365,24 +443,15 @@ int ulo_http_client_new(const struct ulo_http_conf *conf,
 	c->conf.cert = c->cert = ulo_dup(conf->cert);
 	c->conf.key = c->key = ulo_dup(conf->key);
 	c->conf.proxy = c->proxy = ulo_dup(conf->proxy);
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->done_cv, NULL);
-	c->multi = curl_multi_init();
-	if (!c->multi) {
-		ulo_http_client_free(c);
-		return ulo_err(-ENOMEM, "curl_multi_init failed");
+	c->nloops = ULO_MIN(conns, (unsigned)ULO_MAX(1L, ULO_MIN(cpus, (long)ULO_HTTP_MAX_LOOPS)));
+	for (unsigned i = 0; i < c->nloops; i++) {
+		ret = ulo_http_loop_start(c, &c->loops[i],
+					  ULO_DIV_ROUND_UP(conns, c->nloops));
+		if (ret) {
+			ulo_http_client_free(c);
+			return ret;
+		}
 	}
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-			  (long)ULO_MAX(1u, conf->connections));
-	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
-			  (long)ULO_MAX(4u, 2 * conf->connections));
-	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-	ret = pthread_create(&c->thread, NULL, ulo_http_loop, c);
-	if (ret) {
-		ulo_http_client_free(c);
-		return ulo_errno(-ret, "http client: starting its thread");
-	}
-	c->thread_running = true;
 	*out = c;
 	return 0;
 }
@@ -391,23 +460,12 @@ void ulo_http_client_free(struct ulo_http_client *c)
 {
 	if (!c)
 		return;
-	if (c->thread_running) {
-		pthread_mutex_lock(&c->lock);
-		c->stop = true;
-		pthread_mutex_unlock(&c->lock);
-		curl_multi_wakeup(c->multi);
-		pthread_join(c->thread, NULL);
-	}
-	while (c->npool)
-		curl_easy_cleanup(c->pool[--c->npool]);
-	if (c->multi)
-		curl_multi_cleanup(c->multi);
+	for (unsigned i = 0; i < ULO_HTTP_MAX_LOOPS; i++)
+		ulo_http_loop_stop(&c->loops[i]);
 	free(c->ca_file);
 	free(c->pins);
 	free(c->cert);
 	free(c->key);
 	free(c->proxy);
-	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->done_cv);
 	free(c);
 }

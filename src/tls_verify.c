@@ -13,11 +13,14 @@
  */
 #include "tls_verify.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <curl/curl.h>
 #include <mbedtls/asn1.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/x509.h>
 #include <mbedtls/x509_crt.h>
 
@@ -46,10 +49,44 @@ static int ulo_tls_vrfy(void *ctx, mbedtls_x509_crt *crt, int depth,
 	return 0;
 }
 
+static int ulo_suites[512];
+static pthread_once_t ulo_suites_once = PTHREAD_ONCE_INIT;
+
+static void ulo_suites_init(void)
+{
+	static const char *const first[] = {
+		"TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256",
+		"TLS-ECDHE-RSA-WITH-CHACHA20-POLY1305-SHA256",
+	};
+	const int *all = mbedtls_ssl_list_ciphersuites();
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+		int id = mbedtls_ssl_get_ciphersuite_id(first[i]);
+
+		if (id)
+			ulo_suites[n++] = id;
+	}
+	for (; *all && n + 1 < sizeof(ulo_suites) / sizeof(ulo_suites[0]); all++) {
+		bool dup = false;
+
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = ulo_suites[i] == *all;
+		if (!dup)
+			ulo_suites[n++] = *all;
+	}
+	ulo_suites[n] = 0;
+}
+
 CURLcode ulo_tls_sslctx(CURL *curl, void *sslctx, void *parm)
 {
+	const struct ulo_tls_ip *ip = parm;
+
 	(void)curl;
-	mbedtls_ssl_conf_verify(sslctx, ulo_tls_vrfy, parm);
+	pthread_once(&ulo_suites_once, ulo_suites_init);
+	mbedtls_ssl_conf_ciphersuites(sslctx, ulo_suites);
+	if (ip->len)
+		mbedtls_ssl_conf_verify(sslctx, ulo_tls_vrfy, parm);
 	return CURLE_OK;
 }
 

@@ -14,7 +14,7 @@
 #   json_get KEY         the number after "KEY": in the JSON on stdin
 set -eu
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
+top=${ULOOP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 ULOOP=$top/build/uloop
 ULOOP_FP=$top/build/test/uloop
 ULOOP_ASAN=$top/build/asan/uloop

@@ -14,8 +14,9 @@
 #                               nginx serving ROOT on 127.0.0.1: sets
 #                               NAME_http (port), NAME_https (if CERT),
 #                               NAME_log (access log: "METHOD URI RANGE
-#                               STATUS BODY_BYTES" per line); /r/X
-#                               redirects to /X; killed at exit
+#                               PROTOCOL CONNECTION STATUS BODY_BYTES" per
+#                               line); /r/X redirects to /X, /down/X (on
+#                               https) to http://.../X; killed at exit
 #   body_bytes LOG [URI]        body bytes sent (for URI), from LOG
 #
 # ULOOP_NET is the binary the network tests run: the static one when it
@@ -91,7 +92,8 @@ start_nginx() {
 		_https=$(free_port)
 		_tls="server { listen 127.0.0.1:$_https ssl http2; root $_root;
 			ssl_certificate $_cert; ssl_certificate_key $_key;
-			location /r/ { rewrite ^/r/(.*)\$ /\$1 redirect; }"
+			location /r/ { rewrite ^/r/(.*)\$ /\$1 redirect; }
+			location /down/ { rewrite ^/down/(.*)\$ http://127.0.0.1:$_http/\$1 redirect; }"
 		[ -n "$_cca" ] && _tls="$_tls ssl_verify_client on; ssl_client_certificate $_cca;"
 		_tls="$_tls }"
 		eval "${_name}_https=$_https"
@@ -102,7 +104,7 @@ start_nginx() {
 	error_log $_dir/error.log;
 	events { worker_connections 512; }
 	http {
-		log_format ul '\$request_method \$uri \$http_range \$status \$body_bytes_sent';
+		log_format ul '\$request_method \$uri \$http_range \$server_protocol \$connection \$status \$body_bytes_sent';
 		access_log $_dir/access.log ul;
 		client_body_temp_path $_dir/tmp; proxy_temp_path $_dir/tmp;
 		fastcgi_temp_path $_dir/tmp; uwsgi_temp_path $_dir/tmp;

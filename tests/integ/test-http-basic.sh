@@ -24,12 +24,20 @@ for url in "http://127.0.0.1:$web_http/img" "https://localhost:$web_https/img"; 
 		fail "$url: server sent $(body_bytes "$web_log"), expected image + probe"
 	$ULOOP_NET export "$c" "$T/out"
 	cmp "$T/out" "$T/www/img" || fail "$url: export differs"
+	# Keep-alive: far fewer connections than requests; HTTP/2 over TLS.
+	reqs=$(wc -l <"$web_log")
+	conns=$(awk '{ print $5 }' "$web_log" | sort -u | wc -l)
+	[ $((conns * 4)) -le "$reqs" ] || fail "$url: $reqs requests on $conns connections"
+	case $url in
+	https*) grep -q " HTTP/2.0 " "$web_log" || fail "HTTPS did not use HTTP/2" ;;
+	esac
+	echo "$url: $reqs requests on $conns connections ($(awk '{ print $4 }' "$web_log" | sort -u | tr '\n' ' '))"
 
 	: >"$web_log"
 	$ULOOP_NET hydrate "$url" --cache "$c" --ca "$T/pki/ca.pem" --json \
 		--no-progress >"$T/h"
 	[ "$(json_get bytes_fetched <"$T/h")" -eq 0 ] || fail "$url: warm fetch"
-	[ "$(wc -l <"$web_log")" -eq 1 ] && grep -q " bytes=0-0 206 1$" "$web_log" ||
+	[ "$(wc -l <"$web_log")" -eq 1 ] && grep -q " bytes=0-0 HTTP/[0-9.]* [0-9]* 206 1$" "$web_log" ||
 		fail "$url: warm run asked more than the probe: $(cat "$web_log")"
 	$ULOOP_NET check "$c" --source "$url" --ca "$T/pki/ca.pem" >/dev/null
 	echo "$url: cold $size bytes, warm: the 1-byte probe only"
@@ -51,6 +59,20 @@ while read -r off len; do
 		fail "range $i ($off+$len) differs"
 done <"$T/ranges"
 $ULOOP_NET check "$T/cr" --source "$url" --ca "$T/pki/ca.pem"
+
+# https -> http redirects are refused unless asked for.
+expect_fail 1 "redirect from https to http://127.0.0.1:$web_http/img refused" \
+	$ULOOP_NET cat "https://localhost:$web_https/down/img" --ca "$T/pki/ca.pem" --length 1
+$ULOOP_NET cat "https://localhost:$web_https/down/img" --ca "$T/pki/ca.pem" \
+	--allow-http-redirect --length 4096 | cmp - "$T/www/img" -n 4096 ||
+	fail "--allow-http-redirect did not follow"
+
+# Proxies come from --proxy only, never from the environment.
+http_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
+	$ULOOP_NET cat "http://127.0.0.1:$web_http/img" --length 4096 >/dev/null ||
+	fail "a proxy was taken from the environment"
+expect_fail 1 "127.0.0.1 port 9" $ULOOP_NET cat "http://127.0.0.1:$web_http/img" \
+	--proxy http://127.0.0.1:9 --length 1 --retries 1 --timeout 3
 
 # A redirect: resolved by the probe, data straight from the target.
 : >"$web_log"

@@ -1,0 +1,69 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# http-fill.sh - uloop's HTTP source against curl, same nginx, same run.
+#
+#   fill:    cold `uloop hydrate` of a BENCH_MIB (default 640) MiB image
+#            vs `curl -o FILE` of the same file, over HTTP and HTTPS;
+#            both write a file and flush it (uloop flushes its cache;
+#            curl's output is fsync'd by dd conv=fsync in the pipe).
+#   latency: 200 random 4 KiB `uloop cat` vs 200 `curl --range` of the
+#            same ranges (both start a process and connect each time).
+# Prints seconds, MiB/s and uloop/curl ratios (goal: fill >= 0.9x curl).
+set -eu
+
+ULOOP_TOP=$(cd "$(dirname "$0")/.." && pwd)
+# The test helpers: nginx, a throwaway CA, a temp dir removed at exit.
+. "$ULOOP_TOP/tests/integ/functions.sh"
+. "$ULOOP_TOP/tests/integ/http-functions.sh"
+U=$ULOOP_NET
+MiB=${BENCH_MIB:-640}
+RUNS=${RUNS:-3}
+
+mkdir -p "$T/www"
+head -c $((MiB * 1048576)) /dev/urandom >"$T/www/img"
+cat "$T/www/img" >/dev/null
+make_ca "$T/pki"
+make_cert "$T/pki" localhost "DNS:localhost,IP:127.0.0.1"
+start_nginx b "$T/www" "$T/pki/localhost.pem" "$T/pki/localhost.key"
+CA=$T/pki/ca.pem
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+timeit() { sync; s=$(now); "$@" >/dev/null 2>&1; e=$(now); echo "$s $e" | awk '{ printf "%.4f\n", $2 - $1 }'; }
+curl_get() { rm -f "$T/dl"; curl -s --cacert "$CA" "$1" | dd of="$T/dl" bs=1M conv=fsync status=none; }
+ulo_get() { rm -f "$T/c"; "$U" hydrate "$1" --cache "$T/c" --ca "$CA" --no-progress; }
+mbs() { echo "$MiB $1" | awk '{ printf "%.0f", $1 / $2 }'; }
+ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
+
+printf 'http-fill: %s MiB image, nginx on 127.0.0.1, median of %s runs\n\n' "$MiB" "$RUNS"
+printf '%-28s %9s %9s %9s %9s %8s\n' "fill" "curl s" "curl MB/s" "uloop s" "uloop MB/s" "ratio"
+for proto in http https; do
+	if [ $proto = http ]; then url="http://127.0.0.1:$b_http/img"; else url="https://localhost:$b_https/img"; fi
+	: >"$T/tc"; : >"$T/tu"
+	for i in $(seq "$RUNS"); do
+		timeit curl_get "$url" >>"$T/tc"
+		timeit ulo_get "$url" >>"$T/tu"
+	done
+	tc=$(median <"$T/tc"); tu=$(median <"$T/tu")
+	printf '%-28s %9s %9s %9s %9s %8s\n' "$proto" "$tc" "$(mbs "$tc")" "$tu" "$(mbs "$tu")" "$(ratio "$tc" "$tu")"
+done
+rm -f "$T/dl" "$T/c"
+
+# Random 4 KiB reads: one process, one connection, one range each.
+awk -v n=200 -v size=$((MiB * 1048576)) 'BEGIN { srand(11); for (i = 0; i < n; i++)
+	print int(rand() * (size / 4096 - 1)) * 4096 }' >"$T/offs"
+url="https://localhost:$b_https/img"
+s=$(now)
+while read -r off; do
+	curl -s --cacert "$CA" -r "$off-$((off + 4095))" "$url" >/dev/null
+done <"$T/offs"
+m=$(now)
+while read -r off; do
+	"$U" cat "$url" --ca "$CA" --offset "$off" --length 4096 >/dev/null
+done <"$T/offs"
+e=$(now)
+echo
+printf '%-28s %9s %9s %8s\n' "random 4 KiB read (https)" "curl ms" "uloop ms" "ratio"
+echo "$s $m $e" | awk '{ c = ($2 - $1) * 5; u = ($3 - $2) * 5;
+	printf "%-28s %9.2f %9.2f %8.2f\n", "per read, incl. process", c, u, c / u }'
