@@ -6,6 +6,7 @@
 #   make check        every test (installs its own test dependencies; root)
 #   make check-unit   C unit tests under ASan+UBSan
 #   make check-integ  shell tests against the built binaries
+#   make check-vm     QEMU boots of a Debian kernel (NBD, root daemon)
 #   make demo         the engine's job on a demo image, cold then warm (root)
 #   make bench        benchmarks (ratios against peers measured in the same run)
 #   make fuzz         the HTTP parsers under libFuzzer for FUZZ_SECONDS (600)
@@ -45,9 +46,10 @@ B := build
 LIB_SRC := util.c crc32c.c bitmap.c identity.c source.c source_file.c \
 	source_http.c http_client.c http_parse.c tls_verify.c \
 	cache_header.c cache.c cache_native.c cache_2007.c json.c stats.c \
-	plan.c engine.c progress.c failpoint.c fuse_dev.c libuloop.c
+	plan.c engine.c progress.c failpoint.c fuse_dev.c libuloop.c \
+	nbd_server.c nbd_netlink.c transport_nbd.c daemon.c runstate.c
 CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_check.c cmd_export.c \
-	cmd_cat.c
+	cmd_cat.c cmd_attach.c cmd_detach.c cmd_status.c cmd_ulo2007.c
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
@@ -60,7 +62,8 @@ U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
-.PHONY: all static check check-unit check-integ demo bench install clean fuzz \
+.PHONY: all static check check-unit check-integ check-vm demo bench install \
+	clean fuzz \
 	test-bins deps-check
 
 all: $(B)/uloop $(B)/libuloop.a
@@ -91,10 +94,16 @@ $(B)/uloop: $(CLI_OBJ) $(B)/libuloop.a
 
 # Fully static: glibc, libcurl, mbedTLS, nghttp2, c-ares.  c-ares does its
 # own /etc/hosts and DNS lookups, so no NSS module is ever dlopen()ed.
-$(B)/static/uloop: $(CLI_OBJ) $(B)/obj/static_nss.o $(B)/libuloop.a
+# Built for size (-Os): it goes into every initramfs (target: 2 MiB).
+S_OBJ := $(LIB_SRC:%.c=$(B)/static/obj/%.o) $(CLI_SRC:%.c=$(B)/static/obj/%.o) \
+	$(B)/static/obj/static_nss.o
+$(B)/static/obj/%.o: src/%.c | $(CURL_LIB)
 	@mkdir -p $(@D)
-	$(CC) -static $(CFLAGS) $(LDFLAGS) -Wl,--gc-sections -o $@.debug \
-		$(CLI_OBJ) $(B)/obj/static_nss.o $(B)/libuloop.a $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) -Os -g -c -o $@ $<
+
+$(B)/static/uloop: $(S_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -static $(LDFLAGS) -Wl,--gc-sections -o $@.debug $(S_OBJ) $(LDLIBS)
 	strip -o $@ $@.debug
 	@ls -l $@ | awk '{ printf "static uloop: %d bytes stripped\n", $$5 }'
 
@@ -138,13 +147,16 @@ deps-check:
 	tests/install-deps.sh
 
 check: deps-check test-bins
-	tests/run-tests.sh tests/unit tests/integ
+	tests/run-tests.sh tests/unit tests/integ tests/vm
 
 check-unit: test-bins
 	tests/run-tests.sh tests/unit
 
 check-integ: test-bins
 	tests/run-tests.sh tests/integ
+
+check-vm: test-bins
+	tests/run-tests.sh tests/vm
 
 demo: deps-check all
 	tests/install-deps.sh demo
@@ -158,6 +170,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCDIR)/uloop $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(B)/uloop $(DESTDIR)$(BINDIR)/uloop
+	ln -sf uloop $(DESTDIR)$(BINDIR)/ulohttp
+	ln -sf uloop $(DESTDIR)$(BINDIR)/ulobdev
 	install -m 0644 $(B)/libuloop.a $(DESTDIR)$(LIBDIR)/libuloop.a
 	install -m 0644 src/libuloop.h $(DESTDIR)$(INCDIR)/uloop/libuloop.h
 	install -m 0644 README docs/*.md $(DESTDIR)$(DOCDIR)/

@@ -17,6 +17,7 @@
 #include "util.h"
 
 const char *cli_cmd = "uloop";
+char *cli_argv0;
 
 void cli_opts_init(struct cli_opts *o)
 {
@@ -30,6 +31,14 @@ int cli_parse(int argc, char **argv, const struct option *lopts,
 	      void (*usage)(FILE *f), int nargs, const char *what,
 	      struct cli_opts *o)
 {
+	return cli_parse_own(argc, argv, lopts, usage, nargs, what, o, NULL, NULL);
+}
+
+int cli_parse_own(int argc, char **argv, const struct option *lopts,
+		  void (*usage)(FILE *f), int nargs, const char *what,
+		  struct cli_opts *o,
+		  int (*own)(int opt, const char *arg, void *ctx), void *ctx)
+{
 	int opt;
 
 	cli_opts_init(o);
@@ -41,10 +50,11 @@ int cli_parse(int argc, char **argv, const struct option *lopts,
 		}
 		if (opt == ':')
 			return cli_usage_error("%s needs a value", argv[optind - 1]);
-		if (opt == '?' || !cli_common_opt(opt, optarg, o))
+		if (opt == '?' || (!cli_common_opt(opt, optarg, o) &&
+				   !(own && own(opt, optarg, ctx))))
 			return cli_usage_error("unknown option '%s'", argv[optind - 1]);
 	}
-	if (argc - optind != nargs)
+	if (nargs >= 0 ? argc - optind != nargs : argc - optind > -nargs)
 		return cli_usage_error("expected %s, got %d arguments", what,
 				       argc - optind);
 	return -1;

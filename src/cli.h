@@ -91,17 +91,25 @@ struct cli_opts {
 };
 
 extern const char *cli_cmd;	/* "hydrate", ... for messages */
+extern char *cli_argv0;		/* the program's argv[0] (writable) */
 
 void cli_opts_init(struct cli_opts *o);
 /*
  * Parse a command's options (@lopts) into @o, which it initialises, and
- * check that @nargs operands (named @what for messages) follow.  Returns
+ * check that @nargs operands (named @what for messages) follow (a negative
+ * @nargs: at most -@nargs).  Returns
  * -1 to go on, or the exit status to return: 0 after --help (printed with
  * @usage), 2 on bad usage (explained).
  */
 int cli_parse(int argc, char **argv, const struct option *lopts,
 	      void (*usage)(FILE *f), int nargs, const char *what,
 	      struct cli_opts *o);
+/* The same, handing options cli_common_opt() does not know to @own, which
+ * returns 1 if it took the option, 0 if unknown, or exits on a bad value. */
+int cli_parse_own(int argc, char **argv, const struct option *lopts,
+		  void (*usage)(FILE *f), int nargs, const char *what,
+		  struct cli_opts *o,
+		  int (*own)(int opt, const char *arg, void *ctx), void *ctx);
 /*
  * Handle an option every command may share.  Returns 1 if handled, 0 if
  * not one of them; exits with status 2 on a bad value.
@@ -149,5 +157,10 @@ int cmd_info(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+/* ulohttp (@http) and ulobdev, argv as the 2007 tools had it. */
+int cmd_ulo2007(int argc, char **argv, bool http);
 
 #endif

@@ -15,6 +15,9 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
+	{ "attach", cmd_attach, "serve an image as a block device, through a cache" },
+	{ "detach", cmd_detach, "stop serving a device" },
+	{ "status", cmd_status, "show attached devices" },
 	{ "hydrate", cmd_hydrate, "fetch every missing block into a cache" },
 	{ "info", cmd_info, "show a cache's header and fill level" },
 	{ "check", cmd_check, "verify a cache (and its blocks against a source)" },
@@ -27,13 +30,21 @@ static void usage(FILE *f)
 	fputs("Usage: uloop COMMAND [options]\n\nCommands:\n", f);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
-	fputs("\nSOURCE is a file or a block device.  Sizes take K, M, G suffixes.\n"
+	fputs("\nSOURCE is an http(s) URL, a file or a block device.  Sizes take\n"
+	      "K, M, G suffixes.  Also runs as ulohttp and ulobdev (the 2007 tools).\n"
 	      "'uloop COMMAND --help' describes a command's options.\n"
 	      "Exit status: 0 success, 1 failure, 2 bad usage.\n", f);
 }
 
 int main(int argc, char **argv)
 {
+	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+	cli_argv0 = argv[0];
+	signal(SIGPIPE, SIG_IGN);
+	/* The 2007 tools, as links to this binary. */
+	if (!strcmp(base, "ulohttp") || !strcmp(base, "ulobdev"))
+		return cmd_ulo2007(argc, argv, !strcmp(base, "ulohttp"));
 	/* A closed pipe (uloop cat | head) is an error return, not a kill. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cmd_attach.c - uloop attach: serve an image as a block device (NBD) or a
+ * file (FUSE), through the cache, as a daemon.
+ *
+ * Order matters: fork first (threads do not survive fork), then become a
+ * root-storage daemon if we run from an initramfs, block the signals we
+ * wait for (before any thread exists, so every thread inherits the mask),
+ * then open source, cache and engine, start the transport, write the run
+ * state, and only then tell the parent "ready": `uloop attach` returns
+ * when the device can be mounted.  The main thread then sleeps in
+ * sigwait(): SIGTERM/SIGINT detach cleanly; SIGUSR1 comes from our own
+ * watcher when the kernel ended the device (uloop detach, nbd-client -d).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "daemon.h"
+#include "fuse_dev.h"
+#include "runstate.h"
+#include "transport_nbd.h"
+#include "util.h"
+
+#define ATTACH_DEAD_CONN_S 120
+
+static void attach_usage(FILE *f)
+{
+	fputs("Usage: uloop attach SOURCE [--cache PATH] [--device DEV] [options]\n"
+	      "\n"
+	      "Serve SOURCE as a read-only block device through the cache and\n"
+	      "print the device once it is ready.  Runs as a daemon unless\n"
+	      "--foreground; `uloop detach DEV` or SIGTERM stops it cleanly.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --cache PATH        cache file or partition (none: fetch every time)\n"
+	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
+	      "  --block-size N      block size of a new cache (4K..1M, default 64K)\n"
+	      "  --device DEV        /dev/nbdN (nbd), or a file to serve (fuse);\n"
+	      "                      a connected /dev/nbdN whose daemon died is taken over\n"
+	      "  --transport T       auto (default: nbd), nbd, fuse, kmod\n"
+	      "  --connections N     parallel requests and nbd connections (default 4)\n"
+	      "  --readahead N       readahead limit (default 1M)\n"
+	      "  --reconnect-timeout SECS  how long the kernel keeps I/O waiting for a\n"
+	      "                      restarted daemon (default 120)\n"
+	      "  --foreground        do not daemonise\n"
+	      "  --offline           keep (do not drop) a cache of another image\n"
+	      "  --wipe              allow overwriting a file/device that is not a cache\n"
+	      "  -v, --verbose       debug output\n"
+	      CLI_HELP_SOURCE_NET, f);
+}
+
+enum { OPT_DEVICE = 400, OPT_TRANSPORT, OPT_FOREGROUND, OPT_READ_WRITE,
+       OPT_RECONNECT };
+
+struct attach {
+	struct cli_opts o;
+	const char *device, *transport;
+	bool foreground;
+	unsigned dead_conn_s;
+	struct ulo_source *src;
+	struct ulo_cache *cache;
+	struct ulo_engine *eng;
+	struct ulo_nbd_dev *nbd;
+	struct ulo_fuse *fuse;
+	char devpath[4096];
+	volatile bool state_stop;
+};
+
+static void attach_warn(const char *msg)
+{
+	cli_note("attach: %s", msg);
+}
+
+/* Rewrite the run state every second; the last write is by the caller. */
+static void *attach_state_thread(void *arg)
+{
+	struct attach *a = arg;
+	struct ulo_runstate rs = {
+		.device = a->devpath, .transport = a->transport,
+		.pid = getpid(), .src = a->src, .cache = a->cache, .eng = a->eng,
+		.started = time(NULL),
+	};
+
+	while (!a->state_stop) {
+		if (ulo_runstate_write(&rs))
+			ulo_debug("attach", "%s", ulo_errmsg());
+		for (int i = 0; i < 10 && !a->state_stop; i++)
+			usleep(100000);
+	}
+	return NULL;
+}
+
+/* The device ended from outside: wake the main thread. */
+static void *attach_watch_thread(void *arg)
+{
+	struct attach *a = arg;
+
+	ulo_nbd_wait(a->nbd);
+	kill(getpid(), SIGUSR1);
+	return NULL;
+}
+
+static int attach_fuse_read(void *ctx, void *buf, uint64_t off, size_t len)
+{
+	return ulo_engine_read(ctx, buf, off, len);
+}
+
+static int attach_start(struct attach *a)
+{
+	if (!strcmp(a->transport, "fuse")) {
+		int ret;
+
+		if (!a->device)
+			return ulo_err(-EINVAL, "attach: --transport fuse needs --device FILE");
+		ret = ulo_fuse_mount(a->device, a->src->id.size, &a->fuse);
+		if (!ret)
+			ret = ulo_fuse_run(a->fuse, a->o.eng.connections,
+					   attach_fuse_read, a->eng);
+		snprintf(a->devpath, sizeof(a->devpath), "%s", a->device);
+		return ret;
+	} else {
+		char backend[256];
+		struct ulo_nbd_opts no = {
+			.device = a->device,
+			.connections = a->o.eng.connections,
+			/*
+			 * Longer than our own deadline (retries included), so
+			 * our EIO comes first: the driver would otherwise mark
+			 * a healthy connection dead.  It is also how long the
+			 * requests in flight when a daemon dies wait before the
+			 * driver sends them again to its successor.
+			 */
+			.timeout_s = (a->o.src.timeout_s ? a->o.src.timeout_s : 60) + 15,
+			.dead_conn_s = a->dead_conn_s,
+			.backend = backend,
+		};
+		int ret;
+
+		snprintf(backend, sizeof(backend), "uloop %.200s", a->src->id.location);
+		ret = ulo_nbd_start(&no, a->eng, a->cache, a->src->id.size, &a->nbd);
+		if (!ret)
+			snprintf(a->devpath, sizeof(a->devpath), "%s", ulo_nbd_path(a->nbd));
+		return ret;
+	}
+}
+
+static int attach_opt(int opt, const char *arg, void *ctx)
+{
+	struct attach *a = ctx;
+	char *end;
+	long s;
+
+	switch (opt) {
+	case OPT_DEVICE:
+		a->device = arg;
+		return 1;
+	case OPT_TRANSPORT:
+		a->transport = arg;
+		return 1;
+	case OPT_FOREGROUND:
+		a->foreground = true;
+		return 1;
+	case OPT_READ_WRITE:
+		cli_usage_error("--read-write: writable devices are not supported yet (the export is read-only)");
+		exit(ULO_EXIT_USAGE);
+	case OPT_RECONNECT:
+		s = strtol(arg, &end, 10);
+		if (*end || s < 1 || s > 86400) {
+			cli_usage_error("--reconnect-timeout: invalid value '%s' (1..86400)", arg);
+			exit(ULO_EXIT_USAGE);
+		}
+		a->dead_conn_s = s;
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE,
+		CLI_OPT_CONNECTIONS, CLI_OPT_READAHEAD, CLI_OPT_OFFLINE,
+		CLI_OPT_WIPE, CLI_OPT_HELP, CLI_OPT_VERBOSE, CLI_OPT_SOURCE_NET,
+		{ "device", required_argument, NULL, OPT_DEVICE },
+		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "read-write", no_argument, NULL, OPT_READ_WRITE },
+		{ "reconnect-timeout", required_argument, NULL, OPT_RECONNECT },
+		CLI_OPT_END
+	};
+	struct attach a = { .transport = "auto", .dead_conn_s = ATTACH_DEAD_CONN_S };
+	pthread_t state_thr, watch_thr;
+	bool watching = false, stated = false;
+	int ready = -1, ret, sig;
+	sigset_t set;
+
+	ret = cli_parse_own(argc, argv, lopts, attach_usage, 1, "one SOURCE",
+			    &a.o, attach_opt, &a);
+	if (ret >= 0)
+		return ret;
+	if (cli_check_opts(&a.o))
+		return ULO_EXIT_USAGE;
+	if (!strcmp(a.transport, "auto"))
+		a.transport = "nbd";
+	if (!strcmp(a.transport, "kmod"))
+		return cli_usage_error("--transport kmod: uloop.ko is not part of this build yet; use nbd");
+	if (strcmp(a.transport, "nbd") && strcmp(a.transport, "fuse"))
+		return cli_usage_error("--transport: '%s' is not auto, nbd, fuse or kmod",
+				       a.transport);
+
+	if (!a.foreground) {
+		ready = ulo_daemonize();
+		if (ready < 0)
+			return cli_fail();
+	}
+	ulo_root_storage_daemon(cli_argv0, attach_warn);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (!a.o.src.ca_file && access(ULO_DEFAULT_CA, R_OK) == 0)
+		a.o.src.ca_file = ULO_DEFAULT_CA;
+	if (!a.o.src.connections)
+		a.o.src.connections = a.o.eng.connections;
+	ret = ulo_source_open(argv[optind], &a.o.src, &a.src);
+	if (!ret && a.o.cache) {
+		struct ulo_cache_opts co = {
+			.path = a.o.cache, .bitmap_path = a.o.bitmap,
+			.block_size = a.o.block_size, .create = true, .wipe = a.o.wipe,
+		};
+		enum ulo_bind_result res;
+
+		ret = ulo_cache_open(&co, &a.cache);
+		if (!ret)
+			ret = ulo_cache_bind(a.cache, &a.src->id, a.o.offline, &res, NULL);
+		if (!ret)
+			ret = ulo_cache_start_committer(a.cache, 0);
+	}
+	if (!ret)
+		ret = ulo_engine_new(a.src, a.cache, &a.o.eng, &a.eng);
+	if (!ret)
+		ret = attach_start(&a);
+	if (ret) {
+		ulo_daemon_fail(ready, ulo_errmsg());
+		goto out;
+	}
+	if (!pthread_create(&state_thr, NULL, attach_state_thread, &a))
+		stated = true;
+	if (a.nbd && !pthread_create(&watch_thr, NULL, attach_watch_thread, &a))
+		watching = true;
+	ulo_daemon_ready(ready, a.devpath);
+
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+		;	/* no configuration to reload */
+	ret = 0;
+out:
+	a.state_stop = true;
+	if (stated)
+		pthread_join(state_thr, NULL);
+	if (a.nbd)
+		ulo_nbd_stop(a.nbd, false);
+	if (watching)
+		pthread_join(watch_thr, NULL);
+	ulo_fuse_stop(a.fuse);
+	ulo_engine_free(a.eng);
+	if (a.cache && ulo_cache_close(a.cache) && !ret)
+		ret = -EIO;
+	ulo_source_close(a.src);
+	if (a.devpath[0])
+		ulo_runstate_remove(a.devpath);
+	return ret ? ULO_EXIT_FAIL : ULO_EXIT_OK;
+}

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cmd_status.c - uloop status [DEV] [--json]: what is attached.
+ *
+ * Reads the run state the daemons keep in /run/uloop (refreshed every
+ * second).  A state whose daemon is gone is shown as such, not hidden.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "runstate.h"
+#include "util.h"
+
+static void status_usage(FILE *f)
+{
+	fputs("Usage: uloop status [DEV] [--json]\n"
+	      "\n"
+	      "Show attached devices: source, cache, fill, identity and the\n"
+	      "engine's counters.\n", f);
+}
+
+static int status_read(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n'))
+		buf[--n] = '\0';
+	return 0;
+}
+
+/* A string or number field of our own JSON (no nesting ambiguity for the
+ * top-level keys we ask for: they come first in the file). */
+static void status_field(const char *json, const char *key, char *out, size_t len)
+{
+	char pat[64];
+	const char *p;
+	size_t n = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	out[0] = '\0';
+	if (!p)
+		return;
+	p += strlen(pat);
+	if (*p == '"') {
+		for (p++; *p && *p != '"' && n + 1 < len; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			out[n++] = *p;
+		}
+	} else {
+		while (*p && *p != ',' && *p != '}' && n + 1 < len)
+			out[n++] = *p++;
+	}
+	out[n] = '\0';
+}
+
+static void status_line(const char *json)
+{
+	char dev[256], tr[16], pid[16], src[512], cache[512], blocks[32],
+	     present[32], fetched[32];
+	bool alive;
+
+	status_field(json, "device", dev, sizeof(dev));
+	status_field(json, "transport", tr, sizeof(tr));
+	status_field(json, "pid", pid, sizeof(pid));
+	status_field(json, "source", src, sizeof(src));
+	status_field(json, "cache", cache, sizeof(cache));
+	status_field(json, "blocks", blocks, sizeof(blocks));
+	status_field(json, "blocks_present", present, sizeof(present));
+	status_field(json, "bytes_fetched", fetched, sizeof(fetched));
+	alive = atoi(pid) > 0 && kill(atoi(pid), 0) == 0;
+	printf("%s: %s, pid %s%s\n", dev, tr, pid, alive ? "" : " (daemon gone)");
+	printf("  source: %s\n", src);
+	if (cache[0])
+		printf("  cache:  %s, %s of %s blocks present\n", cache, present, blocks);
+	else
+		printf("  cache:  none\n");
+	printf("  fetched: %s bytes\n", fetched[0] ? fetched : "0");
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		CLI_OPT_JSON, CLI_OPT_HELP, CLI_OPT_VERBOSE, CLI_OPT_END
+	};
+	static char buf[65536];
+	struct dirent *de;
+	struct cli_opts o;
+	char path[4096];
+	int ret, n = 0;
+	DIR *d;
+
+	ret = cli_parse(argc, argv, lopts, status_usage, -1, "at most one DEV", &o);
+	if (ret >= 0)
+		return ret;
+	if (optind < argc) {
+		ulo_runstate_path(argv[optind], path, sizeof(path));
+		if (status_read(path, buf, sizeof(buf))) {
+			ulo_err(-ENOENT, "%s: not attached (no state in %s)",
+				argv[optind], ULO_RUNDIR);
+			return cli_fail();
+		}
+		if (o.json)
+			printf("%s\n", buf);
+		else
+			status_line(buf);
+		return ULO_EXIT_OK;
+	}
+	d = opendir(ULO_RUNDIR);
+	if (o.json)
+		fputs("[", stdout);
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+
+		if (l < 6 || strcmp(de->d_name + l - 5, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ULO_RUNDIR, de->d_name);
+		if (status_read(path, buf, sizeof(buf)))
+			continue;
+		if (o.json)
+			printf("%s%s", n ? "," : "", buf);
+		else
+			status_line(buf);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	if (o.json)
+		fputs("]\n", stdout);
+	else if (!n)
+		printf("no device attached\n");
+	return ULO_EXIT_OK;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * runstate.h - /run/uloop/NAME.json, one per attached device.
+ *
+ * The daemon rewrites its file every second (write to a temporary, then
+ * rename: a reader sees a whole document or the previous one) with its
+ * pid, device, transport, source, cache, identity, fill level and engine
+ * counters; `uloop status` and `uloop detach` read it.  NAME is the
+ * device's path with '/' turned into '%' (a FUSE device is any file).
+ */
+#ifndef ULOOP_RUNSTATE_H
+#define ULOOP_RUNSTATE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cache.h"
+#include "engine.h"
+#include "source.h"
+
+#define ULO_RUNDIR "/run/uloop"
+
+struct ulo_runstate {
+	const char *device;
+	const char *transport;
+	pid_t pid;
+	struct ulo_source *src;
+	struct ulo_cache *cache;	/* may be NULL */
+	struct ulo_engine *eng;
+	long started;		/* unix seconds */
+};
+
+/* The state file of @device. */
+void ulo_runstate_path(const char *device, char *out, size_t len);
+int ulo_runstate_write(const struct ulo_runstate *s);
+void ulo_runstate_remove(const char *device);
+/* The pid recorded for @device: 0 if none, or -errno. */
+pid_t ulo_runstate_pid(const char *device);
+
+#endif

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* transport_nbd.c - see transport_nbd.h. */
+#include "transport_nbd.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/nbd.h>
+
+#include "nbd_netlink.h"
+#include "nbd_server.h"
+#include "util.h"
+
+struct ulo_nbd_conn {
+	struct ulo_nbd_dev *dev;
+	int fd;			/* our end */
+	pthread_t thread;
+	bool started;
+};
+
+struct ulo_nbd_dev {
+	int index;
+	char path[32];
+	bool took_over;
+	uint64_t size;
+	struct ulo_engine *eng;
+	struct ulo_cache *cache;
+	struct ulo_nbd_conn conn[ULO_NBD_MAX_CONNS];
+	unsigned nconn;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned live;		/* serving threads still running; lock */
+};
+
+int ulo_nbd_index_of(const char *path)
+{
+	char *end;
+	long n;
+
+	if (strncmp(path, "/dev/nbd", 8) || !path[8])
+		return -1;
+	n = strtol(path + 8, &end, 10);
+	return *end || n < 0 || n > 65535 ? -1 : (int)n;
+}
+
+static int ulo_nbd_read(void *ctx, void *buf, uint64_t off, size_t len)
+{
+	struct ulo_nbd_dev *d = ctx;
+
+	return ulo_engine_read(d->eng, buf, off, len);
+}
+
+/* FLUSH: everything fetched so far becomes durable in the cache. */
+static int ulo_nbd_flush(void *ctx)
+{
+	struct ulo_nbd_dev *d = ctx;
+
+	return d->cache ? ulo_cache_commit(d->cache) : 0;
+}
+
+static const struct ulo_nbd_ops ulo_nbd_engine_ops = {
+	.read = ulo_nbd_read,
+	.flush = ulo_nbd_flush,
+};
+
+static void *ulo_nbd_thread(void *arg)
+{
+	struct ulo_nbd_conn *c = arg;
+	struct ulo_nbd_dev *d = c->dev;
+
+	if (ulo_nbd_serve(c->fd, d->size, &ulo_nbd_engine_ops, d))
+		ulo_debug("nbd", "%s: %s", d->path, ulo_errmsg());
+	pthread_mutex_lock(&d->lock);
+	d->live--;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
+		  struct ulo_cache *cache, uint64_t size,
+		  struct ulo_nbd_dev **out)
+{
+	struct ulo_nbd_params p = {
+		.size = size,
+		/* 4 KiB sectors when the image allows (fewer, larger bios),
+		 * else 512 so that the last bytes stay reachable. */
+		.block_size = size % 4096 ? 512 : 4096,
+		.server_flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_READ_ONLY |
+				NBD_FLAG_SEND_FLUSH | NBD_FLAG_CAN_MULTI_CONN,
+		.timeout_s = o->timeout_s,
+		.dead_conn_s = o->dead_conn_s,
+		.backend = o->backend,
+	};
+	int theirs[ULO_NBD_MAX_CONNS];
+	struct ulo_nbd_dev *d;
+	bool connected = false;
+	unsigned n = ULO_MAX(1u, ULO_MIN(o->connections, (unsigned)ULO_NBD_MAX_CONNS));
+	int index = -1, ret;
+
+	if (o->device) {
+		index = ulo_nbd_index_of(o->device);
+		if (index < 0)
+			return ulo_err(-EINVAL, "%s: not an nbd device (/dev/nbdN)",
+				       o->device);
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return ulo_errno(-ENOMEM, "nbd");
+	d->eng = eng;
+	d->cache = cache;
+	d->size = size;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	for (d->nconn = 0; d->nconn < n; d->nconn++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+			ret = ulo_errno(-errno, "nbd: socketpair");
+			goto out_close;
+		}
+		d->conn[d->nconn].dev = d;
+		d->conn[d->nconn].fd = sv[0];
+		theirs[d->nconn] = sv[1];
+	}
+	if (index >= 0) {
+		ret = ulo_nbd_nl_status(index, &connected);
+		if (ret)
+			goto out_close;
+	}
+	if (connected) {
+		ret = ulo_nbd_nl_reconfigure(index, theirs, n, &p);
+		d->took_over = !ret;
+	} else {
+		ret = ulo_nbd_nl_connect(index, theirs, n, &p, &index);
+	}
+	/* The driver holds its own references to its ends now. */
+	for (unsigned i = 0; i < d->nconn; i++)
+		close(theirs[i]);
+	if (ret)
+		goto out_ours;
+	d->index = index;
+	snprintf(d->path, sizeof(d->path), "/dev/nbd%d", index);
+	for (unsigned i = 0; i < d->nconn; i++) {
+		ret = pthread_create(&d->conn[i].thread, NULL, ulo_nbd_thread,
+				     &d->conn[i]);
+		if (ret) {
+			ulo_errno(-ret, "%s: starting a server thread", d->path);
+			ulo_nbd_stop(d, false);
+			return -ret;
+		}
+		d->conn[i].started = true;
+		pthread_mutex_lock(&d->lock);
+		d->live++;
+		pthread_mutex_unlock(&d->lock);
+	}
+	*out = d;
+	return 0;
+
+out_close:
+	for (unsigned i = 0; i < d->nconn; i++)
+		close(theirs[i]);
+out_ours:
+	for (unsigned i = 0; i < d->nconn; i++)
+		close(d->conn[i].fd);
+	free(d);
+	return ret;
+}
+
+const char *ulo_nbd_path(const struct ulo_nbd_dev *d)
+{
+	return d->path;
+}
+
+bool ulo_nbd_took_over(const struct ulo_nbd_dev *d)
+{
+	return d->took_over;
+}
+
+void ulo_nbd_wait(struct ulo_nbd_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	while (d->live)
+		pthread_cond_wait(&d->cv, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+}
+
+int ulo_nbd_stop(struct ulo_nbd_dev *d, bool keep)
+{
+	int ret = 0;
+
+	if (!d)
+		return 0;
+	if (keep) {
+		/* Closing our ends kills the connections; the driver then
+		 * keeps the requests for a successor (dead_conn_s). */
+		for (unsigned i = 0; i < d->nconn; i++)
+			shutdown(d->conn[i].fd, SHUT_RDWR);
+	} else {
+		ret = ulo_nbd_nl_disconnect(d->index);
+		if (ret) {
+			for (unsigned i = 0; i < d->nconn; i++)
+				shutdown(d->conn[i].fd, SHUT_RDWR);
+		}
+	}
+	for (unsigned i = 0; i < d->nconn; i++)
+		if (d->conn[i].started)
+			pthread_join(d->conn[i].thread, NULL);
+	for (unsigned i = 0; i < d->nconn; i++)
+		close(d->conn[i].fd);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->cv);
+	free(d);
+	return ret;
+}

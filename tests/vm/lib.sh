@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=sh
+#
+# lib.sh - the QEMU harness for tests/vm/test-*.sh; source after
+# tests/integ/functions.sh (and http-functions.sh for a web server).
+#
+#   vm_kernel                 sets KVER, VMLINUZ, KROOT: Debian's current
+#                             kernel (resolved from linux-image-amd64 each
+#                             run, never a fixed version), downloaded and
+#                             unpacked once into $ULOOP_DEPS
+#   vm_initrd OUT SCRIPT [FILE:GUESTPATH]...
+#                             an initramfs: busybox-static, the static
+#                             uloop, the modules uloop needs, our /init,
+#                             and SCRIPT as /test.sh (run as root, POSIX
+#                             sh); extra files copied in
+#   vm_boot NAME INITRD [DISK] [APPEND]
+#                             boot it under TCG with user networking
+#                             (restrict=on: the guest reaches nothing but
+#                             10.0.2.100:80, forwarded to $VM_HTTP_PORT on
+#                             127.0.0.1); the serial console goes to
+#                             $T/NAME.log; returns the guest script's exit
+#                             status (124 on timeout)
+#   vm_wait PID...            wait for background vm_boot runs
+#
+# Guests run in parallel where a test starts several (vm_boot ... &):
+# under TCG one guest uses one core.
+
+VM_MODULES="nbd squashfs virtio_net virtio_blk virtio_pci loop overlay fuse ext4 erofs"
+VM_TIMEOUT=${VM_TIMEOUT:-300}
+VM_MEM=${VM_MEM:-512}
+
+requires qemu-system-x86_64 busybox nc modprobe depmod cpio
+
+vm_kernel() {
+	_deps=${ULOOP_DEPS:-/var/cache/uloop-deps}
+	KVER=$(apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/.*Depends: linux-image-\(.*\)$/\1/p' | head -n 1)
+	[ -n "$KVER" ] || { echo "requires the linux-image-amd64 package index (apt-get update)"; exit 77; }
+	_kd=$_deps/kernel-$KVER
+	KROOT=$_kd/root
+	VMLINUZ=$KROOT/boot/vmlinuz-$KVER
+	if [ ! -s "$KROOT/lib/modules/$KVER/modules.dep" ]; then
+		mkdir -p "$_kd"
+		( cd "$_kd" && rm -f ./*.deb && apt-get download -qq "linux-image-$KVER" ) ||
+			fail "could not download linux-image-$KVER"
+		rm -rf "$KROOT.tmp"
+		dpkg-deb -x "$_kd"/linux-image-*.deb "$KROOT.tmp"
+		depmod -b "$KROOT.tmp" "$KVER"
+		rm -rf "$KROOT"
+		mv "$KROOT.tmp" "$KROOT"
+	fi
+	[ -s "$VMLINUZ" ] || fail "no kernel at $VMLINUZ"
+}
+
+# The part of the initramfs that is the same for every test, built once.
+_vm_base() {
+	_b=$T/vm-base
+	[ -d "$_b" ] && return 0
+	mkdir -p "$_b/bin" "$_b/sbin" "$_b/usr/bin" "$_b/usr/sbin" "$_b/etc" \
+		"$_b/proc" "$_b/sys" "$_b/dev" "$_b/run" "$_b/tmp" "$_b/mnt"
+	cp "$(command -v busybox)" "$_b/bin/busybox"
+	cp "$ULOOP_VM_BIN" "$_b/bin/uloop"
+	ln -s uloop "$_b/bin/ulohttp"
+	ln -s uloop "$_b/bin/ulobdev"
+	for m in $VM_MODULES; do
+		modprobe -S "$KVER" -d "$KROOT" --show-depends "$m" |
+			awk '$1 == "insmod" { print $2 }'
+	done | sort -u | while read -r ko; do
+		_rel=${ko#"$KROOT"/}
+		mkdir -p "$_b/$(dirname "$_rel")"
+		cp "$ko" "$_b/$_rel"
+	done
+	cp "$KROOT/lib/modules/$KVER/modules.order" "$KROOT/lib/modules/$KVER/modules.builtin" \
+		"$KROOT/lib/modules/$KVER/modules.builtin.modinfo" \
+		"$_b/lib/modules/$KVER/" 2>/dev/null || true
+	depmod -b "$_b" "$KVER"
+	echo "$VM_MODULES" >"$_b/etc/modules"
+	cat >"$_b/etc/udhcpc.sh" <<'DHCP'
+#!/bin/sh
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+ip addr add "$ip/${mask:-24}" dev "$interface"
+[ -n "$router" ] && ip route add default via "$router"
+exit 0
+DHCP
+	chmod +x "$_b/etc/udhcpc.sh"
+	cat >"$_b/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /run
+mount -t tmpfs tmp /tmp
+echo /sbin/modprobe >/proc/sys/kernel/modprobe
+for m in $(cat /etc/modules); do modprobe "$m" || echo "ULOOP-VM: modprobe $m failed"; done
+ip link set lo up
+ip link set eth0 up 2>/dev/null && udhcpc -q -n -t 5 -i eth0 -s /etc/udhcpc.sh >/dev/null 2>&1
+echo "ULOOP-VM: up, kernel $(uname -r)"
+sh -e /test.sh
+echo "ULOOP-VM-RESULT $?"
+sync
+poweroff -f
+INIT
+	chmod +x "$_b/init"
+	( cd "$_b" && find . | sort | cpio -o -H newc --quiet | gzip -1 ) >"$T/vm-base.cpio.gz"
+}
+
+vm_initrd() {
+	_out=$1 _script=$2
+	shift 2
+	_vm_base
+	_o=$T/vm-overlay.$$
+	rm -rf "$_o"
+	mkdir -p "$_o"
+	cp "$_script" "$_o/test.sh"
+	for _f in "$@"; do
+		mkdir -p "$_o/$(dirname "${_f#*:}")"
+		cp "${_f%%:*}" "$_o/${_f#*:}"
+	done
+	# Two concatenated archives: the kernel unpacks both.
+	( cd "$_o" && find . | cpio -o -H newc --quiet | gzip -1 ) >"$_o.cpio.gz"
+	cat "$T/vm-base.cpio.gz" "$_o.cpio.gz" >"$_out"
+	rm -rf "$_o" "$_o.cpio.gz"
+}
+
+vm_boot() {
+	_name=$1 _initrd=$2 _disk=${3:-} _append=${4:-}
+	_log=$T/$_name.log
+	set -- -accel tcg -m "$VM_MEM" -smp 1 -nodefaults -no-reboot \
+		-display none -serial "file:$_log" \
+		-kernel "$VMLINUZ" -initrd "$_initrd" \
+		-append "console=ttyS0 panic=-1 loglevel=4 $_append" \
+		-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:nc 127.0.0.1 ${VM_HTTP_PORT:-9}" \
+		-device virtio-net-pci,netdev=n0
+	[ -n "$_disk" ] && set -- "$@" -drive "file=$_disk,if=virtio,format=raw"
+	_rc=0
+	timeout "$VM_TIMEOUT" qemu-system-x86_64 "$@" </dev/null >"$T/$_name.qemu" 2>&1 || _rc=$?
+	if [ $_rc -eq 124 ]; then
+		echo "vm $_name: timed out after ${VM_TIMEOUT}s; last console lines:" >&2
+		tail -n 20 "$_log" >&2
+		return 124
+	fi
+	_res=$(sed -n 's/.*ULOOP-VM-RESULT \([0-9]*\).*/\1/p' "$_log" | tail -n 1)
+	if [ -z "$_res" ]; then
+		echo "vm $_name: no result (qemu exit $_rc); last console lines:" >&2
+		tail -n 30 "$_log" >&2
+		cat "$T/$_name.qemu" >&2
+		return 1
+	fi
+	return "$_res"
+}
+
+ULOOP_VM_BIN=${ULOOP_VM_BIN:-$top/build/static/uloop}
+[ -x "$ULOOP_VM_BIN" ] || fail "missing $ULOOP_VM_BIN (make static)"
