@@ -3,10 +3,12 @@
 #include "transport_nbd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/nbd.h>
@@ -24,6 +26,8 @@ struct ulo_nbd_conn {
 
 struct ulo_nbd_dev {
 	int index;
+	int ctl_fd;		/* ioctl interface: the open /dev/nbdN, else -1 */
+	pthread_t doit;		/* ioctl interface: NBD_DO_IT's thread */
 	char path[32];
 	bool took_over;
 	uint64_t size;
@@ -66,6 +70,76 @@ static const struct ulo_nbd_ops ulo_nbd_engine_ops = {
 	.read = ulo_nbd_read,
 	.flush = ulo_nbd_flush,
 };
+
+/* The ioctl interface: NBD_DO_IT runs the device until it disconnects. */
+static void *ulo_nbd_doit(void *arg)
+{
+	struct ulo_nbd_dev *d = arg;
+
+	if (ioctl(d->ctl_fd, NBD_DO_IT) < 0 && errno != EPIPE)
+		ulo_debug("nbd", "%s: NBD_DO_IT: %s", d->path, strerror(errno));
+	ioctl(d->ctl_fd, NBD_CLEAR_QUE);
+	ioctl(d->ctl_fd, NBD_CLEAR_SOCK);
+	return NULL;
+}
+
+/* Is /dev/nbdN in use?  /sys/block/nbdN/pid exists while it runs. */
+static bool ulo_nbd_busy(int index)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/sys/block/nbd%d/pid", index);
+	return access(p, F_OK) == 0;
+}
+
+static int ulo_nbd_ioctl_start(struct ulo_nbd_dev *d, int index, int sock,
+			       const struct ulo_nbd_params *p)
+{
+	int ret;
+
+	for (int i = index >= 0 ? index : 0; index < 0 || i == index; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/dev/nbd%d", i);
+		if (access(path, F_OK) < 0)
+			return ulo_err(-ENODEV, index >= 0 ? "%s: no such device" :
+				       "nbd: no free /dev/nbdN (modprobe nbd nbds_max=N)", path);
+		if (ulo_nbd_busy(i)) {
+			if (index >= 0)
+				return ulo_err(-EBUSY, "%s: in use", path);
+			continue;
+		}
+		d->ctl_fd = open(path, O_RDWR | O_CLOEXEC);
+		if (d->ctl_fd < 0)
+			return ulo_errno(-errno, "%s: open", path);
+		d->index = i;
+		break;
+	}
+	snprintf(d->path, sizeof(d->path), "/dev/nbd%d", d->index);
+	if (ioctl(d->ctl_fd, NBD_SET_BLKSIZE, (unsigned long)p->block_size) < 0 ||
+	    ioctl(d->ctl_fd, NBD_SET_SIZE_BLOCKS, (unsigned long)(p->size / p->block_size)) < 0 ||
+	    ioctl(d->ctl_fd, NBD_SET_TIMEOUT, (unsigned long)p->timeout_s) < 0 ||
+	    ioctl(d->ctl_fd, NBD_SET_FLAGS, (unsigned long)p->server_flags) < 0 ||
+	    ioctl(d->ctl_fd, NBD_SET_SOCK, (unsigned long)sock) < 0) {
+		ret = ulo_errno(-errno, "%s: nbd ioctl", d->path);
+		ioctl(d->ctl_fd, NBD_CLEAR_SOCK);
+		goto out_close;
+	}
+	ret = pthread_create(&d->doit, NULL, ulo_nbd_doit, d);
+	if (ret) {
+		ret = ulo_errno(-ret, "%s: NBD_DO_IT thread", d->path);
+		ioctl(d->ctl_fd, NBD_CLEAR_SOCK);
+		goto out_close;
+	}
+	/* Ready once the driver runs the device (it publishes its pid). */
+	for (int ms = 0; !ulo_nbd_busy(d->index) && ms < 5000; ms += 10)
+		usleep(10000);
+	return 0;
+out_close:
+	close(d->ctl_fd);
+	d->ctl_fd = -1;
+	return ret;
+}
 
 static void *ulo_nbd_thread(void *arg)
 {
@@ -114,6 +188,9 @@ int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
 	d->eng = eng;
 	d->cache = cache;
 	d->size = size;
+	d->ctl_fd = -1;
+	if (getenv("ULOOP_NBD_IOCTL"))
+		n = 1;	/* the ioctl interface takes one socket */
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	for (d->nconn = 0; d->nconn < n; d->nconn++) {
@@ -127,16 +204,28 @@ int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
 		d->conn[d->nconn].fd = sv[0];
 		theirs[d->nconn] = sv[1];
 	}
-	if (index >= 0) {
+	if (getenv("ULOOP_NBD_IOCTL")) {
+		ret = -ENOENT;
+	} else if (index >= 0) {
 		ret = ulo_nbd_nl_status(index, &connected);
-		if (ret)
-			goto out_close;
+	} else {
+		ret = 0;
 	}
-	if (connected) {
+	if (!ret && connected) {
 		ret = ulo_nbd_nl_reconfigure(index, theirs, n, &p);
 		d->took_over = !ret;
-	} else {
+	} else if (!ret) {
 		ret = ulo_nbd_nl_connect(index, theirs, n, &p, &index);
+	}
+	if (ret == -ENOENT) {
+		/* No netlink interface: the ioctls, one connection. */
+		for (unsigned i = 1; i < d->nconn; i++) {
+			close(theirs[i]);
+			close(d->conn[i].fd);
+		}
+		d->nconn = 1;
+		ret = ulo_nbd_ioctl_start(d, index, theirs[0], &p);
+		index = d->index;
 	}
 	/* The driver holds its own references to its ends now. */
 	for (unsigned i = 0; i < d->nconn; i++)
@@ -200,6 +289,11 @@ int ulo_nbd_stop(struct ulo_nbd_dev *d, bool keep)
 		 * keeps the requests for a successor (dead_conn_s). */
 		for (unsigned i = 0; i < d->nconn; i++)
 			shutdown(d->conn[i].fd, SHUT_RDWR);
+	} else if (d->ctl_fd >= 0) {
+		if (ioctl(d->ctl_fd, NBD_DISCONNECT) < 0)
+			ret = ulo_errno(-errno, "%s: NBD_DISCONNECT", d->path);
+		for (unsigned i = 0; i < d->nconn; i++)
+			shutdown(d->conn[i].fd, SHUT_RDWR);
 	} else {
 		ret = ulo_nbd_nl_disconnect(d->index);
 		if (ret) {
@@ -210,6 +304,10 @@ int ulo_nbd_stop(struct ulo_nbd_dev *d, bool keep)
 	for (unsigned i = 0; i < d->nconn; i++)
 		if (d->conn[i].started)
 			pthread_join(d->conn[i].thread, NULL);
+	if (d->ctl_fd >= 0) {
+		pthread_join(d->doit, NULL);
+		close(d->ctl_fd);
+	}
 	for (unsigned i = 0; i < d->nconn; i++)
 		close(d->conn[i].fd);
 	pthread_mutex_destroy(&d->lock);

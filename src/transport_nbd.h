@@ -8,6 +8,10 @@
  * device is already connected when we start (its daemon died: the driver
  * holds its requests for dead_conn_s seconds), we hand it new sockets with
  * RECONFIGURE instead: the filesystem on it sees no error.
+ *
+ * Kernels without the netlink interface (before 4.12) get the old ioctl
+ * one: one connection, NBD_DO_IT blocking in a thread of its own, no
+ * takeover.  ULOOP_NBD_IOCTL=1 forces it (to test it on new kernels).
  */
 #ifndef ULOOP_TRANSPORT_NBD_H
 #define ULOOP_TRANSPORT_NBD_H
