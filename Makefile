@@ -162,9 +162,15 @@ demo: deps-check all
 	tests/install-deps.sh demo
 	bench/demo.sh
 
-bench: all static
+bench: all static $(B)/bench/randread
 	bench/file-fill.sh
 	bench/http-fill.sh
+	bench/nbd.sh
+
+# The guests' load generator: static, they have only busybox.
+$(B)/bench/randread: bench/randread.c
+	@mkdir -p $(@D)
+	$(CC) -static -O2 -Wall -o $@ $<
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \

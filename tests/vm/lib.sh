@@ -13,13 +13,14 @@
 #                             uloop, the modules uloop needs, our /init,
 #                             and SCRIPT as /test.sh (run as root, POSIX
 #                             sh); extra files copied in
-#   vm_boot NAME INITRD [DISK] [APPEND]
+#   vm_boot NAME INITRD [DISKS] [APPEND]
 #                             boot it under TCG with user networking
 #                             (restrict=on: the guest reaches nothing but
 #                             10.0.2.100:80, forwarded to $VM_HTTP_PORT on
 #                             127.0.0.1); the serial console goes to
-#                             $T/NAME.log; returns the guest script's exit
-#                             status (124 on timeout)
+#                             $T/NAME.log; DISKS (space separated raw
+#                             files) are /dev/vda, /dev/vdb...; returns the
+#                             guest script's exit status (124 on timeout)
 #   vm_wait PID...            wait for background vm_boot runs
 #
 # Guests run in parallel where a test starts several (vm_boot ... &):
@@ -132,7 +133,9 @@ vm_boot() {
 		-append "console=ttyS0 panic=-1 loglevel=4 $_append" \
 		-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:nc 127.0.0.1 ${VM_HTTP_PORT:-9}" \
 		-device virtio-net-pci,netdev=n0
-	[ -n "$_disk" ] && set -- "$@" -drive "file=$_disk,if=virtio,format=raw"
+	for _d in $_disk; do
+		set -- "$@" -drive "file=$_d,if=virtio,format=raw"
+	done
 	_rc=0
 	timeout "$VM_TIMEOUT" qemu-system-x86_64 "$@" </dev/null >"$T/$_name.qemu" 2>&1 || _rc=$?
 	if [ $_rc -eq 124 ]; then
