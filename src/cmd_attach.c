@@ -36,7 +36,8 @@ static void attach_usage(FILE *f)
 	fputs("Usage: uloop attach SOURCE [--cache PATH] [--device DEV] [options]\n"
 	      "\n"
 	      "Serve SOURCE as a read-only block device through the cache and\n"
-	      "print the device once it is ready.  Runs as a daemon unless\n"
+	      "print the device once it is ready (read-only unless --read-write).\n"
+	      "Runs as a daemon unless\n"
 	      "--foreground; `uloop detach DEV` or SIGTERM stops it cleanly.\n"
 	      "\n"
 	      "Options:\n"
@@ -51,6 +52,9 @@ static void attach_usage(FILE *f)
 	      "  --reconnect-timeout SECS  how long the kernel keeps I/O waiting for a\n"
 	      "                      restarted daemon (default 120)\n"
 	      "  --foreground        do not daemonise\n"
+	      "  --read-write        accept writes: kept in memory for the daemon's life,\n"
+	      "                      never written to the cache or the source\n"
+	      "  --write-limit N     memory for those writes (default 256M)\n"
 	      "  --offline           keep (do not drop) a cache of another image\n"
 	      "  --wipe              allow overwriting a file/device that is not a cache\n"
 	      "  -v, --verbose       debug output\n"
@@ -58,12 +62,16 @@ static void attach_usage(FILE *f)
 }
 
 enum { OPT_DEVICE = 400, OPT_TRANSPORT, OPT_FOREGROUND, OPT_READ_WRITE,
-       OPT_RECONNECT };
+       OPT_RECONNECT, OPT_WRITE_LIMIT };
+
+#define ATTACH_WRITE_LIMIT (256ull << 20)
 
 struct attach {
 	struct cli_opts o;
 	const char *device, *transport;
 	bool foreground;
+	bool read_write;	/* writes kept in memory, never in the cache */
+	uint64_t write_limit;
 	unsigned dead_conn_s;
 	struct ulo_source *src;
 	struct ulo_cache *cache;
@@ -141,6 +149,7 @@ static int attach_start(struct attach *a)
 			.timeout_s = (a->o.src.timeout_s ? a->o.src.timeout_s : 60) + 15,
 			.dead_conn_s = a->dead_conn_s,
 			.backend = backend,
+			.write_limit = a->read_write ? a->write_limit : 0,
 		};
 		int ret;
 
@@ -169,8 +178,14 @@ static int attach_opt(int opt, const char *arg, void *ctx)
 		a->foreground = true;
 		return 1;
 	case OPT_READ_WRITE:
-		cli_usage_error("--read-write: writable devices are not supported yet (the export is read-only)");
-		exit(ULO_EXIT_USAGE);
+		a->read_write = true;
+		return 1;
+	case OPT_WRITE_LIMIT:
+		if (ulo_parse_size(arg, &a->write_limit) || a->write_limit < 4096) {
+			cli_usage_error("--write-limit: invalid size '%s'", arg);
+			exit(ULO_EXIT_USAGE);
+		}
+		return 1;
 	case OPT_RECONNECT:
 		s = strtol(arg, &end, 10);
 		if (*end || s < 1 || s > 86400) {
@@ -194,9 +209,11 @@ int cmd_attach(int argc, char **argv)
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 		{ "read-write", no_argument, NULL, OPT_READ_WRITE },
 		{ "reconnect-timeout", required_argument, NULL, OPT_RECONNECT },
+		{ "write-limit", required_argument, NULL, OPT_WRITE_LIMIT },
 		CLI_OPT_END
 	};
-	struct attach a = { .transport = "auto", .dead_conn_s = ATTACH_DEAD_CONN_S };
+	struct attach a = { .transport = "auto", .dead_conn_s = ATTACH_DEAD_CONN_S,
+			    .write_limit = ATTACH_WRITE_LIMIT };
 	pthread_t state_thr, watch_thr;
 	bool watching = false, stated = false;
 	int ready = -1, ret, sig;
@@ -212,6 +229,8 @@ int cmd_attach(int argc, char **argv)
 		a.transport = "nbd";
 	if (!strcmp(a.transport, "kmod"))
 		return cli_usage_error("--transport kmod: uloop.ko is not part of this build yet; use nbd");
+	if (a.read_write && !strcmp(a.transport, "fuse"))
+		return cli_usage_error("--read-write: the fuse transport is read-only; use nbd");
 	if (strcmp(a.transport, "nbd") && strcmp(a.transport, "fuse"))
 		return cli_usage_error("--transport: '%s' is not auto, nbd, fuse or kmod",
 				       a.transport);

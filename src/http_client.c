@@ -47,8 +47,18 @@
  * (up to the connection count) lets several connections decrypt at once;
  * each loop still multiplexes its requests over HTTP/2 where offered.
  */
+/*
+ * The IP-literal hosts this client talked to.  mbedTLS keeps the pointer
+ * given to its verify callback for the connection's life (a
+ * renegotiation would call it again), so these live as long as the
+ * client, not the request.
+ */
+#define ULO_HTTP_MAX_IPS 32
+
 struct ulo_http_loop {
 	struct ulo_http_client *client;
+	struct ulo_tls_ip ips[ULO_HTTP_MAX_IPS];	/* thread only */
+	unsigned nips;
 	CURLM *multi;		/* this loop's thread only */
 	pthread_t thread;
 	bool thread_running;
@@ -100,6 +110,18 @@ static void ulo_copy_value(char *dst, size_t cap, const char *v, size_t len)
 	dst[len] = '\0';
 }
 
+/* Remember that field @bit was seen; a second one is refused (which one
+ * would we believe?). */
+static bool ulo_http_once(struct ulo_http_req *r, unsigned bit, const char *name)
+{
+	if (r->seen & (1u << bit)) {
+		snprintf(r->bad_header, sizeof(r->bad_header), "%s sent twice", name);
+		return false;
+	}
+	r->seen |= 1u << bit;
+	return true;
+}
+
 static size_t ulo_http_header_cb(char *line, size_t size, size_t n, void *arg)
 {
 	struct ulo_http_req *r = arg;
@@ -112,23 +134,32 @@ static size_t ulo_http_header_cb(char *line, size_t size, size_t n, void *arg)
 		return 0;	/* stops the transfer */
 	}
 	if (len >= 5 && !memcmp(line, "HTTP/", 5)) {
-		const char *sp = memchr(line, ' ', len);
-
-		/* The status, now: the write callback must know it. */
-		r->status = 0;
-		for (sp = sp ? sp + 1 : line + len; sp < line + len &&
-		     *sp >= '0' && *sp <= '9' && r->status < 1000; sp++)
-			r->status = r->status * 10 + (*sp - '0');
-		/* A new response (after a 100 Continue, say): forget the last. */
+		/* A new response (after a 100 Continue, say): forget the last.
+		 * Its status is libcurl's to read, not ours: two readings of
+		 * one status line must never disagree. */
 		r->has_etag = r->has_last_modified = r->has_content_range = false;
 		r->has_content_encoding = r->has_length = false;
 		r->content_type[0] = r->location[0] = '\0';
 		r->retry_after = -1;
+		r->headers_done = false;
+		r->seen = 0;
 		return len;
+	}
+	if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+		r->headers_done = true;
+		return len;
+	}
+	if (r->headers_done) {
+		/* Trailer fields come after the body: nothing of ours may
+		 * change once the bytes are in. */
+		snprintf(r->bad_header, sizeof(r->bad_header), "trailer fields after the body");
+		return 0;
 	}
 	if (!ulo_http_field(line, len, &name, &nlen, &v, &vlen))
 		return len;
 	if (ulo_http_name_is(name, nlen, "Content-Range")) {
+		if (!ulo_http_once(r, 0, "Content-Range"))
+			return 0;
 		ulo_copy_value(r->content_range, sizeof(r->content_range), v, vlen);
 		r->has_content_range = true;
 	} else if (ulo_http_name_is(name, nlen, "Content-Length")) {
@@ -141,14 +172,22 @@ static size_t ulo_http_header_cb(char *line, size_t size, size_t n, void *arg)
 		r->content_length = cl;
 		r->has_length = true;
 	} else if (ulo_http_name_is(name, nlen, "Content-Encoding")) {
+		if (!ulo_http_once(r, 1, "Content-Encoding"))
+			return 0;
 		ulo_copy_value(r->content_encoding, sizeof(r->content_encoding), v, vlen);
 		r->has_content_encoding = true;
 	} else if (ulo_http_name_is(name, nlen, "Content-Type")) {
+		if (!ulo_http_once(r, 2, "Content-Type"))
+			return 0;
 		ulo_copy_value(r->content_type, sizeof(r->content_type), v, vlen);
 	} else if (ulo_http_name_is(name, nlen, "ETag")) {
+		if (!ulo_http_once(r, 3, "ETag"))
+			return 0;
 		ulo_copy_value(r->etag, sizeof(r->etag), v, vlen);
 		r->has_etag = true;
 	} else if (ulo_http_name_is(name, nlen, "Last-Modified")) {
+		if (!ulo_http_once(r, 4, "Last-Modified"))
+			return 0;
 		ulo_copy_value(r->last_modified, sizeof(r->last_modified), v, vlen);
 		r->has_last_modified = true;
 	} else if (ulo_http_name_is(name, nlen, "Retry-After")) {
@@ -163,43 +202,71 @@ static size_t ulo_http_write_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct ulo_http_req *r = arg;
 	size_t len = size * n;
+	long status = 0;
 
+	/* libcurl's own reading of the status: the one classify uses. */
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	r->status = status;
 	/* Only a 206 body may reach the buffer; any other is only counted
 	 * (an error page), or stopped when it is a 2xx (a whole image). */
-	if (r->status != 206 || r->got + len > r->len) {
-		if (r->status >= 200 && r->status < 300) {
+	if (status != 206 || r->stored + len > r->len) {
+		if (status >= 200 && status < 300) {
 			r->overflow = true;
 			return 0;
 		}
 		r->got += len;
 		return len;
 	}
-	memcpy(r->buf + r->got, data, len);
+	memcpy(r->buf + r->stored, data, len);
+	r->stored += len;
 	r->got += len;
 	return len;
+}
+
+/* The client-lifetime record of an IP-literal host (see ULO_HTTP_MAX_IPS). */
+static struct ulo_tls_ip *ulo_http_ip(struct ulo_http_loop *l, const uint8_t *addr,
+				      size_t len)
+{
+	for (unsigned i = 0; i < l->nips; i++)
+		if (l->ips[i].len == len && !memcmp(l->ips[i].addr, addr, len))
+			return &l->ips[i];
+	if (l->nips == ULO_HTTP_MAX_IPS)
+		return NULL;
+	memcpy(l->ips[l->nips].addr, addr, len);
+	l->ips[l->nips].len = len;
+	return &l->ips[l->nips++];
 }
 
 static int ulo_http_setup(struct ulo_http_loop *l, CURL *e,
 			  struct ulo_http_req *r)
 {
+	static const struct ulo_tls_ip no_ip;
 	const struct ulo_http_conf *cf = &l->client->conf;
+	const struct ulo_tls_ip *ip = &no_ip;
 	struct curl_slist *h = NULL;
 	char range[64], line[512];
-	bool https = !strncmp(r->url, "https://", 8);
-	CURLU *u;
+	bool https = !strncasecmp(r->url, "https://", 8);
 	char *host = NULL;
+	CURLU *u;
 
-	r->ip.len = 0;
 	u = curl_url();
 	if (u && !curl_url_set(u, CURLUPART_URL, r->url, 0) &&
 	    !curl_url_get(u, CURLUPART_HOST, &host, 0) && host) {
+		uint8_t addr[16];
 		size_t alen;
 
-		if (ulo_http_ip_literal(host, r->ip.addr, &alen))
-			r->ip.len = alen;
+		if (ulo_http_ip_literal(host, addr, &alen)) {
+			ip = ulo_http_ip(l, addr, alen);
+			if (!ip) {
+				curl_free(host);
+				curl_url_cleanup(u);
+				return -ENOSPC;
+			}
+		}
 	}
 	curl_free(host);
 	curl_url_cleanup(u);
+	r->easy = e;
 
 	curl_easy_reset(e);
 	curl_easy_setopt(e, CURLOPT_URL, r->url);
@@ -250,12 +317,13 @@ static int ulo_http_setup(struct ulo_http_loop *l, CURL *e,
 			curl_easy_setopt(e, CURLOPT_SSLCERT, cf->cert);
 			curl_easy_setopt(e, CURLOPT_SSLKEY, cf->key);
 		}
-		/* Cipher order always; the IP-literal check when ip.len.
-		 * --insecure skips verification, so it skips that check. */
-		if (cf->insecure)
-			r->ip.len = 0;
+		/* TLS 1.2 at least (libcurl 7.88 with mbedTLS allows 1.0). */
+		curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		/* Cipher order and no renegotiation always; the IP-literal
+		 * check when ip->len (--insecure verifies nothing at all). */
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ulo_tls_sslctx);
-		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, (void *)&r->ip);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA,
+				 (void *)(cf->insecure ? &no_ip : ip));
 	}
 	return 0;
 }
@@ -311,6 +379,8 @@ static void *ulo_http_loop(void *arg)
 			    curl_multi_add_handle(c->multi, e)) {
 				if (e)
 					curl_easy_cleanup(e);
+				curl_slist_free_all(r->headers);
+				r->headers = NULL;
 				pthread_mutex_lock(&c->lock);
 				r->curl_code = CURLE_OUT_OF_MEMORY;
 				snprintf(r->curl_err, sizeof(r->curl_err),
@@ -353,7 +423,10 @@ static int ulo_http_perform_on(struct ulo_http_loop *c, struct ulo_http_req *r)
 	r->curl_code = 0;
 	r->curl_err[0] = '\0';
 	r->status = 0;
-	r->got = 0;
+	r->got = r->stored = 0;
+	r->bad_header[0] = '\0';
+	r->headers_done = false;
+	r->seen = 0;
 	r->overflow = r->headers_too_big = false;
 	r->has_etag = r->has_last_modified = r->has_content_range = false;
 	r->has_content_encoding = r->has_length = false;

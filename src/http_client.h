@@ -48,8 +48,10 @@ struct ulo_http_req {
 	/* out: what the server said (final response only) */
 	int curl_code;		/* CURLcode; 0 = the exchange completed */
 	char curl_err[256];
-	long status;		/* HTTP status, 0 if none */
+	long status;		/* HTTP status (libcurl's reading), 0 if none */
 	uint64_t got;		/* body bytes received */
+	uint64_t stored;	/* of which copied to buf (a 206's only) */
+	char bad_header[64];	/* a field sent twice, or a trailer: refused */
 	bool overflow;		/* more body than asked for (stopped) */
 	bool headers_too_big;	/* over ULO_HTTP_HEADER_CAP (stopped) */
 	bool has_length;	/* Content-Length present */
@@ -64,8 +66,9 @@ struct ulo_http_req {
 	bool has_etag, has_last_modified, has_content_range;
 	bool has_content_encoding;
 	/* private to http_client.c */
-	struct ulo_tls_ip ip;	/* the URL's host, if an IP literal (len 0:
-				 * a host name) */
+	void *easy;		/* CURL * of the running attempt */
+	bool headers_done;	/* the blank line after the fields was seen */
+	unsigned seen;		/* bit per remembered field, this response */
 	size_t header_bytes;
 	bool done;
 	void *headers;		/* struct curl_slist * */

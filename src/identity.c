@@ -4,6 +4,19 @@
 
 #include <string.h>
 
+/*
+ * The same URL but for its query: a pre-signed URL's query (signature,
+ * expiry) changes from boot to boot, its path does not.  An ETag is only
+ * meaningful for one resource (RFC 9110 8.8.3), and nginx's, "mtime-size",
+ * is the same for two different images of the same size and mtime.
+ */
+static bool ulo_same_resource(const char *a, const char *b)
+{
+	size_t la = strcspn(a, "?#"), lb = strcspn(b, "?#");
+
+	return la == lb && !strncmp(a, b, la);
+}
+
 bool ulo_identity_same(const struct ulo_identity *a,
 		       const struct ulo_identity *b)
 {
@@ -12,7 +25,7 @@ bool ulo_identity_same(const struct ulo_identity *a,
 	if (a->size != b->size || strcmp(a->validator, b->validator))
 		return false;
 	if (a->kind == ULO_ID_HTTP_ETAG)
-		return true;
+		return ulo_same_resource(a->location, b->location);
 	return !strcmp(a->location, b->location);
 }
 

@@ -37,8 +37,7 @@ struct ulo_identity {
 
 /*
  * True if @a and @b name the same image: same kind, size and validator, and
- * the same location unless the validator is a strong ETag (which identifies
- * the content wherever it is served from).
+ * the same location (for an ETag, the same URL but for its query string).
  */
 bool ulo_identity_same(const struct ulo_identity *a,
 		       const struct ulo_identity *b);

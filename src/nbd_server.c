@@ -6,8 +6,9 @@
  * a WRITE carries its payload.  Reply: magic, error (an errno), handle,
  * then the data of a successful READ.  Every request is validated before
  * anything is done with it: a wrong magic ends the connection (the stream
- * is out of step), an out-of-range READ gets EINVAL, and a failed read
- * gets EIO with no data: the kernel never sees bytes we do not trust.
+ * is out of step), an out-of-range READ or WRITE gets EINVAL, and a failed
+ * read gets EIO with no data: the kernel never sees bytes we do not trust.
+ * A refused WRITE's payload is still read, so the next request parses.
  */
 #include "nbd_server.h"
 
@@ -156,10 +157,36 @@ int ulo_nbd_serve(int fd, uint64_t size, const struct ulo_nbd_ops *ops,
 			}
 			break;
 		case NBD_CMD_WRITE:
-			ret = ulo_nbd_discard(fd, len, buf, cap);
-			if (ret)
+			if (!ops->write || len > ULO_NBD_MAX_REQUEST) {
+				/* Keep the stream in step: eat the payload. */
+				ret = ulo_nbd_discard(fd, len, buf, cap);
+				if (ret)
+					goto out;
+				err = ops->write ? EINVAL : EPERM;
+				break;
+			}
+			if (len > cap) {
+				uint8_t *nb = realloc(buf, len);
+
+				if (!nb) {
+					ret = ulo_errno(-ENOMEM, "nbd: write buffer");
+					goto out;
+				}
+				buf = nb;
+				cap = len;
+			}
+			ret = ulo_nbd_recv(fd, buf, len);
+			if (ret) {
+				ulo_errno(ret, "nbd: recv (write payload)");
 				goto out;
-			err = EPERM;
+			}
+			if (from > size || len > size - from) {
+				err = EINVAL;
+				break;
+			}
+			ret = ops->write(ctx, buf, from, len);
+			err = ret == -ENOSPC ? ENOSPC : ret ? EIO : 0;
+			ret = 0;
 			break;
 		case NBD_CMD_FLUSH:
 			if (ops->flush && ops->flush(ctx))
@@ -168,7 +195,12 @@ int ulo_nbd_serve(int fd, uint64_t size, const struct ulo_nbd_ops *ops,
 		case NBD_CMD_DISC:
 			goto out;
 		case NBD_CMD_TRIM:
-			err = EPERM;
+			if (!ops->trim)
+				err = EPERM;
+			else if (from > size || len > size - from)
+				err = EINVAL;
+			else if (ops->trim(ctx, from, len))
+				err = EIO;
 			break;
 		default:
 			err = EINVAL;

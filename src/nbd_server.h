@@ -20,12 +20,16 @@ struct ulo_nbd_ops {
 	int (*read)(void *ctx, void *buf, uint64_t off, size_t len);
 	/* Make what was written durable: 0 or -errno. */
 	int (*flush)(void *ctx);
+	/* A writable export: store image bytes (NULL: read-only, EPERM). */
+	int (*write)(void *ctx, const void *buf, uint64_t off, size_t len);
+	/* Discard a range (NULL: EPERM). */
+	int (*trim)(void *ctx, uint64_t off, uint64_t len);
 };
 
 /*
  * Serve requests on @fd for an image of @size bytes until the client
  * sends NBD_CMD_DISC or closes (returns 0), or the socket fails (-errno).
- * Writes and trims are refused with EPERM (the export is read-only).
+ * Writes and trims are refused with EPERM unless @ops has them.
  */
 int ulo_nbd_serve(int fd, uint64_t size, const struct ulo_nbd_ops *ops,
 		  void *ctx);

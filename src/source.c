@@ -5,12 +5,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
 static const struct ulo_source_ops *ulo_source_pick(const char *location)
 {
-	if (!strncmp(location, "http://", 7) || !strncmp(location, "https://", 8))
+	if (!strncasecmp(location, "http://", 7) || !strncasecmp(location, "https://", 8))
 		return &ulo_source_http_ops;
 	/* Any other scheme is a typo or unsupported, not a file name. */
 	if (strstr(location, "://"))

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -91,6 +92,10 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 	uint64_t first, last, total;
 	bool unsat;
 
+	if (r->bad_header[0]) {
+		snprintf(why, len, "malformed reply: %s", r->bad_header);
+		return ULO_HTTP_PERMANENT;
+	}
 	if (r->headers_too_big) {
 		snprintf(why, len, "response headers larger than %d KiB",
 			 ULO_HTTP_HEADER_CAP / 1024);
@@ -113,6 +118,9 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 		case CURLE_SSL_CERTPROBLEM:
 			snprintf(why, len, "TLS: client certificate or key unusable (%s)",
 				 r->curl_err);
+			return ULO_HTTP_PERMANENT;
+		case CURLE_WEIRD_SERVER_REPLY:
+			snprintf(why, len, "malformed reply (%s)", r->curl_err);
 			return ULO_HTTP_PERMANENT;
 		case CURLE_UNSUPPORTED_PROTOCOL:
 		case CURLE_URL_MALFORMAT:
@@ -139,7 +147,7 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 		snprintf(why, len, "precondition failed (412): the image changed on the server");
 		return ULO_HTTP_STALE;
 	case 416:
-		if (r->has_content_range &&
+		if (id->kind != ULO_ID_NONE && r->has_content_range &&
 		    !ulo_http_content_range(r->content_range, strlen(r->content_range),
 					    &first, &last, &total, &unsat) &&
 		    unsat && total != id->size) {
@@ -159,7 +167,11 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 		snprintf(why, len, "server answered %ld (retry later)", r->status);
 		return ULO_HTTP_TRANSIENT;
 	default:
-		snprintf(why, len, "server answered %ld", r->status);
+		if (r->retry_after >= 0)
+			snprintf(why, len, "server answered %ld (Retry-After %ld s)",
+				 r->status, r->retry_after);
+		else
+			snprintf(why, len, "server answered %ld", r->status);
 		return r->status >= 500 && r->status <= 599 ?
 			ULO_HTTP_TRANSIENT : ULO_HTTP_PERMANENT;
 	}
@@ -215,9 +227,11 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 			 " bytes of the range", r->len);
 		return ULO_HTTP_PERMANENT;
 	}
-	if (r->got != r->len) {
+	/* What reached the buffer, not what arrived: only stored bytes are
+	 * the server's bytes. */
+	if (r->stored != r->len || r->got != r->len) {
 		snprintf(why, len, "short body: %" PRIu64 " of %" PRIu64 " bytes",
-			 r->got, r->len);
+			 r->stored, r->len);
 		return ULO_HTTP_TRANSIENT;
 	}
 	return ULO_HTTP_OK;
@@ -286,7 +300,7 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 		r->len = 1;
 		r->buf = &byte;
 		r->timeout_ms = deadline > now ?
-			ULO_MIN((deadline - now) / 1000000, ULO_HTTP_ATTEMPT_MAX_MS) : 1;
+			ULO_MAX(1, ULO_MIN((deadline - now) / 1000000, ULO_HTTP_ATTEMPT_MAX_MS)) : 1;
 		ret = ulo_http_perform(h->client, r);
 		if (ret)
 			goto out;
@@ -309,11 +323,11 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 				goto out;
 			}
 			curl_url_cleanup(u);
-			if (strncmp(next, "http://", 7) && strncmp(next, "https://", 8)) {
+			if (strncasecmp(next, "http://", 7) && strncasecmp(next, "https://", 8)) {
 				ret = ulo_err(-EPROTO, "%s: redirect to %s refused (http and https only)",
 					      cur, next);
-			} else if (!strncmp(cur, "https://", 8) &&
-				   !strncmp(next, "http://", 7) && !h->allow_downgrade) {
+			} else if (!strncasecmp(cur, "https://", 8) &&
+				   !strncasecmp(next, "http://", 7) && !h->allow_downgrade) {
 				ret = ulo_err(-EPROTO, "%s: redirect from https to %s refused",
 					      cur, next);
 			} else if (strlen(next) >= sizeof(cur)) {
@@ -326,14 +340,20 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 				goto out;
 			continue;
 		}
-		if (cls == ULO_HTTP_TRANSIENT && ++attempt <= h->retries &&
-		    ulo_now_ns() + backoff * 1000000 < deadline) {
-			ulo_debug("http", "%s: %s; retrying", cur, why);
-			ulo_sleep_ms(ulo_retry_wait(backoff, r->retry_after));
-			backoff = ULO_MIN(backoff * 2, (uint64_t)ULO_HTTP_BACKOFF_MAX_MS);
-			continue;
+		if (cls == ULO_HTTP_TRANSIENT) {
+			uint64_t wait = ulo_retry_wait(backoff, r->retry_after);
+
+			/* Never sleep past the deadline (a Retry-After of an
+			 * hour is a "no" for now). */
+			if (++attempt <= h->retries &&
+			    ulo_now_ns() + wait * 1000000 < deadline) {
+				ulo_debug("http", "%s: %s; retrying", cur, why);
+				ulo_sleep_ms(wait);
+				backoff = ULO_MIN(backoff * 2, (uint64_t)ULO_HTTP_BACKOFF_MAX_MS);
+				continue;
+			}
 		}
-		if (r->status == 416 && r->has_content_range &&
+		if (cls != ULO_HTTP_OK && r->status == 416 && r->has_content_range &&
 		    !ulo_http_content_range(r->content_range, strlen(r->content_range),
 					    &first, &last, &total, &unsat) && unsat && !total) {
 			ret = ulo_err(-EINVAL, "%s: image is empty", url);
@@ -427,6 +447,12 @@ static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
 		struct ulo_http_ep *ep = ulo_http_pick(h, url, &wait);
 		enum ulo_http_class cls;
 
+		if (wait && ulo_now_ns() + wait * 1000000 >= deadline) {
+			/* Every server is backing off past our deadline. */
+			ret = ulo_err(-EIO, "%s: server busy for %" PRIu64 " s more (Retry-After); giving up",
+				      url, wait / 1000);
+			break;
+		}
 		if (wait)
 			ulo_sleep_ms(wait);
 		now = ulo_now_ns();
@@ -440,19 +466,33 @@ static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
 		else
 			r->if_unmodified_since = src->id.validator;
 		r->timeout_ms = deadline > now ?
-			ULO_MIN((deadline - now) / 1000000, ULO_HTTP_ATTEMPT_MAX_MS) : 1;
+			ULO_MAX(1, ULO_MIN((deadline - now) / 1000000, ULO_HTTP_ATTEMPT_MAX_MS)) : 1;
 		ret = ulo_http_perform(h->client, r);
 		if (ret)
 			break;
 		cls = ulo_http_classify(&src->id, r, why, sizeof(why));
 		if (cls == ULO_HTTP_OK)
 			break;
+		if (cls == ULO_HTTP_STALE && ep != &h->ep[0]) {
+			/* A mirror moved on (or lags): it is no longer the same
+			 * image; drop it and ask another server. */
+			pthread_mutex_lock(&h->lock);
+			ep->usable = false;
+			pthread_mutex_unlock(&h->lock);
+			ulo_debug("http", "mirror %s dropped: %s", ep->url, why);
+			if (++attempt > h->retries) {
+				ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s",
+					      url, attempt, why);
+				break;
+			}
+			continue;
+		}
 		if (cls == ULO_HTTP_STALE) {
 			ret = ulo_err(-ESTALE, "%s: %s; refusing its data", url, why);
 			break;
 		}
 		/* An expired redirect target: resolve the URL again, once. */
-		if (!reresolved && strcmp(ep->url, url) &&
+		if (!reresolved && strcmp(ep->url, url) && ep == &h->ep[0] &&
 		    (cls == ULO_HTTP_REDIRECTED || r->status == 401 || r->status == 403 ||
 		     r->status == 404 || r->status == 410)) {
 			struct ulo_identity now_id;
@@ -541,10 +581,10 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 	if ((o->cert == NULL) != (o->key == NULL))
 		return ulo_err(-EINVAL, "%s: --cert and --key go together", location);
 	if (!o->ca_file && !o->insecure) {
-		bool https = !strncmp(location, "https://", 8);
+		bool https = !strncasecmp(location, "https://", 8);
 
 		for (unsigned i = 0; i < o->nmirrors; i++)
-			https |= !strncmp(o->mirrors[i], "https://", 8);
+			https |= !strncasecmp(o->mirrors[i], "https://", 8);
 		if (https)
 			return ulo_err(-EINVAL,
 				       "%s: no trust anchors for https: pass --ca FILE (nothing is trusted implicitly)",

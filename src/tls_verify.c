@@ -85,6 +85,9 @@ CURLcode ulo_tls_sslctx(CURL *curl, void *sslctx, void *parm)
 	(void)curl;
 	pthread_once(&ulo_suites_once, ulo_suites_init);
 	mbedtls_ssl_conf_ciphersuites(sslctx, ulo_suites);
+	/* A renegotiated certificate would escape the pin check, which
+	 * libcurl makes after the first handshake only. */
+	mbedtls_ssl_conf_renegotiation(sslctx, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 	if (ip->len)
 		mbedtls_ssl_conf_verify(sslctx, ulo_tls_vrfy, parm);
 	return CURLE_OK;

@@ -27,9 +27,9 @@ struct ulo_tls_ip {
 	size_t len;		/* 4 or 16 */
 };
 
-/* CURLOPT_SSL_CTX_FUNCTION for every https transfer; @parm is a
- * struct ulo_tls_ip (len 0: a host name, no IP check) that outlives the
- * transfer. */
+/* CURLOPT_SSL_CTX_FUNCTION for every https transfer: cipher order, no
+ * renegotiation, and the IP check.  @parm is a struct ulo_tls_ip (len 0:
+ * a host name, no IP check) that lives as long as the connection may. */
 CURLcode ulo_tls_sslctx(CURL *curl, void *sslctx, void *parm);
 
 /* 1 if @crt_der's subjectAltName holds iPAddress @ip, 0 if not, -1 if the

@@ -15,6 +15,7 @@
 
 #include "nbd_netlink.h"
 #include "nbd_server.h"
+#include "overlay.h"
 #include "util.h"
 
 struct ulo_nbd_conn {
@@ -33,6 +34,7 @@ struct ulo_nbd_dev {
 	uint64_t size;
 	struct ulo_engine *eng;
 	struct ulo_cache *cache;
+	struct ulo_overlay *overlay;	/* writable devices only */
 	struct ulo_nbd_conn conn[ULO_NBD_MAX_CONNS];
 	unsigned nconn;
 	pthread_mutex_t lock;
@@ -69,6 +71,36 @@ static int ulo_nbd_flush(void *ctx)
 static const struct ulo_nbd_ops ulo_nbd_engine_ops = {
 	.read = ulo_nbd_read,
 	.flush = ulo_nbd_flush,
+};
+
+/* A writable device: the overlay over the engine. */
+static int ulo_nbd_ov_read(void *ctx, void *buf, uint64_t off, size_t len)
+{
+	struct ulo_nbd_dev *d = ctx;
+
+	return ulo_overlay_read(d->overlay, buf, off, len);
+}
+
+static int ulo_nbd_ov_write(void *ctx, const void *buf, uint64_t off, size_t len)
+{
+	struct ulo_nbd_dev *d = ctx;
+
+	return ulo_overlay_write(d->overlay, buf, off, len);
+}
+
+static int ulo_nbd_ov_trim(void *ctx, uint64_t off, uint64_t len)
+{
+	struct ulo_nbd_dev *d = ctx;
+
+	ulo_overlay_trim(d->overlay, off, len);
+	return 0;
+}
+
+static const struct ulo_nbd_ops ulo_nbd_rw_ops = {
+	.read = ulo_nbd_ov_read,
+	.flush = ulo_nbd_flush,
+	.write = ulo_nbd_ov_write,
+	.trim = ulo_nbd_ov_trim,
 };
 
 /* The ioctl interface: NBD_DO_IT runs the device until it disconnects. */
@@ -146,7 +178,8 @@ static void *ulo_nbd_thread(void *arg)
 	struct ulo_nbd_conn *c = arg;
 	struct ulo_nbd_dev *d = c->dev;
 
-	if (ulo_nbd_serve(c->fd, d->size, &ulo_nbd_engine_ops, d))
+	if (ulo_nbd_serve(c->fd, d->size, d->overlay ? &ulo_nbd_rw_ops :
+			  &ulo_nbd_engine_ops, d))
 		ulo_debug("nbd", "%s: %s", d->path, ulo_errmsg());
 	pthread_mutex_lock(&d->lock);
 	d->live--;
@@ -161,9 +194,10 @@ int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
 {
 	struct ulo_nbd_params p = {
 		.size = size,
-		/* 4 KiB sectors when the image allows (fewer, larger bios),
-		 * else 512 so that the last bytes stay reachable. */
-		.block_size = size % 4096 ? 512 : 4096,
+		/* 512-byte sectors, as loop: any filesystem block size
+		 * mounts (ext4 with 1 KiB blocks refuses 4 KiB sectors), and
+		 * the page cache still reads in pages. */
+		.block_size = 512,
 		.server_flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_READ_ONLY |
 				NBD_FLAG_SEND_FLUSH | NBD_FLAG_CAN_MULTI_CONN,
 		.timeout_s = o->timeout_s,
@@ -189,6 +223,16 @@ int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
 	d->cache = cache;
 	d->size = size;
 	d->ctl_fd = -1;
+	if (o->write_limit) {
+		ret = ulo_overlay_new(size, o->write_limit, ulo_nbd_read, d,
+				      &d->overlay);
+		if (ret) {
+			free(d);
+			return ret;
+		}
+		p.server_flags &= ~(uint64_t)NBD_FLAG_READ_ONLY;
+		p.server_flags |= NBD_FLAG_SEND_TRIM;
+	}
 	if (getenv("ULOOP_NBD_IOCTL"))
 		n = 1;	/* the ioctl interface takes one socket */
 	pthread_mutex_init(&d->lock, NULL);
@@ -256,6 +300,7 @@ out_close:
 out_ours:
 	for (unsigned i = 0; i < d->nconn; i++)
 		close(d->conn[i].fd);
+	ulo_overlay_free(d->overlay);
 	free(d);
 	return ret;
 }
@@ -312,6 +357,7 @@ int ulo_nbd_stop(struct ulo_nbd_dev *d, bool keep)
 		close(d->conn[i].fd);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cv);
+	ulo_overlay_free(d->overlay);
 	free(d);
 	return ret;
 }

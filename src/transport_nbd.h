@@ -32,6 +32,8 @@ struct ulo_nbd_opts {
 	unsigned timeout_s;	/* per request, in the driver */
 	unsigned dead_conn_s;	/* requests wait this long for a new daemon */
 	const char *backend;	/* for /sys/block/nbdN/backend */
+	uint64_t write_limit;	/* 0: read-only; else writable, with this
+				 * many bytes of writes kept in memory */
 };
 
 int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,

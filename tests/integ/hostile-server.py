@@ -233,6 +233,8 @@ class Handler(socketserver.BaseRequestHandler):
         if ius is not None and ius != LAST_MODIFIED:
             return self.reply(412, "Precondition Failed", [])
 
+        if probe and mode == "probe-ra":
+            return self.reply(503, "Service Unavailable", [("Retry-After", "3600")])
         if probe:
             if mode == "nothing-strong":
                 val = [("ETag", 'W/"v1"')]
@@ -344,6 +346,36 @@ class Handler(socketserver.BaseRequestHandler):
             return self.reply(500, "Internal Server Error", [], b"oops\n")
         if mode == "etag-change":
             return self.range_206(first, last, etag='"v2"')
+        if mode in ("dblspace", "tab"):
+            # A status line libcurl reads as 206 (its %3d skips blanks):
+            # the data must be taken exactly as for a plain 206.
+            sep = "  " if mode == "dblspace" else " \t"
+            fields = [("Content-Range", "bytes %d-%d/%d" % (first, last, size)),
+                      ("Content-Length", str(want))] + self.validators()
+            head = ("HTTP/1.1%s206 Partial Content\r\n" % sep +
+                    "".join("%s: %s\r\n" % kv for kv in fields) + "\r\n")
+            self.send(head.encode("latin-1") + data)
+            return 206
+        if mode == "twocr":
+            # Two Content-Ranges: which one would be believed?  Neither.
+            other = min(first + 4096, size - want)
+            return self.reply(206, "Partial Content",
+                              [("Content-Range", "bytes %d-%d/%d" % (other, other + want - 1, size)),
+                               ("Content-Range", "bytes %d-%d/%d" % (first, last, size))]
+                              + self.validators(), img[other:other + want])
+        if mode == "trailer":
+            # A chunked 206 whose trailer tries to restate the range.
+            other = min(first + 4096, size - want)
+            head = self.head(206, "Partial Content",
+                             [("Content-Range", "bytes %d-%d/%d" % (other, other + want - 1, size)),
+                              ("Transfer-Encoding", "chunked"),
+                              ("Trailer", "Content-Range")] + self.validators())
+            body = b"%x\r\n" % want + img[other:other + want] + b"\r\n"
+            body += b"0\r\nContent-Range: bytes %d-%d/%d\r\n\r\n" % (first, last, size)
+            self.send(head + body)
+            return 206
+        if mode == "ra-hour":
+            return self.reply(503, "Service Unavailable", [("Retry-After", "3600")])
         return self.range_206(first, last)
 
     @staticmethod

@@ -58,3 +58,20 @@ $ULOOP_NET export "$T/c" "$T/out"
 cmp "$T/out" "$T/b" || fail "after the replacement the new image is not whole"
 echo "replaced mid-hydrate: stopped on 412; $present old blocks kept, all correct"
 
+
+# Two different images with the same size and mtime have the same nginx
+# ETag ("mtime-size"): the URL is part of the identity, so one is never
+# served from the other's cache.
+make_image "$T/www/one.img" $((4 * 1024 * 1024))
+make_image "$T/www/two.img" $((4 * 1024 * 1024))
+touch -d @1700000000 "$T/www/one.img" "$T/www/two.img"
+rm -f "$T/c"
+$ULOOP_NET hydrate "http://127.0.0.1:$web_http/one.img" --cache "$T/c" --no-progress >/dev/null
+$ULOOP_NET cat "http://127.0.0.1:$web_http/two.img" --cache "$T/c" >"$T/out" 2>"$T/err"
+cmp "$T/out" "$T/www/two.img" || fail "same ETag, another URL: served the other image"
+grep -q "dropped its" "$T/err" || fail "same ETag, another URL: cache not dropped"
+# ...while a pre-signed URL's changing query is the same image.
+$ULOOP_NET hydrate "http://127.0.0.1:$web_http/two.img?sig=1" --cache "$T/c" --json \
+	--no-progress >"$T/h" 2>"$T/err"
+[ "$(json_get bytes_fetched <"$T/h")" -eq 0 ] || fail "a new query string dropped the cache"
+echo "ETag identity is per URL (query ignored)"

@@ -183,9 +183,15 @@ redirect-ftp 1 1 redirected \(302\) to ftp://127\.0\.0\.1/x
 416 1 1 range not satisfiable \(416\)$
 412 1 1 precondition failed \(412\): the image changed on the server; refusing its data
 429-forever 1 3 giving up after 3 attempts: server answered 429 \(retry later\)
-500-forever 1 3 giving up after 3 attempts: server answered 500
+500-forever 1 3 giving up after 3 attempts: server answered 500$
 etag-change 1 1 ETag is now "v2", was "v1"; refusing its data
 nothing-strong 1 0 no strong ETag and no Last-Modified
+dblspace 0 1 .
+tab 0 1 .
+twocr 1 1 malformed reply: Content-Range sent twice
+trailer 1 1 malformed reply: trailer fields after the body
+ra-hour 1 1 giving up after 1 attempts: server answered 503 \(Retry-After 3600 s\)
+probe-ra 1 0 server answered 503 \(Retry-After 3600 s\)
 EOF
 # Over https: the same checks for the modes where TLS changes the wire.
 https_modes="good flaky-5xx short-close reset trickle cr-othertotal 200"

@@ -52,4 +52,23 @@ wait $pid || rc=$?
 [ $rc -eq 0 ] || fail "failover hydrate exited $rc: $(cat "$T/err")"
 $ULOOP_NET export "$T/c" "$T/out"
 cmp "$T/out" "$T/www/img" || fail "failover hydrate differs"
-echo "spread, refused a mismatched mirror, failed over"
+
+# A mirror that moves on to another image mid-run is dropped; the run
+# finishes from the primary, whole and unmixed.
+start_nginx two2 "$T/www2"
+u22="http://127.0.0.1:$two2_http/img"
+start_nginx one2 "$T/www"
+u12="http://127.0.0.1:$one2_http/img"
+rm -f "$T/c"
+$ULOOP_NET hydrate "$u12" --mirror "$u22" --cache "$T/c" --rate 12M \
+	--no-progress >/dev/null 2>"$T/err" &
+pid=$!
+sleep 0.7
+make_image "$T/www2/new" $size
+mv "$T/www2/new" "$T/www2/img"
+rc=0
+wait $pid || rc=$?
+[ $rc -eq 0 ] || fail "a changing mirror ended the run ($rc): $(cat "$T/err")"
+$ULOOP_NET export "$T/c" "$T/out"
+cmp "$T/out" "$T/www/img" || fail "a changing mirror's bytes got in"
+echo "spread, refused a mismatched mirror, failed over, dropped a changing mirror"

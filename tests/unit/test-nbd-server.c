@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +45,19 @@
 #define IO_TIMEOUT_S 10
 #define NO_RET 12345			/* never a ulo_nbd_serve() result */
 #define PAYLOAD_HANDLE 0x5041594c4f414421ull	/* "!DAOLYAP" */
+
+/* SIGPIPE is caught and counted: the server must never raise it. */
+static volatile sig_atomic_t sigpipes;
+
+static void on_sigpipe(int sig)
+{
+	sigpipes++;
+}
+
+/* SIGUSR1 interrupts the server's blocking calls (no SA_RESTART). */
+static void on_sigusr1(int sig)
+{
+}
 
 /* ---- a small deterministic PRNG (xorshift64*) ---- */
 
@@ -71,7 +86,7 @@ static uint64_t hnd(void)
 struct img_stats {
 	unsigned int reads;
 	unsigned int flushes;
-	unsigned int bad_reads;	/* calls outside the image: never allowed */
+	unsigned int bad_reads;	/* calls outside the image: never */
 	uint64_t last_off;
 	size_t last_len;
 };
@@ -257,7 +272,7 @@ static bool srv_join(struct srv *s)
 static void srv_close(struct srv *s)
 {
 	if (s->running) {
-		/* A case gave up early: end the connection as the kernel does. */
+		/* A case gave up early: end it as the kernel would. */
 		if (s->cfd >= 0)
 			shutdown(s->cfd, SHUT_RDWR);
 		srv_join(s);
@@ -330,6 +345,17 @@ static bool send_req(int fd, uint32_t type, uint64_t handle, uint64_t from,
 	return send_all(fd, &r, sizeof(r)) == 0;
 }
 
+/*
+ * A wrong reply: the stream cannot be trusted any more (the server or this
+ * end may now wait for bytes that never come), so end it at once and let
+ * the case's remaining checks fail fast instead of each timing out.
+ */
+static bool out_of_step(int fd)
+{
+	shutdown(fd, SHUT_RDWR);
+	return false;
+}
+
 /* Read one reply header; true if magic, handle and error are as expected. */
 static bool get_reply(int fd, uint64_t handle, uint32_t err)
 {
@@ -340,7 +366,7 @@ static bool get_reply(int fd, uint64_t handle, uint32_t err)
 	if (ret) {
 		fprintf(stderr, "  reply for 0x%016" PRIx64 ": recv: %s\n",
 			handle, strerror(-ret));
-		return false;
+		return out_of_step(fd);
 	}
 	memcpy(&h, rep.handle, sizeof(h));
 	if (be32toh(rep.magic) != NBD_REPLY_MAGIC || h != handle ||
@@ -349,7 +375,7 @@ static bool get_reply(int fd, uint64_t handle, uint32_t err)
 			" error %u; expected 0x%08x 0x%016" PRIx64 " %u\n",
 			be32toh(rep.magic), h, be32toh(rep.error),
 			NBD_REPLY_MAGIC, handle, err);
-		return false;
+		return out_of_step(fd);
 	}
 	return true;
 }
@@ -369,7 +395,7 @@ static bool get_data(int fd, const struct img *im, uint64_t from,
 		fprintf(stderr, "  data %u at %" PRIu64 ": recv: %s\n", len,
 			from, strerror(-ret));
 		free(buf);
-		return false;
+		return out_of_step(fd);
 	}
 	ok = memcmp(buf, im->data + from, len) == 0;
 	if (!ok) {
@@ -619,7 +645,7 @@ static void test_read_invalid(void)
 		uint32_t len;
 	} bad[] = {
 		{ IMG_SIZE, 1 },		/* just past the end */
-		{ IMG_SIZE + 1, 0 },		/* empty, but past the end */
+		{ IMG_SIZE + 1, 0 },		/* empty, past the end */
 		{ IMG_SIZE + 4096, 512 },
 		{ IMG_SIZE - 256, 512 },	/* straddles the end */
 		{ IMG_SIZE - 1, 2 },
@@ -704,13 +730,14 @@ static void test_read_error(void)
 	before = img_stats(im).reads;
 	CHECK(req_err(s.cfd, NBD_CMD_READ, 4096, 4096, EIO));
 	CHECK_EQ(img_stats(im).reads, before + 1);	/* it did try */
-	CHECK(read_ok(s.cfd, im, 0, 4096));		/* ends before 5000 */
-	CHECK(read_ok(s.cfd, im, 5001, 4096));		/* starts after it */
+	CHECK(read_ok(s.cfd, im, 0, 4096));	/* ends before 5000 */
+	CHECK(read_ok(s.cfd, im, 5001, 4096));	/* starts after it */
 	CHECK(req_err(s.cfd, NBD_CMD_READ, 5000, 1, EIO));
-	CHECK(req_err(s.cfd, NBD_CMD_READ, 0, IMG_SIZE, EIO));	/* buffer grows */
+	/* Failing while the buffer grows. */
+	CHECK(req_err(s.cfd, NBD_CMD_READ, 0, IMG_SIZE, EIO));
 	CHECK(read_ok(s.cfd, im, 8192, 8192));
 
-	/* A failed READ and a good one in one write: the second still parses. */
+	/* A failed READ and a good one in one write: the second parses. */
 	mkreq(&two[0], NBD_CMD_READ, h0, 4999, 2);
 	mkreq(&two[1], NBD_CMD_READ, h1, 6000, 100);
 	CHECK_EQ(send_all(s.cfd, two, sizeof(two)), 0);
@@ -991,6 +1018,7 @@ static void test_disconnect(void)
 	CHECK(srv_join(&s));
 	CHECK(s.ret < 0);
 	CHECK(s.errmsg[0] != '\0');
+	CHECK_EQ(sigpipes, 0);
 	srv_close(&s);
 	CHECK_EQ(img_stats(im).bad_reads, 0);
 out:
@@ -1083,8 +1111,104 @@ out:
 	img_free(im);
 }
 
+struct sigger {
+	pthread_t target;
+	atomic_bool stop;
+	unsigned int sent;
+};
+
+static void *sigger_main(void *arg)
+{
+	struct sigger *g = arg;
+
+	while (!atomic_load(&g->stop)) {
+		if (pthread_kill(g->target, SIGUSR1) == 0)
+			g->sent++;
+		usleep(50);
+	}
+	return NULL;
+}
+
+/*
+ * Signals hitting the server thread while it blocks in recv and sendmsg
+ * (big replies, big WRITE payloads): EINTR and short transfers must be
+ * resumed, never turned into a truncated reply or a lost request.
+ */
+static void test_signals(void)
+{
+	enum { NREAD = 4, WLEN = 256u << 10 };
+	struct img *im = img_new(IMG_SIZE, 11);
+	uint8_t *payload = mk_payload(WLEN);
+	struct sigger g = { 0 };
+	uint64_t seed = 99;
+	pthread_t gth;
+	struct srv s;
+
+	if (!srv_start(&s, im, IMG_SIZE, true)) {
+		CHECK(0);
+		goto out;
+	}
+	g.target = s.th;
+	atomic_init(&g.stop, false);
+	if (pthread_create(&gth, NULL, sigger_main, &g)) {
+		CHECK(0);
+		goto out;
+	}
+	for (int round = 0; round < 20; round++) {
+		struct nbd_request req[NREAD];
+		uint64_t h[NREAD], off[NREAD], hw = hnd(), hf = hnd();
+		uint32_t len[NREAD];
+		bool ok = true;
+
+		for (int i = 0; i < NREAD; i++) {
+			len[i] = 1 + rnd(&seed) % (512u << 10);
+			off[i] = rnd(&seed) % (IMG_SIZE - len[i] + 1);
+			h[i] = hnd();
+			mkreq(&req[i], NBD_CMD_READ, h[i], off[i], len[i]);
+		}
+		ok &= send_all(s.cfd, req, sizeof(req)) == 0;
+		ok &= send_req(s.cfd, NBD_CMD_WRITE, hw, 0, WLEN);
+		/*
+		 * Lag behind a little, as a busy kernel does: the server then
+		 * blocks with a full socket both inside a reply and before
+		 * its first byte, where a signal means a short send or EINTR.
+		 */
+		for (int i = 0; ok && i < NREAD; i++) {
+			usleep(300);
+			ok &= get_reply(s.cfd, h[i], 0) &&
+			      get_data(s.cfd, im, off[i], len[i]);
+		}
+		/* The payload goes in once the replies are out of the way. */
+		ok &= send_all(s.cfd, payload, WLEN) == 0;
+		ok &= get_reply(s.cfd, hw, EPERM);
+		ok &= send_req(s.cfd, NBD_CMD_FLUSH, hf, 0, 0) &&
+		      get_reply(s.cfd, hf, 0);
+		CHECK(ok);
+		if (!ok)
+			break;
+	}
+	atomic_store(&g.stop, true);
+	pthread_join(gth, NULL);
+	CHECK(g.sent > 0);
+	CHECK(nothing_pending(s.cfd));
+	CHECK_EQ(img_stats(im).flushes, 20);
+	CHECK_EQ(img_stats(im).bad_reads, 0);
+	CHECK_EQ(srv_finish(&s), 0);
+out:
+	srv_close(&s);
+	free(payload);
+	img_free(im);
+}
+
 int main(void)
 {
+	struct sigaction sa = { .sa_handler = on_sigpipe };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_sigusr1;
+	sigaction(SIGUSR1, &sa, NULL);
+
 	UNIT_RUN(test_read);
 	UNIT_RUN(test_pipelining);
 	UNIT_RUN(test_read_invalid);
@@ -1093,5 +1217,6 @@ int main(void)
 	UNIT_RUN(test_flush);
 	UNIT_RUN(test_disconnect);
 	UNIT_RUN(test_fragmented);
+	UNIT_RUN(test_signals);
 	return unit_done();
 }
