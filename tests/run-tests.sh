@@ -7,6 +7,8 @@
 # build/asan/test-* built from tests/unit/test-*.c.  Exit 0 = pass,
 # 77 = skip (the test prints why), anything else = fail.  Each test's
 # output goes to build/test-logs/NAME.log and is shown when it fails.
+# The tests of tests/vm run at the same time (each boots its guests one
+# after another; under TCG a guest keeps one core busy).
 # The last line is always "N passed, N failed" (then "N skipped").
 set -u
 
@@ -15,15 +17,9 @@ logs="$top/build/test-logs"
 mkdir -p "$logs"
 pass=0 fail=0 skip=0 failed=""
 
-run_one() {
-	name=$1
-	shift
+report() {	# report NAME RC SECS
+	name=$1 rc=$2 secs=$3
 	log="$logs/$name.log"
-	mkdir -p "$(dirname "$log")"
-	start=$(date +%s)
-	"$@" >"$log" 2>&1
-	rc=$?
-	secs=$(( $(date +%s) - start ))
 	case $rc in
 	0)	pass=$((pass + 1)); echo "PASS $name (${secs}s)" ;;
 	77)	skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$log")" ;;
@@ -31,6 +27,36 @@ run_one() {
 		echo "FAIL $name (exit $rc, ${secs}s); last lines of $log:"
 		tail -n 30 "$log" | sed 's/^/    /' ;;
 	esac
+}
+
+run_one() {
+	name=$1
+	shift
+	log="$logs/$name.log"
+	mkdir -p "$(dirname "$log")"
+	start=$(date +%s)
+	"$@" >"$log" 2>&1
+	report "$name" $? $(( $(date +%s) - start ))
+}
+
+# Start a test in the background; finish_bg reports them all, in order.
+bg=""
+run_bg() {
+	name=$1
+	shift
+	log="$logs/$name.log"
+	mkdir -p "$(dirname "$log")"
+	( start=$(date +%s); "$@" >"$log" 2>&1; echo "$? $(( $(date +%s) - start ))" >"$log.rc" ) &
+	bg="$bg $name"
+}
+finish_bg() {
+	wait
+	for name in $bg; do
+		read -r rc secs <"$logs/$name.log.rc"
+		rm -f "$logs/$name.log.rc"
+		report "$name" "$rc" "$secs"
+	done
+	bg=""
 }
 
 for dir in "$@"; do
@@ -41,6 +67,12 @@ for dir in "$@"; do
 			name=$(basename "$src" .c)
 			run_one "unit/$name" "$top/build/asan/$name"
 		done ;;
+	*vm*)
+		for t in "$top/$dir"/test-*.sh; do
+			[ -e "$t" ] || continue
+			run_bg "$(basename "$dir")/$(basename "$t" .sh)" sh "$t"
+		done
+		finish_bg ;;
 	*)
 		for t in "$top/$dir"/test-*.sh; do
 			[ -e "$t" ] || continue
