@@ -328,6 +328,20 @@ int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 	return 0;
 }
 
+int cli_start_cache_cmd(int argc, char **argv, const struct option *lopts,
+			void (*usage)(FILE *f), struct cli_opts *o,
+			struct ulo_cache **out)
+{
+	int ret = cli_parse(argc, argv, lopts, usage, 1, "one CACHE", o);
+
+	if (ret >= 0)
+		return ret;
+	o->cache = argv[optind];
+	if (cli_check_opts(o))
+		return ULO_EXIT_USAGE;
+	return cli_open_cache_ro(o, out) ? ULO_EXIT_FAIL : -1;
+}
+
 int cli_open_cache_ro(const struct cli_opts *o, struct ulo_cache **out)
 {
 	struct ulo_cache_opts co = {

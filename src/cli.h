@@ -135,6 +135,14 @@ int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 			 struct ulo_cache **out);
 /* Open the cache of @o read-only for inspection. */
 int cli_open_cache_ro(const struct cli_opts *o, struct ulo_cache **out);
+/*
+ * The start of every command whose first operand is a CACHE opened for
+ * inspection (info, check): parse, name the cache, check the options,
+ * open it.  -1 to go on (*@out set), else the exit status.
+ */
+int cli_start_cache_cmd(int argc, char **argv, const struct option *lopts,
+			void (*usage)(FILE *f), struct cli_opts *o,
+			struct ulo_cache **out);
 
 /*
  * Block SIGINT and SIGTERM; call before any thread starts, so every

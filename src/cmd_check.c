@@ -96,15 +96,10 @@ int cmd_check(int argc, char **argv)
 	struct cli_opts o;
 	int ret;
 
-	ret = cli_parse(argc, argv, lopts, check_usage, 1, "one CACHE", &o);
+	ret = cli_start_cache_cmd(argc, argv, lopts, check_usage, &o, &c);
 	if (ret >= 0)
 		return ret;
 	ret = ULO_EXIT_FAIL;
-	o.cache = argv[optind];
-	if (cli_check_opts(&o))
-		return ULO_EXIT_USAGE;
-	if (cli_open_cache_ro(&o, &c))
-		return ULO_EXIT_FAIL;
 	if (!o.source) {
 		printf("%s: consistent; %" PRIu64 " of %" PRIu64 " blocks present\n",
 		       c->path, c->laid_out ? ulo_cache_count(c) : 0, c->nblocks);

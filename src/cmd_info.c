@@ -146,15 +146,10 @@ int cmd_info(int argc, char **argv)
 	struct cli_opts o;
 	int ret;
 
-	ret = cli_parse(argc, argv, lopts, info_usage, 1, "one CACHE", &o);
+	ret = cli_start_cache_cmd(argc, argv, lopts, info_usage, &o, &c);
 	if (ret >= 0)
 		return ret;
 	ret = ULO_EXIT_FAIL;
-	o.cache = argv[optind];
-	if (cli_check_opts(&o))
-		return ULO_EXIT_USAGE;
-	if (cli_open_cache_ro(&o, &c))
-		return ULO_EXIT_FAIL;
 	if (o.json)
 		info_json(c, ulo_native_header(c));
 	else
