@@ -89,7 +89,7 @@ $(B)/libuloop.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/uloop: $(CLI_OBJ) $(B)/libuloop.a
+$(B)/uloop: $(CLI_OBJ) $(B)/libuloop.a $(CURL_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libuloop.a $(LDLIBS)
 
 # Fully static: glibc, libcurl, mbedTLS, nghttp2, c-ares.  c-ares does its
@@ -101,7 +101,7 @@ $(B)/static/obj/%.o: src/%.c | $(CURL_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -Os -g -c -o $@ $<
 
-$(B)/static/uloop: $(S_OBJ)
+$(B)/static/uloop: $(S_OBJ) $(CURL_LIB)
 	@mkdir -p $(@D)
 	$(CC) -static $(LDFLAGS) -Wl,--gc-sections -o $@.debug $(S_OBJ) $(LDLIBS)
 	strip -o $@ $@.debug
