@@ -8,7 +8,7 @@
  * wait for (before any thread exists, so every thread inherits the mask),
  * then open source, cache and engine, start the transport, write the run
  * state, and only then tell the parent "ready": `uloop attach` returns
- * when the device can be mounted.  The main thread then sleeps in
+ * when the device can be mounted (and fails if SIGTERM came meanwhile).  The main thread then sleeps in
  * sigwait(): SIGTERM/SIGINT detach cleanly; SIGUSR1 comes from our own
  * watcher when the kernel ended the device (uloop detach, nbd-client -d).
  */
@@ -94,16 +94,45 @@ static void *attach_state_thread(void *arg)
 	struct ulo_runstate rs = {
 		.device = a->devpath, .transport = a->transport,
 		.pid = getpid(), .src = a->src, .cache = a->cache, .eng = a->eng,
-		.started = time(NULL),
+		.started = time(NULL), .read_write = a->read_write,
 	};
 
-	while (!a->state_stop) {
-		if (ulo_runstate_write(&rs))
-			ulo_debug("attach", "%s", ulo_errmsg());
+	/* The first write happened before "ready" (attach_ready). */
+	for (;;) {
 		for (int i = 0; i < 10 && !a->state_stop; i++)
 			usleep(100000);
+		if (a->state_stop)
+			break;
+		if (ulo_runstate_write(&rs))
+			ulo_debug("attach", "%s", ulo_errmsg());
 	}
 	return NULL;
+}
+
+/*
+ * May we take over @device?  Only when its run state says its daemon is
+ * dead and served this very image read-only, and we serve it read-only
+ * too: then the filesystem on it goes on as if nothing happened.  (The
+ * driver checks the backend id as well.)
+ */
+static bool attach_may_take_over(struct attach *a, char *why, size_t len)
+{
+	struct ulo_runstate_info ri;
+
+	snprintf(why, len, "not attached by uloop");
+	if (!a->device || ulo_runstate_read(a->device, &ri))
+		return false;
+	if (ri.alive)
+		snprintf(why, len, "its daemon (pid %d) is running", (int)ri.pid);
+	else if (ri.read_write || a->read_write)
+		snprintf(why, len, "read-write devices are not taken over (acknowledged writes would be lost)");
+	else if (ri.size != a->src->id.size || strcmp(ri.source, a->src->id.location) ||
+		 strcmp(ri.validator, a->src->id.validator))
+		snprintf(why, len, "it served another image (%.200s %.60s)", ri.source,
+			 ri.validator);
+	else
+		return true;
+	return false;
 }
 
 /* The device ended from outside: wake the main thread. */
@@ -114,6 +143,13 @@ static void *attach_watch_thread(void *arg)
 	ulo_nbd_wait(a->nbd);
 	kill(getpid(), SIGUSR1);
 	return NULL;
+}
+
+/* The FUSE file was unmounted from outside: wake the main thread. */
+static void attach_fuse_gone(void *ctx)
+{
+	(void)ctx;
+	kill(getpid(), SIGUSR1);
 }
 
 static int attach_fuse_read(void *ctx, void *buf, uint64_t off, size_t len)
@@ -130,12 +166,14 @@ static int attach_start(struct attach *a)
 			return ulo_err(-EINVAL, "attach: --transport fuse needs --device FILE");
 		ret = ulo_fuse_mount(a->device, a->src->id.size, &a->fuse);
 		if (!ret)
+			ulo_fuse_on_gone(a->fuse, attach_fuse_gone, NULL);
+		if (!ret)
 			ret = ulo_fuse_run(a->fuse, a->o.eng.connections,
 					   attach_fuse_read, a->eng);
 		snprintf(a->devpath, sizeof(a->devpath), "%s", a->device);
 		return ret;
 	} else {
-		char backend[256];
+		char backend[512], why[512];
 		struct ulo_nbd_opts no = {
 			.device = a->device,
 			.connections = a->o.eng.connections,
@@ -153,8 +191,15 @@ static int attach_start(struct attach *a)
 		};
 		int ret;
 
-		snprintf(backend, sizeof(backend), "uloop %.200s", a->src->id.location);
+		/* The image and the mode: the driver gives a successor the
+		 * device only for the same backend id. */
+		snprintf(backend, sizeof(backend), "uloop %s %.200s %.40s %llu",
+			 a->read_write ? "rw" : "ro", a->src->id.location,
+			 a->src->id.validator, (unsigned long long)a->src->id.size);
+		no.may_take_over = attach_may_take_over(a, why, sizeof(why));
 		ret = ulo_nbd_start(&no, a->eng, a->cache, a->src->id.size, &a->nbd);
+		if (ret == -EBUSY)
+			ret = ulo_err(ret, "%s: in use: %s", a->device, why);
 		if (!ret)
 			snprintf(a->devpath, sizeof(a->devpath), "%s", ulo_nbd_path(a->nbd));
 		return ret;
@@ -270,6 +315,23 @@ int cmd_attach(int argc, char **argv)
 		ret = ulo_engine_new(a.src, a.cache, &a.o.eng, &a.eng);
 	if (!ret)
 		ret = attach_start(&a);
+	if (!ret) {
+		/* The run state exists before anyone is told "ready": detach
+		 * and status see the daemon from the first moment. */
+		struct ulo_runstate rs = {
+			.device = a.devpath, .transport = a.transport,
+			.pid = getpid(), .src = a.src, .cache = a.cache,
+			.eng = a.eng, .started = time(NULL),
+			.read_write = a.read_write,
+		};
+		sigset_t pend;
+
+		ret = ulo_runstate_write(&rs);
+		/* A stop asked for while we started: do not say "ready". */
+		if (!ret && !sigpending(&pend) &&
+		    (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT)))
+			ret = ulo_err(-EINTR, "attach: stopped by a signal while starting");
+	}
 	if (ret) {
 		ulo_daemon_fail(ready, ulo_errmsg());
 		goto out;
@@ -287,10 +349,12 @@ out:
 	a.state_stop = true;
 	if (stated)
 		pthread_join(state_thr, NULL);
+	/* Disconnect, join the watcher (it waits on the device), then free. */
 	if (a.nbd)
-		ulo_nbd_stop(a.nbd, false);
+		ulo_nbd_shutdown(a.nbd, false);
 	if (watching)
 		pthread_join(watch_thr, NULL);
+	ulo_nbd_free(a.nbd);
 	ulo_fuse_stop(a.fuse);
 	ulo_engine_free(a.eng);
 	if (a.cache && ulo_cache_close(a.cache) && !ret)

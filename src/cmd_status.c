@@ -81,7 +81,7 @@ static void status_line(const char *json)
 	status_field(json, "blocks", blocks, sizeof(blocks));
 	status_field(json, "blocks_present", present, sizeof(present));
 	status_field(json, "bytes_fetched", fetched, sizeof(fetched));
-	alive = atoi(pid) > 0 && kill(atoi(pid), 0) == 0;
+	alive = ulo_runstate_pid_alive(atoi(pid));
 	printf("%s: %s, pid %s%s\n", dev, tr, pid, alive ? "" : " (daemon gone)");
 	printf("  source: %s\n", src);
 	if (cache[0])

@@ -41,14 +41,26 @@ int ulo_daemonize(void)
 			fputs(msg + 6, stdout);
 			exit(0);
 		}
-		if (!strncmp(msg, "error ", 6))
+		if (!strncmp(msg, "error ", 6)) {
 			fputs(msg + 6, stderr);
-		else
-			fprintf(stderr, "uloop: attach: the daemon exited before the device was ready\n");
+		} else {
+			int st = 0;
+
+			waitpid(pid, &st, 0);
+			if (WIFSIGNALED(st))
+				fprintf(stderr, "uloop: attach: the daemon was killed by signal %d before the device was ready\n",
+					WTERMSIG(st));
+			else
+				fprintf(stderr, "uloop: attach: the daemon exited (status %d) before the device was ready\n",
+					WEXITSTATUS(st));
+		}
 		exit(1);
 	}
 	close(p[0]);
 	setsid();
+	/* Never keep the caller's directory (a mount point) busy. */
+	if (chdir("/") < 0)
+		ulo_debug("daemon", "chdir /: %s", strerror(errno));
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
 		dup2(fd, STDIN_FILENO);
@@ -102,7 +114,10 @@ bool ulo_root_storage_daemon(char *argv0, void (*warn)(const char *msg))
 		return false;
 	/* systemd's rule: argv[0][0] == '@' marks a root-storage daemon. */
 	argv0[0] = '@';
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0 && warn) {
+	/* MCL_ONFAULT: lock what is used, not every thread's whole stack
+	 * reservation (8 MiB each). */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 &&
+	    mlockall(MCL_CURRENT | MCL_FUTURE) < 0 && warn) {
 		snprintf(msg, sizeof(msg), "mlockall: %s (may be swapped out)",
 			 strerror(errno));
 		warn(msg);

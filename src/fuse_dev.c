@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +42,33 @@ struct ulo_fuse {
 	uint64_t size;
 	uid_t uid;
 	gid_t gid;
+	bool created;		/* we created the mount-point file */
+	bool stopping;		/* ulo_fuse_stop() runs */
+	bool gone_told;		/* on_gone called */
+	void (*on_gone)(void *ctx);
+	void *gone_ctx;
 	ulo_fuse_read_fn rd;
 	void *ctx;
 	pthread_t threads[ULO_FUSE_MAX_THREADS];
 	unsigned nthreads;
 	bool mounted;
 };
+
+/* Is a fuse.uloop filesystem mounted on @path?  (/proc/self/mounts) */
+static bool ulo_fuse_mounted(const char *path)
+{
+	char line[4096], mnt[4096], type[64], *real = realpath(path, NULL);
+	bool found = false;
+	FILE *m = fopen("/proc/self/mounts", "re");
+
+	while (m && real && !found && fgets(line, sizeof(line), m))
+		found = sscanf(line, "%*s %4095s %63s", mnt, type) == 2 &&
+			!strcmp(mnt, real) && !strcmp(type, "fuse.uloop");
+	if (m)
+		fclose(m);
+	free(real);
+	return found;
+}
 
 int ulo_fuse_mount(const char *path, uint64_t size, struct ulo_fuse **out)
 {
@@ -63,6 +85,11 @@ int ulo_fuse_mount(const char *path, uint64_t size, struct ulo_fuse **out)
 	f->size = size;
 	f->uid = getuid();
 	f->gid = getgid();
+	if (ulo_fuse_mounted(path)) {
+		ret = ulo_err(-EBUSY, "%s: already attached (a FUSE mount is on it)", path);
+		goto out_free;
+	}
+	f->created = access(path, F_OK) < 0;
 	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
 	if (fd < 0) {
 		ret = ulo_errno(-errno, "%s: open (mount point)", path);
@@ -104,6 +131,8 @@ out_close:
 	}
 	close(f->fd);
 out_free:
+	if (f->created)
+		unlink(path);
 	free(f);
 	return ret;
 }
@@ -292,7 +321,12 @@ static void *ulo_fuse_thread(void *arg)
 			/* EAGAIN: another thread took it; ENOENT: interrupted. */
 			if (errno == EAGAIN || errno == EINTR || errno == ENOENT)
 				continue;
-			/* ENODEV: unmounted. */
+			/* ENODEV: unmounted from outside: tell the owner
+			 * (once), unless it is stopping us itself. */
+			if (!__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE) &&
+			    f->on_gone &&
+			    !__atomic_exchange_n(&f->gone_told, true, __ATOMIC_ACQ_REL))
+				f->on_gone(f->gone_ctx);
 			break;
 		}
 		if (!ulo_fuse_handle(f, req, n, buf))
@@ -320,10 +354,17 @@ int ulo_fuse_run(struct ulo_fuse *f, unsigned nthreads, ulo_fuse_read_fn rd,
 	return 0;
 }
 
+void ulo_fuse_on_gone(struct ulo_fuse *f, void (*fn)(void *ctx), void *ctx)
+{
+	f->on_gone = fn;
+	f->gone_ctx = ctx;
+}
+
 void ulo_fuse_stop(struct ulo_fuse *f)
 {
 	if (!f)
 		return;
+	__atomic_store_n(&f->stopping, true, __ATOMIC_RELEASE);
 	if (f->mounted && umount2(f->path, 0) < 0 && errno == EBUSY)
 		umount2(f->path, MNT_DETACH);
 	if (write(f->stop_pipe[1], "x", 1) < 0)
@@ -333,5 +374,7 @@ void ulo_fuse_stop(struct ulo_fuse *f)
 	close(f->stop_pipe[0]);
 	close(f->stop_pipe[1]);
 	close(f->fd);
+	if (f->created)
+		unlink(f->path);
 	free(f);
 }

@@ -28,6 +28,9 @@ int ulo_fuse_fd(const struct ulo_fuse *f);
 /* Start @nthreads threads answering requests with @rd. */
 int ulo_fuse_run(struct ulo_fuse *f, unsigned nthreads, ulo_fuse_read_fn rd,
 		 void *ctx);
+/* Call @fn(@ctx) once if the file is unmounted from outside (umount):
+ * the server threads stop, and the owner should wind down. */
+void ulo_fuse_on_gone(struct ulo_fuse *f, void (*fn)(void *ctx), void *ctx);
 /* Unmount (lazily, if still busy), stop the threads and free. */
 void ulo_fuse_stop(struct ulo_fuse *f);
 

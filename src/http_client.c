@@ -335,7 +335,9 @@ static void ulo_http_finish(struct ulo_http_loop *c, CURL *e, CURLcode res)
 	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
 	r->curl_code = res;
-	if (res && !r->curl_err[0])
+	/* libcurl's own words for the code when its error buffer has none
+	 * worth reading (mbedTLS receive errors leave just "Error"). */
+	if (res && strlen(r->curl_err) < 8)
 		snprintf(r->curl_err, sizeof(r->curl_err), "%s",
 			 curl_easy_strerror(res));
 	curl_multi_remove_handle(c->multi, e);

@@ -125,6 +125,15 @@ out_cache:
 	return ulo_fail(ret);
 }
 
+static int ulo_loop_sig;
+
+/* The device file was unmounted from outside: end ulo_loop() cleanly. */
+static void ulo_loop_gone(void *ctx)
+{
+	(void)ctx;
+	kill(getpid(), ulo_loop_sig);
+}
+
 static int ulo_loop_read(void *ctx, void *buf, uint64_t off, size_t len)
 {
 	return ulo_engine_read(ctx, buf, off, len);
@@ -154,6 +163,8 @@ int ulo_loop(int sig, ulo_cb_t store, void *arg)
 	ret = ulo_cache_start_committer(ulo_lib.cache, 0);
 	if (!ret)
 		ret = ulo_engine_new(&ulo_lib.src, ulo_lib.cache, &eo, &eng);
+	ulo_loop_sig = sig;
+	ulo_fuse_on_gone(ulo_lib.fuse, ulo_loop_gone, NULL);
 	if (!ret)
 		ret = ulo_fuse_run(ulo_lib.fuse, ULO_2007_SERVER_THREADS,
 				   ulo_loop_read, eng);

@@ -212,6 +212,16 @@ int ulo_nbd_serve(int fd, uint64_t size, const struct ulo_nbd_ops *ops,
 			ulo_errno(ret, "nbd: send");
 			break;
 		}
+		if (cap > (1u << 20)) {
+			/* A rare big request: do not keep (and, in a root
+			 * daemon, lock) 32 MiB per connection for good. */
+			uint8_t *nb = realloc(buf, 1u << 20);
+
+			if (nb) {
+				buf = nb;
+				cap = 1u << 20;
+			}
+		}
 	}
 out:
 	free(buf);

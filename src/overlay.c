@@ -52,9 +52,11 @@ static struct ulo_slot *ulo_find(struct ulo_overlay *o, uint64_t page)
 	return NULL;
 }
 
+/* Rehash into a table twice the size, or the same size when most used
+ * slots are only deleted ones (write/trim churn must not grow it). */
 static int ulo_grow(struct ulo_overlay *o)
 {
-	size_t cap = o->cap * 2;
+	size_t cap = o->pages * 4 < o->cap ? o->cap : o->cap * 2;
 	struct ulo_slot *s = malloc(cap * sizeof(*s)), *old = o->slot;
 
 	if (!s)
@@ -170,11 +172,15 @@ int ulo_overlay_write(struct ulo_overlay *o, const void *buf, uint64_t off,
 		uint8_t *fill = NULL;
 		struct ulo_slot *s;
 
-		pthread_rwlock_rdlock(&o->lock);
-		s = ulo_find(o, pg);
-		pthread_rwlock_unlock(&o->lock);
-		if (!s) {
-			/* A new page: whole from the start (image under it). */
+		/* Under the write lock the page either exists (write into it)
+		 * or we bring a whole new one, read from the image without
+		 * the lock; a trim in between sends us round again. */
+		for (;;) {
+			pthread_rwlock_wrlock(&o->lock);
+			s = ulo_find(o, pg);
+			if (s || fill)
+				break;
+			pthread_rwlock_unlock(&o->lock);
 			fill = calloc(1, ULO_OVERLAY_PAGE);
 			if (!fill)
 				return ulo_errno(-ENOMEM, "overlay: page");
@@ -183,15 +189,15 @@ int ulo_overlay_write(struct ulo_overlay *o, const void *buf, uint64_t off,
 				return ret;
 			}
 		}
-		pthread_rwlock_wrlock(&o->lock);
-		ret = ulo_insert(o, pg, fill, &s);
-		if (!ret) {
-			if (s->data != fill)
+		if (!s) {
+			ret = ulo_insert(o, pg, fill, &s);
+			if (ret)
 				free(fill);
-			memcpy(s->data + (a - ps), p + (a - off), b - a);
 		} else {
 			free(fill);
 		}
+		if (!ret)
+			memcpy(s->data + (a - ps), p + (a - off), b - a);
 		pthread_rwlock_unlock(&o->lock);
 	}
 	if (ret == -ENOSPC)

@@ -3,6 +3,7 @@
 #include "runstate.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ int ulo_runstate_write(const struct ulo_runstate *s)
 	ulo_json_obj_begin(&j, NULL);
 	ulo_json_str(&j, "device", s->device);
 	ulo_json_str(&j, "transport", s->transport);
+	ulo_json_bool(&j, "read_write", s->read_write);
 	ulo_json_u64(&j, "pid", s->pid);
 	ulo_json_u64(&j, "started", s->started);
 	ulo_json_str(&j, "source", s->src->id.location);
@@ -76,6 +78,78 @@ void ulo_runstate_remove(const char *device)
 
 	ulo_runstate_path(device, path, sizeof(path));
 	unlink(path);
+}
+
+/* A field of our own JSON: the first occurrence of "key": (string or
+ * scalar).  Enough for the flat top-level fields we wrote. */
+static void ulo_rs_field(const char *json, const char *key, char *out, size_t len)
+{
+	char pat[64];
+	const char *p;
+	size_t n = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	out[0] = '\0';
+	if (!p)
+		return;
+	p += strlen(pat);
+	if (*p == '"') {
+		for (p++; *p && *p != '"' && n + 1 < len; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			out[n++] = *p;
+		}
+	} else {
+		while (*p && *p != ',' && *p != '}' && n + 1 < len)
+			out[n++] = *p++;
+	}
+	out[n] = '\0';
+}
+
+bool ulo_runstate_pid_alive(pid_t pid)
+{
+	char link[64], exe[4096];
+	ssize_t n;
+	const char *base;
+
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
+		return false;
+	/* A recycled pid is some other program: look at what it runs. */
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n < 0)
+		return errno == EACCES;	/* not ours to see: assume alive */
+	exe[n] = '\0';
+	base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+	return strstr(base, "uloop") || strstr(base, "ulohttp") ||
+	       strstr(base, "ulobdev");
+}
+
+int ulo_runstate_read(const char *device, struct ulo_runstate_info *out)
+{
+	char path[4096], buf[16384], v[64];
+	size_t n;
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	ulo_runstate_path(device, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	ulo_rs_field(buf, "pid", v, sizeof(v));
+	out->pid = (pid_t)strtol(v, NULL, 10);
+	out->alive = ulo_runstate_pid_alive(out->pid);
+	ulo_rs_field(buf, "read_write", v, sizeof(v));
+	out->read_write = !strcmp(v, "true");
+	ulo_rs_field(buf, "source", out->source, sizeof(out->source));
+	ulo_rs_field(buf, "validator", out->validator, sizeof(out->validator));
+	ulo_rs_field(buf, "size", v, sizeof(v));
+	out->size = strtoull(v, NULL, 10);
+	return 0;
 }
 
 pid_t ulo_runstate_pid(const char *device)

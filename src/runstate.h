@@ -11,7 +11,9 @@
 #ifndef ULOOP_RUNSTATE_H
 #define ULOOP_RUNSTATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "cache.h"
@@ -28,6 +30,17 @@ struct ulo_runstate {
 	struct ulo_cache *cache;	/* may be NULL */
 	struct ulo_engine *eng;
 	long started;		/* unix seconds */
+	bool read_write;
+};
+
+/* What a run state says, read back (for takeover, detach, status). */
+struct ulo_runstate_info {
+	pid_t pid;
+	bool alive;		/* the pid is a running uloop */
+	bool read_write;
+	char source[2048];
+	char validator[256];
+	uint64_t size;
 };
 
 /* The state file of @device. */
@@ -36,5 +49,9 @@ int ulo_runstate_write(const struct ulo_runstate *s);
 void ulo_runstate_remove(const char *device);
 /* The pid recorded for @device: 0 if none, or -errno. */
 pid_t ulo_runstate_pid(const char *device);
+/* Read @device's run state: 0, -ENOENT if none, or -errno. */
+int ulo_runstate_read(const char *device, struct ulo_runstate_info *out);
+/* Is @pid a running uloop process (not a recycled pid)? */
+bool ulo_runstate_pid_alive(pid_t pid);
 
 #endif

@@ -27,6 +27,8 @@ struct ulo_nbd_conn {
 
 struct ulo_nbd_dev {
 	int index;
+	uint64_t image_size;	/* size is this rounded up to 512 */
+	bool shut;		/* ulo_nbd_shutdown() done */
 	int ctl_fd;		/* ioctl interface: the open /dev/nbdN, else -1 */
 	pthread_t doit;		/* ioctl interface: NBD_DO_IT's thread */
 	char path[32];
@@ -53,11 +55,16 @@ int ulo_nbd_index_of(const char *path)
 	return *end || n < 0 || n > 65535 ? -1 : (int)n;
 }
 
+/* The device is the image rounded up to whole 512-byte sectors: the
+ * bytes past the image read as zeros. */
 static int ulo_nbd_read(void *ctx, void *buf, uint64_t off, size_t len)
 {
 	struct ulo_nbd_dev *d = ctx;
+	size_t in = off < d->image_size ? ULO_MIN(len, d->image_size - off) : 0;
 
-	return ulo_engine_read(d->eng, buf, off, len);
+	if (in < len)
+		memset((uint8_t *)buf + in, 0, len - in);
+	return in ? ulo_engine_read(d->eng, buf, off, in) : 0;
 }
 
 /* FLUSH: everything fetched so far becomes durable in the cache. */
@@ -164,8 +171,16 @@ static int ulo_nbd_ioctl_start(struct ulo_nbd_dev *d, int index, int sock,
 		goto out_close;
 	}
 	/* Ready once the driver runs the device (it publishes its pid). */
-	for (int ms = 0; !ulo_nbd_busy(d->index) && ms < 5000; ms += 10)
+	for (int ms = 0; !ulo_nbd_busy(d->index); ms += 10) {
+		if (ms >= 5000) {
+			ioctl(d->ctl_fd, NBD_DISCONNECT);
+			pthread_join(d->doit, NULL);
+			ret = ulo_err(-ETIMEDOUT, "%s: the driver did not start the device",
+				      d->path);
+			goto out_close;
+		}
 		usleep(10000);
+	}
 	return 0;
 out_close:
 	close(d->ctl_fd);
@@ -193,7 +208,7 @@ int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
 		  struct ulo_nbd_dev **out)
 {
 	struct ulo_nbd_params p = {
-		.size = size,
+		.size = ULO_ROUND_UP(size, 512),
 		/* 512-byte sectors, as loop: any filesystem block size
 		 * mounts (ext4 with 1 KiB blocks refuses 4 KiB sectors), and
 		 * the page cache still reads in pages. */
@@ -221,7 +236,8 @@ int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
 		return ulo_errno(-ENOMEM, "nbd");
 	d->eng = eng;
 	d->cache = cache;
-	d->size = size;
+	d->image_size = size;
+	d->size = p.size;
 	d->ctl_fd = -1;
 	if (o->write_limit) {
 		ret = ulo_overlay_new(size, o->write_limit, ulo_nbd_read, d,
@@ -255,8 +271,14 @@ int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
 	} else {
 		ret = 0;
 	}
-	if (!ret && connected) {
+	if (!ret && connected && !o->may_take_over) {
+		ret = ulo_err(-EBUSY, "/dev/nbd%d: in use (connected by another process)",
+			      index);
+	} else if (!ret && connected) {
 		ret = ulo_nbd_nl_reconfigure(index, theirs, n, &p);
+		if (ret == -EINVAL)
+			ret = ulo_err(-EINVAL, "/dev/nbd%d: the driver refused the takeover (it serves another image or mode, or is not uloop's)",
+				      index);
 		d->took_over = !ret;
 	} else if (!ret) {
 		ret = ulo_nbd_nl_connect(index, theirs, n, &p, &index);
@@ -283,7 +305,9 @@ int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
 				     &d->conn[i]);
 		if (ret) {
 			ulo_errno(-ret, "%s: starting a server thread", d->path);
-			ulo_nbd_stop(d, false);
+			/* Never disconnect a device taken over from another. */
+			ulo_nbd_shutdown(d, d->took_over);
+			ulo_nbd_free(d);
 			return -ret;
 		}
 		d->conn[i].started = true;
@@ -323,12 +347,13 @@ void ulo_nbd_wait(struct ulo_nbd_dev *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
-int ulo_nbd_stop(struct ulo_nbd_dev *d, bool keep)
+int ulo_nbd_shutdown(struct ulo_nbd_dev *d, bool keep)
 {
 	int ret = 0;
 
-	if (!d)
+	if (!d || d->shut)
 		return 0;
+	d->shut = true;
 	if (keep) {
 		/* Closing our ends kills the connections; the driver then
 		 * keeps the requests for a successor (dead_conn_s). */
@@ -352,12 +377,19 @@ int ulo_nbd_stop(struct ulo_nbd_dev *d, bool keep)
 	if (d->ctl_fd >= 0) {
 		pthread_join(d->doit, NULL);
 		close(d->ctl_fd);
+		d->ctl_fd = -1;
 	}
+	return ret;
+}
+
+void ulo_nbd_free(struct ulo_nbd_dev *d)
+{
+	if (!d)
+		return;
 	for (unsigned i = 0; i < d->nconn; i++)
 		close(d->conn[i].fd);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cv);
 	ulo_overlay_free(d->overlay);
 	free(d);
-	return ret;
 }

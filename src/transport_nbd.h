@@ -5,9 +5,12 @@
  * Each connection is a socketpair: the driver gets one end, a thread of
  * ours serves the other (ulo_nbd_serve).  The driver spreads requests over
  * the connections, so N connections serve N requests in parallel.  If the
- * device is already connected when we start (its daemon died: the driver
- * holds its requests for dead_conn_s seconds), we hand it new sockets with
- * RECONFIGURE instead: the filesystem on it sees no error.
+ * device is already connected when we start, and the caller has
+ * established that its daemon died serving this same image read-only
+ * (@may_take_over; the driver holds its requests for dead_conn_s seconds),
+ * we hand it new sockets with RECONFIGURE instead: the filesystem on it
+ * sees no error.  Any other connected device is refused as in use.  The
+ * image is served rounded up to whole 512-byte sectors, zero-filled.
  *
  * Kernels without the netlink interface (before 4.12) get the old ioctl
  * one: one connection, NBD_DO_IT blocking in a thread of its own, no
@@ -34,6 +37,8 @@ struct ulo_nbd_opts {
 	const char *backend;	/* for /sys/block/nbdN/backend */
 	uint64_t write_limit;	/* 0: read-only; else writable, with this
 				 * many bytes of writes kept in memory */
+	bool may_take_over;	/* the device's daemon is known dead and
+				 * served this same image read-only */
 };
 
 int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
@@ -46,9 +51,11 @@ bool ulo_nbd_took_over(const struct ulo_nbd_dev *d);
 /* Block until every connection has ended (disconnect, or the driver
  * gave up on us). */
 void ulo_nbd_wait(struct ulo_nbd_dev *d);
-/* Disconnect (unless @keep: leave the device to a successor), wait for
- * the serving threads, free. */
-int ulo_nbd_stop(struct ulo_nbd_dev *d, bool keep);
+/* Disconnect (unless @keep: leave the device to a successor) and wait
+ * for the serving threads; ulo_nbd_wait() returns from then on. */
+int ulo_nbd_shutdown(struct ulo_nbd_dev *d, bool keep);
+/* Free, after ulo_nbd_shutdown() and once nobody waits any more. */
+void ulo_nbd_free(struct ulo_nbd_dev *d);
 
 /* "/dev/nbdN" -> N, or -1 if @path is not an nbd device name. */
 int ulo_nbd_index_of(const char *path);

@@ -10,9 +10,9 @@
 # Only what uloop uses is built: HTTP and HTTPS, HTTP/2, c-ares (it reads
 # /etc/hosts and /etc/resolv.conf itself, so a static binary resolves
 # names in a bare initramfs, where glibc's NSS cannot be loaded), mbedTLS,
-# proxies (used only when asked for).  No verbose tracing (uloop's own -v
-# says what it does; the static binary must fit an initramfs).  No CA
-# bundle or path is compiled in:
+# proxies (used only when asked for).  Verbose strings stay: without them
+# libcurl's error texts shrink to "Error", and uloop's messages must name
+# the cause.  No CA bundle or path is compiled in:
 # trust comes from uloop's options only.  No zlib: uloop refuses encoded
 # bodies anyway.
 set -eu
@@ -78,7 +78,7 @@ CFLAGS="-Os -g -ffunction-sections -fdata-sections" \
 	--disable-ntlm-wb --disable-cookies --disable-netrc --disable-alt-svc \
 	--disable-hsts --disable-doh --disable-mime --disable-progress-meter \
 	--disable-aws --disable-websockets --disable-unix-sockets \
-	--disable-libcurl-option --disable-verbose >configure.log 2>&1 ||
+	--disable-libcurl-option >configure.log 2>&1 ||
 	{ tail -n 30 configure.log >&2; exit 1; }
 grep -q 'SSL: *enabled (mbedTLS)' configure.log ||
 	{ echo "build-curl: configure did not pick mbedTLS" >&2; exit 1; }

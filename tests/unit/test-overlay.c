@@ -159,6 +159,56 @@ static void test_threads(void)
 	ulo_overlay_free(shared);
 }
 
+static volatile bool race_stop;
+
+static void *trimmer(void *arg)
+{
+	(void)arg;
+	while (!race_stop)
+		ulo_overlay_trim(shared, 0, 4 * 4096);
+	return NULL;
+}
+
+/* A write racing a trim of the same page: never a write into a page the
+ * trim freed (the review's SIGSEGV), and afterwards the page holds the
+ * write or the image, nothing else. */
+static void test_write_trim_race(void)
+{
+	uint8_t page[4096], back[4096];
+	pthread_t t;
+	int bad = 0;
+
+	CHECK_EQ(ulo_overlay_new(IMG, 1 << 20, base_read, NULL, &shared), 0);
+	pthread_create(&t, NULL, trimmer, NULL);
+	fill(page, sizeof(page), 77);
+	for (int i = 0; i < 20000; i++) {
+		/* Partial writes: they merge with the image under the page. */
+		if (ulo_overlay_write(shared, page + 100, 4096 + 100, 200))
+			bad++;
+	}
+	race_stop = true;
+	pthread_join(t, NULL);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(ulo_overlay_read(shared, back, 4096, 4096), 0);
+	CHECK(!memcmp(back, image + 4096, 100));
+	CHECK(!memcmp(back + 300, image + 4096 + 300, 4096 - 300));
+	ulo_overlay_free(shared);
+}
+
+/* Write/trim churn on one page does not grow the table without bound. */
+static void test_churn(void)
+{
+	uint8_t page[4096] = { 3 };
+
+	CHECK_EQ(ulo_overlay_new(IMG, 1 << 20, base_read, NULL, &shared), 0);
+	for (int i = 0; i < 200000; i++) {
+		CHECK_EQ(ulo_overlay_write(shared, page, (uint64_t)(i % 200) * 4096, 4096), 0);
+		ulo_overlay_trim(shared, (uint64_t)(i % 200) * 4096, 4096);
+	}
+	CHECK_EQ(ulo_overlay_bytes(shared), 0);
+	ulo_overlay_free(shared);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < IMG; i++)
@@ -168,5 +218,7 @@ int main(void)
 	UNIT_RUN(test_trim);
 	UNIT_RUN(test_limit);
 	UNIT_RUN(test_threads);
+	UNIT_RUN(test_write_trim_race);
+	UNIT_RUN(test_churn);
 	return unit_done();
 }
