@@ -62,7 +62,7 @@ U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
-.PHONY: all static check check-unit check-integ check-vm demo bench install \
+.PHONY: all static check check-unit check-integ check-vm demo demo-engine bench install \
 	clean fuzz \
 	test-bins deps-check
 
@@ -161,9 +161,12 @@ check-integ: test-bins
 check-vm: test-bins
 	tests/run-tests.sh tests/vm
 
-demo: deps-check all
-	tests/install-deps.sh demo
+demo: deps-check all static
 	bench/demo.sh
+
+# The engine alone on a local image (no boot): make demo-engine.
+demo-engine: deps-check all
+	bench/engine-demo.sh
 
 bench: all static $(B)/bench/randread
 	bench/file-fill.sh
