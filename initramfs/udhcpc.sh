@@ -1,6 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # udhcpc's script in the uloop initramfs: set address, route, DNS.
+# udhcpc passes interface, ip, mask, router, dns, domain in the environment.
+# shellcheck disable=SC2154
 case $1 in
 bound|renew)
 	ip addr flush dev "$interface"
