@@ -152,6 +152,42 @@ static void attach_fuse_gone(void *ctx)
 	kill(getpid(), SIGUSR1);
 }
 
+/*
+ * --offline and the server cannot be reached: serve the cache alone, if it
+ * holds every block of the image it is bound to (a partly cached image
+ * would fail its first miss: better to say so now).
+ */
+static int attach_offline(struct attach *a, const char *url)
+{
+	struct ulo_cache_opts co = {
+		.path = a->o.cache, .bitmap_path = a->o.bitmap,
+	};
+	char why[1024];
+	int ret;
+
+	snprintf(why, sizeof(why), "%s", ulo_errmsg());
+	ret = ulo_cache_open(&co, &a->cache);
+	if (ret)
+		return ulo_err(ret, "%s; offline: %s", why, ulo_errmsg());
+	if (!a->cache->laid_out || a->cache->id.kind == ULO_ID_NONE ||
+	    ulo_cache_count(a->cache) < a->cache->nblocks)
+		return ulo_err(-EIO, "%s; offline: cache %s holds %llu of %llu blocks, not the whole image",
+			       why, a->cache->path,
+			       (unsigned long long)(a->cache->laid_out ? ulo_cache_count(a->cache) : 0),
+			       (unsigned long long)a->cache->nblocks);
+	if (strcmp(a->cache->id.location, url) &&
+	    !(a->cache->id.kind == ULO_ID_HTTP_ETAG &&
+	      !strncmp(a->cache->id.location, url, strcspn(url, "?#"))))
+		return ulo_err(-EINVAL, "%s; offline: cache %s holds %s, not %s",
+			       why, a->cache->path, a->cache->id.location, url);
+	ret = ulo_source_offline(&a->cache->id, &a->src);
+	if (!ret)
+		ret = ulo_cache_start_committer(a->cache, 0);
+	if (!ret)
+		attach_warn("server unreachable: serving the cached image offline");
+	return ret;
+}
+
 static int attach_fuse_read(void *ctx, void *buf, uint64_t off, size_t len)
 {
 	return ulo_engine_read(ctx, buf, off, len);
@@ -298,7 +334,9 @@ int cmd_attach(int argc, char **argv)
 	if (!a.o.src.connections)
 		a.o.src.connections = a.o.eng.connections;
 	ret = ulo_source_open(argv[optind], &a.o.src, &a.src);
-	if (!ret && a.o.cache) {
+	if (ret && a.o.offline && a.o.cache)
+		ret = attach_offline(&a, argv[optind]);
+	else if (!ret && a.o.cache) {
 		struct ulo_cache_opts co = {
 			.path = a.o.cache, .bitmap_path = a.o.bitmap,
 			.block_size = a.o.block_size, .create = true, .wipe = a.o.wipe,

@@ -55,6 +55,38 @@ int ulo_source_read(struct ulo_source *src, void *buf, uint64_t off,
 	return src->ops->read(src, buf, off, len, retries);
 }
 
+static int ulo_offline_read(struct ulo_source *src, void *buf, uint64_t off,
+			    size_t len, unsigned *retries)
+{
+	(void)buf;
+	(void)retries;
+	return ulo_err(-EIO, "%s: offline, and bytes %llu+%zu are not cached",
+		       src->id.location, (unsigned long long)off, len);
+}
+
+static void ulo_offline_close(struct ulo_source *src)
+{
+	(void)src;
+}
+
+static const struct ulo_source_ops ulo_source_offline_ops = {
+	.name = "offline",
+	.read = ulo_offline_read,
+	.close = ulo_offline_close,
+};
+
+int ulo_source_offline(const struct ulo_identity *id, struct ulo_source **out)
+{
+	struct ulo_source *src = calloc(1, sizeof(*src));
+
+	if (!src)
+		return ulo_errno(-ENOMEM, "offline source");
+	src->ops = &ulo_source_offline_ops;
+	src->id = *id;
+	*out = src;
+	return 0;
+}
+
 void ulo_source_close(struct ulo_source *src)
 {
 	if (!src)

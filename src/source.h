@@ -68,6 +68,12 @@ int ulo_source_open(const char *location, const struct ulo_source_opts *opts,
 		    struct ulo_source **out);
 int ulo_source_read(struct ulo_source *src, void *buf, uint64_t off,
 		    size_t len, unsigned *retries);
+/*
+ * A source that is only an identity (the image a complete cache holds),
+ * for booting with the server unreachable: every read fails with EIO, so
+ * the engine serves the cache and nothing else.
+ */
+int ulo_source_offline(const struct ulo_identity *id, struct ulo_source **out);
 void ulo_source_close(struct ulo_source *src);
 
 #endif

@@ -16,7 +16,8 @@
 #   vm_boot NAME INITRD [DISKS] [APPEND]
 #                             boot it under TCG with user networking
 #                             (restrict=on: the guest reaches nothing but
-#                             10.0.2.100:80, forwarded to $VM_HTTP_PORT on
+#                             10.0.2.100:80 and :443, forwarded to
+#                             $VM_HTTP_PORT and $VM_HTTPS_PORT on
 #                             127.0.0.1); the serial console goes to
 #                             $T/NAME.log; DISKS (space separated raw
 #                             files) are /dev/vda, /dev/vdb...; returns the
@@ -131,7 +132,7 @@ vm_boot() {
 		-display none -serial "file:$_log" \
 		-kernel "$VMLINUZ" -initrd "$_initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=4 $_append" \
-		-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:nc 127.0.0.1 ${VM_HTTP_PORT:-9}" \
+		-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:nc 127.0.0.1 ${VM_HTTP_PORT:-9},guestfwd=tcp:10.0.2.100:443-cmd:nc 127.0.0.1 ${VM_HTTPS_PORT:-9}" \
 		-device virtio-net-pci,netdev=n0
 	for _d in $_disk; do
 		set -- "$@" -drive "file=$_d,if=virtio,format=raw"
