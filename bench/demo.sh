@@ -19,33 +19,7 @@ ULOOP_TOP=$(cd "$(dirname "$0")/.." && pwd)
 requires mksquashfs
 vm_kernel
 
-d=$ULOOP_TOP/build/demo
-img=$d/root.squashfs
-mkdir -p "$d"
-if [ ! -s "$img" ]; then
-	echo "demo: building the root image (once) into $img"
-	R=$T/root
-	mkdir -p "$R/bin" "$R/sbin" "$R/dev" "$R/proc" "$R/sys" "$R/run" "$R/tmp" "$R/etc" "$R/usr/share"
-	cp "$(command -v busybox)" "$R/bin/busybox"
-	ln -s busybox "$R/bin/sh"
-	cp -r /usr/share/doc /usr/share/man "$R/usr/share/" 2>/dev/null || true
-	cat >"$R/sbin/init" <<'INIT'
-#!/bin/sh
-/bin/busybox --install -s /bin
-up=$(cut -d' ' -f1 /proc/uptime)
-echo "DEMO-ROOT-INIT $up"
-# What a boot reads: a few hundred files of the root.
-find /usr/share/doc -name copyright | head -n 400 | xargs cat >/dev/null 2>&1
-echo "DEMO-BOOTED $(cut -d' ' -f1 /proc/uptime)"
-echo "ULOOP-VM-RESULT 0"
-sleep 2
-sync
-poweroff -f
-INIT
-	chmod +x "$R/sbin/init"
-	mksquashfs "$R" "$img.tmp" -no-progress -quiet -all-root -comp zstd >/dev/null
-	mv "$img.tmp" "$img"
-fi
+. "$ULOOP_TOP/bench/demo-root.sh"
 mkdir -p "$T/www"
 ln -s "$img" "$T/www/root.squashfs"
 start_nginx demo "$T/www"

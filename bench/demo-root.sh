@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=sh
+#
+# demo-root.sh - the demo root image, shared by demo.sh and boot.sh:
+# busybox plus /usr/share/doc and /usr/share/man of this machine, as
+# squashfs, built once into build/demo.  Its /sbin/init does what a boot
+# does to a root (reads a few hundred files), prints the guest's uptime when
+# it starts and when it is done, and the bytes it read, then powers off.
+# Sets $img.
+
+d=$ULOOP_TOP/build/demo
+img=$d/root-v3.squashfs
+mkdir -p "$d"
+if [ ! -s "$img" ]; then
+	echo "demo: building the root image (once) into $img"
+	R=$T/root
+	mkdir -p "$R/bin" "$R/sbin" "$R/dev" "$R/proc" "$R/sys" "$R/run" "$R/tmp" "$R/etc" "$R/usr/share"
+	cp "$(command -v busybox)" "$R/bin/busybox"
+	ln -s busybox "$R/bin/sh"
+	cp -r /usr/share/doc /usr/share/man "$R/usr/share/" 2>/dev/null || true
+	cat >"$R/sbin/init" <<'INIT'
+#!/bin/sh
+/bin/busybox --install -s /bin
+up=$(cut -d' ' -f1 /proc/uptime)
+echo "DEMO-ROOT-INIT $up"
+# What a boot reads: a few hundred files of the root.
+find /usr/share/doc -name copyright | head -n 400 | xargs cat >/dev/null 2>&1
+echo "DEMO-BOOTED $(cut -d' ' -f1 /proc/uptime)"
+# Bytes the kernel read from the root's device, whichever it is.
+for dev in nbd0 vda loop0; do
+	[ -r /sys/block/$dev/stat ] && [ "$(awk '{ print $3 }' /sys/block/$dev/stat)" -gt 0 ] &&
+		echo "DEMO-READ $(awk '{ print $3 * 512 }' /sys/block/$dev/stat)" && break
+done
+echo "ULOOP-VM-RESULT 0"
+sleep 2
+sync
+poweroff -f
+INIT
+	chmod +x "$R/sbin/init"
+	mksquashfs "$R" "$img.tmp" -no-progress -quiet -all-root -comp zstd >/dev/null
+	mv "$img.tmp" "$img"
+fi
