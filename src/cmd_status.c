@@ -40,47 +40,20 @@ static int status_read(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* A string or number field of our own JSON (no nesting ambiguity for the
- * top-level keys we ask for: they come first in the file). */
-static void status_field(const char *json, const char *key, char *out, size_t len)
-{
-	char pat[64];
-	const char *p;
-	size_t n = 0;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(json, pat);
-	out[0] = '\0';
-	if (!p)
-		return;
-	p += strlen(pat);
-	if (*p == '"') {
-		for (p++; *p && *p != '"' && n + 1 < len; p++) {
-			if (*p == '\\' && p[1])
-				p++;
-			out[n++] = *p;
-		}
-	} else {
-		while (*p && *p != ',' && *p != '}' && n + 1 < len)
-			out[n++] = *p++;
-	}
-	out[n] = '\0';
-}
-
 static void status_line(const char *json)
 {
 	char dev[256], tr[16], pid[16], src[512], cache[512], blocks[32],
 	     present[32], fetched[32];
 	bool alive;
 
-	status_field(json, "device", dev, sizeof(dev));
-	status_field(json, "transport", tr, sizeof(tr));
-	status_field(json, "pid", pid, sizeof(pid));
-	status_field(json, "source", src, sizeof(src));
-	status_field(json, "cache", cache, sizeof(cache));
-	status_field(json, "blocks", blocks, sizeof(blocks));
-	status_field(json, "blocks_present", present, sizeof(present));
-	status_field(json, "bytes_fetched", fetched, sizeof(fetched));
+	ulo_runstate_field(json, "device", dev, sizeof(dev));
+	ulo_runstate_field(json, "transport", tr, sizeof(tr));
+	ulo_runstate_field(json, "pid", pid, sizeof(pid));
+	ulo_runstate_field(json, "source", src, sizeof(src));
+	ulo_runstate_field(json, "cache", cache, sizeof(cache));
+	ulo_runstate_field(json, "blocks", blocks, sizeof(blocks));
+	ulo_runstate_field(json, "blocks_present", present, sizeof(present));
+	ulo_runstate_field(json, "bytes_fetched", fetched, sizeof(fetched));
 	alive = ulo_runstate_pid_alive(atoi(pid));
 	printf("%s: %s, pid %s%s\n", dev, tr, pid, alive ? "" : " (daemon gone)");
 	printf("  source: %s\n", src);

@@ -82,7 +82,7 @@ void ulo_runstate_remove(const char *device)
 
 /* A field of our own JSON: the first occurrence of "key": (string or
  * scalar).  Enough for the flat top-level fields we wrote. */
-static void ulo_rs_field(const char *json, const char *key, char *out, size_t len)
+void ulo_runstate_field(const char *json, const char *key, char *out, size_t len)
 {
 	char pat[64];
 	const char *p;
@@ -140,14 +140,14 @@ int ulo_runstate_read(const char *device, struct ulo_runstate_info *out)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	ulo_rs_field(buf, "pid", v, sizeof(v));
+	ulo_runstate_field(buf, "pid", v, sizeof(v));
 	out->pid = (pid_t)strtol(v, NULL, 10);
 	out->alive = ulo_runstate_pid_alive(out->pid);
-	ulo_rs_field(buf, "read_write", v, sizeof(v));
+	ulo_runstate_field(buf, "read_write", v, sizeof(v));
 	out->read_write = !strcmp(v, "true");
-	ulo_rs_field(buf, "source", out->source, sizeof(out->source));
-	ulo_rs_field(buf, "validator", out->validator, sizeof(out->validator));
-	ulo_rs_field(buf, "size", v, sizeof(v));
+	ulo_runstate_field(buf, "source", out->source, sizeof(out->source));
+	ulo_runstate_field(buf, "validator", out->validator, sizeof(out->validator));
+	ulo_runstate_field(buf, "size", v, sizeof(v));
 	out->size = strtoull(v, NULL, 10);
 	return 0;
 }

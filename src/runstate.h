@@ -49,6 +49,9 @@ int ulo_runstate_write(const struct ulo_runstate *s);
 void ulo_runstate_remove(const char *device);
 /* The pid recorded for @device: 0 if none, or -errno. */
 pid_t ulo_runstate_pid(const char *device);
+/* A top-level field of a run-state document (string or scalar), as
+ * text; "" if absent. */
+void ulo_runstate_field(const char *json, const char *key, char *out, size_t len);
 /* Read @device's run state: 0, -ENOENT if none, or -errno. */
 int ulo_runstate_read(const char *device, struct ulo_runstate_info *out);
 /* Is @pid a running uloop process (not a recycled pid)? */
