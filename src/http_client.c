@@ -74,6 +74,10 @@ struct ulo_http_loop {
 struct ulo_http_client {
 	struct ulo_http_conf conf;	/* strings owned below */
 	char *ca_file, *pins, *cert, *key, *proxy;
+	/* The CA bundle, read once: a root daemon outlives the initramfs
+	 * that held the file (switch_root deletes it), and libcurl would
+	 * read it again for every new connection. */
+	struct curl_blob ca_blob;
 	struct ulo_http_loop loops[ULO_HTTP_MAX_LOOPS];
 	unsigned nloops;
 };
@@ -279,6 +283,9 @@ static int ulo_http_setup(struct ulo_http_loop *l, CURL *e,
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Names resolved while /etc/resolv.conf was there stay resolved:
+	 * after switch_root the daemon's root (the old initramfs) has none. */
+	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cf->connect_timeout_ms);
@@ -309,7 +316,10 @@ static int ulo_http_setup(struct ulo_http_loop *l, CURL *e,
 	if (https) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cf->insecure ? 0L : 1L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cf->insecure ? 0L : 2L);
-		curl_easy_setopt(e, CURLOPT_CAINFO, cf->ca_file);
+		if (l->client->ca_blob.data)
+			curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &l->client->ca_blob);
+		else
+			curl_easy_setopt(e, CURLOPT_CAINFO, cf->ca_file);
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 		if (cf->pins)
 			curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, cf->pins);
@@ -518,6 +528,27 @@ int ulo_http_client_new(const struct ulo_http_conf *conf,
 	c->conf.cert = c->cert = ulo_dup(conf->cert);
 	c->conf.key = c->key = ulo_dup(conf->key);
 	c->conf.proxy = c->proxy = ulo_dup(conf->proxy);
+	if (conf->ca_file) {
+		FILE *f = fopen(conf->ca_file, "re");
+		long n = -1;
+
+		if (f && !fseek(f, 0, SEEK_END) && (n = ftell(f)) > 0 && !fseek(f, 0, SEEK_SET)) {
+			c->ca_blob.data = malloc(n);
+			if (c->ca_blob.data && fread(c->ca_blob.data, 1, n, f) == (size_t)n) {
+				c->ca_blob.len = n;
+				c->ca_blob.flags = CURL_BLOB_NOCOPY;
+			} else {
+				free(c->ca_blob.data);
+				c->ca_blob.data = NULL;
+			}
+		}
+		if (f)
+			fclose(f);
+		if (!c->ca_blob.data) {
+			ulo_http_client_free(c);
+			return ulo_err(-EIO, "--ca %s: cannot read it", conf->ca_file);
+		}
+	}
 	c->nloops = ULO_MIN(conns, (unsigned)ULO_MAX(1L, ULO_MIN(cpus, (long)ULO_HTTP_MAX_LOOPS)));
 	for (unsigned i = 0; i < c->nloops; i++) {
 		ret = ulo_http_loop_start(c, &c->loops[i],
@@ -537,6 +568,7 @@ void ulo_http_client_free(struct ulo_http_client *c)
 		return;
 	for (unsigned i = 0; i < ULO_HTTP_MAX_LOOPS; i++)
 		ulo_http_loop_stop(&c->loops[i]);
+	free(c->ca_blob.data);
 	free(c->ca_file);
 	free(c->pins);
 	free(c->cert);

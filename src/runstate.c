@@ -3,6 +3,7 @@
 #include "runstate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,20 +28,46 @@ void ulo_runstate_path(const char *device, char *out, size_t len)
 	snprintf(out + n, len - n, ".json");
 }
 
+/*
+ * The run-state directory, opened once: a daemon started in an initramfs
+ * keeps the initramfs as its root after switch_root, while /run (moved
+ * into the new root) is still this same directory.
+ */
+static int ulo_rundir_fd = -1;
+
+static int ulo_rundir(void)
+{
+	if (ulo_rundir_fd < 0) {
+		if (mkdir(ULO_RUNDIR, 0755) < 0 && errno != EEXIST)
+			return ulo_errno(-errno, "%s: mkdir", ULO_RUNDIR);
+		ulo_rundir_fd = open(ULO_RUNDIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (ulo_rundir_fd < 0)
+			return ulo_errno(-errno, "%s: open", ULO_RUNDIR);
+	}
+	return ulo_rundir_fd;
+}
+
 int ulo_runstate_write(const struct ulo_runstate *s)
 {
 	char path[4096], tmp[4200];
+	const char *name;
 	struct ulo_stats st;
 	struct ulo_json j;
+	int dfd = ulo_rundir(), fd;
 	FILE *f;
 
-	if (mkdir(ULO_RUNDIR, 0755) < 0 && errno != EEXIST)
-		return ulo_errno(-errno, "%s: mkdir", ULO_RUNDIR);
+	if (dfd < 0)
+		return dfd;
 	ulo_runstate_path(s->device, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return ulo_errno(-errno, "%s: open", tmp);
+	name = strrchr(path, '/') + 1;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return ulo_errno(-errno, "%s/%s: open", ULO_RUNDIR, tmp);
+	}
 	ulo_engine_stats(s->eng, &st);
 	ulo_json_init(&j, f);
 	ulo_json_obj_begin(&j, NULL);
@@ -65,8 +92,8 @@ int ulo_runstate_write(const struct ulo_runstate *s)
 	ulo_stats_json(&j, "stats", &st);
 	ulo_json_obj_end(&j);
 	ulo_json_done(&j);
-	if (fclose(f) != 0 || rename(tmp, path) < 0) {
-		unlink(tmp);
+	if (fclose(f) != 0 || renameat(dfd, tmp, dfd, name) < 0) {
+		unlinkat(dfd, tmp, 0);
 		return ulo_errno(-errno, "%s: write", path);
 	}
 	return 0;
@@ -77,7 +104,10 @@ void ulo_runstate_remove(const char *device)
 	char path[4096];
 
 	ulo_runstate_path(device, path, sizeof(path));
-	unlink(path);
+	if (ulo_rundir_fd >= 0)
+		unlinkat(ulo_rundir_fd, strrchr(path, '/') + 1, 0);
+	else
+		unlink(path);
 }
 
 /* A field of our own JSON: the first occurrence of "key": (string or
