@@ -283,14 +283,19 @@ static void cli_notice(const char *msg)
 	cli_note("%s", msg);
 }
 
-int cli_open_source(struct cli_opts *o, const char *location,
-		    struct ulo_source **out)
+void cli_source_defaults(struct cli_opts *o)
 {
 	if (!o->src.ca_file && access(ULO_DEFAULT_CA, R_OK) == 0)
 		o->src.ca_file = ULO_DEFAULT_CA;
-	o->src.notice = cli_notice;
 	if (!o->src.connections)
 		o->src.connections = o->eng.connections;
+}
+
+int cli_open_source(struct cli_opts *o, const char *location,
+		    struct ulo_source **out)
+{
+	cli_source_defaults(o);
+	o->src.notice = cli_notice;
 	return ulo_source_open(location, &o->src, out) ? cli_fail() : 0;
 }
 

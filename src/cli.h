@@ -124,6 +124,9 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Options that contradict each other: print and return ULO_EXIT_USAGE. */
 int cli_check_opts(const struct cli_opts *o);
+/* Fill in what the user left out of @o's source options: the default CA
+ * (if installed) and the connection count of the engine. */
+void cli_source_defaults(struct cli_opts *o);
 /* Open @location as a source with @o's network options, or print why. */
 int cli_open_source(struct cli_opts *o, const char *location,
 		    struct ulo_source **out);

@@ -329,10 +329,7 @@ int cmd_attach(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	if (!a.o.src.ca_file && access(ULO_DEFAULT_CA, R_OK) == 0)
-		a.o.src.ca_file = ULO_DEFAULT_CA;
-	if (!a.o.src.connections)
-		a.o.src.connections = a.o.eng.connections;
+	cli_source_defaults(&a.o);
 	ret = ulo_source_open(argv[optind], &a.o.src, &a.src);
 	if (ret && a.o.offline && a.o.cache)
 		ret = attach_offline(&a, argv[optind]);
