@@ -26,8 +26,7 @@ mkdir -p "$T/www"
 ln -s "$img" "$T/www/root.squashfs"
 start_nginx b "$T/www"
 VM_HTTP_PORT=$b_http
-"$ULOOP_TOP/initramfs/uloop-mkinitramfs" --kver "$KVER" \
-	--kmoddir "$KROOT/lib/modules/$KVER" --output "$T/initrd" >/dev/null
+vm_uloop_initrd "$T/initrd"
 truncate -s 256M "$T/flash"
 
 # The alternatives boot the same root with a plain script: mount it, put

@@ -14,9 +14,7 @@ mkdir -p "$d"
 if [ ! -s "$img" ]; then
 	echo "demo: building the root image (once) into $img"
 	R=$T/root
-	mkdir -p "$R/bin" "$R/sbin" "$R/dev" "$R/proc" "$R/sys" "$R/run" "$R/tmp" "$R/etc" "$R/usr/share"
-	cp "$(command -v busybox)" "$R/bin/busybox"
-	ln -s busybox "$R/bin/sh"
+	vm_busybox_root "$R" etc usr/share
 	cp -r /usr/share/doc /usr/share/man "$R/usr/share/" 2>/dev/null || true
 	cat >"$R/sbin/init" <<'INIT'
 #!/bin/sh

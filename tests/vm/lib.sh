@@ -22,7 +22,13 @@
 #                             $T/NAME.log; DISKS (space separated raw
 #                             files) are /dev/vda, /dev/vdb...; returns the
 #                             guest script's exit status (124 on timeout)
-#   vm_wait PID...            wait for background vm_boot runs
+#   vm_busybox_root DIR [SUBDIR]...
+#                             the skeleton of a root image: busybox as
+#                             /bin/busybox and /bin/sh, the mount points
+#                             switch_root needs, and SUBDIRs
+#   vm_uloop_initrd OUT [OPTION]...
+#                             the uloop initramfs (initramfs/
+#                             uloop-mkinitramfs) for $KVER, quietly
 #
 # Guests run in parallel where a test starts several (vm_boot ... &):
 # under TCG one guest uses one core.
@@ -105,6 +111,24 @@ poweroff -f
 INIT
 	chmod +x "$_b/init"
 	( cd "$_b" && find . | sort | cpio -o -H newc --quiet | gzip -1 ) >"$T/vm-base.cpio.gz"
+}
+
+vm_busybox_root() {
+	_r=$1
+	shift
+	mkdir -p "$_r/bin" "$_r/sbin" "$_r/dev" "$_r/proc" "$_r/sys" "$_r/run" "$_r/tmp"
+	for _s in "$@"; do
+		mkdir -p "$_r/$_s"
+	done
+	cp "$(command -v busybox)" "$_r/bin/busybox"
+	ln -s busybox "$_r/bin/sh"
+}
+
+vm_uloop_initrd() {
+	_o=$1
+	shift
+	"$top/initramfs/uloop-mkinitramfs" --kver "$KVER" \
+		--kmoddir "$KROOT/lib/modules/$KVER" --output "$_o" "$@" >/dev/null
 }
 
 vm_initrd() {

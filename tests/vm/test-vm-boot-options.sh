@@ -14,9 +14,7 @@ requires mksquashfs mkfs.ext4
 vm_kernel
 
 R=$T/root
-mkdir -p "$R/bin" "$R/sbin" "$R/dev" "$R/proc" "$R/sys" "$R/run" "$R/tmp" "$R/data"
-cp "$(command -v busybox)" "$R/bin/busybox"
-ln -s busybox "$R/bin/sh"
+vm_busybox_root "$R" data
 cp -r /usr/share/doc/f* "$R/data/" 2>/dev/null
 cat >"$R/sbin/init" <<'INIT'
 #!/bin/sh
@@ -37,8 +35,7 @@ mkdir -p "$T/www"
 mksquashfs "$R" "$T/www/root.sqfs" -no-progress -quiet -all-root >/dev/null
 start_nginx web "$T/www"
 VM_HTTP_PORT=$web_http
-"$top/initramfs/uloop-mkinitramfs" --kver "$KVER" --kmoddir "$KROOT/lib/modules/$KVER" \
-	--output "$T/initrd" >/dev/null
+vm_uloop_initrd "$T/initrd"
 mkfs.ext4 -q -F -L flash "$T/flash.ext4" 128M
 mkfs.ext4 -q -F -L ovl "$T/ovl.ext4" 64M
 APPEND="root=uloop:http://10.0.2.100/root.sqfs ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:none"

@@ -17,9 +17,7 @@ vm_kernel
 
 # A small root: busybox, an init that reports and powers off, some files.
 R=$T/root
-mkdir -p "$R/bin" "$R/sbin" "$R/dev" "$R/proc" "$R/sys" "$R/run" "$R/tmp" "$R/etc" "$R/data"
-cp "$(command -v busybox)" "$R/bin/busybox"
-ln -s busybox "$R/bin/sh"
+vm_busybox_root "$R" etc data
 cp -r /usr/share/doc/e* "$R/data/" 2>/dev/null
 ( cd "$R/data" && find . -type f | sort | while read -r f; do sha256sum "$f"; done ) >"$R/expected"
 cat >"$R/sbin/init" <<'INIT'
@@ -55,9 +53,7 @@ start_nginx web "$T/www" "$T/pki/node.pem" "$T/pki/node.key"
 VM_HTTP_PORT=$web_http
 VM_HTTPS_PORT=$web_https
 
-"$top/initramfs/uloop-mkinitramfs" --kver "$KVER" --kmoddir "$KROOT/lib/modules/$KVER" \
-	--output "$T/initrd" >"$T/mk.log" || fail "mkinitramfs: $(cat "$T/mk.log")"
-cat "$T/mk.log"
+vm_uloop_initrd "$T/initrd"
 truncate -s 256M "$T/flash"
 APPEND="root=uloop:http://10.0.2.100/root.sqfs ip=dhcp rd.uloop.cache=/dev/vda"
 
@@ -96,8 +92,7 @@ nginx -c "$T/nginx-web/nginx.conf"
 
 # HTTPS with the CA in the initramfs (an IP-literal host: the certificate
 # holds IP:10.0.2.100).
-"$top/initramfs/uloop-mkinitramfs" --kver "$KVER" --kmoddir "$KROOT/lib/modules/$KVER" \
-	--ca "$T/pki/ca.pem" --output "$T/initrd-ca" >/dev/null
+vm_uloop_initrd "$T/initrd-ca" --ca "$T/pki/ca.pem"
 vm_boot https "$T/initrd-ca" "" "root=uloop:https://10.0.2.100/root.sqfs ip=dhcp" ||
 	{ tail -n 30 "$T/https.log"; fail "https boot failed"; }
 grep -q "IMAGE VERSION 2" "$T/https.log" || fail "https boot: no root"

@@ -12,17 +12,14 @@ requires mksquashfs
 vm_kernel
 
 R=$T/root
-mkdir -p "$R/bin" "$R/sbin" "$R/dev" "$R/proc" "$R/sys" "$R/run" "$R/tmp"
-cp "$(command -v busybox)" "$R/bin/busybox"
-ln -s busybox "$R/bin/sh"
+vm_busybox_root "$R"
 printf '#!/bin/sh\necho "ROOT-INIT-REACHED"\necho "ULOOP-VM-RESULT 0"\n/bin/busybox poweroff -f\n' >"$R/sbin/init"
 chmod +x "$R/sbin/init"
 mkdir -p "$T/www"
 mksquashfs "$R" "$T/www/root.sqfs" -no-progress -quiet -all-root >/dev/null
 start_nginx web "$T/www"
 VM_HTTP_PORT=$web_http
-"$top/initramfs/uloop-mkinitramfs" --kver "$KVER" --kmoddir "$KROOT/lib/modules/$KVER" \
-	--output "$T/initrd" >/dev/null
+vm_uloop_initrd "$T/initrd"
 U=uloop:http://10.0.2.100/root.sqfs
 
 # NAME|APPEND|EXPECTED LINE (fixed string)
