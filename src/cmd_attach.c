@@ -175,9 +175,7 @@ static int attach_offline(struct attach *a, const char *url)
 			       why, a->cache->path,
 			       (unsigned long long)(a->cache->laid_out ? ulo_cache_count(a->cache) : 0),
 			       (unsigned long long)a->cache->nblocks);
-	if (strcmp(a->cache->id.location, url) &&
-	    !(a->cache->id.kind == ULO_ID_HTTP_ETAG &&
-	      !strncmp(a->cache->id.location, url, strcspn(url, "?#"))))
+	if (!ulo_identity_at(&a->cache->id, url))
 		return ulo_err(-EINVAL, "%s; offline: cache %s holds %s, not %s",
 			       why, a->cache->path, a->cache->id.location, url);
 	ret = ulo_source_offline(&a->cache->id, &a->src);

@@ -24,9 +24,14 @@ bool ulo_identity_same(const struct ulo_identity *a,
 		return false;
 	if (a->size != b->size || strcmp(a->validator, b->validator))
 		return false;
-	if (a->kind == ULO_ID_HTTP_ETAG)
-		return ulo_same_resource(a->location, b->location);
-	return !strcmp(a->location, b->location);
+	return ulo_identity_at(a, b->location);
+}
+
+bool ulo_identity_at(const struct ulo_identity *id, const char *location)
+{
+	if (id->kind == ULO_ID_HTTP_ETAG)
+		return ulo_same_resource(id->location, location);
+	return !strcmp(id->location, location);
 }
 
 const char *ulo_id_kind_name(enum ulo_id_kind kind)

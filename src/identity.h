@@ -41,6 +41,9 @@ struct ulo_identity {
  */
 bool ulo_identity_same(const struct ulo_identity *a,
 		       const struct ulo_identity *b);
+/* Does @location name the image @id was taken from (for an ETag, the same
+ * URL but for its query string)? */
+bool ulo_identity_at(const struct ulo_identity *id, const char *location);
 /* "etag", "mtime", ... for messages and JSON. */
 const char *ulo_id_kind_name(enum ulo_id_kind kind);
 
