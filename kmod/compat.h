@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel API differences uloop.ko meets, in one place.
+ *
+ * Built and tested against 6.1 (Debian 12).  The newer branches follow the
+ * upstream changes named below; they are written from those changes and
+ * compile-tested only where the headers were at hand (see docs/kmod.md).
+ *
+ *   6.5   block_device_operations.open takes (gendisk, blk_mode_t) instead
+ *         of (block_device, fmode_t)                         ULOOP_OPEN_ARGS
+ *   6.9   blk_mq_alloc_disk takes a struct queue_limits; the
+ *         blk_queue_* setters are on their way out            uloop_alloc_disk
+ *   6.10  the write cache and rotational flags moved into
+ *         queue_limits.features                                uloop_alloc_disk
+ *   6.14  BLK_MQ_F_SHOULD_MERGE is gone (merging is the default)
+ *                                                             ULOOP_TAG_FLAGS
+ */
+#ifndef ULOOP_COMPAT_H
+#define ULOOP_COMPAT_H
+
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/version.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#error "uloop.ko needs Linux 6.1 or newer"
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define ULOOP_OPEN_ARGS		struct gendisk *disk, blk_mode_t mode
+#define ULOOP_OPEN_DISK		disk
+#else
+#define ULOOP_OPEN_ARGS		struct block_device *bdev, fmode_t mode
+#define ULOOP_OPEN_DISK		bdev->bd_disk
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
+#define ULOOP_TAG_FLAGS		0
+#else
+#define ULOOP_TAG_FLAGS		BLK_MQ_F_SHOULD_MERGE
+#endif
+
+/**
+ * uloop_alloc_disk() - a disk on @set with uloop's queue limits
+ * @set: the tag set
+ * @data: queuedata
+ * @max_sectors: largest request, in 512-byte sectors
+ * @io_opt: the cache block size
+ *
+ * Logical blocks are 512 bytes whatever the cache's block size: the device
+ * is a byte-exact view of the image.  The write cache flag is set so that a
+ * flush of the device reaches the cache file.
+ *
+ * Return: the disk, or an ERR_PTR.
+ */
+static inline struct gendisk *uloop_alloc_disk(struct blk_mq_tag_set *set,
+					       void *data,
+					       unsigned int max_sectors,
+					       unsigned int io_opt)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	struct queue_limits lim = {
+		.logical_block_size = SECTOR_SIZE,
+		.physical_block_size = PAGE_SIZE,
+		.io_opt = io_opt,
+		.max_hw_sectors = max_sectors,
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+		.features = BLK_FEAT_WRITE_CACHE,
+#endif
+	};
+	struct gendisk *disk = blk_mq_alloc_disk(set, &lim, data);
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+	if (!IS_ERR(disk))
+		blk_queue_write_cache(disk->queue, true, false);
+#endif
+	return disk;
+#else
+	struct gendisk *disk = blk_mq_alloc_disk(set, data);
+
+	if (IS_ERR(disk))
+		return disk;
+	blk_queue_logical_block_size(disk->queue, SECTOR_SIZE);
+	blk_queue_physical_block_size(disk->queue, PAGE_SIZE);
+	blk_queue_io_opt(disk->queue, io_opt);
+	blk_queue_max_hw_sectors(disk->queue, max_sectors);
+	blk_queue_write_cache(disk->queue, true, false);
+	return disk;
+#endif
+}
+
+#endif /* ULOOP_COMPAT_H */

@@ -1,0 +1,128 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# uloop.ko in a Debian-kernel guest, served by tests/kmod/uloopd-test:
+#  1. a squashfs through /dev/uloopN, cache on a raw virtio disk at a data
+#     offset (direct-I/O hits): every file's checksum is right, cold;
+#  2. the daemon killed (-9): every file again, warm, with no daemon: only
+#     hits (sysfs hits moves, misses does not), held stays 0;
+#  3. a new daemon ATTACHes under a verifying reader while the old one is
+#     killed -9 over and over: no error, data right;
+#  4. the same image with a cache file on tmpfs (buffered hits), misses
+#     completed with ULOOP_C_DATA (nothing stored, nothing marked), and
+#     with readahead announced by SET_PRESENT;
+#  5. REMOVE is refused while mounted, rmmod while a device exists;
+#     remove, rmmod work once free; nothing in dmesg.
+. "$(dirname "$0")/../integ/functions.sh"
+. "$(dirname "$0")/lib.sh"
+requires mksquashfs gcc
+vm_kernel
+KO=$("$top/tests/kmod/build-kmod.sh" "$KVER") || exit $?
+D=$top/build/kmod/uloopd-test
+[ -x "$D" ] || fail "missing $D (make test-bins)"
+
+mkdir -p "$T/tree"
+cp -r /usr/share/doc/d* "$T/tree/" 2>/dev/null
+dd if=/dev/urandom of="$T/tree/big.bin" bs=1M count=6 status=none
+mksquashfs "$T/tree" "$T/image.sqfs" -no-progress -quiet -comp gzip >/dev/null
+# An image size that is not a multiple of 512: the tail reads as zeros.
+head -c 1000 /dev/urandom >>"$T/image.sqfs"
+( cd "$T/tree" && find . -type f | sort | while read -r f; do sha256sum "$f"; done ) >"$T/expected"
+truncate -s 64M "$T/flash"
+
+cat >"$T/guest.sh" <<'G'
+set -u
+insmod /uloop.ko
+S=/sys/block/uloop0/uloop
+check() { mount -t squashfs -o ro "$1" /mnt && (cd /mnt && sha256sum -c -s /expected.sha256) && umount /mnt; }
+# The device is the image rounded up to 512 bytes; the rest reads as zeros.
+# start ARGS...: a daemon in the background ($dpid), its device in $dev.
+n=0
+start() {
+	n=$((n + 1))
+	uloopd-test serve "$@" >/tmp/d.$n &
+	dpid=$!
+	while [ ! -s /tmp/d.$n ]; do sleep 0.1; done
+	dev=$(head -n 1 /tmp/d.$n)
+}
+whole() {
+	size=$(stat -c %s /image.sqfs)
+	head -c "$size" "$1" | cmp - /image.sqfs &&
+		[ "$(tail -c +$((size + 1)) "$1" | tr -d '\0' | wc -c)" = 0 ] &&
+		[ $(($(blockdev --getsize64 "$1") - size)) = $((511 - (size + 511) % 512)) ] &&
+		echo "WHOLE OK $2"
+}
+
+# 1. cold, raw disk cache at 1 MiB
+start /image.sqfs /dev/vda --offset 1048576 --hold 60000
+echo "direct_io=$(cat $S/direct_io) block_size=$(cat $S/block_size)"
+check "$dev" && echo "COLD OK"
+whole "$dev" cold
+m1=$(cat $S/misses) h1=$(cat $S/hits)
+echo "cold: misses=$m1 hits=$h1 present=$(cat $S/present)/$(cat $S/blocks)"
+[ "$m1" -gt 0 ] && echo "COLD MISSES"
+
+# 2. warm without a daemon
+kill -9 $dpid; wait $dpid 2>/dev/null || true
+[ "$(cat $S/daemon_attached)" = 0 ] && echo "DAEMON GONE"
+echo 3 >/proc/sys/vm/drop_caches
+check "$dev" && whole "$dev" warm && echo "WARM NO DAEMON OK"
+m2=$(cat $S/misses) h2=$(cat $S/hits)
+echo "warm: misses=$m2 hits=$h2 held=$(cat $S/held)"
+[ "$m2" = "$m1" ] && [ "$h2" -gt "$h1" ] && [ "$(cat $S/held)" = 0 ] && echo "HITS IN KERNEL"
+
+# 3. kill -9 and ATTACH again under a verifying reader (cold again: the
+#    disk cache is wiped through a fresh device on another offset)
+uloopd-test remove 0
+start /image.sqfs /dev/vda --offset 8388608 --hold 60000
+uloopd-test verify "$dev" /image.sqfs 12 16384 >/tmp/v.out 2>&1 &
+vpid=$!
+i=0
+while [ $i -lt 6 ]; do
+	sleep 1
+	kill -9 $dpid; wait $dpid 2>/dev/null || true
+	n=$((n + 1))
+	uloopd-test serve /image.sqfs /dev/vda --offset 8388608 --hold 60000 --attach 0 >/tmp/d.$n &
+	dpid=$!
+	i=$((i + 1))
+done
+wait $vpid && echo "REATTACH NO EIO $(cat /tmp/v.out)"
+cat /tmp/v.out
+whole "$dev" reattach
+echo "reattach: failed=$(cat $S/failed) misses=$(cat $S/misses) hits=$(cat $S/hits)"
+[ "$(cat $S/failed)" = 0 ] && echo "REATTACH NO FAILED"
+kill $dpid; wait $dpid || echo "DAEMON EXIT $?"
+
+# 4. tmpfs cache (buffered), DATA completions, then SET_PRESENT readahead
+uloopd-test remove 0
+truncate -s 16M /tmp/cache
+start /image.sqfs /tmp/cache --data
+echo "tmpfs direct_io=$(cat $S/direct_io)"
+check "$dev" && whole "$dev" data && [ "$(cat $S/present)" = 0 ] && echo "DATA OK"
+kill $dpid; wait $dpid || echo "DAEMON EXIT $?"
+uloopd-test remove 0
+start /image.sqfs /tmp/cache --ahead 16 --shift 16
+check "$dev" && whole "$dev" ahead && echo "AHEAD OK misses=$(cat $S/misses) hits=$(cat $S/hits)"
+
+# 5. refusals
+mount -t squashfs -o ro "$dev" /mnt
+[ "$(uloopd-test remove 0)" = EBUSY ] && echo "REMOVE MOUNTED REFUSED"
+umount /mnt
+kill $dpid; wait $dpid || echo "DAEMON EXIT $?"
+rmmod uloop 2>/dev/null || echo "RMMOD REFUSED"
+[ "$(uloopd-test remove 0)" = OK ] && echo "REMOVED"
+[ ! -e /sys/block/uloop0 ] && echo "DEVICE GONE"
+rmmod uloop && echo "RMMOD OK"
+dmesg | grep -E "WARNING|BUG|Oops|Call Trace|uloop" || true
+dmesg | grep -qE "WARNING|BUG|Oops|Call Trace" || echo "DMESG CLEAN"
+G
+vm_initrd "$T/t.img" "$T/guest.sh" "$T/expected:/expected.sha256" "$KO:/uloop.ko" \
+	"$D:/bin/uloopd-test" "$T/image.sqfs:/image.sqfs"
+vm_boot kmod "$T/t.img" "$T/flash" || { tail -n 40 "$T/kmod.log"; fail "guest failed"; }
+grep -E "^(cold|warm|reattach|direct_io|tmpfs|verify|AHEAD)" "$T/kmod.log" || true
+for want in "COLD OK" "WHOLE OK cold" "COLD MISSES" "DAEMON GONE" "WARM NO DAEMON OK" \
+	"HITS IN KERNEL" "REATTACH NO EIO" "WHOLE OK reattach" "REATTACH NO FAILED" \
+	"DATA OK" "AHEAD OK" "REMOVE MOUNTED REFUSED" "RMMOD REFUSED" "REMOVED" \
+	"DEVICE GONE" "RMMOD OK" "DMESG CLEAN"; do
+	grep -q "$want" "$T/kmod.log" || { tail -n 40 "$T/kmod.log"; fail "no '$want'"; }
+	echo "ok: $want"
+done
