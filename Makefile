@@ -142,7 +142,7 @@ fuzz: $(B)/fuzz/fuzz-http-parse
 
 test-bins: all static $(B)/test/uloop $(B)/asan/uloop $(UNIT_BIN) \
 	$(B)/fuzz/fuzz-http-parse \
-	$(B)/examples/ulo2007-example
+	$(B)/examples/ulo2007-example $(B)/kmod/uloopd-test
 
 # Test dependencies come from the distribution; the script skips what is
 # already there, so a warm machine spends no time here.
@@ -150,7 +150,7 @@ deps-check:
 	tests/install-deps.sh
 
 check: deps-check test-bins
-	tests/run-tests.sh tests/unit tests/integ tests/vm
+	tests/run-tests.sh tests/unit tests/integ tests/kmod tests/vm
 
 check-unit: test-bins
 	tests/run-tests.sh tests/unit
@@ -172,6 +172,12 @@ bench: all static $(B)/bench/randread
 	bench/file-fill.sh
 	bench/http-fill.sh
 	bench/nbd.sh
+
+# uloop.ko's test daemon, static for the guests (the module itself is
+# built per guest kernel by tests/kmod/build-kmod.sh).
+$(B)/kmod/uloopd-test: tests/kmod/uloopd-test.c kmod/include/uapi/linux/uloop.h
+	@mkdir -p $(@D)
+	$(CC) -static -O2 -Wall -Ikmod/include/uapi -o $@ $<
 
 # The guests' load generator: static, they have only busybox.
 $(B)/bench/randread: bench/randread.c
