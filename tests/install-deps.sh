@@ -18,6 +18,13 @@ for pair in $need; do
 	pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || missing="$missing $pkg"
 done
+# uloop.ko: the guests' kernel headers, and checkpatch from the kernel source.
+kver=$(apt-cache depends linux-image-amd64 2>/dev/null |
+	sed -n 's/.*Depends: linux-image-\(.*\)$/\1/p' | head -n 1)
+[ -z "$kver" ] || [ -d "/usr/src/linux-headers-$kver" ] || missing="$missing linux-headers-$kver"
+[ -e /usr/src/linux-source-6.1.tar.xz ] ||
+	[ -s "${ULOOP_DEPS:-/var/cache/uloop-deps}/checkpatch-6.1/checkpatch.pl" ] ||
+	missing="$missing linux-source-6.1"
 # ASan/UBSan runtimes come with gcc on Debian; check by linking.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

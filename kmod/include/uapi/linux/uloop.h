@@ -29,6 +29,7 @@
 #ifndef _UAPI_LINUX_ULOOP_H
 #define _UAPI_LINUX_ULOOP_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -48,7 +49,7 @@
  * file even where direct I/O would work (it is used by default when the file
  * supports it and the request is aligned for it).
  */
-#define ULOOP_F_BUFFERED	(1ULL << 0)
+#define ULOOP_F_BUFFERED	_BITULL(0)
 /** ULOOP_F_ALL - every flag this interface knows; other bits get EINVAL */
 #define ULOOP_F_ALL		(ULOOP_F_BUFFERED)
 
@@ -106,9 +107,9 @@ struct uloop_dev_remove {
 };
 
 /** ULOOP_STATE_SESSION - a daemon's session is attached */
-#define ULOOP_STATE_SESSION	(1U << 0)
+#define ULOOP_STATE_SESSION	_BITUL(0)
 /** ULOOP_STATE_EXPIRED - the hold time ran out: misses fail until ATTACH */
-#define ULOOP_STATE_EXPIRED	(1U << 1)
+#define ULOOP_STATE_EXPIRED	_BITUL(1)
 
 /**
  * struct uloop_dev_status - argument of ULOOP_CTL_INFO
@@ -181,7 +182,7 @@ struct uloop_miss {
  * at @data_addr (@length of them); the driver copies them into the request
  * and marks nothing present (for when the daemon could not store them)
  */
-#define ULOOP_C_DATA		(1U << 0)
+#define ULOOP_C_DATA		_BITUL(0)
 /** ULOOP_C_ALL - every completion flag this interface knows */
 #define ULOOP_C_ALL		(ULOOP_C_DATA)
 

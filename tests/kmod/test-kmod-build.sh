@@ -1,0 +1,43 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# uloop.ko on the host: builds warning-free with W=1 against the headers of
+# Debian's current kernel (the guests' kernel); checkpatch --strict finds
+# nothing in kmod/ (compat.h may compare LINUX_VERSION_CODE: that is its
+# job); kernel-doc finds no undocumented item in the uapi header or in the
+# non-static functions.
+. "$(dirname "$0")/../integ/functions.sh"
+requires perl make gcc
+KVER=$(apt-cache depends linux-image-amd64 2>/dev/null |
+	sed -n 's/.*Depends: linux-image-\(.*\)$/\1/p' | head -n 1)
+[ -n "$KVER" ] || { echo "requires the linux-image-amd64 package index"; exit 77; }
+CP=$("$top/tests/kmod/checkpatch-deps.sh") || exit $?
+
+# W=1 in a copy of our own: the shared build dir is the guests' (no W=1).
+rm -rf "$T/kmod"
+cp -r "$top/kmod" "$T/kmod"
+make -C "/usr/src/linux-headers-$KVER" M="$T/kmod" W=1 modules >"$T/build.log" 2>&1 ||
+	{ cat "$T/build.log"; fail "build against $KVER failed"; }
+if grep -E "warning:|error:" "$T/build.log"; then
+	fail "W=1 build against $KVER has warnings"
+fi
+[ -s "$T/kmod/uloop.ko" ] || fail "no uloop.ko"
+echo "ok: W=1 build against $KVER, no warning"
+
+cd "$top/kmod"
+files=$(find . -name '*.[ch]' ! -name compat.h ! -name '*.mod.c' | sort)
+# shellcheck disable=SC2086
+perl "$CP" --strict --no-tree --terse --show-types -f $files Kbuild Makefile >"$T/cp.out" 2>&1 ||
+	{ cat "$T/cp.out"; fail "checkpatch --strict"; }
+perl "$CP" --strict --no-tree --terse --show-types \
+	--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f compat.h >"$T/cp2.out" 2>&1 ||
+	{ cat "$T/cp2.out"; fail "checkpatch --strict compat.h"; }
+echo "ok: checkpatch --strict: $(echo $files | wc -w) files clean"
+
+KD=$(dirname "$CP")/kernel-doc
+# shellcheck disable=SC2086
+perl "$KD" -none include/uapi/linux/uloop.h $files compat.h >"$T/kd.out" 2>&1 || true
+if [ -s "$T/kd.out" ]; then
+	cat "$T/kd.out"
+	fail "kernel-doc warnings"
+fi
+echo "ok: kernel-doc clean"
