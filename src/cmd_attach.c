@@ -328,7 +328,9 @@ int cmd_attach(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	cli_source_defaults(&a.o);
+	ulo_debug("attach", "opening %s", argv[optind]);
 	ret = ulo_source_open(argv[optind], &a.o.src, &a.src);
+	ulo_debug("attach", "source open: %d", ret);
 	if (ret && a.o.offline && a.o.cache)
 		ret = attach_offline(&a, argv[optind]);
 	else if (!ret && a.o.cache) {
@@ -343,11 +345,13 @@ int cmd_attach(int argc, char **argv)
 			ret = ulo_cache_bind(a.cache, &a.src->id, a.o.offline, &res, NULL);
 		if (!ret)
 			ret = ulo_cache_start_committer(a.cache, 0);
+		ulo_debug("attach", "cache open: %d", ret);
 	}
 	if (!ret)
 		ret = ulo_engine_new(a.src, a.cache, &a.o.eng, &a.eng);
 	if (!ret)
 		ret = attach_start(&a);
+	ulo_debug("attach", "device started: %d", ret);
 	if (!ret) {
 		/* The run state exists before anyone is told "ready": detach
 		 * and status see the daemon from the first moment. */

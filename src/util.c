@@ -85,6 +85,7 @@ bool ulo_debug_on(const char *ns)
 void ulo_debug(const char *ns, const char *fmt, ...)
 {
 	char line[1024];
+	struct timespec now;
 	va_list ap;
 
 	if (!ulo_debug_on(ns))
@@ -92,7 +93,11 @@ void ulo_debug(const char *ns, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "uloop: %s: %s\n", ns, line);
+	/* Stamped with the uptime, as /init's debug lines are: a boot's
+	 * steps line up across both. */
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	fprintf(stderr, "uloop: [%ld.%03ld] %s: %s\n", (long)now.tv_sec,
+		now.tv_nsec / 1000000, ns, line);
 }
 
 int ulo_parse_size(const char *s, uint64_t *out)
