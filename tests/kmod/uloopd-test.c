@@ -12,7 +12,8 @@
  *     all set) --data (complete with ULOOP_C_DATA, cache untouched)
  *     --malformed (around every real completion, bad ones: each must be
  *     rejected with the right status) --ahead N (fetch N more blocks and
- *     SET_PRESENT them) --errno E (fail every miss with -E)
+ *     SET_PRESENT them) --errno E (fail every miss with -E) --delay-ms N
+ *     (wait before completing each batch)
  *   uloopd-test remove N         ULOOP_CTL_REMOVE; prints the errno name
  *   uloopd-test info N           ULOOP_CTL_INFO as key=value lines
  *   uloopd-test badioctl IMAGE CACHE    invalid arguments: each EINVAL (or
@@ -51,7 +52,7 @@ static struct {
 	int img, cache;
 	uint64_t size, offset;
 	unsigned int shift;
-	int data, malformed, err, ahead;
+	int data, malformed, err, ahead, delay_ms;
 } S;
 static volatile sig_atomic_t stop;
 static uint64_t served, rejected, expected_rejects;
@@ -241,6 +242,8 @@ static void serve(int sess)
 				k++;
 			}
 		}
+		if (S.delay_ms)
+			usleep(S.delay_ms * 1000);
 		if (complete(sess, c, k, &r))
 			die("COMPLETE");
 		for (i = 0; i < k; i++) {
@@ -309,6 +312,7 @@ static int cmd_serve(int argc, char **argv)
 		else if (!strcmp(o, "--attach")) attach = atoi(v), i++;
 		else if (!strcmp(o, "--ahead")) S.ahead = atoi(v), i++;
 		else if (!strcmp(o, "--errno")) S.err = atoi(v), i++;
+		else if (!strcmp(o, "--delay-ms")) S.delay_ms = atoi(v), i++;
 		else if (!strcmp(o, "--buffered")) flags |= ULOOP_F_BUFFERED;
 		else if (!strcmp(o, "--full")) full = 1;
 		else if (!strcmp(o, "--data")) S.data = 1;

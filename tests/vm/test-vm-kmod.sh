@@ -73,19 +73,25 @@ echo "warm: misses=$m2 hits=$h2 held=$(cat $S/held)"
 # 3. kill -9 and ATTACH again under a verifying reader (cold again: the
 #    disk cache is wiped through a fresh device on another offset)
 uloopd-test remove 0
-start /image.sqfs /dev/vda --offset 8388608 --hold 60000
+start /image.sqfs /dev/vda --offset 8388608 --hold 60000 --delay-ms 20
 uloopd-test verify "$dev" /image.sqfs 12 16384 >/tmp/v.out 2>&1 &
 vpid=$!
-i=0
+i=0 busy=0
 while [ $i -lt 6 ]; do
 	sleep 1
+	# Misses handed out and not completed when it dies: the next daemon
+	# gets them again.
+	[ "$(cat $S/inflight)" -gt 0 ] && busy=$((busy + 1))
 	kill -9 $dpid; wait $dpid 2>/dev/null || true
 	n=$((n + 1))
-	uloopd-test serve /image.sqfs /dev/vda --offset 8388608 --hold 60000 --attach 0 >/tmp/d.$n &
+	uloopd-test serve /image.sqfs /dev/vda --offset 8388608 --hold 60000 --delay-ms 20 \
+		--attach 0 >/tmp/d.$n &
 	dpid=$!
 	i=$((i + 1))
 done
 wait $vpid && echo "REATTACH NO EIO $(cat /tmp/v.out)"
+echo "killed with misses in flight: $busy of 6"
+[ $busy -gt 0 ] && echo "KILLED IN FLIGHT"
 cat /tmp/v.out
 whole "$dev" reattach
 echo "reattach: failed=$(cat $S/failed) misses=$(cat $S/misses) hits=$(cat $S/hits)"
@@ -118,9 +124,9 @@ G
 vm_initrd "$T/t.img" "$T/guest.sh" "$T/expected:/expected.sha256" "$KO:/uloop.ko" \
 	"$D:/bin/uloopd-test" "$T/image.sqfs:/image.sqfs"
 vm_boot kmod "$T/t.img" "$T/flash" || { tail -n 40 "$T/kmod.log"; fail "guest failed"; }
-grep -E "^(cold|warm|reattach|direct_io|tmpfs|verify|AHEAD)" "$T/kmod.log" || true
+grep -E "^(cold|warm|reattach|direct_io|tmpfs|verify|AHEAD|killed)" "$T/kmod.log" || true
 for want in "COLD OK" "WHOLE OK cold" "COLD MISSES" "DAEMON GONE" "WARM NO DAEMON OK" \
-	"HITS IN KERNEL" "REATTACH NO EIO" "WHOLE OK reattach" "REATTACH NO FAILED" \
+	"HITS IN KERNEL" "REATTACH NO EIO" "KILLED IN FLIGHT" "WHOLE OK reattach" "REATTACH NO FAILED" \
 	"DATA OK" "AHEAD OK" "REMOVE MOUNTED REFUSED" "RMMOD REFUSED" "REMOVED" \
 	"DEVICE GONE" "RMMOD OK" "DMESG CLEAN"; do
 	grep -q "$want" "$T/kmod.log" || { tail -n 40 "$T/kmod.log"; fail "no '$want'"; }
