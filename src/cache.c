@@ -37,6 +37,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/fs.h>
@@ -304,6 +305,27 @@ int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len)
 	return 0;
 }
 
+int ulo_cache_shortfall(struct ulo_cache *c, uint64_t *bytes)
+{
+	struct statvfs vfs;
+	struct stat st;
+	uint64_t need, avail;
+
+	*bytes = 0;
+	if (fstat(c->fd, &st) < 0)
+		return ulo_errno(-errno, "cache %s: fstat", c->path);
+	if (!S_ISREG(st.st_mode) || c->readonly || !c->laid_out)
+		return 0;
+	if (fstatvfs(c->fd, &vfs) < 0)
+		return ulo_errno(-errno, "cache %s: statvfs", c->path);
+	/* Sparse data: every block not yet present takes space when it comes. */
+	need = (c->nblocks - ulo_bitmap_count(&c->present)) << c->block_shift;
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (need > avail)
+		*bytes = need - avail;
+	return 0;
+}
+
 int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 			   size_t len)
 {
@@ -312,6 +334,8 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 	int broken = __atomic_load_n(&c->broken, __ATOMIC_ACQUIRE);
 	int ret;
 
+	if (!broken)
+		broken = __atomic_load_n(&c->full, __ATOMIC_ACQUIRE);
 	if (c->readonly || !c->laid_out)
 		return ulo_err(-EROFS, "cache %s: not writable", c->path);
 	if (broken)
@@ -323,7 +347,9 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 			       c->path, len, blk);
 	ret = ulo_pwrite_full(c->fd, buf, len, c->data_offset + off);
 	if (ret) {
-		__atomic_store_n(&c->broken, ret, __ATOMIC_RELEASE);
+		/* This block is not marked; those written before it are whole
+		 * and still get committed (a flush failure would stop that). */
+		__atomic_store_n(&c->full, ret, __ATOMIC_RELEASE);
 		return ulo_errno(ret, "cache %s: pwrite of block %" PRIu64,
 				 c->path, blk);
 	}
@@ -531,10 +557,11 @@ int ulo_cache_close(struct ulo_cache *c)
 		ret = ulo_cache_commit_locked(c);
 		if (!ret)
 			ret = c->fmt->write_header(c, true);
-	} else if (c->broken) {
+	}
+	if (!ret && (c->broken || c->full)) {
 		/* Say so: blocks fetched since were not kept. */
-		ret = ulo_errno(c->broken, "cache %s: not all fetched blocks were kept",
-				c->path);
+		ret = ulo_errno(c->broken ? c->broken : c->full,
+				"cache %s: not all fetched blocks were kept", c->path);
 	}
 	pthread_mutex_unlock(&c->commit_lock);
 	if (c->fmt->close)

@@ -81,7 +81,11 @@ struct ulo_cache {
 	struct ulo_bitmap dirty;	/* 4 KiB bitmap pages to write; commit_lock */
 
 	pthread_mutex_t commit_lock;
-	int broken;		/* sticky -errno after a failed write/flush */
+	int broken;		/* sticky -errno after a failed flush or
+				 * bitmap write: nothing more is committed */
+	int full;		/* sticky -errno after a failed data write
+				 * (a full flash): no more blocks are taken,
+				 * those already written are still committed */
 	uint64_t commits;	/* successful commits with new bits */
 	uint64_t unkicked;	/* bytes written since the last write-out kick */
 
@@ -145,8 +149,9 @@ int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len);
 /*
  * Store fetched image bytes [@blk * block_size, + @len) and mark the blocks
  * present (durable at the next commit).  @len covers whole blocks except at
- * the image end.  A failure makes the cache "broken": later writes fail
- * fast and the caller serves from its buffer.
+ * the image end.  A failure (a full flash) makes the cache "full": later
+ * writes fail fast and the caller serves from its buffer; the blocks
+ * written before it are still committed.
  */
 int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 			   size_t len);
@@ -167,6 +172,21 @@ int ulo_cache_close(struct ulo_cache *c);
  * process dropped it and laid it out anew: what was read may mix images).
  */
 int ulo_cache_check_binding(struct ulo_cache *c);
+
+/*
+ * Bytes of the image not yet cached that would not fit in the free space
+ * of the filesystem holding the cache's data (0: it all fits, or the data
+ * lives on a raw partition laid out for the whole image).  For a warning
+ * at attach: a full flash still boots, fetching what it cannot keep.
+ */
+int ulo_cache_shortfall(struct ulo_cache *c, uint64_t *bytes);
+
+/* True once the cache takes no more blocks (full, or broken). */
+static inline bool ulo_cache_full(const struct ulo_cache *c)
+{
+	return c && (__atomic_load_n(&c->full, __ATOMIC_ACQUIRE) ||
+		     __atomic_load_n(&c->broken, __ATOMIC_ACQUIRE));
+}
 
 /* Number of present blocks. */
 static inline uint64_t ulo_cache_count(const struct ulo_cache *c)

@@ -255,9 +255,15 @@ static int ulo_2007_format(struct ulo_cache *c, const struct ulo_identity *id)
 		return ret;
 	if (ftruncate(c->fd, 0) < 0 || fsync(c->fd) < 0)
 		return ulo_errno(-errno, "cache %s: truncate", c->path);
-	if (ftruncate(c->bfd, 0) < 0 || ftruncate(c->bfd, (off_t)bsize) < 0 ||
-	    fsync(c->bfd) < 0)
+	if (ftruncate(c->bfd, 0) < 0 || ftruncate(c->bfd, (off_t)bsize) < 0)
 		return ulo_errno(-errno, "bitmap %s: resize", c->bitmap_path);
+	/* Written, not left sparse: a full filesystem must never be able to
+	 * refuse a bitmap write later, which would stop every commit. */
+	ret = ulo_pwrite_zeros(c->bfd, 0, bsize);
+	if (ret)
+		return ulo_errno(ret, "bitmap %s: pwrite", c->bitmap_path);
+	if (fsync(c->bfd) < 0)
+		return ulo_errno(-errno, "bitmap %s: fsync", c->bitmap_path);
 	ulo_failpoint("format-zeroed");
 	if (ftruncate(c->fd, (off_t)size) < 0 || fsync(c->fd) < 0)
 		return ulo_errno(-errno, "cache %s: resize", c->path);

@@ -216,24 +216,6 @@ static int ulo_native_unbind(struct ulo_cache *c)
 	return ulo_native_write_header(c, false);
 }
 
-static int ulo_native_zero(struct ulo_cache *c, uint64_t off, uint64_t len)
-{
-	static const uint8_t zeros[64 * 1024];
-	int ret;
-
-	while (len) {
-		size_t n = ULO_MIN(len, sizeof(zeros));
-
-		ret = ulo_pwrite_full(c->fd, zeros, n, off);
-		if (ret)
-			return ulo_errno(ret, "cache %s: pwrite (clearing bitmap)",
-					 c->path);
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Build a new cache file beside @c->path and rename it into place. */
 static int ulo_native_replace_file(struct ulo_cache *c,
 				   const struct ulo_header *h)
@@ -259,6 +241,13 @@ static int ulo_native_replace_file(struct ulo_cache *c,
 	}
 	if (ftruncate(fd, (off_t)(h->data_offset + h->data_length)) < 0) {
 		ret = ulo_errno(-errno, "cache %s: ftruncate", tmp);
+		goto out_unlink;
+	}
+	/* Written, not left sparse: a full filesystem must never be able to
+	 * refuse a bitmap write later, which would stop every commit. */
+	ret = ulo_pwrite_zeros(fd, 0, h->data_offset);
+	if (ret) {
+		ret = ulo_errno(ret, "cache %s: pwrite (header and bitmap)", tmp);
 		goto out_unlink;
 	}
 	ulo_failpoint("format-zeroed");
@@ -316,7 +305,9 @@ static int ulo_native_format(struct ulo_cache *c, const struct ulo_identity *id)
 			       ulo_fmt_size(h.data_offset + h.data_length, d, sizeof(d)),
 			       ulo_fmt_size(c->capacity, why, sizeof(why)));
 	if (c->is_blkdev) {
-		ret = ulo_native_zero(c, h.bitmap_offset, h.bitmap_length);
+		ret = ulo_pwrite_zeros(c->fd, h.bitmap_offset, h.bitmap_length);
+		if (ret)
+			ret = ulo_errno(ret, "cache %s: pwrite (clearing bitmap)", c->path);
 		if (!ret && fdatasync(c->fd) < 0)
 			ret = ulo_errno(-errno, "cache %s: fdatasync", c->path);
 		if (ret)

@@ -299,6 +299,33 @@ int cli_open_source(struct cli_opts *o, const char *location,
 	return ulo_source_open(location, &o->src, out) ? cli_fail() : 0;
 }
 
+void cli_note_bound_cache(struct ulo_cache *c, const struct ulo_source *src,
+			  enum ulo_bind_result res, uint64_t dropped)
+{
+	uint64_t short_by;
+
+	if (res == ULO_BIND_DROPPED)
+		cli_note("cache %s: held another image; dropped its %" PRIu64
+			 " blocks, now caching %s", c->path, dropped,
+			 src->id.location);
+	else if (res == ULO_BIND_ADOPTED)
+		cli_note("cache %s: 2007 cache without a recorded image; adopted for %s",
+			 c->path, src->id.location);
+	/* A cache that cannot hold the image still serves: say so at once. */
+	if (ulo_cache_shortfall(c, &short_by))
+		cli_note("%s", ulo_errmsg());
+	else if (short_by)
+		cli_note("cache %s: its filesystem is %" PRIu64 " MiB short of holding "
+			 "the rest of the image; what does not fit is fetched from the "
+			 "source each time", c->path, ULO_DIV_ROUND_UP(short_by, 1 << 20));
+}
+
+void cli_close_serving_cache(struct ulo_cache *c)
+{
+	if (c && ulo_cache_close(c))
+		cli_note("%s", ulo_errmsg());
+}
+
 int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 			 struct ulo_cache **out)
 {
@@ -317,13 +344,7 @@ int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 		ulo_cache_close(c);
 		return ULO_EXIT_FAIL;
 	}
-	if (res == ULO_BIND_DROPPED)
-		cli_note("cache %s: held another image; dropped its %" PRIu64
-			 " blocks, now caching %s", c->path, dropped,
-			 src->id.location);
-	else if (res == ULO_BIND_ADOPTED)
-		cli_note("cache %s: 2007 cache without a recorded image; adopted for %s",
-			 c->path, src->id.location);
+	cli_note_bound_cache(c, src, res, dropped);
 	if (ulo_cache_start_committer(c, 0)) {
 		cli_fail();
 		ulo_cache_close(c);

@@ -134,6 +134,16 @@ int cli_open_source(struct cli_opts *o, const char *location,
  * Open (creating) the cache of @o, bind it to @src, report what happened to
  * an existing cache, and start the periodic committer.
  */
+/*
+ * Close the cache of a command whose job is serving the image (cat,
+ * export, attach), not filling the cache: blocks it could not keep (a full
+ * flash) are a note, not a failure.  What it did keep is correct either way.
+ */
+void cli_close_serving_cache(struct ulo_cache *c);
+/* The notes on a freshly bound cache: an image dropped or adopted, a
+ * filesystem too small for the rest of the image. */
+void cli_note_bound_cache(struct ulo_cache *c, const struct ulo_source *src,
+			  enum ulo_bind_result res, uint64_t dropped);
 int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 			 struct ulo_cache **out);
 /* Open the cache of @o read-only for inspection. */

@@ -339,10 +339,13 @@ int cmd_attach(int argc, char **argv)
 			.block_size = a.o.block_size, .create = true, .wipe = a.o.wipe,
 		};
 		enum ulo_bind_result res;
+		uint64_t dropped;
 
 		ret = ulo_cache_open(&co, &a.cache);
 		if (!ret)
-			ret = ulo_cache_bind(a.cache, &a.src->id, a.o.offline, &res, NULL);
+			ret = ulo_cache_bind(a.cache, &a.src->id, a.o.offline, &res, &dropped);
+		if (!ret)
+			cli_note_bound_cache(a.cache, a.src, res, dropped);
 		if (!ret)
 			ret = ulo_cache_start_committer(a.cache, 0);
 		ulo_debug("attach", "cache open: %d", ret);
@@ -378,6 +381,9 @@ int cmd_attach(int argc, char **argv)
 	if (a.nbd && !pthread_create(&watch_thr, NULL, attach_watch_thread, &a))
 		watching = true;
 	ulo_daemon_ready(ready, a.devpath);
+	/* From now on nobody reads our stderr: warnings go to the kernel log. */
+	if (!a.foreground && ulo_warn_to_kmsg())
+		ulo_debug("attach", "/dev/kmsg: %s", strerror(errno));
 
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		;	/* no configuration to reload */
@@ -394,8 +400,8 @@ out:
 	ulo_nbd_free(a.nbd);
 	ulo_fuse_stop(a.fuse);
 	ulo_engine_free(a.eng);
-	if (a.cache && ulo_cache_close(a.cache) && !ret)
-		ret = -EIO;
+	if (a.cache && ulo_cache_close(a.cache))
+		ulo_warn("%s", ulo_errmsg());
 	ulo_source_close(a.src);
 	if (a.devpath[0])
 		ulo_runstate_remove(a.devpath);

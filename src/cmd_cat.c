@@ -118,8 +118,7 @@ int cmd_cat(int argc, char **argv)
 out:
 	free(buf);
 	ulo_engine_free(eng);
-	if (c && ulo_cache_close(c) && ret == ULO_EXIT_OK)
-		ret = cli_fail();
+	cli_close_serving_cache(c);
 	ulo_source_close(src);
 	return ret;
 }

@@ -191,8 +191,7 @@ out:
 	if (fd >= 0 && !to_stdout)
 		close(fd);
 	ulo_engine_free(eng);
-	if (c && ulo_cache_close(c) && ret == ULO_EXIT_OK)
-		ret = cli_fail();
+	cli_close_serving_cache(c);
 	ulo_source_close(src);
 	return ret;
 }

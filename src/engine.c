@@ -252,9 +252,11 @@ static int ulo_run_fetch(struct ulo_engine *e, struct ulo_run *r)
 	}
 	if (e->cache && ulo_cache_write_blocks(e->cache, r->blk, r->buf, r->len)) {
 		/* Served from the buffer anyway; the block is fetched again
-		 * next time.  Only the first failure is worth a line. */
+		 * next time.  Only the first failure is worth a line (the
+		 * cache stops taking writes after it: a full flash). */
 		if (!__atomic_fetch_add(&e->st.cache_write_errors, 1, __ATOMIC_RELAXED))
-			ulo_debug("engine", "%s", ulo_errmsg());
+			ulo_warn("%s; blocks not yet cached are fetched from the source each time",
+				 ulo_errmsg());
 	}
 	return 0;
 }
@@ -426,7 +428,9 @@ static void ulo_queue_readahead(struct ulo_engine *e, uint64_t off,
 	uint64_t blk = last + 1, end, next;
 	size_t n;
 
-	if (!w || blk >= e->nblocks || e->stale)
+	/* Readahead lives in the cache: a full one would throw it away
+	 * and fetch it again when it is read. */
+	if (!w || blk >= e->nblocks || e->stale || ulo_cache_full(e->cache))
 		return;
 	end = ULO_MIN(e->nblocks - 1, last + w);
 	while (blk <= end) {

@@ -479,7 +479,7 @@ static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
 			pthread_mutex_lock(&h->lock);
 			ep->usable = false;
 			pthread_mutex_unlock(&h->lock);
-			ulo_debug("http", "mirror %s dropped: %s", ep->url, why);
+			ulo_warn("mirror %s dropped: %s", ep->url, why);
 			if (++attempt > h->retries) {
 				ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s",
 					      url, attempt, why);

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,37 @@ void ulo_debug(const char *ns, const char *fmt, ...)
 		now.tv_nsec / 1000000, ns, line);
 }
 
+static int ulo_kmsg_fd = -1;
+
+int ulo_warn_to_kmsg(void)
+{
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	ulo_kmsg_fd = fd;
+	return 0;
+}
+
+void ulo_warn(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	/* "<4>" is KERN_WARNING; the kernel takes one record per write. */
+	if (ulo_kmsg_fd >= 0)
+		n = snprintf(line, sizeof(line), "<4>uloop[%d]: ", (int)getpid());
+	else
+		n = snprintf(line, sizeof(line), "uloop: ");
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (ulo_kmsg_fd >= 0 && write(ulo_kmsg_fd, line, strlen(line)) > 0)
+		return;
+	fprintf(stderr, "%s\n", line);
+}
+
 int ulo_parse_size(const char *s, uint64_t *out)
 {
 	static const char units[] = "KMGTPE";
@@ -190,6 +222,23 @@ int ulo_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 		if (n == 0)
 			return -ENOSPC;
 		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int ulo_pwrite_zeros(int fd, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[64 * 1024];
+	int ret;
+
+	while (len) {
+		size_t n = ULO_MIN(len, sizeof(zeros));
+
+		ret = ulo_pwrite_full(fd, zeros, n, off);
+		if (ret)
+			return ret;
 		off += n;
 		len -= n;
 	}

@@ -42,6 +42,17 @@ bool ulo_debug_on(const char *ns);
 void ulo_debug(const char *ns, const char *fmt, ...) ULO_PRINTF(2, 3);
 
 /*
+ * A warning from a long-running process (a cache that stopped keeping
+ * blocks, a mirror dropped): one line "uloop: ..." to the warning sink,
+ * stderr until ulo_warn_to_kmsg() sends it to the kernel log (a daemon
+ * whose stderr nobody reads any more; its lines then reach dmesg and the
+ * console, as the initramfs's own do).
+ */
+void ulo_warn(const char *fmt, ...) ULO_PRINTF(1, 2);
+/* 0, or -errno if /dev/kmsg cannot be opened (the sink stays stderr). */
+int ulo_warn_to_kmsg(void);
+
+/*
  * Parse a size with an optional binary suffix (K, M, G, T; KiB forms too).
  * Returns 0 or -EINVAL (empty, junk, overflow).
  */
@@ -52,6 +63,8 @@ const char *ulo_fmt_size(uint64_t n, char *buf, size_t len);
 /* Full-length pread/pwrite: -errno on error, -EIO on an early EOF. */
 int ulo_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int ulo_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* Write @len zero bytes at @off (allocating them, unlike a hole): 0 or -errno. */
+int ulo_pwrite_zeros(int fd, uint64_t off, uint64_t len);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t ulo_now_ns(void);
