@@ -24,6 +24,8 @@
  *       with the image until SECS pass; exit 1 on any error or mismatch
  *   uloopd-test churn IMAGE CACHE N     N rounds of add, read, detach,
  *       attach, read, remove
+ *   uloopd-test loop-dio DEV     switch a loop device to direct I/O (the
+ *       bench's other loop; busybox losetup cannot)
  *   uloopd-test nonroot N        as uid 65534: the control node, the device
  *       and the control ioctls are refused
  */
@@ -43,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <linux/loop.h>
 #include <linux/uloop.h>
 
 #define CTL "/dev/" ULOOP_CONTROL_NAME
@@ -700,6 +703,13 @@ int main(int argc, char **argv)
 				  argc > 5 ? strtoul(argv[5], NULL, 0) : 65536);
 	if (!strcmp(c, "churn") && argc == 5)
 		return open_files(argv[2], argv[3]), cmd_churn(atoi(argv[4]));
+	if (!strcmp(c, "loop-dio") && argc == 3) {
+		int fd = open(argv[2], O_RDONLY);
+
+		if (fd < 0 || ioctl(fd, LOOP_SET_DIRECT_IO, 1UL))
+			die(argv[2]);
+		return 0;
+	}
 	if (!strcmp(c, "nonroot") && argc == 3)
 		return cmd_nonroot(atoi(argv[2]));
 	fprintf(stderr, "usage: see the comment atop uloopd-test.c\n");
