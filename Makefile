@@ -168,10 +168,11 @@ demo: deps-check all static
 demo-engine: deps-check all
 	bench/engine-demo.sh
 
-bench: all static $(B)/bench/randread
+bench: all static $(B)/bench/randread $(B)/kmod/uloopd-test
 	bench/file-fill.sh
 	bench/http-fill.sh
 	bench/nbd.sh
+	bench/kmod.sh
 
 # uloop.ko's test daemon, static for the guests (the module itself is
 # built per guest kernel by tests/kmod/build-kmod.sh).
