@@ -34,10 +34,11 @@
 #define ULOOP_OPEN_DISK		bdev->bd_disk
 #endif
 
+/* No I/O scheduler by default: the cache device below has its own. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
-#define ULOOP_TAG_FLAGS		0
+#define ULOOP_TAG_FLAGS		BLK_MQ_F_NO_SCHED_BY_DEFAULT
 #else
-#define ULOOP_TAG_FLAGS		BLK_MQ_F_SHOULD_MERGE
+#define ULOOP_TAG_FLAGS		(BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_NO_SCHED_BY_DEFAULT)
 #endif
 
 /**
@@ -49,7 +50,8 @@
  *
  * Logical blocks are 512 bytes whatever the cache's block size: the device
  * is a byte-exact view of the image.  The write cache flag is set so that a
- * flush of the device reaches the cache file.
+ * flush of the device reaches the cache file; it is not rotational (from
+ * 6.10 that is the default).
  *
  * Return: the disk, or an ERR_PTR.
  */
@@ -71,8 +73,10 @@ static inline struct gendisk *uloop_alloc_disk(struct blk_mq_tag_set *set,
 	struct gendisk *disk = blk_mq_alloc_disk(set, &lim, data);
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
-	if (!IS_ERR(disk))
+	if (!IS_ERR(disk)) {
 		blk_queue_write_cache(disk->queue, true, false);
+		blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
+	}
 #endif
 	return disk;
 #else
@@ -85,6 +89,7 @@ static inline struct gendisk *uloop_alloc_disk(struct blk_mq_tag_set *set,
 	blk_queue_io_opt(disk->queue, io_opt);
 	blk_queue_max_hw_sectors(disk->queue, max_sectors);
 	blk_queue_write_cache(disk->queue, true, false);
+	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	return disk;
 #endif
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /sys/block/uloopN/uloop/: the device's counters and geometry, read-only.
- * The group is added and removed with the disk, so a
- * reader always finds the device alive.  Values read without the lock may
- * be a moment old; each one is consistent by itself.
+ * The group is added and removed with the disk, so a reader always finds
+ * the device alive.  Values read without the lock may be a moment old; each
+ * one is consistent by itself.
  */
 #include <linux/blkdev.h>
 #include <linux/device.h>

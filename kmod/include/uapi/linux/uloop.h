@@ -156,8 +156,9 @@ struct uloop_dev_status {
 
 /**
  * struct uloop_miss - one record read() from a session fd
- * @tag: the request's tag, to be echoed in its completion; never reused for
- *	another request of the device while the module is loaded
+ * @tag: the request's tag, to be echoed in its completion; a generation
+ *	in the high 32 bits makes it differ from the tags of the device's
+ *	next 2^32 - 1 misses
  * @offset: image byte offset of the request
  * @length: bytes, clipped to the image size (never 0)
  * @op: ULOOP_OP_*
