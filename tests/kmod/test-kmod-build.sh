@@ -23,7 +23,7 @@ fi
 [ -s "$T/kmod/uloop.ko" ] || fail "no uloop.ko"
 echo "ok: W=1 build against $KVER, no warning"
 
-cd "$top/kmod"
+cd "$top/kmod" || exit 1
 files=$(find . -name '*.[ch]' ! -name compat.h ! -name '*.mod.c' | sort)
 # shellcheck disable=SC2086
 perl "$CP" --strict --no-tree --terse --show-types -f $files Kbuild Makefile >"$T/cp.out" 2>&1 ||
