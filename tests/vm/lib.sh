@@ -159,9 +159,14 @@ vm_boot() {
 	set -- -accel tcg -cpu "$VM_CPU" -m "$VM_MEM" -smp 1 -nodefaults -no-reboot \
 		-display none -serial "file:$_log" \
 		-kernel "$VMLINUZ" -initrd "$_initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 $_append" \
+		-append "console=ttyS0 panic=-1 loglevel=4 $_append"
+	# VM_QEMU_PRE: more devices, before the server's NIC (an extra NIC
+	# there becomes eth0, the server's eth1).  VM_MAC: the server NIC's MAC.
+	# shellcheck disable=SC2086
+	set -- "$@" ${VM_QEMU_PRE:-} \
 		-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:nc 127.0.0.1 ${VM_HTTP_PORT:-9},guestfwd=tcp:10.0.2.100:443-cmd:nc 127.0.0.1 ${VM_HTTPS_PORT:-9}" \
-		-device virtio-net-pci,netdev=n0
+		-device "virtio-net-pci,netdev=n0${VM_MAC:+,mac=$VM_MAC}"
+	# A disk is FILE, or FILE,OPTIONS (e.g. readonly=on).
 	for _d in $_disk; do
 		set -- "$@" -drive "file=$_d,if=virtio,format=raw"
 	done

@@ -3,8 +3,8 @@
 # A malformed kernel command line gets one clear console line naming the
 # parameter and the cause, then a reboot (rd.uloop.reboot_delay=0 here, so
 # the guest stops at once; rd.shell would give a shell), never a silent
-# hang.  A cache
-# that cannot be found is a warning: the node boots from the network.
+# hang.  A cache that cannot be found is a warning: the node boots with
+# its cache in RAM.
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
 . "$(dirname "$0")/lib.sh"
@@ -15,6 +15,7 @@ R=$T/root
 vm_busybox_root "$R"
 printf '#!/bin/sh\necho "ROOT-INIT-REACHED"\necho "ULOOP-VM-RESULT 0"\n/bin/busybox poweroff -f\n' >"$R/sbin/init"
 chmod +x "$R/sbin/init"
+ln -s /nowhere/init "$R/sbin/dangling"
 mkdir -p "$T/www"
 mksquashfs "$R" "$T/www/root.sqfs" -no-progress -quiet -all-root >/dev/null
 start_nginx web "$T/www"
@@ -31,7 +32,17 @@ union|root=$U rd.uloop.union=zfs rd.uloop.reboot_delay=0|uloop: rd.uloop.union=z
 aufs|root=$U rd.uloop.union=aufs rd.uloop.reboot_delay=0|uloop: rd.uloop.union=aufs: this kernel has no aufs
 fstype|root=$U rd.uloop.fstype=ext4 rd.uloop.reboot_delay=0|uloop: rd.uloop.fstype=ext4: cannot mount /dev/nbd0: Invalid argument
 missing|root=uloop:http://10.0.2.100/nope.sqfs rd.uloop.reboot_delay=0|uloop: root=uloop:http://10.0.2.100/nope.sqfs: http://10.0.2.100/nope.sqfs: server answered 404
-label|root=$U rd.uloop.cache=LABEL=nosuchlabel|uloop: warning: rd.uloop.cache=LABEL=nosuchlabel: no such device; booting without a cache
+label|root=$U rd.uloop.cache=LABEL=nosuchlabel|uloop: warning: rd.uloop.cache=LABEL=nosuchlabel: no such device after 10 s; booting with a cache in RAM (nothing persists)
+cachespec|root=$U rd.uloop.cache=flash rd.uloop.reboot_delay=0|uloop: rd.uloop.cache=flash: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]
+ipjunk|root=$U ip=foo rd.uloop.reboot_delay=0|uloop: ip=foo: not dhcp, DEV:dhcp, off, or CLIENT:SERVER:GW:MASK:HOST:DEV:AUTOCONF
+ipaddr|root=$U ip=10.0.2.x::::::none rd.uloop.reboot_delay=0|uloop: ip=10.0.2.x::::::none: '10.0.2.x' is not an IPv4 address
+ipdhcp6|root=$U ip=dhcp6 rd.uloop.reboot_delay=0|uloop: ip=dhcp6: not supported (dhcp, or a static address)
+ipoff|root=$U ip=off rd.uloop.reboot_delay=0|uloop: ip=off: no network, and rd.uloop.offline=1 is not set
+ipdev|root=$U ip=eth7:dhcp rd.uloop.reboot_delay=0|uloop: ip=eth7:dhcp: no interface eth7
+bootif|root=$U BOOTIF=52:54:00:12:34:56 rd.uloop.reboot_delay=0|uloop: BOOTIF=52:54:00:12:34:56: not 01-aa-bb-cc-dd-ee-ff
+noinit|root=$U init=/sbin/nothere rd.uloop.reboot_delay=0|uloop: init=/sbin/nothere: not in the image
+dangling|root=$U init=/sbin/dangling rd.uloop.reboot_delay=0|uloop: init=/sbin/dangling: a dangling symlink in the image (to /nowhere/init)
+relinit|root=$U init=sbin/init rd.uloop.reboot_delay=0|uloop: init=sbin/init: not an absolute path
 CASES
 # One case with the default delay: it must say it reboots.
 echo "delay|root=uloop:ftp://x|uloop: rebooting in 30 s (rd.shell gives a shell instead)" >>"$T/cases"
