@@ -332,6 +332,7 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 	uint64_t off = blk << c->block_shift;
 	uint64_t n = ULO_DIV_ROUND_UP(len, c->block_size);
 	int broken = __atomic_load_n(&c->broken, __ATOMIC_ACQUIRE);
+	void (*hook)(void *ctx, uint64_t blk, uint64_t n);
 	int ret;
 
 	if (!broken)
@@ -367,7 +368,18 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 		ulo_bitmap_set(&c->pending, blk + i);
 		ulo_bitmap_set(&c->present, blk + i);
 	}
+	hook = __atomic_load_n(&c->on_store, __ATOMIC_ACQUIRE);
+	if (hook)
+		hook(c->on_store_ctx, blk, n);
 	return 0;
+}
+
+void ulo_cache_on_store(struct ulo_cache *c,
+			void (*fn)(void *ctx, uint64_t blk, uint64_t n), void *ctx)
+{
+	if (fn)
+		c->on_store_ctx = ctx;
+	__atomic_store_n(&c->on_store, fn, __ATOMIC_RELEASE);
 }
 
 struct ulo_snap {

@@ -96,6 +96,12 @@ struct ulo_cache {
 	pthread_cond_t committer_cv;
 	unsigned commit_ms;
 
+	/* Told of blocks [blk, blk + n) once stored and marked present, from
+	 * the storing thread (uloop.ko learns of readahead this way); set by
+	 * ulo_cache_on_store(). */
+	void (*on_store)(void *ctx, uint64_t blk, uint64_t n);
+	void *on_store_ctx;
+
 	void *fmt_priv;
 };
 
@@ -155,6 +161,11 @@ int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len);
  */
 int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 			   size_t len);
+
+/* Set (or clear, @fn NULL) the store hook; safe while stores run, but
+ * @ctx must stay valid until the last store that may call it returns. */
+void ulo_cache_on_store(struct ulo_cache *c,
+			void (*fn)(void *ctx, uint64_t blk, uint64_t n), void *ctx);
 
 /* Make every block written so far durable, in the write order. */
 int ulo_cache_commit(struct ulo_cache *c);

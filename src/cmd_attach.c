@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * cmd_attach.c - uloop attach: serve an image as a block device (NBD) or a
- * file (FUSE), through the cache, as a daemon.
+ * cmd_attach.c - uloop attach: serve an image as a block device (uloop.ko
+ * or NBD) or a file (FUSE), through the cache, as a daemon.
  *
  * Order matters: fork first (threads do not survive fork), then become a
  * root-storage daemon if we run from an initramfs, block the signals we
@@ -11,6 +11,13 @@
  * when the device can be mounted (and fails if SIGTERM came meanwhile).  The main thread then sleeps in
  * sigwait(): SIGTERM/SIGINT detach cleanly; SIGUSR1 comes from our own
  * watcher when the kernel ended the device (uloop detach, nbd-client -d).
+ *
+ * kmod: `auto` picks uloop.ko when a cache is used (the driver reads hits
+ * from it), the device is not writable, and the module is there or loads
+ * (modprobe runs before the fork: no session fd exists yet to leak).  A
+ * kmod device still open at SIGTERM cannot be removed: it stays, holding
+ * its misses, and so does its run state, so that the next attach of the
+ * same image takes it over.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +33,7 @@
 #include "daemon.h"
 #include "fuse_dev.h"
 #include "runstate.h"
+#include "transport_kmod.h"
 #include "transport_nbd.h"
 #include "util.h"
 
@@ -44,9 +52,10 @@ static void attach_usage(FILE *f)
 	      "  --cache PATH        cache file or partition (none: fetch every time)\n"
 	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
 	      "  --block-size N      block size of a new cache (4K..1M, default 64K)\n"
-	      "  --device DEV        /dev/nbdN (nbd), or a file to serve (fuse);\n"
-	      "                      a connected /dev/nbdN whose daemon died is taken over\n"
-	      "  --transport T       auto (default: nbd), nbd, fuse, kmod\n"
+	      "  --device DEV        /dev/nbdN (nbd), /dev/uloopN (kmod), or a file to\n"
+	      "                      serve (fuse); a device whose daemon died is taken over\n"
+	      "  --transport T       auto (default: kmod with a cache if uloop.ko loads,\n"
+	      "                      else nbd), kmod, nbd, fuse\n"
 	      "  --connections N     parallel requests and nbd connections (default 4)\n"
 	      "  --readahead N       readahead limit (default 1M)\n"
 	      "  --reconnect-timeout SECS  how long the kernel keeps I/O waiting for a\n"
@@ -77,6 +86,8 @@ struct attach {
 	struct ulo_cache *cache;
 	struct ulo_engine *eng;
 	struct ulo_nbd_dev *nbd;
+	struct ulo_kmod_dev *kmod;
+	unsigned hold_ms;	/* kmod: how long misses wait for a successor */
 	struct ulo_fuse *fuse;
 	char devpath[4096];
 	volatile bool state_stop;
@@ -135,12 +146,39 @@ static bool attach_may_take_over(struct attach *a, char *why, size_t len)
 	return false;
 }
 
+/*
+ * A uloop.ko device whose daemon died still reads its cache in the
+ * kernel: binding that cache to another image would serve the new
+ * image's bytes as the old one's.  Refuse that; the same image is fine
+ * (attach_kmod takes the device over).
+ */
+static int attach_cache_guard(struct attach *a)
+{
+	struct ulo_runstate_info ri;
+	char dev[32];
+
+	for (int i = 0; i < 256; i++) {
+		snprintf(dev, sizeof(dev), "/dev/uloop%d", i);
+		if (ulo_runstate_read(dev, &ri) || ri.alive || strcmp(ri.cache, a->o.cache) ||
+		    access(dev, F_OK) ||
+		    (ri.size == a->src->id.size && !strcmp(ri.source, a->src->id.location) &&
+		     !strcmp(ri.validator, a->src->id.validator)))
+			continue;
+		return ulo_err(-EBUSY, "cache %s: %s still serves another image from it (its daemon died): `uloop detach %s` first",
+			       a->o.cache, dev, dev);
+	}
+	return 0;
+}
+
 /* The device ended from outside: wake the main thread. */
 static void *attach_watch_thread(void *arg)
 {
 	struct attach *a = arg;
 
-	ulo_nbd_wait(a->nbd);
+	if (a->kmod)
+		ulo_kmod_wait(a->kmod);
+	else
+		ulo_nbd_wait(a->nbd);
 	kill(getpid(), SIGUSR1);
 	return NULL;
 }
@@ -191,9 +229,54 @@ static int attach_fuse_read(void *ctx, void *buf, uint64_t off, size_t len)
 	return ulo_engine_read(ctx, buf, off, len);
 }
 
+/*
+ * kmod without --device: a uloop device whose daemon died serving this
+ * image is taken over (the driver checks it is our cache file too), so a
+ * restarted root daemon needs no arguments beyond the first ones.
+ */
+static int attach_kmod(struct attach *a)
+{
+	struct ulo_kmod_opts ko = {
+		.index = a->device ? ulo_kmod_index_of(a->device) : -1,
+		.threads = a->o.eng.connections,
+		.hold_ms = a->hold_ms,
+	};
+	char why[512], dev[32];
+	int ret;
+
+	if (a->device) {
+		ko.may_take_over = attach_may_take_over(a, why, sizeof(why));
+		ret = ulo_kmod_start(&ko, a->eng, a->cache, &a->kmod);
+		return ret == -EBUSY ? ulo_err(ret, "%s: in use: %s", a->device, why) : ret;
+	}
+	a->device = dev;
+	for (int i = 0; i < 256; i++) {
+		snprintf(dev, sizeof(dev), "/dev/uloop%d", i);
+		if (!attach_may_take_over(a, why, sizeof(why)))
+			continue;
+		ko.index = i;
+		ko.may_take_over = true;
+		if (!ulo_kmod_start(&ko, a->eng, a->cache, &a->kmod))
+			break;
+		ulo_debug("attach", "%s: no takeover: %s", dev, ulo_errmsg());
+	}
+	a->device = NULL;
+	if (a->kmod)
+		return 0;
+	ko.index = -1;
+	ko.may_take_over = false;
+	return ulo_kmod_start(&ko, a->eng, a->cache, &a->kmod);
+}
+
 static int attach_start(struct attach *a)
 {
-	if (!strcmp(a->transport, "fuse")) {
+	if (!strcmp(a->transport, "kmod")) {
+		int ret = attach_kmod(a);
+
+		if (!ret)
+			snprintf(a->devpath, sizeof(a->devpath), "%s", ulo_kmod_path(a->kmod));
+		return ret;
+	} else if (!strcmp(a->transport, "fuse")) {
 		int ret;
 
 		if (!a->device)
@@ -305,12 +388,27 @@ int cmd_attach(int argc, char **argv)
 	if (cli_check_opts(&a.o))
 		return ULO_EXIT_USAGE;
 	if (!strcmp(a.transport, "auto"))
-		a.transport = "nbd";
-	if (!strcmp(a.transport, "kmod"))
-		return cli_usage_error("--transport kmod: uloop.ko is not part of this build yet; use nbd");
+		a.transport = (a.device ? ulo_kmod_index_of(a.device) >= 0 :
+			       a.o.cache && !a.read_write) &&
+			      ulo_kmod_available() ? "kmod" : "nbd";
+	if (!strcmp(a.transport, "kmod")) {
+		if (!a.o.cache)
+			return cli_usage_error("--transport kmod needs --cache: uloop.ko reads cached blocks from it (use nbd without a cache)");
+		if (a.read_write)
+			return cli_usage_error("--read-write: the kmod transport is read-only; use --transport nbd");
+		if (a.device && ulo_kmod_index_of(a.device) < 0)
+			return cli_usage_error("--device %s: the kmod transport serves /dev/uloopN",
+					       a.device);
+		if (!ulo_kmod_available()) {
+			ulo_err(-ENODEV, "%s: missing: uloop.ko is not loaded and `modprobe uloop` failed",
+				ULO_KMOD_CONTROL);
+			return cli_fail();
+		}
+	}
 	if (a.read_write && !strcmp(a.transport, "fuse"))
 		return cli_usage_error("--read-write: the fuse transport is read-only; use nbd");
-	if (strcmp(a.transport, "nbd") && strcmp(a.transport, "fuse"))
+	if (strcmp(a.transport, "nbd") && strcmp(a.transport, "fuse") &&
+	    strcmp(a.transport, "kmod"))
 		return cli_usage_error("--transport: '%s' is not auto, nbd, fuse or kmod",
 				       a.transport);
 
@@ -319,7 +417,9 @@ int cmd_attach(int argc, char **argv)
 		if (ready < 0)
 			return cli_fail();
 	}
-	ulo_root_storage_daemon(cli_argv0, attach_warn);
+	/* A root disk's misses wait for a restarted daemon however long. */
+	a.hold_ms = ulo_root_storage_daemon(cli_argv0, attach_warn) ?
+		    ULOOP_HOLD_FOREVER : a.dead_conn_s * 1000;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -341,7 +441,9 @@ int cmd_attach(int argc, char **argv)
 		enum ulo_bind_result res;
 		uint64_t dropped;
 
-		ret = ulo_cache_open(&co, &a.cache);
+		ret = attach_cache_guard(&a);
+		if (!ret)
+			ret = ulo_cache_open(&co, &a.cache);
 		if (!ret)
 			ret = ulo_cache_bind(a.cache, &a.src->id, a.o.offline, &res, &dropped);
 		if (!ret)
@@ -378,7 +480,8 @@ int cmd_attach(int argc, char **argv)
 	}
 	if (!pthread_create(&state_thr, NULL, attach_state_thread, &a))
 		stated = true;
-	if (a.nbd && !pthread_create(&watch_thr, NULL, attach_watch_thread, &a))
+	if ((a.nbd || a.kmod) &&
+	    !pthread_create(&watch_thr, NULL, attach_watch_thread, &a))
 		watching = true;
 	ulo_daemon_ready(ready, a.devpath);
 	/* From now on nobody reads our stderr: warnings go to the kernel log. */
@@ -395,11 +498,16 @@ out:
 	/* Disconnect, join the watcher (it waits on the device), then free. */
 	if (a.nbd)
 		ulo_nbd_shutdown(a.nbd, false);
+	/* Still open: the device and its run state stay for a successor. */
+	if (a.kmod && ulo_kmod_shutdown(a.kmod, false) == -EBUSY)
+		a.devpath[0] = '\0';
 	if (watching)
 		pthread_join(watch_thr, NULL);
 	ulo_nbd_free(a.nbd);
 	ulo_fuse_stop(a.fuse);
+	/* The engine's workers announce blocks through the kmod session. */
 	ulo_engine_free(a.eng);
+	ulo_kmod_free(a.kmod);
 	if (a.cache && ulo_cache_close(a.cache))
 		ulo_warn("%s", ulo_errmsg());
 	ulo_source_close(a.src);

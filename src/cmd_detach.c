@@ -6,7 +6,10 @@
  * is not detached unless --force: cutting it would fail every I/O of the
  * filesystem on it.  For /dev/nbdN the driver is told to disconnect (which
  * also works when the daemon is gone); the daemon sees its connections
- * end, commits the cache, marks it clean and exits.  For a FUSE device the
+ * end, commits the cache, marks it clean and exits.  /dev/uloopN is
+ * removed through uloop.ko's control node (the driver refuses while it is
+ * open, even with --force); the daemon sees its session end and exits
+ * the same way.  For a FUSE device the
  * daemon gets SIGTERM.  We wait (30 s at most) for the daemon to be gone.
  * The recorded pid is trusted only if it still runs uloop, and a stale
  * run state (its daemon dead) is cleaned up.
@@ -22,6 +25,7 @@
 #include "cli.h"
 #include "nbd_netlink.h"
 #include "runstate.h"
+#include "transport_kmod.h"
 #include "transport_nbd.h"
 #include "util.h"
 
@@ -33,7 +37,7 @@ static void detach_usage(FILE *f)
 {
 	fputs("Usage: uloop detach DEV [--force]\n"
 	      "\n"
-	      "Stop serving DEV (/dev/nbdN or a FUSE device file): the cache is\n"
+	      "Stop serving DEV (/dev/nbdN, /dev/uloopN or a FUSE device file): the cache is\n"
 	      "committed and marked clean.  Refused while DEV is in use (mounted)\n"
 	      "unless --force, which fails the I/O of whatever uses it.\n", f);
 }
@@ -71,7 +75,7 @@ int cmd_detach(int argc, char **argv)
 	struct cli_opts o;
 	const char *dev;
 	char sys[64];
-	int index, ret;
+	int index, kindex, ret;
 
 	ret = cli_parse_own(argc, argv, lopts, detach_usage, 1, "one DEV", &o,
 			    detach_opt, &force);
@@ -80,7 +84,16 @@ int cmd_detach(int argc, char **argv)
 	dev = argv[optind];
 	have_state = !ulo_runstate_read(dev, &ri);
 	index = ulo_nbd_index_of(dev);
-	if (index >= 0) {
+	kindex = ulo_kmod_index_of(dev);
+	if (kindex >= 0) {
+		snprintf(sys, sizeof(sys), "/sys/block/uloop%d", kindex);
+		if (access(sys, F_OK) < 0) {
+			if (have_state)
+				ulo_runstate_remove(dev);
+			ulo_err(-ENODEV, "%s: no such device", dev);
+			return cli_fail();
+		}
+	} else if (index >= 0) {
 		snprintf(sys, sizeof(sys), "/sys/block/nbd%d", index);
 		if (access(sys, F_OK) < 0) {
 			ulo_err(-ENODEV, "%s: no such device", dev);
@@ -103,7 +116,15 @@ int cmd_detach(int argc, char **argv)
 			dev);
 		return cli_fail();
 	}
-	if (index >= 0) {
+	if (kindex >= 0) {
+		ret = ulo_kmod_remove(kindex);
+		if (ret) {
+			ulo_errno(ret, "%s: %s", dev, ret == -EBUSY ?
+				  "in use (open or mounted): uloop.ko refuses to remove it" :
+				  "ULOOP_CTL_REMOVE");
+			return cli_fail();
+		}
+	} else if (index >= 0) {
 		if (ulo_nbd_nl_disconnect(index))
 			return cli_fail();
 	} else if (ri.alive) {

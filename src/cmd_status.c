@@ -4,6 +4,8 @@
  *
  * Reads the run state the daemons keep in /run/uloop (refreshed every
  * second).  A state whose daemon is gone is shown as such, not hidden.
+ * For a uloop.ko device the driver's own counters are shown too: its hits
+ * never reach the daemon.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -62,6 +64,17 @@ static void status_line(const char *json)
 	else
 		printf("  cache:  none\n");
 	printf("  fetched: %s bytes\n", fetched[0] ? fetched : "0");
+	if (!strcmp(tr, "kmod")) {
+		static const char *const k[] = { "hits", "misses", "held", "failed" };
+		char p[320], v[32];
+
+		printf("  kernel:");
+		for (int i = 0; i < 4; i++) {
+			snprintf(p, sizeof(p), "/sys/block/%s/uloop/%s", dev + 5, k[i]);
+			printf(" %s %s", k[i], status_read(p, v, sizeof(v)) ? "?" : v);
+		}
+		putchar('\n');
+	}
 }
 
 int cmd_status(int argc, char **argv)

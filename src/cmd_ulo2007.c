@@ -7,8 +7,8 @@
  *
  * Both become `uloop attach`: -c and -b give the 2007 two-file layout
  * (-c alone: a native cache), -t the per-request timeout in seconds.
- * DEVICE was /dev/loopN with the 2007 driver; it is /dev/nbdN now (or a
- * file, served with FUSE).  Like the 2007 tools they stay running as
+ * DEVICE was /dev/loopN with the 2007 driver; it is /dev/uloopN now (uloop.ko,
+ * the 2007 driver's heir: it needs -c), /dev/nbdN, or a file (FUSE).  Like the 2007 tools they stay running as
  * daemons.
  */
 #include <stdio.h>
@@ -57,7 +57,10 @@ int cmd_ulo2007(int argc, char **argv, bool http)
 	av[n++] = argv[optind + 1];
 	av[n++] = "--device";
 	av[n++] = argv[optind];
-	if (strncmp(argv[optind], "/dev/nbd", 8)) {
+	if (!strncmp(argv[optind], "/dev/uloop", 10)) {
+		av[n++] = "--transport";
+		av[n++] = "kmod";
+	} else if (strncmp(argv[optind], "/dev/nbd", 8)) {
 		av[n++] = "--transport";
 		av[n++] = "fuse";
 	}

@@ -177,6 +177,7 @@ int ulo_runstate_read(const char *device, struct ulo_runstate_info *out)
 	out->read_write = !strcmp(v, "true");
 	ulo_runstate_field(buf, "source", out->source, sizeof(out->source));
 	ulo_runstate_field(buf, "validator", out->validator, sizeof(out->validator));
+	ulo_runstate_field(buf, "cache", out->cache, sizeof(out->cache));
 	ulo_runstate_field(buf, "size", v, sizeof(v));
 	out->size = strtoull(v, NULL, 10);
 	return 0;

@@ -40,6 +40,7 @@ struct ulo_runstate_info {
 	bool read_write;
 	char source[2048];
 	char validator[256];
+	char cache[1024];	/* "" without a cache */
 	uint64_t size;
 };
 

@@ -1,0 +1,128 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The real daemon on uloop.ko: `uloop attach --transport kmod|auto` serving
+# a squashfs from nginx, in a Debian-kernel guest:
+#  1. auto, module not loaded: `modprobe uloop` loads it and kmod is
+#     picked; /dev/uloop0 is printed; status shows it with the driver's
+#     counters; every file's checksum is right (cold);
+#  2. the daemon killed -9: every file again, warm, from the kernel alone
+#     (sysfs hits moves, misses does not);
+#  3. a cold device on a second disk (4 KiB blocks, no readahead) read
+#     and verified while its daemon is killed -9 and a new `uloop attach`
+#     of the same image and cache takes it over, four times: no EIO, no
+#     failed request, data right;
+#  4. detach: refused while mounted; then the device, its daemon and its
+#     run state are gone;
+#  5. the refusals: kmod without a cache, kmod --read-write, a non-uloop
+#     --device; auto without a cache picks nbd; dmesg clean.
+. "$(dirname "$0")/../integ/functions.sh"
+. "$(dirname "$0")/../integ/http-functions.sh"
+. "$(dirname "$0")/lib.sh"
+requires mksquashfs gcc
+vm_kernel
+KO=$("$top/tests/kmod/build-kmod.sh" "$KVER") || exit $?
+D=$top/build/kmod/uloopd-test
+[ -x "$D" ] || fail "missing $D (make test-bins)"
+
+mkdir -p "$T/www" "$T/tree"
+cp -r /usr/share/doc/d* "$T/tree/" 2>/dev/null
+dd if=/dev/urandom of="$T/tree/big.bin" bs=1M count=12 status=none
+mksquashfs "$T/tree" "$T/www/root.sqfs" -no-progress -quiet -comp gzip >/dev/null
+( cd "$T/tree" && find . -type f | sort | while read -r f; do sha256sum "$f"; done ) >"$T/expected"
+start_nginx web "$T/www"
+VM_HTTP_PORT=$web_http
+truncate -s 64M "$T/flash1"
+truncate -s 64M "$T/flash2"
+
+cat >"$T/guest.sh" <<'G'
+set -u
+URL=http://10.0.2.100/root.sqfs
+check() { mount -t squashfs -o ro "$1" /mnt && (cd /mnt && sha256sum -c -s /expected.sha256) && umount /mnt; }
+k() { cat "/sys/block/$1/uloop/$2"; }
+pid_of() { uloop status "$1" --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p'; }
+
+# 1. auto: uloop.ko where modprobe finds it, not loaded
+kv=$(uname -r)
+mkdir -p "/lib/modules/$kv/extra"
+cp /uloop.ko "/lib/modules/$kv/extra/"
+echo "extra/uloop.ko:" >>"/lib/modules/$kv/modules.dep"
+[ ! -e /dev/uloop-control ] && echo "NOT LOADED"
+dev=$(uloop attach $URL --cache /dev/vda --connections 4)
+echo "auto attached $dev"
+[ "$dev" = /dev/uloop0 ] && echo "AUTO KMOD"
+uloop status
+uloop status | grep -q "^/dev/uloop0: kmod" && uloop status | grep -q "kernel: hits" && echo "STATUS KMOD"
+check "$dev" && echo "COLD OK"
+m1=$(k uloop0 misses) h1=$(k uloop0 hits)
+echo "cold: misses=$m1 hits=$h1 present=$(k uloop0 present)/$(k uloop0 blocks)"
+
+# 2. warm, the daemon killed
+pid=$(pid_of "$dev")
+kill -9 "$pid"
+while [ "$(k uloop0 daemon_attached)" != 0 ]; do sleep 0.1; done
+echo 3 >/proc/sys/vm/drop_caches
+check "$dev" && echo "WARM NO DAEMON OK"
+m2=$(k uloop0 misses) h2=$(k uloop0 hits)
+echo "warm: misses=$m2 hits=$h2"
+[ "$m2" = "$m1" ] && [ "$h2" -gt "$h1" ] && echo "HITS IN KERNEL"
+uloop status | grep -q "daemon gone" && echo "STATUS GONE"
+# The same attach again takes the device back (no --device needed).
+dev=$(uloop attach $URL --cache /dev/vda --transport kmod)
+[ "$dev" = /dev/uloop0 ] && [ "$(k uloop0 daemon_attached)" = 1 ] && echo "RETAKEN $dev"
+
+# 3. kill -9 and takeover under a verifying reader, cold
+dev=$(uloop attach $URL --cache /dev/vdb --transport kmod --block-size 4K --readahead 0 --connections 2)
+echo "second device $dev"
+uloopd-test verify "$dev" /image.sqfs 14 16384 >/tmp/v.out 2>&1 &
+vpid=$!
+i=0 busy=0
+while [ $i -lt 4 ]; do
+	sleep 2
+	[ "$(k uloop1 inflight)" -gt 0 ] && busy=$((busy + 1))
+	kill -9 "$(pid_of "$dev")"
+	sleep 0.3
+	new=$(uloop attach $URL --cache /dev/vdb --transport kmod --block-size 4K --readahead 0 --connections 2)
+	[ "$new" = "$dev" ] || echo "TAKEOVER GAVE $new"
+	i=$((i + 1))
+done
+wait $vpid && echo "RESTART NO EIO $(cat /tmp/v.out)"
+cat /tmp/v.out
+echo "killed with misses in flight: $busy of 4; failed=$(k uloop1 failed) misses=$(k uloop1 misses) hits=$(k uloop1 hits)"
+[ "$(k uloop1 failed)" = 0 ] && echo "RESTART NO FAILED"
+
+# 4. detach
+mount -t squashfs -o ro /dev/uloop0 /mnt
+uloop detach /dev/uloop0 2>/tmp/e || { cat /tmp/e; echo "DETACH MOUNTED REFUSED"; }
+umount /mnt
+pid=$(pid_of /dev/uloop1)
+uloop detach /dev/uloop1 && [ ! -e /sys/block/uloop1 ] && ! kill -0 "$pid" 2>/dev/null &&
+	! uloop status /dev/uloop1 >/dev/null 2>&1 && echo "DETACHED"
+uloop detach /dev/uloop0 && echo "DETACHED 0"
+uloop status
+
+# 5. refusals, and auto without a cache
+uloop attach $URL --transport kmod 2>&1 | grep -q "needs --cache" && echo "NO CACHE REFUSED"
+uloop attach $URL --cache /dev/vda --transport kmod --read-write 2>&1 |
+	grep -q "read-only; use --transport nbd" && echo "RW REFUSED"
+uloop attach $URL --cache /dev/vda --transport kmod --device /dev/nbd0 2>&1 |
+	grep -q "serves /dev/uloopN" && echo "NBD DEVICE REFUSED"
+dev=$(uloop attach $URL)
+case $dev in /dev/nbd*) echo "AUTO NO CACHE NBD $dev" ;; esac
+uloop detach "$dev"
+rmmod uloop && echo "RMMOD OK"
+dmesg | grep -E "WARNING|BUG|Oops|Call Trace|uloop" || true
+dmesg | grep -qE "WARNING|BUG|Oops|Call Trace" || echo "DMESG CLEAN"
+G
+vm_initrd "$T/t.img" "$T/guest.sh" "$T/expected:/expected.sha256" "$KO:/uloop.ko" \
+	"$D:/bin/uloopd-test" "$T/www/root.sqfs:/image.sqfs"
+VM_MEM=1024 vm_boot kmod-daemon "$T/t.img" "$T/flash1 $T/flash2" ||
+	{ tail -n 40 "$T/kmod-daemon.log"; fail "guest failed"; }
+grep -E "^(auto|cold|warm|second|killed|RESTART|TAKEOVER)" "$T/kmod-daemon.log" || true
+for want in "NOT LOADED" "AUTO KMOD" "STATUS KMOD" "COLD OK" "WARM NO DAEMON OK" "HITS IN KERNEL" \
+	"STATUS GONE" "RETAKEN /dev/uloop0" "RESTART NO EIO" "RESTART NO FAILED" \
+	"DETACH MOUNTED REFUSED" "DETACHED" "DETACHED 0" "NO CACHE REFUSED" "RW REFUSED" \
+	"NBD DEVICE REFUSED" "AUTO NO CACHE NBD" "RMMOD OK" "DMESG CLEAN"; do
+	grep -q "$want" "$T/kmod-daemon.log" || { tail -n 40 "$T/kmod-daemon.log"; fail "no '$want'"; }
+	echo "ok: $want"
+done
+! grep -q "TAKEOVER GAVE" "$T/kmod-daemon.log" || fail "a takeover made another device"
