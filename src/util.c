@@ -127,8 +127,15 @@ void ulo_warn(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);
-	if (ulo_kmsg_fd >= 0 && write(ulo_kmsg_fd, line, strlen(line)) > 0)
+	/* A record without its newline stays pending as a continuation. */
+	n = strlen(line);
+	if (n == sizeof(line) - 1)
+		n--;
+	line[n++] = '\n';
+	line[n] = '\0';
+	if (ulo_kmsg_fd >= 0 && write(ulo_kmsg_fd, line, n) > 0)
 		return;
+	line[--n] = '\0';
 	fprintf(stderr, "%s\n", line);
 }
 

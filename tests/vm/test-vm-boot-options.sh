@@ -6,7 +6,9 @@
 #  - rd.uloop.overlay=LABEL=ovl:/upper: the writable layer persists on
 #    another partition (a file written in boot 1 is there in boot 2);
 #  - ip=CLIENT::GW:MASK::DEV:none, a static address (no DHCP);
-# and boot 2 fetches no image bytes.
+# and boot 2 fetches no image bytes.  Boot 3: the flash filesystem is too
+# small for the image (a full flash): a warning on the console, and the
+# node boots, every file read right.
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
 . "$(dirname "$0")/lib.sh"
@@ -16,6 +18,8 @@ vm_kernel
 R=$T/root
 vm_busybox_root "$R" data
 cp -r /usr/share/doc/f* "$R/data/" 2>/dev/null
+dd if=/dev/urandom of="$R/data/big.bin" bs=1M count=12 status=none
+( cd "$R/data" && find . -type f | sort | xargs sha256sum ) >"$R/data.sha256"
 cat >"$R/sbin/init" <<'INIT'
 #!/bin/sh
 /bin/busybox --install -s /bin
@@ -25,6 +29,8 @@ date +%s >/persist
 ip -4 addr show eth0 | grep -q "inet 10.0.2.15/24" && echo "STATIC IP"
 grep -q " /run/uloop/flash " /proc/mounts && echo "CACHE FILE FS MOUNTED"
 [ -e /run/uloop/flash/uloop/root.cache ] && echo "CACHE FILE PRESENT"
+(cd /data && sha256sum -c -s /data.sha256) && echo "DATA VERIFIED"
+dmesg | grep 'uloop\[' | sed 's/^/KMSG /'  # the daemon's later warnings
 echo "ULOOP-VM-RESULT 0"
 sleep 2
 sync
@@ -53,4 +59,16 @@ done
 grep -q PERSISTED "$T/second.log" || fail "the overlay did not persist"
 ! grep -q PERSISTED "$T/first.log" || fail "a fresh overlay had data"
 [ "$(wc -l <"$web_log")" -eq 1 ] || fail "second boot fetched image bytes: $(cat "$web_log")"
-echo "cache file by label, persistent overlay by label, static ip: ok"
+
+# A flash of 4 MiB for a ~13 MiB image.
+mkfs.ext4 -q -F -L flash "$T/small.ext4" 4M
+vm_boot small "$T/initrd" "$T/small.ext4" \
+	"root=uloop:http://10.0.2.100/root.sqfs rd.uloop.cache=LABEL=flash:/c" ||
+	{ tail -n 30 "$T/small.log"; fail "small flash: boot failed"; }
+grep -q "uloop: cache /run/uloop/flash/c: its filesystem is [0-9]* MiB short of holding the rest of the image" "$T/small.log" ||
+	{ tail -n 30 "$T/small.log"; fail "small flash: no warning on the console"; }
+grep -q "KMSG .*uloop\[[0-9]*\]: cache /run/uloop/flash/c: pwrite of block [0-9]*: No space left on device" "$T/small.log" ||
+	{ grep -a -e KMSG -e "uloop: " "$T/small.log" | tail -n 20; fail "small flash: the daemon's warning is not in the kernel log"; }
+grep -q "DATA VERIFIED" "$T/small.log" || { tail -n 30 "$T/small.log"; fail "small flash: data not verified"; }
+grep -q "DATA VERIFIED" "$T/second.log" || fail "second boot: data not verified"
+echo "cache file by label, persistent overlay by label, static ip, full flash: ok"
