@@ -57,7 +57,11 @@ for pass in 1 2; do
 	run loop "\$loop"
 	run loop-dio "\$dloop"
 	run kmod "\$udev"
-	dev=\$(uloop attach http://10.0.2.100/img --cache /dev/vda)
+	dev=\$(uloop attach http://10.0.2.100/img --cache /dev/vda --transport kmod)
+	run kmod-d "\$dev"
+	echo "kmod-d \$dev misses \$(cat /sys/block/\${dev#/dev/}/uloop/misses)"
+	uloop detach "\$dev"
+	dev=\$(uloop attach http://10.0.2.100/img --cache /dev/vda --transport nbd)
 	run nbd "\$dev"
 	uloop detach "\$dev"
 done
@@ -66,7 +70,7 @@ G
 vm_initrd "$T/b.img" "$T/guest.sh" "$RR:/bin/randread" "$KO:/uloop.ko" "$D:/bin/uloopd-test"
 VM_MEM=1024 vm_boot kmod-bench "$T/b.img" "$T/flash" ||
 	{ tail -n 20 "$T/kmod-bench.log"; fail "bench guest failed"; }
-grep -E "^(data offset|uloop.ko|misses|loop-dio)" "$T/kmod-bench.log" || true
+grep -E "^(data offset|uloop.ko|misses|loop-dio|kmod-d)" "$T/kmod-bench.log" || true
 
 best() {	# best LABEL KIND FIELD: the better of the two passes
 	sed -n "s/.*R $1 $2 reads=\([0-9]*\) bytes=\([0-9]*\) usec=\([0-9]*\).*/\1 \2 \3/p" "$T/kmod-bench.log" |
@@ -74,13 +78,16 @@ best() {	# best LABEL KIND FIELD: the better of the two passes
 			END { printf "%.1f", b }'
 }
 echo "kmod bench: $MiB MiB image, warm, $N random 4 KiB reads, O_DIRECT, guest under TCG"
-printf '%-9s %12s %12s %14s %14s\n' "" "seq MB/s" "rand IOPS" "seq vs loop" "rand vs loop"
+printf '%-9s %12s %12s %14s %14s %18s\n' "" "seq MB/s" "rand IOPS" "seq vs loop" "rand vs loop" "vs loop-dio s/r"
 ls=$(best loop seq mbs)
 lr=$(best loop rand iops)
-for l in loop loop-dio kmod nbd; do
+ds=$(best loop-dio seq mbs)
+dr=$(best loop-dio rand iops)
+for l in loop loop-dio kmod kmod-d nbd; do
 	s=$(best $l seq mbs)
 	r=$(best $l rand iops)
-	printf '%-9s %12s %12s %14s %14s\n' "$l" "$s" "$r" \
+	printf '%-9s %12s %12s %14s %14s %18s\n' "$l" "$s" "$r" \
 		"$(echo "$s $ls" | awk '{ printf "%.2f", $1 / $2 }')" \
-		"$(echo "$r $lr" | awk '{ printf "%.2f", $1 / $2 }')"
+		"$(echo "$r $lr" | awk '{ printf "%.2f", $1 / $2 }')" \
+		"$(echo "$s $ds $r $dr" | awk '{ printf "%.2f/%.2f", $1 / $2, $3 / $4 }')"
 done
