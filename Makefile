@@ -22,6 +22,7 @@ VERSION := 0.1
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
+SBINDIR ?= $(PREFIX)/sbin
 INCDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/uloop
@@ -199,6 +200,13 @@ install: all
 		install -d $(DESTDIR)$(LIBDIR)/uloop; \
 		install -m 0755 $(B)/static/uloop $(DESTDIR)$(LIBDIR)/uloop/uloop.static; \
 	fi
+	# The initramfs builder, next to its /init and lib (it finds the
+	# static uloop one level up); a link to it on the admin's PATH.
+	install -d $(DESTDIR)$(LIBDIR)/uloop/initramfs/lib $(DESTDIR)$(SBINDIR)
+	install -m 0755 initramfs/uloop-mkinitramfs initramfs/init initramfs/udhcpc.sh \
+		$(DESTDIR)$(LIBDIR)/uloop/initramfs/
+	install -m 0644 initramfs/lib/*.sh $(DESTDIR)$(LIBDIR)/uloop/initramfs/lib/
+	ln -sf ../lib/uloop/initramfs/uloop-mkinitramfs $(DESTDIR)$(SBINDIR)/uloop-mkinitramfs
 
 clean:
 	rm -rf $(B)

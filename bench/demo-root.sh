@@ -9,7 +9,7 @@
 # Sets $img.
 
 d=$ULOOP_TOP/build/demo
-img=$d/root-v3.squashfs
+img=$d/root-v4.squashfs
 mkdir -p "$d"
 if [ ! -s "$img" ]; then
 	echo "demo: building the root image (once) into $img"
@@ -25,7 +25,7 @@ echo "DEMO-ROOT-INIT $up"
 find /usr/share/doc -name copyright | head -n 400 | xargs cat >/dev/null 2>&1
 echo "DEMO-BOOTED $(cut -d' ' -f1 /proc/uptime)"
 # Bytes the kernel read from the root's device, whichever it is.
-for dev in nbd0 vda loop0; do
+for dev in uloop0 nbd0 vda loop0; do
 	[ -r /sys/block/$dev/stat ] && [ "$(awk '{ print $3 }' /sys/block/$dev/stat)" -gt 0 ] &&
 		echo "DEMO-READ $(awk '{ print $3 * 512 }' /sys/block/$dev/stat)" && break
 done

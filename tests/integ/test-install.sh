@@ -1,0 +1,31 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# `make install` into a DESTDIR: the commands, the 2007 names, the library,
+# the initramfs builder on the PATH next to its /init and lib; the
+# installed builder makes an image holding /init, its lib, busybox and the
+# static uloop, and the same image twice (reproducible).
+. "$(dirname "$0")/functions.sh"
+requires cpio zstd busybox depmod
+[ -x "$top/build/static/uloop" ] || { echo "requires build/static/uloop (make static)"; exit 77; }
+kroot=$(ls -d /var/cache/uloop-deps/kernel-*/root 2>/dev/null | head -n 1)
+[ -n "$kroot" ] || { echo "requires the guest kernel cache (a VM test fetches it)"; exit 77; }
+kver=$(ls "$kroot/lib/modules" | head -n 1)
+
+make -s -C "$top" install DESTDIR="$T/inst" PREFIX=/usr >/dev/null || fail "make install failed"
+for f in usr/bin/uloop usr/bin/ulohttp usr/bin/ulobdev usr/lib/libuloop.a \
+	usr/include/uloop/libuloop.h usr/lib/uloop/uloop.static usr/sbin/uloop-mkinitramfs \
+	usr/lib/uloop/initramfs/init usr/lib/uloop/initramfs/lib/net.sh usr/lib/uloop/initramfs/lib/dev.sh; do
+	[ -e "$T/inst/$f" ] || fail "make install did not install /$f"
+done
+b=$T/inst/usr/sbin/uloop-mkinitramfs
+"$b" --kver "$kver" --kmoddir "$kroot/lib/modules/$kver" --output "$T/a.img" >/dev/null ||
+	fail "the installed uloop-mkinitramfs failed"
+"$b" --kver "$kver" --kmoddir "$kroot/lib/modules/$kver" --output "$T/b.img" >/dev/null
+cmp -s "$T/a.img" "$T/b.img" || fail "the same inputs gave different images"
+zstd -dc "$T/a.img" | cpio -t --quiet >"$T/list"
+for f in init lib/uloop/net.sh lib/uloop/dev.sh bin/busybox bin/uloop etc/uloop/udhcpc.sh etc/initrd-release; do
+	grep -qx "$f" "$T/list" || fail "the image has no /$f"
+done
+rc=0; "$b" --kver "$kver" --kmoddir "$kroot/lib/modules/$kver" --output "$T/c.img" --uloop-ko /nonexistent.ko 2>"$T/err" || rc=$?
+[ $rc -ne 0 ] && grep -q -- "--uloop-ko: /nonexistent.ko: not readable" "$T/err" || fail "a missing --uloop-ko was not refused clearly"
+echo "install: $(find "$T/inst" -type f | wc -l) files; the installed builder makes $(stat -c %s "$T/a.img") bytes, reproducibly"
