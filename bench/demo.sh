@@ -24,8 +24,16 @@ mkdir -p "$T/www"
 ln -s "$img" "$T/www/root.squashfs"
 start_nginx demo "$T/www"
 VM_HTTP_PORT=$demo_http
+# uloop.ko too when it builds for that kernel (hits stay in the kernel).
+ko="" tr=nbd
+if KO=$("$ULOOP_TOP/tests/kmod/build-kmod.sh" "$KVER" 2>/dev/null); then
+	ko="--uloop-ko $KO" tr=uloop.ko
+else
+	echo "demo: uloop.ko does not build for $KVER (linux-headers-$KVER?): the nbd transport serves the root"
+fi
+# shellcheck disable=SC2086
 "$ULOOP_TOP/initramfs/uloop-mkinitramfs" --kver "$KVER" \
-	--kmoddir "$KROOT/lib/modules/$KVER" --output "$d/initrd.img"
+	--kmoddir "$KROOT/lib/modules/$KVER" --output "$d/initrd.img" $ko
 truncate -s 0 "$d/flash"
 truncate -s 256M "$d/flash"
 
@@ -43,7 +51,7 @@ row() {	# row NAME
 size=$(stat -L -c %s "$img")
 echo
 echo "uloop demo: a diskless node boots $(basename "$img") ($(echo "$size" | awk '{ printf "%.0f MiB", $1 / 1048576 }')) from nginx on 127.0.0.1"
-echo "(QEMU under TCG, Debian kernel $KVER, guest uptime figures)"
+echo "(QEMU under TCG, Debian kernel $KVER, guest uptime figures; transport: $tr)"
 echo
 printf '%-6s %14s %16s %14s %10s\n' "boot" "root's init" "boot's reads done" "fetched" "requests"
 row cold
