@@ -33,6 +33,7 @@ aufs|root=$U rd.uloop.union=aufs rd.uloop.reboot_delay=0|uloop: rd.uloop.union=a
 fstype|root=$U rd.uloop.fstype=ext4 rd.uloop.reboot_delay=0|uloop: rd.uloop.fstype=ext4: cannot mount /dev/nbd0: Invalid argument
 missing|root=uloop:http://10.0.2.100/nope.sqfs rd.uloop.reboot_delay=0|uloop: root=uloop:http://10.0.2.100/nope.sqfs: http://10.0.2.100/nope.sqfs: server answered 404
 label|root=$U rd.uloop.cache=LABEL=nosuchlabel|uloop: warning: rd.uloop.cache=LABEL=nosuchlabel: no such device after 10 s; booting with a cache in RAM (nothing persists)
+typo|root=$U rd.uloop.cahce=/dev/vda rd.uloop.reboot_delay=0|uloop: warning: rd.uloop.cahce=/dev/vda: unknown parameter, ignored
 cachespec|root=$U rd.uloop.cache=flash rd.uloop.reboot_delay=0|uloop: rd.uloop.cache=flash: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]
 ipjunk|root=$U ip=foo rd.uloop.reboot_delay=0|uloop: ip=foo: not dhcp, DEV:dhcp, off, or CLIENT:SERVER:GW:MASK:HOST:DEV:AUTOCONF
 ipaddr|root=$U ip=10.0.2.x::::::none rd.uloop.reboot_delay=0|uloop: ip=10.0.2.x::::::none: '10.0.2.x' is not an IPv4 address
@@ -58,4 +59,5 @@ while IFS='|' read -r name append want; do
 	echo "ok: $name: $(grep -F "$want" "$T/c-$name.log" | head -n 1)"
 done <"$T/cases"
 grep -q ROOT-INIT-REACHED "$T/c-label.log" || fail "a missing cache device stopped the boot"
+grep -q ROOT-INIT-REACHED "$T/c-typo.log" || fail "an unknown parameter stopped the boot"
 echo "$n command lines: clear messages"
