@@ -40,13 +40,27 @@ run_one() {
 }
 
 # Start a test in the background; finish_bg reports them all, in order.
+# At most ULOOP_VM_JOBS run at once (a FIFO holds that many tokens): each
+# guest wants a core under TCG, and too many at once only stretch every
+# boot towards its timeout.
 bg=""
+slots=""
 run_bg() {
 	name=$1
 	shift
 	log="$logs/$name.log"
 	mkdir -p "$(dirname "$log")"
-	( start=$(date +%s); "$@" >"$log" 2>&1; echo "$? $(( $(date +%s) - start ))" >"$log.rc" ) &
+	if [ -z "$slots" ]; then
+		slots=$logs/.slots
+		rm -f "$slots"
+		mkfifo "$slots"
+		exec 3<>"$slots"
+		rm -f "$slots"
+		i=0
+		while [ $i -lt "${ULOOP_VM_JOBS:-4}" ]; do echo >&3; i=$((i + 1)); done
+	fi
+	( read -r _ <&3; start=$(date +%s); "$@" >"$log" 2>&1
+	  echo "$? $(( $(date +%s) - start ))" >"$log.rc"; echo >&3 ) &
 	bg="$bg $name"
 }
 finish_bg() {
