@@ -16,9 +16,7 @@ if [ ! -s "$img" ]; then
 	R=$T/root
 	vm_busybox_root "$R" etc usr/share
 	cp -r /usr/share/doc /usr/share/man "$R/usr/share/" 2>/dev/null || true
-	cat >"$R/sbin/init" <<'INIT'
-#!/bin/sh
-/bin/busybox --install -s /bin
+	vm_root_init "$R/sbin/init" <<'INIT'
 up=$(cut -d' ' -f1 /proc/uptime)
 echo "DEMO-ROOT-INIT $up"
 # What a boot reads: a few hundred files of the root.
@@ -29,12 +27,7 @@ for dev in uloop0 nbd0 vda loop0; do
 	[ -r /sys/block/$dev/stat ] && [ "$(awk '{ print $3 }' /sys/block/$dev/stat)" -gt 0 ] &&
 		echo "DEMO-READ $(awk '{ print $3 * 512 }' /sys/block/$dev/stat)" && break
 done
-echo "ULOOP-VM-RESULT 0"
-sleep 2
-sync
-poweroff -f
 INIT
-	chmod +x "$R/sbin/init"
 	mksquashfs "$R" "$img.tmp" -no-progress -quiet -all-root -comp zstd >/dev/null
 	mv "$img.tmp" "$img"
 fi

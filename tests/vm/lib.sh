@@ -128,6 +128,19 @@ vm_busybox_root() {
 	ln -s busybox "$_r/bin/sh"
 }
 
+# vm_root_init FILE: the init of a test root: busybox's applets, the
+# checks read from stdin, then the verdict and a power-off that leaves the
+# daemon its commit interval (1 s; poweroff -f at once would lose what the
+# last second fetched, by design).
+vm_root_init() {
+	{
+		printf '#!/bin/sh\n/bin/busybox --install -s /bin\n'
+		cat
+		printf 'echo "ULOOP-VM-RESULT 0"\nsleep 2\nsync\npoweroff -f\n'
+	} >"$1"
+	chmod +x "$1"
+}
+
 vm_uloop_initrd() {
 	_o=$1
 	shift

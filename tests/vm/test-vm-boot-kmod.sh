@@ -19,9 +19,7 @@ vm_busybox_root "$R" data
 cp -r /usr/share/doc/g* "$R/data/" 2>/dev/null
 dd if=/dev/urandom of="$R/data/big.bin" bs=1M count=4 status=none
 ( cd "$R/data" && find . -type f | sort | xargs sha256sum ) >"$R/expected"
-cat >"$R/sbin/init" <<'INIT'
-#!/bin/sh
-/bin/busybox --install -s /bin
+vm_root_init "$R/sbin/init" <<'INIT'
 echo "ROOT-INIT-REACHED"
 grep -q "^/dev/uloop0 /run/uloop/lower " /proc/mounts && echo "ROOT ON ULOOP0"
 (cd /data && sha256sum -c -s /expected) && echo "ROOT FILES OK"
@@ -29,12 +27,7 @@ S=/sys/block/uloop0/uloop
 echo "KMOD hits $(cat $S/hits) misses $(cat $S/misses) daemon $(cat $S/daemon_attached)"
 echo "IMAGE VERSION $(cat /version)"
 [ -n "$(pidof uloop)" ] || ls -l /proc/[0-9]*/exe 2>/dev/null | grep -q uloop && echo "DAEMON ALIVE"
-echo "ULOOP-VM-RESULT 0"
-sleep 2
-sync
-poweroff -f
 INIT
-chmod +x "$R/sbin/init"
 echo 1 >"$R/version"
 mkdir -p "$T/www"
 mksquashfs "$R" "$T/www/root.sqfs" -no-progress -quiet -all-root >/dev/null

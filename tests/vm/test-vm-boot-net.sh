@@ -26,9 +26,7 @@ vm_busybox_root "$R" data
 rmdir "$R/run"
 cp -r /usr/share/doc/d* "$R/data/" 2>/dev/null
 ln -s /bin/realinit "$R/sbin/myinit"
-cat >"$R/bin/realinit" <<'INIT'
-#!/bin/sh
-/bin/busybox --install -s /bin
+vm_root_init "$R/bin/realinit" <<'INIT'
 echo "ROOT-INIT-REACHED as $0"
 [ -e /persist ] && echo "PERSISTED $(cat /persist)"
 date +%s >/persist 2>/dev/null
@@ -39,12 +37,7 @@ echo "HOSTNAME $(hostname)"
 /run/uloop/bin/uloop status | grep -q /dev/nbd0 && echo "STATUS OK"
 echo "CACHE $(sed -n 's/.*"cache":"\([^"]*\)".*/\1/p' /run/uloop/nbd0.json)"
 find /data -type f | head -n 50 | xargs cat >/dev/null && echo "DATA READ"
-echo "ULOOP-VM-RESULT 0"
-sleep 2
-sync
-poweroff -f
 INIT
-chmod +x "$R/bin/realinit"
 mkdir -p "$T/www"
 mksquashfs "$R" "$T/www/root.sqfs" -no-progress -quiet -all-root >/dev/null
 start_nginx web "$T/www"

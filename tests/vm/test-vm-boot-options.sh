@@ -20,9 +20,7 @@ vm_busybox_root "$R" data
 cp -r /usr/share/doc/f* "$R/data/" 2>/dev/null
 dd if=/dev/urandom of="$R/data/big.bin" bs=1M count=12 status=none
 ( cd "$R/data" && find . -type f | sort | xargs sha256sum ) >"$R/data.sha256"
-cat >"$R/sbin/init" <<'INIT'
-#!/bin/sh
-/bin/busybox --install -s /bin
+vm_root_init "$R/sbin/init" <<'INIT'
 echo "ROOT-INIT-REACHED"
 [ -e /persist ] && echo "PERSISTED $(cat /persist)"
 date +%s >/persist
@@ -31,12 +29,7 @@ grep -q " /run/uloop/flash " /proc/mounts && echo "CACHE FILE FS MOUNTED"
 [ -e /run/uloop/flash/uloop/root.cache ] && echo "CACHE FILE PRESENT"
 (cd /data && sha256sum -c -s /data.sha256) && echo "DATA VERIFIED"
 dmesg | grep 'uloop\[' | sed 's/^/KMSG /'  # the daemon's later warnings
-echo "ULOOP-VM-RESULT 0"
-sleep 2
-sync
-poweroff -f
 INIT
-chmod +x "$R/sbin/init"
 mkdir -p "$T/www"
 mksquashfs "$R" "$T/www/root.sqfs" -no-progress -quiet -all-root >/dev/null
 start_nginx web "$T/www"
