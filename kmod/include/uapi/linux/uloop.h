@@ -19,7 +19,8 @@
  * readable in the cache file (pwrite is enough: the driver reads through the
  * same file), then ULOOP_SESS_COMPLETE with result 0.  The driver marks
  * those blocks present in its in-memory bitmap and serves the request, and
- * every later read of them, from the cache file without the daemon.
+ * every later read of them, from the cache file without the daemon, until
+ * the daemon withdraws them with ULOOP_SESS_CLEAR_PRESENT.
  * Durability of the data and of the on-disk bitmap is the daemon's business.
  *
  * Every structure has explicit padding and reserved fields; reserved fields
@@ -57,7 +58,8 @@
  * struct uloop_dev_info - argument of ULOOP_CTL_ADD and ULOOP_CTL_ATTACH
  * @index: in: the device number N of /dev/uloopN; for ADD, -1 picks a free
  *	one; out: the device number
- * @cache_fd: in: the cache file or block device, opened for reading; the
+ * @cache_fd: in: the cache file or block device, opened for reading, at
+ *	least @data_offset + @image_size bytes long (a file may be sparse); the
  *	driver keeps its own reference
  * @flags: in: ULOOP_F_* bits
  * @data_offset: in: cache offset of image byte 0; a multiple of 512
@@ -76,7 +78,8 @@
  *
  * For ATTACH, @cache_fd must name the same file (or block device) and
  * @data_offset, @image_size and @block_shift must equal the device's; the
- * bitmap, if given, is added to the driver's (bits are never cleared);
+ * bitmap, if given, is added to the driver's (ATTACH never clears a bit:
+ * ULOOP_SESS_CLEAR_PRESENT does);
  * @flags and @hold_timeout_ms replace the device's.
  */
 struct uloop_dev_info {
@@ -190,7 +193,9 @@ struct uloop_miss {
 /**
  * struct uloop_completion - one entry of ULOOP_SESS_COMPLETE
  * @tag: in: struct uloop_miss.tag
- * @result: in: 0, or a negative errno to fail the request with
+ * @result: in: 0, or a negative errno to fail the request with: -EIO,
+ *	-ENODATA and -ENOSPC reach the reader as such, any other errno as
+ *	EIO (the block layer gives some statuses meanings of their own)
  * @flags: in: ULOOP_C_* bits (only with result 0)
  * @offset: in: struct uloop_miss.offset, echoed
  * @length: in: struct uloop_miss.length, echoed
@@ -246,13 +251,26 @@ struct uloop_complete {
 
 /**
  * struct uloop_present - argument of ULOOP_SESS_SET_PRESENT
- * @first_block: in: first block now readable in the cache file
+ * @first_block: in: first block of the range (now readable in the cache
+ *	file for SET_PRESENT; withdrawn for CLEAR_PRESENT)
  * @count: in: number of blocks, at least 1; the range must lie within the
  *	image
  * @reserved: in: must be zero
  *
- * For blocks the daemon fetched on its own (readahead): later reads of them
- * are served in the kernel.
+ * Argument of ULOOP_SESS_SET_PRESENT and ULOOP_SESS_CLEAR_PRESENT (same
+ * validation for both: EINVAL and nothing changed on a bad range or a
+ * reserved field set; ENODEV once the session is detached or the device
+ * removed).
+ *
+ * SET_PRESENT: for blocks the daemon fetched on its own (readahead): later
+ * reads of them are served in the kernel.
+ *
+ * CLEAR_PRESENT: for blocks the daemon withdraws (its cache could not make
+ * them durable, or dropped them): once the ioctl returns, every new read of
+ * them is a miss again.  Reads the driver already decided to serve from the
+ * cache file (in flight when the ioctl is called) may still complete with
+ * what the file held; the daemon must clear the bits before it rewrites,
+ * punches or reuses those bytes of the cache file.
  */
 struct uloop_present {
 	__u64 first_block;
@@ -280,5 +298,10 @@ struct uloop_present {
 #define ULOOP_SESS_COMPLETE	_IOWR(ULOOP_IOC_MAGIC, 0x10, struct uloop_complete)
 /** ULOOP_SESS_SET_PRESENT - on a session fd: mark blocks present */
 #define ULOOP_SESS_SET_PRESENT	_IOWR(ULOOP_IOC_MAGIC, 0x11, struct uloop_present)
+/**
+ * ULOOP_SESS_CLEAR_PRESENT - on a session fd: mark blocks not present, so
+ * that later reads of them are misses again (see struct uloop_present)
+ */
+#define ULOOP_SESS_CLEAR_PRESENT _IOWR(ULOOP_IOC_MAGIC, 0x12, struct uloop_present)
 
 #endif /* _UAPI_LINUX_ULOOP_H */
