@@ -2,9 +2,10 @@
 /*
  * The block device: blk-mq queue, hits served in the kernel.
  *
- * A read whose cache blocks are all present (bitmap bits are only ever set,
- * so the test takes no lock) is a hit: a work item on the unbound uloop_wq
- * reads the cache file into the request's pages.  Work items run in
+ * A read whose cache blocks are all present (bits change atomically, so
+ * the test takes no lock; see uloop_all_present() for the ordering) is a
+ * hit: a work item on the unbound uloop_wq reads the cache file into the
+ * request's pages.  Work items run in
  * parallel, and none of this may sleep in queue_rq, which is why the read
  * is not issued from there.  The read is direct and asynchronous (the
  * kiocb completes the request from the cache device's completion) when the
@@ -49,7 +50,15 @@ static bool uloop_all_present(struct uloop_device *ud, struct request *rq,
 	unsigned long first = pos >> ud->block_shift;
 	unsigned long last = (pos + len - 1) >> ud->block_shift;
 
-	return find_next_zero_bit_le(ud->bitmap, last + 1, first) > last;
+	if (find_next_zero_bit_le(ud->bitmap, last + 1, first) <= last)
+		return false;
+	/*
+	 * The bits were read without a lock: order that read before the cache
+	 * read that follows, so the data the daemon wrote before setting them
+	 * is seen (pairs with smp_mb__before_atomic() in uloop_set_present()).
+	 */
+	smp_rmb();
+	return true;
 }
 
 /* Zero the request's bytes from @done on (short read, tail of the image). */
@@ -65,6 +74,30 @@ static void uloop_zero_from(struct request *rq, unsigned int done)
 		}
 		memzero_page(bv.bv_page, bv.bv_offset + done, bv.bv_len - done);
 		done = 0;
+	}
+}
+
+/**
+ * uloop_errno_status() - the status a request fails with for an errno
+ * @err: a negative errno: the daemon's result, a cache read's or fsync's
+ *
+ * Only plain errors pass through.  BLK_STS_AGAIN, _RESOURCE, _NOTSUPP,
+ * _TIMEOUT, _TRANSPORT and the like mean something to REQ_NOWAIT and
+ * io_uring callers, to dm-multipath and to retry logic above us, none of
+ * which a failed fetch or cache read is: they all become BLK_STS_IOERR.
+ *
+ * Return: BLK_STS_MEDIUM for -ENODATA, BLK_STS_NOSPC for -ENOSPC, else
+ * BLK_STS_IOERR (-EIO, -ENOLINK, -ETIMEDOUT, anything).
+ */
+blk_status_t uloop_errno_status(int err)
+{
+	switch (err) {
+	case -ENODATA:
+		return BLK_STS_MEDIUM;
+	case -ENOSPC:
+		return BLK_STS_NOSPC;
+	default:
+		return BLK_STS_IOERR;
 	}
 }
 
@@ -96,7 +129,7 @@ static void uloop_read_done(struct uloop_cmd *cmd)
 		pr_err_ratelimited("uloop%d: cache read at sector %llu: %ld\n",
 				   ud->index, (unsigned long long)blk_rq_pos(rq),
 				   ret);
-		uloop_end(cmd, errno_to_blk_status(ret));
+		uloop_end(cmd, uloop_errno_status(ret));
 		return;
 	}
 	if (ret < blk_rq_bytes(rq))
@@ -194,11 +227,14 @@ static void uloop_work(struct work_struct *work)
 	struct uloop_device *ud = rq->q->queuedata;
 	/* The cache may live on a device whose I/O waits for ours. */
 	unsigned int noio = memalloc_noio_save();
+	int ret;
 
-	if (req_op(rq) == REQ_OP_FLUSH)
-		uloop_end(cmd, errno_to_blk_status(vfs_fsync(ud->cache, 0)));
-	else
+	if (req_op(rq) == REQ_OP_FLUSH) {
+		ret = vfs_fsync(ud->cache, 0);
+		uloop_end(cmd, ret ? uloop_errno_status(ret) : BLK_STS_OK);
+	} else {
 		uloop_read(ud, cmd);
+	}
 	memalloc_noio_restore(noio);
 }
 

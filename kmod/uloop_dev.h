@@ -72,8 +72,9 @@ struct uloop_session;
  * @image_size: bytes
  * @block_shift: log2 of the cache block size
  * @nblocks: blocks of the image
- * @bitmap: present bits, little-endian bit order (the daemon's); bits only
- *	ever go from 0 to 1, with atomic set_bit_le(), so readers take no lock
+ * @bitmap: present bits, little-endian bit order (the daemon's); changed
+ *	only with atomic set_bit_le()/clear_bit_le(), so readers take no lock
+ *	(see uloop_set_present() for the barriers)
  * @dio_align: alignment direct I/O on @cache needs, 0 if it has none
  * @flags: ULOOP_F_* (READ_ONCE: ATTACH may change it)
  * @hits: requests served at once from the cache file
@@ -91,7 +92,9 @@ struct uloop_session;
  * @hold_ms: hold time after the session closes (ULOOP_HOLD_FOREVER)
  * @hold_until: jiffies when the held misses fail
  * @expired: the hold time ran out; misses fail until ATTACH
- * @deleting: REMOVE has begun; open() is refused
+ * @deleting: REMOVE has begun (set under the disk's open_mutex and @lock,
+ *	the control mutex held); open() is refused, ATTACH, INFO and REMOVE
+ *	see no device, the index stays taken until the disk is gone
  * @dead: REMOVE has failed every miss; new misses fail, sessions see ENODEV
  * @hold_work: fails held misses at @hold_until
  * @wq: session readers and pollers wait here
@@ -141,6 +144,7 @@ void uloop_put(struct uloop_device *ud);
 /* uloop_blk.c */
 int uloop_blk_create(struct uloop_device *ud);
 void uloop_serve(struct uloop_cmd *cmd);
+blk_status_t uloop_errno_status(int err);
 void uloop_end(struct uloop_cmd *cmd, blk_status_t status);
 u64 uloop_present_count(struct uloop_device *ud);
 
@@ -152,5 +156,6 @@ void uloop_take_all(struct uloop_device *ud, struct list_head *out);
 void uloop_fail_all(struct uloop_device *ud, struct list_head *list);
 void uloop_hold_expire(struct work_struct *work);
 void uloop_set_present(struct uloop_device *ud, u64 first, u64 count);
+void uloop_clear_present(struct uloop_device *ud, u64 first, u64 count);
 
 #endif /* ULOOP_DEV_H */

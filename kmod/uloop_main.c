@@ -12,9 +12,18 @@
  * success is complete.  Each device pins the module (module unload with
  * live devices is refused); REMOVE drops that pin.
  *
- * REMOVE refuses an open device (EBUSY).  It marks the device deleting
- * under its spinlock, which uloop_open() checks, rather than under a mutex:
- * open() runs under the disk's open_mutex, which del_gendisk() takes too.
+ * REMOVE refuses an open device (EBUSY).  It checks the openers and marks
+ * the device deleting under the disk's open_mutex (then its spinlock, the
+ * order uloop_open() takes them in): the block layer counts an opener only
+ * after ->open returned, under that mutex, so an open either completed
+ * before the check (EBUSY) or sees deleting (ENXIO).  The mutex is dropped
+ * before del_gendisk(), which takes it too.
+ *
+ * The index stays in the IDR, the device marked deleting, until the disk
+ * is deleted and put: an ADD racing REMOVE gets another index (or EEXIST
+ * for an explicit one) instead of registering a second uloopN while the
+ * first is still in sysfs.  ATTACH, INFO and REMOVE treat a deleting device
+ * as gone (ENODEV).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -113,7 +122,9 @@ static int uloop_info_valid(const struct uloop_dev_info *info, u64 *nblocks)
 
 /*
  * The cache: a readable regular file or block device, not one of ours (a
- * read would wait for itself), big enough if it is a device.
+ * read would wait for itself), big enough for the image at its offset (a
+ * file may be sparse, but not short: a short one is most likely the wrong
+ * file or a wrong offset).
  */
 static struct file *uloop_cache_in(const struct uloop_dev_info *info)
 {
@@ -126,13 +137,15 @@ static struct file *uloop_cache_in(const struct uloop_dev_info *info)
 	if (!(file->f_mode & FMODE_READ) || !file->f_op->read_iter)
 		goto bad;
 	if (S_ISBLK(inode->i_mode)) {
-		if (imajor(inode) == uloop_major ||
-		    i_size_read(file->f_mapping->host) <
-		    info->data_offset + info->image_size)
+		if (imajor(inode) == uloop_major)
 			goto bad;
 	} else if (!S_ISREG(inode->i_mode)) {
 		goto bad;
 	}
+	/* A block device's size is its mapping host's, a file's its own. */
+	if (i_size_read(file->f_mapping->host) <
+	    info->data_offset + info->image_size)
+		goto bad;
 	return file;
 bad:
 	fput(file);
@@ -300,7 +313,7 @@ static long uloop_ctl_attach(struct uloop_dev_info __user *uarg)
 	mutex_lock(&uloop_ctl_mutex);
 	ud = idr_find(&uloop_idr, info.index);
 	ret = -ENODEV;
-	if (!ud)
+	if (!ud || ud->deleting)
 		goto out_unlock;
 	ret = -EINVAL;
 	if (!uloop_same_cache(ud->cache, cache) ||
@@ -367,13 +380,17 @@ static long uloop_ctl_remove(struct uloop_dev_remove __user *uarg)
 		return -EINVAL;
 	mutex_lock(&uloop_ctl_mutex);
 	ud = idr_find(&uloop_idr, arg.index);
-	if (!ud) {
+	/* Only REMOVE sets ->deleting, under our mutex: stable here. */
+	if (!ud || ud->deleting) {
 		mutex_unlock(&uloop_ctl_mutex);
 		return -ENODEV;
 	}
+	/* See the note at the top: openers are counted under open_mutex. */
+	mutex_lock(&ud->disk->open_mutex);
 	spin_lock_irq(&ud->lock);
 	if (disk_openers(ud->disk)) {
 		spin_unlock_irq(&ud->lock);
+		mutex_unlock(&ud->disk->open_mutex);
 		mutex_unlock(&uloop_ctl_mutex);
 		return -EBUSY;
 	}
@@ -381,7 +398,9 @@ static long uloop_ctl_remove(struct uloop_dev_remove __user *uarg)
 	ud->dead = true;
 	uloop_take_all(ud, &failed);
 	spin_unlock_irq(&ud->lock);
-	idr_remove(&uloop_idr, arg.index);
+	mutex_unlock(&ud->disk->open_mutex);
+	/* The IDR keeps pointing at @ud until the end: keep it alive. */
+	kref_get(&ud->kref);
 	mutex_unlock(&uloop_ctl_mutex);
 
 	cancel_delayed_work_sync(&ud->hold_work);
@@ -389,6 +408,12 @@ static long uloop_ctl_remove(struct uloop_dev_remove __user *uarg)
 	uloop_fail_all(ud, &failed);
 	del_gendisk(ud->disk);
 	put_disk(ud->disk);	/* .free_disk drops the disk's reference */
+
+	/* uloopN is gone from sysfs and the bdev hash: the index is free. */
+	mutex_lock(&uloop_ctl_mutex);
+	idr_remove(&uloop_idr, arg.index);
+	mutex_unlock(&uloop_ctl_mutex);
+	uloop_put(ud);
 	module_put(THIS_MODULE);
 	return 0;
 }
@@ -404,7 +429,7 @@ static long uloop_ctl_info(struct uloop_dev_status __user *uarg)
 		return -EINVAL;
 	mutex_lock(&uloop_ctl_mutex);
 	ud = idr_find(&uloop_idr, st.index);
-	if (!ud) {
+	if (!ud || ud->deleting) {
 		mutex_unlock(&uloop_ctl_mutex);
 		return -ENODEV;
 	}

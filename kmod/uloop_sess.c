@@ -333,16 +333,47 @@ static int uloop_copy_data(struct request *rq, u64 addr, u32 len)
  * @ud: the device
  * @first: first block
  * @count: blocks, the range within the image (checked by the caller)
+ *
+ * The daemon wrote the blocks into the cache file before it asked for this.
+ * set_bit_le() orders nothing: the barrier makes those writes (the page
+ * cache copy, seen by buffered hits) visible before any bit is; it pairs
+ * with the smp_rmb() after the lock-free test in uloop_blk.c.
  */
 void uloop_set_present(struct uloop_device *ud, u64 first, u64 count)
 {
 	u64 i;
 
+	/* The daemon's cache writes before the bits: see above. */
+	smp_mb__before_atomic();
 	for (i = first; i < first + count; i++) {
 		set_bit_le(i, ud->bitmap);
 		if (!(i & 0xffff))
 			cond_resched();
 	}
+}
+
+/**
+ * uloop_clear_present() - mark cache blocks not present
+ * @ud: the device
+ * @first: first block
+ * @count: blocks, the range within the image (checked by the caller)
+ *
+ * A read that tests the bits after this returns is a miss.  A read that
+ * tested them before is in flight and may complete with what the file held.
+ * The barrier orders the cleared bits before whatever the daemon does to
+ * the cache file next (rewrite, punch, reuse).
+ */
+void uloop_clear_present(struct uloop_device *ud, u64 first, u64 count)
+{
+	u64 i;
+
+	for (i = first; i < first + count; i++) {
+		clear_bit_le(i, ud->bitmap);
+		if (!(i & 0xffff))
+			cond_resched();
+	}
+	/* Cleared bits before the daemon's next change to the cache. */
+	smp_mb__after_atomic();
 }
 
 /* Validate one completion, then apply it.  Returns its status. */
@@ -381,7 +412,7 @@ static int uloop_complete_one(struct uloop_session *s, struct uloop_completion *
 	spin_unlock_irq(&ud->lock);
 
 	if (c->result) {
-		uloop_end(cmd, errno_to_blk_status(c->result));
+		uloop_end(cmd, uloop_errno_status(c->result));
 	} else if (c->flags & ULOOP_C_DATA) {
 		if (uloop_copy_data(rq, c->data_addr, c->length)) {
 			uloop_end(cmd, BLK_STS_IOERR);
@@ -454,8 +485,9 @@ static long uloop_sess_complete(struct uloop_session *s,
 	return ret;
 }
 
+/* SET_PRESENT and CLEAR_PRESENT: the same range, set or cleared. */
 static long uloop_sess_present(struct uloop_session *s,
-			       struct uloop_present __user *uarg)
+			       struct uloop_present __user *uarg, bool set)
 {
 	struct uloop_device *ud = s->ud;
 	struct uloop_present p;
@@ -471,7 +503,10 @@ static long uloop_sess_present(struct uloop_session *s,
 	spin_unlock_irq(&ud->lock);
 	if (!live)
 		return -ENODEV;
-	uloop_set_present(ud, p.first_block, p.count);
+	if (set)
+		uloop_set_present(ud, p.first_block, p.count);
+	else
+		uloop_clear_present(ud, p.first_block, p.count);
 	return 0;
 }
 
@@ -484,7 +519,9 @@ static long uloop_sess_ioctl(struct file *file, unsigned int cmd,
 	case ULOOP_SESS_COMPLETE:
 		return uloop_sess_complete(s, (void __user *)arg);
 	case ULOOP_SESS_SET_PRESENT:
-		return uloop_sess_present(s, (void __user *)arg);
+		return uloop_sess_present(s, (void __user *)arg, true);
+	case ULOOP_SESS_CLEAR_PRESENT:
+		return uloop_sess_present(s, (void __user *)arg, false);
 	default:
 		return -ENOTTY;
 	}
