@@ -382,6 +382,35 @@ void ulo_cache_on_store(struct ulo_cache *c,
 	__atomic_store_n(&c->on_store, fn, __ATOMIC_RELEASE);
 }
 
+void ulo_cache_on_withdraw(struct ulo_cache *c,
+			   void (*fn)(void *ctx, uint64_t blk, uint64_t n), void *ctx)
+{
+	pthread_mutex_lock(&c->commit_lock);
+	c->on_withdraw = fn;
+	c->on_withdraw_ctx = ctx;
+	pthread_mutex_unlock(&c->commit_lock);
+}
+
+/* The runs of set bits of bitmap word @wi, to the withdraw hook. */
+static void ulo_cache_withdrawn(struct ulo_cache *c, uint64_t wi, uint64_t bits)
+{
+	unsigned b = 0;
+
+	while (c->on_withdraw && bits >> b) {
+		unsigned start, end;
+
+		while (!(bits >> b & 1))
+			b++;
+		start = b;
+		while (b < 64 && bits >> b & 1)
+			b++;
+		end = b;
+		c->on_withdraw(c->on_withdraw_ctx, wi * 64 + start, end - start);
+		if (b == 64)
+			break;
+	}
+}
+
 struct ulo_snap {
 	uint64_t wi;
 	uint64_t bits;
@@ -466,13 +495,16 @@ static int ulo_cache_commit_locked(struct ulo_cache *c)
 	if (!n)
 		return 0;
 	ulo_failpoint("commit-start");
-	if (fdatasync(c->fd) < 0) {
+	/* (data-sync-eio: tests make the flush fail as a dying flash would) */
+	if (fdatasync(c->fd) < 0 || (ulo_failpoint_hit("data-sync-eio") && (errno = EIO))) {
 		/* The kernel may have dropped the pages: these blocks are not
 		 * trustworthy, not even from memory.  Withdraw them. */
 		ret = ulo_errno(-errno, "cache %s: fdatasync (data)", c->path);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			__atomic_fetch_and(&c->present.w[s[i].wi], ~s[i].bits,
 					   __ATOMIC_RELEASE);
+			ulo_cache_withdrawn(c, s[i].wi, s[i].bits);
+		}
 		goto out_broken;
 	}
 	ulo_failpoint("data-synced");

@@ -101,6 +101,11 @@ struct ulo_cache {
 	 * ulo_cache_on_store(). */
 	void (*on_store)(void *ctx, uint64_t blk, uint64_t n);
 	void *on_store_ctx;
+	/* Called (commit_lock held) for blocks taken back after a failed
+	 * flush: whoever serves them from the cache must stop; see
+	 * ulo_cache_on_withdraw(). */
+	void (*on_withdraw)(void *ctx, uint64_t blk, uint64_t n);
+	void *on_withdraw_ctx;
 
 	void *fmt_priv;
 };
@@ -166,6 +171,14 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
  * @ctx must stay valid until the last store that may call it returns. */
 void ulo_cache_on_store(struct ulo_cache *c,
 			void (*fn)(void *ctx, uint64_t blk, uint64_t n), void *ctx);
+
+/*
+ * Tell @fn about blocks the cache takes back: their flush failed, so the
+ * flash may not hold them (a kernel reading the cache itself, uloop.ko,
+ * must miss on them again).  NULL stops the calls.
+ */
+void ulo_cache_on_withdraw(struct ulo_cache *c,
+			   void (*fn)(void *ctx, uint64_t blk, uint64_t n), void *ctx);
 
 /* Make every block written so far durable, in the write order. */
 int ulo_cache_commit(struct ulo_cache *c);

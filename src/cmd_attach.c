@@ -146,6 +146,9 @@ static bool attach_may_take_over(struct attach *a, char *why, size_t len)
 	return false;
 }
 
+/* uloop devices looked at for a takeover or a cache in use. */
+#define ULO_KMOD_SCAN 1024
+
 /*
  * A uloop.ko device whose daemon died still reads its cache in the
  * kernel: binding that cache to another image would serve the new
@@ -155,11 +158,13 @@ static bool attach_may_take_over(struct attach *a, char *why, size_t len)
 static int attach_cache_guard(struct attach *a)
 {
 	struct ulo_runstate_info ri;
+	int idx[ULO_KMOD_SCAN], n = ulo_kmod_devices(idx, ULO_KMOD_SCAN);
 	char dev[32];
 
-	for (int i = 0; i < 256; i++) {
-		snprintf(dev, sizeof(dev), "/dev/uloop%d", i);
-		if (ulo_runstate_read(dev, &ri) || ri.alive || strcmp(ri.cache, a->o.cache) ||
+	for (int i = 0; i < n; i++) {
+		snprintf(dev, sizeof(dev), "/dev/uloop%d", idx[i]);
+		/* The same cache however it is spelt (by-label, by-id...). */
+		if (ulo_runstate_read(dev, &ri) || ri.alive || !ulo_same_file(ri.cache, a->o.cache) ||
 		    access(dev, F_OK) ||
 		    (ri.size == a->src->id.size && !strcmp(ri.source, a->src->id.location) &&
 		     !strcmp(ri.validator, a->src->id.validator)))
@@ -242,7 +247,7 @@ static int attach_kmod(struct attach *a)
 		.hold_ms = a->hold_ms,
 	};
 	char why[512], dev[32];
-	int ret;
+	int idx[ULO_KMOD_SCAN], n, ret;
 
 	if (a->device) {
 		ko.may_take_over = attach_may_take_over(a, why, sizeof(why));
@@ -250,11 +255,12 @@ static int attach_kmod(struct attach *a)
 		return ret == -EBUSY ? ulo_err(ret, "%s: in use: %s", a->device, why) : ret;
 	}
 	a->device = dev;
-	for (int i = 0; i < 256; i++) {
-		snprintf(dev, sizeof(dev), "/dev/uloop%d", i);
+	n = ulo_kmod_devices(idx, ULO_KMOD_SCAN);
+	for (int i = 0; i < n && !a->kmod; i++) {
+		snprintf(dev, sizeof(dev), "/dev/uloop%d", idx[i]);
 		if (!attach_may_take_over(a, why, sizeof(why)))
 			continue;
-		ko.index = i;
+		ko.index = idx[i];
 		ko.may_take_over = true;
 		if (!ulo_kmod_start(&ko, a->eng, a->cache, &a->kmod))
 			break;

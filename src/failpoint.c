@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 static long ulo_fp_count;	/* hits of the armed failpoint so far */
+static const char *ulo_fp_armed;	/* the spec they were counted for */
 
 bool ulo_failpoint_hit(const char *name)
 {
@@ -20,6 +21,10 @@ bool ulo_failpoint_hit(const char *name)
 		return false;
 	if (spec[n] == ':')
 		want = strtol(spec + n + 1, NULL, 10);
+	/* A newly armed failpoint counts from zero (tests arm several in
+	 * turn in one process, and fork children that inherit the count). */
+	if (__atomic_exchange_n(&ulo_fp_armed, spec, __ATOMIC_SEQ_CST) != spec)
+		__atomic_store_n(&ulo_fp_count, 0, __ATOMIC_SEQ_CST);
 	return __atomic_add_fetch(&ulo_fp_count, 1, __ATOMIC_SEQ_CST) == want;
 }
 

@@ -5,7 +5,9 @@
  * Built only into the test binary (make builds build/test/uloop with
  * -DULOOP_FAILPOINTS); the installed uloop has none.  ULOOP_FAILPOINT=NAME:N
  * kills the process with SIGKILL the N-th time NAME is reached (N defaults
- * to 1), which is what a crash at that step looks like to the cache.
+ * to 1), which is what a crash at that step looks like to the cache.  A few
+ * points inject an error instead (their callers test ulo_failpoint_hit()
+ * and fail as the system call would): data-sync-eio.
  */
 #ifndef ULOOP_FAILPOINT_H
 #define ULOOP_FAILPOINT_H

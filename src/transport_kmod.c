@@ -14,6 +14,9 @@
 #include "transport_kmod.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -92,6 +95,34 @@ bool ulo_kmod_available(void)
 		return false;
 	/* The misc node appears with the module (devtmpfs). */
 	return access(ULO_KMOD_CONTROL, F_OK) == 0;
+}
+
+static int ulo_int_cmp(const void *x, const void *y)
+{
+	return *(const int *)x - *(const int *)y;
+}
+
+int ulo_kmod_devices(int *idx, int max)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while (n < max && (e = readdir(d))) {
+		char *end;
+		long v;
+
+		if (strncmp(e->d_name, "uloop", 5) || !e->d_name[5])
+			continue;
+		v = strtol(e->d_name + 5, &end, 10);
+		if (!*end && v >= 0 && v < INT_MAX)
+			idx[n++] = (int)v;
+	}
+	closedir(d);
+	qsort(idx, n, sizeof(*idx), ulo_int_cmp);
+	return n;
 }
 
 int ulo_kmod_remove(int index)
@@ -189,6 +220,22 @@ static void ulo_kmod_stored_hook(void *ctx, uint64_t blk, uint64_t n)
 
 	if (ioctl(d->sess, ULOOP_SESS_SET_PRESENT, &p) < 0)
 		ulo_debug("kmod", "%s: SET_PRESENT: %s", d->path, strerror(errno));
+}
+
+/*
+ * The cache took blocks back (a flush failed: the flash may not hold
+ * them).  The driver reads the cache itself, so it must forget them too,
+ * or it would serve whatever the flash has there.
+ */
+static void ulo_kmod_withdrawn_hook(void *ctx, uint64_t blk, uint64_t n)
+{
+	struct ulo_kmod_dev *d = ctx;
+	struct uloop_present p = { .first_block = blk, .count = n };
+
+	if (ioctl(d->sess, ULOOP_SESS_CLEAR_PRESENT, &p) < 0)
+		ulo_warn("%s: blocks %" PRIu64 "+%" PRIu64 " were not written to the cache, "
+			 "and the driver could not be told (CLEAR_PRESENT: %s): "
+			 "it may serve stale data for them", d->path, blk, n, strerror(errno));
 }
 
 /*
@@ -294,6 +341,7 @@ int ulo_kmod_start(const struct ulo_kmod_opts *o, struct ulo_engine *eng,
 	snprintf(d->path, sizeof(d->path), "/dev/uloop%d", d->index);
 	fcntl(d->sess, F_SETFL, O_NONBLOCK);
 	ulo_cache_on_store(cache, ulo_kmod_stored_hook, d);
+	ulo_cache_on_withdraw(cache, ulo_kmod_withdrawn_hook, d);
 	for (d->nthr = 0; d->nthr < n; d->nthr++) {
 		ret = pthread_create(&d->thr[d->nthr], NULL, ulo_kmod_thread, d);
 		if (ret) {
@@ -361,6 +409,7 @@ void ulo_kmod_free(struct ulo_kmod_dev *d)
 	if (!d)
 		return;
 	ulo_cache_on_store(d->cache, NULL, NULL);
+	ulo_cache_on_withdraw(d->cache, NULL, NULL);
 	close(d->sess);
 	close(d->stop[0]);
 	close(d->stop[1]);

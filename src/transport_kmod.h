@@ -73,5 +73,8 @@ void ulo_kmod_free(struct ulo_kmod_dev *d);
 int ulo_kmod_index_of(const char *path);
 /* ULOOP_CTL_REMOVE of device @index (uloop detach): 0 or -errno. */
 int ulo_kmod_remove(int index);
+/* The indexes of the uloop devices that exist (/sys/block/uloopN), in
+ * ascending order, at most @max of them: their number. */
+int ulo_kmod_devices(int *idx, int max);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static __thread char ulo_msg[1024];
@@ -233,6 +234,17 @@ int ulo_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 		len -= n;
 	}
 	return 0;
+}
+
+bool ulo_same_file(const char *p, const char *q)
+{
+	struct stat a, b;
+
+	if (stat(p, &a) < 0 || stat(q, &b) < 0)
+		return !strcmp(p, q);
+	if (S_ISBLK(a.st_mode) || S_ISBLK(b.st_mode))
+		return S_ISBLK(a.st_mode) && S_ISBLK(b.st_mode) && a.st_rdev == b.st_rdev;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 int ulo_pwrite_zeros(int fd, uint64_t off, uint64_t len)

@@ -63,6 +63,9 @@ const char *ulo_fmt_size(uint64_t n, char *buf, size_t len);
 /* Full-length pread/pwrite: -errno on error, -EIO on an early EOF. */
 int ulo_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int ulo_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* @p and @q name the same block device (its rdev) or the same file (its
+ * device and inode); if either cannot be stat()ed, the same string. */
+bool ulo_same_file(const char *p, const char *q);
 /* Write @len zero bytes at @off (allocating them, unlike a hole): 0 or -errno. */
 int ulo_pwrite_zeros(int fd, uint64_t off, uint64_t len);
 

@@ -492,6 +492,65 @@ static void test_commit_on_close(void)
 	CHECK_EQ(disk_bitmap_byte(p, 1), 1 << 2);	/* block 10 */
 }
 
+/* What the withdraw hook was told: runs of blocks. */
+static uint64_t wd_blk[8], wd_n[8];
+static int wd_calls;
+
+static void record_withdrawn(void *ctx, uint64_t blk, uint64_t n)
+{
+	(void)ctx;
+	if (wd_calls < 8) {
+		wd_blk[wd_calls] = blk;
+		wd_n[wd_calls] = n;
+	}
+	wd_calls++;
+}
+
+/*
+ * A flush that fails (a dying flash): the blocks written since the last
+ * commit are taken back, present no more, never marked on disk, and the
+ * withdraw hook hears of them as runs; blocks committed before stay.
+ */
+static void test_sync_error_withdraws(void)
+{
+	const char *p = tpath("syncerr.cache");
+	struct ulo_identity id;
+	enum ulo_bind_result res;
+	struct ulo_cache *c;
+
+	make_id(&id, 128ull * BS, "ino=19 mtime=1700000009.5");	/* two bitmap words */
+	CHECK_EQ(open_cache(p, NULL, BS, true, false, false, &c), 0);
+	if (!c)
+		return;
+	CHECK_EQ(ulo_cache_bind(c, &id, false, &res, NULL), 0);
+	CHECK_EQ(put_blocks(c, 1, 1, 5), 0);
+	CHECK_EQ(ulo_cache_commit(c), 0);
+	ulo_cache_on_withdraw(c, record_withdrawn, NULL);
+	CHECK_EQ(put_blocks(c, 3, 1, 6), 0);
+	CHECK_EQ(put_blocks(c, 4, 1, 6), 0);
+	CHECK_EQ(put_blocks(c, 63, 1, 6), 0);
+	CHECK_EQ(put_blocks(c, 64, 1, 6), 0);	/* the next bitmap word */
+	CHECK_EQ(put_blocks(c, 70, 1, 6), 0);
+	setenv("ULOOP_FAILPOINT", "data-sync-eio", 1);
+	CHECK(ulo_cache_commit(c) < 0);
+	unsetenv("ULOOP_FAILPOINT");
+	CHECK(ulo_cache_present(c, 1));
+	for (uint64_t b = 3; b <= 70; b++)
+		CHECK(!ulo_cache_present(c, b));
+	CHECK_EQ(wd_calls, 4);
+	CHECK_EQ(wd_blk[0], 3);
+	CHECK_EQ(wd_n[0], 2);
+	CHECK_EQ(wd_blk[1], 63);
+	CHECK_EQ(wd_n[1], 1);
+	CHECK_EQ(wd_blk[2], 64);
+	CHECK_EQ(wd_n[2], 1);
+	CHECK_EQ(wd_blk[3], 70);
+	CHECK_EQ(wd_n[3], 1);
+	CHECK_EQ(disk_bitmap_byte(p, 0), 1 << 1);	/* block 1 only */
+	CHECK(ulo_cache_close(c) < 0);	/* says blocks were not kept */
+	CHECK_EQ(disk_bitmap_byte(p, 0), 1 << 1);
+}
+
 /* A file of @len pseudo-random bytes. */
 static void make_junk(const char *path, size_t len)
 {
@@ -1159,6 +1218,7 @@ int main(void)
 	UNIT_RUN(test_block_size_mismatch);
 	UNIT_RUN(test_commit_order);
 	UNIT_RUN(test_commit_on_close);
+	UNIT_RUN(test_sync_error_withdraws);
 	UNIT_RUN(test_foreign_data);
 	UNIT_RUN(test_truncated);
 	UNIT_RUN(test_damaged_header);

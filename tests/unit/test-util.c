@@ -19,6 +19,9 @@
 #include "util.h"
 #include "unit.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 static void expect_size(const char *s, uint64_t want)
 {
 	uint64_t v = 0xdeadbeef;
@@ -290,6 +293,31 @@ static void test_json(void)
 	free(out);
 }
 
+/* Same file however it is named; different files, and unknown paths. */
+static void test_same_file(void)
+{
+	char dir[] = "/tmp/uloop-unit.XXXXXX", a[64], b[64], l[64], h[64];
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	snprintf(l, sizeof(l), "%s/l", dir);
+	snprintf(h, sizeof(h), "%s/h", dir);
+	CHECK((f = fopen(a, "w")) != NULL && fclose(f) == 0);
+	CHECK((f = fopen(b, "w")) != NULL && fclose(f) == 0);
+	CHECK(symlink(a, l) == 0);
+	CHECK(link(a, h) == 0);
+	CHECK(ulo_same_file(a, a));
+	CHECK(ulo_same_file(a, l));
+	CHECK(ulo_same_file(l, h));
+	CHECK(!ulo_same_file(a, b));
+	CHECK(ulo_same_file("/nonexistent/x", "/nonexistent/x"));
+	CHECK(!ulo_same_file("/nonexistent/x", a));
+	CHECK(!ulo_same_file("/dev/null", a));
+	unlink(a), unlink(b), unlink(l), unlink(h), rmdir(dir);
+}
+
 int main(void)
 {
 	UNIT_RUN(test_parse_size_ok);
@@ -300,5 +328,6 @@ int main(void)
 	UNIT_RUN(test_err_per_thread);
 	UNIT_RUN(test_le_codec);
 	UNIT_RUN(test_json);
+	UNIT_RUN(test_same_file);
 	return unit_done();
 }
