@@ -16,7 +16,10 @@
  * the device deleting under the disk's open_mutex (then its spinlock, the
  * order uloop_open() takes them in): the block layer counts an opener only
  * after ->open returned, under that mutex, so an open either completed
- * before the check (EBUSY) or sees deleting (ENXIO).  The mutex is dropped
+ * before the check (EBUSY) or sees deleting (ENXIO).  The mutex is only
+ * tried: an open or a close in progress is EBUSY too (a last close waits
+ * for the device's reads, held misses included, and only an ATTACH, which
+ * needs uloop_ctl_mutex, or the hold time ends those).  It is dropped
  * before del_gendisk(), which takes it too.
  *
  * The index stays in the IDR, the device marked deleting, until the disk
@@ -385,8 +388,16 @@ static long uloop_ctl_remove(struct uloop_dev_remove __user *uarg)
 		mutex_unlock(&uloop_ctl_mutex);
 		return -ENODEV;
 	}
-	/* See the note at the top: openers are counted under open_mutex. */
-	mutex_lock(&ud->disk->open_mutex);
+	/*
+	 * See the note at the top: openers are counted under open_mutex.  Its
+	 * holder may be a last close waiting for its reads, misses included,
+	 * which only a daemon's ATTACH (our mutex) or the hold time ends:
+	 * never wait for it here.
+	 */
+	if (!mutex_trylock(&ud->disk->open_mutex)) {
+		mutex_unlock(&uloop_ctl_mutex);
+		return -EBUSY;
+	}
 	spin_lock_irq(&ud->lock);
 	if (disk_openers(ud->disk)) {
 		spin_unlock_irq(&ud->lock);

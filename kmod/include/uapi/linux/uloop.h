@@ -288,8 +288,10 @@ struct uloop_present {
  */
 #define ULOOP_CTL_ATTACH	_IOWR(ULOOP_IOC_MAGIC, 0x01, struct uloop_dev_info)
 /**
- * ULOOP_CTL_REMOVE - delete a device: EBUSY while it is open; waiting misses
- * fail with EIO; the session fd, if any, then reports ENODEV
+ * ULOOP_CTL_REMOVE - delete a device: EBUSY while it is open, or an open
+ * or last close of it is in progress; waiting misses fail with EIO; the
+ * session fd, if any, then reports ENODEV; the index is free again when
+ * the ioctl returns
  */
 #define ULOOP_CTL_REMOVE	_IOWR(ULOOP_IOC_MAGIC, 0x02, struct uloop_dev_remove)
 /** ULOOP_CTL_INFO - a device's geometry, state and counters */
