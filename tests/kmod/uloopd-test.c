@@ -23,7 +23,12 @@
  *   uloopd-test verify DEV IMAGE SECS [BS]  random O_DIRECT reads compared
  *       with the image until SECS pass; exit 1 on any error or mismatch
  *   uloopd-test churn IMAGE CACHE N     N rounds of add, read, detach,
- *       attach, read, remove
+ *       attach, read, then a reader's readahead in flight (REMOVE EBUSY
+ *       until its close is done), remove
+ *   uloopd-test race IMAGE CACHE N      parallel add/remove (index -1 twice,
+ *       40 under an opener, 0), N rounds each: no failure
+ *     serve --clear-on-usr1 FIRST:COUNT  on SIGUSR1: CLEAR_PRESENT the
+ *       blocks, spoil them in the cache, print "cleared FIRST COUNT"
  *   uloopd-test loop-dio DEV     switch a loop device to direct I/O (the
  *       bench's other loop; busybox losetup cannot)
  *   uloopd-test nonroot N        as uid 65534: the control node, the device
@@ -40,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,8 +62,9 @@ static struct {
 	uint64_t size, offset;
 	unsigned int shift;
 	int data, malformed, err, ahead, delay_ms;
+	uint64_t clear_first, clear_count;
 } S;
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, clear_req;
 static uint64_t served, rejected, expected_rejects;
 
 static void die(const char *what)
@@ -81,6 +88,9 @@ static const char *ename(int e)
 	case EEXIST: return "EEXIST";
 	case EIO: return "EIO";
 	case EFAULT: return "EFAULT";
+	case EAGAIN: return "EAGAIN";
+	case ENXIO: return "ENXIO";
+	case ENODATA: return "ENODATA";
 	default: return strerror(e);
 	}
 }
@@ -191,6 +201,30 @@ static void malformed(int sess, struct uloop_miss *m, int after)
 	expected_rejects += 6;
 }
 
+/*
+ * The cache withdraws blocks (as after a failed fdatasync): clear their bits
+ * first, then spoil their bytes in the cache, so that a read served from
+ * the cache after this would be wrong and only a miss (fetched again from
+ * the image) is right.
+ */
+static void withdraw(int sess)
+{
+	struct uloop_present pr = { .first_block = S.clear_first, .count = S.clear_count };
+	size_t len = S.clear_count << S.shift;
+	char *junk = malloc(len);
+
+	if (!junk)
+		die("malloc");
+	if (ioctl(sess, ULOOP_SESS_CLEAR_PRESENT, &pr))
+		die("CLEAR_PRESENT");
+	memset(junk, 0xa5, len);
+	if (pwrite(S.cache, junk, len, S.offset + (S.clear_first << S.shift)) != (ssize_t)len)
+		die("pwrite cache");
+	free(junk);
+	printf("cleared %" PRIu64 " %" PRIu64 "\n", S.clear_first, S.clear_count);
+	fflush(stdout);
+}
+
 static void serve(int sess)
 {
 	struct uloop_miss m[BATCH];
@@ -202,6 +236,11 @@ static void serve(int sess)
 
 	while (!stop) {
 		struct pollfd p = { .fd = sess, .events = POLLIN };
+
+		if (clear_req) {
+			clear_req = 0;
+			withdraw(sess);
+		}
 
 		if (poll(&p, 1, 200) < 0) {
 			if (errno == EINTR)
@@ -284,6 +323,12 @@ static void on_term(int sig)
 	stop = 1;
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+	clear_req = 1;
+}
+
 static void open_files(const char *img, const char *cache)
 {
 	struct stat st;
@@ -318,6 +363,11 @@ static int cmd_serve(int argc, char **argv)
 		else if (!strcmp(o, "--ahead")) S.ahead = atoi(v), i++;
 		else if (!strcmp(o, "--errno")) S.err = atoi(v), i++;
 		else if (!strcmp(o, "--delay-ms")) S.delay_ms = atoi(v), i++;
+		else if (!strcmp(o, "--clear-on-usr1")) {
+			if (sscanf(v, "%" SCNu64 ":%" SCNu64, &S.clear_first, &S.clear_count) != 2)
+				return 2;
+			i++;
+		}
 		else if (!strcmp(o, "--buffered")) flags |= ULOOP_F_BUFFERED;
 		else if (!strcmp(o, "--full")) full = 1;
 		else if (!strcmp(o, "--data")) S.data = 1;
@@ -343,6 +393,11 @@ static int cmd_serve(int argc, char **argv)
 	close(ctl);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	if (S.clear_count) {
+		struct sigaction su = { .sa_handler = on_usr1 };
+
+		sigaction(SIGUSR1, &su, NULL);
+	}
 	printf("/dev/uloop%d\n", di.index);
 	fflush(stdout);
 	serve(di.session_fd);
@@ -420,6 +475,19 @@ static int cmd_badioctl(void)
 	CASE(ULOOP_CTL_ADD, EINVAL, "pipe as cache", di.cache_fd = pipefd[0]);
 	ro = open("/dev/null", O_WRONLY);
 	CASE(ULOOP_CTL_ADD, EINVAL, "char device as cache", di.cache_fd = ro);
+	{	/* a cache file shorter than data_offset + image_size */
+		int sm = open("/tmp/uloopd-test.small", O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+		if (sm < 0 || ftruncate(sm, S.size - 1))
+			die("small cache");
+		CASE(ULOOP_CTL_ADD, EINVAL, "cache file 1 byte short", di.cache_fd = sm);
+		if (ftruncate(sm, S.size + 512))
+			die("ftruncate");
+		CASE(ULOOP_CTL_ADD, EINVAL, "cache file short at the offset",
+		     (di.cache_fd = sm, di.data_offset = 1024));
+		close(sm);
+		unlink("/tmp/uloopd-test.small");
+	}
 	CASE(ULOOP_CTL_ATTACH, EINVAL, "attach index -1", di.index = -1);
 	CASE(ULOOP_CTL_ATTACH, ENODEV, "attach no device", di.index = 77);
 	rm.__pad = 1;
@@ -460,6 +528,28 @@ static int cmd_badioctl(void)
 		p.count = ~0ULL;
 		bad += ioctl(di.session_fd, ULOOP_SESS_SET_PRESENT, &p) == 0 || errno != EINVAL;
 		printf("present overflow: %s\n", ename(errno));
+		{	/* CLEAR_PRESENT: the same checks; a good one works */
+			struct uloop_present q[] = {
+				{ .first_block = 0, .count = 0 },
+				{ .first_block = nb - 1, .count = 2 },
+				{ .first_block = 1, .count = ~0ULL },
+				{ .first_block = nb, .count = 1 },
+				{ .first_block = 0, .count = 1, .reserved = { 0, 1 } },
+			};
+			unsigned int j;
+
+			for (j = 0; j < sizeof(q) / sizeof(q[0]); j++) {
+				int e = ioctl(di.session_fd, ULOOP_SESS_CLEAR_PRESENT, &q[j]) ? errno : 0;
+
+				bad += e != EINVAL;
+				printf("%s clear bad range %u: %s\n", e == EINVAL ? "ok" : "WRONG", j,
+				       ename(e));
+			}
+			q[0].count = nb;
+			j = ioctl(di.session_fd, ULOOP_SESS_CLEAR_PRESENT, &q[0]) ? errno : 0;
+			bad += j != 0;
+			printf("%s clear whole image: %s\n", j ? "WRONG" : "ok", ename(j));
+		}
 		again.index = di.index;
 		bad += bad_one(ctl, ULOOP_CTL_ATTACH, &again, EBUSY, "attach with a live session");
 		close(di.session_fd);
@@ -596,7 +686,7 @@ static int cmd_verify(const char *dev, const char *img, int secs, size_t bs)
 /* Add, read through a child, detach, attach, read, remove: N rounds. */
 static int cmd_churn(int rounds)
 {
-	int ctl = ctl_open(), r;
+	int ctl = ctl_open(), r, held = 0, sync[2];
 	char dev[32], buf[65536];
 
 	S.shift = 12;
@@ -607,6 +697,7 @@ static int cmd_churn(int rounds)
 		pid_t pid;
 
 		info_init(&di, S.cache, NULL, 0);
+		di.hold_timeout_ms = 100;
 		if (ioctl(ctl, ULOOP_CTL_ADD, &di))
 			die("ULOOP_CTL_ADD");
 		snprintf(dev, sizeof(dev), "/dev/uloop%d", di.index);
@@ -655,13 +746,224 @@ static int cmd_churn(int rounds)
 			if (ioctl(ctl, ULOOP_CTL_ATTACH, &di))
 				die("ULOOP_CTL_ATTACH");
 		}
-		close(di.session_fd);
+		/*
+		 * REMOVE with misses in flight: a reader starts readahead of
+		 * blocks nobody fetched and closes the device; its last close
+		 * waits for those reads.  REMOVE meanwhile is EBUSY (never a
+		 * hang, never the reader's misses failed under it); then the
+		 * misses are served (even rounds) or held by a closed session
+		 * until the hold time fails them (odd rounds), the close
+		 * returns and REMOVE works.
+		 */
+		if (pipe(sync))
+			die("pipe");
+		pid = fork();
+		if (!pid) {
+			uint64_t off = ((uint64_t)(r * 104729 + 1) % (S.size / 524288)) * 524288;
+
+			close(di.session_fd);
+			close(sync[0]);
+			fd = open(dev, O_RDONLY);
+			if (fd < 0 || readahead(fd, off, 524288))
+				_exit(1);
+			close(sync[1]);		/* the parent: "closing now" */
+			_exit(close(fd) != 0);
+		}
+		close(sync[1]);
+		{
+			struct pollfd p = { .fd = di.session_fd, .events = POLLIN };
+			struct uloop_miss m[64];
+			struct uloop_completion c[64];
+			struct uloop_complete res;
+			ssize_t got = 0;
+			char ch;
+			int i, e;
+
+			if (poll(&p, 1, 5000) == 1)
+				got = read(di.session_fd, m, sizeof(m));
+			if (got <= 0) {
+				fprintf(stderr, "churn: round %d: no readahead miss\n", r);
+				return 1;
+			}
+			/* until the reader is in its last close, waiting for them */
+			if (read(sync[0], &ch, 1) < 0)
+				die("read pipe");
+			close(sync[0]);
+			usleep(20000);
+			rm.index = di.index;
+			e = ioctl(ctl, ULOOP_CTL_REMOVE, &rm) ? errno : 0;
+			if (e != EBUSY) {
+				fprintf(stderr, "churn: round %d: REMOVE with misses in flight: %s\n",
+					r, ename(e));
+				return 1;
+			}
+			held++;
+			if (r & 1) {
+				close(di.session_fd);
+				di.session_fd = -1;
+			} else {
+				memset(c, 0, sizeof(c));
+				for (i = 0; i < got / (ssize_t)sizeof(m[0]); i++) {
+					fetch(m[i].offset, m[i].length);
+					c[i].tag = m[i].tag;
+					c[i].offset = m[i].offset;
+					c[i].length = m[i].length;
+				}
+				if (complete(di.session_fd, c, i, &res))
+					die("COMPLETE");
+			}
+			/* serve what else the readahead asked for until it is done */
+			while (waitpid(pid, &st, WNOHANG) != pid) {
+				p.fd = di.session_fd;
+				if (di.session_fd < 0 || poll(&p, 1, 10) <= 0) {
+					usleep(10000);
+					continue;
+				}
+				got = read(di.session_fd, m, sizeof(m));
+				if (got <= 0)
+					continue;
+				memset(c, 0, sizeof(c));
+				for (i = 0; i < got / (ssize_t)sizeof(m[0]); i++) {
+					fetch(m[i].offset, m[i].length);
+					c[i].tag = m[i].tag;
+					c[i].offset = m[i].offset;
+					c[i].length = m[i].length;
+				}
+				if (complete(di.session_fd, c, i, &res))
+					die("COMPLETE");
+			}
+			if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+				fprintf(stderr, "churn: round %d: readahead reader failed\n", r);
+				return 1;
+			}
+		}
+		if (di.session_fd >= 0)
+			close(di.session_fd);
 		rm.index = di.index;
 		if (ioctl(ctl, ULOOP_CTL_REMOVE, &rm))
 			die("ULOOP_CTL_REMOVE");
 	}
-	printf("churn: %d rounds ok\n", rounds);
+	printf("churn: %d rounds ok, %d removes refused with misses in flight\n", rounds, held);
 	return 0;
+}
+
+/*
+ * ADD and REMOVE in parallel: two processes with index -1, one with index
+ * 40 while another opens and reads /dev/uloop40 over and over, one with
+ * index 0 (which the -1 ones take too: EEXIST is its only allowed
+ * failure).  REMOVE is retried while EBUSY.  Any other failure, an open
+ * failing otherwise than ENOENT/ENXIO, or a read of an open device failing
+ * is an error; dmesg is the caller's to check.
+ */
+static int race_remove(int ctl, int index)
+{
+	struct uloop_dev_remove rm = { .index = index };
+	int tries;
+
+	for (tries = 0; tries < 100000; tries++) {
+		if (!ioctl(ctl, ULOOP_CTL_REMOVE, &rm))
+			return 0;
+		if (errno != EBUSY)
+			return errno;
+		usleep(100);
+	}
+	return EBUSY;
+}
+
+static int cmd_race(int rounds)
+{
+	uint64_t nb = (S.size + 4095) >> 12, *bm;
+	size_t bmlen = (nb + 63) / 64 * 8;
+	const int idx[4] = { -1, -1, 40, 0 };
+	volatile int *done, *opens;
+	pid_t pids[5];
+	int p, st, bad = 0;
+
+	S.shift = 12;
+	bm = malloc(bmlen);
+	done = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!bm || done == MAP_FAILED)
+		die("alloc");
+	memset(bm, 0xff, bmlen);
+	*done = 0;
+	opens = done + 1;
+	*opens = 0;
+	for (p = 0; p < 4; p++) {
+		pids[p] = fork();
+		if (pids[p])
+			continue;
+		{
+			int ctl = ctl_open(), r, e, eexist = 0, fails = 0;
+
+			for (r = 0; r < rounds; r++) {
+				struct uloop_dev_info di;
+
+				info_init(&di, S.cache, bm, bmlen);
+				di.index = idx[p];
+				if (ioctl(ctl, ULOOP_CTL_ADD, &di)) {
+					e = errno;
+					if (idx[p] == 0 && e == EEXIST) {
+						eexist++;
+						continue;
+					}
+					fprintf(stderr, "race %d: ADD index %d: %s\n", p, idx[p], ename(e));
+					fails++;
+					continue;
+				}
+				close(di.session_fd);
+				if (idx[p] == 40) {	/* let the opener in: REMOVE races it */
+					int o = *opens, t;
+
+					for (t = 0; t < 100 && *opens == o; t++)
+						usleep(100);
+				}
+				e = race_remove(ctl, di.index);
+				if (e) {
+					fprintf(stderr, "race %d: REMOVE %d: %s\n", p, di.index, ename(e));
+					fails++;
+				}
+			}
+			printf("race %d (index %d): %d rounds, %d EEXIST, %d failed\n",
+			       p, idx[p], rounds, eexist, fails);
+			if (idx[p] == 40)
+				*done = 1;
+			_exit(fails != 0);
+		}
+	}
+	pids[4] = fork();
+	if (!pids[4]) {	/* the opener of uloop40 */
+		void *buf;
+		int opened = 0, fails = 0;
+
+		if (posix_memalign(&buf, 4096, 4096))
+			_exit(1);
+		while (!*done) {
+			int fd = open("/dev/uloop40", O_RDONLY | O_DIRECT);
+
+			if (fd < 0) {
+				if (errno != ENOENT && errno != ENXIO) {
+					fprintf(stderr, "race opener: open: %s\n", ename(errno));
+					fails++;
+				}
+				continue;
+			}
+			opened++;
+			(*opens)++;
+			if (pread(fd, buf, 4096, 0) != 4096) {
+				fprintf(stderr, "race opener: read of an open device: %s\n",
+					ename(errno));
+				fails++;
+			}
+			close(fd);
+		}
+		printf("race opener: %d opens, %d failed\n", opened, fails);
+		_exit(fails != 0);
+	}
+	for (p = 0; p < 5; p++)
+		if (waitpid(pids[p], &st, 0) != pids[p] || !WIFEXITED(st) || WEXITSTATUS(st))
+			bad++;
+	printf(bad ? "race: FAILED\n" : "race: clean\n");
+	return bad != 0;
 }
 
 static int cmd_nonroot(int index)
@@ -703,6 +1005,8 @@ int main(int argc, char **argv)
 				  argc > 5 ? strtoul(argv[5], NULL, 0) : 65536);
 	if (!strcmp(c, "churn") && argc == 5)
 		return open_files(argv[2], argv[3]), cmd_churn(atoi(argv[4]));
+	if (!strcmp(c, "race") && argc == 5)
+		return open_files(argv[2], argv[3]), cmd_race(atoi(argv[4]));
 	if (!strcmp(c, "loop-dio") && argc == 3) {
 		int fd = open(argv[2], O_RDONLY);
 

@@ -8,7 +8,8 @@
 #  3. a new daemon ATTACHes under a verifying reader while the old one is
 #     killed -9 over and over: no error, data right;
 #  4. the same image with a cache file on tmpfs (buffered hits), misses
-#     completed with ULOOP_C_DATA (nothing stored, nothing marked), and
+#     completed with ULOOP_C_DATA (nothing stored, nothing marked), blocks
+#     withdrawn with CLEAR_PRESENT (read again as misses, right data) and
 #     with readahead announced by SET_PRESENT;
 #  5. REMOVE is refused while mounted, rmmod while a device exists;
 #     remove, rmmod work once free; nothing in dmesg.
@@ -106,6 +107,27 @@ echo "tmpfs direct_io=$(cat $S/direct_io)"
 check "$dev" && whole "$dev" data && [ "$(cat $S/present)" = 0 ] && echo "DATA OK"
 kill $dpid; wait $dpid || echo "DAEMON EXIT $?"
 uloopd-test remove 0
+
+# 4b. CLEAR_PRESENT: blocks 3-4 read (a miss, then a hit), withdrawn by the
+#     daemon (bits cleared, then the cache bytes spoilt): the next read is a
+#     miss again and its data is the image's, not the cache's.
+start /image.sqfs /tmp/cache --clear-on-usr1 3:2
+rd() { dd if="$dev" bs=4096 skip=3 count=2 iflag=direct 2>/dev/null | cmp - /tmp/want; }
+dd if=/image.sqfs of=/tmp/want bs=4096 skip=3 count=2 2>/dev/null
+m1='' m2='' m3='' p1='' p2=''
+m0=$(cat $S/misses)
+rd && m1=$(cat $S/misses) && rd && m2=$(cat $S/misses) && p1=$(cat $S/present)
+kill -USR1 $dpid
+i=0
+while ! grep -q cleared /tmp/d.$n && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+p2=$(cat $S/present)
+rd && m3=$(cat $S/misses)
+echo "clear: misses $m0 $m1 $m2 $m3 present $p1 $p2"
+# dd reads the two blocks one at a time: two misses each time they are not present
+[ "$m1" = $((m0 + 2)) ] && [ "$m2" = "$m1" ] && [ "$m3" = $((m2 + 2)) ] && [ "$p2" = $((p1 - 2)) ] &&
+	rd && [ "$(cat $S/misses)" = "$m3" ] && echo "CLEARED IS A MISS"
+kill $dpid; wait $dpid || echo "DAEMON EXIT $?"
+uloopd-test remove 0
 start /image.sqfs /tmp/cache --ahead 16 --shift 16
 check "$dev" && whole "$dev" ahead && echo "AHEAD OK misses=$(cat $S/misses) hits=$(cat $S/hits)"
 
@@ -124,10 +146,10 @@ G
 vm_initrd "$T/t.img" "$T/guest.sh" "$T/expected:/expected.sha256" "$KO:/uloop.ko" \
 	"$D:/bin/uloopd-test" "$T/image.sqfs:/image.sqfs"
 vm_boot kmod "$T/t.img" "$T/flash" || { tail -n 40 "$T/kmod.log"; fail "guest failed"; }
-grep -E "^(cold|warm|reattach|direct_io|tmpfs|verify|AHEAD|killed)" "$T/kmod.log" || true
+grep -E "^(cold|warm|reattach|direct_io|tmpfs|verify|AHEAD|killed|clear)" "$T/kmod.log" || true
 for want in "COLD OK" "WHOLE OK cold" "COLD MISSES" "DAEMON GONE" "WARM NO DAEMON OK" \
 	"HITS IN KERNEL" "REATTACH NO EIO" "KILLED IN FLIGHT" "WHOLE OK reattach" "REATTACH NO FAILED" \
-	"DATA OK" "AHEAD OK" "REMOVE MOUNTED REFUSED" "RMMOD REFUSED" "REMOVED" \
+	"DATA OK" "CLEARED IS A MISS" "AHEAD OK" "REMOVE MOUNTED REFUSED" "RMMOD REFUSED" "REMOVED" \
 	"DEVICE GONE" "RMMOD OK" "DMESG CLEAN"; do
 	grep -q "$want" "$T/kmod.log" || { tail -n 40 "$T/kmod.log"; fail "no '$want'"; }
 	echo "ok: $want"
