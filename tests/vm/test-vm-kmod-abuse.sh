@@ -9,10 +9,14 @@
 #  2. a completion after the hold timeout: the read got EIO, the late
 #     completion is rejected (ESTALE); then misses fail at once (expired)
 #     until a daemon ATTACHes, which recovers the device;
-#  3. a daemon's error (result -EIO) reaches the reader as EIO;
+#  3. a daemon's error (result -EIO, or -EAGAIN, -ENOMEM, -ETIMEDOUT which
+#     must not become the block layer's special statuses) reaches the
+#     reader as EIO;
 #  4. invalid ioctl arguments each refused with their errno, nothing made;
-#  5. add, read, detach, attach, read, remove: hundreds of rounds while
-#     another device is read under a verifying reader;
+#  5. add, read, detach, attach, read, a reader's readahead in flight
+#     (REMOVE refused until its close is done), remove: hundreds of rounds
+#     while another device is read under a verifying reader; then ADD and
+#     REMOVE racing in four processes, one index under an opener;
 #  6. non-root: the control node, its ioctls and the device are refused;
 #  and no oops, WARN or BUG in dmesg at the end.
 . "$(dirname "$0")/../integ/functions.sh"
@@ -22,6 +26,7 @@ KO=$("$top/tests/kmod/build-kmod.sh" "$KVER") || exit $?
 D=$top/build/kmod/uloopd-test
 [ -x "$D" ] || fail "missing $D (make test-bins)"
 ROUNDS=${KMOD_CHURN_ROUNDS:-400}
+RACE_ROUNDS=${KMOD_RACE_ROUNDS:-300}
 
 head -c $((6 * 1048576 + 3000)) /dev/urandom >"$T/image"
 
@@ -62,11 +67,20 @@ start /image /tmp/c2 --attach 0
 kill \$dpid; wait \$dpid || true
 uloopd-test remove 0
 
-# 3. the daemon's error
-start /image /tmp/c2 --errno 5
-dd if=\$dev of=/dev/null bs=4096 count=1 iflag=direct 2>/tmp/dd.err || grep -q "Input/output error" /tmp/dd.err && echo "DAEMON ERROR EIO"
-kill \$dpid; wait \$dpid || true
-uloopd-test remove 0
+# 3. the daemon's error: -EIO, and -EAGAIN, -ENOMEM, -ETIMEDOUT (which the
+#    block layer would take for its own statuses) reach the reader as EIO
+for e in 5 11 12 110; do
+	start /image /tmp/c2 --errno \$e
+	if dd if=\$dev of=/dev/null bs=4096 count=1 iflag=direct 2>/tmp/dd.err; then
+		echo "DAEMON ERROR \$e NOT SEEN"
+	elif grep -q "Input/output error" /tmp/dd.err; then
+		echo "DAEMON ERROR \$e EIO"
+	else
+		echo "DAEMON ERROR \$e WRONG: \$(cat /tmp/dd.err)"
+	fi
+	kill \$dpid; wait \$dpid || true
+	uloopd-test remove 0
+done
 
 # 4. bad ioctls
 uloopd-test badioctl /image /tmp/c2 && echo "BADIOCTL OK"
@@ -85,6 +99,11 @@ wait \$vpid 2>/dev/null || true
 grep -q "data differs\|Input/output" /tmp/v.out || echo "CHURN IO OK"
 cat /tmp/v.out
 
+# 5b. ADD and REMOVE racing (index -1 twice, an explicit index under an
+#     opener, an index the others take): nothing fails, nothing in dmesg
+truncate -s 16M /tmp/c5
+uloopd-test race /image /tmp/c5 $RACE_ROUNDS && echo "RACE OK"
+
 # 6. non-root
 uloopd-test nonroot 9 && echo "NONROOT REFUSED"
 kill \$dpid; wait \$dpid || true
@@ -95,10 +114,11 @@ dmesg | grep -qE "WARNING|BUG|Oops|Call Trace" || echo "DMESG CLEAN"
 G
 vm_initrd "$T/t.img" "$T/guest.sh" "$KO:/uloop.ko" "$D:/bin/uloopd-test" "$T/image:/image"
 vm_boot kmod-abuse "$T/t.img" || { tail -n 40 "$T/kmod-abuse.log"; fail "guest failed"; }
-grep -E "^(malformed|churn|late|ok |WRONG|verify)" "$T/kmod-abuse.log" || true
+grep -E "^(malformed|churn|late|ok |WRONG|verify|race|DAEMON ERROR|clear)" "$T/kmod-abuse.log" || true
 for want in "MALFORMED DATA OK" "MALFORMED ALL REJECTED" "REJECTED COUNTED" "LATE REJECTED" \
-	"EXPIRED" "EXPIRED FAILS AT ONCE" "RECOVERED" "DAEMON ERROR EIO" "BADIOCTL OK" \
-	"NOTHING LEFT" "CHURN OK" "CHURN IO OK" "NONROOT REFUSED" "RMMOD OK" "DMESG CLEAN"; do
+	"EXPIRED" "EXPIRED FAILS AT ONCE" "RECOVERED" "DAEMON ERROR 5 EIO" "DAEMON ERROR 11 EIO" \
+	"DAEMON ERROR 12 EIO" "DAEMON ERROR 110 EIO" "BADIOCTL OK" "NOTHING LEFT" "CHURN OK" \
+	"CHURN IO OK" "RACE OK" "NONROOT REFUSED" "RMMOD OK" "DMESG CLEAN"; do
 	grep -q "$want" "$T/kmod-abuse.log" || { tail -n 40 "$T/kmod-abuse.log"; fail "no '$want'"; }
 	echo "ok: $want"
 done
