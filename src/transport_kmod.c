@@ -128,8 +128,13 @@ int ulo_kmod_devices(int *idx, int max)
 int ulo_kmod_remove(int index)
 {
 	struct uloop_dev_remove r = { .index = index };
+	int ret;
 
-	return ulo_kmod_ctl(ULOOP_CTL_REMOVE, &r);
+	/* EBUSY also while a last close is still under way (an umount that
+	 * just returned): give that a second before calling it "in use". */
+	for (int i = 0; (ret = ulo_kmod_ctl(ULOOP_CTL_REMOVE, &r)) == -EBUSY && i < 20; i++)
+		usleep(50000);
+	return ret;
 }
 
 static void ulo_kmod_gone(struct ulo_kmod_dev *d)
