@@ -26,6 +26,8 @@ SBINDIR ?= $(PREFIX)/sbin
 INCDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/uloop
+DRACUTDIR ?= /usr/lib/dracut/modules.d
+ITOOLSDIR ?= /usr/share/initramfs-tools
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -207,6 +209,16 @@ install: all
 		$(DESTDIR)$(LIBDIR)/uloop/initramfs/
 	install -m 0644 initramfs/lib/*.sh $(DESTDIR)$(LIBDIR)/uloop/initramfs/lib/
 	ln -sf ../lib/uloop/initramfs/uloop-mkinitramfs $(DESTDIR)$(SBINDIR)/uloop-mkinitramfs
+	# dracut and initramfs-tools look in their own fixed places, whatever
+	# the PREFIX; the man pages.
+	install -d $(DESTDIR)$(DRACUTDIR)/90uloop $(DESTDIR)$(ITOOLSDIR)/hooks \
+		$(DESTDIR)$(ITOOLSDIR)/scripts/init-top $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 hooks/dracut/90uloop/*.sh $(DESTDIR)$(DRACUTDIR)/90uloop/
+	install -m 0755 hooks/initramfs-tools/hooks/uloop $(DESTDIR)$(ITOOLSDIR)/hooks/uloop
+	install -m 0755 hooks/initramfs-tools/scripts/init-top/uloop $(DESTDIR)$(ITOOLSDIR)/scripts/init-top/uloop
+	install -m 0644 hooks/initramfs-tools/scripts/uloop $(DESTDIR)$(ITOOLSDIR)/scripts/uloop
+	install -m 0644 docs/man/*.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 0644 docs/man/*.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf $(B)

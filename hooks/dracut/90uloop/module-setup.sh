@@ -1,0 +1,67 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# module-setup.sh - dracut module "uloop": root=uloop:URL, a remote
+# image served as a local block device by the uloop daemon, its blocks
+# cached on local flash, mounted read-only under a writable layer.
+#
+#   dracut --add uloop ...          (never picked by itself: check 255)
+#
+# What goes in: the static uloop (ULOOP_STATIC, or where make install
+# puts it), the CA bundle as /etc/uloop/ca.pem (the host's own
+# /etc/uloop/ca.pem if it has one, else the distribution's bundle: uloop
+# trusts that file without rd.uloop.ca), the cmdline parser, the netroot
+# handler /sbin/ulooproot, the systemd generator when dracut runs systemd,
+# a shutdown hook; the kernel side: nbd, uloop.ko where built, the image
+# filesystems, overlay, dm-verity, and the cache's filesystems.
+# Sourced by dracut's bash, written as POSIX sh like the hooks.
+
+# dracut's own variables: dracutbasedir, moddir, systemdutildir.
+# shellcheck disable=SC2154
+
+check() {
+	return 255
+}
+
+depends() {
+	echo network
+	# dracut's overlay module, where it has one (059: 90overlayfs).
+	[ -d "$dracutbasedir/modules.d/90overlayfs" ] && echo overlayfs
+	return 0
+}
+
+installkernel() {
+	hostonly='' instmods nbd squashfs erofs overlay loop dm-verity ext4 vfat \
+		nls_cp437 nls_iso8859_1 crc32c
+	# uloop.ko only where it is built for this kernel (DKMS).
+	hostonly='' instmods uloop 2>/dev/null
+	return 0
+}
+
+install() {
+	_uloop=${ULOOP_STATIC:-}
+	for _c in /usr/lib/uloop/uloop.static /usr/local/lib/uloop/uloop.static; do
+		[ -n "$_uloop" ] && break
+		[ -x "$_c" ] && _uloop=$_c
+	done
+	if [ -z "$_uloop" ]; then
+		derror "uloop: no static uloop (make install puts it in /usr/lib/uloop or /usr/local/lib/uloop; or set ULOOP_STATIC)"
+		return 1
+	fi
+	inst_simple "$_uloop" /usr/sbin/uloop
+	if [ -r /etc/uloop/ca.pem ]; then
+		inst_simple /etc/uloop/ca.pem
+	elif [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+		inst_simple /etc/ssl/certs/ca-certificates.crt /etc/uloop/ca.pem
+	fi
+	inst_multiple awk grep tail cat ip udevadm
+	inst_simple "$moddir/uloop-lib.sh" /lib/uloop-lib.sh
+	inst_hook cmdline 90 "$moddir/parse-uloop.sh"
+	inst_script "$moddir/ulooproot.sh" /sbin/ulooproot
+	inst_hook shutdown 30 "$moddir/uloop-shutdown.sh"
+	if dracut_module_included systemd-initrd; then
+		inst_script "$moddir/uloop-generator.sh" \
+			"$systemdutildir/system-generators/dracut-uloop-generator"
+	fi
+	dracut_need_initqueue
+}

@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=sh
+#
+# distro-lib.sh - the boots of the distributions' initramfs (dracut,
+# initramfs-tools) with uloop: source after lib.sh.
+#
+#   distro_setup              the Debian 12 root of debian-root.sh (cached)
+#                             plus this file's checks as /uloop-test/run,
+#                             served by nginx as /debian.squashfs; a 256 MB
+#                             flash ($T/flash); sets DISTRO_URL
+#   distro_boot NAME INITRD APPEND [warm]
+#                             boots it (1 GB: systemd and a page cache) and
+#                             checks what every flavour must do: systemd is
+#                             PID 1 of Debian 12, / is an overlay on the
+#                             device the daemon serves, writable; the
+#                             daemon is the one the initramfs started
+#                             (same PID, '@' in argv[0]) and answers
+#                             `uloop status`.  "warm": the boot fetched no
+#                             image bytes (one 1-byte validation request)
+#                             and the node powers off through a clean
+#                             `systemctl poweroff` (a cold boot powers off
+#                             at once: what a clean shutdown reads comes
+#                             after the daemon's last commit).
+#
+# The initramfs prints "uloop: root image on DEV, daemon pid N" (dracut's
+# ulooproot and the initramfs-tools script alike); the root reports the
+# PID it sees as "ULOOP-DISTRO: DAEMON PID N".
+
+distro_setup() {
+	requires mksquashfs mmdebstrap
+	_rc=0
+	_img=$(sh "$top/tests/vm/debian-root.sh") || _rc=$?
+	[ "$_rc" -eq 0 ] || exit "$_rc"
+	mkdir -p "$T/www" "$T/add/uloop-test"
+	cat >"$T/add/uloop-test/run" <<'RUN'
+#!/bin/sh
+# Run by uloop-test.service (after local-fs.target), output on the console.
+say() { echo "ULOOP-DISTRO: $*"; }
+bad=0
+no() { say "NOT OK: $*"; bad=1; }
+say "UNIT REACHED at $(cut -d' ' -f1 /proc/uptime) s"
+[ "$(cat /proc/1/comm)" = systemd ] && say "PID1 IS SYSTEMD" || no "PID 1 is $(cat /proc/1/comm)"
+. /etc/os-release
+[ "$ID" = debian ] && [ "$VERSION_ID" = 12 ] && say "OS IS DEBIAN 12" || no "os-release: $PRETTY_NAME"
+root=$(awk '$2 == "/" { print $3, $4 }' /proc/mounts | tail -n 1)
+lowerdir=$(echo "$root" | sed -n 's/.*lowerdir=\([^,]*\).*/\1/p')
+lowerdir=${lowerdir##*:}
+lowerdev=$(awk -v d="$lowerdir" '$2 == d { print $1 }' /proc/mounts | tail -n 1)
+state=$(cat /run/uloop/*.json 2>/dev/null | head -n 1)
+dev=$(echo "$state" | sed -n 's/.*"device":"\([^"]*\)".*/\1/p')
+pid=$(echo "$state" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+say "root: $root; lower $lowerdir on $lowerdev; uloop serves $dev"
+case $root in
+overlay\ *) [ -n "$dev" ] && [ "$lowerdev" = "$dev" ] && say "ROOT IS OVERLAY ON $dev" ||
+	no "the lower layer $lowerdev is not the uloop device '$dev'" ;;
+*) no "/ is not an overlay: $root" ;;
+esac
+echo "w $$" >/uloop-written && sync && [ "$(cat /uloop-written)" = "w $$" ] && say "OVERLAY WRITABLE" ||
+	no "could not write /uloop-written"
+if [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$(head -c 1 "/proc/$pid/cmdline")" = @ ]; then
+	say "DAEMON PID $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
+	"/proc/$pid/exe" status | grep -q "pid $pid\$" && say "ULOOP STATUS OK" || no "uloop status"
+else
+	no "no root-storage uloop daemon (pid '$pid')"
+fi
+say "failed units: $(systemctl --no-legend --plain list-units --state=failed | awk '{ printf "%s ", $1 }')"
+echo "ULOOP-VM-RESULT $bad"
+# A clean shutdown reads blocks the daemon has no second left to commit:
+# the boot before a warm one powers off at once, once the units started
+# with this one are done reading (5 s) and the daemon has committed
+# (it does every second).
+if grep -q uloop.clean /proc/cmdline; then
+	sleep 2
+	systemctl poweroff
+else
+	sleep 5
+	sync
+	poweroff -f
+fi
+RUN
+	chmod +x "$T/add/uloop-test/run"
+	cp "$_img" "$T/www/debian.squashfs"
+	mksquashfs "$T/add" "$T/www/debian.squashfs" -all-root -no-progress -quiet >/dev/null
+	start_nginx web "$T/www"
+	VM_HTTP_PORT=$web_http
+	VM_MEM=1024
+	truncate -s 256M "$T/flash"
+	DISTRO_URL=http://10.0.2.100/debian.squashfs
+}
+
+distro_boot() {
+	_n=$1 _i=$2 _a=$3 _w=${4:-}
+	: >"$web_log"
+	_s=$(date +%s)
+	[ "$_w" = warm ] && _a="$_a uloop.clean"
+	vm_boot "$_n" "$_i" "$T/flash" "$_a" ||
+		{ grep -a -i -e ULOOP-DISTRO -e uloop -e dracut "$T/$_n.log" | tail -n 40; fail "$_n: boot failed"; }
+	_l=$T/$_n.log
+	for _want in "UNIT REACHED" "PID1 IS SYSTEMD" "OS IS DEBIAN 12" "ROOT IS OVERLAY ON" \
+		"OVERLAY WRITABLE" "DAEMON PID" "ULOOP STATUS OK"; do
+		grep -aq "ULOOP-DISTRO: $_want" "$_l" || { tail -n 30 "$_l"; fail "$_n: no '$_want'"; }
+	done
+	_ipid=$(sed -n 's/.*uloop: root image on [^,]*, daemon pid \([0-9]*\).*/\1/p' "$_l" | head -n 1)
+	_rpid=$(sed -n 's/.*ULOOP-DISTRO: DAEMON PID \([0-9]*\):.*/\1/p' "$_l" | head -n 1)
+	[ -n "$_ipid" ] && [ "$_ipid" = "$_rpid" ] ||
+		fail "$_n: the initramfs started daemon pid '$_ipid', the root has '$_rpid'"
+	if [ "$_w" = warm ]; then
+		grep -aq "Reached target.*poweroff.target" "$_l" && grep -aq "reboot: Power down" "$_l" ||
+			{ tail -n 30 "$_l"; fail "$_n: systemctl poweroff did not power the node off"; }
+	fi
+	_req=$(wc -l <"$web_log")
+	_bytes=$(body_bytes "$web_log")
+	if [ "$_w" = warm ]; then
+		[ "$_req" -eq 1 ] && [ "$_bytes" -eq 1 ] ||
+			fail "$_n: the warm boot fetched image bytes: $_bytes bytes in $_req requests"
+	fi
+	echo "$_n: ok: the unit at $(sed -n 's/.*UNIT REACHED at \([0-9.]*\) s.*/\1/p' "$_l") s of uptime, $(( $(date +%s) - _s )) s wall, $_bytes bytes in $_req requests, daemon pid $_ipid before and after switch_root${_w:+, clean poweroff}"
+}
+
+# distro_dracut OUT "MODULES": a generic (--no-hostonly) dracut image for
+# $KVER with `--add uloop`; dracut's module list is MODULES (-m: slim, no
+# module the boot does not need).  dracut is the machine's; its modules
+# are copied to $T with hooks/dracut/90uloop beside them (dracutbasedir),
+# so the test needs no `make install` and leaves /usr/lib/dracut alone.
+distro_dracut() {
+	requires dracut
+	[ -d /usr/lib/dracut/modules.d/40network ] || { echo "requires dracut-network"; exit 77; }
+	if [ ! -d "$T/dracut" ]; then
+		cp -a /usr/lib/dracut "$T/dracut"
+		cp -r "$top/hooks/dracut/90uloop" "$T/dracut/modules.d/"
+	fi
+	_s=$(date +%s)
+	dracutbasedir=$T/dracut ULOOP_STATIC=$ULOOP_VM_BIN dracut --quiet --force \
+		--no-hostonly --no-early-microcode --kver "$KVER" \
+		--kmoddir "$KROOT/lib/modules/$KVER" -m "$2" --add uloop "$1" \
+		>"$1.log" 2>&1 || { cat "$1.log"; fail "dracut failed"; }
+	echo "dracut image ($2 + uloop): $(fsize "$1") bytes, built in $(( $(date +%s) - _s )) s"
+}

@@ -1,0 +1,20 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# dracut --add uloop, without systemd in the initramfs (dracut's own
+# init, network-legacy: dhclient calls the netroot handler
+# /sbin/ulooproot): a Debian 12 root (systemd) from nginx, the cache on
+# the node's flash.  Cold, then warm from the same flash: 0 image bytes.
+# Both boots: the daemon the initramfs started serves the root after
+# switch_root (same PID) and `systemctl poweroff` powers the node off.
+# (tests/vm/distro-lib.sh has the checks.)
+. "$(dirname "$0")/../integ/functions.sh"
+. "$(dirname "$0")/../integ/http-functions.sh"
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/distro-lib.sh"
+requires_root
+vm_kernel
+distro_setup
+distro_dracut "$T/initrd" "base udev-rules qemu network-legacy"
+A="root=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda rd.shell=0"
+distro_boot dracut-cold "$T/initrd" "$A"
+distro_boot dracut-warm "$T/initrd" "$A" warm
