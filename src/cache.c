@@ -95,9 +95,21 @@ static int ulo_cache_open_file(struct ulo_cache *c, const char *path, int *fdp,
 	struct stat st;
 	int fd;
 
-	if (create && !c->readonly)
+	/*
+	 * A block device is opened O_EXCL at once: that is its lock (it also
+	 * refuses a mounted one).  No flock on it, and no writable open to
+	 * close first: udev re-probes a disk when a writable fd of it is
+	 * closed and holds that event while someone has it flock()ed, so
+	 * `udevadm settle` (dracut, initramfs-tools) would wait for the
+	 * daemon's whole life.
+	 */
+	if (!c->readonly && stat(path, &st) == 0 && S_ISBLK(st.st_mode))
+		flags |= O_EXCL;
+	else if (create && !c->readonly)
 		flags |= O_CREAT;
 	fd = open(path, flags, 0600);
+	if (fd < 0 && (flags & O_EXCL))
+		return ulo_errno(-errno, "%s: open exclusively (mounted or in use?)", path);
 	if (fd < 0)
 		return ulo_errno(-errno, "%s %s: open", fdp == &c->bfd ? "bitmap" :
 				 "cache", path);
@@ -109,16 +121,12 @@ static int ulo_cache_open_file(struct ulo_cache *c, const char *path, int *fdp,
 			return ulo_err(-EINVAL, "%s: the 2007 bitmap must be a file",
 				       path);
 		c->is_blkdev = true;
-		if (!c->readonly) {
-			/* O_EXCL on a block device: refuse one that is mounted. */
-			close(fd);
-			*fdp = fd = open(path, (flags & ~O_CREAT) | O_EXCL);
-			if (fd < 0)
-				return ulo_errno(-errno, "%s: open exclusively (mounted or in use?)",
-						 path);
-		}
+		/* (replaced by a device between stat and open: no lock) */
+		if (!c->readonly && !(flags & O_EXCL))
+			return ulo_err(-EAGAIN, "%s: changed while being opened", path);
 		if (ioctl(fd, BLKGETSIZE64, &c->capacity) < 0)
 			return ulo_errno(-errno, "%s: ioctl BLKGETSIZE64", path);
+		return 0;
 	} else if (!S_ISREG(st.st_mode)) {
 		return ulo_err(-EINVAL, "%s: not a regular file or block device",
 			       path);
