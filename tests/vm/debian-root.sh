@@ -54,19 +54,9 @@ fi
 # What a killed build left behind (no other builder runs now).
 rm -rf "$deps"/debian-root.tmp.*
 
-# The machine's own Debian archive entries for bookworm (main, -updates,
-# -security), as apt knows them: no archive is named here.
-apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || true
-# shellcheck disable=SC2016
-sources=$(apt-get indextargets 'Created-By: Packages' \
-	--format '$(ORIGIN) $(ARCHITECTURE) $(RELEASE) $(COMPONENT) $(REPO_URI)' |
-	awk '$1 == "Debian" && $2 == "amd64" && $4 == "main" &&
-		$3 ~ /^bookworm(-updates|-security)?$/ { print "deb " $5 " " $3 " main" }' |
-	sort -u)
-echo "$sources" | grep -q ' bookworm main$' || {
-	say "apt knows no Debian bookworm main archive (see /etc/apt/sources.list.d)"
-	exit 1
-}
+# The machine's own Debian archive entries (debian-sources.sh).
+. "$(dirname "$0")/debian-sources.sh"
+sources=$(debian_sources) || exit 1
 
 work=$(mktemp -d "$deps/debian-root.tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -39,19 +39,9 @@ if [ -x "$tree/usr/sbin/mkinitramfs" ]; then
 fi
 rm -rf "$deps"/itools-tree.tmp.*
 
-# The machine's own Debian archive entries for bookworm, as apt knows
-# them (as debian-root.sh does): no archive is named here.
-apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || true
-# shellcheck disable=SC2016
-sources=$(apt-get indextargets 'Created-By: Packages' \
-	--format '$(ORIGIN) $(ARCHITECTURE) $(RELEASE) $(COMPONENT) $(REPO_URI)' |
-	awk '$1 == "Debian" && $2 == "amd64" && $4 == "main" &&
-		$3 ~ /^bookworm(-updates|-security)?$/ { print "deb " $5 " " $3 " main" }' |
-	sort -u)
-echo "$sources" | grep -q ' bookworm main$' || {
-	say "apt knows no Debian bookworm main archive (see /etc/apt/sources.list.d)"
-	exit 1
-}
+# The machine's own Debian archive entries (debian-sources.sh).
+. "$(dirname "$0")/debian-sources.sh"
+sources=$(debian_sources) || exit 1
 
 work=$(mktemp -d "$deps/itools-tree.tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT
