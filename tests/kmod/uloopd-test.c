@@ -150,6 +150,26 @@ static int complete(int sess, struct uloop_completion *c, unsigned int n,
 	return ioctl(sess, ULOOP_SESS_COMPLETE, out);
 }
 
+/* Fetch @n misses into the cache and complete them all with success. */
+static void serve_misses(int sess, const struct uloop_miss *m, int n)
+{
+	struct uloop_completion c[64];
+	struct uloop_complete res;
+	int i;
+
+	if (n > (int)(sizeof(c) / sizeof(c[0])))
+		die("serve_misses: batch too large");
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < n; i++) {
+		fetch(m[i].offset, m[i].length);
+		c[i].tag = m[i].tag;
+		c[i].offset = m[i].offset;
+		c[i].length = m[i].length;
+	}
+	if (complete(sess, c, n, &res))
+		die("COMPLETE");
+}
+
 static void expect(struct uloop_completion *c, int want, const char *what)
 {
 	if (c->status != want) {
@@ -714,10 +734,7 @@ static int cmd_churn(int rounds)
 			for (;;) {
 				struct pollfd p = { .fd = di.session_fd, .events = POLLIN };
 				struct uloop_miss m[8];
-				struct uloop_completion c[8];
-				struct uloop_complete res;
 				ssize_t got;
-				int i;
 
 				if (waitpid(pid, &st, WNOHANG) == pid)
 					break;
@@ -726,15 +743,7 @@ static int cmd_churn(int rounds)
 				got = read(di.session_fd, m, sizeof(m));
 				if (got <= 0)
 					continue;
-				memset(c, 0, sizeof(c));
-				for (i = 0; i < got / (ssize_t)sizeof(m[0]); i++) {
-					fetch(m[i].offset, m[i].length);
-					c[i].tag = m[i].tag;
-					c[i].offset = m[i].offset;
-					c[i].length = m[i].length;
-				}
-				if (complete(di.session_fd, c, i, &res))
-					die("COMPLETE");
+				serve_misses(di.session_fd, m, got / (ssize_t)sizeof(m[0]));
 			}
 			if (!WIFEXITED(st) || WEXITSTATUS(st)) {
 				fprintf(stderr, "churn: round %d pass %d: read failed\n", r, pass);
@@ -773,11 +782,9 @@ static int cmd_churn(int rounds)
 		{
 			struct pollfd p = { .fd = di.session_fd, .events = POLLIN };
 			struct uloop_miss m[64];
-			struct uloop_completion c[64];
-			struct uloop_complete res;
 			ssize_t got = 0;
 			char ch;
-			int i, e;
+			int e;
 
 			if (poll(&p, 1, 5000) == 1)
 				got = read(di.session_fd, m, sizeof(m));
@@ -802,15 +809,7 @@ static int cmd_churn(int rounds)
 				close(di.session_fd);
 				di.session_fd = -1;
 			} else {
-				memset(c, 0, sizeof(c));
-				for (i = 0; i < got / (ssize_t)sizeof(m[0]); i++) {
-					fetch(m[i].offset, m[i].length);
-					c[i].tag = m[i].tag;
-					c[i].offset = m[i].offset;
-					c[i].length = m[i].length;
-				}
-				if (complete(di.session_fd, c, i, &res))
-					die("COMPLETE");
+				serve_misses(di.session_fd, m, got / (ssize_t)sizeof(m[0]));
 			}
 			/* serve what else the readahead asked for until it is done */
 			while (waitpid(pid, &st, WNOHANG) != pid) {
@@ -822,15 +821,7 @@ static int cmd_churn(int rounds)
 				got = read(di.session_fd, m, sizeof(m));
 				if (got <= 0)
 					continue;
-				memset(c, 0, sizeof(c));
-				for (i = 0; i < got / (ssize_t)sizeof(m[0]); i++) {
-					fetch(m[i].offset, m[i].length);
-					c[i].tag = m[i].tag;
-					c[i].offset = m[i].offset;
-					c[i].length = m[i].length;
-				}
-				if (complete(di.session_fd, c, i, &res))
-					die("COMPLETE");
+				serve_misses(di.session_fd, m, got / (ssize_t)sizeof(m[0]));
 			}
 			if (!WIFEXITED(st) || WEXITSTATUS(st)) {
 				fprintf(stderr, "churn: round %d: readahead reader failed\n", r);
