@@ -24,10 +24,6 @@ requires mksquashfs
 vm_kernel
 . "$ULOOP_TOP/bench/demo-root.sh"
 
-mkdir -p "$T/www"
-ln -s "$img" "$T/www/root.squashfs"
-start_nginx b "$T/www"
-VM_HTTP_PORT=$b_http
 vm_uloop_initrd "$T/initrd"
 truncate -s 256M "$T/flash"
 
@@ -50,12 +46,12 @@ G
 vm_initrd "$T/plain" "$T/plain.sh"
 
 boot() {	# boot NAME INITRD DISK APPEND
-	: >"$b_log"
+	: >"$demo_log"
 	vm_boot "$1" "$2" "$3" "$4" || { tail -n 20 "$T/$1.log"; fail "$1 boot failed"; }
 	init=$(sed -n 's/.*DEMO-ROOT-INIT \([0-9.]*\).*/\1/p' "$T/$1.log")
 	done=$(sed -n 's/.*DEMO-BOOTED \([0-9.]*\).*/\1/p' "$T/$1.log")
 	read=$(sed -n 's/.*DEMO-READ \([0-9]*\).*/\1/p' "$T/$1.log")
-	echo "$1 $init $done $(body_bytes "$b_log") $read" >>"$T/rows"
+	echo "$1 $init $done $(body_bytes "$demo_log") $read" >>"$T/rows"
 }
 : >"$T/rows"
 U="root=uloop:http://10.0.2.100/root.squashfs ip=dhcp rd.uloop.cache=/dev/vda"

@@ -6,7 +6,8 @@
 # squashfs, built once into build/demo.  Its /sbin/init does what a boot
 # does to a root (reads a few hundred files), prints the guest's uptime when
 # it starts and when it is done, and the bytes it read, then powers off.
-# Sets $img.
+# Sets $img, and serves it as http://10.0.2.100/root.squashfs from nginx
+# on 127.0.0.1 (VM_HTTP_PORT; the requests are logged in $demo_log).
 
 d=$ULOOP_TOP/build/demo
 img=$d/root-v4.squashfs
@@ -31,3 +32,7 @@ INIT
 	mksquashfs "$R" "$img.tmp" -no-progress -quiet -all-root -comp zstd >/dev/null
 	mv "$img.tmp" "$img"
 fi
+mkdir -p "$T/www"
+ln -s "$img" "$T/www/root.squashfs"
+start_nginx demo "$T/www"
+VM_HTTP_PORT=$demo_http

@@ -20,10 +20,6 @@ requires mksquashfs
 vm_kernel
 
 . "$ULOOP_TOP/bench/demo-root.sh"
-mkdir -p "$T/www"
-ln -s "$img" "$T/www/root.squashfs"
-start_nginx demo "$T/www"
-VM_HTTP_PORT=$demo_http
 # uloop.ko too when it builds for that kernel (hits stay in the kernel).
 ko="" tr=nbd
 if KO=$("$ULOOP_TOP/tests/kmod/build-kmod.sh" "$KVER" 2>/dev/null); then
