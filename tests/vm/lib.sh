@@ -141,6 +141,16 @@ vm_root_init() {
 	chmod +x "$1"
 }
 
+# vm_uloop_ko [daemon]: uloop.ko built for the guest's kernel ($KO; the
+# test is skipped, 77, without its headers); with "daemon", the static
+# test daemon too ($D).
+vm_uloop_ko() {
+	KO=$("$top/tests/kmod/build-kmod.sh" "$KVER") || exit $?
+	[ "${1:-}" = daemon ] || return 0
+	D=$top/build/kmod/uloopd-test
+	[ -x "$D" ] || fail "missing $D (make test-bins)"
+}
+
 vm_uloop_initrd() {
 	_o=$1
 	shift

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 requires mksquashfs gcc
 vm_kernel
-KO=$("$top/tests/kmod/build-kmod.sh" "$KVER") || exit $?
+vm_uloop_ko
 
 R=$T/root
 vm_busybox_root "$R" data

@@ -22,9 +22,7 @@
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/lib.sh"
 vm_kernel
-KO=$("$top/tests/kmod/build-kmod.sh" "$KVER") || exit $?
-D=$top/build/kmod/uloopd-test
-[ -x "$D" ] || fail "missing $D (make test-bins)"
+vm_uloop_ko daemon
 ROUNDS=${KMOD_CHURN_ROUNDS:-400}
 RACE_ROUNDS=${KMOD_RACE_ROUNDS:-300}
 

@@ -20,9 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 requires mksquashfs gcc
 vm_kernel
-KO=$("$top/tests/kmod/build-kmod.sh" "$KVER") || exit $?
-D=$top/build/kmod/uloopd-test
-[ -x "$D" ] || fail "missing $D (make test-bins)"
+vm_uloop_ko daemon
 
 mkdir -p "$T/www" "$T/tree"
 cp -r /usr/share/doc/d* "$T/tree/" 2>/dev/null
