@@ -4,7 +4,8 @@
 # functions.sh - sourced by every tests/integ/test-*.sh.
 #
 # Gives: $ULOOP (the build), $ULOOP_FP (the failpoint build), $ULOOP_ASAN
-# (the ASan+UBSan build), $T (a private temp dir, removed on exit), and
+# (the ASan+UBSan build), $T (a private temp dir, removed on exit unless
+# ULOOP_TEST_KEEP=1: then its path is printed, for the guests' logs), and
 #   requires CMD...      skip (exit 77) unless each command exists
 #   requires_root        skip unless root
 #   on_exit CMD          run CMD at exit (cleanups run last-in first-out)
@@ -27,7 +28,11 @@ _run_cleanups() {
 	for _c in $_cleanups; do
 		eval "cleanup_$_c" || true
 	done
-	rm -rf "$T"
+	if [ "${ULOOP_TEST_KEEP:-}" = 1 ]; then
+		echo "kept $T" >&2
+	else
+		rm -rf "$T"
+	fi
 }
 trap _run_cleanups EXIT
 trap 'exit 130' INT TERM
