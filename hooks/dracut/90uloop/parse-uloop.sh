@@ -16,7 +16,11 @@
 # netroot calls it when an interface is up (network-legacy,
 # NetworkManager); with systemd-networkd nothing calls netroot handlers,
 # so a job in the initqueue calls it once an address is configured.
-# The initqueue is finished when ulooproot has made the root.
+# The initqueue is finished when ulooproot has made the root, or when it
+# (or anything) died: dracut's die in a netroot handler ends only the
+# handler, and the initqueue would wait out rd.retry (180 s) for a root
+# nothing makes any more; finished, dracut's init finds no root mounted
+# and goes to its emergency (rd.shell, rd.emergency) at once.
 
 # shellcheck disable=SC2154  # hookdir: dracut's
 # shellcheck source=/dev/null  # dracut's own library
@@ -46,7 +50,7 @@ if [ "${netroot%%:*}" = uloop ]; then
 	# Only netroot= named it: a root= for dracut's "no root=" check that
 	# no other module claims (the generator and ulooproot know it).
 	[ -z "$root" ] && root=uloop
-	echo '[ -e /run/uloop/root.ready ]' >"$hookdir/initqueue/finished/uloop.sh"
+	echo '[ -e /run/uloop/root.ready ] || [ -e /run/initramfs/.die ]' >"$hookdir/initqueue/finished/uloop.sh"
 	if [ ! -x /sbin/ifup ] && command -v networkctl >/dev/null 2>&1; then
 		/sbin/initqueue --name uloop-networkd --unique /sbin/ulooproot --poll "$netroot"
 	fi

@@ -26,18 +26,21 @@
 # The ULOOP_* variables are read by the scripts that source this file.
 # shellcheck disable=SC2034
 
-# An option given empty (rd.uloop.cache=) is a mistake, not "the default".
+# An option given empty (rd.uloop.cache=) is a mistake, not "the default":
+# uloop_getarg fails for it as for an absent one, and uloop_opts names
+# the first empty rd.uloop.* in ULOOP_EMPTY for uloop_check (uloop_getarg
+# runs in $(...): a variable it set would not outlive it).
 uloop_getarg() {
-	_v=$(getarg "$1=") || return 1
-	if [ -z "$_v" ]; then
-		ULOOP_EMPTY="${ULOOP_EMPTY:-$1}"
-		return 1
-	fi
-	echo "$_v"
+	_v=$(getarg "$1=") && [ -n "$_v" ] && echo "$_v"
 }
 
 uloop_opts() {
 	ULOOP_EMPTY=""
+	set -f
+	for _w in $(getcmdline); do
+		case $_w in rd.uloop.?*=) ULOOP_EMPTY=${_w%=}; break ;; esac
+	done
+	set +f
 	ULOOP_CACHE=$(uloop_getarg rd.uloop.cache) || ULOOP_CACHE=""
 	ULOOP_OVERLAY=$(uloop_getarg rd.uloop.overlay) || ULOOP_OVERLAY=tmpfs
 	ULOOP_UNION=$(uloop_getarg rd.uloop.union) || ULOOP_UNION=overlay
