@@ -5,11 +5,14 @@
 # initramfs-tools) with uloop: source after lib.sh.
 #
 #   distro_setup              the Debian 12 root of debian-root.sh (cached)
-#                             plus this file's checks as /uloop-test/run,
+#                             plus this file's checks as /uloop-test/run
+#                             (which runs /uloop-test/setup first, where a
+#                             test put one in $T/add/uloop-test),
 #                             served by nginx as /debian.squashfs; a 256 MB
 #                             flash ($T/flash); sets DISTRO_URL
 #   distro_boot NAME INITRD APPEND [warm]
-#                             boots it (1 GB: systemd and a page cache) and
+#                             boots it (1 GB: systemd and a page cache; the
+#                             disks are DISTRO_DISKS, default the flash) and
 #                             checks what every flavour must do: systemd is
 #                             PID 1 of Debian 12, / is an overlay on the
 #                             device the daemon serves, writable; the
@@ -42,6 +45,8 @@ say() { echo "ULOOP-DISTRO: $*"; }
 bad=0
 no() { say "NOT OK: $*"; bad=1; }
 say "UNIT REACHED at $(cut -d' ' -f1 /proc/uptime) s"
+# A test's own preparation of the booted system (its files in /uloop-test).
+if [ -x /uloop-test/setup ]; then /uloop-test/setup || no "/uloop-test/setup failed"; fi
 [ "$(cat /proc/1/comm)" = systemd ] && say "PID1 IS SYSTEMD" || no "PID 1 is $(cat /proc/1/comm)"
 . /etc/os-release
 [ "$ID" = debian ] && [ "$VERSION_ID" = 12 ] && say "OS IS DEBIAN 12" || no "os-release: $PRETTY_NAME"
@@ -58,7 +63,10 @@ overlay\ *) [ -n "$dev" ] && [ "$lowerdev" = "$dev" ] && say "ROOT IS OVERLAY ON
 	no "the lower layer $lowerdev is not the uloop device '$dev'" ;;
 *) no "/ is not an overlay: $root" ;;
 esac
-echo "w $$" >/uloop-written && sync && [ "$(cat /uloop-written)" = "w $$" ] && say "OVERLAY WRITABLE" ||
+# What a boot before left in a persistent writable layer, then this boot's.
+if [ -e /uloop-written ]; then say "FOUND WRITTEN $(cat /uloop-written)"; else say "NOTHING WRITTEN"; fi
+w="w $(cat /proc/sys/kernel/random/boot_id)"
+echo "$w" >/uloop-written && sync && [ "$(cat /uloop-written)" = "$w" ] && say "OVERLAY WRITABLE: $w" ||
 	no "could not write /uloop-written"
 if [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$(head -c 1 "/proc/$pid/cmdline")" = @ ]; then
 	say "DAEMON PID $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
@@ -102,7 +110,7 @@ distro_boot() {
 	# done: a clean shutdown then reads blocks no boot reads (and the
 	# next boot would fetch them again).  The unit waits 2 s after its
 	# verdict: the log is copied within that.
-	vm_boot "$_n" "$_i" "$T/flash" "$_a" &
+	vm_boot "$_n" "$_i" "${DISTRO_DISKS:-$T/flash}" "$_a" &
 	_vm=$!
 	while kill -0 "$_vm" 2>/dev/null && ! grep -aq "ULOOP-VM-RESULT" "$_l" 2>/dev/null; do
 		sleep 0.2
@@ -170,4 +178,42 @@ distro_dracut() {
 		--omit-drivers "$_omit" --compress zstd "$1" \
 		>"$1.log" 2>&1 || { cat "$1.log"; fail "dracut failed"; }
 	echo "dracut image ($2 + uloop): $(fsize "$1") bytes, built in $(( $(date +%s) - _s )) s"
+}
+
+# distro_itools OUT: an initramfs-tools image for $KVER with
+# hooks/initramfs-tools in place, made by Debian's own mkinitramfs in a
+# chroot of itools-tree.sh (initramfs-tools and dracut do not install
+# side by side), MODULES=netboot (slim: the network drivers) plus
+# virtio_blk for the flash.  The cached tree stays as it is: an overlay
+# on $T/chroot takes the hooks, the static uloop and the kernel's
+# modules (a read-only bind mount), and goes at exit.
+distro_itools() {
+	_c=$T/chroot
+	if [ ! -d "$_c" ]; then
+		_rc=0
+		_tree=$(sh "$top/tests/vm/itools-tree.sh") || _rc=$?
+		[ "$_rc" -eq 0 ] || exit "$_rc"
+		mkdir -p "$_c" "$T/chroot.up" "$T/chroot.work"
+		mount -t overlay -o "lowerdir=$_tree,upperdir=$T/chroot.up,workdir=$T/chroot.work" itools "$_c" ||
+			fail "cannot mount an overlay on $_tree"
+		on_exit "umount -R $_c"
+		_it=$_c/usr/share/initramfs-tools
+		cp "$top/hooks/initramfs-tools/hooks/uloop" "$_it/hooks/uloop"
+		cp "$top/hooks/initramfs-tools/scripts/uloop" "$_it/scripts/uloop"
+		cp "$top/hooks/initramfs-tools/scripts/init-top/uloop" "$_it/scripts/init-top/uloop"
+		mkdir -p "$_c/usr/lib/uloop" "$_c/lib/modules/$KVER"
+		cp "$ULOOP_VM_BIN" "$_c/usr/lib/uloop/uloop.static"
+		echo MODULES=netboot >"$_c/etc/initramfs-tools/conf.d/uloop-test"
+		printf 'virtio_pci\nvirtio_blk\n' >>"$_c/etc/initramfs-tools/modules"
+		# mkinitramfs checks the kernel's config for its compressor.
+		mkdir -p "$_c/boot"
+		cp "$KROOT/boot/config-$KVER" "$_c/boot/"
+		mount --bind -o ro "$KROOT/lib/modules/$KVER" "$_c/lib/modules/$KVER"
+		mount -t proc proc "$_c/proc"
+	fi
+	_s=$(date +%s)
+	chroot "$_c" mkinitramfs -o /tmp/initrd.img "$KVER" >"$1.log" 2>&1 ||
+		{ cat "$1.log"; fail "mkinitramfs failed"; }
+	cp "$_c/tmp/initrd.img" "$1"
+	echo "initramfs-tools image (MODULES=netboot + uloop): $(fsize "$1") bytes, built in $(( $(date +%s) - _s )) s"
 }

@@ -3,16 +3,40 @@
 #
 # uloop-shutdown.sh - dracut shutdown hook.  ulooproot asks for the
 # initramfs at shutdown (need_shutdown): where the booted system has
-# dracut's shutdown service, systemd-shutdown returns here once the root
-# is unmounted, and this detaches the root image, so the daemon (spared
-# by systemd's killing spree: '@' in its argv[0]) commits its cache and
-# exits before the power goes.  Best effort: a failure only costs the
-# blocks of the last second, fetched again next boot.
+# dracut's shutdown service (dracut-shutdown.service unpacks the image
+# into /run/initramfs), systemd-shutdown switches back to it once the
+# root is unmounted as far as it goes, and dracut's shutdown runs this
+# hook: it detaches the root image, so the daemon (spared by systemd's
+# killing spree: '@' in its argv[0]) commits its cache, marks it clean
+# and exits before the power goes.  Without this the node still powers
+# off cleanly; only the blocks of the last second are fetched again.
+#
+# By now dracut's shutdown has moved the booted system's /run (the
+# daemon's state, the layers' mounts) to /oldsys/run: uloop finds its
+# state under /run/uloop, so that is linked there.  Sourced by dracut's
+# shutdown loop: a non-zero return means "again" (a layer still
+# mounted); the last pass ($1 = final) detaches with --force.
 
-command -v uloop >/dev/null 2>&1 || exit 0
-for s in /run/uloop/*.json /oldroot/run/uloop/*.json; do
-	[ -e "$s" ] || continue
-	dev=$(sed -n 's/.*"device":"\([^"]*\)".*/\1/p' "$s")
-	[ -n "$dev" ] && uloop detach "$dev" >/dev/null 2>&1
+command -v uloop >/dev/null 2>&1 || return 0
+if [ ! -e /run/uloop ] && [ -d /oldsys/run/uloop ]; then
+	mkdir -p /run
+	ln -s /oldsys/run/uloop /run/uloop
+fi
+_urc=0
+for _us in /run/uloop/*.json; do
+	[ -e "$_us" ] || continue
+	_udev=$(sed -n 's/.*"device":"\([^"]*\)".*/\1/p' "$_us")
+	[ -n "$_udev" ] || continue
+	# Layers the loop before could not unmount yet (the image's mount
+	# goes once the union above it is gone).
+	awk -v d="$_udev" '$1 == d { print $2 }' /proc/mounts | while read -r _um; do
+		umount "$_um" 2>/dev/null
+	done
+	if _uerr=$(uloop detach ${final:+--force} "$_udev" 2>&1); then
+		echo "uloop: $_udev detached at shutdown: cache committed"
+	else
+		echo "uloop: shutdown: ${_uerr#uloop: }"
+		_urc=1
+	fi
 done
-exit 0
+return $_urc

@@ -12,8 +12,8 @@
 #      in that filesystem); absent, not found in 10 s, write-protected,
 #      unmountable or refused by uloop: a warning and a cache in RAM;
 #   2. uloop attach (a root-storage daemon: /etc/initrd-release exists in
-#      every dracut image; dracut's /run is noexec, so the booted system
-#      reaches its binary as /proc/PID/exe);
+#      every dracut image; the booted system reaches its binary as
+#      /proc/PID/exe);
 #   3. the image read-only on /run/uloop/lower, the writable layer on
 #      /run/uloop/rw (and /run/uloop/ro with rd.live.overlay.readonly);
 #   4. without systemd, the union on $NEWROOT; with systemd,
@@ -49,6 +49,10 @@ url=${netroot#uloop:}
 uloop_opts
 err=$(uloop_check "$url") || die "$err"
 say() { info "uloop: $*"; echo "uloop: $*" >/dev/console 2>/dev/null; }
+# mount's complaint, the cause alone and on one line: util-linux adds a
+# line ("dmesg(1) may have more information..."), and a kernel log
+# record (die, warn) ends at the first newline, with what followed it.
+why() { echo "$1" | sed -n '1s/.*: //p'; }
 say "root=uloop:$url through $netif"
 
 ram_cache() {
@@ -91,7 +95,7 @@ if [ -n "$ULOOP_CACHE" ]; then
 	else
 		mkdir -p /run/uloop/flash
 		if ! merr=$(mount "$dev" /run/uloop/flash 2>&1); then
-			no_flash "cannot mount $dev: ${merr##*: }"
+			no_flash "cannot mount $dev: $(why "$merr")"
 		elif ! mkdir -p "/run/uloop/flash${path%/*}" 2>/dev/null; then
 			no_flash "cannot create ${path%/*} in $dev"
 		else
@@ -115,25 +119,24 @@ for p in $ULOOP_PINS; do opts="$opts --pin $p"; done
 [ "$ULOOP_TRANSPORT" != auto ] && opts="$opts --transport $ULOOP_TRANSPORT"
 [ -n "$ULOOP_DEBUG" ] && opts="$opts -v"
 attach_err() { tail -n 1 /run/uloop/attach.err | sed 's/^uloop: //'; }
-# udev probes a new disk under a shared lock, which uloop takes for
-# another user of the flash: let it finish, and retry (5 s at most) if
-# an event came in between.
+# The line of a failed attach: uloop's own names the URL when the server
+# is the cause ("URL: server answered 404"), else it is prefixed.
+attach_fail() {
+	_e=$(attach_err)
+	case $_e in "$url: "*) die "root=uloop:$_e" ;; *) die "root=uloop:$url: $_e" ;; esac
+}
+# A raw flash is held by its exclusive open, which udev's probes (shared,
+# not exclusive) never meet: no settling or retry needed.
 attach() {
-	udevadm settle --timeout=10 >/dev/null 2>&1
-	_t=0
 	# shellcheck disable=SC2086  # opts are words
-	while ! rdev=$(uloop attach "$url" --cache "$cachearg" $opts 2>/run/uloop/attach.err); do
-		grep -q "in use by another" /run/uloop/attach.err && [ $_t -lt 5 ] || return 1
-		_t=$((_t + 1))
-		sleep 1
-	done
+	rdev=$(uloop attach "$url" --cache "$cachearg" $opts 2>/run/uloop/attach.err)
 }
 if ! attach; then
 	if [ -n "$ULOOP_CACHE" ] && tail -n 1 /run/uloop/attach.err | grep -q -e "^uloop: cache " -e "^uloop: bitmap "; then
 		no_flash "$(attach_err)"
-		attach || die "root=uloop:$url: $(attach_err)"
+		attach || attach_fail
 	else
-		die "root=uloop:$url: $(attach_err)"
+		attach_fail
 	fi
 fi
 set +f
@@ -165,7 +168,7 @@ else
 	merr=$(mount -t "$ULOOP_FSTYPE" -o ro "$rdev" /run/uloop/lower 2>&1)
 fi
 ismounted /run/uloop/lower ||
-	die "rd.uloop.fstype=$ULOOP_FSTYPE: cannot mount $rdev: ${merr##*: } (not squashfs, erofs or ext4?)"
+	die "rd.uloop.fstype=$ULOOP_FSTYPE: cannot mount $rdev: $(why "$merr") (not squashfs, erofs or ext4?)"
 
 # The writable layer (mounted on $1): RAM, or a persistent SPEC[:/path].
 layer() {
@@ -177,7 +180,7 @@ layer() {
 		split_spec "$ULOOP_OVERLAY"
 		odev=$(find_dev "$spec") || die "rd.uloop.overlay=$ULOOP_OVERLAY: no such device after 10 s"
 		merr=$(mount ${2:+-o "$2"} "$odev" "$1" 2>&1) ||
-			die "rd.uloop.overlay=$ULOOP_OVERLAY: cannot mount $odev: ${merr##*: }"
+			die "rd.uloop.overlay=$ULOOP_OVERLAY: cannot mount $odev: $(why "$merr")"
 		if [ -n "$path" ]; then
 			mkdir -p "$1$path" 2>/dev/null || [ -d "$1$path" ] ||
 				die "rd.uloop.overlay=$ULOOP_OVERLAY: no $path in $odev"
@@ -211,7 +214,7 @@ fi
 set -- $(uloop_union)
 if [ -z "$DRACUT_SYSTEMD" ]; then
 	merr=$(mount -t "$1" -o "$3" "$2" "$NEWROOT" 2>&1) ||
-		die "rd.uloop.union=$ULOOP_UNION: cannot mount the root: ${merr##*: }"
+		die "rd.uloop.union=$ULOOP_UNION: cannot mount the root: $(why "$merr")"
 elif r=$(getarg root=); n=$(getarg netroot=); [ "${r%%:*}" != uloop ] && [ "${n%%:*}" != uloop ]; then
 	# A DHCP root-path: the generator ran before it was known.
 	mkdir -p /run/systemd/system/sysroot.mount.d
@@ -220,5 +223,15 @@ elif r=$(getarg root=); n=$(getarg netroot=); [ "${r%%:*}" != uloop ] && [ "${n%
 	systemctl --no-block daemon-reload
 fi
 : >/run/uloop/root.ready
+# At poweroff the daemon should commit and exit before the power goes:
+# dracut's shutdown hook (uloop-shutdown.sh) detaches the image, where
+# the booted system restores the initramfs into /run/initramfs
+# (dracut-shutdown.service).  systemd-shutdown goes back there only if
+# /run/initramfs/shutdown is executable, and dracut's own init mounts
+# /run noexec (systemd, in the initramfs or not, mounts it nosuid,nodev
+# only): remount it as systemd would.
 need_shutdown
+if [ -z "$DRACUT_SYSTEMD" ] && ! mount -o remount,exec /run 2>/dev/null; then
+	warn "uloop: cannot remount /run exec: at poweroff systemd will not return to the initramfs to detach the image"
+fi
 exit 0
