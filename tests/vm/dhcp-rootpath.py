@@ -9,8 +9,8 @@ option (17), which dracut's root=dhcp reads the root from.  This serves
 a second NIC of the guest whose only peer is this process: QEMU's
 `-netdev dgram` carries each Ethernet frame as one UDP datagram between
 127.0.0.1 ports.  It binds 127.0.0.1 on a port of the kernel's choice
-and prints it as the first line of standard output; it sends its frames
-to the address the first frame came from (QEMU's local port).  It
+and prints it as the first line of standard output; it answers each
+frame to the address it came from (QEMU's local port).  It
 answers DHCPDISCOVER with an OFFER and DHCPREQUEST with an ACK of
 10.0.3.15/24 (server 10.0.3.1, no router: the guest's other NIC keeps
 the default route), with ROOT_PATH as option 17, and logs each reply to
@@ -92,7 +92,7 @@ def dhcp_reply(kind, xid, chaddr, flags, root_path):
 
 
 def main():
-    if len(sys.argv) != 2 or len(sys.argv[1]) > 255:
+    if len(sys.argv) != 2 or len(sys.argv[1].encode()) > 255:
         sys.exit("usage: dhcp-rootpath.py ROOT_PATH (at most 255 bytes)")
     root_path = sys.argv[1]
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

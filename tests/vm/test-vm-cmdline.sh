@@ -31,7 +31,8 @@ overlay|root=$U rd.uloop.overlay=bogus rd.uloop.reboot_delay=0|uloop: rd.uloop.o
 union|root=$U rd.uloop.union=zfs rd.uloop.reboot_delay=0|uloop: rd.uloop.union=zfs: not overlay or aufs
 aufs|root=$U rd.uloop.union=aufs rd.uloop.reboot_delay=0|uloop: rd.uloop.union=aufs: this kernel has no aufs
 fstype|root=$U rd.uloop.fstype=ext4 rd.uloop.reboot_delay=0|uloop: rd.uloop.fstype=ext4: cannot mount /dev/nbd0: Invalid argument
-missing|root=uloop:http://10.0.2.100/nope.sqfs rd.uloop.reboot_delay=0|uloop: root=uloop:http://10.0.2.100/nope.sqfs: http://10.0.2.100/nope.sqfs: server answered 404
+missing|root=uloop:http://10.0.2.100/nope.sqfs rd.uloop.pin=sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= rd.uloop.reboot_delay=0|uloop: root=uloop:http://10.0.2.100/nope.sqfs: server answered 404
+empty|root=$U rd.uloop.cache= rd.uloop.reboot_delay=0|uloop: rd.uloop.cache=: empty value
 label|root=$U rd.uloop.cache=LABEL=nosuchlabel|uloop: warning: rd.uloop.cache=LABEL=nosuchlabel: no such device after 10 s; booting with a cache in RAM (nothing persists)
 typo|root=$U rd.uloop.cahce=/dev/vda rd.uloop.reboot_delay=0|uloop: warning: rd.uloop.cahce=/dev/vda: unknown parameter, ignored
 cachespec|root=$U rd.uloop.cache=flash rd.uloop.reboot_delay=0|uloop: rd.uloop.cache=flash: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]

@@ -4,13 +4,15 @@
 # dracut's own init) and the initramfs-tools script stop the boot with one
 # console line naming the parameter or the image, and the cause; no root
 # is mounted (the Debian root's test unit never runs), and the boot ends
-# by itself: dracut says FATAL and, with rd.shell=0 rd.emergency=poweroff,
-# powers off (or, from its cmdline hook, leaves the kernel to panic:
-# panic=-1 reboots); initramfs-tools panics, and panic=-1 reboots.  QEMU
-# runs with -no-reboot: either way it exits.  Each case, each flavour:
+# by itself: dracut says FATAL, and with rd.shell=0 its init exits (the
+# image has no poweroff for rd.emergency=poweroff: that comes with
+# dracut's shutdown module), the kernel panics and panic=-1 (vm_boot's)
+# reboots; initramfs-tools panics, and panic=-1 reboots.  QEMU runs with
+# -no-reboot: either way it exits.  Each case, each flavour:
 #   fstype   rd.uloop.fstype=xfs: the parser refuses it, before the network
 #   empty    rd.uloop.cache= (given empty): "empty value", not the default
 #   missing  an image the server does not have: its URL and the 404
+#            (with a TLS pin, whose base64 ends in '=': not "empty")
 #   junk     4 MiB of random bytes served as the image: uloop attaches
 #            it, no filesystem mounts it
 # The images are those of test-vm-dracut.sh and
@@ -36,7 +38,7 @@ case_args() {
 	case $1 in
 	fstype) echo "root=uloop:$DISTRO_URL rd.uloop.fstype=xfs" ;;
 	empty) echo "root=uloop:$DISTRO_URL rd.uloop.cache=" ;;
-	missing) echo "root=uloop:http://10.0.2.100/missing.squashfs" ;;
+	missing) echo "root=uloop:http://10.0.2.100/missing.squashfs rd.uloop.pin=sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" ;;
 	junk) echo "root=uloop:http://10.0.2.100/junk.img" ;;
 	esac
 }

@@ -38,7 +38,8 @@ uloop_opts() {
 	ULOOP_EMPTY=""
 	set -f
 	for _w in $(getcmdline); do
-		case $_w in rd.uloop.?*=) ULOOP_EMPTY=${_w%=}; break ;; esac
+		# Its value empty, not its last character '=' (a base64 pin).
+		case $_w in rd.uloop.?*=*) [ -n "${_w#*=}" ] || { ULOOP_EMPTY=${_w%%=*}; break; } ;; esac
 	done
 	set +f
 	ULOOP_CACHE=$(uloop_getarg rd.uloop.cache) || ULOOP_CACHE=""

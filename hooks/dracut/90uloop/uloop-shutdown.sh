@@ -8,14 +8,18 @@
 # root is unmounted as far as it goes, and dracut's shutdown runs this
 # hook: it detaches the root image, so the daemon (spared by systemd's
 # killing spree: '@' in its argv[0]) commits its cache, marks it clean
-# and exits before the power goes.  Without this the node still powers
-# off cleanly; only the blocks of the last second are fetched again.
+# and exits before the power goes; then it unmounts what uloop mounted
+# under /run/uloop (the flash holding a cache file, a persistent writable
+# layer), which nothing else unmounts: dracut powers off with -f -n.
+# Without this the node still powers off cleanly; only the blocks of the
+# last second are fetched again.
 #
-# By now dracut's shutdown has moved the booted system's /run (the
-# daemon's state, the layers' mounts) to /oldsys/run: uloop finds its
-# state under /run/uloop, so that is linked there.  Sourced by dracut's
-# shutdown loop: a non-zero return means "again" (a layer still
-# mounted); the last pass ($1 = final) detaches with --force.
+# The booted system's /run (the daemon's state, the layers' mounts) is
+# at /oldsys/run by now (dracut's shutdown moved it there); uloop reads
+# its state in /run/uloop, so that is linked there if it is not seen.
+# Sourced by dracut's shutdown loop, up to 40 passes: a non-zero return
+# means "again" (a layer still mounted); the last pass ($final set)
+# detaches with --force and says why when it fails.
 
 command -v uloop >/dev/null 2>&1 || return 0
 if [ ! -e /run/uloop ] && [ -d /oldsys/run/uloop ]; then
@@ -27,7 +31,7 @@ for _us in /run/uloop/*.json; do
 	[ -e "$_us" ] || continue
 	_udev=$(sed -n 's/.*"device":"\([^"]*\)".*/\1/p' "$_us")
 	[ -n "$_udev" ] || continue
-	# Layers the loop before could not unmount yet (the image's mount
+	# Layers the pass before could not unmount yet (the image's mount
 	# goes once the union above it is gone).
 	awk -v d="$_udev" '$1 == d { print $2 }' /proc/mounts | while read -r _um; do
 		umount "$_um" 2>/dev/null
@@ -35,8 +39,14 @@ for _us in /run/uloop/*.json; do
 	if _uerr=$(uloop detach ${final:+--force} "$_udev" 2>&1); then
 		echo "uloop: $_udev detached at shutdown: cache committed"
 	else
-		echo "uloop: shutdown: ${_uerr#uloop: }"
+		[ -n "$final" ] && echo "uloop: shutdown: ${_uerr#uloop: }"
 		_urc=1
 	fi
 done
-return $_urc
+[ $_urc -eq 0 ] || return 1
+# The daemon is gone: its flash and the writable layers, deepest first.
+awk '$2 ~ /\/run\/uloop\// { print $2 }' /proc/mounts | sort -r | while read -r _um; do
+	umount "$_um" 2>/dev/null || umount -l "$_um" 2>/dev/null
+done
+sync
+return 0

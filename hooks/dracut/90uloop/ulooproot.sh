@@ -52,7 +52,7 @@ say() { info "uloop: $*"; echo "uloop: $*" >/dev/console 2>/dev/null; }
 # mount's complaint, the cause alone and on one line: util-linux adds a
 # line ("dmesg(1) may have more information..."), and a kernel log
 # record (die, warn) ends at the first newline, with what followed it.
-why() { echo "$1" | sed -n '1s/.*: //p'; }
+why() { echo "$1" | sed -n '1{s/.*: //;p;}'; }
 say "root=uloop:$url through $netif"
 
 ram_cache() {
@@ -118,7 +118,10 @@ for p in $ULOOP_PINS; do opts="$opts --pin $p"; done
 [ -n "$ULOOP_OFFLINE" ] && opts="$opts --offline"
 [ "$ULOOP_TRANSPORT" != auto ] && opts="$opts --transport $ULOOP_TRANSPORT"
 [ -n "$ULOOP_DEBUG" ] && opts="$opts -v"
-attach_err() { tail -n 1 /run/uloop/attach.err | sed 's/^uloop: //'; }
+attach_err() {
+	tail -n 1 /run/uloop/attach.err | sed 's/^uloop: //' | grep . ||
+		echo "uloop attach failed without a message (killed?)"
+}
 # The line of a failed attach: uloop's own names the URL when the server
 # is the cause ("URL: server answered 404"), else it is prefixed.
 attach_fail() {
@@ -199,7 +202,10 @@ tmpfs*) layer /run/uloop/rw ;;
 	if [ -n "$ULOOP_OVLRO" ]; then
 		mkdir -p /run/uloop/ro
 		layer /run/uloop/ro ro
-		mkdir -p /run/uloop/ro/upper
+		# Read-only, it cannot be made: a layer never used writable has
+		# nothing to show.
+		[ -d /run/uloop/ro/upper ] ||
+			die "rd.live.overlay.readonly: rd.uloop.overlay=$ULOOP_OVERLAY has no upper/ yet (boot it writable once)"
 		mount -t tmpfs -o mode=0755 tmpfs /run/uloop/rw
 	else
 		layer /run/uloop/rw
@@ -229,9 +235,9 @@ fi
 # (dracut-shutdown.service).  systemd-shutdown goes back there only if
 # /run/initramfs/shutdown is executable, and dracut's own init mounts
 # /run noexec (systemd, in the initramfs or not, mounts it nosuid,nodev
-# only): remount it as systemd would.
+# only): without dracut-systemd, remount it as systemd would.
 need_shutdown
-if [ -z "$DRACUT_SYSTEMD" ] && ! mount -o remount,exec /run 2>/dev/null; then
-	warn "uloop: cannot remount /run exec: at poweroff systemd will not return to the initramfs to detach the image"
+if [ -z "$DRACUT_SYSTEMD" ] && ! merr=$(mount -o remount,exec /run 2>&1); then
+	warn "uloop: cannot remount /run exec ($(why "$merr")): at poweroff systemd will not return to the initramfs to detach the image"
 fi
 exit 0
