@@ -58,7 +58,10 @@ dhcp=$!
 on_exit "kill $dhcp"
 i=0
 until [ -s "$T/dhcp.port" ]; do
-	[ $i -lt 50 ] && kill -0 $dhcp 2>/dev/null || { cat "$T/dhcp.log"; fail "dhcp-rootpath.py did not start"; }
+	if [ $i -ge 50 ] || ! kill -0 $dhcp 2>/dev/null; then
+		cat "$T/dhcp.log"
+		fail "dhcp-rootpath.py did not start"
+	fi
 	sleep 0.1
 	i=$((i + 1))
 done
@@ -71,6 +74,8 @@ wrote() { sed -n 's/.*ULOOP-DISTRO: OVERLAY WRITABLE: \(w [0-9a-f-]*\).*/\1/p' "
 detached() {
 	grep -aq "uloop: /dev/[a-z0-9]* detached at shutdown: cache committed" "$T/$1.log" ||
 		{ grep -a -e uloop -e dracut "$T/$1.log" | tail -n 20; fail "$1: the shutdown hook did not detach the image"; }
+	! grep -a "uloop-shutdown.sh: " "$T/$1.log" || fail "$1: the shutdown hook's shell complained"
+	! grep -a "uloop: shutdown: still mounted" "$T/$1.log" || fail "$1: a layer under /run/uloop stayed mounted"
 }
 
 A="rd.uloop.cache=/dev/vda rd.uloop.overlay=LABEL=uloop-rw rd.shell=0"

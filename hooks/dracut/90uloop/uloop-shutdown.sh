@@ -44,9 +44,12 @@ for _us in /run/uloop/*.json; do
 	fi
 done
 [ $_urc -eq 0 ] || return 1
-# The daemon is gone: its flash and the writable layers, deepest first.
-awk '$2 ~ /\/run\/uloop\// { print $2 }' /proc/mounts | sort -r | while read -r _um; do
-	umount "$_um" 2>/dev/null || umount -l "$_um" 2>/dev/null
+# The daemon is gone: its flash and the writable layers, deepest first
+# (the reverse of /proc/mounts' order).
+awk '$2 ~ /\/run\/uloop\// { m[n++] = $2 } END { while (n) print m[--n] }' /proc/mounts | while read -r _um; do
+	umount "$_um" 2>/dev/null
 done
+_uleft=$(awk '$2 ~ /\/run\/uloop\// { printf " %s", $2 }' /proc/mounts)
+[ -z "$_uleft" ] || echo "uloop: shutdown: still mounted:$_uleft"
 sync
 return 0
