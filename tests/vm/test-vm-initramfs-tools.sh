@@ -5,7 +5,8 @@
 # with hooks/initramfs-tools in place, MODULES=netboot (slim: network
 # drivers, plus virtio_blk for the flash), boots the Debian 12 root from
 # nginx with root=uloop:URL, the cache on the node's flash.  Cold, then
-# warm: 0 image bytes; both: the daemon started in the initramfs serves
+# warm: 0 image bytes, and warm again with the other spelling (boot=uloop
+# netroot=uloop:URL); all: the daemon started in the initramfs serves
 # the root after run-init (same PID), `systemctl poweroff` powers off.
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
@@ -18,3 +19,5 @@ distro_itools "$T/initrd"
 A="root=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1"
 distro_boot itools-cold "$T/initrd" "$A"
 distro_boot itools-warm "$T/initrd" "$A" warm
+# The other spelling: boot=uloop with netroot=, no root=.
+distro_boot itools-boot "$T/initrd" "boot=uloop netroot=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1" warm
