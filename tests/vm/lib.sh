@@ -182,9 +182,15 @@ vm_boot() {
 	set -- -accel tcg -cpu "$VM_CPU" -m "$VM_MEM" -smp 1 -nodefaults -no-reboot \
 		-display none -serial "file:$_log" \
 		-kernel "$VMLINUZ" -initrd "$_initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 no_timer_check $_append"
+		-append "console=ttyS0 panic=-1 loglevel=4 no_timer_check init_on_alloc=0 $_append"
 	# no_timer_check: under TCG on a busy host the kernel's check of the
 	# timer interrupt can fail and panic ("IO-APIC + timer doesn't work").
+	# init_on_alloc=0: Debian's kernel zeroes every page it allocates (a
+	# hardening default), and under TCG with two guests on the host that
+	# zeroing (clear_page_rep, in sysrq backtraces of the daemon's cache
+	# writes and of squashfs readahead) stalled 7 of 8 dracut boots by
+	# about 23 s after switch_root; with init_on_alloc=0, 0 of 6 (why
+	# TCG zeroes that slowly here is not established; docs/dracut.md).
 	# VM_QEMU_PRE: more devices, before the server's NIC (an extra NIC
 	# there becomes eth0, the server's eth1).  VM_MAC: the server NIC's MAC.
 	# shellcheck disable=SC2086
