@@ -197,10 +197,8 @@ distro_itools() {
 		mount -t overlay -o "lowerdir=$_tree,upperdir=$T/chroot.up,workdir=$T/chroot.work" itools "$_c" ||
 			fail "cannot mount an overlay on $_tree"
 		on_exit "umount -R $_c"
-		_it=$_c/usr/share/initramfs-tools
-		cp "$top/hooks/initramfs-tools/hooks/uloop" "$_it/hooks/uloop"
-		cp "$top/hooks/initramfs-tools/scripts/uloop" "$_it/scripts/uloop"
-		cp "$top/hooks/initramfs-tools/scripts/init-top/uloop" "$_it/scripts/init-top/uloop"
+		# hooks/initramfs-tools mirrors /usr/share/initramfs-tools.
+		cp -r "$top/hooks/initramfs-tools/." "$_c/usr/share/initramfs-tools/"
 		mkdir -p "$_c/usr/lib/uloop" "$_c/lib/modules/$KVER"
 		cp "$ULOOP_VM_BIN" "$_c/usr/lib/uloop/uloop.static"
 		echo MODULES=netboot >"$_c/etc/initramfs-tools/conf.d/uloop-test"
