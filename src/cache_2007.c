@@ -153,6 +153,12 @@ static int ulo_2007_load(struct ulo_cache *c)
 	uint8_t *bm;
 	int ret;
 
+	/* The image itself is the cache file: sized and emptied with
+	 * ftruncate, which a device has no use for (and would take a
+	 * device's st_size of 0 for a new, empty cache). */
+	if (c->is_blkdev)
+		return ulo_err(-EINVAL, "cache %s: the 2007 layout (--bitmap) keeps the image in a regular file, not on a device (leave out --bitmap for a raw partition)",
+			       c->path);
 	if (fstat(c->fd, &cs) < 0)
 		return ulo_errno(-errno, "cache %s: fstat", c->path);
 	if (fstat(c->bfd, &bs) < 0)

@@ -31,48 +31,35 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "devsig.h"
 #include "failpoint.h"
 #include "util.h"
-
-#define ULO_PROBE_SPAN (64 * 1024)	/* bytes that must be zero to format */
 
 struct ulo_native {
 	struct ulo_header h;	/* the current header */
 	bool have_header;	/* h came from disk or format() */
 };
 
-static bool ulo_zero(const uint8_t *p, size_t n)
-{
-	while (n--)
-		if (*p++)
-			return false;
-	return true;
-}
-
 /*
  * May we lay a cache out over this, losing nothing?  A regular file: only
  * if it holds no data at all (empty or fully sparse, e.g. made with
- * truncate -s).  A device: if its first 64 KiB are zero, where partition
- * tables, filesystems and RAID keep their signatures (what wipefs clears).
+ * truncate -s).  A device: if no signature of anything is on it and its
+ * head is zero (devsig.c; what wipefs clears).  @what says what was found.
  */
-static int ulo_native_blank(struct ulo_cache *c, uint64_t size, bool *blank)
+static int ulo_native_blank(struct ulo_cache *c, uint64_t size, char *what,
+			    size_t len)
 {
-	size_t n = ULO_MIN(size, ULO_PROBE_SPAN);
-	uint8_t *buf;
 	int ret;
 
+	what[0] = '\0';
 	if (!c->is_blkdev) {
-		*blank = lseek(c->fd, 0, SEEK_DATA) < 0 && errno == ENXIO;
+		if (!(lseek(c->fd, 0, SEEK_DATA) < 0 && errno == ENXIO))
+			snprintf(what, len, "a file with data in it");
 		return 0;
 	}
-	buf = malloc(n ? n : 1);
-	if (!buf)
-		return ulo_errno(-ENOMEM, "cache %s", c->path);
-	ret = ulo_pread_full(c->fd, buf, n, 0);
-	*blank = !ret && ulo_zero(buf, n);
-	free(buf);
+	ret = ulo_devsig_find(c->fd, size, what, len);
 	if (ret)
-		return ulo_errno(ret, "cache %s: pread", c->path);
+		return ulo_errno(ret, "cache %s: probing for signatures", c->path);
 	return 0;
 }
 
@@ -84,8 +71,7 @@ static int ulo_native_load(struct ulo_cache *c)
 	uint64_t size, stray;
 	uint8_t *bm;
 	struct stat st;
-	char why[512];
-	bool blank;
+	char why[512], what[256];
 	int ret, slot;
 
 	n = calloc(1, sizeof(*n));
@@ -104,17 +90,19 @@ static int ulo_native_load(struct ulo_cache *c)
 	if (ret && ret != -ENODATA && c->wipe)
 		return -ENODATA;	/* damaged: --wipe starts over */
 	if (ret == -ENODATA) {
-		ret = ulo_native_blank(c, size, &blank);
+		if (c->wipe)
+			return -ENODATA;
+		ret = ulo_native_blank(c, size, what, sizeof(what));
 		if (ret)
 			return ret;
-		if (blank || c->wipe)
+		if (!what[0])
 			return -ENODATA;
 		if (c->readonly)
 			return ulo_err(-EINVAL, "cache %s: not a uloop cache (no header magic)",
 				       c->path);
 		return ulo_err(-EEXIST,
-			       "cache %s: holds other data, not a uloop cache; refusing to overwrite it (pass --wipe to reuse it)",
-			       c->path);
+			       "cache %s: holds other data (%s), not a uloop cache; refusing to overwrite it (pass --wipe to reuse it)",
+			       c->path, what);
 	}
 	if (ret)
 		return ulo_err(ret, "cache %s: %s%s", c->path, why,

@@ -12,6 +12,8 @@ need="gcc:gcc make:make shellcheck:shellcheck sfdisk:fdisk mkfs.vfat:dosfstools 
 need="$need qemu-system-x86_64:qemu-system-x86 busybox:busybox-static nc:netcat-openbsd depmod:kmod cpio:cpio mksquashfs:squashfs-tools mkfs.ext4:e2fsprogs zstd:zstd file:file"
 # A real distribution root for the boot tests (tests/vm/debian-root.sh).
 need="$need mmdebstrap:mmdebstrap"
+# Signatures a cache must never be laid over (test-cache-signatures).
+need="$need mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin"
 # dracut for the dracut module's tests (network-legacy needs dhclient and
 # arping); initramfs-tools is built in a chroot (tests/vm/itools-tree.sh).
 need="$need dracut:dracut /usr/lib/dracut/modules.d/40network/netroot.sh:dracut-network dhclient:isc-dhcp-client arping:iputils-arping groff:groff-base"
