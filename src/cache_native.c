@@ -213,9 +213,10 @@ static int ulo_native_replace_file(struct ulo_cache *c,
 	int fd, dfd, ret;
 
 	snprintf(tmp, sizeof(tmp), "%s.uloop-new", c->path);
-	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* Never through a planted symlink: root chowns this file below. */
+	fd = ulo_create_fresh(AT_FDCWD, tmp, 0600);
 	if (fd < 0)
-		return ulo_errno(-errno, "cache %s: open", tmp);
+		return ulo_errno(fd, "cache %s: create", tmp);
 	/* The new file takes the old one's place: its owner and mode too. */
 	if (fstat(c->fd, &st) < 0 ||
 	    (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM) ||

@@ -155,9 +155,9 @@ int cmd_export(int argc, char **argv)
 		fd = STDOUT_FILENO;
 	} else {
 		snprintf(part, sizeof(part), "%s.uloop-part", out);
-		fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		fd = ulo_create_fresh(AT_FDCWD, part, 0644);
 		if (fd < 0) {
-			ulo_errno(-errno, "%s: open", part);
+			ulo_errno(fd, "%s: create", part);
 			cli_fail();
 			goto out;
 		}

@@ -15,6 +15,7 @@
 #include "fuse_dev.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -73,7 +74,7 @@ static bool ulo_fuse_mounted(const char *path)
 int ulo_fuse_mount(const char *path, uint64_t size, struct ulo_fuse **out)
 {
 	struct ulo_fuse *f;
-	char opts[256];
+	char opts[256], target[64 + PATH_MAX];
 	struct stat st;
 	int fd, ret;
 
@@ -90,33 +91,50 @@ int ulo_fuse_mount(const char *path, uint64_t size, struct ulo_fuse **out)
 		goto out_free;
 	}
 	f->created = access(path, F_OK) < 0;
-	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
+	/*
+	 * Never through a symlink (root would mount over whatever a planted
+	 * link names), and the mount goes on the very file checked here:
+	 * through /proc/self/fd, not the path, which could be swapped for a
+	 * link in between.
+	 */
+	fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0444);
+	if (fd < 0 && errno == ELOOP) {
+		ret = ulo_err(-ELOOP, "%s: a symlink; refusing to mount over what it points to (name the file itself)",
+			      path);
+		goto out_free;
+	}
 	if (fd < 0) {
 		ret = ulo_errno(-errno, "%s: open (mount point)", path);
 		goto out_free;
 	}
-	ret = fstat(fd, &st);
-	close(fd);
-	if (ret < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
 		ret = ulo_err(-EINVAL, "%s: the device path must be a regular file",
 			      path);
 		goto out_free;
 	}
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+	if (access(target, F_OK) < 0)	/* no /proc: the path it is */
+		snprintf(target, sizeof(target), "%s", path);
 	f->fd = open("/dev/fuse", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (f->fd < 0) {
 		ret = ulo_errno(-errno, "/dev/fuse: open");
+		close(fd);
 		goto out_free;
 	}
 	if (pipe2(f->stop_pipe, O_CLOEXEC) < 0) {
 		ret = ulo_errno(-errno, "fuse: pipe");
+		close(fd);
 		goto out_close;
 	}
 	snprintf(opts, sizeof(opts),
 		 "fd=%d,rootmode=%o,user_id=%u,group_id=%u,allow_other,max_read=%u",
 		 f->fd, S_IFREG | 0444, f->uid, f->gid,
 		 ULO_FUSE_MAX_PAGES * 4096);
-	if (mount("uloop", path, "fuse.uloop", MS_NOSUID | MS_NODEV | MS_RDONLY,
-		  opts) < 0) {
+	ret = mount("uloop", target, "fuse.uloop", MS_NOSUID | MS_NODEV | MS_RDONLY,
+		    opts);
+	close(fd);
+	if (ret < 0) {
 		ret = ulo_errno(-errno, "%s: mount fuse", path);
 		goto out_close;
 	}

@@ -61,12 +61,13 @@ int ulo_runstate_write(const struct ulo_runstate *s)
 	ulo_runstate_path(s->device, path, sizeof(path));
 	name = strrchr(path, '/') + 1;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	fd = ulo_create_fresh(dfd, tmp, 0644);
+	if (fd < 0)
+		return ulo_errno(fd, "%s/%s: create", ULO_RUNDIR, tmp);
+	f = fdopen(fd, "w");
 	if (!f) {
-		if (fd >= 0)
-			close(fd);
-		return ulo_errno(-errno, "%s/%s: open", ULO_RUNDIR, tmp);
+		close(fd);
+		return ulo_errno(-errno, "%s/%s: fdopen", ULO_RUNDIR, tmp);
 	}
 	ulo_engine_stats(s->eng, &st);
 	ulo_json_init(&j, f);

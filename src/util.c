@@ -271,3 +271,14 @@ uint64_t ulo_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
+
+int ulo_create_fresh(int dirfd, const char *name, mode_t mode)
+{
+	int fd;
+
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, mode);
+	return fd < 0 ? -errno : fd;
+}

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ULO_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ULO_DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
@@ -68,6 +69,16 @@ int ulo_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 bool ulo_same_file(const char *p, const char *q);
 /* Write @len zero bytes at @off (allocating them, unlike a hole): 0 or -errno. */
 int ulo_pwrite_zeros(int fd, uint64_t off, uint64_t len);
+
+/*
+ * Create @name (relative to @dirfd, or AT_FDCWD) as a new file of our own
+ * for a write-then-rename: a leftover of that name is unlinked first (a
+ * symlink goes, not its target), and the open is O_CREAT | O_EXCL |
+ * O_NOFOLLOW, so whatever someone plants there in between fails the open
+ * instead of being written, truncated or chowned.  Returns the fd
+ * (O_RDWR | O_CLOEXEC) or -errno.
+ */
+int ulo_create_fresh(int dirfd, const char *name, mode_t mode);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t ulo_now_ns(void);
