@@ -211,6 +211,34 @@ int ulo_header_check_layout(const struct ulo_header *h, uint64_t capacity,
 	      h->data_offset + h->data_length <= h->bitmap_offset))
 		return ulo_why(why, whylen, -EINVAL,
 			       "bitmap region and data region overlap");
+	/*
+	 * The regions follow from image_size and block_shift alone, and
+	 * uloop never wrote anything else: a header that says otherwise was
+	 * made by hand, and trusting its lengths would let a few KiB of
+	 * sparse file claim a bitmap of gigabytes (read and counted by every
+	 * `uloop info`).
+	 */
+	{
+		struct ulo_header want = *h;
+
+		ulo_header_layout(&want);
+		if (want.bitmap_offset != h->bitmap_offset ||
+		    want.bitmap_length != h->bitmap_length ||
+		    want.data_offset != h->data_offset ||
+		    want.data_length != h->data_length)
+			return ulo_why(why, whylen, -EINVAL,
+				       "regions (bitmap %llu+%llu, data %llu+%llu) are not the layout of a %llu-byte image in %llu-byte blocks (bitmap %llu+%llu, data %llu+%llu)",
+				       (unsigned long long)h->bitmap_offset,
+				       (unsigned long long)h->bitmap_length,
+				       (unsigned long long)h->data_offset,
+				       (unsigned long long)h->data_length,
+				       (unsigned long long)h->image_size,
+				       (unsigned long long)bs,
+				       (unsigned long long)want.bitmap_offset,
+				       (unsigned long long)want.bitmap_length,
+				       (unsigned long long)want.data_offset,
+				       (unsigned long long)want.data_length);
+	}
 	return 0;
 }
 

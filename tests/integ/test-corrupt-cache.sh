@@ -87,3 +87,34 @@ head -c 12288 /dev/zero >>"$T/c7"
 expect_fail 1 "does not match its recorded image size" $ULOOP info "$T/c7" --bitmap "$T/b7"
 truncate -s 4095 "$T/c7"
 expect_fail 1 "not a non-zero multiple of the page size" $ULOOP info "$T/c7" --bitmap "$T/b7"
+
+# A header, CRC and all, whose regions are not the image's layout: a few
+# KiB of sparse file claiming a 1.3 GB bitmap (uloop info read and counted
+# it: 24 s, 1.3 GB of memory).  Refused from the header alone.
+requires python3
+cp "$T/good" "$T/c"
+python3 - "$T/c" <<'PY'
+import struct, sys
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+path = sys.argv[1]
+with open(path, 'r+b') as f:
+    area = bytearray(f.read(8192))
+    blen = 1300 << 20
+    doff = (8192 + blen + 65535) // 65536 * 65536
+    for slot in (0, 4096):
+        s = area[slot:slot + 4096]
+        struct.pack_into('<QQ', s, 56, blen, doff)
+        struct.pack_into('<I', s, 4092, crc32c(bytes(s[:4092])))
+        area[slot:slot + 4096] = s
+    f.seek(0)
+    f.write(area)
+    f.truncate(doff + 65 * 65536)
+PY
+cp "$T/c" "$T/c.before"
+refused "are not the layout of a 4194309-byte image in 65536-byte blocks"

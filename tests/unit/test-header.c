@@ -608,11 +608,28 @@ static void test_check_layout_refusals(void)
 	h.bitmap_offset = g.data_offset + g.data_length - 4096;
 	expect_bad_layout("bitmap at data end", &h, UINT64_MAX, "overlap");
 	fill_header(&h, 12, 1 << 20, 1);
-	h.data_offset = 8192;	/* data first, bitmap after it is fine */
+	h.data_offset = 8192;	/* data first: sound, but not uloop's layout */
 	h.bitmap_offset = 8192 + h.data_length;
-	CHECK_EQ(ulo_header_check_layout(&h, UINT64_MAX, why, sizeof(why)), 0);
+	expect_bad_layout("data first", &h, UINT64_MAX, "not the layout");
 	h.bitmap_offset -= 4096;
 	expect_bad_layout("data over bitmap", &h, UINT64_MAX, "overlap");
+
+	/* Longer regions than the image needs: a few KiB of sparse file
+	 * claimed a bitmap of 1.3 GB, which `uloop info` read and counted. */
+	h = g;
+	h.bitmap_length += 4096;
+	h.data_offset = ULO_ROUND_UP(h.bitmap_offset + h.bitmap_length, 65536);
+	expect_bad_layout("bitmap too long", &h, UINT64_MAX, "not the layout");
+	h = g;
+	h.bitmap_length = 1300ull << 20;
+	h.data_offset = ULO_ROUND_UP(h.bitmap_offset + h.bitmap_length, 65536);
+	expect_bad_layout("bitmap 1.3 GB", &h, UINT64_MAX, "not the layout");
+	h = g;
+	h.data_length += 65536;
+	expect_bad_layout("data too long", &h, UINT64_MAX, "not the layout");
+	h = g;
+	h.data_offset += 65536;
+	expect_bad_layout("data moved", &h, UINT64_MAX, "not the layout");
 
 	/* Capacity. */
 	expect_bad_layout("data past end", &g, end - 1, "data region");
