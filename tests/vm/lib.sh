@@ -52,14 +52,21 @@ vm_kernel() {
 	KROOT=$_kd/root
 	VMLINUZ=$KROOT/boot/vmlinuz-$KVER
 	if [ ! -s "$KROOT/lib/modules/$KVER/modules.dep" ]; then
+		# The VM tests start in parallel: on a fresh machine they all
+		# came here at once and removed each other's half-extracted
+		# trees (18 of 18 failed).  One fetches, the others wait.
 		mkdir -p "$_kd"
-		( cd "$_kd" && rm -f ./*.deb && apt-get download -qq "linux-image-$KVER" ) ||
-			fail "could not download linux-image-$KVER"
-		rm -rf "$KROOT.tmp"
-		dpkg-deb -x "$_kd"/linux-image-*.deb "$KROOT.tmp"
-		depmod -b "$KROOT.tmp" "$KVER"
-		rm -rf "$KROOT"
-		mv "$KROOT.tmp" "$KROOT"
+		(
+			flock 9
+			[ -s "$KROOT/lib/modules/$KVER/modules.dep" ] && exit 0
+			( cd "$_kd" && rm -f ./*.deb && apt-get download -qq "linux-image-$KVER" ) ||
+				exit 1
+			rm -rf "$KROOT.tmp"
+			dpkg-deb -x "$_kd"/linux-image-*.deb "$KROOT.tmp" &&
+				depmod -b "$KROOT.tmp" "$KVER" || exit 1
+			rm -rf "$KROOT"
+			mv "$KROOT.tmp" "$KROOT"
+		) 9>"$_kd.lock" || fail "could not download and unpack linux-image-$KVER"
 	fi
 	[ -s "$VMLINUZ" ] || fail "no kernel at $VMLINUZ"
 }
