@@ -48,7 +48,7 @@ BASE_CFLAGS += $(CURL_CFLAGS)
 LDLIBS := $(CURL_LIBS) -lblkid $(LDLIBS)
 
 B := build
-LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c source.c source_file.c \
+LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_file.c \
 	source_http.c http_client.c http_parse.c tls_verify.c \
 	cache_header.c cache.c cache_native.c cache_2007.c json.c stats.c \
 	plan.c engine.c progress.c failpoint.c fuse_dev.c libuloop.c \

@@ -53,5 +53,6 @@ printf '%-6s %14s %16s %14s %10s\n' "boot" "root's init" "boot's reads done" "fe
 row cold
 row warm
 echo
-echo "The warm boot asks the server one 1-byte question (is the image the same?)"
-echo "and reads everything else from its flash."
+echo "The warm boot asks the server one 1-byte question (is the image the same?),"
+echo "compares 4 ranges of 4 KiB it holds with the server's (in parallel), and"
+echo "reads everything else from its flash."

@@ -223,6 +223,29 @@ out_free:
 	return ret;
 }
 
+/*
+ * Forget what the cache holds and lay it out empty for @id: the old
+ * identity goes first (unbind), so no moment exists where old bits stand
+ * under the new identity.  commit_lock held.
+ */
+static int ulo_cache_relayout(struct ulo_cache *c, const struct ulo_identity *id)
+{
+	int ret;
+
+	if (c->laid_out) {
+		ret = c->fmt->unbind(c);
+		if (ret)
+			return ret;
+		ulo_failpoint("unbind-written");
+	}
+	ulo_cache_free_bitmaps(c);
+	c->laid_out = false;
+	ret = c->fmt->format(c, id);
+	if (!ret)
+		c->laid_out = true;
+	return ret;
+}
+
 int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
 		   bool offline, enum ulo_bind_result *res, uint64_t *dropped)
 {
@@ -261,22 +284,29 @@ int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
 			      c->id.validator, c->id.size, id->location,
 			      ulo_id_kind_name(id->kind), id->validator);
 	}
-	if (c->laid_out) {
-		ret = c->fmt->unbind(c);
-		if (ret)
-			goto out;
-		ulo_failpoint("unbind-written");
-	}
 	*res = c->laid_out && (had || c->id.kind != ULO_ID_NONE) ?
 		ULO_BIND_DROPPED : ULO_BIND_NEW;
 	if (dropped)
 		*dropped = had;
-	ulo_cache_free_bitmaps(c);
-	c->laid_out = false;
-	ret = c->fmt->format(c, id);
-	if (!ret)
-		c->laid_out = true;
+	ret = ulo_cache_relayout(c, id);
 out:
+	if (ret)
+		c->broken = ret;
+	pthread_mutex_unlock(&c->commit_lock);
+	return ret;
+}
+
+int ulo_cache_drop(struct ulo_cache *c, const struct ulo_identity *id,
+		   uint64_t *dropped)
+{
+	int ret;
+
+	if (c->readonly)
+		return ulo_err(-EROFS, "cache %s: opened read-only", c->path);
+	pthread_mutex_lock(&c->commit_lock);
+	if (dropped)
+		*dropped = c->laid_out ? ulo_bitmap_count(&c->present) : 0;
+	ret = ulo_cache_relayout(c, id);
 	if (ret)
 		c->broken = ret;
 	pthread_mutex_unlock(&c->commit_lock);

@@ -47,6 +47,7 @@ enum ulo_bind_result {
 	ULO_BIND_NEW,		/* empty cache laid out for the image */
 	ULO_BIND_DROPPED,	/* another image was cached: dropped */
 	ULO_BIND_ADOPTED,	/* 2007 cache without recorded identity */
+	ULO_BIND_DIFFERED,	/* same identity, other bytes: dropped (bind.c) */
 };
 
 struct ulo_cache_fmt;
@@ -148,6 +149,14 @@ int ulo_cache_open(const struct ulo_cache_opts *opts, struct ulo_cache **out);
  */
 int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
 		   bool offline, enum ulo_bind_result *res, uint64_t *dropped);
+
+/*
+ * Drop whatever the cache holds and lay it out empty for @id, even when
+ * the identity is the one it is bound to (its bytes were found to differ
+ * from the source's: bind.c).  Before the committer starts.
+ */
+int ulo_cache_drop(struct ulo_cache *c, const struct ulo_identity *id,
+		   uint64_t *dropped);
 
 static inline bool ulo_cache_present(const struct ulo_cache *c, uint64_t blk)
 {

@@ -300,15 +300,20 @@ int cli_open_source(struct cli_opts *o, const char *location,
 }
 
 void cli_note_bound_cache(struct ulo_cache *c, const struct ulo_source *src,
-			  enum ulo_bind_result res, uint64_t dropped)
+			  const struct ulo_bind_info *bi)
 {
 	uint64_t short_by;
 
-	if (res == ULO_BIND_DROPPED)
+	if (bi->res == ULO_BIND_DROPPED)
 		cli_note("cache %s: held another image; dropped its %" PRIu64
-			 " blocks, now caching %s", c->path, dropped,
+			 " blocks, now caching %s", c->path, bi->dropped,
 			 src->id.location);
-	else if (res == ULO_BIND_ADOPTED)
+	else if (bi->res == ULO_BIND_DIFFERED)
+		cli_note("cache %s: %s has the same size and %s as the cached image but other bytes at offset %" PRIu64
+			 " (replaced with its timestamp kept?); dropped its %" PRIu64 " blocks",
+			 c->path, src->id.location, ulo_id_kind_name(src->id.kind),
+			 bi->differ_off, bi->dropped);
+	else if (bi->res == ULO_BIND_ADOPTED)
 		cli_note("cache %s: 2007 cache without a recorded image; adopted for %s",
 			 c->path, src->id.location);
 	/* A cache that cannot hold the image still serves: say so at once. */
@@ -333,18 +338,17 @@ int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 		.path = o->cache, .bitmap_path = o->bitmap,
 		.block_size = o->block_size, .create = true, .wipe = o->wipe,
 	};
-	enum ulo_bind_result res;
+	struct ulo_bind_info bi;
 	struct ulo_cache *c;
-	uint64_t dropped;
 
 	if (ulo_cache_open(&co, &c))
 		return cli_fail();
-	if (ulo_cache_bind(c, &src->id, o->offline, &res, &dropped)) {
+	if (ulo_bind_source(c, src, o->offline, &bi)) {
 		cli_fail();
 		ulo_cache_close(c);
 		return ULO_EXIT_FAIL;
 	}
-	cli_note_bound_cache(c, src, res, dropped);
+	cli_note_bound_cache(c, src, &bi);
 	if (ulo_cache_start_committer(c, 0)) {
 		cli_fail();
 		ulo_cache_close(c);

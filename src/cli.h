@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bind.h"
 #include "cache.h"
 #include "engine.h"
 #include "source.h"
@@ -140,10 +141,11 @@ int cli_open_source(struct cli_opts *o, const char *location,
  * flash) are a note, not a failure.  What it did keep is correct either way.
  */
 void cli_close_serving_cache(struct ulo_cache *c);
-/* The notes on a freshly bound cache: an image dropped or adopted, a
- * filesystem too small for the rest of the image. */
+/* The notes on a freshly bound cache: an image dropped (another identity,
+ * or the same one with other bytes) or adopted, a filesystem too small for
+ * the rest of the image. */
 void cli_note_bound_cache(struct ulo_cache *c, const struct ulo_source *src,
-			  enum ulo_bind_result res, uint64_t dropped);
+			  const struct ulo_bind_info *bi);
 int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 			 struct ulo_cache **out);
 /* Open the cache of @o read-only for inspection. */

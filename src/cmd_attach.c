@@ -444,16 +444,15 @@ int cmd_attach(int argc, char **argv)
 			.path = a.o.cache, .bitmap_path = a.o.bitmap,
 			.block_size = a.o.block_size, .create = true, .wipe = a.o.wipe,
 		};
-		enum ulo_bind_result res;
-		uint64_t dropped;
+		struct ulo_bind_info bi;
 
 		ret = attach_cache_guard(&a);
 		if (!ret)
 			ret = ulo_cache_open(&co, &a.cache);
 		if (!ret)
-			ret = ulo_cache_bind(a.cache, &a.src->id, a.o.offline, &res, &dropped);
+			ret = ulo_bind_source(a.cache, a.src, a.o.offline, &bi);
 		if (!ret)
-			cli_note_bound_cache(a.cache, a.src, res, dropped);
+			cli_note_bound_cache(a.cache, a.src, &bi);
 		if (!ret)
 			ret = ulo_cache_start_committer(a.cache, 0);
 		ulo_debug("attach", "cache open: %d", ret);

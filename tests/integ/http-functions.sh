@@ -123,3 +123,16 @@ start_nginx() {
 body_bytes() {
 	awk -v uri="${2:-}" 'uri == "" || $2 == uri { n += $NF } END { print n + 0 }' "$1"
 }
+
+# image_fetches LOG: the requests of an access log that fetched image
+# blocks, i.e. all but the size probe (bytes=0-0) and the sample a kept
+# cache is compared on before it serves (src/bind.c: at most 4 ranges of
+# at most 4 KiB, the head among them).  A warm start prints nothing.
+image_fetches() {
+	awk '$3 == "bytes=0-0" { next }
+		$3 ~ /^bytes=[0-9]+-[0-9]+$/ && s < 4 {
+			split(substr($3, 7), r, "-")
+			if (r[2] - r[1] < 4096) { s++; next }
+		}
+		{ print }' "$1"
+}
