@@ -107,6 +107,7 @@ static int ulo_sample_compare(struct ulo_cache *c, struct ulo_source *src,
 	bool started[ULO_BIND_RANDOM + 1] = { false };
 	uint8_t *mine = NULL;
 	unsigned n = ulo_sample_pick(c, s);
+	uint64_t bad;
 	int ret = 0;
 
 	*sampled = n;
@@ -138,7 +139,15 @@ static int ulo_sample_compare(struct ulo_cache *c, struct ulo_source *src,
 				      c->path, src->id.location, s[i].msg);
 			break;
 		}
-		ret = ulo_cache_read(c, mine, s[i].off, s[i].len);
+		ret = ulo_cache_read_checked(c, mine, s[i].off, s[i].len, &bad);
+		if (ret == -EBADMSG || ret == -EIO) {
+			/* The flash's damage, not the image's change: that
+			 * block is taken back and fetched again. */
+			ulo_warn("%s; fetched again from the source", ulo_errmsg());
+			ulo_cache_fault(c, bad, ret);
+			ret = 0;
+			continue;
+		}
 		if (ret)
 			break;
 		if (memcmp(mine, s[i].buf, s[i].len)) {

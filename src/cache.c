@@ -42,10 +42,13 @@
 #include <unistd.h>
 #include <linux/fs.h>
 
+#include "crc32c.h"
 #include "failpoint.h"
 #include "util.h"
 
 #define ULO_KICK_BYTES (8u << 20)
+
+static void ulo_cache_withdrawn(struct ulo_cache *c, uint64_t wi, uint64_t bits);
 
 int ulo_cache_alloc_bitmaps(struct ulo_cache *c)
 {
@@ -257,7 +260,10 @@ int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
 	if (c->readonly)
 		return ulo_err(-EROFS, "cache %s: opened read-only", c->path);
 	pthread_mutex_lock(&c->commit_lock);
-	if (c->laid_out && ulo_identity_same(&c->id, id)) {
+	/* An old format is laid out anew, unless offline (then it serves as
+	 * it is, unchecked, rather than be thrown away with no server). */
+	if (c->laid_out && ulo_identity_same(&c->id, id) &&
+	    (!c->needs_relayout || offline)) {
 		*res = ULO_BIND_REUSED;
 		/* Not clean any more until ulo_cache_close(). */
 		ret = c->fmt->write_header(c, false);
@@ -284,7 +290,8 @@ int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
 			      c->id.validator, c->id.size, id->location,
 			      ulo_id_kind_name(id->kind), id->validator);
 	}
-	*res = c->laid_out && (had || c->id.kind != ULO_ID_NONE) ?
+	*res = c->laid_out && ulo_identity_same(&c->id, id) ? ULO_BIND_UPGRADED :
+		c->laid_out && (had || c->id.kind != ULO_ID_NONE) ?
 		ULO_BIND_DROPPED : ULO_BIND_NEW;
 	if (dropped)
 		*dropped = had;
@@ -333,14 +340,151 @@ int ulo_cache_check_binding(struct ulo_cache *c)
 	return 0;
 }
 
+/*
+ * Read and check image bytes [@a0, @a1) (4 KiB aligned but for the image's
+ * end) into @buf.  -EIO/-errno (the read failed) or -EBADMSG (a CRC), with
+ * *@bad the image offset of the first span at fault.
+ */
+static int ulo_cache_read_spans(struct ulo_cache *c, uint8_t *buf, uint64_t a0,
+				uint64_t a1, uint64_t *bad)
+{
+	uint8_t stackc[64 * 4], *cs = stackc;
+	size_t n = ULO_DIV_ROUND_UP(a1 - a0, ULO_CSUM_SPAN);
+	int ret;
+
+	*bad = a0;
+	ret = ulo_pread_full(c->fd, buf, a1 - a0, c->data_offset + a0);
+	if (!ret && ulo_failpoint_hit("cache-read-eio"))
+		ret = -EIO;	/* (tests: a bad sector under the data) */
+	if (ret)
+		return ret;
+	if (n * 4 > sizeof(stackc)) {
+		cs = malloc(n * 4);
+		if (!cs)
+			return -ENOMEM;
+	}
+	ret = ulo_pread_full(c->fd, cs, n * 4, c->csum_offset + a0 / ULO_CSUM_SPAN * 4);
+	for (size_t i = 0; !ret && i < n; i++) {
+		uint64_t at = i * ULO_CSUM_SPAN;
+		uint32_t want = ulo_get_le32(cs + 4 * i);
+		uint32_t got = ulo_crc32c(0, buf + at, ULO_MIN((uint64_t)ULO_CSUM_SPAN,
+							     a1 - a0 - at));
+
+		if (got != want) {
+			*bad = a0 + at;
+			ret = ulo_err(-EBADMSG, "cache %s: block %" PRIu64 " (image offset %" PRIu64
+				      "): checksum mismatch (stored %08x, computed %08x)",
+				      c->path, (a0 + at) >> c->block_shift, a0 + at, want, got);
+		}
+	}
+	if (cs != stackc)
+		free(cs);
+	return ret;
+}
+
+int ulo_cache_read_checked(struct ulo_cache *c, void *buf, uint64_t off,
+			   size_t len, uint64_t *bad_blk)
+{
+	uint64_t a0 = off & ~(uint64_t)(ULO_CSUM_SPAN - 1), bad = off;
+	uint64_t a1 = ULO_MIN(ULO_ROUND_UP(off + len, ULO_CSUM_SPAN), c->image_size);
+	uint8_t *p = buf;
+	int ret;
+
+	*bad_blk = off >> c->block_shift;
+	if (!c->csum_offset) {
+		ret = ulo_pread_full(c->fd, buf, len, c->data_offset + off);
+		goto out;
+	}
+	/* Checksums cover whole 4 KiB spans: an unaligned read goes through
+	 * a buffer of the spans around it. */
+	if (a0 != off || a1 != off + len) {
+		p = malloc(a1 - a0);
+		if (!p)
+			return ulo_errno(-ENOMEM, "cache %s: read buffer", c->path);
+	}
+	ret = ulo_cache_read_spans(c, p, a0, a1, &bad);
+	if (!ret && p != buf)
+		memcpy(buf, p + (off - a0), len);
+	if (p != buf)
+		free(p);
+	*bad_blk = bad >> c->block_shift;
+	if (ret == -EBADMSG) {
+		__atomic_fetch_add(&c->csum_errors, 1, __ATOMIC_RELAXED);
+		return ret;
+	}
+out:
+	if (!ret)
+		return 0;
+	__atomic_fetch_add(&c->read_errors, 1, __ATOMIC_RELAXED);
+	/* Which block: the first that fails on its own. */
+	for (uint64_t b = off >> c->block_shift; len &&
+	     b <= (off + len - 1) >> c->block_shift; b++) {
+		uint64_t bo = b << c->block_shift;
+		uint8_t one;
+
+		if (ulo_pread_full(c->fd, &one, 1, c->data_offset + ULO_MAX(bo, off) +
+				   ULO_MIN(ulo_cache_block_len(c, b), off + len - ULO_MAX(bo, off)) - 1)) {
+			*bad_blk = b;
+			break;
+		}
+	}
+	return ulo_errno(ret, "cache %s: pread of %zu bytes at image offset %" PRIu64 " (block %" PRIu64 ")",
+			 c->path, len, off, *bad_blk);
+}
+
 int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len)
 {
-	int ret = ulo_pread_full(c->fd, buf, len, c->data_offset + off);
+	uint64_t bad;
 
-	if (ret)
-		return ulo_errno(ret, "cache %s: pread of %zu bytes at image offset %" PRIu64,
-				 c->path, len, off);
-	return 0;
+	return ulo_cache_read_checked(c, buf, off, len, &bad);
+}
+
+void ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk)
+{
+	pthread_mutex_lock(&c->commit_lock);
+	if (ulo_bitmap_test(&c->present, blk)) {
+		ulo_bitmap_clear(&c->present, blk);
+		ulo_bitmap_clear(&c->pending, blk);
+		if (ulo_bitmap_test(&c->durable, blk)) {
+			ulo_bitmap_clear(&c->durable, blk);
+			ulo_bitmap_set(&c->dirty, blk / 8 / ULO_BITMAP_ALIGN);
+			c->withdrawn = true;
+		}
+		__atomic_fetch_add(&c->refetched, 1, __ATOMIC_RELAXED);
+		if (c->on_withdraw)
+			c->on_withdraw(c->on_withdraw_ctx, blk, 1);
+	}
+	pthread_mutex_unlock(&c->commit_lock);
+}
+
+bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err)
+{
+	uint64_t faults;
+
+	ulo_cache_withdraw(c, blk);
+	faults = __atomic_load_n(&c->csum_errors, __ATOMIC_RELAXED) +
+		 __atomic_load_n(&c->read_errors, __ATOMIC_RELAXED);
+	if (faults < ULO_CACHE_MAX_FAULTS)
+		return true;
+	pthread_mutex_lock(&c->commit_lock);
+	if (!c->failed) {
+		/* Given up: nothing more is read from it or written to it.
+		 * Every block is taken back (uloop.ko too), so all reads go
+		 * to the source from here on. */
+		c->failed = err;
+		__atomic_store_n(&c->broken, err, __ATOMIC_RELEASE);
+		for (uint64_t wi = 0; wi < c->present.nwords; wi++) {
+			uint64_t bits = ulo_bitmap_xchg_word(&c->present, wi, 0);
+
+			ulo_bitmap_xchg_word(&c->pending, wi, 0);
+			if (bits)
+				ulo_cache_withdrawn(c, wi, bits);
+		}
+		ulo_warn("cache %s: %" PRIu64 " reads of it failed or did not match their checksums; the flash is no longer used (every block is read from the source; nothing is kept)",
+			 c->path, faults);
+	}
+	pthread_mutex_unlock(&c->commit_lock);
+	return false;
 }
 
 int ulo_cache_shortfall(struct ulo_cache *c, uint64_t *bytes)
@@ -364,6 +508,37 @@ int ulo_cache_shortfall(struct ulo_cache *c, uint64_t *bytes)
 	return 0;
 }
 
+/*
+ * The CRC-32C of each 4 KiB of [@off, @off + @len) (the last span ends at
+ * the image's end), into the csum region beside the data, before the
+ * blocks are marked: the commit's flush makes both durable before a bit.
+ */
+static int ulo_cache_write_csums(struct ulo_cache *c, uint64_t off,
+				 const uint8_t *buf, size_t len)
+{
+	uint8_t stackc[256 * 4], *cs = stackc;
+	size_t n = ULO_DIV_ROUND_UP(len, ULO_CSUM_SPAN);
+	int ret;
+
+	if (!n)
+		return 0;
+	if (n * 4 > sizeof(stackc)) {
+		cs = malloc(n * 4);
+		if (!cs)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t at = i * ULO_CSUM_SPAN;
+
+		ulo_put_le32(cs + 4 * i, ulo_crc32c(0, buf + at,
+						    ULO_MIN((size_t)ULO_CSUM_SPAN, len - at)));
+	}
+	ret = ulo_pwrite_full(c->fd, cs, n * 4, c->csum_offset + off / ULO_CSUM_SPAN * 4);
+	if (cs != stackc)
+		free(cs);
+	return ret;
+}
+
 int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 			   size_t len)
 {
@@ -385,6 +560,8 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 		return ulo_err(-EINVAL, "cache %s: bad write of %zu bytes at block %" PRIu64,
 			       c->path, len, blk);
 	ret = ulo_pwrite_full(c->fd, buf, len, c->data_offset + off);
+	if (!ret && c->csum_offset)
+		ret = ulo_cache_write_csums(c, off, buf, len);
 	if (ret) {
 		/* This block is not marked; those written before it are whole
 		 * and still get committed (a flush failure would stop that). */
@@ -530,7 +707,7 @@ static int ulo_cache_commit_locked(struct ulo_cache *c)
 	ret = ulo_cache_snapshot(c, &s, &n);
 	if (ret)
 		return ret;
-	if (!n)
+	if (!n && !c->withdrawn)
 		return 0;
 	ulo_failpoint("commit-start");
 	/* (data-sync-eio: tests make the flush fail as a dying flash would) */
@@ -553,6 +730,7 @@ static int ulo_cache_commit_locked(struct ulo_cache *c)
 	ret = ulo_cache_write_dirty(c);
 	if (ret)
 		goto out_broken;
+	c->withdrawn = false;
 	ulo_failpoint("bits-written");
 	ret = c->fmt->sync_bitmap(c);
 	if (ret)

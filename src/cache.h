@@ -28,6 +28,8 @@
 #define ULO_DEFAULT_BLOCK_SIZE (64 * 1024)
 #define ULO_DEFAULT_COMMIT_MS 1000
 #define ULO_2007_PAGE 4096	/* the 2007 layout's block: a page */
+/* Failed reads and checksums after which a flash is given up. */
+#define ULO_CACHE_MAX_FAULTS 16
 
 struct ulo_cache;
 
@@ -48,6 +50,7 @@ enum ulo_bind_result {
 	ULO_BIND_DROPPED,	/* another image was cached: dropped */
 	ULO_BIND_ADOPTED,	/* 2007 cache without recorded identity */
 	ULO_BIND_DIFFERED,	/* same identity, other bytes: dropped (bind.c) */
+	ULO_BIND_UPGRADED,	/* same image in an old format: laid out anew */
 };
 
 struct ulo_cache_fmt;
@@ -70,7 +73,9 @@ struct ulo_cache {
 	uint64_t image_size;
 	uint64_t nblocks;
 	uint64_t data_offset;	/* cache offset of image offset 0 */
-	uint64_t bitmap_bytes;	/* on-disk bitmap length */
+	uint64_t csum_offset;	/* CRC-32C per 4 KiB of data; 0: none */
+	uint64_t bitmap_bytes;	/* dense bitmap bytes, 4 KiB pages */
+	bool needs_relayout;	/* an old format: a writer lays it out anew */
 	struct ulo_identity id;	/* bound image (kind NONE: unbound) */
 	uint8_t bind_id[16];	/* random, new at every layout: readers
 				 * check it to tell a drop happened */
@@ -88,6 +93,16 @@ struct ulo_cache {
 				 * (a full flash): no more blocks are taken,
 				 * those already written are still committed */
 	uint64_t commits;	/* successful commits with new bits */
+	/* Damage found (atomics): bitmap sectors whose CRC failed at open,
+	 * cached data whose CRC failed or whose read failed on a hit; blocks
+	 * taken back for it.  After ULO_CACHE_MAX_FAULTS the flash is given
+	 * up (ulo_cache_fault()). */
+	uint64_t bm_csum_errors;
+	uint64_t csum_errors;
+	uint64_t read_errors;
+	uint64_t refetched;
+	int failed;		/* sticky -errno: the flash is given up */
+	bool withdrawn;		/* bits cleared since the last bitmap write */
 	uint64_t unkicked;	/* bytes written since the last write-out kick */
 
 	pthread_t committer;	/* periodic commit thread */
@@ -163,8 +178,31 @@ static inline bool ulo_cache_present(const struct ulo_cache *c, uint64_t blk)
 	return ulo_bitmap_test(&c->present, blk);
 }
 
-/* Read image bytes [@off, @off + @len), all of whose blocks are present. */
+/*
+ * Read image bytes [@off, @off + @len), all of whose blocks are present,
+ * each 4 KiB checked against its CRC-32C (format 2).  -EBADMSG (a checksum
+ * failed) or -EIO/-errno (the flash failed the read), with *@bad_blk the
+ * block at fault and the cache's counters raised; the caller decides what
+ * becomes of the block (ulo_cache_fault()).
+ */
+int ulo_cache_read_checked(struct ulo_cache *c, void *buf, uint64_t off,
+			   size_t len, uint64_t *bad_blk);
+/* The same for callers that only report the error. */
 int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len);
+
+/*
+ * Take block @blk back: not present (uloop.ko is told), its bit cleared on
+ * disk at the next commit, so it is fetched and stored again.
+ */
+void ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk);
+
+/*
+ * Block @blk failed a read or its checksum (@err): withdraw it.  Returns
+ * true while the cache is still used; after ULO_CACHE_MAX_FAULTS faults the
+ * flash is given up with one warning (no block present, no more writes)
+ * and false is returned.
+ */
+bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err);
 
 /*
  * Store fetched image bytes [@blk * block_size, + @len) and mark the blocks

@@ -31,7 +31,8 @@
 
 #define OFF_VALIDATOR 144
 #define OFF_LOCATION 400
-#define OFF_RESERVED 2448
+#define OFF_CSUM 2448		/* v2: csum_offset, csum_length */
+#define OFF_RESERVED 2464
 
 void ulo_header_encode(const struct ulo_header *h, uint8_t *s)
 {
@@ -52,6 +53,8 @@ void ulo_header_encode(const struct ulo_header *h, uint8_t *s)
 	ulo_put_le64(s + 64, h->data_offset);
 	ulo_put_le64(s + 72, h->data_length);
 	ulo_put_le64(s + 80, h->generation);
+	ulo_put_le64(s + OFF_CSUM, h->csum_offset);
+	ulo_put_le64(s + OFF_CSUM + 8, h->csum_length);
 	memcpy(s + 88, h->uuid, 16);
 	ulo_put_le64(s + 104, h->created);
 	ulo_put_le64(s + 112, h->updated);
@@ -100,7 +103,7 @@ int ulo_header_decode(const uint8_t *s, struct ulo_header *h,
 			       "header CRC mismatch (stored %08x, computed %08x)",
 			       crc, ulo_crc32c(0, s, ULO_HDR_CRC_OFF));
 	h->version = ulo_get_le32(s + 8);
-	if (h->version != ULO_HDR_VERSION)
+	if (h->version != ULO_HDR_VERSION && h->version != 1)
 		return ulo_why(why, whylen, h->version > ULO_HDR_VERSION ?
 			       -EPROTONOSUPPORT : -EINVAL,
 			       "header version %u not supported (this uloop reads %u)",
@@ -131,6 +134,10 @@ int ulo_header_decode(const uint8_t *s, struct ulo_header *h,
 	h->data_offset = ulo_get_le64(s + 64);
 	h->data_length = ulo_get_le64(s + 72);
 	h->generation = ulo_get_le64(s + 80);
+	h->csum_offset = ulo_get_le64(s + OFF_CSUM);
+	h->csum_length = ulo_get_le64(s + OFF_CSUM + 8);
+	if (h->version == 1 && (h->csum_offset || h->csum_length))
+		return ulo_why(why, whylen, -EINVAL, "reserved field not zero");
 	memcpy(h->uuid, s + 88, 16);
 	h->created = ulo_get_le64(s + 104);
 	h->updated = ulo_get_le64(s + 112);
@@ -185,7 +192,7 @@ int ulo_header_check_layout(const struct ulo_header *h, uint64_t capacity,
 			       "bitmap_offset %llu overlaps the header or is not 4 KiB aligned",
 			       (unsigned long long)h->bitmap_offset);
 	if (h->bitmap_length % ULO_BITMAP_ALIGN ||
-	    h->bitmap_length < (nblocks + 7) / 8)
+	    h->bitmap_length < ulo_header_bitmap_bytes(h->version, nblocks))
 		return ulo_why(why, whylen, -EINVAL,
 			       "bitmap_length %llu too small for %llu blocks or not 4 KiB aligned",
 			       (unsigned long long)h->bitmap_length,
@@ -211,6 +218,10 @@ int ulo_header_check_layout(const struct ulo_header *h, uint64_t capacity,
 	      h->data_offset + h->data_length <= h->bitmap_offset))
 		return ulo_why(why, whylen, -EINVAL,
 			       "bitmap region and data region overlap");
+	if (h->version >= 2 && ulo_past(h->csum_offset, h->csum_length, capacity))
+		return ulo_why(why, whylen, -EINVAL,
+			       "checksum region ends past the end of the cache (%llu bytes)",
+			       (unsigned long long)capacity);
 	/*
 	 * The regions follow from image_size and block_shift alone, and
 	 * uloop never wrote anything else: a header that says otherwise was
@@ -224,6 +235,8 @@ int ulo_header_check_layout(const struct ulo_header *h, uint64_t capacity,
 		ulo_header_layout(&want);
 		if (want.bitmap_offset != h->bitmap_offset ||
 		    want.bitmap_length != h->bitmap_length ||
+		    want.csum_offset != h->csum_offset ||
+		    want.csum_length != h->csum_length ||
 		    want.data_offset != h->data_offset ||
 		    want.data_length != h->data_length)
 			return ulo_why(why, whylen, -EINVAL,
@@ -242,14 +255,33 @@ int ulo_header_check_layout(const struct ulo_header *h, uint64_t capacity,
 	return 0;
 }
 
+uint64_t ulo_header_bitmap_bytes(uint32_t version, uint64_t nbits)
+{
+	uint64_t bytes = (nbits + 7) / 8;
+
+	if (version >= 2)	/* 508 bytes of bits per 512-byte sector */
+		bytes = ULO_DIV_ROUND_UP(bytes, ULO_BM_SECTOR_BITS) * ULO_BM_SECTOR;
+	return bytes;
+}
+
 void ulo_header_layout(struct ulo_header *h)
 {
 	uint64_t bs = 1ull << h->block_shift;
 	uint64_t nblocks = ulo_header_nblocks(h);
+	uint64_t end;
 
 	h->bitmap_offset = ULO_HDR_AREA;
-	h->bitmap_length = ULO_ROUND_UP((nblocks + 7) / 8, ULO_BITMAP_ALIGN);
-	h->data_offset = ULO_ROUND_UP(h->bitmap_offset + h->bitmap_length, bs);
+	h->bitmap_length = ULO_ROUND_UP(ulo_header_bitmap_bytes(h->version, nblocks),
+					ULO_BITMAP_ALIGN);
+	end = h->bitmap_offset + h->bitmap_length;
+	h->csum_offset = h->csum_length = 0;
+	if (h->version >= 2) {
+		h->csum_offset = end;
+		h->csum_length = ULO_ROUND_UP(ULO_DIV_ROUND_UP(h->image_size, ULO_CSUM_SPAN) * 4,
+					      ULO_BITMAP_ALIGN);
+		end = h->csum_offset + h->csum_length;
+	}
+	h->data_offset = ULO_ROUND_UP(end, bs);
 	h->data_length = nblocks * bs;
 }
 

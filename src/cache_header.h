@@ -16,7 +16,7 @@
 #include "identity.h"
 
 #define ULO_HDR_MAGIC "ULOOPC\r\n"	/* 8 bytes; \r\n catches text-mode damage */
-#define ULO_HDR_VERSION 1
+#define ULO_HDR_VERSION 2	/* 2: checksums; 1 is still read */
 #define ULO_HDR_SLOT_SIZE 4096
 #define ULO_HDR_AREA (2 * ULO_HDR_SLOT_SIZE)	/* both slots */
 #define ULO_HDR_CRC_OFF (ULO_HDR_SLOT_SIZE - 4)
@@ -24,6 +24,17 @@
 #define ULO_MIN_BLOCK_SHIFT 12	/* 4 KiB */
 #define ULO_MAX_BLOCK_SHIFT 20	/* 1 MiB */
 #define ULO_BITMAP_ALIGN 4096
+
+/*
+ * Version 2 checksums (docs/cache-format.md): every 512-byte sector of the
+ * on-disk bitmap holds 508 bytes of bits and the CRC-32C of them (a sector
+ * is what a power cut writes whole, so a torn page leaves each sector old
+ * or new, both valid); every 4 KiB of image data has the CRC-32C of its
+ * bytes in the csum region, written with the data.
+ */
+#define ULO_BM_SECTOR 512
+#define ULO_BM_SECTOR_BITS 508	/* bytes of bits per sector */
+#define ULO_CSUM_SPAN 4096	/* image bytes per data checksum */
 
 /* Header flags (must-understand: unknown flags are refused). */
 #define ULO_HDR_F_CLEAN (1u << 0)	/* closed cleanly after a final commit */
@@ -42,6 +53,7 @@ struct ulo_header {
 	uint32_t flags;		/* ULO_HDR_F_* */
 	uint64_t image_size;	/* bytes */
 	uint64_t bitmap_offset, bitmap_length;	/* bytes, 4 KiB aligned */
+	uint64_t csum_offset, csum_length;	/* v2: bytes, 4 KiB aligned */
 	uint64_t data_offset, data_length;	/* bytes, block aligned */
 	uint64_t generation;	/* +1 per header write */
 	uint8_t uuid[16];	/* random at creation */
@@ -76,8 +88,11 @@ int ulo_header_decode(const uint8_t *slot, struct ulo_header *h,
 int ulo_header_check_layout(const struct ulo_header *h, uint64_t capacity,
 			    char *why, size_t whylen);
 
-/* Fill in the regions of @h for its image_size and block_shift. */
+/* Fill in the regions of @h for its version, image_size and block_shift. */
 void ulo_header_layout(struct ulo_header *h);
+
+/* Bytes of the on-disk bitmap holding @nbits bits in version @version. */
+uint64_t ulo_header_bitmap_bytes(uint32_t version, uint64_t nbits);
 
 /*
  * Pick the newest valid of two slots (the 8 KiB header area).  Returns 0

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "crc32c.h"
 #include "devsig.h"
 #include "failpoint.h"
 #include "util.h"
@@ -60,6 +61,97 @@ static int ulo_native_blank(struct ulo_cache *c, uint64_t size, char *what,
 	ret = ulo_devsig_find(c->fd, size, what, len);
 	if (ret)
 		return ulo_errno(ret, "cache %s: probing for signatures", c->path);
+	return 0;
+}
+
+/* The cache's geometry from header @h, which becomes the current one. */
+static void ulo_native_adopt(struct ulo_cache *c, const struct ulo_header *h)
+{
+	struct ulo_native *n = c->fmt_priv;
+
+	n->h = *h;
+	n->have_header = true;
+	c->image_size = h->image_size;
+	c->nblocks = ulo_header_nblocks(h);
+	c->data_offset = h->data_offset;
+	c->csum_offset = h->csum_offset;
+	/* In memory the bits are dense in either version. */
+	c->bitmap_bytes = ULO_ROUND_UP(ulo_bitmap_disk_bytes(c->nblocks),
+				       ULO_BITMAP_ALIGN);
+	c->id = h->id;
+	memcpy(c->bind_id, h->uuid, sizeof(c->bind_id));
+}
+
+/*
+ * Format 2's bitmap sectors: 508 bytes of bits, then their CRC-32C.  An
+ * all-zero sector is an empty one (a freshly laid out bitmap is zeros).
+ */
+static void ulo_native_encode_sector(const struct ulo_cache *c, uint64_t s,
+				     uint8_t *out)
+{
+	uint64_t dense = ulo_bitmap_disk_bytes(c->nblocks);
+	uint64_t off = s * ULO_BM_SECTOR_BITS;
+	size_t len = off < dense ? ULO_MIN((uint64_t)ULO_BM_SECTOR_BITS, dense - off) : 0;
+
+	memset(out, 0, ULO_BM_SECTOR);
+	if (len)
+		ulo_bitmap_store(&c->durable, out, off, len);
+	ulo_put_le32(out + ULO_BM_SECTOR_BITS, ulo_crc32c(0, out, ULO_BM_SECTOR_BITS));
+}
+
+/*
+ * Check every sector of an on-disk format 2 bitmap @bm and turn it, in
+ * place, into the dense bits (bytes [0, nsectors * 508)).  A sector whose
+ * CRC fails (bit rot, a flipped bit, a sector the flash lost) is trusted
+ * for nothing: its blocks count as missing and are fetched again.
+ */
+static void ulo_native_check_sectors(struct ulo_cache *c, uint8_t *bm,
+				     uint64_t len)
+{
+	uint64_t nsec = len / ULO_BM_SECTOR;
+
+	for (uint64_t s = 0; s < nsec; s++) {
+		uint8_t *p = bm + s * ULO_BM_SECTOR;
+		uint32_t crc = ulo_get_le32(p + ULO_BM_SECTOR_BITS);
+		bool zero = !crc;
+
+		for (size_t i = 0; zero && i < ULO_BM_SECTOR_BITS; i++)
+			zero = !p[i];
+		if (!zero && crc != ulo_crc32c(0, p, ULO_BM_SECTOR_BITS)) {
+			memset(p, 0, ULO_BM_SECTOR_BITS);
+			c->bm_csum_errors++;
+		}
+		/* Dense: sector s's bits go to byte s * 508 (memmove: the
+		 * target is never past the source). */
+		memmove(bm + s * ULO_BM_SECTOR_BITS, p, ULO_BM_SECTOR_BITS);
+	}
+	/* What compaction left behind is no bits of anyone's. */
+	memset(bm + nsec * ULO_BM_SECTOR_BITS, 0, len - nsec * ULO_BM_SECTOR_BITS);
+	if (c->bm_csum_errors)
+		ulo_warn("cache %s: %" PRIu64 " bitmap sector%s failed %s checksum; the blocks %s covered are fetched again",
+			 c->path, c->bm_csum_errors, c->bm_csum_errors == 1 ? "" : "s",
+			 c->bm_csum_errors == 1 ? "its" : "their",
+			 c->bm_csum_errors == 1 ? "it" : "they");
+}
+
+/* Rewrite every bitmap sector from the durable bits, and flush: damaged
+ * sectors are made whole again (their bits cleared). */
+static int ulo_native_repair_sectors(struct ulo_cache *c)
+{
+	struct ulo_native *n = c->fmt_priv;
+	uint8_t sec[ULO_BM_SECTOR];
+	uint64_t nsec = n->h.bitmap_length / ULO_BM_SECTOR;
+	int ret;
+
+	for (uint64_t s = 0; s < nsec; s++) {
+		ulo_native_encode_sector(c, s, sec);
+		ret = ulo_pwrite_full(c->fd, sec, sizeof(sec),
+				      n->h.bitmap_offset + s * ULO_BM_SECTOR);
+		if (ret)
+			return ulo_errno(ret, "cache %s: pwrite (bitmap repair)", c->path);
+	}
+	if (fdatasync(c->fd) < 0)
+		return ulo_errno(-errno, "cache %s: fdatasync (bitmap repair)", c->path);
 	return 0;
 }
 
@@ -114,17 +206,13 @@ static int ulo_native_load(struct ulo_cache *c)
 		return ulo_err(ret, "cache %s: %s%s", c->path, why,
 			       c->readonly ? "" : " (pass --wipe to start over)");
 
-	n->h = h;
-	n->have_header = true;
 	c->block_shift = h.block_shift;
 	c->block_size = 1u << h.block_shift;
-	c->image_size = h.image_size;
-	c->nblocks = ulo_header_nblocks(&h);
-	c->data_offset = h.data_offset;
-	c->bitmap_bytes = h.bitmap_length;
-	c->id = h.id;
-	memcpy(c->bind_id, h.uuid, sizeof(c->bind_id));
+	ulo_native_adopt(c, &h);
 	c->was_clean = h.flags & ULO_HDR_F_CLEAN;
+	/* Format 1 has no checksums: a writer lays it out anew (bind.c's
+	 * ulo_cache_bind sees this, unbinds first, then formats). */
+	c->needs_relayout = h.version < ULO_HDR_VERSION && !c->readonly;
 	ret = ulo_cache_alloc_bitmaps(c);
 	if (ret)
 		return ret;
@@ -136,8 +224,15 @@ static int ulo_native_load(struct ulo_cache *c)
 		free(bm);
 		return ulo_errno(ret, "cache %s: pread (bitmap)", c->path);
 	}
-	stray = ulo_bitmap_load(&c->durable, bm, h.bitmap_length);
+	if (h.version >= 2)
+		ulo_native_check_sectors(c, bm, h.bitmap_length);
+	stray = ulo_bitmap_load(&c->durable, bm, c->bitmap_bytes);
 	free(bm);
+	if (c->bm_csum_errors && !c->readonly && !stray) {
+		ret = ulo_native_repair_sectors(c);
+		if (ret)
+			return ret;
+	}
 	if (stray && c->wipe)
 		return -ENODATA;
 	if (stray)
@@ -308,14 +403,8 @@ static int ulo_native_format(struct ulo_cache *c, const struct ulo_identity *id)
 	}
 	if (ret)
 		return ret;
-	n->h = h;
-	n->have_header = true;
-	c->image_size = h.image_size;
-	c->nblocks = ulo_header_nblocks(&h);
-	c->data_offset = h.data_offset;
-	c->bitmap_bytes = h.bitmap_length;
-	c->id = *id;
-	memcpy(c->bind_id, h.uuid, sizeof(c->bind_id));
+	ulo_native_adopt(c, &h);
+	c->needs_relayout = false;
 	return ulo_cache_alloc_bitmaps(c);
 }
 
@@ -323,8 +412,24 @@ static int ulo_native_write_bitmap(struct ulo_cache *c, uint64_t off,
 				   const void *buf, size_t len)
 {
 	struct ulo_native *n = c->fmt_priv;
-	int ret = ulo_pwrite_full(c->fd, buf, len, n->h.bitmap_offset + off);
+	uint8_t secs[(ULO_BITMAP_ALIGN / ULO_BM_SECTOR_BITS + 2) * ULO_BM_SECTOR];
+	uint64_t s0, s1;
+	int ret;
 
+	if (n->h.version < 2) {
+		ret = ulo_pwrite_full(c->fd, buf, len, n->h.bitmap_offset + off);
+		goto out;
+	}
+	/* Dense bytes [off, off + len) live in these sectors, each encoded
+	 * whole from the durable bits with its CRC (commit_lock held). */
+	s0 = off / ULO_BM_SECTOR_BITS;
+	s1 = (off + len - 1) / ULO_BM_SECTOR_BITS;
+	s1 = ULO_MIN(s1, n->h.bitmap_length / ULO_BM_SECTOR - 1);
+	for (uint64_t s = s0; s <= s1; s++)
+		ulo_native_encode_sector(c, s, secs + (s - s0) * ULO_BM_SECTOR);
+	ret = ulo_pwrite_full(c->fd, secs, (s1 - s0 + 1) * ULO_BM_SECTOR,
+			      n->h.bitmap_offset + s0 * ULO_BM_SECTOR);
+out:
 	if (ret)
 		return ulo_errno(ret, "cache %s: pwrite (bitmap)", c->path);
 	return 0;

@@ -313,6 +313,9 @@ void cli_note_bound_cache(struct ulo_cache *c, const struct ulo_source *src,
 			 " (replaced with its timestamp kept?); dropped its %" PRIu64 " blocks",
 			 c->path, src->id.location, ulo_id_kind_name(src->id.kind),
 			 bi->differ_off, bi->dropped);
+	else if (bi->res == ULO_BIND_UPGRADED)
+		cli_note("cache %s: format 1 (no checksums) laid out anew in format 2; its %" PRIu64
+			 " blocks are fetched again", c->path, bi->dropped);
 	else if (bi->res == ULO_BIND_ADOPTED)
 		cli_note("cache %s: 2007 cache without a recorded image; adopted for %s",
 			 c->path, src->id.location);

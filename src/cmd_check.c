@@ -4,8 +4,9 @@
  * does every present block equal the image?
  *
  * Opening the cache already validates what the format can validate (both
- * header copies, regions, stray bitmap bits); this adds the comparison,
- * reading runs of present blocks in 1 MiB pieces.  A cache whose recorded
+ * header copies, regions, bitmap sector checksums, stray bitmap bits);
+ * this reads every present block against its checksum (format 2) and,
+ * with --source, compares it with the image, in 1 MiB pieces.  A cache whose recorded
  * image is not the source's current one is reported as such: comparing
  * it would only list differences that uloop would never serve.
  */
@@ -34,6 +35,29 @@ static void check_usage(FILE *f)
 	      CLI_HELP_SOURCE_NET, f);
 }
 
+/* Read present block @blk (checked against its CRC) into @buf, noting why
+ * not.  0, 1 (damaged: counted in *@bad) or -errno. */
+static int check_read_block(struct ulo_cache *c, uint64_t blk, uint8_t *buf,
+			    uint64_t *bad)
+{
+	uint64_t at;
+	int ret = ulo_cache_read_checked(c, buf, blk << c->block_shift,
+					 ulo_cache_block_len(c, blk), &at);
+
+	if (ret != -EBADMSG && ret != -EIO)
+		return ret;
+	if (*bad < CHECK_REPORT_MAX)
+		cli_note("%s", ulo_errmsg());
+	(*bad)++;
+	return 1;
+}
+
+/*
+ * Every present block: read from the flash and checked against its CRC
+ * (format 2), and with @src compared with the image.  Runs of present
+ * blocks are read in 1 MiB pieces; a piece that fails is read again block
+ * by block to name each damaged one.
+ */
 static int check_blocks(struct ulo_cache *c, struct ulo_source *src,
 			uint64_t *checked, uint64_t *bad)
 {
@@ -48,23 +72,33 @@ static int check_blocks(struct ulo_cache *c, struct ulo_source *src,
 		goto out;
 	}
 	while (blk < c->nblocks) {
-		uint64_t n = 1, off = blk << c->block_shift;
+		uint64_t n = 1, off = blk << c->block_shift, at;
+		bool damaged[CHECK_CHUNK / 4096] = { false };
 		size_t len;
 
 		while (n < per && blk + n < c->nblocks &&
 		       ulo_cache_present(c, blk + n))
 			n++;
 		len = ULO_MIN(n << c->block_shift, c->image_size - off);
-		ret = ulo_cache_read(c, a, off, len);
-		if (!ret)
+		ret = ulo_cache_read_checked(c, a, off, len, &at);
+		if (ret == -EBADMSG || ret == -EIO) {
+			for (uint64_t i = 0; i < n; i++) {
+				ret = check_read_block(c, blk + i, a + (i << c->block_shift), bad);
+				if (ret < 0)
+					goto out;
+				damaged[i] = ret;
+			}
+			ret = 0;
+		}
+		if (!ret && src)
 			ret = ulo_source_read(src, b, off, len, NULL);
 		if (ret)
 			goto out;
-		for (uint64_t i = 0; i < n; i++) {
+		for (uint64_t i = 0; src && i < n; i++) {
 			size_t bo = i << c->block_shift;
 			size_t bl = ULO_MIN(c->block_size, len - bo);
 
-			if (memcmp(a + bo, b + bo, bl)) {
+			if (!damaged[i] && memcmp(a + bo, b + bo, bl)) {
 				if (*bad < CHECK_REPORT_MAX)
 					cli_note("cache %s: block %" PRIu64
 						 " (offset %" PRIu64 ") differs from %s",
@@ -101,8 +135,23 @@ int cmd_check(int argc, char **argv)
 		return ret;
 	ret = ULO_EXIT_FAIL;
 	if (!o.source) {
-		printf("%s: consistent; %" PRIu64 " of %" PRIu64 " blocks present\n",
-		       c->path, c->laid_out ? ulo_cache_count(c) : 0, c->nblocks);
+		/* Format 2: every present block against its checksum. */
+		if (c->laid_out && c->csum_offset) {
+			if (check_blocks(c, NULL, &checked, &bad) ||
+			    ulo_cache_check_binding(c)) {
+				cli_fail();
+				goto out;
+			}
+			if (bad) {
+				cli_note("cache %s: %" PRIu64 " of %" PRIu64
+					 " present blocks fail their checksum or cannot be read",
+					 c->path, bad, checked);
+				goto out;
+			}
+		}
+		printf("%s: consistent; %" PRIu64 " of %" PRIu64 " blocks present%s\n",
+		       c->path, c->laid_out ? ulo_cache_count(c) : 0, c->nblocks,
+		       c->laid_out && c->csum_offset ? ", all matching their checksums" : "");
 		ret = ULO_EXIT_OK;
 		goto out;
 	}
@@ -140,7 +189,7 @@ int cmd_check(int argc, char **argv)
 		goto out;
 	}
 	if (bad) {
-		cli_note("cache %s: %" PRIu64 " of %" PRIu64 " present blocks differ from %s",
+		cli_note("cache %s: %" PRIu64 " of %" PRIu64 " present blocks differ from %s or fail their checksum",
 			 c->path, bad, checked, src->id.location);
 		goto out;
 	}

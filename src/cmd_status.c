@@ -64,6 +64,18 @@ static void status_line(const char *json)
 	else
 		printf("  cache:  none\n");
 	printf("  fetched: %s bytes\n", fetched[0] ? fetched : "0");
+	if (cache[0]) {
+		static const char *const f[] = { "cache_csum_errors", "cache_read_errors",
+						 "cache_refetched", "bitmap_csum_errors" };
+		char v[4][32], up[8];
+
+		for (int i = 0; i < 4; i++)
+			ulo_runstate_field(json, f[i], v[i], sizeof(v[i]));
+		ulo_runstate_field(json, "cache_given_up", up, sizeof(up));
+		printf("  flash:  %s checksum errors, %s read errors, %s blocks fetched again, %s bitmap sectors bad%s\n",
+		       v[0][0] ? v[0] : "0", v[1][0] ? v[1] : "0", v[2][0] ? v[2] : "0",
+		       v[3][0] ? v[3] : "0", atoi(up) ? "; given up, reading the source" : "");
+	}
 	if (!strcmp(tr, "kmod")) {
 		static const char *const k[] = { "hits", "misses", "held", "failed" };
 		char p[320], v[32];

@@ -92,6 +92,7 @@ struct ulo_engine {
 	uint64_t rate_next_ns;	/* rate_lock */
 
 	struct ulo_stats st;	/* atomics */
+	unsigned faults_told;	/* cache faults warned of (the first 10) */
 };
 
 static void ulo_q_push(struct ulo_runq *q, struct ulo_run *r, enum ulo_queue_id id)
@@ -250,7 +251,8 @@ static int ulo_run_fetch(struct ulo_engine *e, struct ulo_run *r)
 		ulo_stat_add(&e->st.readahead_fetches, 1);
 		ulo_stat_add(&e->st.readahead_bytes, r->len);
 	}
-	if (e->cache && ulo_cache_write_blocks(e->cache, r->blk, r->buf, r->len)) {
+	if (e->cache && ulo_cache_write_blocks(e->cache, r->blk, r->buf, r->len) &&
+	    !__atomic_load_n(&e->cache->failed, __ATOMIC_RELAXED)) {
 		/* Served from the buffer anyway; the block is fetched again
 		 * next time.  Only the first failure is worth a line (the
 		 * cache stops taking writes after it: a full flash). */
@@ -483,17 +485,30 @@ static int ulo_read_copy(struct ulo_engine *e, struct ulo_read_ctx *x,
 					break;
 				stop = ULO_MIN(end, (nb + 1) << e->shift);
 			}
-			ret = ulo_cache_read(e->cache, buf + (pos - off), pos,
-					     stop - pos);
-			if (ret)
-				return ret;
+			uint64_t bad;
+
+			ret = ulo_cache_read_checked(e->cache, buf + (pos - off), pos,
+						     stop - pos, &bad);
+			if (ret) {
+				/* The flash failed it or it is not what was
+				 * stored: take the block back and read again,
+				 * which fetches it from the source. */
+				if (__atomic_add_fetch(&e->faults_told, 1, __ATOMIC_RELAXED) <= 10)
+					ulo_warn("%s; fetched again from the source",
+						 ulo_errmsg());
+				ulo_cache_fault(e->cache, bad, ret);
+				return -EAGAIN;
+			}
 		}
 		pos = stop;
 	}
 	return 0;
 }
 
-int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
+/* One pass of ulo_engine_read(): -EAGAIN when a cached block turned out
+ * bad and was taken back (the next pass fetches it). */
+static int ulo_engine_read_once(struct ulo_engine *e, void *buf, uint64_t off,
+				size_t len)
 {
 	struct ulo_run *stackw[16];
 	struct ulo_read_ctx x = { .e = e, .waits = stackw, .stackw = stackw,
@@ -502,12 +517,6 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 	uint64_t first, last, blk, next;
 	int ret = 0;
 
-	if (off > e->image_size || len > e->image_size - off)
-		return ulo_err(-EINVAL, "%s: read of %zu bytes at %" PRIu64
-			       " is past the end of the image (%" PRIu64 " bytes)",
-			       e->src->id.location, len, off, e->image_size);
-	if (!len)
-		return 0;
 	first = off >> e->shift;
 	last = (off + len - 1) >> e->shift;
 
@@ -543,6 +552,29 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 	pthread_mutex_unlock(&e->lock);
 	if (x.waits != stackw)
 		free(x.waits);
+	return ret;
+}
+
+int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
+{
+	uint64_t passes;
+	int ret;
+
+	if (off > e->image_size || len > e->image_size - off)
+		return ulo_err(-EINVAL, "%s: read of %zu bytes at %" PRIu64
+			       " is past the end of the image (%" PRIu64 " bytes)",
+			       e->src->id.location, len, off, e->image_size);
+	if (!len)
+		return 0;
+	/* Each -EAGAIN took a block back, which the next pass copies from
+	 * its fetch, never from the flash: at most one pass per block. */
+	passes = ((off + len - 1) >> e->shift) - (off >> e->shift) + 2;
+	do
+		ret = ulo_engine_read_once(e, buf, off, len);
+	while (ret == -EAGAIN && --passes);
+	if (ret == -EAGAIN)
+		ret = ulo_err(-EIO, "%s: cached blocks kept failing at offset %" PRIu64,
+			      e->src->id.location, off);
 	ulo_stat_add(&e->st.reads, 1);
 	if (!ret)
 		ulo_stat_add(&e->st.bytes_served, len);
@@ -625,6 +657,15 @@ void ulo_engine_stats(struct ulo_engine *e, struct ulo_stats *out)
 
 	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	if (e->cache) {
+		struct ulo_cache *c = e->cache;
+
+		out->cache_csum_errors = __atomic_load_n(&c->csum_errors, __ATOMIC_RELAXED);
+		out->cache_read_errors = __atomic_load_n(&c->read_errors, __ATOMIC_RELAXED);
+		out->cache_refetched = __atomic_load_n(&c->refetched, __ATOMIC_RELAXED);
+		out->bitmap_csum_errors = c->bm_csum_errors;
+		out->cache_given_up = !!__atomic_load_n(&c->failed, __ATOMIC_RELAXED);
+	}
 }
 
 void ulo_engine_free(struct ulo_engine *e)

@@ -7,7 +7,7 @@
  * kills the process with SIGKILL the N-th time NAME is reached (N defaults
  * to 1), which is what a crash at that step looks like to the cache.  A few
  * points inject an error instead (their callers test ulo_failpoint_hit()
- * and fail as the system call would): data-sync-eio.
+ * and fail as the system call would): data-sync-eio, cache-read-eio.
  */
 #ifndef ULOOP_FAILPOINT_H
 #define ULOOP_FAILPOINT_H

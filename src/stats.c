@@ -43,6 +43,11 @@ void ulo_stats_json(struct ulo_json *j, const char *key,
 	ulo_json_u64(j, "retries", s->retries);
 	ulo_json_u64(j, "fetch_errors", s->fetch_errors);
 	ulo_json_u64(j, "cache_write_errors", s->cache_write_errors);
+	ulo_json_u64(j, "cache_csum_errors", s->cache_csum_errors);
+	ulo_json_u64(j, "cache_read_errors", s->cache_read_errors);
+	ulo_json_u64(j, "cache_refetched", s->cache_refetched);
+	ulo_json_u64(j, "bitmap_csum_errors", s->bitmap_csum_errors);
+	ulo_json_u64(j, "cache_given_up", s->cache_given_up);
 	ulo_json_u64(j, "fetch_p50_us", ulo_lat_percentile(s, 50));
 	ulo_json_u64(j, "fetch_p99_us", ulo_lat_percentile(s, 99));
 	/* Histogram: "le_us" upper bounds with counts, trailing zeros cut. */

@@ -30,6 +30,15 @@ struct ulo_stats {
 	uint64_t retries;	/* retries reported by the source */
 	uint64_t fetch_errors;	/* fetches that failed after retries */
 	uint64_t cache_write_errors;	/* fetched blocks not stored */
+	/* Damage on the flash (copied from the cache's counters): cached data
+	 * whose CRC failed, reads the flash failed, blocks taken back and
+	 * fetched again for either, bitmap sectors whose CRC failed at open;
+	 * 1 once the flash is given up. */
+	uint64_t cache_csum_errors;
+	uint64_t cache_read_errors;
+	uint64_t cache_refetched;
+	uint64_t bitmap_csum_errors;
+	uint64_t cache_given_up;
 	uint64_t fetch_lat_us[ULO_LAT_BUCKETS];
 };
 

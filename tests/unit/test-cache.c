@@ -28,6 +28,7 @@
 
 #include "cache.h"
 #include "cache_header.h"
+#include "crc32c.h"
 #include "util.h"
 #include "unit.h"
 
@@ -372,8 +373,8 @@ static void test_native_dropped(void)
 	for (uint64_t b = 0; b < NBLK; b++)
 		CHECK(!ulo_cache_present(c, b));
 	CHECK(!strcmp(c->id.validator, other.validator));
-	/* The old image's bytes are not readable under the new identity. */
-	CHECK_EQ(ulo_cache_read(c, buf, 0, BS), 0);
+	/* The old image's bytes are gone from the new layout's data area. */
+	CHECK_EQ(ulo_pread_full(c->fd, buf, BS, c->data_offset), 0);
 	CHECK(is_zero(buf, BS));
 	/* A new layout has a new uuid: lock-free readers can tell. */
 	CHECK(memcmp(ulo_native_header(c)->uuid, uuid, sizeof(uuid)) != 0);
@@ -716,14 +717,162 @@ static void test_stray_bits(void)
 	const char *p = tpath("stray.cache");
 	struct ulo_identity id;
 	struct ulo_cache *c;
-	uint8_t b = 0x04;	/* bit 18: past the 17 blocks */
+	uint8_t sec[512];
 
 	make_id(&id, IMG_SIZE, "ino=21 mtime=1700000012.0");
 	make_native("stray.cache", &id, 12);
-	CHECK_EQ(write_file_at(p, &b, 1, 8192 + 2), 0);
+	/* Bit 18, past the 17 blocks, in a sector whose CRC says so. */
+	CHECK_EQ(read_file_at(p, sec, sizeof(sec), 8192), 0);
+	sec[2] |= 0x04;
+	ulo_put_le32(sec + 508, ulo_crc32c(0, sec, 508));
+	CHECK_EQ(write_file_at(p, sec, sizeof(sec), 8192), 0);
 	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), -EINVAL);
 	CHECK_STR_CONTAINS(ulo_errmsg(), p);
 	CHECK_STR_CONTAINS(ulo_errmsg(), "past the last block");
+}
+
+/*
+ * A flipped bit in the on-disk bitmap fails its sector's CRC: the sector
+ * is trusted for nothing (its blocks are fetched again, never served from
+ * data that may not be there), counted, and rewritten whole at open.
+ */
+static void test_bitmap_sector_crc(void)
+{
+	const char *p = tpath("bmcrc.cache");
+	struct ulo_identity id;
+	struct ulo_cache *c;
+	uint8_t b;
+
+	make_id(&id, IMG_SIZE, "ino=22 mtime=1700000013.0");
+	make_native("bmcrc.cache", &id, 13);
+	CHECK_EQ(read_file_at(p, &b, 1, 8192), 0);
+	b ^= 0x08;	/* claims block 3, which was never stored */
+	CHECK_EQ(write_file_at(p, &b, 1, 8192), 0);
+	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
+	if (!c)
+		return;
+	CHECK_EQ(c->bm_csum_errors, 1);
+	CHECK(!ulo_cache_present(c, 3));
+	CHECK_EQ(ulo_cache_count(c), 0);	/* all 17 blocks share the sector */
+	CHECK_EQ(ulo_cache_close(c), 0);
+	/* Repaired: the next open finds a whole sector. */
+	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
+	if (!c)
+		return;
+	CHECK_EQ(c->bm_csum_errors, 0);
+	ulo_cache_close(c);
+}
+
+/*
+ * Cached data that is not what was stored (bit rot, a flash returning
+ * another page) fails its CRC on read: -EBADMSG naming the block, counted;
+ * withdrawn, the block is missing (on disk too, after a commit) until it
+ * is stored again.
+ */
+static void test_data_crc(void)
+{
+	const char *p = tpath("datacrc.cache");
+	struct ulo_identity id;
+	struct ulo_cache *c;
+	uint8_t buf[BS], b;
+	uint64_t bad = 0;
+
+	make_id(&id, IMG_SIZE, "ino=23 mtime=1700000014.0");
+	make_native("datacrc.cache", &id, 14);
+	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
+	if (!c)
+		return;
+	/* One byte of block 5, 4 KiB + 7 into it. */
+	CHECK_EQ(read_file_at(p, &b, 1, c->data_offset + 5 * BS + 4096 + 7), 0);
+	b ^= 1;
+	CHECK_EQ(write_file_at(p, &b, 1, c->data_offset + 5 * BS + 4096 + 7), 0);
+	/* Reads not touching that 4 KiB still pass. */
+	CHECK_EQ(ulo_cache_read_checked(c, buf, 5 * BS, 4096, &bad), 0);
+	CHECK_EQ(ulo_cache_read_checked(c, buf, 5 * BS + 8192, 100, &bad), 0);
+	CHECK(is_pat(buf, 5 * BS + 8192, 100, 14));
+	/* Any that does fails, unaligned too. */
+	CHECK_EQ(ulo_cache_read_checked(c, buf, 5 * BS, BS, &bad), -EBADMSG);
+	CHECK_EQ(bad, 5);
+	CHECK_STR_CONTAINS(ulo_errmsg(), "block 5");
+	CHECK_STR_CONTAINS(ulo_errmsg(), "checksum mismatch");
+	CHECK_EQ(ulo_cache_read_checked(c, buf, 5 * BS + 4100, 3, &bad), -EBADMSG);
+	CHECK_EQ(c->csum_errors, 2);
+	CHECK(ulo_cache_fault(c, 5, -EBADMSG));
+	CHECK(!ulo_cache_present(c, 5));
+	CHECK_EQ(c->refetched, 1);
+	CHECK_EQ(ulo_cache_commit(c), 0);
+	CHECK_EQ(disk_bitmap_byte(p, 0) & 0x20, 0);	/* off on disk too */
+	/* Stored again: whole and good. */
+	CHECK_EQ(put_blocks(c, 5, 1, 14), 0);
+	CHECK(block_ok(c, 5, 14));
+	CHECK(block_ok(c, 16, 14));	/* the short last block */
+	CHECK_EQ(ulo_cache_close(c), 0);
+}
+
+/* A flash that keeps failing is given up: nothing present, no writes. */
+static void test_give_up(void)
+{
+	const char *p = tpath("giveup.cache");
+	struct ulo_identity id;
+	struct ulo_cache *c;
+	bool used = true;
+
+	make_id(&id, IMG_SIZE, "ino=24 mtime=1700000015.0");
+	make_native("giveup.cache", &id, 15);
+	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
+	if (!c)
+		return;
+	for (int i = 0; i < ULO_CACHE_MAX_FAULTS && used; i++) {
+		__atomic_fetch_add(&c->csum_errors, 1, __ATOMIC_RELAXED);
+		used = ulo_cache_fault(c, 0, -EBADMSG);
+	}
+	CHECK(!used);
+	CHECK(c->failed);
+	CHECK_EQ(ulo_cache_count(c), 0);
+	CHECK(ulo_cache_full(c));
+	CHECK(put_blocks(c, 3, 1, 15) < 0);
+	ulo_cache_close(c);
+}
+
+/* A format 1 cache (no checksums) is read as it is, and laid out anew in
+ * format 2 by a writer binding it to its image. */
+static void test_format1_upgrade(void)
+{
+	const char *p = tpath("v1.cache");
+	struct ulo_header h = { 0 };
+	uint8_t slot[ULO_HDR_SLOT_SIZE], one = 0x01;
+	struct ulo_identity id;
+	enum ulo_bind_result res;
+	struct ulo_cache *c;
+	uint64_t dropped;
+
+	make_id(&id, IMG_SIZE, "ino=25 mtime=1700000016.0");
+	h.version = 1;
+	h.block_shift = 16;
+	h.image_size = IMG_SIZE;
+	ulo_header_layout(&h);
+	h.generation = 1;
+	h.id = id;
+	ulo_header_encode(&h, slot);
+	CHECK_EQ(write_file_at(p, slot, sizeof(slot), 0), 0);
+	CHECK_EQ(write_file_at(p, &one, 1, h.bitmap_offset), 0);	/* block 0 */
+	CHECK_EQ(truncate(p, (off_t)(h.data_offset + h.data_length)), 0);
+	CHECK_EQ(open_cache(p, NULL, 0, false, true, false, &c), 0);
+	if (c) {
+		CHECK(ulo_cache_present(c, 0));
+		CHECK_EQ(c->csum_offset, 0);
+		ulo_cache_close(c);
+	}
+	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
+	if (!c)
+		return;
+	CHECK_EQ(ulo_cache_bind(c, &id, false, &res, &dropped), 0);
+	CHECK_EQ(res, ULO_BIND_UPGRADED);
+	CHECK_EQ(dropped, 1);
+	CHECK_EQ(ulo_native_header(c)->version, 2);
+	CHECK(c->csum_offset != 0);
+	CHECK_EQ(ulo_cache_count(c), 0);
+	ulo_cache_close(c);
 }
 
 static void test_locked(void)
@@ -1223,6 +1372,10 @@ int main(void)
 	UNIT_RUN(test_truncated);
 	UNIT_RUN(test_damaged_header);
 	UNIT_RUN(test_stray_bits);
+	UNIT_RUN(test_bitmap_sector_crc);
+	UNIT_RUN(test_data_crc);
+	UNIT_RUN(test_give_up);
+	UNIT_RUN(test_format1_upgrade);
 	UNIT_RUN(test_locked);
 	UNIT_RUN(test_clean_flag);
 	UNIT_RUN(test_2007_layout);

@@ -124,7 +124,9 @@ static void test_round_trip(void)
 
 	/* The on-disk layout of the table in cache_header.c. */
 	CHECK(!memcmp(slot, "ULOOPC\r\n", 8));
-	CHECK_EQ(ulo_get_le32(slot + 8), 1);
+	CHECK_EQ(ulo_get_le32(slot + 8), 2);
+	CHECK_EQ(ulo_get_le64(slot + 2448), h.csum_offset);
+	CHECK_EQ(ulo_get_le64(slot + 2456), h.csum_length);
 	CHECK_EQ(ulo_get_le32(slot + 12), 4096);
 	CHECK_EQ(ulo_get_le64(slot + 16), 0x8000000000000001ull);
 	CHECK_EQ(ulo_get_le32(slot + 32), 16);
@@ -216,15 +218,21 @@ static void test_layout(void)
 
 			fill_header(&h, shift, sizes[i], 1);
 			nb = ulo_header_nblocks(&h);
-			need = (nb + 7) / 8;
+			/* 508 bytes of bits per 512-byte sector */
+			need = ((nb + 7) / 8 + 507) / 508 * 512;
 			CHECK_EQ(nb, (sizes[i] + bs - 1) / bs);
 			CHECK_EQ(h.bitmap_offset, 8192);
 			CHECK_EQ(h.bitmap_length % 4096, 0);
 			CHECK(h.bitmap_length >= need);
 			CHECK(h.bitmap_length < need + 4096);	/* no waste */
+			/* A CRC per 4 KiB of image, right after the bits. */
+			CHECK_EQ(h.csum_offset, h.bitmap_offset + h.bitmap_length);
+			CHECK_EQ(h.csum_length % 4096, 0);
+			CHECK(h.csum_length >= (sizes[i] + 4095) / 4096 * 4);
+			CHECK(h.csum_length < (sizes[i] + 4095) / 4096 * 4 + 4096);
 			CHECK_EQ(h.data_offset % bs, 0);
-			CHECK(h.data_offset >= h.bitmap_offset + h.bitmap_length);
-			CHECK(h.data_offset < h.bitmap_offset + h.bitmap_length + bs);
+			CHECK(h.data_offset >= h.csum_offset + h.csum_length);
+			CHECK(h.data_offset < h.csum_offset + h.csum_length + bs);
 			CHECK_EQ(h.data_length, nb * bs);
 			CHECK(h.data_length >= sizes[i]);
 			CHECK(h.data_length - sizes[i] < bs);
@@ -249,7 +257,9 @@ static void test_layout_values(void)
 
 	fill_header(&h, 12, 1, 1);
 	CHECK_EQ(h.bitmap_length, 4096);
-	CHECK_EQ(h.data_offset, 12288);
+	CHECK_EQ(h.csum_offset, 12288);
+	CHECK_EQ(h.csum_length, 4096);
+	CHECK_EQ(h.data_offset, 16384);
 	CHECK_EQ(h.data_length, 4096);
 
 	fill_header(&h, 20, 1, 1);
@@ -261,19 +271,36 @@ static void test_layout_values(void)
 	CHECK_EQ(h.data_offset, 65536);
 	CHECK_EQ(h.data_length, 17 * 65536);
 
-	/* 1 GiB in 4 KiB blocks: 262144 bits = 32 KiB of bitmap. */
+	/* 1 GiB in 4 KiB blocks: 262144 bits = 32 KiB of bits, in 65
+	 * sectors of 508 (33280 bytes, 9 pages); a CRC per 4 KiB: 1 MiB. */
 	fill_header(&h, 12, 1ull << 30, 1);
-	CHECK_EQ(h.bitmap_length, 32768);
-	CHECK_EQ(h.data_offset, 8192 + 32768);
-	/* One more block needs one more bitmap page. */
+	CHECK_EQ(h.bitmap_length, 36864);
+	CHECK_EQ(h.csum_offset, 8192 + 36864);
+	CHECK_EQ(h.csum_length, 1 << 20);
+	CHECK_EQ(h.data_offset, 8192 + 36864 + (1 << 20));
+	/* One more block: one more bit (still 65 sectors), one more CRC
+	 * (one more page of them). */
 	fill_header(&h, 12, (1ull << 30) + 1, 1);
-	CHECK_EQ(h.bitmap_length, 32768 + 4096);
-	CHECK_EQ(h.data_offset, 8192 + 32768 + 4096);
-	/* 10 TiB in 64 KiB blocks: 10 * 2^24 bits = 20 MiB of bitmap. */
+	CHECK_EQ(h.bitmap_length, 36864);
+	CHECK_EQ(h.csum_length, (1 << 20) + 4096);
+	CHECK_EQ(h.data_offset, 8192 + 36864 + (1 << 20) + 4096);
+	/* 10 TiB in 64 KiB blocks: 10 * 2^24 bits = 20 MiB of bits in 41283
+	 * sectors (21139456 bytes); 10 GiB of CRCs (0.1 % of the data). */
 	fill_header(&h, 16, 10ull << 40, 1);
-	CHECK_EQ(h.bitmap_length, 10ull << 21);
-	CHECK_EQ(h.data_offset, (10ull << 21) + 65536);
+	CHECK_EQ(h.bitmap_length, 21139456);
+	CHECK_EQ(h.csum_length, 10ull << 30);
+	CHECK_EQ(h.data_offset, 10758586368ull);
 	CHECK_EQ(h.data_length, 10ull << 40);
+
+	/* Format 1 (read, laid out anew by a writer): no CRCs, dense bits. */
+	memset(&h, 0, sizeof(h));
+	h.version = 1;
+	h.block_shift = 12;
+	h.image_size = 1ull << 30;
+	ulo_header_layout(&h);
+	CHECK_EQ(h.bitmap_length, 32768);
+	CHECK_EQ(h.csum_offset, 0);
+	CHECK_EQ(h.data_offset, 8192 + 32768);
 }
 
 static void test_bad_magic(void)
@@ -338,9 +365,9 @@ static void test_version(void)
 	uint8_t slot[ULO_HDR_SLOT_SIZE];
 
 	good_slot(slot);
-	ulo_put_le32(slot + 8, 2);
+	ulo_put_le32(slot + 8, 3);
 	recrc(slot);
-	expect_refused("version 2", slot, -EPROTONOSUPPORT, "version 2");
+	expect_refused("version 3", slot, -EPROTONOSUPPORT, "version 3");
 	good_slot(slot);
 	ulo_put_le32(slot + 8, UINT32_MAX);
 	recrc(slot);
@@ -437,7 +464,7 @@ static void test_identity_kind(void)
 
 static void test_reserved(void)
 {
-	static const size_t at[] = { 124, 127, 140, 143, 2448, 3000, 4091 };
+	static const size_t at[] = { 124, 127, 140, 143, 2464, 3000, 4091 };
 	uint8_t slot[ULO_HDR_SLOT_SIZE];
 
 	for (size_t i = 0; i < ULO_ARRAY_SIZE(at); i++) {
@@ -446,6 +473,12 @@ static void test_reserved(void)
 		recrc(slot);
 		expect_refused("reserved", slot, -EINVAL, "reserved");
 	}
+	/* Format 1 has no checksum region: those bytes are reserved there. */
+	good_slot(slot);
+	ulo_put_le32(slot + 8, 1);
+	slot[2448] = 1;
+	recrc(slot);
+	expect_refused("v1 csum field", slot, -EINVAL, "reserved");
 }
 
 static void test_string_lengths(void)
@@ -665,7 +698,8 @@ static void test_check_layout_overflow(void)
 
 	/* nblocks * block_size overflows. */
 	fill_header(&h, 12, UINT64_MAX, 1);
-	h.bitmap_length = 1ull << 49;
+	h.bitmap_length = ((1ull << 49) + 507) / 508 * 512 + 4096;
+	h.bitmap_length &= ~4095ull;	/* enough sectors for 2^52 bits */
 	h.data_offset = 8192 + h.bitmap_length;
 	h.data_length = UINT64_MAX & ~4095ull;
 	expect_bad_layout("image 2^64-1", &h, UINT64_MAX, "data_length");

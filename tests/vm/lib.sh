@@ -189,7 +189,7 @@ vm_boot() {
 	set -- -accel tcg -cpu "$VM_CPU" -m "$VM_MEM" -smp 1 -nodefaults -no-reboot \
 		-display none -serial "file:$_log" \
 		-kernel "$VMLINUZ" -initrd "$_initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 no_timer_check init_on_alloc=0 $_append"
+		-append "console=ttyS0 panic=-1 loglevel=4 no_timer_check ${VM_INIT_ON_ALLOC-init_on_alloc=0} $_append"
 	# no_timer_check: under TCG on a busy host the kernel's check of the
 	# timer interrupt can fail and panic ("IO-APIC + timer doesn't work").
 	# init_on_alloc=0: Debian's kernel zeroes every page it allocates (a

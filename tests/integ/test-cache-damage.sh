@@ -1,0 +1,78 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Damage on the flash under a cache (format 2 checksums): a flipped byte
+# in cached data, a bit flipped in the bitmap, a read the flash fails.
+# Nothing wrong is ever served: the block fails its CRC (or its read), is
+# taken back, fetched again from the source and rewritten, counted in
+# `uloop status`; `uloop check` names damaged blocks without a source; a
+# flash that keeps failing is given up with one warning, and reads go on
+# from the source.
+. "$(dirname "$0")/functions.sh"
+requires python3
+
+size=$((4 * 1024 * 1024))
+make_image "$T/img" $size
+$ULOOP hydrate "$T/img" --cache "$T/c" --no-progress >/dev/null
+data_off=$($ULOOP info "$T/c" | sed -n 's/^data: *offset \([0-9]*\),.*/\1/p')
+[ -n "$data_off" ] || fail "no data offset in uloop info"
+
+flip_at() {	# flip_at FILE OFFSET: invert one byte
+	python3 -c 'import sys
+f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1)
+f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}
+
+# 1. One byte of block 5.
+flip_at "$T/c" $((data_off + 5 * 65536 + 1000))
+expect_fail 1 "block 5 (image offset 327680): checksum mismatch" $ULOOP check "$T/c"
+$ULOOP cat "$T/img" --cache "$T/c" >"$T/out" 2>"$T/err"
+cmp "$T/out" "$T/img" || fail "served damaged data"
+grep -q "block 5 (image offset 327680): checksum mismatch .*; fetched again from the source" "$T/err" ||
+	fail "no warning: $(cat "$T/err")"
+$ULOOP check "$T/c" | grep -q "64 of 64 blocks present, all matching their checksums" ||
+	fail "block 5 not rewritten"
+$ULOOP check "$T/c" --source "$T/img" >/dev/null
+
+# 2. check with --source names a damaged block once, as damaged.
+flip_at "$T/c" $((data_off + 9 * 65536))
+expect_fail 1 "1 of 64 present blocks differ from $T/img or fail their checksum" \
+	$ULOOP check "$T/c" --source "$T/img"
+grep -c "block 9" "$T/err" | grep -qx 1 || fail "block 9 reported $(grep -c 'block 9' "$T/err") times"
+$ULOOP hydrate "$T/img" --cache "$T/c" --no-progress >/dev/null 2>&1	# no read: still bad
+$ULOOP cat "$T/img" --cache "$T/c" --offset $((9 * 65536)) --length 65536 >"$T/out" 2>/dev/null
+dd if="$T/img" bs=64K skip=9 count=1 status=none | cmp -s - "$T/out" || fail "block 9 served damaged"
+$ULOOP check "$T/c" >/dev/null || fail "block 9 not rewritten"
+
+# 3. A read the flash fails (an injected EIO under block 2's data).
+ULOOP_FAILPOINT=cache-read-eio:3 $ULOOP_FP cat "$T/img" --cache "$T/c" >"$T/out" 2>"$T/err"
+cmp "$T/out" "$T/img" || fail "served data after a read error"
+grep -q "Input/output error.*fetched again from the source" "$T/err" ||
+	fail "no read-error warning: $(cat "$T/err")"
+
+# 4. Through a daemon: the counters in uloop status.
+if [ -c /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
+	flip_at "$T/c" $((data_off + 20 * 65536 + 5))
+	$ULOOP attach "$T/img" --cache "$T/c" --transport fuse --device "$T/dev" >/dev/null
+	on_exit "$ULOOP detach $T/dev 2>/dev/null || true"
+	cmp "$T/dev" "$T/img" || fail "the device served damaged data"
+	sleep 1.5	# the run state is written every second
+	$ULOOP status "$T/dev" >"$T/st"
+	grep -q "flash:  1 checksum errors, 0 read errors, 1 blocks fetched again, 0 bitmap sectors bad" "$T/st" ||
+		fail "status: $(cat "$T/st")"
+	$ULOOP status "$T/dev" --json | grep -q '"cache_csum_errors":1' || fail "no JSON counter"
+	$ULOOP detach "$T/dev"
+	$ULOOP check "$T/c" --source "$T/img" >/dev/null
+fi
+
+# 5. A flash that keeps failing: 20 damaged blocks, given up after 16 with
+# one warning; every byte still right.
+i=30
+while [ $i -lt 50 ]; do
+	flip_at "$T/c" $((data_off + i * 65536 + 77))
+	i=$((i + 1))
+done
+$ULOOP cat "$T/img" --cache "$T/c" >"$T/out" 2>"$T/err"
+cmp "$T/out" "$T/img" || fail "served damaged data from a failing flash"
+[ "$(grep -c "no longer used" "$T/err")" -eq 1 ] || fail "give-up warnings: $(cat "$T/err")"
+[ "$(grep -c "fetched again from the source" "$T/err")" -le 10 ] || fail "more than 10 fault lines"
+echo "damage found, refetched, never served"
