@@ -51,7 +51,8 @@ struct ulo_http_req {
 	long status;		/* HTTP status (libcurl's reading), 0 if none */
 	uint64_t got;		/* body bytes received */
 	uint64_t stored;	/* of which copied to buf (a 206's only) */
-	char bad_header[64];	/* a field sent twice, or a trailer: refused */
+	char bad_header[96];	/* a field sent twice, too long, with a control
+				 * character, or a trailer: refused */
 	bool overflow;		/* more body than asked for (stopped) */
 	bool headers_too_big;	/* over ULO_HTTP_HEADER_CAP (stopped) */
 	bool has_length;	/* Content-Length present */
@@ -64,7 +65,7 @@ struct ulo_http_req {
 	char last_modified[64];
 	char location[ULO_HTTP_URL_MAX];
 	bool has_etag, has_last_modified, has_content_range;
-	bool has_content_encoding;
+	bool has_content_encoding, has_location;
 	/* private to http_client.c */
 	void *easy;		/* CURL * of the running attempt */
 	bool headers_done;	/* the blank line after the fields was seen */

@@ -158,7 +158,13 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 		snprintf(why, len, "range not satisfiable (416)");
 		return ULO_HTTP_PERMANENT;
 	case 301: case 302: case 303: case 307: case 308:
-		snprintf(why, len, "redirected (%ld) to %.300s", r->status, r->location);
+		if (!r->has_location || !r->location[0]) {
+			snprintf(why, len, "server answered %ld (a redirect) without a Location",
+				 r->status);
+			return ULO_HTTP_PERMANENT;
+		}
+		snprintf(why, len, "redirected (%ld) to %.300s%s", r->status, r->location,
+			 strlen(r->location) > 300 ? "..." : "");
 		return ULO_HTTP_REDIRECTED;
 	case 401: case 403: case 404: case 410:
 		snprintf(why, len, "server answered %ld", r->status);
@@ -310,8 +316,8 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 			char *next = NULL;
 
 			if (++hops > ULO_HTTP_MAX_HOPS) {
-				ret = ulo_err(-ELOOP, "%s: more than %d redirects", url,
-					      ULO_HTTP_MAX_HOPS);
+				ret = ulo_err(-ELOOP, "%s: more than %d redirects (the last from %s)",
+					      url, ULO_HTTP_MAX_HOPS, cur);
 				goto out;
 			}
 			if (!u || curl_url_set(u, CURLUPART_URL, cur, 0) ||
@@ -331,7 +337,8 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 				ret = ulo_err(-EPROTO, "%s: redirect from https to %s refused",
 					      cur, next);
 			} else if (strlen(next) >= sizeof(cur)) {
-				ret = ulo_err(-EPROTO, "%s: redirect location too long", cur);
+				ret = ulo_err(-EPROTO, "%s: redirect to a URL longer than %zu bytes refused",
+					      cur, sizeof(cur) - 1);
 			}
 			if (!ret)
 				snprintf(cur, sizeof(cur), "%s", next);

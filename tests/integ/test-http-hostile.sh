@@ -192,6 +192,11 @@ twocr 1 1 malformed reply: Content-Range sent twice
 trailer 1 1 malformed reply: trailer fields after the body
 ra-hour 1 1 giving up after 1 attempts: server answered 503 \(Retry-After 3600 s\)
 probe-ra 1 0 server answered 503 \(Retry-After 3600 s\)
+cr-padded 1 1 malformed reply: Content-Range longer than 127 bytes
+longloc 1 0 malformed reply: Location longer than 2047 bytes
+noloc 1 0 server answered 302 \(a redirect\) without a Location$
+lm-cr 1 0 malformed reply: Last-Modified holds a control character \(0x0d\)
+etag-cr 1 0 malformed reply: ETag holds a control character \(0x0d\)
 EOF
 # Over https: the same checks for the modes where TLS changes the wire.
 https_modes="good flaky-5xx short-close reset trickle cr-othertotal 200"
