@@ -8,7 +8,9 @@
  * The final URL is kept and used for data; the URL as given stays the
  * image's location.  A 206 "bytes 0-0/N" gives the size; a strong ETag,
  * else Last-Modified, the validator.  A server offering neither cannot
- * tell us when the image changes: refused.
+ * tell us when the image changes: refused.  The validator is echoed in
+ * every data request, so only a well-formed one is taken (an entity-tag,
+ * an HTTP-date: http_parse.c); a malformed ETag is ignored with a notice.
  *
  * Data.  Every request carries If-Match (ETag) or If-Unmodified-Since
  * (Last-Modified), so a replaced image answers 412 instead of new bytes.
@@ -82,6 +84,7 @@ struct ulo_http_src {
 	unsigned timeout_ms;
 	unsigned retries;
 	bool allow_downgrade;
+	void (*notice)(const char *msg);	/* see ulo_source_opts */
 };
 
 /* What went wrong, in words, for the message; returns the class. */
@@ -243,6 +246,25 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 	return ULO_HTTP_OK;
 }
 
+/* Tell the user through the command's notice (a line on stderr), or as
+ * a warning when there is none (a daemon, a library caller). */
+static void ulo_http_note(void (*notice)(const char *), const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void ulo_http_note(void (*notice)(const char *), const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (notice)
+		notice(msg);
+	else
+		ulo_warn("%s", msg);
+}
+
 static void ulo_sleep_ms(uint64_t ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
@@ -289,7 +311,7 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 	uint64_t backoff = ULO_HTTP_BACKOFF_MIN_MS, first, last, total;
 	unsigned hops = 0, attempt = 0;
 	uint8_t byte;
-	bool unsat;
+	bool unsat, weak = false, etag_ok, lm_ok;
 	int ret;
 
 	r = calloc(1, sizeof(*r));
@@ -378,16 +400,33 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 	memset(id, 0, sizeof(*id));
 	id->size = total;
 	snprintf(id->location, sizeof(id->location), "%s", url);
-	if (r->has_etag && ulo_http_etag_strong(r->etag, strlen(r->etag))) {
+	/* The validator is echoed in every data request: only a well-formed
+	 * strong ETag or HTTP-date (control characters were refused with
+	 * the reply).  A weak ETag is no strong validator. */
+	etag_ok = r->has_etag && ulo_http_etag_valid(r->etag, strlen(r->etag), &weak);
+	lm_ok = r->has_last_modified &&
+		ulo_http_date_valid(r->last_modified, strlen(r->last_modified));
+	if (etag_ok && !weak) {
 		id->kind = ULO_ID_HTTP_ETAG;
 		snprintf(id->validator, sizeof(id->validator), "%s", r->etag);
-	} else if (r->has_last_modified && r->last_modified[0]) {
+	} else if (lm_ok) {
 		id->kind = ULO_ID_HTTP_LASTMOD;
 		snprintf(id->validator, sizeof(id->validator), "%s", r->last_modified);
+		if (r->has_etag && !etag_ok)
+			ulo_http_note(h->notice, "%s: ignoring its ETag %.120s: not an entity-tag (RFC 9110 8.8.3); going by Last-Modified",
+				      url, r->etag);
 	} else {
+		char e[200] = "", l[120] = "";
+
+		if (r->has_etag)
+			snprintf(e, sizeof(e), "; its ETag %.120s is %s", r->etag,
+				 etag_ok ? "weak" : "not an entity-tag");
+		if (r->has_last_modified)
+			snprintf(l, sizeof(l), "; its Last-Modified '%.60s' is not an HTTP-date",
+				 r->last_modified);
 		ret = ulo_err(-EPROTO,
-			      "%s: server sends no strong ETag and no Last-Modified: uloop cannot tell one version of the image from the next",
-			      url);
+			      "%s: server sends no strong ETag and no valid Last-Modified: uloop cannot tell one version of the image from the next%s%s",
+			      url, e, l);
 		goto out;
 	}
 	snprintf(resolved, ULO_HTTP_URL_MAX, "%s", cur);
@@ -553,22 +592,6 @@ static void ulo_http_src_free(struct ulo_http_src *h)
 	free(h);
 }
 
-static void ulo_http_note(const struct ulo_source_opts *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void ulo_http_note(const struct ulo_source_opts *o, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (!o->notice)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	o->notice(msg);
-}
-
 static int ulo_http_open(struct ulo_source *src, const char *location,
 			 const struct ulo_source_opts *o)
 {
@@ -606,6 +629,7 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 	h->retries = !o->retries ? ULO_HTTP_DEFAULT_RETRIES :
 		     o->retries == UINT_MAX ? 0 : o->retries;
 	h->allow_downgrade = o->allow_downgrade;
+	h->notice = o->notice;
 	ret = ulo_http_client_new(&conf, &h->client);
 	if (ret)
 		goto out_free;
@@ -622,12 +646,12 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 
 		snprintf(ep->url, sizeof(ep->url), "%s", o->mirrors[i]);
 		if (ulo_http_probe(h, ep->url, ep->resolved, &mid)) {
-			ulo_http_note(o, "mirror %s not used: %s", ep->url, ulo_errmsg());
+			ulo_http_note(o->notice, "mirror %s not used: %s", ep->url, ulo_errmsg());
 			continue;
 		}
 		if (mid.kind != src->id.kind || mid.size != src->id.size ||
 		    strcmp(mid.validator, src->id.validator)) {
-			ulo_http_note(o, "mirror %s not used: it serves another image (%s %s, %" PRIu64
+			ulo_http_note(o->notice, "mirror %s not used: it serves another image (%s %s, %" PRIu64
 				      " bytes; %s has %s %s, %" PRIu64 " bytes)", ep->url,
 				      ulo_id_kind_name(mid.kind), mid.validator, mid.size,
 				      location, ulo_id_kind_name(src->id.kind),

@@ -48,6 +48,8 @@ and If-Unmodified-Since other than that date get 412.  Any other range
   noloc           every request: 302 without a Location
   lm-cr, etag-cr  the probe's Last-Modified (lm-cr: and no ETag) or ETag
                   holds a bare CR and a would-be header
+  lm-junk         the probe has no ETag and "Last-Modified: yesterday"
+  etag-junk       the probe's ETag is unquoted (v1), its Last-Modified good
   nothing-strong  the probe has no strong ETag and no Last-Modified
   (anything else) as good
 """
@@ -247,6 +249,15 @@ class Handler(socketserver.BaseRequestHandler):
             return self.reply(302, "Found", [("Location", loc)])
         if mode == "noloc":
             return self.reply(302, "Found", [])
+        if probe and mode in ("lm-junk", "etag-junk"):
+            if mode == "lm-junk":
+                val = [("Last-Modified", "yesterday")]
+            else:
+                val = [("ETag", "v1"), ("Last-Modified", LAST_MODIFIED)]
+            return self.reply(206, "Partial Content",
+                              [("Content-Type", "application/octet-stream"),
+                               ("Content-Range", "bytes 0-0/%d" % size)] + val,
+                              img[0:1])
         if probe and mode in ("lm-cr", "etag-cr"):
             # A bare CR inside a validator: echoed into If-Match or
             # If-Unmodified-Since it would end that request line early.
