@@ -31,7 +31,8 @@
  * re-resolves the redirect (pre-signed URLs expire) and tries again.
  *
  * Mirrors are probed at open and used only if their identity (kind, size,
- * validator) equals the primary's; requests go round-robin over usable
+ * validator) equals the primary's; an http:// mirror of an https:// image
+ * is refused (no silent TLS downgrade); requests go round-robin over usable
  * servers, and a server that failed transiently is skipped for its
  * backoff time while another one is usable.
  */
@@ -604,21 +605,35 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 		.verbose = o->verbose,
 	};
 	struct ulo_http_src *h;
+	bool https;
 	int ret;
 
 	if (strlen(location) >= ULO_HTTP_URL_MAX)
 		return ulo_err(-ENAMETOOLONG, "%.64s...: URL too long", location);
 	if ((o->cert == NULL) != (o->key == NULL))
 		return ulo_err(-EINVAL, "%s: --cert and --key go together", location);
-	if (!o->ca_file && !o->insecure) {
-		bool https = !strncasecmp(location, "https://", 8);
+	https = !strncasecmp(location, "https://", 8);
+	for (unsigned i = 0; i < o->nmirrors; i++) {
+		const char *m = o->mirrors[i];
 
-		for (unsigned i = 0; i < o->nmirrors; i++)
-			https |= !strncasecmp(o->mirrors[i], "https://", 8);
-		if (https)
+		if (strlen(m) >= ULO_HTTP_URL_MAX)
+			return ulo_err(-ENAMETOOLONG, "mirror %.64s...: URL too long", m);
+		/* TLS is never silently downgraded, not even by a mirror. */
+		if (https && !strncasecmp(m, "http://", 7))
+			return ulo_err(-EINVAL,
+				       "mirror %s is http:// but the image is https://: refusing a downgrade",
+				       m);
+	}
+	if (!o->ca_file && !o->insecure) {
+		const char *tls = https ? location : NULL;
+
+		for (unsigned i = 0; i < o->nmirrors && !tls; i++)
+			if (!strncasecmp(o->mirrors[i], "https://", 8))
+				tls = o->mirrors[i];
+		if (tls)
 			return ulo_err(-EINVAL,
 				       "%s: no trust anchors for https: pass --ca FILE (nothing is trusted implicitly)",
-				       location);
+				       tls);
 	}
 	h = calloc(1, sizeof(*h));
 	if (!h)
