@@ -329,9 +329,16 @@ static int ulo_http_setup(struct ulo_http_loop *l, CURL *e,
 	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cf->connect_timeout_ms);
+	/* Each attempt may be bounded tighter than the configuration (the
+	 * source gives an attempt less time when another server could take
+	 * over): connecting (TCP and TLS) and stalling (below stall_bytes/s,
+	 * waiting for the reply included) within the attempt's own time. */
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(r->connect_timeout_ms ?
+			 ULO_MIN(r->connect_timeout_ms, cf->connect_timeout_ms) :
+			 cf->connect_timeout_ms));
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)cf->stall_bytes);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)cf->stall_secs);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(r->stall_secs ?
+			 ULO_MIN(r->stall_secs, cf->stall_secs) : cf->stall_secs));
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, ulo_http_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);

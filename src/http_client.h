@@ -45,6 +45,8 @@ struct ulo_http_req {
 	const char *if_unmodified_since;	/* or its Last-Modified date */
 	uint8_t *buf;		/* receives at most len bytes */
 	unsigned timeout_ms;	/* the whole attempt */
+	unsigned connect_timeout_ms;	/* 0: the configuration's */
+	unsigned stall_secs;	/* 0: the configuration's (see ulo_http_conf) */
 	/* out: what the server said (final response only) */
 	int curl_code;		/* CURLcode; 0 = the exchange completed */
 	char curl_err[256];

@@ -40,6 +40,11 @@ and If-Unmodified-Since other than that date get 412.  Any other range
   flaky-5xx       the first 2 requests for each URL and range get 503
                   (Retry-After: 1 on the first), then a correct 206
   404, 416, 412, 500-forever   that status, always
+  401, 403, 410   that status, always
+  garbage         not HTTP: an SSH banner and binary bytes, then FIN
+  cl-short        a right Content-Range, Content-Length and body one short
+  hang            reads the request, never answers (2 minutes at most)
+  probe-hang      hang, for the probe too
   429-forever     429 with Retry-After: 1, always
   etag-change     the right bytes with ETag "v2"
   cr-padded       a right Content-Range followed by 200 blanks and junk
@@ -270,6 +275,8 @@ class Handler(socketserver.BaseRequestHandler):
                               [("Content-Type", "application/octet-stream"),
                                ("Content-Range", "bytes 0-0/%d" % size)] + val,
                               img[0:1])
+        if probe and mode == "probe-hang":
+            self.hang()
         if probe and mode == "probe-ra":
             return self.reply(503, "Service Unavailable", [("Retry-After", "3600")])
         if probe:
@@ -379,6 +386,20 @@ class Handler(socketserver.BaseRequestHandler):
             return self.range_206(first, last)
         if mode == "404":
             return self.reply(404, "Not Found", [], b"not here\n")
+        if mode in ("401", "403", "410"):
+            return self.reply(int(mode), "No", [], b"no\n")
+        if mode == "garbage":
+            # Not HTTP at all, then the connection closes.
+            self.note = "garbage"
+            self.send(b"SSH-2.0-OpenSSH_9.2\r\n" + bytes(range(256)) * 4)
+            raise Closed()
+        if mode == "cl-short":
+            # Right range, one byte short, and Content-Length saying so.
+            return self.reply(206, "Partial Content", ok_fields +
+                              [("Content-Range", "bytes %d-%d/%d" % (first, last, size))]
+                              + self.validators(), data[:-1])
+        if mode in ("hang", "probe-hang"):
+            self.hang()
         if mode == "416":
             return self.reply(416, "Range Not Satisfiable",
                               [("Content-Range", "bytes */%d" % size)])
@@ -421,6 +442,20 @@ class Handler(socketserver.BaseRequestHandler):
         if mode == "ra-hour":
             return self.reply(503, "Service Unavailable", [("Retry-After", "3600")])
         return self.range_206(first, last)
+
+    def hang(self):
+        """Read the request, never answer (until the peer goes away)."""
+        self.note = "no answer"
+        self.sock.settimeout(1)
+        for _ in range(120):
+            try:
+                if not self.sock.recv(65536):
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        raise Closed()
 
     @staticmethod
     def parse_range(value, size):
