@@ -434,6 +434,11 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 			ret = ulo_err(-EINVAL, "%s: image is empty", url);
 			goto out;
 		}
+		if (cls == ULO_HTTP_TRANSIENT) {
+			ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s", cur,
+				      attempt, why);
+			goto out;
+		}
 		if (cls != ULO_HTTP_OK) {
 			ret = ulo_err(cls == ULO_HTTP_PERMANENT ? ulo_errno_for(r->status) : -EIO,
 				      "%s: %s", cur, why);

@@ -191,7 +191,7 @@ tab 0 1 .
 twocr 1 1 malformed reply: Content-Range sent twice
 trailer 1 1 malformed reply: trailer fields after the body
 ra-hour 1 1 giving up after 1 attempts: server answered 503 \(Retry-After 3600 s\)
-probe-ra 1 0 server answered 503 \(Retry-After 3600 s\)
+probe-ra 1 0 : giving up after 1 attempts: server answered 503 \(Retry-After 3600 s\)$
 cr-padded 1 1 malformed reply: Content-Range longer than 127 bytes
 longloc 1 0 malformed reply: Location longer than 2047 bytes
 noloc 1 0 server answered 302 \(a redirect\) without a Location$
