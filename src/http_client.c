@@ -19,7 +19,10 @@
  *   configuration, optional public-key pins and client certificate;
  * - the body is written straight into the caller's buffer and the
  *   transfer is stopped as soon as it would overflow it;
- * - the response headers are capped at ULO_HTTP_HEADER_CAP bytes.
+ * - the response headers are capped at ULO_HTTP_HEADER_CAP bytes, and
+ *   a remembered field too long for its buffer or holding a control
+ *   character makes the reply malformed (never kept cut short, never
+ *   echoed into a request of ours).
  */
 #include "http_client.h"
 
@@ -107,11 +110,35 @@ bool ulo_http_ip_literal(const char *host, uint8_t *addr, size_t *alen)
 	return inet_pton(AF_INET, host, addr) == 1;
 }
 
-static void ulo_copy_value(char *dst, size_t cap, const char *v, size_t len)
+/*
+ * Keep a field's value, whole or not at all: a value that does not fit
+ * @cap (NUL included) or holds a control character (CR, LF, NUL... HTAB
+ * aside, RFC 9110 5.5) makes the reply malformed.  A truncated value could
+ * still parse (a Content-Range cut before its junk, a Location cut into
+ * another URL), and a control character could be echoed into a request
+ * line of ours (a validator in If-Match).  False: refused, with the cause
+ * in r->bad_header.
+ */
+static bool ulo_copy_value(struct ulo_http_req *r, const char *name, char *dst,
+			   size_t cap, const char *v, size_t len)
 {
-	len = ULO_MIN(len, cap - 1);
+	if (len >= cap) {
+		snprintf(r->bad_header, sizeof(r->bad_header),
+			 "%s longer than %zu bytes", name, cap - 1);
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = v[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			snprintf(r->bad_header, sizeof(r->bad_header),
+				 "%s holds a control character (0x%02x)", name, c);
+			return false;
+		}
+	}
 	memcpy(dst, v, len);
 	dst[len] = '\0';
+	return true;
 }
 
 /* Remember that field @bit was seen; a second one is refused (which one
@@ -142,7 +169,7 @@ static size_t ulo_http_header_cb(char *line, size_t size, size_t n, void *arg)
 		 * Its status is libcurl's to read, not ours: two readings of
 		 * one status line must never disagree. */
 		r->has_etag = r->has_last_modified = r->has_content_range = false;
-		r->has_content_encoding = r->has_length = false;
+		r->has_content_encoding = r->has_length = r->has_location = false;
 		r->content_type[0] = r->location[0] = '\0';
 		r->retry_after = -1;
 		r->headers_done = false;
@@ -164,7 +191,9 @@ static size_t ulo_http_header_cb(char *line, size_t size, size_t n, void *arg)
 	if (ulo_http_name_is(name, nlen, "Content-Range")) {
 		if (!ulo_http_once(r, 0, "Content-Range"))
 			return 0;
-		ulo_copy_value(r->content_range, sizeof(r->content_range), v, vlen);
+		if (!ulo_copy_value(r, "Content-Range", r->content_range,
+				    sizeof(r->content_range), v, vlen))
+			return 0;
 		r->has_content_range = true;
 	} else if (ulo_http_name_is(name, nlen, "Content-Length")) {
 		/* Two different lengths are as bad as an unparsable one. */
@@ -178,26 +207,38 @@ static size_t ulo_http_header_cb(char *line, size_t size, size_t n, void *arg)
 	} else if (ulo_http_name_is(name, nlen, "Content-Encoding")) {
 		if (!ulo_http_once(r, 1, "Content-Encoding"))
 			return 0;
-		ulo_copy_value(r->content_encoding, sizeof(r->content_encoding), v, vlen);
+		if (!ulo_copy_value(r, "Content-Encoding", r->content_encoding,
+				    sizeof(r->content_encoding), v, vlen))
+			return 0;
 		r->has_content_encoding = true;
 	} else if (ulo_http_name_is(name, nlen, "Content-Type")) {
 		if (!ulo_http_once(r, 2, "Content-Type"))
 			return 0;
-		ulo_copy_value(r->content_type, sizeof(r->content_type), v, vlen);
+		if (!ulo_copy_value(r, "Content-Type", r->content_type,
+				    sizeof(r->content_type), v, vlen))
+			return 0;
 	} else if (ulo_http_name_is(name, nlen, "ETag")) {
 		if (!ulo_http_once(r, 3, "ETag"))
 			return 0;
-		ulo_copy_value(r->etag, sizeof(r->etag), v, vlen);
+		if (!ulo_copy_value(r, "ETag", r->etag, sizeof(r->etag), v, vlen))
+			return 0;
 		r->has_etag = true;
 	} else if (ulo_http_name_is(name, nlen, "Last-Modified")) {
 		if (!ulo_http_once(r, 4, "Last-Modified"))
 			return 0;
-		ulo_copy_value(r->last_modified, sizeof(r->last_modified), v, vlen);
+		if (!ulo_copy_value(r, "Last-Modified", r->last_modified,
+				    sizeof(r->last_modified), v, vlen))
+			return 0;
 		r->has_last_modified = true;
 	} else if (ulo_http_name_is(name, nlen, "Retry-After")) {
 		r->retry_after = ulo_http_retry_after(v, vlen, 3600);
 	} else if (ulo_http_name_is(name, nlen, "Location")) {
-		ulo_copy_value(r->location, sizeof(r->location), v, vlen);
+		/* Never followed cut short: refused whole (see above). */
+		if (!ulo_http_once(r, 5, "Location") ||
+		    !ulo_copy_value(r, "Location", r->location, sizeof(r->location),
+				    v, vlen))
+			return 0;
+		r->has_location = true;
 	}
 	return len;
 }
@@ -288,9 +329,16 @@ static int ulo_http_setup(struct ulo_http_loop *l, CURL *e,
 	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cf->connect_timeout_ms);
+	/* Each attempt may be bounded tighter than the configuration (the
+	 * source gives an attempt less time when another server could take
+	 * over): connecting (TCP and TLS) and stalling (below stall_bytes/s,
+	 * waiting for the reply included) within the attempt's own time. */
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(r->connect_timeout_ms ?
+			 ULO_MIN(r->connect_timeout_ms, cf->connect_timeout_ms) :
+			 cf->connect_timeout_ms));
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)cf->stall_bytes);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)cf->stall_secs);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(r->stall_secs ?
+			 ULO_MIN(r->stall_secs, cf->stall_secs) : cf->stall_secs));
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_err);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, ulo_http_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
@@ -441,7 +489,7 @@ static int ulo_http_perform_on(struct ulo_http_loop *c, struct ulo_http_req *r)
 	r->seen = 0;
 	r->overflow = r->headers_too_big = false;
 	r->has_etag = r->has_last_modified = r->has_content_range = false;
-	r->has_content_encoding = r->has_length = false;
+	r->has_content_encoding = r->has_length = r->has_location = false;
 	r->content_type[0] = r->location[0] = '\0';
 	r->retry_after = -1;
 	r->header_bytes = 0;

@@ -45,13 +45,16 @@ struct ulo_http_req {
 	const char *if_unmodified_since;	/* or its Last-Modified date */
 	uint8_t *buf;		/* receives at most len bytes */
 	unsigned timeout_ms;	/* the whole attempt */
+	unsigned connect_timeout_ms;	/* 0: the configuration's */
+	unsigned stall_secs;	/* 0: the configuration's (see ulo_http_conf) */
 	/* out: what the server said (final response only) */
 	int curl_code;		/* CURLcode; 0 = the exchange completed */
 	char curl_err[256];
 	long status;		/* HTTP status (libcurl's reading), 0 if none */
 	uint64_t got;		/* body bytes received */
 	uint64_t stored;	/* of which copied to buf (a 206's only) */
-	char bad_header[64];	/* a field sent twice, or a trailer: refused */
+	char bad_header[96];	/* a field sent twice, too long, with a control
+				 * character, or a trailer: refused */
 	bool overflow;		/* more body than asked for (stopped) */
 	bool headers_too_big;	/* over ULO_HTTP_HEADER_CAP (stopped) */
 	bool has_length;	/* Content-Length present */
@@ -64,7 +67,7 @@ struct ulo_http_req {
 	char last_modified[64];
 	char location[ULO_HTTP_URL_MAX];
 	bool has_etag, has_last_modified, has_content_range;
-	bool has_content_encoding;
+	bool has_content_encoding, has_location;
 	/* private to http_client.c */
 	void *easy;		/* CURL * of the running attempt */
 	bool headers_done;	/* the blank line after the fields was seen */

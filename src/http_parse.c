@@ -7,6 +7,7 @@
 #include "http_parse.h"
 
 #include <errno.h>
+#include <string.h>
 
 static bool ulo_blank(char c)
 {
@@ -134,9 +135,14 @@ bool ulo_http_name_is(const char *name, size_t nlen, const char *want)
 	return want[i] == '\0';
 }
 
-bool ulo_http_etag_strong(const char *v, size_t len)
+bool ulo_http_etag_valid(const char *v, size_t len, bool *weak)
 {
 	ulo_trim(&v, &len);
+	*weak = len >= 2 && v[0] == 'W' && v[1] == '/';
+	if (*weak) {
+		v += 2;
+		len -= 2;
+	}
 	if (len < 2 || v[0] != '"' || v[len - 1] != '"')
 		return false;
 	for (size_t i = 1; i + 1 < len; i++) {
@@ -147,6 +153,107 @@ bool ulo_http_etag_strong(const char *v, size_t len)
 			return false;
 	}
 	return true;
+}
+
+bool ulo_http_etag_strong(const char *v, size_t len)
+{
+	bool weak;
+
+	return ulo_http_etag_valid(v, len, &weak) && !weak;
+}
+
+/* The @n-character word at *@p, one of @words (each @n long, packed);
+ * its index, or -1.  Case-sensitive, as RFC 9110 5.6.7 says. */
+static int ulo_word(const char **p, const char *end, const char *words,
+		    size_t count, size_t n)
+{
+	if ((size_t)(end - *p) < n)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		if (!memcmp(*p, words + i * n, n)) {
+			*p += n;
+			return (int)i;
+		}
+	return -1;
+}
+
+/* Exactly @n digits (a leading blank instead of a zero when @blank), at
+ * most @max. */
+static bool ulo_num(const char **p, const char *end, size_t n, bool blank,
+		    unsigned max, unsigned min)
+{
+	unsigned v = 0;
+
+	if ((size_t)(end - *p) < n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = (*p)[i];
+
+		if (blank && i == 0 && c == ' ')
+			continue;
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (unsigned)(c - '0');
+	}
+	*p += n;
+	return v >= min && v <= max;
+}
+
+static bool ulo_lit(const char **p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(end - *p) < n || memcmp(*p, lit, n))
+		return false;
+	*p += n;
+	return true;
+}
+
+/* time-of-day = hour ":" minute ":" second (a leap second allowed). */
+static bool ulo_tod(const char **p, const char *end)
+{
+	return ulo_num(p, end, 2, false, 23, 0) && ulo_lit(p, end, ":") &&
+	       ulo_num(p, end, 2, false, 59, 0) && ulo_lit(p, end, ":") &&
+	       ulo_num(p, end, 2, false, 60, 0);
+}
+
+bool ulo_http_date_valid(const char *v, size_t len)
+{
+	static const char days[] = "MonTueWedThuFriSatSun";
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	static const char *const long_days[] = {
+		"Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+		"Saturday", "Sunday",
+	};
+	const char *p, *end;
+
+	ulo_trim(&v, &len);
+	p = v;
+	end = v + len;
+	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+	if (ulo_word(&p, end, days, 7, 3) >= 0 && ulo_lit(&p, end, ", "))
+		return ulo_num(&p, end, 2, false, 31, 1) && ulo_lit(&p, end, " ") &&
+		       ulo_word(&p, end, months, 12, 3) >= 0 && ulo_lit(&p, end, " ") &&
+		       ulo_num(&p, end, 4, false, 9999, 0) && ulo_lit(&p, end, " ") &&
+		       ulo_tod(&p, end) && ulo_lit(&p, end, " GMT") && p == end;
+	/* asctime-date: "Sun Nov  6 08:49:37 1994" */
+	p = v;
+	if (ulo_word(&p, end, days, 7, 3) >= 0 && ulo_lit(&p, end, " "))
+		return ulo_word(&p, end, months, 12, 3) >= 0 && ulo_lit(&p, end, " ") &&
+		       ulo_num(&p, end, 2, true, 31, 1) && ulo_lit(&p, end, " ") &&
+		       ulo_tod(&p, end) && ulo_lit(&p, end, " ") &&
+		       ulo_num(&p, end, 4, false, 9999, 0) && p == end;
+	/* rfc850-date: "Sunday, 06-Nov-94 08:49:37 GMT" */
+	for (size_t i = 0; i < 7; i++) {
+		p = v;
+		if (ulo_lit(&p, end, long_days[i]) && ulo_lit(&p, end, ", "))
+			return ulo_num(&p, end, 2, false, 31, 1) && ulo_lit(&p, end, "-") &&
+			       ulo_word(&p, end, months, 12, 3) >= 0 &&
+			       ulo_lit(&p, end, "-") &&
+			       ulo_num(&p, end, 2, false, 99, 0) && ulo_lit(&p, end, " ") &&
+			       ulo_tod(&p, end) && ulo_lit(&p, end, " GMT") && p == end;
+	}
+	return false;
 }
 
 long ulo_http_retry_after(const char *v, size_t len, long cap)

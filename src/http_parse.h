@@ -37,8 +37,23 @@ bool ulo_http_field(const char *line, size_t len, const char **name,
 /* Case-insensitive compare of a field name. */
 bool ulo_http_name_is(const char *name, size_t nlen, const char *want);
 
-/* A strong entity tag: a quoted string with no "W/" prefix (RFC 9110 8.8.3). */
+/*
+ * An entity-tag (RFC 9110 8.8.3): [ "W/" ] DQUOTE *etagc DQUOTE, etagc
+ * being %x21 / %x23-7E / obs-text (no blank, no control character).
+ * *@weak tells whether it had the "W/" prefix: a weak tag never serves as
+ * a strong validator (If-Match compares strongly).
+ */
+bool ulo_http_etag_valid(const char *v, size_t len, bool *weak);
+/* A valid entity-tag without the "W/" prefix. */
 bool ulo_http_etag_strong(const char *v, size_t len);
+
+/*
+ * An HTTP-date (RFC 9110 5.6.7): IMF-fixdate ("Sun, 06 Nov 1994 08:49:37
+ * GMT"), or one of the obsolete forms a recipient must accept (rfc850:
+ * "Sunday, 06-Nov-94 08:49:37 GMT"; asctime: "Sun Nov  6 08:49:37 1994"),
+ * exactly: names case-sensitive, fields in range.
+ */
+bool ulo_http_date_valid(const char *v, size_t len);
 
 /*
  * Retry-After as delay-seconds (the HTTP-date form is treated as "unknown"

@@ -8,7 +8,9 @@
  * The final URL is kept and used for data; the URL as given stays the
  * image's location.  A 206 "bytes 0-0/N" gives the size; a strong ETag,
  * else Last-Modified, the validator.  A server offering neither cannot
- * tell us when the image changes: refused.
+ * tell us when the image changes: refused.  The validator is echoed in
+ * every data request, so only a well-formed one is taken (an entity-tag,
+ * an HTTP-date: http_parse.c); a malformed ETag is ignored with a notice.
  *
  * Data.  Every request carries If-Match (ETag) or If-Unmodified-Since
  * (Last-Modified), so a replaced image answers 412 instead of new bytes.
@@ -19,19 +21,29 @@
  * Last-Modified, or a 412, means the image changed: -ESTALE (the engine
  * then stops fetching for good).
  *
- * Errors are classed (ulo_http_classify): transient ones (connection
- * refused or reset, timeout, stall, short body, 408, 429, 5xx) are retried
- * with exponential backoff from 100 ms, doubling to 5 s, honouring
- * Retry-After, within a per-request deadline and retry count; the engine
- * sees -EIO only after that.  Permanent ones (404, 410, 401, 403, 200 to a
- * range, protocol violations, TLS failures) fail at once with the code in
- * the message.  A 3xx, 401, 403, 404 or 410 from a redirect target first
- * re-resolves the redirect (pre-signed URLs expire) and tries again.
+ * Errors are classed (ulo_http_classify), per server: transient ones
+ * (connection refused or reset, timeout, stall, short body, 408, 429, 5xx)
+ * are retried with exponential backoff from 100 ms, doubling to 5 s,
+ * honouring Retry-After, within a per-request deadline and retry count;
+ * the engine sees -EIO only after that.  Permanent ones (404, 410, 401,
+ * 403, other 4xx, 200 or 416 to a range, protocol violations, garbage,
+ * TLS failures) drop that server for the run (one warning) when another
+ * is left, and the read goes on there; the last server's permanent error
+ * fails the read at once with the code in the message.  A redirect, or a
+ * 401, 403, 404 or 410 from a redirect target, first re-resolves that
+ * server's URL (pre-signed URLs expire) and tries again.
  *
  * Mirrors are probed at open and used only if their identity (kind, size,
- * validator) equals the primary's; requests go round-robin over usable
- * servers, and a server that failed transiently is skipped for its
- * backoff time while another one is usable.
+ * validator) equals the primary's; an http:// mirror of an https:// image
+ * is refused (no silent TLS downgrade).  Requests go to the server that
+ * should cost least: one still backing off (or under Retry-After) waits;
+ * one that failed transiently lately is avoided while another can serve
+ * (1 s plus the failed attempt's time, doubling per failure in a row, at
+ * most 60 s); round-robin among equals.  Each attempt has its own bounds
+ * (ulo_http_bound): with another server to fall back on, a third of the
+ * request's deadline, connecting and stalling half of that, so a hanging
+ * server never eats the whole deadline.  A mirror's probe at open gets
+ * that third too.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +67,14 @@
 #define ULO_HTTP_BACKOFF_MIN_MS 100
 #define ULO_HTTP_BACKOFF_MAX_MS 5000
 #define ULO_HTTP_ATTEMPT_MAX_MS 30000
+/* With another server to fall back on, an attempt gets a third of the
+ * request's deadline (at least this), so a hanging server leaves time to
+ * ask another one. */
+#define ULO_HTTP_ATTEMPT_MIN_MS 1000
+/* A server that failed transiently is avoided (others preferred) for
+ * this long, doubling with each failure in a row, up to the max. */
+#define ULO_HTTP_AVOID_MIN_MS 1000
+#define ULO_HTTP_AVOID_MAX_MS 60000
 #define ULO_HTTP_DEFAULT_TIMEOUT_S 60
 #define ULO_HTTP_DEFAULT_RETRIES 8
 
@@ -69,8 +89,10 @@ enum ulo_http_class {
 struct ulo_http_ep {
 	char url[ULO_HTTP_URL_MAX];	/* as given */
 	char resolved[ULO_HTTP_URL_MAX];	/* after redirects; lock */
-	bool usable;
-	uint64_t down_until_ns;	/* lock */
+	bool usable;		/* lock; false: dropped for the run */
+	uint64_t down_until_ns;	/* lock; not asked before (backoff, Retry-After) */
+	uint64_t avoid_until_ns;	/* lock; others preferred until then */
+	unsigned fails;		/* lock; transient failures in a row */
 };
 
 struct ulo_http_src {
@@ -82,6 +104,7 @@ struct ulo_http_src {
 	unsigned timeout_ms;
 	unsigned retries;
 	bool allow_downgrade;
+	void (*notice)(const char *msg);	/* see ulo_source_opts */
 };
 
 /* What went wrong, in words, for the message; returns the class. */
@@ -123,6 +146,9 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 			snprintf(why, len, "malformed reply (%s)", r->curl_err);
 			return ULO_HTTP_PERMANENT;
 		case CURLE_UNSUPPORTED_PROTOCOL:
+			if (strstr(r->curl_err, "HTTP/0.9"))
+				snprintf(why, len, "not an HTTP reply (%s)", r->curl_err);
+			return ULO_HTTP_PERMANENT;
 		case CURLE_URL_MALFORMAT:
 		case CURLE_SSL_CIPHER:
 		case CURLE_SSL_CRL_BADFILE:
@@ -158,7 +184,13 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 		snprintf(why, len, "range not satisfiable (416)");
 		return ULO_HTTP_PERMANENT;
 	case 301: case 302: case 303: case 307: case 308:
-		snprintf(why, len, "redirected (%ld) to %.300s", r->status, r->location);
+		if (!r->has_location || !r->location[0]) {
+			snprintf(why, len, "server answered %ld (a redirect) without a Location",
+				 r->status);
+			return ULO_HTTP_PERMANENT;
+		}
+		snprintf(why, len, "redirected (%ld) to %.300s%s", r->status, r->location,
+			 strlen(r->location) > 300 ? "..." : "");
 		return ULO_HTTP_REDIRECTED;
 	case 401: case 403: case 404: case 410:
 		snprintf(why, len, "server answered %ld", r->status);
@@ -237,6 +269,25 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 	return ULO_HTTP_OK;
 }
 
+/* Tell the user through the command's notice (a line on stderr), or as
+ * a warning when there is none (a daemon, a library caller). */
+static void ulo_http_note(void (*notice)(const char *), const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void ulo_http_note(void (*notice)(const char *), const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (notice)
+		notice(msg);
+	else
+		ulo_warn("%s", msg);
+}
+
 static void ulo_sleep_ms(uint64_t ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
@@ -260,6 +311,31 @@ static uint64_t ulo_retry_wait(uint64_t backoff_ms, long retry_after_s)
 	return ms;
 }
 
+/*
+ * The bounds of one attempt made with @deadline (ns) left for the whole
+ * request: the time left, at most ULO_HTTP_ATTEMPT_MAX_MS, and, when
+ * @others (another server could take the request over), at most a third
+ * of the request's deadline (not under ULO_HTTP_ATTEMPT_MIN_MS); connecting
+ * and a stall (no reply, or under 1 KiB/s) may take half of that, at most
+ * the configured 10 s.  A hanging server so costs a bounded part of the
+ * request, and the next attempt goes to another one.
+ */
+static void ulo_http_bound(const struct ulo_http_src *h, struct ulo_http_req *r,
+			   uint64_t deadline, bool others)
+{
+	uint64_t now = ulo_now_ns();
+	uint64_t ms = deadline > now ? (deadline - now) / 1000000 : 1;
+
+	ms = ULO_MIN(ms, (uint64_t)ULO_HTTP_ATTEMPT_MAX_MS);
+	if (others)
+		ms = ULO_MIN(ms, (uint64_t)ULO_MAX(h->timeout_ms / 3,
+						   (unsigned)ULO_HTTP_ATTEMPT_MIN_MS));
+	ms = ULO_MAX(ms, 1);
+	r->timeout_ms = ms;
+	r->connect_timeout_ms = ULO_MAX(ms / 2, 1);
+	r->stall_secs = ULO_MAX(ms / 2000, 1);
+}
+
 static int ulo_errno_for(long status)
 {
 	switch (status) {
@@ -273,17 +349,17 @@ static int ulo_errno_for(long status)
 }
 
 /* Resolve @url's redirects with a range GET of byte 0; fill @id and
- * @resolved.  Transient failures are retried like data requests. */
+ * @resolved.  Transient failures are retried like data requests, until
+ * @deadline (ns). */
 static int ulo_http_probe(struct ulo_http_src *h, const char *url,
-			  char *resolved, struct ulo_identity *id)
+			  char *resolved, struct ulo_identity *id, uint64_t deadline)
 {
 	char cur[ULO_HTTP_URL_MAX], why[512];
 	struct ulo_http_req *r;
-	uint64_t deadline = ulo_now_ns() + h->timeout_ms * 1000000ull;
 	uint64_t backoff = ULO_HTTP_BACKOFF_MIN_MS, first, last, total;
 	unsigned hops = 0, attempt = 0;
 	uint8_t byte;
-	bool unsat;
+	bool unsat, weak = false, etag_ok, lm_ok;
 	int ret;
 
 	r = calloc(1, sizeof(*r));
@@ -292,15 +368,13 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 	snprintf(cur, sizeof(cur), "%s", url);
 	for (;;) {
 		enum ulo_http_class cls;
-		uint64_t now = ulo_now_ns();
 
 		memset(r, 0, sizeof(*r));
 		r->url = cur;
 		r->first = 0;
 		r->len = 1;
 		r->buf = &byte;
-		r->timeout_ms = deadline > now ?
-			ULO_MAX(1, ULO_MIN((deadline - now) / 1000000, ULO_HTTP_ATTEMPT_MAX_MS)) : 1;
+		ulo_http_bound(h, r, deadline, false);
 		ret = ulo_http_perform(h->client, r);
 		if (ret)
 			goto out;
@@ -310,8 +384,8 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 			char *next = NULL;
 
 			if (++hops > ULO_HTTP_MAX_HOPS) {
-				ret = ulo_err(-ELOOP, "%s: more than %d redirects", url,
-					      ULO_HTTP_MAX_HOPS);
+				ret = ulo_err(-ELOOP, "%s: more than %d redirects (the last from %s)",
+					      url, ULO_HTTP_MAX_HOPS, cur);
 				goto out;
 			}
 			if (!u || curl_url_set(u, CURLUPART_URL, cur, 0) ||
@@ -331,7 +405,8 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 				ret = ulo_err(-EPROTO, "%s: redirect from https to %s refused",
 					      cur, next);
 			} else if (strlen(next) >= sizeof(cur)) {
-				ret = ulo_err(-EPROTO, "%s: redirect location too long", cur);
+				ret = ulo_err(-EPROTO, "%s: redirect to a URL longer than %zu bytes refused",
+					      cur, sizeof(cur) - 1);
 			}
 			if (!ret)
 				snprintf(cur, sizeof(cur), "%s", next);
@@ -359,6 +434,11 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 			ret = ulo_err(-EINVAL, "%s: image is empty", url);
 			goto out;
 		}
+		if (cls == ULO_HTTP_TRANSIENT) {
+			ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s", cur,
+				      attempt, why);
+			goto out;
+		}
 		if (cls != ULO_HTTP_OK) {
 			ret = ulo_err(cls == ULO_HTTP_PERMANENT ? ulo_errno_for(r->status) : -EIO,
 				      "%s: %s", cur, why);
@@ -371,16 +451,33 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 	memset(id, 0, sizeof(*id));
 	id->size = total;
 	snprintf(id->location, sizeof(id->location), "%s", url);
-	if (r->has_etag && ulo_http_etag_strong(r->etag, strlen(r->etag))) {
+	/* The validator is echoed in every data request: only a well-formed
+	 * strong ETag or HTTP-date (control characters were refused with
+	 * the reply).  A weak ETag is no strong validator. */
+	etag_ok = r->has_etag && ulo_http_etag_valid(r->etag, strlen(r->etag), &weak);
+	lm_ok = r->has_last_modified &&
+		ulo_http_date_valid(r->last_modified, strlen(r->last_modified));
+	if (etag_ok && !weak) {
 		id->kind = ULO_ID_HTTP_ETAG;
 		snprintf(id->validator, sizeof(id->validator), "%s", r->etag);
-	} else if (r->has_last_modified && r->last_modified[0]) {
+	} else if (lm_ok) {
 		id->kind = ULO_ID_HTTP_LASTMOD;
 		snprintf(id->validator, sizeof(id->validator), "%s", r->last_modified);
+		if (r->has_etag && !etag_ok)
+			ulo_http_note(h->notice, "%s: ignoring its ETag %.120s: not an entity-tag (RFC 9110 8.8.3); going by Last-Modified",
+				      url, r->etag);
 	} else {
+		char e[200] = "", l[120] = "";
+
+		if (r->has_etag)
+			snprintf(e, sizeof(e), "; its ETag %.120s is %s", r->etag,
+				 etag_ok ? "weak" : "not an entity-tag");
+		if (r->has_last_modified)
+			snprintf(l, sizeof(l), "; its Last-Modified '%.60s' is not an HTTP-date",
+				 r->last_modified);
 		ret = ulo_err(-EPROTO,
-			      "%s: server sends no strong ETag and no Last-Modified: uloop cannot tell one version of the image from the next",
-			      url);
+			      "%s: server sends no strong ETag and no valid Last-Modified: uloop cannot tell one version of the image from the next%s%s",
+			      url, e, l);
 		goto out;
 	}
 	snprintf(resolved, ULO_HTTP_URL_MAX, "%s", cur);
@@ -391,71 +488,183 @@ out:
 }
 
 /*
- * The next server to ask: round-robin over usable ones not in backoff, or
- * if all are, the one whose backoff ends first; *@wait_ms says how long
- * until it may be asked.
+ * The next server to ask, among those not dropped: the one that should
+ * cost least, its backoff or Retry-After still to wait (hard: never asked
+ * sooner) plus its avoidance still to run (soft: it failed lately, others
+ * first), round-robin among equals.  *@wait_ms says how long until it may
+ * be asked; *@others whether another server is left.  NULL: none is left.
  */
 static struct ulo_http_ep *ulo_http_pick(struct ulo_http_src *h, char *url,
-					 uint64_t *wait_ms)
+					 uint64_t *wait_ms, bool *others)
 {
-	uint64_t now = ulo_now_ns(), soonest = UINT64_MAX;
-	struct ulo_http_ep *best = NULL, *fallback = NULL;
+	uint64_t now = ulo_now_ns(), best_cost = UINT64_MAX;
+	struct ulo_http_ep *best = NULL;
 	unsigned start = __atomic_fetch_add(&h->rr, 1, __ATOMIC_RELAXED);
+	unsigned usable = 0;
 
 	pthread_mutex_lock(&h->lock);
 	for (unsigned i = 0; i < h->nep; i++) {
 		struct ulo_http_ep *ep = &h->ep[(start + i) % h->nep];
+		uint64_t cost = 0;
 
 		if (!ep->usable)
 			continue;
-		if (ep->down_until_ns <= now) {
+		usable++;
+		if (ep->down_until_ns > now)
+			cost += ep->down_until_ns - now;
+		if (ep->avoid_until_ns > now)
+			cost += ep->avoid_until_ns - now;
+		if (cost < best_cost) {
+			best_cost = cost;
 			best = ep;
-			break;
-		}
-		if (ep->down_until_ns < soonest) {
-			soonest = ep->down_until_ns;
-			fallback = ep;
 		}
 	}
 	*wait_ms = 0;
-	if (!best) {
-		best = fallback;
-		*wait_ms = (best->down_until_ns - now + 999999) / 1000000;
+	*others = usable > 1;
+	if (best) {
+		if (best->down_until_ns > now)
+			*wait_ms = (best->down_until_ns - now + 999999) / 1000000;
+		snprintf(url, ULO_HTTP_URL_MAX, "%s", best->resolved);
 	}
-	snprintf(url, ULO_HTTP_URL_MAX, "%s", best->resolved);
 	pthread_mutex_unlock(&h->lock);
 	return best;
 }
 
+static const char *ulo_http_ep_name(const struct ulo_http_src *h,
+				    const struct ulo_http_ep *ep)
+{
+	return ep == &h->ep[0] ? "" : "mirror ";
+}
+
+/*
+ * @ep failed for good (@why): drop it for the rest of the run, with one
+ * warning, if another server is left to ask (or @always: its bytes are not
+ * the image's).  False if it is the last one: the caller fails the read.
+ */
+static bool ulo_http_drop(struct ulo_http_src *h, struct ulo_http_ep *ep,
+			  const char *why, bool always)
+{
+	unsigned left = 0;
+	bool warn = false;
+
+	pthread_mutex_lock(&h->lock);
+	for (unsigned i = 0; i < h->nep; i++)
+		left += h->ep[i].usable && &h->ep[i] != ep;
+	if (left || always) {
+		warn = ep->usable;	/* one warning, whoever sees it first */
+		ep->usable = false;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (warn)
+		ulo_warn("%s%s dropped: %s%s", ulo_http_ep_name(h, ep), ep->url, why,
+			 left ? "; going on with the other URLs" : "");
+	return left || always;
+}
+
+/* @ep failed transiently: not asked again for @wait_ms, and avoided while
+ * others can serve, longer with each failure in a row. */
+static void ulo_http_penalise(struct ulo_http_src *h, struct ulo_http_ep *ep,
+			      uint64_t wait_ms, uint64_t spent_ns)
+{
+	uint64_t now = ulo_now_ns(), avoid;
+
+	pthread_mutex_lock(&h->lock);
+	ep->fails++;
+	avoid = ((uint64_t)ULO_HTTP_AVOID_MIN_MS * 1000000 + spent_ns)
+		<< ULO_MIN(ep->fails - 1, 6u);
+	avoid = ULO_MIN(avoid, (uint64_t)ULO_HTTP_AVOID_MAX_MS * 1000000);
+	ep->down_until_ns = ULO_MAX(ep->down_until_ns, now + wait_ms * 1000000);
+	ep->avoid_until_ns = now + avoid;
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void ulo_http_healthy(struct ulo_http_src *h, struct ulo_http_ep *ep)
+{
+	pthread_mutex_lock(&h->lock);
+	ep->fails = 0;
+	ep->avoid_until_ns = 0;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * A server's resolved URL answered a redirect or 401/403/404/410 (a
+ * pre-signed URL expired, the image moved): resolve its URL as given
+ * again.  0 (go on), -ESTALE (the primary leads to another image now: the
+ * run stops), or another -errno with the message recorded (the server
+ * could not be resolved, or a mirror leads to another image: drop it).
+ */
+static int ulo_http_reresolve(struct ulo_source *src, struct ulo_http_ep *ep,
+			      uint64_t deadline)
+{
+	struct ulo_http_src *h = src->priv;
+	struct ulo_identity now_id;
+	char fresh[ULO_HTTP_URL_MAX];
+	int ret;
+
+	ret = ulo_http_probe(h, ep->url, fresh, &now_id, deadline);
+	if (ret)
+		return ret == -ESTALE ? -EIO : ret;
+	if (now_id.kind != src->id.kind || now_id.size != src->id.size ||
+	    strcmp(now_id.validator, src->id.validator))
+		return ulo_err(ep == &h->ep[0] ? -ESTALE : -EIO,
+			       "%s: the image changed on the server (%s %s, was %s); refusing its data",
+			       ep->url, ulo_id_kind_name(now_id.kind),
+			       now_id.validator, src->id.validator);
+	pthread_mutex_lock(&h->lock);
+	snprintf(ep->resolved, sizeof(ep->resolved), "%s", fresh);
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+/*
+ * One read, over every server left.  Per attempt, by class:
+ * - ok: the bytes are the image's;
+ * - stale: the primary's image changed: -ESTALE, the run stops; a
+ *   mirror's: that mirror is dropped, another server asked;
+ * - redirected, or 401/403/404/410 from a redirect target: that server's
+ *   URL is resolved again (once per server and request);
+ * - permanent: the server is dropped for the run if another is left, and
+ *   the read goes on there; the last server's permanent error fails it;
+ * - transient: the server backs off and is avoided for a while; the read
+ *   retries (on another server if one is ready) within --retries and the
+ *   deadline.
+ */
 static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
 			 size_t len, unsigned *retries)
 {
 	struct ulo_http_src *h = src->priv;
 	uint64_t deadline = ulo_now_ns() + h->timeout_ms * 1000000ull;
 	uint64_t backoff = ULO_HTTP_BACKOFF_MIN_MS;
-	char url[ULO_HTTP_URL_MAX], why[512];
+	char url[ULO_HTTP_URL_MAX], why[512] = "";
 	struct ulo_http_req *r;
-	unsigned attempt = 0;
-	bool reresolved = false;
+	unsigned attempt = 0, reresolved = 0;
 	int ret;
 
 	r = malloc(sizeof(*r));
 	if (!r)
 		return ulo_errno(-ENOMEM, "%s", src->id.location);
 	for (;;) {
-		uint64_t now, wait;
-		struct ulo_http_ep *ep = ulo_http_pick(h, url, &wait);
+		uint64_t wait, t0;
+		bool others;
+		struct ulo_http_ep *ep = ulo_http_pick(h, url, &wait, &others);
 		enum ulo_http_class cls;
+		unsigned bit;
 
+		if (!ep) {
+			ret = ulo_err(-EIO, "%s: no server left to ask (all dropped)%s%s",
+				      src->id.location, why[0] ? "; last: " : "", why);
+			break;
+		}
+		bit = 1u << (ep - h->ep);
 		if (wait && ulo_now_ns() + wait * 1000000 >= deadline) {
 			/* Every server is backing off past our deadline. */
-			ret = ulo_err(-EIO, "%s: server busy for %" PRIu64 " s more (Retry-After); giving up",
-				      url, wait / 1000);
+			ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s; not to be asked for %" PRIu64 " s more",
+				      url, attempt, why[0] ? why : "busy",
+				      ULO_DIV_ROUND_UP(wait, 1000));
 			break;
 		}
 		if (wait)
 			ulo_sleep_ms(wait);
-		now = ulo_now_ns();
 		memset(r, 0, sizeof(*r));
 		r->url = url;
 		r->first = off;
@@ -465,64 +674,55 @@ static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
 			r->if_match = src->id.validator;
 		else
 			r->if_unmodified_since = src->id.validator;
-		r->timeout_ms = deadline > now ?
-			ULO_MAX(1, ULO_MIN((deadline - now) / 1000000, ULO_HTTP_ATTEMPT_MAX_MS)) : 1;
+		ulo_http_bound(h, r, deadline, others);
+		t0 = ulo_now_ns();
 		ret = ulo_http_perform(h->client, r);
 		if (ret)
 			break;
 		cls = ulo_http_classify(&src->id, r, why, sizeof(why));
-		if (cls == ULO_HTTP_OK)
+		if (cls == ULO_HTTP_OK) {
+			ulo_http_healthy(h, ep);
 			break;
+		}
 		if (cls == ULO_HTTP_STALE && ep != &h->ep[0]) {
 			/* A mirror moved on (or lags): it is no longer the same
 			 * image; drop it and ask another server. */
-			pthread_mutex_lock(&h->lock);
-			ep->usable = false;
-			pthread_mutex_unlock(&h->lock);
-			ulo_warn("mirror %s dropped: %s", ep->url, why);
-			if (++attempt > h->retries) {
-				ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s",
-					      url, attempt, why);
-				break;
-			}
+			ulo_http_drop(h, ep, why, true);
 			continue;
 		}
 		if (cls == ULO_HTTP_STALE) {
 			ret = ulo_err(-ESTALE, "%s: %s; refusing its data", url, why);
 			break;
 		}
-		/* An expired redirect target: resolve the URL again, once. */
-		if (!reresolved && strcmp(ep->url, url) && ep == &h->ep[0] &&
-		    (cls == ULO_HTTP_REDIRECTED || r->status == 401 || r->status == 403 ||
-		     r->status == 404 || r->status == 410)) {
-			struct ulo_identity now_id;
-			char fresh[ULO_HTTP_URL_MAX];
-
-			reresolved = true;
-			ret = ulo_http_probe(h, ep->url, fresh, &now_id);
-			if (ret)
+		/* An expired redirect target, or a new redirect: resolve the
+		 * server's URL again, once per request. */
+		if (!(reresolved & bit) &&
+		    (cls == ULO_HTTP_REDIRECTED ||
+		     (strcmp(ep->url, url) && (r->status == 401 || r->status == 403 ||
+					       r->status == 404 || r->status == 410)))) {
+			reresolved |= bit;
+			ret = ulo_http_reresolve(src, ep, deadline);
+			if (!ret)
+				continue;
+			if (ret == -ESTALE)
 				break;
-			if (now_id.kind != src->id.kind || now_id.size != src->id.size ||
-			    strcmp(now_id.validator, src->id.validator)) {
-				ret = ulo_err(-ESTALE, "%s: the image changed on the server (%s %s, was %s); refusing its data",
-					      ep->url, ulo_id_kind_name(now_id.kind),
-					      now_id.validator, src->id.validator);
-				break;
-			}
-			pthread_mutex_lock(&h->lock);
-			snprintf(ep->resolved, sizeof(ep->resolved), "%s", fresh);
-			pthread_mutex_unlock(&h->lock);
-			continue;
+			snprintf(why, sizeof(why), "%s", ulo_errmsg());
+			if (ulo_http_drop(h, ep, why, false))
+				continue;
+			break;	/* the last server: its message stands */
 		}
 		if (cls != ULO_HTTP_TRANSIENT) {
+			/* Permanent for this server: another one may serve. */
+			if (ulo_http_drop(h, ep, why, false))
+				continue;
 			ret = ulo_err(ulo_errno_for(r->status), "%s: %s", url, why);
 			break;
 		}
 		wait = ulo_retry_wait(backoff, r->retry_after);
-		pthread_mutex_lock(&h->lock);
-		ep->down_until_ns = ulo_now_ns() + wait * 1000000;
-		pthread_mutex_unlock(&h->lock);
-		if (++attempt > h->retries || ulo_now_ns() + wait * 1000000 >= deadline) {
+		ulo_http_penalise(h, ep, wait, ulo_now_ns() - t0);
+		if (++attempt > h->retries ||
+		    (!others && ulo_now_ns() + wait * 1000000 >= deadline) ||
+		    ulo_now_ns() >= deadline) {
 			ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s", url,
 				      attempt, why);
 			break;
@@ -546,22 +746,6 @@ static void ulo_http_src_free(struct ulo_http_src *h)
 	free(h);
 }
 
-static void ulo_http_note(const struct ulo_source_opts *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void ulo_http_note(const struct ulo_source_opts *o, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (!o->notice)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	o->notice(msg);
-}
-
 static int ulo_http_open(struct ulo_source *src, const char *location,
 			 const struct ulo_source_opts *o)
 {
@@ -574,21 +758,35 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 		.verbose = o->verbose,
 	};
 	struct ulo_http_src *h;
+	bool https;
 	int ret;
 
 	if (strlen(location) >= ULO_HTTP_URL_MAX)
 		return ulo_err(-ENAMETOOLONG, "%.64s...: URL too long", location);
 	if ((o->cert == NULL) != (o->key == NULL))
 		return ulo_err(-EINVAL, "%s: --cert and --key go together", location);
-	if (!o->ca_file && !o->insecure) {
-		bool https = !strncasecmp(location, "https://", 8);
+	https = !strncasecmp(location, "https://", 8);
+	for (unsigned i = 0; i < o->nmirrors; i++) {
+		const char *m = o->mirrors[i];
 
-		for (unsigned i = 0; i < o->nmirrors; i++)
-			https |= !strncasecmp(o->mirrors[i], "https://", 8);
-		if (https)
+		if (strlen(m) >= ULO_HTTP_URL_MAX)
+			return ulo_err(-ENAMETOOLONG, "mirror %.64s...: URL too long", m);
+		/* TLS is never silently downgraded, not even by a mirror. */
+		if (https && !strncasecmp(m, "http://", 7))
+			return ulo_err(-EINVAL,
+				       "mirror %s is http:// but the image is https://: refusing a downgrade",
+				       m);
+	}
+	if (!o->ca_file && !o->insecure) {
+		const char *tls = https ? location : NULL;
+
+		for (unsigned i = 0; i < o->nmirrors && !tls; i++)
+			if (!strncasecmp(o->mirrors[i], "https://", 8))
+				tls = o->mirrors[i];
+		if (tls)
 			return ulo_err(-EINVAL,
 				       "%s: no trust anchors for https: pass --ca FILE (nothing is trusted implicitly)",
-				       location);
+				       tls);
 	}
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -599,12 +797,14 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 	h->retries = !o->retries ? ULO_HTTP_DEFAULT_RETRIES :
 		     o->retries == UINT_MAX ? 0 : o->retries;
 	h->allow_downgrade = o->allow_downgrade;
+	h->notice = o->notice;
 	ret = ulo_http_client_new(&conf, &h->client);
 	if (ret)
 		goto out_free;
 
 	snprintf(h->ep[0].url, sizeof(h->ep[0].url), "%s", location);
-	ret = ulo_http_probe(h, location, h->ep[0].resolved, &src->id);
+	ret = ulo_http_probe(h, location, h->ep[0].resolved, &src->id,
+			     ulo_now_ns() + h->timeout_ms * 1000000ull);
 	if (ret)
 		goto out_free;
 	h->ep[0].usable = true;
@@ -614,13 +814,17 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 		struct ulo_identity mid;
 
 		snprintf(ep->url, sizeof(ep->url), "%s", o->mirrors[i]);
-		if (ulo_http_probe(h, ep->url, ep->resolved, &mid)) {
-			ulo_http_note(o, "mirror %s not used: %s", ep->url, ulo_errmsg());
+		/* A mirror is optional: it gets the time of one attempt with
+		 * a fallback (ulo_http_bound), so a hanging one costs little. */
+		if (ulo_http_probe(h, ep->url, ep->resolved, &mid, ulo_now_ns() +
+				   ULO_MAX(h->timeout_ms / 3, (unsigned)ULO_HTTP_ATTEMPT_MIN_MS) *
+				   1000000ull)) {
+			ulo_http_note(o->notice, "mirror %s not used: %s", ep->url, ulo_errmsg());
 			continue;
 		}
 		if (mid.kind != src->id.kind || mid.size != src->id.size ||
 		    strcmp(mid.validator, src->id.validator)) {
-			ulo_http_note(o, "mirror %s not used: it serves another image (%s %s, %" PRIu64
+			ulo_http_note(o->notice, "mirror %s not used: it serves another image (%s %s, %" PRIu64
 				      " bytes; %s has %s %s, %" PRIu64 " bytes)", ep->url,
 				      ulo_id_kind_name(mid.kind), mid.validator, mid.size,
 				      location, ulo_id_kind_name(src->id.kind),

@@ -40,8 +40,21 @@ and If-Unmodified-Since other than that date get 412.  Any other range
   flaky-5xx       the first 2 requests for each URL and range get 503
                   (Retry-After: 1 on the first), then a correct 206
   404, 416, 412, 500-forever   that status, always
+  401, 403, 410   that status, always
+  garbage         not HTTP: an SSH banner and binary bytes, then FIN
+  cl-short        a right Content-Range, Content-Length and body one short
+  hang            reads the request, never answers (2 minutes at most)
+  probe-hang      hang, for the probe too
   429-forever     429 with Retry-After: 1, always
   etag-change     the right bytes with ETag "v2"
+  cr-padded       a right Content-Range followed by 200 blanks and junk
+  longloc         every request: 302 to a 3000-byte absolute URL of this
+                  server whose first 2047 bytes are /good/x?pad=aaa...
+  noloc           every request: 302 without a Location
+  lm-cr, etag-cr  the probe's Last-Modified (lm-cr: and no ETag) or ETag
+                  holds a bare CR and a would-be header
+  lm-junk         the probe has no ETag and "Last-Modified: yesterday"
+  etag-junk       the probe's ETag is unquoted (v1), its Last-Modified good
   nothing-strong  the probe has no strong ETag and no Last-Modified
   (anything else) as good
 """
@@ -233,6 +246,37 @@ class Handler(socketserver.BaseRequestHandler):
         if ius is not None and ius != LAST_MODIFIED:
             return self.reply(412, "Precondition Failed", [])
 
+        # Modes whose probe is already wrong.
+        if mode == "longloc":
+            # An absolute Location of 3000+ bytes: cut at 2047 it would
+            # still be a URL of this server (/good/...), fit to follow.
+            loc = "http://%s/good/x?pad=%s" % (h.get("host", "127.0.0.1"), "a" * 3000)
+            return self.reply(302, "Found", [("Location", loc)])
+        if mode == "noloc":
+            return self.reply(302, "Found", [])
+        if probe and mode in ("lm-junk", "etag-junk"):
+            if mode == "lm-junk":
+                val = [("Last-Modified", "yesterday")]
+            else:
+                val = [("ETag", "v1"), ("Last-Modified", LAST_MODIFIED)]
+            return self.reply(206, "Partial Content",
+                              [("Content-Type", "application/octet-stream"),
+                               ("Content-Range", "bytes 0-0/%d" % size)] + val,
+                              img[0:1])
+        if probe and mode in ("lm-cr", "etag-cr"):
+            # A bare CR inside a validator: echoed into If-Match or
+            # If-Unmodified-Since it would end that request line early.
+            if mode == "lm-cr":
+                val = [("Last-Modified", LAST_MODIFIED + "\rX-Injected: yes")]
+            else:
+                val = [("ETag", '"v1\rX-Injected: yes"'),
+                       ("Last-Modified", LAST_MODIFIED)]
+            return self.reply(206, "Partial Content",
+                              [("Content-Type", "application/octet-stream"),
+                               ("Content-Range", "bytes 0-0/%d" % size)] + val,
+                              img[0:1])
+        if probe and mode == "probe-hang":
+            self.hang()
         if probe and mode == "probe-ra":
             return self.reply(503, "Service Unavailable", [("Retry-After", "3600")])
         if probe:
@@ -276,6 +320,13 @@ class Handler(socketserver.BaseRequestHandler):
             return self.reply(206, "Partial Content", ok_fields +
                               [("Content-Range", "bytes %d-%d/%d" % (first, last, size + 4096))]
                               + self.validators(), grown[first:last + 1])
+        if mode == "cr-padded":
+            # A right Content-Range, then 200 blanks and junk: the whole
+            # value is malformed, though its first 127 bytes parse.
+            return self.reply(206, "Partial Content", ok_fields +
+                              [("Content-Range", "bytes %d-%d/%d%sjunk" %
+                                (first, last, size, " " * 200))]
+                              + self.validators(), data)
         if mode == "cr-star":
             return self.reply(206, "Partial Content", ok_fields +
                               [("Content-Range", "bytes */%d" % size)]
@@ -335,6 +386,20 @@ class Handler(socketserver.BaseRequestHandler):
             return self.range_206(first, last)
         if mode == "404":
             return self.reply(404, "Not Found", [], b"not here\n")
+        if mode in ("401", "403", "410"):
+            return self.reply(int(mode), "No", [], b"no\n")
+        if mode == "garbage":
+            # Not HTTP at all, then the connection closes.
+            self.note = "garbage"
+            self.send(b"SSH-2.0-OpenSSH_9.2\r\n" + bytes(range(256)) * 4)
+            raise Closed()
+        if mode == "cl-short":
+            # Right range, one byte short, and Content-Length saying so.
+            return self.reply(206, "Partial Content", ok_fields +
+                              [("Content-Range", "bytes %d-%d/%d" % (first, last, size))]
+                              + self.validators(), data[:-1])
+        if mode in ("hang", "probe-hang"):
+            self.hang()
         if mode == "416":
             return self.reply(416, "Range Not Satisfiable",
                               [("Content-Range", "bytes */%d" % size)])
@@ -377,6 +442,20 @@ class Handler(socketserver.BaseRequestHandler):
         if mode == "ra-hour":
             return self.reply(503, "Service Unavailable", [("Retry-After", "3600")])
         return self.range_206(first, last)
+
+    def hang(self):
+        """Read the request, never answer (until the peer goes away)."""
+        self.note = "no answer"
+        self.sock.settimeout(1)
+        for _ in range(120):
+            try:
+                if not self.sock.recv(65536):
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        raise Closed()
 
     @staticmethod
     def parse_range(value, size):

@@ -185,13 +185,20 @@ redirect-ftp 1 1 redirected \(302\) to ftp://127\.0\.0\.1/x
 429-forever 1 3 giving up after 3 attempts: server answered 429 \(retry later\)
 500-forever 1 3 giving up after 3 attempts: server answered 500$
 etag-change 1 1 ETag is now "v2", was "v1"; refusing its data
-nothing-strong 1 0 no strong ETag and no Last-Modified
+nothing-strong 1 0 no strong ETag and no valid Last-Modified: .*; its ETag W/"v1" is weak$
 dblspace 0 1 .
 tab 0 1 .
 twocr 1 1 malformed reply: Content-Range sent twice
 trailer 1 1 malformed reply: trailer fields after the body
 ra-hour 1 1 giving up after 1 attempts: server answered 503 \(Retry-After 3600 s\)
-probe-ra 1 0 server answered 503 \(Retry-After 3600 s\)
+probe-ra 1 0 : giving up after 1 attempts: server answered 503 \(Retry-After 3600 s\)$
+cr-padded 1 1 malformed reply: Content-Range longer than 127 bytes
+longloc 1 0 malformed reply: Location longer than 2047 bytes
+noloc 1 0 server answered 302 \(a redirect\) without a Location$
+lm-cr 1 0 malformed reply: Last-Modified holds a control character \(0x0d\)
+etag-cr 1 0 malformed reply: ETag holds a control character \(0x0d\)
+lm-junk 1 0 its Last-Modified 'yesterday' is not an HTTP-date$
+etag-junk 0 1 .
 EOF
 # Over https: the same checks for the modes where TLS changes the wire.
 https_modes="good flaky-5xx short-close reset trickle cr-othertotal 200"
@@ -238,6 +245,10 @@ for j in $jobs; do
 			problem "cat: the server answered '$(cat "$d/statuses")', expected '503 503 206'"
 		r=$(grep -v '^uloop' "$d/cat.err" | json_get retries)
 		[ "${r:-0}" -gt 0 ] || problem "cat --stats counts no retries: $(cat "$d/cat.err")"
+	fi
+	if [ "$mode" = etag-junk ]; then
+		grep -q "ignoring its ETag v1: not an entity-tag" "$d/cat.err" ||
+			problem "cat: no notice of the ignored ETag: $(cat "$d/cat.err")"
 	fi
 	[ -e "$d/done" ] || problem "the checks stopped early (see above)"
 	[ ! -e "$d/problems" ] || failed="$failed $j"

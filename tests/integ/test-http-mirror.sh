@@ -71,4 +71,21 @@ wait $pid || rc=$?
 [ $rc -eq 0 ] || fail "a changing mirror ended the run ($rc): $(cat "$T/err")"
 $ULOOP_NET export "$T/c" "$T/out"
 cmp "$T/out" "$T/www/img" || fail "a changing mirror's bytes got in"
-echo "spread, refused a mismatched mirror, failed over, dropped a changing mirror"
+# TLS is never silently downgraded: an http:// mirror of an https://
+# image is an error; an https:// mirror redirecting to http:// is not used.
+make_ca "$T/pki"
+make_cert "$T/pki" srv "DNS:localhost,IP:127.0.0.1"
+start_nginx tls "$T/www" "$T/pki/srv.pem" "$T/pki/srv.key"
+ut="https://127.0.0.1:$tls_https/img"
+: >"$one2_log"	# one2 serves the same files, over http
+expect_fail 1 "uloop: mirror $u12 is http:// but the image is https://: refusing a downgrade" \
+	$ULOOP_NET cat "$ut" --mirror "$u12" --ca "$T/pki/ca.pem" --length 4096
+[ ! -s "$one2_log" ] || fail "the http:// mirror was asked: $(cat "$one2_log")"
+udown="https://127.0.0.1:$tls_https/down/img"
+$ULOOP_NET cat "$ut" --mirror "$udown" --ca "$T/pki/ca.pem" --length 4096 \
+	>"$T/out" 2>"$T/err" || fail "cat with a downgrading mirror failed: $(cat "$T/err")"
+grep -q "mirror $udown not used: .*redirect from https to http://.* refused" "$T/err" ||
+	fail "no refusal of the downgrading mirror: $(cat "$T/err")"
+cmp -n 4096 "$T/out" "$T/www/img" || fail "cat with a downgrading mirror differs"
+
+echo "spread, refused a mismatched mirror, failed over, dropped a changing mirror, refused downgrades"
