@@ -150,7 +150,7 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return ulo_errno(-ENOMEM, "cache %s: allocating", o->path);
-	c->fd = c->bfd = -1;
+	c->fd = c->bfd = c->dio_fd = -1;
 	c->readonly = o->readonly;
 	c->wipe = o->wipe;
 	c->capacity = UINT64_MAX;
@@ -211,6 +211,7 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 			goto out_free;
 		}
 	}
+	ulo_cache_reopen_direct(c);
 	*out = c;
 	return 0;
 
@@ -246,7 +247,32 @@ static int ulo_cache_relayout(struct ulo_cache *c, const struct ulo_identity *id
 	ret = c->fmt->format(c, id);
 	if (!ret)
 		c->laid_out = true;
+	ulo_cache_reopen_direct(c);	/* a file cache is a new file now */
 	return ret;
+}
+
+/*
+ * Why data is read with O_DIRECT: a buffered read of the flash fills the
+ * page cache with a second copy of what the block device above (nbd, the
+ * filesystem on it) caches anyway, with the kernel's readahead on top,
+ * and a kernel that zeroes every page it allocates (init_on_alloc=1,
+ * Debian's default) pays for each.  Under QEMU/TCG on a loaded host that
+ * zeroing, in the daemon's pread of /dev/vda, stalled warm boots for over
+ * a minute (sysrq: clear_page_rep < folio_alloc < page_cache_ra_unbounded
+ * < blkdev_read_iter).  Direct reads allocate nothing; the checksum
+ * region stays buffered (4 bytes per 4 KiB).
+ */
+void ulo_cache_reopen_direct(struct ulo_cache *c)
+{
+	char p[64];
+
+	if (c->dio_fd >= 0)
+		close(c->dio_fd);
+	c->dio_fd = -1;
+	if (c->fd < 0 || getenv("ULOOP_NO_DIRECT"))
+		return;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", c->fd);
+	c->dio_fd = open(p, O_RDONLY | O_DIRECT | O_CLOEXEC);
 }
 
 int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
@@ -341,6 +367,35 @@ int ulo_cache_check_binding(struct ulo_cache *c)
 }
 
 /*
+ * Read image bytes [@off, @off + @len) from the data area: O_DIRECT (into
+ * an aligned buffer, whole 4 KiB sectors; the data area runs past the
+ * image's end to a whole block) where the flash allows it, else buffered.
+ */
+static int ulo_cache_pread_data(struct ulo_cache *c, uint8_t *buf, uint64_t off,
+				size_t len)
+{
+	uint64_t a0 = off & ~4095ull, a1 = ULO_ROUND_UP(off + len, 4096);
+	void *al;
+	int ret;
+
+	if (c->dio_fd < 0 || ((c->data_offset | a0) & 4095))
+		return ulo_pread_full(c->fd, buf, len, c->data_offset + off);
+	if (!((uintptr_t)buf & 4095) && a0 == off && a1 == off + len)
+		al = buf;
+	else if (posix_memalign(&al, 4096, a1 - a0))
+		return -ENOMEM;
+	ret = ulo_pread_full(c->dio_fd, al, a1 - a0, c->data_offset + a0);
+	if (ret == -EINVAL) {	/* a device with larger sectors: buffered */
+		ret = ulo_pread_full(c->fd, buf, len, c->data_offset + off);
+	} else if (!ret && al != buf) {
+		memcpy(buf, (uint8_t *)al + (off - a0), len);
+	}
+	if (al != buf)
+		free(al);
+	return ret;
+}
+
+/*
  * Read and check image bytes [@a0, @a1) (4 KiB aligned but for the image's
  * end) into @buf.  -EIO/-errno (the read failed) or -EBADMSG (a CRC), with
  * *@bad the image offset of the first span at fault.
@@ -353,7 +408,7 @@ static int ulo_cache_read_spans(struct ulo_cache *c, uint8_t *buf, uint64_t a0,
 	int ret;
 
 	*bad = a0;
-	ret = ulo_pread_full(c->fd, buf, a1 - a0, c->data_offset + a0);
+	ret = ulo_cache_pread_data(c, buf, a0, a1 - a0);
 	if (!ret && ulo_failpoint_hit("cache-read-eio"))
 		ret = -EIO;	/* (tests: a bad sector under the data) */
 	if (ret)
@@ -392,7 +447,7 @@ int ulo_cache_read_checked(struct ulo_cache *c, void *buf, uint64_t off,
 
 	*bad_blk = off >> c->block_shift;
 	if (!c->csum_offset) {
-		ret = ulo_pread_full(c->fd, buf, len, c->data_offset + off);
+		ret = ulo_cache_pread_data(c, buf, off, len);
 		goto out;
 	}
 	/* Checksums cover whole 4 KiB spans: an unaligned read goes through
@@ -726,6 +781,12 @@ static int ulo_cache_commit_locked(struct ulo_cache *c)
 	for (size_t i = 0; i < n; i++) {
 		ulo_bitmap_or_word(&c->durable, s[i].wi, s[i].bits);
 		ulo_bitmap_set(&c->dirty, s[i].wi * 8 / ULO_BITMAP_ALIGN);
+		/* Written and clean now: the page cache's copy of the data
+		 * goes (reads are direct; see ulo_cache_reopen_direct()). */
+		if (c->dio_fd >= 0)
+			posix_fadvise(c->fd, (off_t)(c->data_offset +
+				      ((s[i].wi * 64) << c->block_shift)),
+				      (off_t)(64ull << c->block_shift), POSIX_FADV_DONTNEED);
 	}
 	ret = ulo_cache_write_dirty(c);
 	if (ret)
@@ -827,6 +888,8 @@ int ulo_cache_close(struct ulo_cache *c)
 	if (c->fmt->close)
 		c->fmt->close(c);
 	ulo_cache_free_bitmaps(c);
+	if (c->dio_fd >= 0)
+		close(c->dio_fd);
 	if (c->fd >= 0 && close(c->fd) < 0 && !ret)
 		ret = ulo_errno(-errno, "cache %s: close", c->path);
 	if (c->bfd >= 0 && close(c->bfd) < 0 && !ret)

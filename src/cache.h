@@ -61,6 +61,8 @@ struct ulo_cache {
 	char bitmap_path[PATH_MAX];	/* 2007 layout only */
 	int fd;			/* cache file or device */
 	int bfd;		/* 2007 bitmap file, else -1 */
+	int dio_fd;		/* the same file O_DIRECT for data reads, or -1
+				 * (no direct I/O there): ulo_cache_reopen_direct() */
 	bool is_blkdev;
 	bool readonly;
 	bool wipe;
@@ -277,6 +279,13 @@ static inline uint64_t ulo_cache_block_len(const struct ulo_cache *c,
 
 /* The current header of a native cache (for `uloop info`), or NULL. */
 const struct ulo_header *ulo_native_header(const struct ulo_cache *c);
+
+/*
+ * (Re)open the O_DIRECT twin of the cache's fd, after the fd changed (a
+ * re-layout renames a new file into place).  Without direct I/O (tmpfs,
+ * no /proc) data reads are buffered.  Internal to the cache modules.
+ */
+void ulo_cache_reopen_direct(struct ulo_cache *c);
 
 /* Internal to the cache modules: set up bitmaps for the current layout. */
 int ulo_cache_alloc_bitmaps(struct ulo_cache *c);
