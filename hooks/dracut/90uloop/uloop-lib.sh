@@ -13,6 +13,7 @@
 #   uloop_check URL    0, or prints the first problem as one line naming
 #                      the parameter ("rd.uloop.fstype=xfs: not ...") and 1
 #   uloop_unknown      prints a warning line per unknown rd.uloop.* word
+#   uloop_attach URL CACHE ERRFILE   starts the daemon (clean environment)
 #   uloop_union        prints "TYPE WHAT OPTIONS": the root's final mount,
 #                      on top of /run/uloop/lower (the image, read-only),
 #                      /run/uloop/rw (the writable layer) and, with
@@ -79,12 +80,14 @@ uloop_check() {
 	case $ULOOP_UNION in overlay|aufs) ;; *) echo "rd.uloop.union=$ULOOP_UNION: not overlay or aufs"; return 1 ;; esac
 	case $ULOOP_FSTYPE in auto|squashfs|erofs|ext4) ;; *) echo "rd.uloop.fstype=$ULOOP_FSTYPE: not auto, squashfs, erofs or ext4"; return 1 ;; esac
 	case $ULOOP_TRANSPORT in auto|kmod|nbd) ;; *) echo "rd.uloop.transport=$ULOOP_TRANSPORT: not auto, kmod or nbd"; return 1 ;; esac
+	set -f
 	for _m in $ULOOP_MIRRORS; do
-		case $_m in http://?*|https://?*) ;; *) echo "rd.uloop.mirror=$_m: not an http:// or https:// URL"; return 1 ;; esac
+		case $_m in http://?*|https://?*) ;; *) set +f; echo "rd.uloop.mirror=$_m: not an http:// or https:// URL"; return 1 ;; esac
 	done
 	for _p in $ULOOP_PINS; do
-		case $_p in sha256//?*) ;; *) echo "rd.uloop.pin=$_p: not sha256//BASE64"; return 1 ;; esac
+		case $_p in sha256//?*) ;; *) set +f; echo "rd.uloop.pin=$_p: not sha256//BASE64"; return 1 ;; esac
 	done
+	set +f
 	[ -z "$ULOOP_CA" ] || [ -r "$ULOOP_CA" ] || { echo "rd.uloop.ca=$ULOOP_CA: no such file in the initramfs"; return 1; }
 	return 0
 }
@@ -101,6 +104,25 @@ uloop_unknown() {
 		esac
 	done
 	set +f
+}
+
+# uloop_attach URL CACHE ERRFILE: uloop attach with the options of
+# uloop_opts, each value one word (never split further or globbed), in an
+# environment of PATH alone: dracut's init hands on its own, which holds
+# the kernel command line's unknown NAME=value words (ULOOP_* and the like
+# must not reach the root daemon).  Prints the device; stderr to ERRFILE.
+uloop_attach() {
+	_e=$3
+	set -- attach "$1" --cache "$2"
+	set -f
+	for _v in $ULOOP_MIRRORS; do set -- "$@" --mirror "$_v"; done
+	for _v in $ULOOP_PINS; do set -- "$@" --pin "$_v"; done
+	set +f
+	[ -z "$ULOOP_CA" ] || set -- "$@" --ca "$ULOOP_CA"
+	[ -z "$ULOOP_OFFLINE" ] || set -- "$@" --offline
+	[ "$ULOOP_TRANSPORT" = auto ] || set -- "$@" --transport "$ULOOP_TRANSPORT"
+	[ -z "$ULOOP_DEBUG" ] || set -- "$@" -v
+	env -i PATH="$PATH" uloop "$@" 2>"$_e"
 }
 
 uloop_union() {

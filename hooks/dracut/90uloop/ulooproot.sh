@@ -110,14 +110,6 @@ fi
 [ "$ULOOP_TRANSPORT" = nbd ] || modprobe -q uloop 2>/dev/null
 modprobe -q nbd 2>/dev/null
 
-set -f
-opts=""
-for m in $ULOOP_MIRRORS; do opts="$opts --mirror $m"; done
-for p in $ULOOP_PINS; do opts="$opts --pin $p"; done
-[ -n "$ULOOP_CA" ] && opts="$opts --ca $ULOOP_CA"
-[ -n "$ULOOP_OFFLINE" ] && opts="$opts --offline"
-[ "$ULOOP_TRANSPORT" != auto ] && opts="$opts --transport $ULOOP_TRANSPORT"
-[ -n "$ULOOP_DEBUG" ] && opts="$opts -v"
 attach_err() {
 	tail -n 1 /run/uloop/attach.err | sed 's/^uloop: //' | grep . ||
 		echo "uloop attach failed without a message (killed?)"
@@ -131,8 +123,7 @@ attach_fail() {
 # A raw flash is held by its exclusive open, which udev's probes (shared,
 # not exclusive) never meet: no settling or retry needed.
 attach() {
-	# shellcheck disable=SC2086  # opts are words
-	rdev=$(uloop attach "$url" --cache "$cachearg" $opts 2>/run/uloop/attach.err)
+	rdev=$(uloop_attach "$url" "$cachearg" /run/uloop/attach.err)
 }
 if ! attach; then
 	if [ -n "$ULOOP_CACHE" ] && tail -n 1 /run/uloop/attach.err | grep -q -e "^uloop: cache " -e "^uloop: bitmap "; then
@@ -142,7 +133,6 @@ if ! attach; then
 		attach_fail
 	fi
 fi
-set +f
 # uloop's notes (a stale cache dropped, a mirror not used...) belong on
 # the console.
 while read -r line; do say "${line#uloop: }"; done </run/uloop/attach.err
