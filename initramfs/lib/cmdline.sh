@@ -96,6 +96,28 @@ $(cmdline_words "$_cl")
 EOF
 }
 
+# A tmpfs size as mount takes it: digits, then k, m, g or % at most,
+# not 0 (for tmpfs, no limit at all); nothing else (no ",more,options").
+tmpfs_size_ok() {
+	case $1 in [0-9]*) ;; *) return 1 ;; esac
+	_z=${1%[kKmMgG%]}
+	case $_z in *[!0-9]*) return 1 ;; *[1-9]*) return 0 ;; esac
+	return 1
+}
+
+# The RAM tmpfs mounts' options, sizes explicit: the RAM cache at most a
+# quarter of RAM (a full cache still serves, fetching what it cannot
+# keep), the RAM writable layer rd.uloop.overlay=tmpfs:size=N, else half
+# of RAM (tmpfs' own default, written out).
+# shellcheck disable=SC2034  # read by /init
+RAM_CACHE_OPTS=mode=0700,nosuid,nodev,noexec,size=25%
+ram_layer_opts() {
+	case $OVERLAY in
+	tmpfs:size=*) echo "mode=0755,size=${OVERLAY#tmpfs:size=}" ;;
+	*) echo "mode=0755,size=50%" ;;
+	esac
+}
+
 ATTACH_ERR=/run/uloop/attach.err
 
 root_attach() {

@@ -73,7 +73,9 @@ uloop_check() {
 		esac
 	fi
 	case $ULOOP_OVERLAY in
-	tmpfs|tmpfs:size=?*|none) ;;
+	tmpfs:size=*) uloop_size_ok "${ULOOP_OVERLAY#tmpfs:size=}" ||
+		{ echo "rd.uloop.overlay=$ULOOP_OVERLAY: not a size (N, Nk, Nm, Ng or N%, not 0)"; return 1; } ;;
+	tmpfs|none) ;;
 	LABEL=?*|UUID=?*|PARTUUID=?*|PARTLABEL=?*|/dev/?*) ;;
 	*) echo "rd.uloop.overlay=$ULOOP_OVERLAY: not tmpfs[:size=N], none, or LABEL=/UUID=/PARTUUID=/PARTLABEL=/dev/x[:/path]"; return 1 ;;
 	esac
@@ -123,6 +125,25 @@ uloop_attach() {
 	[ "$ULOOP_TRANSPORT" = auto ] || set -- "$@" --transport "$ULOOP_TRANSPORT"
 	[ -z "$ULOOP_DEBUG" ] || set -- "$@" -v
 	env -i PATH="$PATH" uloop "$@" 2>"$_e"
+}
+
+# A tmpfs size as mount takes it: digits, then k, m, g or % at most,
+# not 0 (for tmpfs, no limit at all); nothing else (no ",more,options").
+uloop_size_ok() {
+	case $1 in [0-9]*) ;; *) return 1 ;; esac
+	_z=${1%[kKmMgG%]}
+	case $_z in *[!0-9]*) return 1 ;; *[1-9]*) return 0 ;; esac
+	return 1
+}
+
+# The RAM tmpfs mounts' options, sizes explicit (docs/initramfs.md): the
+# RAM cache at most a quarter of RAM, the RAM layer tmpfs:size=N or half.
+ULOOP_RAM_CACHE_OPTS=mode=0700,nosuid,nodev,noexec,size=25%
+uloop_layer_opts() {
+	case $ULOOP_OVERLAY in
+	tmpfs:size=*) echo "mode=0755,size=${ULOOP_OVERLAY#tmpfs:size=}" ;;
+	*) echo "mode=0755,size=50%" ;;
+	esac
 }
 
 uloop_union() {

@@ -57,7 +57,7 @@ say "root=uloop:$url through $netif"
 
 ram_cache() {
 	mkdir -p /run/uloop/ram
-	ismounted /run/uloop/ram || mount -t tmpfs -o mode=0700 tmpfs /run/uloop/ram
+	ismounted /run/uloop/ram || mount -t tmpfs -o "$ULOOP_RAM_CACHE_OPTS" tmpfs /run/uloop/ram
 	cachearg=/run/uloop/ram/cache
 }
 no_flash() {
@@ -166,9 +166,8 @@ ismounted /run/uloop/lower ||
 # The writable layer (mounted on $1): RAM, or a persistent SPEC[:/path].
 layer() {
 	case $ULOOP_OVERLAY in
-	tmpfs) mount -t tmpfs -o mode=0755 tmpfs "$1" ;;
-	tmpfs:size=*) mount -t tmpfs -o "mode=0755,size=${ULOOP_OVERLAY#tmpfs:size=}" tmpfs "$1" ||
-		die "rd.uloop.overlay=$ULOOP_OVERLAY: bad size" ;;
+	tmpfs|tmpfs:size=*) mount -t tmpfs -o "$(uloop_layer_opts)" tmpfs "$1" ||
+		die "rd.uloop.overlay=$ULOOP_OVERLAY: cannot mount the RAM layer (bad size?)" ;;
 	*)
 		split_spec "$ULOOP_OVERLAY"
 		odev=$(find_dev "$spec") || die "rd.uloop.overlay=$ULOOP_OVERLAY: no such device after 10 s"
@@ -196,7 +195,7 @@ tmpfs*) layer /run/uloop/rw ;;
 		# nothing to show.
 		[ -d /run/uloop/ro/upper ] ||
 			die "rd.live.overlay.readonly: rd.uloop.overlay=$ULOOP_OVERLAY has no upper/ yet (boot it writable once)"
-		mount -t tmpfs -o mode=0755 tmpfs /run/uloop/rw
+		mount -t tmpfs -o mode=0755,size=50% tmpfs /run/uloop/rw
 	else
 		layer /run/uloop/rw
 	fi ;;
