@@ -20,6 +20,7 @@
  * same image takes it over.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -118,6 +119,20 @@ static void *attach_state_thread(void *arg)
 			ulo_debug("attach", "%s", ulo_errmsg());
 	}
 	return NULL;
+}
+
+/* Point stderr at /dev/kmsg, else /dev/null (never the caller's file). */
+static void attach_stderr_to_kmsg(void)
+{
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
 }
 
 /*
@@ -492,6 +507,13 @@ int cmd_attach(int argc, char **argv)
 	/* From now on nobody reads our stderr: warnings go to the kernel log. */
 	if (!a.foreground && ulo_warn_to_kmsg())
 		ulo_debug("attach", "/dev/kmsg: %s", strerror(errno));
+	/* -v keeps stderr for the daemon's life: where that is a file (the
+	 * initramfs's attach.err, on a tmpfs) the debug output and curl's
+	 * trace would grow it in RAM forever.  A daemon's debug output goes
+	 * to the kernel log instead (a ring of fixed size, rate-limited),
+	 * unless stderr is a terminal someone watches. */
+	if (!a.foreground && !isatty(STDERR_FILENO))
+		attach_stderr_to_kmsg();
 
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		;	/* no configuration to reload */

@@ -63,7 +63,8 @@ dev_lookup() {
 	LABEL=*|UUID=*) findfs "$1" 2>/dev/null ;;
 	PARTLABEL=*)
 		for u in "$DEV_SYS"/class/block/*/uevent; do
-			grep -qx "PARTNAME=${1#PARTLABEL=}" "$u" 2>/dev/null &&
+			# A name, not a pattern: fixed-string, whole line.
+			grep -qxF -e "PARTNAME=${1#PARTLABEL=}" "$u" 2>/dev/null &&
 				echo "$DEV_DIR/$(basename "$(dirname "$u")")" && return
 		done ;;
 	PARTUUID=*)

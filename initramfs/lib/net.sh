@@ -212,12 +212,17 @@ net_one() {
 	esac
 }
 
-# All ip= values in $1 (space-separated): up if any one came up.
+# All ip= values in $1 (one a line, as cmdline.sh lists them; blanks
+# separate too): up if any one came up.  Values are split, never globbed.
 net_up() {
 	ip link set lo up
 	up=1
 	errs=""
-	for spec in ${1:-dhcp}; do
+	set -f
+	# shellcheck disable=SC2086  # split, with globbing off
+	set -- ${1:-dhcp}
+	set +f
+	for spec in "$@"; do
 		net_one "$spec"
 		case $? in
 		0) up=0 ;;

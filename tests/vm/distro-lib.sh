@@ -218,3 +218,42 @@ distro_itools() {
 	cp "$_c/tmp/initrd.img" "$1"
 	echo "initramfs-tools image (MODULES=netboot + uloop): $(fsize "$1") bytes, built in $(( $(date +%s) - _s )) s"
 }
+
+# distro_paths PREFIX INITRD APPEND: rd.uloop.cache=SPEC:/path and
+# rd.uloop.overlay=SPEC:/path, both in one ext4 filesystem on a second
+# disk (LABEL=uloop-fs): a cold boot, then a warm one.  The daemon's
+# --cache is the file at that path (its command line, as the root sees
+# it), the warm boot fetched nothing the cold one had (distro_boot warm:
+# the cache file persisted and was used), the warm boot found the cold
+# boot's file in the writable layer, and on the host the filesystem
+# holds the cache (uloop info reads it) and the layer's upper/ at that
+# path, with the warm boot's file.
+distro_paths() {
+	_p=$1 _pi=$2 _pa=$3
+	truncate -s 128M "$T/fs"
+	mkfs.ext4 -q -F -L uloop-fs "$T/fs"
+	_pa="$_pa rd.uloop.cache=LABEL=uloop-fs:/var/cache/uloop/root.uc rd.uloop.overlay=LABEL=uloop-fs:/layers/node1"
+	for _pw in cold warm; do
+		_pn=$_p-paths-$_pw
+		DISTRO_DISKS="$T/flash $T/fs" distro_boot "$_pn" "$_pi" "$_pa" "$([ $_pw = warm ] && echo warm)"
+		grep -aq "ULOOP-DISTRO: DAEMON PID [0-9]*: @.* --cache /run/uloop/flash/var/cache/uloop/root.uc " "$T/$_pn.log" ||
+			{ grep -a -e "DAEMON PID" -e "uloop:" "$T/$_pn.log" | tail -n 20
+			  fail "$_pn: the daemon's cache is not the file /var/cache/uloop/root.uc of LABEL=uloop-fs"; }
+	done
+	_w1=$(sed -n 's/.*ULOOP-DISTRO: OVERLAY WRITABLE: \(w [0-9a-f-]*\).*/\1/p' "$T/$_p-paths-cold.log")
+	_w2=$(sed -n 's/.*ULOOP-DISTRO: OVERLAY WRITABLE: \(w [0-9a-f-]*\).*/\1/p' "$T/$_p-paths-warm.log")
+	_f2=$(sed -n 's/.*ULOOP-DISTRO: FOUND WRITTEN \(w [0-9a-f-]*\).*/\1/p' "$T/$_p-paths-warm.log")
+	[ -n "$_w1" ] && [ "$_f2" = "$_w1" ] ||
+		fail "$_p-paths-warm: found '$_f2' in the layer, not the cold boot's '$_w1'"
+	mkdir -p "$T/fs.mnt"
+	# noload: the guest powered off with it mounted (no journal replay).
+	mount -o loop,ro,noload "$T/fs" "$T/fs.mnt" || fail "cannot mount the guest's filesystem"
+	_info=$("$ULOOP" info "$T/fs.mnt/var/cache/uloop/root.uc" 2>&1) || _info="FAILED: $_info"
+	_up=$(cat "$T/fs.mnt/layers/node1/upper/uloop-written" 2>/dev/null)
+	_top=$(ls -A "$T/fs.mnt" | tr '\n' ' ')
+	umount "$T/fs.mnt"
+	case $_info in FAILED*) fail "$_p-paths: no uloop cache at /var/cache/uloop/root.uc: $_info (the filesystem has: $_top)" ;; esac
+	[ "$_up" = "$_w2" ] ||
+		fail "$_p-paths: /layers/node1/upper/uloop-written holds '$_up', not the warm boot's '$_w2' (the filesystem has: $_top)"
+	echo "$_p-paths: ok: the cache file and the layer at their paths in LABEL=uloop-fs; $(echo "$_info" | grep -i -m 1 -e fill -e present)"
+}

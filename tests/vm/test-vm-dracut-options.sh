@@ -19,6 +19,8 @@
 #   4. rd.live.overlay.reset: the layer is emptied, no file.
 # Boots 2-4 are warm: nothing fetched that a boot before fetched, and a
 # clean poweroff through the shutdown hook.
+# Then rd.uloop.cache=LABEL=x:/path and rd.uloop.overlay=LABEL=x:/path
+# (distro_paths), cold and warm.
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
 . "$(dirname "$0")/lib.sh"
@@ -108,3 +110,7 @@ grep -aq "rd.live.overlay.reset: emptying the writable layer" "$T/overlay-reset.
 	fail "overlay-reset: no line saying the layer was emptied"
 detached overlay-reset
 echo "overlay-reset: ok: the layer was emptied"
+
+# SPEC:/path (distro_paths): the cache a file, the writable layer a
+# directory, of one filesystem on another disk; cold, then warm.
+distro_paths dracut "$T/initrd" "root=uloop:$DISTRO_URL ip=dhcp rd.shell=0"

@@ -8,11 +8,14 @@
 # warm: 0 image bytes, and warm again with the other spelling (boot=uloop
 # netroot=uloop:URL); all: the daemon started in the initramfs serves
 # the root after run-init (same PID), `systemctl poweroff` powers off.
+# Then rd.uloop.cache=LABEL=x:/path and rd.uloop.overlay=LABEL=x:/path
+# (distro_paths), cold and warm.
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/distro-lib.sh"
 requires_root
+requires mkfs.ext4
 vm_kernel
 distro_setup
 distro_itools "$T/initrd"
@@ -21,3 +24,6 @@ distro_boot itools-cold "$T/initrd" "$A"
 distro_boot itools-warm "$T/initrd" "$A" warm
 # The other spelling: boot=uloop with netroot=, no root=.
 distro_boot itools-boot "$T/initrd" "boot=uloop netroot=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1" warm
+# SPEC:/path: the cache a file, the writable layer a directory, of one
+# filesystem on a second disk; cold, then warm.
+distro_paths itools "$T/initrd" "root=uloop:$DISTRO_URL ip=dhcp panic=-1"

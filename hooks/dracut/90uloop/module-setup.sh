@@ -54,7 +54,7 @@ install() {
 	elif [ -r /etc/ssl/certs/ca-certificates.crt ]; then
 		inst_simple /etc/ssl/certs/ca-certificates.crt /etc/uloop/ca.pem
 	fi
-	inst_multiple awk grep tail cat ip udevadm sync
+	inst_multiple awk grep tail cat ip udevadm sync env
 	inst_simple "$moddir/uloop-lib.sh" /lib/uloop-lib.sh
 	inst_hook cmdline 90 "$moddir/parse-uloop.sh"
 	inst_script "$moddir/ulooproot.sh" /sbin/ulooproot

@@ -28,9 +28,11 @@ type getarg >/dev/null 2>&1 || . /lib/dracut-lib.sh
 
 [ -z "$root" ] && root=$(getarg root=)
 if [ -z "$netroot" ]; then
+	set -f
 	for netroot in $(getargs netroot=); do
 		[ "${netroot%%:*}" = uloop ] && break
 	done
+	set +f
 	[ "${netroot%%:*}" = uloop ] || unset netroot
 fi
 if [ "${root%%:*}" = uloop ]; then

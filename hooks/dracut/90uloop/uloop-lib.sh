@@ -13,6 +13,7 @@
 #   uloop_check URL    0, or prints the first problem as one line naming
 #                      the parameter ("rd.uloop.fstype=xfs: not ...") and 1
 #   uloop_unknown      prints a warning line per unknown rd.uloop.* word
+#   uloop_attach URL CACHE ERRFILE   starts the daemon (clean environment)
 #   uloop_union        prints "TYPE WHAT OPTIONS": the root's final mount,
 #                      on top of /run/uloop/lower (the image, read-only),
 #                      /run/uloop/rw (the writable layer) and, with
@@ -72,19 +73,23 @@ uloop_check() {
 		esac
 	fi
 	case $ULOOP_OVERLAY in
-	tmpfs|tmpfs:size=?*|none) ;;
+	tmpfs:size=*) uloop_size_ok "${ULOOP_OVERLAY#tmpfs:size=}" ||
+		{ echo "rd.uloop.overlay=$ULOOP_OVERLAY: not a size (N, Nk, Nm, Ng or N%, not 0)"; return 1; } ;;
+	tmpfs|none) ;;
 	LABEL=?*|UUID=?*|PARTUUID=?*|PARTLABEL=?*|/dev/?*) ;;
 	*) echo "rd.uloop.overlay=$ULOOP_OVERLAY: not tmpfs[:size=N], none, or LABEL=/UUID=/PARTUUID=/PARTLABEL=/dev/x[:/path]"; return 1 ;;
 	esac
 	case $ULOOP_UNION in overlay|aufs) ;; *) echo "rd.uloop.union=$ULOOP_UNION: not overlay or aufs"; return 1 ;; esac
 	case $ULOOP_FSTYPE in auto|squashfs|erofs|ext4) ;; *) echo "rd.uloop.fstype=$ULOOP_FSTYPE: not auto, squashfs, erofs or ext4"; return 1 ;; esac
 	case $ULOOP_TRANSPORT in auto|kmod|nbd) ;; *) echo "rd.uloop.transport=$ULOOP_TRANSPORT: not auto, kmod or nbd"; return 1 ;; esac
+	set -f
 	for _m in $ULOOP_MIRRORS; do
-		case $_m in http://?*|https://?*) ;; *) echo "rd.uloop.mirror=$_m: not an http:// or https:// URL"; return 1 ;; esac
+		case $_m in http://?*|https://?*) ;; *) set +f; echo "rd.uloop.mirror=$_m: not an http:// or https:// URL"; return 1 ;; esac
 	done
 	for _p in $ULOOP_PINS; do
-		case $_p in sha256//?*) ;; *) echo "rd.uloop.pin=$_p: not sha256//BASE64"; return 1 ;; esac
+		case $_p in sha256//?*) ;; *) set +f; echo "rd.uloop.pin=$_p: not sha256//BASE64"; return 1 ;; esac
 	done
+	set +f
 	[ -z "$ULOOP_CA" ] || [ -r "$ULOOP_CA" ] || { echo "rd.uloop.ca=$ULOOP_CA: no such file in the initramfs"; return 1; }
 	return 0
 }
@@ -101,6 +106,44 @@ uloop_unknown() {
 		esac
 	done
 	set +f
+}
+
+# uloop_attach URL CACHE ERRFILE: uloop attach with the options of
+# uloop_opts, each value one word (never split further or globbed), in an
+# environment of PATH alone: dracut's init hands on its own, which holds
+# the kernel command line's unknown NAME=value words (ULOOP_* and the like
+# must not reach the root daemon).  Prints the device; stderr to ERRFILE.
+uloop_attach() {
+	_e=$3
+	set -- attach "$1" --cache "$2"
+	set -f
+	for _v in $ULOOP_MIRRORS; do set -- "$@" --mirror "$_v"; done
+	for _v in $ULOOP_PINS; do set -- "$@" --pin "$_v"; done
+	set +f
+	[ -z "$ULOOP_CA" ] || set -- "$@" --ca "$ULOOP_CA"
+	[ -z "$ULOOP_OFFLINE" ] || set -- "$@" --offline
+	[ "$ULOOP_TRANSPORT" = auto ] || set -- "$@" --transport "$ULOOP_TRANSPORT"
+	[ -z "$ULOOP_DEBUG" ] || set -- "$@" -v
+	env -i PATH="$PATH" uloop "$@" 2>"$_e"
+}
+
+# A tmpfs size as mount takes it: digits, then k, m, g or % at most,
+# not 0 (for tmpfs, no limit at all); nothing else (no ",more,options").
+uloop_size_ok() {
+	case $1 in [0-9]*) ;; *) return 1 ;; esac
+	_z=${1%[kKmMgG%]}
+	case $_z in *[!0-9]*) return 1 ;; *[1-9]*) return 0 ;; esac
+	return 1
+}
+
+# The RAM tmpfs mounts' options, sizes explicit (docs/initramfs.md): the
+# RAM cache at most a quarter of RAM, the RAM layer tmpfs:size=N or half.
+ULOOP_RAM_CACHE_OPTS=mode=0700,nosuid,nodev,noexec,size=25%
+uloop_layer_opts() {
+	case $ULOOP_OVERLAY in
+	tmpfs:size=*) echo "mode=0755,size=${ULOOP_OVERLAY#tmpfs:size=}" ;;
+	*) echo "mode=0755,size=50%" ;;
+	esac
 }
 
 uloop_union() {

@@ -57,7 +57,7 @@ say "root=uloop:$url through $netif"
 
 ram_cache() {
 	mkdir -p /run/uloop/ram
-	ismounted /run/uloop/ram || mount -t tmpfs -o mode=0700 tmpfs /run/uloop/ram
+	ismounted /run/uloop/ram || mount -t tmpfs -o "$ULOOP_RAM_CACHE_OPTS" tmpfs /run/uloop/ram
 	cachearg=/run/uloop/ram/cache
 }
 no_flash() {
@@ -110,14 +110,6 @@ fi
 [ "$ULOOP_TRANSPORT" = nbd ] || modprobe -q uloop 2>/dev/null
 modprobe -q nbd 2>/dev/null
 
-set -f
-opts=""
-for m in $ULOOP_MIRRORS; do opts="$opts --mirror $m"; done
-for p in $ULOOP_PINS; do opts="$opts --pin $p"; done
-[ -n "$ULOOP_CA" ] && opts="$opts --ca $ULOOP_CA"
-[ -n "$ULOOP_OFFLINE" ] && opts="$opts --offline"
-[ "$ULOOP_TRANSPORT" != auto ] && opts="$opts --transport $ULOOP_TRANSPORT"
-[ -n "$ULOOP_DEBUG" ] && opts="$opts -v"
 attach_err() {
 	tail -n 1 /run/uloop/attach.err | sed 's/^uloop: //' | grep . ||
 		echo "uloop attach failed without a message (killed?)"
@@ -131,8 +123,7 @@ attach_fail() {
 # A raw flash is held by its exclusive open, which udev's probes (shared,
 # not exclusive) never meet: no settling or retry needed.
 attach() {
-	# shellcheck disable=SC2086  # opts are words
-	rdev=$(uloop attach "$url" --cache "$cachearg" $opts 2>/run/uloop/attach.err)
+	rdev=$(uloop_attach "$url" "$cachearg" /run/uloop/attach.err)
 }
 if ! attach; then
 	if [ -n "$ULOOP_CACHE" ] && tail -n 1 /run/uloop/attach.err | grep -q -e "^uloop: cache " -e "^uloop: bitmap "; then
@@ -142,7 +133,6 @@ if ! attach; then
 		attach_fail
 	fi
 fi
-set +f
 # uloop's notes (a stale cache dropped, a mirror not used...) belong on
 # the console.
 while read -r line; do say "${line#uloop: }"; done </run/uloop/attach.err
@@ -176,9 +166,8 @@ ismounted /run/uloop/lower ||
 # The writable layer (mounted on $1): RAM, or a persistent SPEC[:/path].
 layer() {
 	case $ULOOP_OVERLAY in
-	tmpfs) mount -t tmpfs -o mode=0755 tmpfs "$1" ;;
-	tmpfs:size=*) mount -t tmpfs -o "mode=0755,size=${ULOOP_OVERLAY#tmpfs:size=}" tmpfs "$1" ||
-		die "rd.uloop.overlay=$ULOOP_OVERLAY: bad size" ;;
+	tmpfs|tmpfs:size=*) mount -t tmpfs -o "$(uloop_layer_opts)" tmpfs "$1" ||
+		die "rd.uloop.overlay=$ULOOP_OVERLAY: cannot mount the RAM layer (bad size?)" ;;
 	*)
 		split_spec "$ULOOP_OVERLAY"
 		odev=$(find_dev "$spec") || die "rd.uloop.overlay=$ULOOP_OVERLAY: no such device after 10 s"
@@ -206,7 +195,7 @@ tmpfs*) layer /run/uloop/rw ;;
 		# nothing to show.
 		[ -d /run/uloop/ro/upper ] ||
 			die "rd.live.overlay.readonly: rd.uloop.overlay=$ULOOP_OVERLAY has no upper/ yet (boot it writable once)"
-		mount -t tmpfs -o mode=0755 tmpfs /run/uloop/rw
+		mount -t tmpfs -o mode=0755,size=50% tmpfs /run/uloop/rw
 	else
 		layer /run/uloop/rw
 	fi ;;

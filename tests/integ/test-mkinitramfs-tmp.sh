@@ -1,0 +1,64 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# uloop-mkinitramfs runs as root, often with a shared TMPDIR: no file
+# beside its private directory, and none beside its output, may be read or
+# written.  The attack made deterministic: a mktemp first in PATH gives
+# names an attacker predicted (XXXXXX -> FIXED), and every predictable
+# neighbour is planted first: the name of the private directory plus .ko
+# (the module list it used), .list, .tmp, and the output plus .tmp, each a
+# symlink to a file of the "victim".  The builder must leave the victims
+# as they were, and its image must be a file of its own, whose /init is
+# initramfs/init and whose file list is that of a build in a private
+# TMPDIR (the modules all there).
+. "$(dirname "$0")/functions.sh"
+requires cpio gzip busybox depmod modprobe
+[ -x "$top/build/static/uloop" ] || { echo "requires build/static/uloop (make static)"; exit 77; }
+kroot=$(ls -d /var/cache/uloop-deps/kernel-*/root 2>/dev/null | head -n 1)
+[ -n "$kroot" ] || { echo "requires the guest kernel cache (a VM test fetches it)"; exit 77; }
+kver=$(ls "$kroot/lib/modules" | head -n 1)
+export ULOOP_STATIC="$top/build/static/uloop"
+mk() {	# mk OUTPUT: build with gzip (fast)
+	"$top/initramfs/uloop-mkinitramfs" --kver "$kver" --kmoddir "$kroot/lib/modules/$kver" \
+		--compress gzip --output "$1" >/dev/null
+}
+list() { gzip -dc "$1" | cpio -t --quiet | LC_ALL=C sort; }
+
+# The reference: a private TMPDIR, the real mktemp.
+mkdir -p "$T/private"
+TMPDIR=$T/private mk "$T/ref.img" || fail "the reference build failed"
+list "$T/ref.img" >"$T/ref.list"
+grep -q '/nbd\.ko' "$T/ref.list" || fail "the reference image has no nbd.ko"
+
+# A predicting mktemp, and the planted neighbours.
+mkdir -p "$T/fakebin" "$T/shared" "$T/out"
+cat >"$T/fakebin/mktemp" <<'M'
+#!/bin/sh
+d=""
+[ "$1" = -d ] && { d=1; shift; }
+n=$(printf '%s' "${1:-${TMPDIR:-/tmp}/tmp.XXXXXXXXXX}" | sed 's/XXX*$/FIXED/')
+if [ -n "$d" ]; then mkdir -m 0700 "$n" || exit 1
+else (set -C; : >"$n") || exit 1; chmod 0600 "$n"; fi
+echo "$n"
+M
+chmod +x "$T/fakebin/mktemp"
+stage=$T/shared/uloop-initramfs.FIXED
+for v in ko list tmp; do
+	echo "victim $v" >"$T/victim.$v"
+	ln -s "$T/victim.$v" "$stage.$v"
+done
+echo "victim out" >"$T/victim.out"
+ln -s "$T/victim.out" "$T/out/initrd.img.tmp"
+PATH=$T/fakebin:$PATH TMPDIR=$T/shared mk "$T/out/initrd.img" || fail "the build with a shared TMPDIR failed"
+
+for v in ko list tmp out; do
+	[ "$(cat "$T/victim.$v")" = "victim $v" ] ||
+		fail "the builder wrote through a planted neighbour: victim.$v now holds $(wc -c <"$T/victim.$v") bytes"
+done
+[ -f "$T/out/initrd.img" ] && [ ! -L "$T/out/initrd.img" ] || fail "the output is not a file of its own"
+list "$T/out/initrd.img" >"$T/got.list"
+diff -u "$T/ref.list" "$T/got.list" >&2 || fail "the image's file list differs from a private build's"
+gzip -dc "$T/out/initrd.img" | (mkdir -p "$T/x" && cd "$T/x" && cpio -id --quiet init)
+cmp -s "$T/x/init" "$top/initramfs/init" || fail "the image's /init is not initramfs/init"
+[ -z "$(ls -A "$T/shared" | grep -v -x -e uloop-initramfs.FIXED.ko -e uloop-initramfs.FIXED.list -e uloop-initramfs.FIXED.tmp)" ] ||
+	fail "the builder left files in TMPDIR: $(ls -A "$T/shared")"
+echo "mkinitramfs: planted neighbours of its private directory and output untouched; $(wc -l <"$T/got.list") entries, /init intact"
