@@ -189,15 +189,14 @@ vm_boot() {
 	set -- -accel tcg -cpu "$VM_CPU" -m "$VM_MEM" -smp 1 -nodefaults -no-reboot \
 		-display none -serial "file:$_log" \
 		-kernel "$VMLINUZ" -initrd "$_initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 no_timer_check ${VM_INIT_ON_ALLOC-init_on_alloc=0} $_append"
+		-append "console=ttyS0 panic=-1 loglevel=4 no_timer_check $_append"
 	# no_timer_check: under TCG on a busy host the kernel's check of the
 	# timer interrupt can fail and panic ("IO-APIC + timer doesn't work").
-	# init_on_alloc=0: Debian's kernel zeroes every page it allocates (a
-	# hardening default), and under TCG with two guests on the host that
-	# zeroing (clear_page_rep, in sysrq backtraces of the daemon's cache
-	# writes and of squashfs readahead) stalled 7 of 8 dracut boots by
-	# about 23 s after switch_root; with init_on_alloc=0, 0 of 6 (why
-	# TCG zeroes that slowly here is not established; docs/dracut.md).
+	# The kernel's own defaults otherwise, init_on_alloc=1 among them: the
+	# daemon's buffered reads of the flash made the kernel zero a second
+	# page cache copy of every block read, which under a loaded host
+	# stalled boots (soft lockups in uloop's pread); it reads O_DIRECT now
+	# (src/cache.c, ulo_cache_reopen_direct()).
 	# VM_QEMU_PRE: more devices, before the server's NIC (an extra NIC
 	# there becomes eth0, the server's eth1).  VM_MAC: the server NIC's MAC.
 	# shellcheck disable=SC2086
