@@ -9,6 +9,12 @@
 #   dd:   dd IMAGE -> FILE, conv=fsync   (read + durable copy: the same job)
 #   uloop hydrate IMAGE --cache C        (read + durable copy + bitmap)
 #
+# and the warm side, a full cache read back (every 4 KiB checked against
+# its CRC-32C, O_DIRECT from the flash) against dd of the cache file:
+#
+#   dd C > /dev/null, iflag=direct       (the ceiling)
+#   uloop export C -                     (what a hit costs)
+#
 # The source is in the page cache for all three (warmed first), so the
 # figures compare the engines, not the disk.  Median of $RUNS runs.
 set -eu
@@ -35,16 +41,21 @@ timeit() {	# timeit CMD...: seconds (earlier runs' writeback settled first)
 do_cat() { dd if="$d/img" of=/dev/null bs=1M status=none; }
 do_dd() { rm -f "$d/copy"; dd if="$d/img" of="$d/copy" bs=1M conv=fsync status=none; }
 do_hydrate() { rm -f "$d/c"; "$U" hydrate "$d/img" --cache "$d/c" --no-progress "$@"; }
+do_rawread() { dd if="$d/c" of=/dev/null bs=1M iflag=direct status=none; }
+do_export() { "$U" export "$d/c" - >/dev/null; }
 
 for i in $(seq "$RUNS"); do
 	timeit do_cat >>"$d/t.cat"
 	timeit do_dd >>"$d/t.dd"
 	timeit do_hydrate >>"$d/t.h4"
 	timeit do_hydrate --connections 1 >>"$d/t.h1"
+	timeit do_rawread >>"$d/t.raw"
+	timeit do_export >>"$d/t.exp"
 done
 rm -f "$d/copy"
 tc=$(median <"$d/t.cat"); td=$(median <"$d/t.dd")
 th=$(median <"$d/t.h4"); th1=$(median <"$d/t.h1")
+tr=$(median <"$d/t.raw"); te=$(median <"$d/t.exp")
 mbs() { echo "$MiB $1" | awk '{ printf "%.0f", $1 / $2 }'; }
 ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
 
@@ -54,6 +65,10 @@ printf '%-36s %10s %10s %12s\n' "dd > /dev/null (read only)" "$tc" "$(mbs "$tc")
 printf '%-36s %10s %10s %12s\n' "dd conv=fsync (same job)" "$td" "$(mbs "$td")" "1.00"
 printf '%-36s %10s %10s %12s\n' "uloop hydrate, 4 connections" "$th" "$(mbs "$th")" "$(ratio "$td" "$th")"
 printf '%-36s %10s %10s %12s\n' "uloop hydrate, 1 connection" "$th1" "$(mbs "$th1")" "$(ratio "$td" "$th1")"
+echo
+printf '%-36s %10s %10s %12s\n' "warm: reading the cache back" "seconds" "MiB/s" "vs dd direct"
+printf '%-36s %10s %10s %12s\n' "dd of the cache, iflag=direct" "$tr" "$(mbs "$tr")" "1.00"
+printf '%-36s %10s %10s %12s\n' "uloop export (checksums checked)" "$te" "$(mbs "$te")" "$(ratio "$tr" "$te")"
 
 # What a kill -9 costs: bytes read before the kill minus bytes kept.
 rm -f "$d/c"

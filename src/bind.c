@@ -140,7 +140,7 @@ static int ulo_sample_compare(struct ulo_cache *c, struct ulo_source *src,
 			break;
 		}
 		ret = ulo_cache_read_checked(c, mine, s[i].off, s[i].len, &bad);
-		if (ret == -EBADMSG || ret == -EIO) {
+		if (ret && ret != -ENOMEM) {
 			/* The flash's damage, not the image's change: that
 			 * block is taken back and fetched again. */
 			ulo_warn("%s; fetched again from the source", ulo_errmsg());

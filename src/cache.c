@@ -287,7 +287,18 @@ int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
 		return ulo_err(-EROFS, "cache %s: opened read-only", c->path);
 	pthread_mutex_lock(&c->commit_lock);
 	/* An old format is laid out anew, unless offline (then it serves as
-	 * it is, unchecked, rather than be thrown away with no server). */
+	 * it is, unchecked, rather than be thrown away with no server) or
+	 * format 2 would not fit (known before anything is unbound). */
+	if (c->laid_out && ulo_identity_same(&c->id, id) && c->needs_relayout &&
+	    !offline && c->fmt == &ulo_cache_fmt_native) {
+		char why[256];
+
+		if (!ulo_native_upgrade_fits(c, why, sizeof(why))) {
+			ulo_warn("cache %s: kept in format 1, without checksums: %s",
+				 c->path, why);
+			c->needs_relayout = false;
+		}
+	}
 	if (c->laid_out && ulo_identity_same(&c->id, id) &&
 	    (!c->needs_relayout || offline)) {
 		*res = ULO_BIND_REUSED;
@@ -367,52 +378,89 @@ int ulo_cache_check_binding(struct ulo_cache *c)
 }
 
 /*
- * Read image bytes [@off, @off + @len) from the data area: O_DIRECT (into
- * an aligned buffer, whole 4 KiB sectors; the data area runs past the
- * image's end to a whole block) where the flash allows it, else buffered.
+ * Each reading thread keeps one 4 KiB-aligned scratch buffer, grown as
+ * needed: direct I/O wants aligned memory, and allocating it per read
+ * (mmap, fault, zero, munmap for every 1 MiB) cost more than the read.
  */
-static int ulo_cache_pread_data(struct ulo_cache *c, uint8_t *buf, uint64_t off,
-				size_t len)
-{
-	uint64_t a0 = off & ~4095ull, a1 = ULO_ROUND_UP(off + len, 4096);
-	void *al;
-	int ret;
+static pthread_key_t ulo_scratch_key;
+static pthread_once_t ulo_scratch_once = PTHREAD_ONCE_INIT;
 
-	if (c->dio_fd < 0 || ((c->data_offset | a0) & 4095))
-		return ulo_pread_full(c->fd, buf, len, c->data_offset + off);
-	if (!((uintptr_t)buf & 4095) && a0 == off && a1 == off + len)
-		al = buf;
-	else if (posix_memalign(&al, 4096, a1 - a0))
-		return -ENOMEM;
-	ret = ulo_pread_full(c->dio_fd, al, a1 - a0, c->data_offset + a0);
-	if (ret == -EINVAL) {	/* a device with larger sectors: buffered */
-		ret = ulo_pread_full(c->fd, buf, len, c->data_offset + off);
-	} else if (!ret && al != buf) {
-		memcpy(buf, (uint8_t *)al + (off - a0), len);
+struct ulo_scratch {
+	void *p;
+	size_t len;
+};
+
+static void ulo_scratch_free(void *v)
+{
+	struct ulo_scratch *sc = v;
+
+	free(sc->p);
+	free(sc);
+}
+
+static void ulo_scratch_init(void)
+{
+	pthread_key_create(&ulo_scratch_key, ulo_scratch_free);
+}
+
+static uint8_t *ulo_scratch(size_t len)
+{
+	struct ulo_scratch *sc;
+
+	pthread_once(&ulo_scratch_once, ulo_scratch_init);
+	sc = pthread_getspecific(ulo_scratch_key);
+	if (!sc) {
+		sc = calloc(1, sizeof(*sc));
+		if (!sc || pthread_setspecific(ulo_scratch_key, sc)) {
+			free(sc);
+			return NULL;
+		}
 	}
-	if (al != buf)
-		free(al);
+	if (sc->len < len) {
+		void *p;
+
+		if (posix_memalign(&p, 4096, ULO_ROUND_UP(len, 65536)))
+			return NULL;
+		free(sc->p);
+		sc->p = p;
+		sc->len = ULO_ROUND_UP(len, 65536);
+	}
+	return sc->p;
+}
+
+/*
+ * Read image bytes [@a0, @a1) (@a0 4 KiB aligned) from the data area into
+ * @al (4 KiB aligned, room for @a1 rounded up to 4 KiB): O_DIRECT in whole
+ * 4 KiB sectors where the flash allows it (the data area runs past the
+ * image's end to a whole block), else buffered.
+ */
+static int ulo_cache_pread_data(struct ulo_cache *c, uint8_t *al, uint64_t a0,
+				uint64_t a1)
+{
+	int ret = -EINVAL;
+
+	if (c->dio_fd >= 0 && !(c->data_offset & 4095))
+		ret = ulo_pread_full(c->dio_fd, al, ULO_ROUND_UP(a1, 4096) - a0,
+				     c->data_offset + a0);
+	if (ret == -EINVAL)	/* no direct I/O, or larger sectors: buffered */
+		ret = ulo_pread_full(c->fd, al, a1 - a0, c->data_offset + a0);
+	if (!ret && ulo_failpoint_hit("cache-read-eio"))
+		ret = -EIO;	/* (tests: a bad sector under the data) */
 	return ret;
 }
 
 /*
- * Read and check image bytes [@a0, @a1) (4 KiB aligned but for the image's
- * end) into @buf.  -EIO/-errno (the read failed) or -EBADMSG (a CRC), with
- * *@bad the image offset of the first span at fault.
+ * Check image bytes [@a0, @a1) in @buf (4 KiB aligned at @a0, @a1 the
+ * image's end or aligned) against their CRCs.  0, -EBADMSG with *@bad the
+ * image offset of the first span at fault, or -errno.
  */
-static int ulo_cache_read_spans(struct ulo_cache *c, uint8_t *buf, uint64_t a0,
-				uint64_t a1, uint64_t *bad)
+static int ulo_cache_check_spans(struct ulo_cache *c, const uint8_t *buf,
+				 uint64_t a0, uint64_t a1, uint64_t *bad)
 {
-	uint8_t stackc[64 * 4], *cs = stackc;
+	uint8_t stackc[256 * 4], *cs = stackc;
 	size_t n = ULO_DIV_ROUND_UP(a1 - a0, ULO_CSUM_SPAN);
 	int ret;
 
-	*bad = a0;
-	ret = ulo_cache_pread_data(c, buf, a0, a1 - a0);
-	if (!ret && ulo_failpoint_hit("cache-read-eio"))
-		ret = -EIO;	/* (tests: a bad sector under the data) */
-	if (ret)
-		return ret;
 	if (n * 4 > sizeof(stackc)) {
 		cs = malloc(n * 4);
 		if (!cs)
@@ -442,43 +490,37 @@ int ulo_cache_read_checked(struct ulo_cache *c, void *buf, uint64_t off,
 {
 	uint64_t a0 = off & ~(uint64_t)(ULO_CSUM_SPAN - 1), bad = off;
 	uint64_t a1 = ULO_MIN(ULO_ROUND_UP(off + len, ULO_CSUM_SPAN), c->image_size);
-	uint8_t *p = buf;
+	uint8_t *al;
 	int ret;
 
 	*bad_blk = off >> c->block_shift;
-	if (!c->csum_offset) {
-		ret = ulo_cache_pread_data(c, buf, off, len);
-		goto out;
-	}
-	/* Checksums cover whole 4 KiB spans: an unaligned read goes through
-	 * a buffer of the spans around it. */
-	if (a0 != off || a1 != off + len) {
-		p = malloc(a1 - a0);
-		if (!p)
-			return ulo_errno(-ENOMEM, "cache %s: read buffer", c->path);
-	}
-	ret = ulo_cache_read_spans(c, p, a0, a1, &bad);
-	if (!ret && p != buf)
-		memcpy(buf, p + (off - a0), len);
-	if (p != buf)
-		free(p);
-	*bad_blk = bad >> c->block_shift;
-	if (ret == -EBADMSG) {
-		__atomic_fetch_add(&c->csum_errors, 1, __ATOMIC_RELAXED);
-		return ret;
-	}
-out:
-	if (!ret)
+	if (!len)
 		return 0;
-	__atomic_fetch_add(&c->read_errors, 1, __ATOMIC_RELAXED);
-	/* Which block: the first that fails on its own. */
-	for (uint64_t b = off >> c->block_shift; len &&
+	/* Whole 4 KiB spans (what a CRC covers, what direct I/O reads) into
+	 * the thread's aligned buffer, checked there, then copied out. */
+	al = ulo_scratch(ULO_ROUND_UP(a1, 4096) - a0);
+	if (!al)
+		return ulo_errno(-ENOMEM, "cache %s: read buffer", c->path);
+	ret = ulo_cache_pread_data(c, al, a0, a1);
+	if (!ret && c->csum_offset) {
+		ret = ulo_cache_check_spans(c, al, a0, a1, &bad);
+		*bad_blk = bad >> c->block_shift;
+		if (ret == -EBADMSG)
+			return ret;
+	}
+	if (!ret) {
+		memcpy(buf, al + (off - a0), len);
+		return 0;
+	}
+	if (ret == -ENOMEM)
+		return ulo_errno(ret, "cache %s: read buffer", c->path);
+	/* Which block: the first whose own part of the range fails. */
+	for (uint64_t b = off >> c->block_shift;
 	     b <= (off + len - 1) >> c->block_shift; b++) {
-		uint64_t bo = b << c->block_shift;
-		uint8_t one;
+		uint64_t b0 = ULO_MAX(b << c->block_shift, a0);
+		uint64_t b1 = ULO_MIN(((b << c->block_shift) + ulo_cache_block_len(c, b)), a1);
 
-		if (ulo_pread_full(c->fd, &one, 1, c->data_offset + ULO_MAX(bo, off) +
-				   ULO_MIN(ulo_cache_block_len(c, b), off + len - ULO_MAX(bo, off)) - 1)) {
+		if (ulo_cache_pread_data(c, al, b0, b1)) {
 			*bad_blk = b;
 			break;
 		}
@@ -494,10 +536,13 @@ int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len)
 	return ulo_cache_read_checked(c, buf, off, len, &bad);
 }
 
-void ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk)
+bool ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk)
 {
+	bool was = false;
+
 	pthread_mutex_lock(&c->commit_lock);
 	if (ulo_bitmap_test(&c->present, blk)) {
+		was = true;
 		ulo_bitmap_clear(&c->present, blk);
 		ulo_bitmap_clear(&c->pending, blk);
 		if (ulo_bitmap_test(&c->durable, blk)) {
@@ -510,13 +555,19 @@ void ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk)
 			c->on_withdraw(c->on_withdraw_ctx, blk, 1);
 	}
 	pthread_mutex_unlock(&c->commit_lock);
+	return was;
 }
 
 bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err)
 {
 	uint64_t faults;
 
-	ulo_cache_withdraw(c, blk);
+	/* Counted once per block taken back: readers that planned the same
+	 * bad block before the first of them withdrew it are one fault. */
+	if (!ulo_cache_withdraw(c, blk))
+		return !__atomic_load_n(&c->failed, __ATOMIC_ACQUIRE);
+	__atomic_fetch_add(err == -EBADMSG ? &c->csum_errors : &c->read_errors, 1,
+			   __ATOMIC_RELAXED);
 	faults = __atomic_load_n(&c->csum_errors, __ATOMIC_RELAXED) +
 		 __atomic_load_n(&c->read_errors, __ATOMIC_RELAXED);
 	if (faults < ULO_CACHE_MAX_FAULTS)
@@ -526,7 +577,7 @@ bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err)
 		/* Given up: nothing more is read from it or written to it.
 		 * Every block is taken back (uloop.ko too), so all reads go
 		 * to the source from here on. */
-		c->failed = err;
+		__atomic_store_n(&c->failed, err, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&c->broken, err, __ATOMIC_RELEASE);
 		for (uint64_t wi = 0; wi < c->present.nwords; wi++) {
 			uint64_t bits = ulo_bitmap_xchg_word(&c->present, wi, 0);
@@ -637,6 +688,16 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 	for (uint64_t i = 0; i < n; i++) {
 		ulo_bitmap_set(&c->pending, blk + i);
 		ulo_bitmap_set(&c->present, blk + i);
+	}
+	/* Given up while this write ran (ulo_cache_fault() sets failed, then
+	 * clears every bit): these bits may have come after its sweep. */
+	if (__atomic_load_n(&c->failed, __ATOMIC_SEQ_CST)) {
+		for (uint64_t i = 0; i < n; i++) {
+			ulo_bitmap_clear(&c->present, blk + i);
+			ulo_bitmap_clear(&c->pending, blk + i);
+		}
+		return ulo_err(__atomic_load_n(&c->failed, __ATOMIC_RELAXED),
+			       "cache %s: given up", c->path);
 	}
 	hook = __atomic_load_n(&c->on_store, __ATOMIC_ACQUIRE);
 	if (hook)

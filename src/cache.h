@@ -184,8 +184,8 @@ static inline bool ulo_cache_present(const struct ulo_cache *c, uint64_t blk)
  * Read image bytes [@off, @off + @len), all of whose blocks are present,
  * each 4 KiB checked against its CRC-32C (format 2).  -EBADMSG (a checksum
  * failed) or -EIO/-errno (the flash failed the read), with *@bad_blk the
- * block at fault and the cache's counters raised; the caller decides what
- * becomes of the block (ulo_cache_fault()).
+ * block at fault; the caller decides what becomes of the block
+ * (ulo_cache_fault(), which counts it).  -ENOMEM is no fault of the flash.
  */
 int ulo_cache_read_checked(struct ulo_cache *c, void *buf, uint64_t off,
 			   size_t len, uint64_t *bad_blk);
@@ -196,10 +196,12 @@ int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len);
  * Take block @blk back: not present (uloop.ko is told), its bit cleared on
  * disk at the next commit, so it is fetched and stored again.
  */
-void ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk);
+bool ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk);	/* was present */
 
 /*
- * Block @blk failed a read or its checksum (@err): withdraw it.  Returns
+ * Block @blk failed a read or its checksum (@err): withdraw it, and count
+ * it (once, however many readers saw it; -EBADMSG a checksum, else a read
+ * error).  Returns
  * true while the cache is still used; after ULO_CACHE_MAX_FAULTS faults the
  * flash is given up with one warning (no block present, no more writes)
  * and false is returned.
@@ -276,6 +278,10 @@ static inline uint64_t ulo_cache_block_len(const struct ulo_cache *c,
 	return c->image_size - off < c->block_size ? c->image_size - off :
 		c->block_size;
 }
+
+/* Would a format 1 native cache fit in format 2 where it lies?  @why gets
+ * the shortfall when not. */
+bool ulo_native_upgrade_fits(struct ulo_cache *c, char *why, size_t len);
 
 /* The current header of a native cache (for `uloop info`), or NULL. */
 const struct ulo_header *ulo_native_header(const struct ulo_cache *c);

@@ -27,6 +27,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -478,6 +479,33 @@ const struct ulo_cache_fmt ulo_cache_fmt_native = {
 	.read_binding = ulo_native_read_binding,
 	.close = ulo_native_close,
 };
+
+bool ulo_native_upgrade_fits(struct ulo_cache *c, char *why, size_t len)
+{
+	struct ulo_native *n = c->fmt_priv;
+	struct ulo_header h = n->h;
+	struct statvfs vfs;
+	char a[32], b[32];
+
+	h.version = ULO_HDR_VERSION;
+	ulo_header_layout(&h);
+	if (ulo_header_check_layout(&h, c->capacity, why, len)) {
+		snprintf(why, len, "format 2 needs %s, the device has %s",
+			 ulo_fmt_size(h.data_offset + h.data_length, a, sizeof(a)),
+			 ulo_fmt_size(c->capacity, b, sizeof(b)));
+		return false;
+	}
+	/* A file is laid out beside the old one: header, bitmap and
+	 * checksums written (not sparse) before the rename. */
+	if (!c->is_blkdev && !fstatvfs(c->fd, &vfs) &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < h.data_offset) {
+		snprintf(why, len, "format 2 needs %s free beside it, the filesystem has %s",
+			 ulo_fmt_size(h.data_offset, a, sizeof(a)),
+			 ulo_fmt_size((uint64_t)vfs.f_bavail * vfs.f_frsize, b, sizeof(b)));
+		return false;
+	}
+	return true;
+}
 
 /* For `uloop info`: the current header of a native cache, or NULL. */
 const struct ulo_header *ulo_native_header(const struct ulo_cache *c)

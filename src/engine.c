@@ -489,6 +489,8 @@ static int ulo_read_copy(struct ulo_engine *e, struct ulo_read_ctx *x,
 
 			ret = ulo_cache_read_checked(e->cache, buf + (pos - off), pos,
 						     stop - pos, &bad);
+			if (ret == -ENOMEM)
+				return ret;
 			if (ret) {
 				/* The flash failed it or it is not what was
 				 * stored: take the block back and read again,

@@ -90,7 +90,8 @@ int ulo_fuse_mount(const char *path, uint64_t size, struct ulo_fuse **out)
 		ret = ulo_err(-EBUSY, "%s: already attached (a FUSE mount is on it)", path);
 		goto out_free;
 	}
-	f->created = access(path, F_OK) < 0;
+	/* lstat: a dangling symlink is the user's, never ours to remove. */
+	f->created = lstat(path, &st) < 0 && errno == ENOENT;
 	/*
 	 * Never through a symlink (root would mount over whatever a planted
 	 * link names), and the mount goes on the very file checked here:
