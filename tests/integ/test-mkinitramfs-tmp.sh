@@ -13,8 +13,11 @@
 . "$(dirname "$0")/functions.sh"
 requires cpio gzip busybox depmod modprobe
 [ -x "$top/build/static/uloop" ] || { echo "requires build/static/uloop (make static)"; exit 77; }
-kroot=$(ls -d /var/cache/uloop-deps/kernel-*/root 2>/dev/null | head -n 1)
-[ -n "$kroot" ] || { echo "requires the guest kernel cache (a VM test fetches it)"; exit 77; }
+# Debian's kernel and its modules (fetched once into the dependency cache,
+# shared with the VM tests): on a fresh machine this test fetches them.
+. "$top/tests/vm/lib.sh"
+vm_kernel
+kroot=$KROOT
 kver=$(ls "$kroot/lib/modules" | head -n 1)
 export ULOOP_STATIC="$top/build/static/uloop"
 mk() {	# mk OUTPUT: build with gzip (fast)
