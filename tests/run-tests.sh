@@ -82,6 +82,8 @@ for dir in "$@"; do
 			run_one "unit/$name" "$top/build/asan/$name"
 		done ;;
 	*vm*)
+		# What the guests share is built before any of them boots.
+		sh "$top/$dir/prepare.sh" 2>&1 | tee "$logs/vm-prepare.log"
 		for t in "$top/$dir"/test-*.sh; do
 			[ -e "$t" ] || continue
 			run_bg "$(basename "$dir")/$(basename "$t" .sh)" sh "$t"
