@@ -574,9 +574,15 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 	do
 		ret = ulo_engine_read_once(e, buf, off, len);
 	while (ret == -EAGAIN && --passes);
-	if (ret == -EAGAIN)
-		ret = ulo_err(-EIO, "%s: cached blocks kept failing at offset %" PRIu64,
-			      e->src->id.location, off);
+	if (ret == -EAGAIN) {
+		/* Blocks taken back kept coming back bad (re-marked between
+		 * passes by another fetch, and failing again): the source
+		 * still has the bytes, so read them from it directly. */
+		ret = ulo_source_read(e->src, buf, off, len, NULL);
+		ulo_stat_add(&e->st.fetches, 1);
+		if (!ret)
+			ulo_stat_add(&e->st.bytes_fetched, len);
+	}
 	ulo_stat_add(&e->st.reads, 1);
 	if (!ret)
 		ulo_stat_add(&e->st.bytes_served, len);
