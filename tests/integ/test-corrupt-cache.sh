@@ -88,15 +88,9 @@ $ULOOP check "$T/c" --source "$T/img" 2>"$T/err" || fail "not repaired: $(cat "$
 [ ! -s "$T/err" ] || fail "still damaged after a writer's open: $(cat "$T/err")"
 # Bits past the last block in a sector whose CRC is right: made by hand.
 cp "$T/good" "$T/c"
-python3 - "$T/c" <<'PY'
+PYTHONPATH=$top/tests/integ python3 - "$T/c" <<'PY'
 import sys
-def crc32c(data):
-    crc = 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
+from crc32c import crc32c
 with open(sys.argv[1], 'r+b') as f:
     f.seek(8192)
     sec = bytearray(f.read(512))
@@ -120,15 +114,9 @@ expect_fail 1 "not a non-zero multiple of the page size" $ULOOP info "$T/c7" --b
 # it: 24 s, 1.3 GB of memory).  Refused from the header alone.
 requires python3
 cp "$T/good" "$T/c"
-python3 - "$T/c" <<'PY'
+PYTHONPATH=$top/tests/integ python3 - "$T/c" <<'PY'
 import struct, sys
-def crc32c(data):
-    crc = 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
+from crc32c import crc32c
 path = sys.argv[1]
 with open(path, 'r+b') as f:
     area = bytearray(f.read(8192))

@@ -837,29 +837,39 @@ static void test_give_up(void)
 	ulo_cache_close(c);
 }
 
+/* A format 1 cache (as uloop wrote before checksums) at @p for @id in
+ * 64 KiB blocks, block 0 marked present; its header in *@h. */
+static void make_format1(const char *p, const struct ulo_identity *id,
+			 struct ulo_header *h)
+{
+	uint8_t slot[ULO_HDR_SLOT_SIZE], one = 0x01;
+
+	memset(h, 0, sizeof(*h));
+	h->version = 1;
+	h->block_shift = 16;
+	h->image_size = id->size;
+	ulo_header_layout(h);
+	h->generation = 1;
+	h->id = *id;
+	ulo_header_encode(h, slot);
+	CHECK_EQ(write_file_at(p, slot, sizeof(slot), 0), 0);
+	CHECK_EQ(write_file_at(p, &one, 1, h->bitmap_offset), 0);
+	CHECK_EQ(truncate(p, (off_t)(h->data_offset + h->data_length)), 0);
+}
+
 /* A format 1 cache (no checksums) is read as it is, and laid out anew in
  * format 2 by a writer binding it to its image. */
 static void test_format1_upgrade(void)
 {
 	const char *p = tpath("v1.cache");
-	struct ulo_header h = { 0 };
-	uint8_t slot[ULO_HDR_SLOT_SIZE], one = 0x01;
 	struct ulo_identity id;
 	enum ulo_bind_result res;
+	struct ulo_header h;
 	struct ulo_cache *c;
 	uint64_t dropped;
 
 	make_id(&id, IMG_SIZE, "ino=25 mtime=1700000016.0");
-	h.version = 1;
-	h.block_shift = 16;
-	h.image_size = IMG_SIZE;
-	ulo_header_layout(&h);
-	h.generation = 1;
-	h.id = id;
-	ulo_header_encode(&h, slot);
-	CHECK_EQ(write_file_at(p, slot, sizeof(slot), 0), 0);
-	CHECK_EQ(write_file_at(p, &one, 1, h.bitmap_offset), 0);	/* block 0 */
-	CHECK_EQ(truncate(p, (off_t)(h.data_offset + h.data_length)), 0);
+	make_format1(p, &id, &h);
 	CHECK_EQ(open_cache(p, NULL, 0, false, true, false, &c), 0);
 	if (c) {
 		CHECK(ulo_cache_present(c, 0));
@@ -884,24 +894,14 @@ static void test_format1_upgrade(void)
 static void test_format1_no_room(void)
 {
 	const char *p = tpath("v1big.cache");
-	struct ulo_header h = { 0 };
-	uint8_t slot[ULO_HDR_SLOT_SIZE], one = 0x01;
 	struct ulo_identity id;
 	enum ulo_bind_result res;
+	struct ulo_header h;
 	struct ulo_cache *c;
 	uint64_t dropped;
 
 	make_id(&id, 256u << 20, "ino=26 mtime=1700000017.0");
-	h.version = 1;
-	h.block_shift = 16;
-	h.image_size = id.size;
-	ulo_header_layout(&h);
-	h.generation = 1;
-	h.id = id;
-	ulo_header_encode(&h, slot);
-	CHECK_EQ(write_file_at(p, slot, sizeof(slot), 0), 0);
-	CHECK_EQ(write_file_at(p, &one, 1, h.bitmap_offset), 0);
-	CHECK_EQ(truncate(p, (off_t)(h.data_offset + h.data_length)), 0);
+	make_format1(p, &id, &h);
 	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
 	if (!c)
 		return;
