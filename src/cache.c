@@ -269,7 +269,7 @@ void ulo_cache_reopen_direct(struct ulo_cache *c)
 	if (c->dio_fd >= 0)
 		close(c->dio_fd);
 	c->dio_fd = -1;
-	if (c->fd < 0 || getenv("ULOOP_NO_DIRECT"))
+	if (c->fd < 0)
 		return;
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", c->fd);
 	c->dio_fd = open(p, O_RDONLY | O_DIRECT | O_CLOEXEC);
