@@ -80,14 +80,6 @@ static int ulo_why(char *why, size_t len, int err, const char *fmt, ...)
 	return err;
 }
 
-static bool ulo_all_zero(const uint8_t *p, size_t n)
-{
-	while (n--)
-		if (*p++)
-			return false;
-	return true;
-}
-
 int ulo_header_decode(const uint8_t *s, struct ulo_header *h,
 		      char *why, size_t whylen)
 {

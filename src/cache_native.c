@@ -114,10 +114,8 @@ static void ulo_native_check_sectors(struct ulo_cache *c, uint8_t *bm,
 	for (uint64_t s = 0; s < nsec; s++) {
 		uint8_t *p = bm + s * ULO_BM_SECTOR;
 		uint32_t crc = ulo_get_le32(p + ULO_BM_SECTOR_BITS);
-		bool zero = !crc;
+		bool zero = !crc && ulo_all_zero(p, ULO_BM_SECTOR_BITS);
 
-		for (size_t i = 0; zero && i < ULO_BM_SECTOR_BITS; i++)
-			zero = !p[i];
 		if (!zero && crc != ulo_crc32c(0, p, ULO_BM_SECTOR_BITS)) {
 			memset(p, 0, ULO_BM_SECTOR_BITS);
 			c->bm_csum_errors++;

@@ -29,14 +29,6 @@
 
 #define ULO_ZERO_SPAN (64 * 1024)	/* head bytes that must be zero */
 
-static bool ulo_all_zero(const uint8_t *p, size_t n)
-{
-	while (n--)
-		if (*p++)
-			return false;
-	return true;
-}
-
 /* Name the first signature libblkid finds, "" for none; -errno on error. */
 static int ulo_devsig_blkid(int fd, uint64_t size, char *what, size_t len)
 {

@@ -282,3 +282,13 @@ int ulo_create_fresh(int dirfd, const char *name, mode_t mode)
 		    O_CLOEXEC, mode);
 	return fd < 0 ? -errno : fd;
 }
+
+bool ulo_all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		if (*b++)
+			return false;
+	return true;
+}

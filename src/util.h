@@ -69,6 +69,8 @@ int ulo_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 bool ulo_same_file(const char *p, const char *q);
 /* Write @len zero bytes at @off (allocating them, unlike a hole): 0 or -errno. */
 int ulo_pwrite_zeros(int fd, uint64_t off, uint64_t len);
+/* True if the @n bytes at @p are all zero. */
+bool ulo_all_zero(const void *p, size_t n);
 
 /*
  * Create @name (relative to @dirfd, or AT_FDCWD) as a new file of our own
