@@ -40,9 +40,11 @@ run_one() {
 }
 
 # Start a test in the background; finish_bg reports them all, in order.
-# At most ULOOP_VM_JOBS run at once (a FIFO holds that many tokens): each
-# guest wants a core under TCG, and too many at once only stretch every
-# boot towards its timeout.
+# At most ULOOP_VM_JOBS run at once (a FIFO holds that many tokens),
+# by default one per core: each guest wants a core under TCG.  With
+# twice that (4 guests on 2 cores) CI twice saw a Debian root's cold boot
+# report soft lockups of 20-100 s, its nbd requests time out and the
+# boot never end.
 bg=""
 slots=""
 run_bg() {
@@ -57,7 +59,7 @@ run_bg() {
 		exec 3<>"$slots"
 		rm -f "$slots"
 		i=0
-		while [ $i -lt "${ULOOP_VM_JOBS:-4}" ]; do echo >&3; i=$((i + 1)); done
+		while [ $i -lt "${ULOOP_VM_JOBS:-$(nproc)}" ]; do echo >&3; i=$((i + 1)); done
 	fi
 	( read -r _ <&3; start=$(date +%s); "$@" >"$log" 2>&1
 	  echo "$? $(( $(date +%s) - start ))" >"$log.rc"; echo >&3 ) &
