@@ -94,4 +94,18 @@ static inline struct gendisk *uloop_alloc_disk(struct blk_mq_tag_set *set,
 #endif
 }
 
+/*
+ * CRC-32C without the final inversion (the crc argument is the running
+ * value, ~0 to start).  6.14 made crc32c() the library's one entry point,
+ * in <linux/crc32.h>; before, __crc32c_le() of lib/crc32.c is it (built in
+ * wherever CONFIG_CRC32 is, unlike libcrc32c, which would make uloop.ko
+ * need the crypto modules in every initramfs).
+ */
+#include <linux/crc32.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
+#define uloop_crc32c(crc, p, len)	crc32c(crc, p, len)
+#else
+#define uloop_crc32c(crc, p, len)	__crc32c_le(crc, p, len)
+#endif
+
 #endif /* ULOOP_COMPAT_H */

@@ -12,6 +12,9 @@
  * file supports direct I/O and the request is aligned for it, as loop's
  * direct-I/O mode does; otherwise it is a buffered read in the work item.
  *
+ * With checksums (csum_offset), a hit's bytes are checked in the work
+ * item once read, before the request ends (uloop_csum.c).
+ *
  * Anything else that is a read is a miss: uloop_sess.c queues it to the
  * daemon, and a successful completion brings it back here through
  * uloop_serve() as a hit.  A flush fsyncs the cache file.  The device is
@@ -134,6 +137,12 @@ static void uloop_read_done(struct uloop_cmd *cmd)
 	}
 	if (ret < blk_rq_bytes(rq))
 		uloop_zero_from(rq, ret);
+	if (ud->csum_offset && uloop_image_bytes(ud, rq)) {
+		/* Checked in process context: maybe in irq context here. */
+		cmd->verify = true;
+		queue_work(uloop_wq, &cmd->work);
+		return;
+	}
 	uloop_end(cmd, BLK_STS_OK);
 }
 
@@ -232,6 +241,9 @@ static void uloop_work(struct work_struct *work)
 	if (req_op(rq) == REQ_OP_FLUSH) {
 		ret = vfs_fsync(ud->cache, 0);
 		uloop_end(cmd, ret ? uloop_errno_status(ret) : BLK_STS_OK);
+	} else if (cmd->verify) {
+		cmd->verify = false;
+		uloop_csum_verify(ud, cmd);
 	} else {
 		uloop_read(ud, cmd);
 	}
@@ -256,6 +268,9 @@ static blk_status_t uloop_queue_rq(struct blk_mq_hw_ctx *hctx,
 	u32 len;
 
 	blk_mq_start_request(rq);
+	cmd->csum_fails = 0;
+	cmd->verify = false;
+	cmd->want_data = false;
 	switch (req_op(rq)) {
 	case REQ_OP_READ:
 		break;
@@ -285,6 +300,9 @@ static int uloop_init_request(struct blk_mq_tag_set *set, struct request *rq,
 	INIT_LIST_HEAD(&cmd->node);
 	cmd->state = ULOOP_CMD_IDLE;
 	cmd->bvec = NULL;
+	cmd->csum_fails = 0;
+	cmd->verify = false;
+	cmd->want_data = false;
 	return 0;
 }
 

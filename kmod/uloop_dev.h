@@ -6,6 +6,7 @@
  *   uloop_blk.c    blk-mq: hits served from the cache file in the kernel
  *   uloop_sess.c   session fds: misses out, completions in, hold timeout
  *   uloop_sysfs.c  /sys/block/uloopN/uloop/
+ *   uloop_csum.c   hits checked against the cache's CRC-32Cs
  *
  * Lifetime: struct uloop_device is counted (kref).  The disk holds one
  * reference, dropped in .free_disk; each session holds one.  The last
@@ -47,6 +48,9 @@ enum uloop_cmd_state {
  * @tag: generation << 32 | slot while a miss (lock)
  * @state: enum uloop_cmd_state (lock)
  * @length: the miss's length (image bytes of the request)
+ * @csum_fails: times this request's cache read failed its checksums
+ * @verify: the cache read is done; the work item checks it next
+ * @want_data: hand the miss out with ULOOP_M_DATA (lock)
  */
 struct uloop_cmd {
 	struct work_struct work;
@@ -57,6 +61,9 @@ struct uloop_cmd {
 	u64 tag;
 	enum uloop_cmd_state state;
 	u32 length;
+	u8 csum_fails;
+	bool verify;
+	bool want_data;
 };
 
 struct uloop_session;
@@ -69,6 +76,7 @@ struct uloop_session;
  * @set: its tag set
  * @cache: the cache file (our reference); fixed for the device's life
  * @data_offset: cache offset of image byte 0
+ * @csum_offset: cache offset of the data's CRC-32Cs, 0 for none
  * @image_size: bytes
  * @block_shift: log2 of the cache block size
  * @nblocks: blocks of the image
@@ -81,6 +89,7 @@ struct uloop_session;
  * @misses: requests queued to a daemon
  * @rejected: completion entries rejected
  * @failed: requests ended with an error
+ * @csum_errors: spans of hits that did not match their CRC
  * @lock: protects the fields below it and uloop_cmd's node, tag, state
  * @session: the attached session or NULL
  * @pending: misses waiting to be read by a daemon, oldest first
@@ -106,6 +115,7 @@ struct uloop_device {
 	struct blk_mq_tag_set set;
 	struct file *cache;
 	u64 data_offset;
+	u64 csum_offset;
 	u64 image_size;
 	u32 block_shift;
 	u64 nblocks;
@@ -116,6 +126,7 @@ struct uloop_device {
 	atomic64_t misses;
 	atomic64_t rejected;
 	atomic64_t failed;
+	atomic64_t csum_errors;
 
 	spinlock_t lock;	/* misses, session state: see below */
 	struct uloop_session *session;
@@ -157,5 +168,8 @@ void uloop_fail_all(struct uloop_device *ud, struct list_head *list);
 void uloop_hold_expire(struct work_struct *work);
 void uloop_set_present(struct uloop_device *ud, u64 first, u64 count);
 void uloop_clear_present(struct uloop_device *ud, u64 first, u64 count);
+
+/* uloop_csum.c */
+void uloop_csum_verify(struct uloop_device *ud, struct uloop_cmd *cmd);
 
 #endif /* ULOOP_DEV_H */

@@ -94,6 +94,12 @@ static unsigned long *uloop_bitmap_in(const struct uloop_dev_info *info,
 	return map;
 }
 
+/* Bytes of the checksum region: a CRC-32C per 4 KiB of the image. */
+static u64 uloop_csum_bytes(const struct uloop_dev_info *info)
+{
+	return DIV_ROUND_UP_ULL(info->image_size, 4096) * 4;
+}
+
 /* Checks that need no file: everything but cache_fd. */
 static int uloop_info_valid(const struct uloop_dev_info *info, u64 *nblocks)
 {
@@ -118,6 +124,13 @@ static int uloop_info_valid(const struct uloop_dev_info *info, u64 *nblocks)
 		return -EINVAL;
 	if (info->bitmap_addr ? info->bitmap_len < DIV_ROUND_UP(n, BITS_PER_BYTE) :
 	    info->bitmap_len)
+		return -EINVAL;
+	/* The checksums: 4 bytes a 4 KiB span, beside the data, not in it. */
+	if (info->csum_offset &&
+	    (!IS_ALIGNED(info->csum_offset, 4) ||
+	     info->csum_offset > LLONG_MAX - uloop_csum_bytes(info) ||
+	     (info->csum_offset + uloop_csum_bytes(info) > info->data_offset &&
+	      info->csum_offset < info->data_offset + info->image_size)))
 		return -EINVAL;
 	*nblocks = n;
 	return 0;
@@ -148,6 +161,9 @@ static struct file *uloop_cache_in(const struct uloop_dev_info *info)
 	/* A block device's size is its mapping host's, a file's its own. */
 	if (i_size_read(file->f_mapping->host) <
 	    info->data_offset + info->image_size)
+		goto bad;
+	if (info->csum_offset && i_size_read(file->f_mapping->host) <
+	    info->csum_offset + uloop_csum_bytes(info))
 		goto bad;
 	return file;
 bad:
@@ -204,6 +220,7 @@ static long uloop_ctl_add(struct uloop_dev_info __user *uarg)
 	INIT_DELAYED_WORK(&ud->hold_work, uloop_hold_expire);
 	init_waitqueue_head(&ud->wq);
 	ud->data_offset = info.data_offset;
+	ud->csum_offset = info.csum_offset;
 	ud->image_size = info.image_size;
 	ud->block_shift = info.block_shift;
 	ud->nblocks = nblocks;
@@ -321,6 +338,7 @@ static long uloop_ctl_attach(struct uloop_dev_info __user *uarg)
 	ret = -EINVAL;
 	if (!uloop_same_cache(ud->cache, cache) ||
 	    info.data_offset != ud->data_offset ||
+	    info.csum_offset != ud->csum_offset ||
 	    info.image_size != ud->image_size ||
 	    info.block_shift != ud->block_shift)
 		goto out_unlock;
@@ -461,6 +479,8 @@ static long uloop_ctl_info(struct uloop_dev_status __user *uarg)
 	st.misses = atomic64_read(&ud->misses);
 	st.rejected = atomic64_read(&ud->rejected);
 	st.failed = atomic64_read(&ud->failed);
+	st.csum_offset = ud->csum_offset;
+	st.csum_errors = atomic64_read(&ud->csum_errors);
 	mutex_unlock(&uloop_ctl_mutex);
 	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 }

@@ -266,6 +266,7 @@ static ssize_t uloop_sess_read(struct file *file, char __user *buf,
 			recs[n].offset = blk_rq_pos(rq) << SECTOR_SHIFT;
 			recs[n].length = cmd->length;
 			recs[n].op = ULOOP_OP_READ;
+			recs[n].flags = cmd->want_data ? ULOOP_M_DATA : 0;
 			n++;
 		}
 		spin_unlock_irq(&ud->lock);

@@ -40,6 +40,8 @@ ULOOP_ATTR(block_size, "%u", 1U << ud->block_shift);
 ULOOP_ATTR(data_offset, "%llu", (unsigned long long)ud->data_offset);
 ULOOP_ATTR(blocks, "%llu", (unsigned long long)ud->nblocks);
 ULOOP_ATTR(present, "%llu", (unsigned long long)uloop_present_count(ud));
+ULOOP_ATTR(csum_offset, "%llu", (unsigned long long)ud->csum_offset);
+ULOOP_ATTR(csum_errors, "%lld", (long long)atomic64_read(&ud->csum_errors));
 ULOOP_ATTR(direct_io, "%d",
 	   ud->dio_align && !(READ_ONCE(ud->flags) & ULOOP_F_BUFFERED));
 
@@ -59,6 +61,8 @@ static struct attribute *uloop_attrs[] = {
 	&dev_attr_blocks.attr,
 	&dev_attr_present.attr,
 	&dev_attr_direct_io.attr,
+	&dev_attr_csum_offset.attr,
+	&dev_attr_csum_errors.attr,
 	NULL,
 };
 

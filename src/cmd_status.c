@@ -77,11 +77,13 @@ static void status_line(const char *json)
 		       v[3][0] ? v[3] : "0", atoi(up) ? "; given up, reading the source" : "");
 	}
 	if (!strcmp(tr, "kmod")) {
-		static const char *const k[] = { "hits", "misses", "held", "failed" };
+		static const char *const k[] = {
+			"hits", "misses", "held", "failed", "csum_errors",
+		};
 		char p[320], v[32];
 
 		printf("  kernel:");
-		for (int i = 0; i < 4; i++) {
+		for (int i = 0; i < 5; i++) {
 			snprintf(p, sizeof(p), "/sys/block/%s/uloop/%s", dev + 5, k[i]);
 			printf(" %s %s", k[i], status_read(p, v, sizeof(v)) ? "?" : v);
 		}

@@ -172,8 +172,11 @@ static int ulo_kmod_serve(struct ulo_kmod_dev *d, const struct uloop_miss *m)
 			 (unsigned long long)m->offset,
 			 buf ? ulo_errmsg() : "out of memory or not a read");
 		c.result = -EIO;
-	} else if (!ulo_kmod_stored(d->cache, m->offset, m->length)) {
-		/* Not in the file (full flash): our bytes, nothing marked. */
+	} else if ((m->flags & ULOOP_M_DATA) ||
+		   !ulo_kmod_stored(d->cache, m->offset, m->length)) {
+		/* Not in the file (full flash), or the driver's reads of the
+		 * file failed their checksums twice: our bytes, nothing
+		 * marked. */
 		c.flags = ULOOP_C_DATA;
 		c.data_addr = (uintptr_t)buf;
 	}
@@ -273,6 +276,7 @@ static int ulo_kmod_open(struct ulo_kmod_dev *d, const struct ulo_kmod_opts *o)
 	struct uloop_dev_info di = {
 		.index = o->index,
 		.data_offset = c->data_offset, .image_size = c->image_size,
+		.csum_offset = c->csum_offset,
 		.bitmap_len = len, .block_shift = c->block_shift,
 		.hold_timeout_ms = o->hold_ms,
 	};

@@ -14,6 +14,13 @@
  *     rejected with the right status) --ahead N (fetch N more blocks and
  *     SET_PRESENT them) --errno E (fail every miss with -E) --delay-ms N
  *     (wait before completing each batch)
+ *     --csum (the CRC-32C of every 4 KiB span of the image at csum_offset,
+ *     the page after the data, written at start and with every fetch)
+ *     --fill (copy the whole image into the cache at start; with --full)
+ *     --rot FIRST:COUNT (then spoil those blocks in the cache, bits kept)
+ *     --stale (complete misses without fetching: the cache keeps its rot;
+ *     ULOOP_C_DATA where the miss has ULOOP_M_DATA) --ignore-m-data (not
+ *     even then)
  *   uloopd-test remove N         ULOOP_CTL_REMOVE; prints the errno name
  *   uloopd-test info N           ULOOP_CTL_INFO as key=value lines
  *   uloopd-test badioctl IMAGE CACHE    invalid arguments: each EINVAL (or
@@ -62,7 +69,9 @@ static struct {
 	uint64_t size, offset;
 	unsigned int shift;
 	int data, malformed, err, ahead, delay_ms;
+	int stale, ignore_m_data;
 	uint64_t clear_first, clear_count;
+	uint64_t csum_offset;	/* 0: no checksums */
 } S;
 static volatile sig_atomic_t stop, clear_req;
 static uint64_t served, rejected, expected_rejects;
@@ -117,9 +126,49 @@ static void info_init(struct uloop_dev_info *di, int cache, uint64_t *bm, size_t
 	di->bitmap_len = bm ? bmlen : 0;
 }
 
+/* CRC-32C (Castagnoli, reflected), as the daemon and the driver use it. */
+static uint32_t crc32c(uint32_t crc, const unsigned char *p, size_t n)
+{
+	static uint32_t table[256];
+	unsigned int i, k;
+
+	if (!table[1])
+		for (i = 0; i < 256; i++) {
+			uint32_t c = i;
+
+			for (k = 0; k < 8; k++)
+				c = c & 1 ? (c >> 1) ^ 0x82f63b78 : c >> 1;
+			table[i] = c;
+		}
+	crc = ~crc;
+	while (n--)
+		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* The checksums of the image's spans over [a, b) (span-aligned a). */
+static void write_csums(uint64_t a, uint64_t b)
+{
+	unsigned char buf[4096];
+	unsigned char le[4];
+	uint32_t c;
+	ssize_t n;
+
+	for (; a < b; a += 4096) {
+		n = pread(S.img, buf, S.size - a < 4096 ? S.size - a : 4096, a);
+		if (n <= 0)
+			die("pread image");
+		c = crc32c(0, buf, n);
+		le[0] = c, le[1] = c >> 8, le[2] = c >> 16, le[3] = c >> 24;
+		if (pwrite(S.cache, le, 4, S.csum_offset + a / 4096 * 4) != 4)
+			die("pwrite checksum");
+	}
+}
+
 /* Copy the blocks covering [off, off + len) from the image to the cache. */
 static void fetch(uint64_t off, uint64_t len)
 {
+	uint64_t a0 = off & ~((1ULL << S.shift) - 1);
 	uint64_t bs = 1ULL << S.shift;
 	uint64_t a = off & ~(bs - 1), b = (off + len + bs - 1) & ~(bs - 1);
 	static char *buf;
@@ -139,6 +188,24 @@ static void fetch(uint64_t off, uint64_t len)
 			die("pwrite cache");
 		a += n;
 	}
+	/* Before the completion marks them present, as the daemon does. */
+	if (S.csum_offset)
+		write_csums(a0, b);
+}
+
+/* Spoil blocks [first, first + count) in the cache, their bits kept. */
+static void rot(uint64_t first, uint64_t count)
+{
+	size_t len = count << S.shift;
+	char *junk = malloc(len);
+
+	if (!junk)
+		die("malloc");
+	memset(junk, 0x5a, len);
+	if (pwrite(S.cache, junk, len, S.offset + (first << S.shift)) != (ssize_t)len ||
+	    fsync(S.cache))
+		die("pwrite cache");
+	free(junk);
 }
 
 static int complete(int sess, struct uloop_completion *c, unsigned int n,
@@ -289,7 +356,8 @@ static void serve(int sess)
 			c[k].length = m[i].length;
 			if (S.err) {
 				c[k].result = -S.err;
-			} else if (S.data) {
+			} else if (S.data || (S.stale && !S.ignore_m_data &&
+					      (m[i].flags & ULOOP_M_DATA))) {
 				if (!data && !(data = malloc(BATCH << 20)))
 					die("malloc");
 				if (pread(S.img, data + ((size_t)i << 20), m[i].length,
@@ -297,7 +365,7 @@ static void serve(int sess)
 					die("pread image");
 				c[k].flags = ULOOP_C_DATA;
 				c[k].data_addr = (uintptr_t)(data + ((size_t)i << 20));
-			} else {
+			} else if (!S.stale) {
 				fetch(m[i].offset, m[i].length);
 			}
 			k++;
@@ -367,8 +435,9 @@ static int cmd_serve(int argc, char **argv)
 	struct uloop_dev_info di;
 	int attach = -1, index = -1, full = 0, i, ctl;
 	unsigned int hold = 5000;
-	uint64_t flags = 0, *bm = NULL;
+	uint64_t flags = 0, *bm = NULL, rot_first = 0, rot_count = 0;
 	size_t bmlen = 0;
+	int csum = 0, fill = 0;
 	struct sigaction sa = { .sa_handler = on_term };
 
 	open_files(argv[0], argv[1]);
@@ -388,6 +457,15 @@ static int cmd_serve(int argc, char **argv)
 				return 2;
 			i++;
 		}
+		else if (!strcmp(o, "--rot")) {
+			if (sscanf(v, "%" SCNu64 ":%" SCNu64, &rot_first, &rot_count) != 2)
+				return 2;
+			i++;
+		}
+		else if (!strcmp(o, "--csum")) csum = 1;
+		else if (!strcmp(o, "--fill")) fill = 1;
+		else if (!strcmp(o, "--stale")) S.stale = 1;
+		else if (!strcmp(o, "--ignore-m-data")) S.ignore_m_data = 1;
 		else if (!strcmp(o, "--buffered")) flags |= ULOOP_F_BUFFERED;
 		else if (!strcmp(o, "--full")) full = 1;
 		else if (!strcmp(o, "--data")) S.data = 1;
@@ -396,6 +474,14 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (!S.shift)
 		S.shift = 12;
+	if (csum) {
+		S.csum_offset = (S.offset + S.size + 4095) & ~4095ULL;
+		write_csums(0, S.size);
+	}
+	if (fill)
+		fetch(0, S.size);
+	if (rot_count)
+		rot(rot_first, rot_count);
 	if (full) {
 		uint64_t nb = (S.size + (1ULL << S.shift) - 1) >> S.shift;
 
@@ -407,6 +493,7 @@ static int cmd_serve(int argc, char **argv)
 	info_init(&di, S.cache, bm, bmlen);
 	di.flags = flags;
 	di.hold_timeout_ms = hold;
+	di.csum_offset = S.csum_offset;
 	di.index = attach >= 0 ? attach : index;
 	if (ioctl(ctl, attach >= 0 ? ULOOP_CTL_ATTACH : ULOOP_CTL_ADD, &di))
 		die(attach >= 0 ? "ULOOP_CTL_ATTACH" : "ULOOP_CTL_ADD");
@@ -443,12 +530,14 @@ static int cmd_info(int index)
 	if (ioctl(ctl, ULOOP_CTL_INFO, &st))
 		die("ULOOP_CTL_INFO");
 	printf("state=%u flags=%llu blocks=%llu present=%llu hits=%llu misses=%llu "
-	       "inflight=%llu held=%llu rejected=%llu failed=%llu hold=%u\n",
+	       "inflight=%llu held=%llu rejected=%llu failed=%llu hold=%u "
+	       "csum_offset=%llu csum_errors=%llu\n",
 	       st.state, (unsigned long long)st.flags, (unsigned long long)st.blocks,
 	       (unsigned long long)st.present, (unsigned long long)st.hits,
 	       (unsigned long long)st.misses, (unsigned long long)st.inflight,
 	       (unsigned long long)st.held, (unsigned long long)st.rejected,
-	       (unsigned long long)st.failed, st.hold_timeout_ms);
+	       (unsigned long long)st.failed, st.hold_timeout_ms,
+	       (unsigned long long)st.csum_offset, (unsigned long long)st.csum_errors);
 	return 0;
 }
 
@@ -489,6 +578,21 @@ static int cmd_badioctl(void)
 	CASE(ULOOP_CTL_ADD, EFAULT, "bitmap unreadable",
 	     (di.bitmap_addr = 8, di.bitmap_len = 1 << 20));
 	CASE(ULOOP_CTL_ADD, EINVAL, "index -2", di.index = -2);
+	{	/* the checksums: aligned, beside the data, inside the cache */
+		uint64_t after = (S.size + 4095) & ~4095ULL;
+		struct stat cst;
+
+		if (fstat(S.cache, &cst))
+			die("fstat cache");
+		CASE(ULOOP_CTL_ADD, EINVAL, "csum_offset not a multiple of 4",
+		     di.csum_offset = after + 2);
+		CASE(ULOOP_CTL_ADD, EINVAL, "checksums over the data", di.csum_offset = 4096);
+		CASE(ULOOP_CTL_ADD, EINVAL, "checksums ending in the data",
+		     (di.data_offset = 1 << 20, di.csum_offset = (1 << 20) - 4));
+		CASE(ULOOP_CTL_ADD, EINVAL, "checksums past the cache's end",
+		     di.csum_offset = cst.st_size - 4);
+	}
+	CASE(ULOOP_CTL_ADD, EINVAL, "checksums overflow", di.csum_offset = ~3ULL);
 	CASE(ULOOP_CTL_ADD, EBADF, "bad fd", di.cache_fd = 999);
 	if (pipe(pipefd))
 		die("pipe");
@@ -520,6 +624,7 @@ static int cmd_badioctl(void)
 	printf("%s unknown ioctl: %s\n", errno == ENOTTY ? "ok" : "WRONG", ename(errno));
 
 	/* A good device: its session refuses bad completions and ranges. */
+	good.csum_offset = (S.size + 4095) & ~4095ULL;
 	di = good;
 	if (ioctl(ctl, ULOOP_CTL_ADD, &di))
 		die("ULOOP_CTL_ADD");
@@ -529,6 +634,14 @@ static int cmd_badioctl(void)
 		uint64_t nb = (S.size + 4095) >> 12;
 		struct uloop_dev_info again = good;
 
+		st.index = di.index;
+		st.reserved[0] = 0;
+		if (ioctl(ctl, ULOOP_CTL_INFO, &st) || st.csum_offset != good.csum_offset) {
+			bad++;
+			printf("WRONG info csum_offset %llu, added with %llu\n",
+			       (unsigned long long)st.csum_offset,
+			       (unsigned long long)good.csum_offset);
+		}
 		bad += ioctl(di.session_fd, ULOOP_SESS_COMPLETE, &c) == 0 || errno != EINVAL;
 		printf("complete count 0: %s\n", ename(errno));
 		c.count = ULOOP_COMPLETE_MAX + 1;
@@ -578,6 +691,9 @@ static int cmd_badioctl(void)
 		again.image_size += 4096;
 		bad += bad_one(ctl, ULOOP_CTL_ATTACH, &again, EINVAL, "attach other geometry");
 		again.image_size -= 4096;
+		again.csum_offset = 0;
+		bad += bad_one(ctl, ULOOP_CTL_ATTACH, &again, EINVAL, "attach without its checksums");
+		again.csum_offset = good.csum_offset;
 		again.cache_fd = S.img;
 		bad += bad_one(ctl, ULOOP_CTL_ATTACH, &again, EINVAL, "attach other cache");
 		rm.index = di.index;

@@ -6,7 +6,9 @@
 #     picked; /dev/uloop0 is printed; status shows it with the driver's
 #     counters; every file's checksum is right (cold);
 #  2. the daemon killed -9: every file again, warm, from the kernel alone
-#     (sysfs hits moves, misses does not);
+#     (sysfs hits moves, misses does not); then data and checksums
+#     spoilt on the flash under the driver's hits: caught, fetched again,
+#     served right, repaired, counted in `uloop status`;
 #  3. a cold device on a second disk (4 KiB blocks, no readahead) read
 #     and verified while its daemon is killed -9 and a new `uloop attach`
 #     of the same image and cache takes it over, four times: no EIO, no
@@ -68,6 +70,46 @@ uloop status | grep -q "daemon gone" && echo "STATUS GONE"
 dev=$(uloop attach $URL --cache /dev/vda --transport kmod)
 [ "$dev" = /dev/uloop0 ] && [ "$(k uloop0 daemon_attached)" = 1 ] && echo "RETAKEN $dev"
 
+# 2b. rot on the flash behind everyone's back: 4 KiB of data (image offset
+#     4 MiB) and a sector of checksums (those of image offsets 5-5.5 MiB),
+#     hits before, spoilt on /dev/vda: the driver catches each, the
+#     daemon's own checked read withdraws the blocks and fetches them again;
+#     the reads are right, and read again they are hits with no new error.
+do=$(k uloop0 data_offset) co=$(k uloop0 csum_offset)
+echo "rot: data_offset $do csum_offset $co"
+rd() { dd if=/dev/uloop0 bs=4096 skip="$1" count="$2" iflag=direct 2>/dev/null; }
+dd if=/image.sqfs of=/tmp/w1 bs=4096 skip=1024 count=1 2>/dev/null
+dd if=/image.sqfs of=/tmp/w2 bs=4096 skip=1280 count=128 2>/dev/null
+rd 1024 1 >/dev/null
+rd 1280 128 >/dev/null
+head -c 4096 /dev/urandom >/tmp/junk
+if [ "$co" -gt 0 ] && [ $((do % 512)) = 0 ] && [ $((co % 512)) = 0 ] &&
+	dd if=/tmp/junk of=/dev/vda bs=512 seek=$(((do + 4194304) / 512)) count=8 oflag=direct conv=notrunc 2>/dev/null &&
+	dd if=/tmp/junk of=/dev/vda bs=512 seek=$(((co + 5120) / 512)) count=1 oflag=direct conv=notrunc 2>/dev/null; then
+	e0=$(k uloop0 csum_errors)
+	rd 1024 1 | cmp - /tmp/w1 && rd 1280 128 | cmp - /tmp/w2 && echo "ROT READ RIGHT"
+	e1=$(k uloop0 csum_errors) m1=$(k uloop0 misses)
+	rd 1024 1 | cmp - /tmp/w1 && rd 1280 128 | cmp - /tmp/w2 &&
+		[ "$(k uloop0 misses)" = "$m1" ] && [ "$(k uloop0 csum_errors)" = "$e1" ] && echo "ROT REPAIRED"
+	# dd reads 4 KiB at a time: the first read of each block catches it
+	# (the data's block, then each block of the checksums' 512 KiB), and
+	# its refetch rewrites the block's data and every checksum of it.
+	bad=$((1 + 524288 / $(k uloop0 block_size)))
+	echo "rot: kernel csum_errors $e0 -> $e1, $bad blocks spoilt"
+	[ $((e1 - e0)) = "$bad" ] && echo "ROT CAUGHT"
+	# The run state the status reads is written with each commit (1 s).
+	i=0
+	until uloop status | grep -q "flash:  $bad checksum errors" || [ $i -ge 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	uloop status | grep -e "kernel:" -e "flash:"
+	uloop status | grep -q "kernel:.* csum_errors $e1" &&
+		uloop status | grep -q "flash:  $bad checksum errors, 0 read errors, $bad blocks fetched again" &&
+		echo "ROT IN STATUS"
+	dmesg | grep -q "uloop0: cache block .*checksum mismatch" && echo "ROT LOGGED"
+fi
+
 # 3. kill -9 and takeover under a verifying reader, cold
 dev=$(uloop attach $URL --cache /dev/vdb --transport kmod --block-size 4K --readahead 0 --connections 2)
 echo "second device $dev"
@@ -115,9 +157,10 @@ vm_initrd "$T/t.img" "$T/guest.sh" "$T/expected:/expected.sha256" "$KO:/uloop.ko
 	"$D:/bin/uloopd-test" "$T/www/root.sqfs:/image.sqfs"
 VM_MEM=1024 vm_boot kmod-daemon "$T/t.img" "$T/flash1 $T/flash2" ||
 	{ tail -n 40 "$T/kmod-daemon.log"; fail "guest failed"; }
-grep -E "^(auto|cold|warm|second|killed|RESTART|TAKEOVER)" "$T/kmod-daemon.log" || true
+grep -E "^(auto|cold|warm|rot|second|killed|RESTART|TAKEOVER|  kernel|  flash)" "$T/kmod-daemon.log" || true
 for want in "NOT LOADED" "AUTO KMOD" "STATUS KMOD" "COLD OK" "WARM NO DAEMON OK" "HITS IN KERNEL" \
-	"STATUS GONE" "RETAKEN /dev/uloop0" "RESTART NO EIO" "RESTART NO FAILED" \
+	"STATUS GONE" "RETAKEN /dev/uloop0" "ROT READ RIGHT" "ROT REPAIRED" "ROT CAUGHT" \
+	"ROT IN STATUS" "ROT LOGGED" "RESTART NO EIO" "RESTART NO FAILED" \
 	"DETACH MOUNTED REFUSED" "DETACHED" "DETACHED 0" "NO CACHE REFUSED" "RW REFUSED" \
 	"NBD DEVICE REFUSED" "AUTO NO CACHE NBD" "RMMOD OK" "DMESG CLEAN"; do
 	grep -q "$want" "$T/kmod-daemon.log" || { tail -n 40 "$T/kmod-daemon.log"; fail "no '$want'"; }

@@ -11,6 +11,10 @@
 #     completed with ULOOP_C_DATA (nothing stored, nothing marked), blocks
 #     withdrawn with CLEAR_PRESENT (read again as misses, right data) and
 #     with readahead announced by SET_PRESENT;
+#  4c. checksums of hits: blocks spoilt under their set bits are caught
+#     (aligned and unaligned reads), refetched and served right; a daemon
+#     that does not repair them is asked for its bytes; one that will not
+#     give them gets EIO, never the spoilt bytes;
 #  5. REMOVE is refused while mounted, rmmod while a device exists;
 #     remove, rmmod work once free; nothing in dmesg.
 . "$(dirname "$0")/../integ/functions.sh"
@@ -126,6 +130,45 @@ echo "clear: misses $m0 $m1 $m2 $m3 present $p1 $p2"
 	rd && [ "$(cat $S/misses)" = "$m3" ] && echo "CLEARED IS A MISS"
 kill $dpid; wait $dpid || echo "DAEMON EXIT $?"
 uloopd-test remove 0
+
+# 4c. checksums of hits (raw disk at 16 MiB, direct-I/O hits, the CRCs in
+#     the page after the data): the cache filled and marked whole.
+C="/image.sqfs /dev/vda --offset 16777216 --csum --fill --full"
+stop() { kill $dpid; wait $dpid || echo "DAEMON EXIT $?"; uloopd-test remove 0 >/dev/null; }
+errs() { cat $S/csum_errors; }
+blk() { dd if="$dev" bs="$1" skip="$2" count=1 iflag=direct 2>/dev/null; }
+dd if=/image.sqfs of=/tmp/want5 bs=4096 skip=5 count=1 2>/dev/null
+dd if=/image.sqfs of=/tmp/want21k bs=1024 skip=21 count=1 2>/dev/null
+start $C
+echo "csum: offset=$(cat $S/csum_offset) data_offset=$(cat $S/data_offset)"
+check "$dev" && whole "$dev" csum && [ "$(errs)" = 0 ] && [ "$(cat $S/misses)" = 0 ] &&
+	echo "CSUM CLEAN"
+stop
+#   Blocks 5-7 rot under their set bits: a 1 KiB read inside block 5 (the
+#   rest of its span read and checked too), then the whole device: each
+#   bad span is caught once, refetched by the daemon, and served right;
+#   read again, they are hits with no error.
+start $C --rot 5:3
+e1='' e2='' m2=''
+blk 1024 21 | cmp - /tmp/want21k && e1=$(errs)
+whole "$dev" rot && e2=$(errs) && m2=$(cat $S/misses)
+echo 3 >/proc/sys/vm/drop_caches
+whole "$dev" rot-again
+echo "csum rot: errors $e1 $e2 $(errs) misses $m2 $(cat $S/misses) hits $(cat $S/hits)"
+[ "$e1" = 1 ] && [ "$e2" = 3 ] && [ "$(errs)" = 3 ] && [ "$(cat $S/misses)" = "$m2" ] &&
+	dmesg | grep -q "uloop0: cache block 5 .*checksum mismatch" && echo "CSUM ROT REPAIRED"
+stop
+#   A daemon that completes the miss without repairing the cache: the
+#   second bad read asks for its bytes (ULOOP_M_DATA), which are served.
+start $C --rot 5:1 --stale
+blk 4096 5 | cmp - /tmp/want5 && echo "csum stale: errors $(errs)" && [ "$(errs)" = 2 ] &&
+	echo "CSUM DAEMON DATA"
+stop
+#   One that does not even then: EIO, never the rotten bytes.
+start $C --rot 5:1 --stale --ignore-m-data
+! blk 4096 5 >/tmp/got5 && [ ! -s /tmp/got5 ] && echo "csum stubborn: errors $(errs)" &&
+	[ "$(errs)" = 3 ] && echo "CSUM EIO"
+stop
 start /image.sqfs /tmp/cache --ahead 16 --shift 16
 check "$dev" && whole "$dev" ahead && echo "AHEAD OK misses=$(cat $S/misses) hits=$(cat $S/hits)"
 
@@ -144,10 +187,10 @@ G
 vm_initrd "$T/t.img" "$T/guest.sh" "$T/expected:/expected.sha256" "$KO:/uloop.ko" \
 	"$D:/bin/uloopd-test" "$T/image.sqfs:/image.sqfs"
 vm_boot kmod "$T/t.img" "$T/flash" || { tail -n 40 "$T/kmod.log"; fail "guest failed"; }
-grep -E "^(cold|warm|reattach|direct_io|tmpfs|verify|AHEAD|killed|clear)" "$T/kmod.log" || true
+grep -E "^(cold|warm|reattach|direct_io|tmpfs|verify|AHEAD|killed|clear|csum)" "$T/kmod.log" || true
 for want in "COLD OK" "WHOLE OK cold" "COLD MISSES" "DAEMON GONE" "WARM NO DAEMON OK" \
 	"HITS IN KERNEL" "REATTACH NO EIO" "KILLED IN FLIGHT" "WHOLE OK reattach" "REATTACH NO FAILED" \
-	"DATA OK" "CLEARED IS A MISS" "AHEAD OK" "REMOVE MOUNTED REFUSED" "RMMOD REFUSED" "REMOVED" \
+	"DATA OK" "CLEARED IS A MISS" "CSUM CLEAN" "CSUM ROT REPAIRED" "CSUM DAEMON DATA" "CSUM EIO" "AHEAD OK" "REMOVE MOUNTED REFUSED" "RMMOD REFUSED" "REMOVED" \
 	"DEVICE GONE" "RMMOD OK" "DMESG CLEAN"; do
 	grep -q "$want" "$T/kmod.log" || { tail -n 40 "$T/kmod.log"; fail "no '$want'"; }
 	echo "ok: $want"

@@ -74,10 +74,19 @@
  *	session is closed; 0 fails them at once; ULOOP_HOLD_FOREVER never
  * @session_fd: out: the new session fd (O_CLOEXEC)
  * @__pad: must be zero
+ * @csum_offset: in: cache offset of the checksums of the image's data, or 0
+ *	for none: the little-endian CRC-32C of image bytes [4096 i, 4096 (i +
+ *	1)) (the last span ends at @image_size) at @csum_offset + 4 i; a
+ *	multiple of 4, the region outside [@data_offset, + @image_size) and
+ *	inside the cache.  The driver then checks every hit against them
+ *	before it completes the read; a span that does not match has its
+ *	block's bit cleared and the request goes to the daemon as a miss
+ *	(see struct uloop_miss for what the daemon owes it)
  * @reserved: must be zero
  *
  * For ATTACH, @cache_fd must name the same file (or block device) and
- * @data_offset, @image_size and @block_shift must equal the device's; the
+ * @data_offset, @image_size, @block_shift and @csum_offset must equal the
+ * device's; the
  * bitmap, if given, is added to the driver's (ATTACH never clears a bit:
  * ULOOP_SESS_CLEAR_PRESENT does);
  * @flags and @hold_timeout_ms replace the device's.
@@ -94,7 +103,8 @@ struct uloop_dev_info {
 	__u32 hold_timeout_ms;
 	__s32 session_fd;
 	__u32 __pad;
-	__u64 reserved[4];
+	__u64 csum_offset;
+	__u64 reserved[3];
 };
 
 /**
@@ -133,6 +143,9 @@ struct uloop_dev_remove {
  * @rejected: out: completion entries rejected
  * @failed: out: requests failed with an error (daemon's error, hold
  *	timeout, removal, cache read error)
+ * @csum_offset: out: as given to ADD
+ * @csum_errors: out: 4 KiB spans read from the cache file for a hit that
+ *	did not match their checksum
  * @reserved: in: must be zero
  */
 struct uloop_dev_status {
@@ -151,11 +164,24 @@ struct uloop_dev_status {
 	__u64 held;
 	__u64 rejected;
 	__u64 failed;
-	__u64 reserved[4];
+	__u64 csum_offset;
+	__u64 csum_errors;
+	__u64 reserved[2];
 };
 
 /** ULOOP_OP_READ - struct uloop_miss.op: a read needs these bytes */
 #define ULOOP_OP_READ		0
+
+/**
+ * ULOOP_M_DATA - struct uloop_miss.flags: complete this miss with
+ * ULOOP_C_DATA.  The driver read the request's bytes from the cache file
+ * twice (before the last completion and after it) and they failed their
+ * checksums both times: what the file holds is not to be trusted for this
+ * request, whatever the daemon's own reads find.  A completion without
+ * ULOOP_C_DATA is served from the file once more, and fails the request with
+ * EIO if that read fails its checksum again.
+ */
+#define ULOOP_M_DATA		_BITUL(0)
 
 /**
  * struct uloop_miss - one record read() from a session fd
@@ -165,6 +191,7 @@ struct uloop_dev_status {
  * @offset: image byte offset of the request
  * @length: bytes, clipped to the image size (never 0)
  * @op: ULOOP_OP_*
+ * @flags: ULOOP_M_* bits; unknown bits may be ignored
  * @reserved: zero
  *
  * read() takes a whole number of records (at least one), blocks until one
@@ -178,7 +205,8 @@ struct uloop_miss {
 	__u64 offset;
 	__u32 length;
 	__u32 op;
-	__u64 reserved;
+	__u32 flags;
+	__u32 reserved;
 };
 
 /**
