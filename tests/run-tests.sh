@@ -41,10 +41,8 @@ run_one() {
 
 # Start a test in the background; finish_bg reports them all, in order.
 # At most ULOOP_VM_JOBS run at once (a FIFO holds that many tokens),
-# by default one per core: each guest wants a core under TCG.  With
-# twice that (4 guests on 2 cores) CI twice saw a Debian root's cold boot
-# report soft lockups of 20-100 s, its nbd requests time out and the
-# boot never end.
+# by default one per core: each guest wants a core under TCG, and more
+# at once only stretch every boot towards its timeout.
 bg=""
 slots=""
 run_bg() {

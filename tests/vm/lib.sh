@@ -32,6 +32,12 @@
 #
 # Guests run in parallel where a test starts several (vm_boot ... &):
 # under TCG one guest uses one core.
+#
+# ULOOP_VM_DEBUG=PREFIX: the guests' kernels log at level 7 (the
+# backtrace of a soft lockup reaches the console), sysrq is on, and each
+# guest has a QEMU monitor on the unix socket PREFIX.NAME (e.g.
+# `echo "sendkey alt-sysrq-l" | nc -U -q1 PREFIX.NAME`: every CPU's
+# backtrace).  VM_TB_SIZE: TCG's translation cache in MiB (below).
 
 VM_MODULES="nbd squashfs virtio_net virtio_blk virtio_pci loop overlay fuse ext4 erofs"
 VM_TIMEOUT=${VM_TIMEOUT:-300}
@@ -40,6 +46,17 @@ VM_MEM=${VM_MEM:-512}
 # seeds its RNG from it at once (Debian trusts the CPU), where the default
 # qemu64 leaves TLS and c-ares waiting a second for jitter entropy.
 VM_CPU=${VM_CPU:-qemu64,+rdrand}
+# TCG's translation cache, MiB.  QEMU 7.2 keeps every block it translated
+# from a guest page on a list of that page, walked from the head to unlink
+# each block when the page is written; its default cache (1 GiB) is
+# flushed so rarely that the lists of a cold Debian boot's code pages
+# (every process, at its own ASLR address, translates libc again) grow
+# long enough to make that quadratic: when such a page is reused and
+# zeroed (init_on_alloc=1) the guest stopped inside one `rep stosq` of
+# clear_page for 21-35 s (perf: 90% of the vCPU thread in that list walk),
+# its watchdog reported soft lockups and nbd timed out.  128 MiB flushes
+# often enough; nothing a real node runs.
+VM_TB_SIZE=${VM_TB_SIZE:-128}
 
 requires qemu-system-x86_64 busybox nc modprobe depmod cpio
 
@@ -186,17 +203,14 @@ vm_initrd() {
 vm_boot() {
 	_name=$1 _initrd=$2 _disk=${3:-} _append=${4:-}
 	_log=$T/$_name.log
-	set -- -accel tcg -cpu "$VM_CPU" -m "$VM_MEM" -smp 1 -nodefaults -no-reboot \
+	set -- -accel "tcg,tb-size=$VM_TB_SIZE" -cpu "$VM_CPU" -m "$VM_MEM" -smp 1 -nodefaults -no-reboot \
 		-display none -serial "file:$_log" \
 		-kernel "$VMLINUZ" -initrd "$_initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 no_timer_check $_append"
+		-append "console=ttyS0 panic=-1 loglevel=4 no_timer_check $_append ${ULOOP_VM_DEBUG:+loglevel=7 sysrq_always_enabled}" ${ULOOP_VM_DEBUG:+-monitor unix:$ULOOP_VM_DEBUG.$_name,server,nowait}
 	# no_timer_check: under TCG on a busy host the kernel's check of the
 	# timer interrupt can fail and panic ("IO-APIC + timer doesn't work").
-	# The kernel's own defaults otherwise, init_on_alloc=1 among them: the
-	# daemon's buffered reads of the flash made the kernel zero a second
-	# page cache copy of every block read, which under a loaded host
-	# stalled boots (soft lockups in uloop's pread); it reads O_DIRECT now
-	# (src/cache.c, ulo_cache_reopen_direct()).
+	# The kernel's own defaults otherwise, init_on_alloc=1 among them (the
+	# stalls it seemed to cause were TCG's: VM_TB_SIZE above).
 	# VM_QEMU_PRE: more devices, before the server's NIC (an extra NIC
 	# there becomes eth0, the server's eth1).  VM_MAC: the server NIC's MAC.
 	# shellcheck disable=SC2086

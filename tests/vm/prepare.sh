@@ -6,11 +6,10 @@
 # (debian-root.sh) and the initramfs-tools tree (itools-tree.sh).  Each is
 # cached in $ULOOP_DEPS and skipped when there.
 #
-# Why first: the VM tests run 4 at a time, and on a fresh machine the
-# first of them built these (two mmdebstrap runs, a kernel unpack, a module
-# build) while the other guests booted.  On 2 cores the guests then got
-# so little CPU that their kernels reported soft lockups in any thread and
-# boots ran past their 300 s timeout.  Run by tests/run-tests.sh; a
+# Why first: the VM tests run several at a time, and on a fresh machine
+# the first of them built these (two mmdebstrap runs, a kernel unpack, a
+# module build) while the other guests booted.  On 2 cores the guests then
+# got so little CPU that boots ran past their 300 s timeout.  Run by tests/run-tests.sh; a
 # failure here is not a test failure (the tests build what is missing
 # themselves, one builder at a time, and say why they cannot).
 . "$(dirname "$0")/../integ/functions.sh"
