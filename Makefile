@@ -51,7 +51,7 @@ B := build
 LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_file.c \
 	source_http.c http_client.c http_parse.c tls_verify.c \
 	cache_header.c cache.c cache_native.c cache_2007.c json.c stats.c \
-	plan.c engine.c progress.c failpoint.c fuse_dev.c libuloop.c \
+	plan.c engine.c ramstore.c progress.c failpoint.c fuse_dev.c libuloop.c \
 	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c daemon.c runstate.c overlay.c
 CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_check.c cmd_export.c \
 	cmd_cat.c cmd_attach.c cmd_detach.c cmd_status.c cmd_ulo2007.c

@@ -586,8 +586,9 @@ bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err)
 			if (bits)
 				ulo_cache_withdrawn(c, wi, bits);
 		}
-		ulo_warn("cache %s: %" PRIu64 " reads of it failed or did not match their checksums; the flash is no longer used (every block is read from the source; nothing is kept)",
-			 c->path, faults);
+		ulo_warn("cache %s: %" PRIu64 " reads of it failed or did not match their checksums; the flash is no longer used (%s)",
+			 c->path, faults, c->giveup_note ? c->giveup_note :
+			 "every block is read from the source; nothing is kept");
 	}
 	pthread_mutex_unlock(&c->commit_lock);
 	return false;

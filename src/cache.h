@@ -104,6 +104,8 @@ struct ulo_cache {
 	uint64_t read_errors;
 	uint64_t refetched;
 	int failed;		/* sticky -errno: the flash is given up */
+	const char *giveup_note;	/* what happens then, for its warning
+					 * (the engine's RAM store), or NULL */
 	bool withdrawn;		/* bits cleared since the last bitmap write */
 	uint64_t unkicked;	/* bytes written since the last write-out kick */
 

@@ -67,14 +67,18 @@ static void status_line(const char *json)
 	if (cache[0]) {
 		static const char *const f[] = { "cache_csum_errors", "cache_read_errors",
 						 "cache_refetched", "bitmap_csum_errors" };
-		char v[4][32], up[8];
+		char v[4][32], up[8], ram[32], gave[80] = "";
 
 		for (int i = 0; i < 4; i++)
 			ulo_runstate_field(json, f[i], v[i], sizeof(v[i]));
 		ulo_runstate_field(json, "cache_given_up", up, sizeof(up));
+		ulo_runstate_field(json, "ram_bytes", ram, sizeof(ram));
+		if (atoi(up))
+			snprintf(gave, sizeof(gave), "; given up, %s bytes kept in RAM",
+				 ram[0] ? ram : "0");
 		printf("  flash:  %s checksum errors, %s read errors, %s blocks fetched again, %s bitmap sectors bad%s\n",
 		       v[0][0] ? v[0] : "0", v[1][0] ? v[1] : "0", v[2][0] ? v[2] : "0",
-		       v[3][0] ? v[3] : "0", atoi(up) ? "; given up, reading the source" : "");
+		       v[3][0] ? v[3] : "0", gave);
 	}
 	if (!strcmp(tr, "kmod")) {
 		static const char *const k[] = {

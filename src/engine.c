@@ -24,6 +24,11 @@
  * A source that reports -ESTALE (the image changed) latches the engine:
  * every later fetch fails the same way and nothing of the new image is
  * ever stored under the old identity.
+ *
+ * A flash given up (too many bad reads) is dropped to RAM: the first fetch
+ * after that makes a store in memory (src/ramstore.h) and every fetch
+ * keeps its blocks there, which readers then find as hits.  The cache's
+ * one warning says so (its giveup_note).
  */
 #include "engine.h"
 
@@ -35,6 +40,7 @@
 #include <time.h>
 
 #include "plan.h"
+#include "ramstore.h"
 #include "util.h"
 
 enum ulo_run_state { ULO_RUN_QUEUED, ULO_RUN_RUNNING, ULO_RUN_DONE };
@@ -63,6 +69,9 @@ struct ulo_runq {
 struct ulo_engine {
 	struct ulo_source *src;
 	struct ulo_cache *cache;	/* NULL: fetch every time */
+	struct ulo_ramstore *ram;	/* once the flash is given up; atomic */
+	uint64_t ram_budget;	/* bytes it may hold */
+	char giveup_note[96];	/* the cache's warning, on giving up */
 	uint32_t shift;
 	uint64_t bs, image_size, nblocks;
 	uint64_t max_blocks;	/* per request */
@@ -141,9 +150,33 @@ static struct ulo_run *ulo_find_run(struct ulo_engine *e, uint64_t blk)
 	return NULL;
 }
 
+static struct ulo_ramstore *ulo_ram(struct ulo_engine *e)
+{
+	return __atomic_load_n(&e->ram, __ATOMIC_ACQUIRE);
+}
+
 static bool ulo_is_present(struct ulo_engine *e, uint64_t blk)
 {
-	return e->cache && ulo_cache_present(e->cache, blk);
+	return (e->cache && ulo_cache_present(e->cache, blk)) ||
+	       ulo_ram_has(ulo_ram(e), blk);
+}
+
+/* The RAM store of a given-up flash, made on first use (NULL: no memory
+ * for it; the blocks are then fetched each time).  Lock not held. */
+static struct ulo_ramstore *ulo_ram_get(struct ulo_engine *e)
+{
+	struct ulo_ramstore *rs = ulo_ram(e);
+
+	if (rs)
+		return rs;
+	pthread_mutex_lock(&e->lock);
+	rs = e->ram;
+	if (!rs) {
+		rs = ulo_ram_new(e->nblocks, e->bs, e->image_size, e->ram_budget);
+		__atomic_store_n(&e->ram, rs, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return rs;
 }
 
 /* Create and queue a run.  Lock held.  Returns it with one reference (the
@@ -251,8 +284,13 @@ static int ulo_run_fetch(struct ulo_engine *e, struct ulo_run *r)
 		ulo_stat_add(&e->st.readahead_fetches, 1);
 		ulo_stat_add(&e->st.readahead_bytes, r->len);
 	}
-	if (e->cache && ulo_cache_write_blocks(e->cache, r->blk, r->buf, r->len) &&
-	    !__atomic_load_n(&e->cache->failed, __ATOMIC_RELAXED)) {
+	if (e->cache && __atomic_load_n(&e->cache->failed, __ATOMIC_ACQUIRE)) {
+		struct ulo_ramstore *rs = ulo_ram_get(e);
+
+		if (rs)
+			ulo_ram_put(rs, r->blk, r->nblk, r->buf);
+	} else if (e->cache && ulo_cache_write_blocks(e->cache, r->blk, r->buf, r->len) &&
+		   !__atomic_load_n(&e->cache->failed, __ATOMIC_RELAXED)) {
 		/* Served from the buffer anyway; the block is fetched again
 		 * next time.  Only the first failure is worth a line (the
 		 * cache stops taking writes after it: a full flash). */
@@ -329,6 +367,13 @@ int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 	e->bs = cache ? cache->block_size : ULO_DEFAULT_BLOCK_SIZE;
 	e->shift = __builtin_ctzll(e->bs);
 	e->nblocks = ULO_DIV_ROUND_UP(e->image_size, e->bs);
+	if (cache) {
+		e->ram_budget = ulo_ram_default_budget(e->image_size);
+		snprintf(e->giveup_note, sizeof(e->giveup_note),
+			 "blocks fetched from now on are kept in RAM, at most %" PRIu64 " MiB",
+			 e->ram_budget >> 20);
+		cache->giveup_note = e->giveup_note;
+	}
 	e->max_blocks = ULO_MAX((uint64_t)1, maxreq >> e->shift);
 	/* Readahead only makes sense when there is a cache to keep it in. */
 	e->ra_max = cache ? o->readahead >> e->shift : 0;
@@ -469,6 +514,10 @@ static int ulo_read_copy(struct ulo_engine *e, struct ulo_read_ctx *x,
 			}
 			stop = ULO_MIN(end, r->off + r->len);
 			memcpy(buf + (pos - off), r->buf + (pos - r->off), stop - pos);
+		} else if (ulo_ram_has(ulo_ram(e), blk)) {
+			/* Held in RAM (the flash given up): never removed. */
+			stop = ULO_MIN(end, (blk + 1) << e->shift);
+			ulo_ram_copy(ulo_ram(e), blk, pos, stop - pos, buf + (pos - off));
 		} else {
 			int ret;
 
@@ -674,6 +723,7 @@ void ulo_engine_stats(struct ulo_engine *e, struct ulo_stats *out)
 		out->bitmap_csum_errors = c->bm_csum_errors;
 		out->cache_given_up = !!__atomic_load_n(&c->failed, __ATOMIC_RELAXED);
 	}
+	out->ram_bytes = ulo_ram_bytes(ulo_ram(e));
 }
 
 void ulo_engine_free(struct ulo_engine *e)
@@ -696,6 +746,7 @@ void ulo_engine_free(struct ulo_engine *e)
 	}
 	pthread_mutex_unlock(&e->lock);
 	ulo_bitmap_free(&e->busy);
+	ulo_ram_free(e->ram);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->rate_lock);
 	pthread_cond_destroy(&e->work_cv);

@@ -39,6 +39,7 @@ struct ulo_stats {
 	uint64_t cache_refetched;
 	uint64_t bitmap_csum_errors;
 	uint64_t cache_given_up;
+	uint64_t ram_bytes;	/* held in RAM since the flash was given up */
 	uint64_t fetch_lat_us[ULO_LAT_BUCKETS];
 };
 

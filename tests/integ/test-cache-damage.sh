@@ -5,8 +5,8 @@
 # Nothing wrong is ever served: the block fails its CRC (or its read), is
 # taken back, fetched again from the source and rewritten, counted in
 # `uloop status`; `uloop check` names damaged blocks without a source; a
-# flash that keeps failing is given up with one warning, and reads go on
-# from the source.
+# flash that keeps failing is given up with one warning, and what is
+# fetched from then on is kept in RAM (a daemon reads it once).
 . "$(dirname "$0")/functions.sh"
 requires python3
 
@@ -75,4 +75,33 @@ $ULOOP cat "$T/img" --cache "$T/c" >"$T/out" 2>"$T/err"
 cmp "$T/out" "$T/img" || fail "served damaged data from a failing flash"
 [ "$(grep -c "no longer used" "$T/err")" -eq 1 ] || fail "give-up warnings: $(cat "$T/err")"
 [ "$(grep -c "fetched again from the source" "$T/err")" -le 10 ] || fail "more than 10 fault lines"
+grep -q "no longer used (blocks fetched from now on are kept in RAM, at most [0-9]* MiB)" "$T/err" ||
+	fail "the give-up warning does not say the blocks go to RAM: $(cat "$T/err")"
+
+# 6. The same under a daemon: dropped to RAM, so what it read once after
+# giving up is not fetched again (before, every read went to the source).
+if [ -c /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
+	$ULOOP hydrate "$T/img" --cache "$T/c2" --no-progress >/dev/null
+	i=30
+	while [ $i -lt 50 ]; do
+		flip_at "$T/c2" $((data_off + i * 65536 + 77))
+		i=$((i + 1))
+	done
+	$ULOOP attach "$T/img" --cache "$T/c2" --transport fuse --device "$T/dev2" >/dev/null
+	on_exit "$ULOOP detach $T/dev2 2>/dev/null || true"
+	fetched() { sleep 1.5; $ULOOP status "$T/dev2" --json | sed -n 's/.*"bytes_fetched":\([0-9]*\).*/\1/p'; }
+	# Read 1 gives up (the blocks it had from the flash are taken back);
+	# read 2 fetches those once more, into RAM; read 3 fetches nothing.
+	for n in 1 2 3; do
+		echo 3 >/proc/sys/vm/drop_caches
+		cmp "$T/dev2" "$T/img" || fail "the device served damaged data (read $n)"
+		eval "f$n=\$(fetched)"
+	done
+	$ULOOP status "$T/dev2" >"$T/st"
+	echo "given up: fetched $f1, $f2, $f3 bytes after reads 1-3"
+	grep -q "given up, [1-9][0-9]* bytes kept in RAM" "$T/st" || fail "status: $(cat "$T/st")"
+	[ -n "$f2" ] && [ "$f2" -gt 0 ] && [ "$f3" = "$f2" ] ||
+		fail "read 3 fetched again ($f2 then $f3 bytes)"
+	$ULOOP detach "$T/dev2"
+fi
 echo "damage found, refetched, never served"
