@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # A device that holds someone's data is never formatted as a cache
 # without --wipe, wherever its signature lives: btrfs keeps its superblock
-# at 64 KiB (its first 64 KiB are zero), a GPT, swap, ext4, vfat, LUKS and an unknown
-# boot sector in the head.  Each is refused with the cause named, and the
+# at 64 KiB (its first 64 KiB are zero), a GPT, swap, ext4, vfat, LUKS,
+# an LVM physical volume, a bcache device and an unknown boot sector in
+# the head.  Each is refused with the cause named, and the
 # device is byte for byte unchanged; --wipe and a zeroed device are taken.
 . "$(dirname "$0")/functions.sh"
 requires_root
-requires losetup mkfs.btrfs mkswap mkfs.ext4 mkfs.vfat sfdisk
+requires python3 losetup mkfs.btrfs mkswap mkfs.ext4 mkfs.vfat sfdisk
 
 size=$((4 * 1024 * 1024))
 make_image "$T/img" $size
@@ -60,6 +61,20 @@ if command -v cryptsetup >/dev/null; then
 else
 	echo "note: no cryptsetup, LUKS not tried"
 fi
+
+# Signatures of tools this machine may not have, written by hand as
+# their tools lay them out (libblkid judges them; their checksums are
+# left wrong on purpose: a damaged LVM label is still someone's PV).
+new_flash
+python3 -c 'import struct, sys
+f = open(sys.argv[1], "r+b"); f.seek(512)
+f.write(b"LABELONE" + struct.pack("<QII", 1, 0, 32) + b"LVM2 001" + b"A" * 32)' "$dev"
+refused "LVM2_member signature at offset 536"
+new_flash
+python3 -c 'import struct, sys
+f = open(sys.argv[1], "r+b"); f.seek(4096)
+f.write(struct.pack("<QQQ", 0, 8, 0) + bytes.fromhex("c68573f64e1a45ca8265f57f48ba6d81"))' "$dev"
+refused "bcache signature at offset 4120"
 
 # No signature anyone knows, but the head is not blank (a boot loader).
 new_flash
