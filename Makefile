@@ -2,7 +2,7 @@
 #
 # uloop top-level build.
 #
-#   make              build/uloop and build/libuloop.a
+#   make              build/uloop and build/libuloop.a (+ libuloop-http.a)
 #   make check        every test (installs its own test dependencies; root)
 #   make check-unit   C unit tests under ASan+UBSan
 #   make check-integ  shell tests against the built binaries
@@ -48,22 +48,28 @@ BASE_CFLAGS += $(CURL_CFLAGS)
 LDLIBS := $(CURL_LIBS) -lblkid $(LDLIBS)
 
 B := build
+# libuloop.a, installed: the engine, caches, the file source, the 2007 API,
+# the transports.  It needs libblkid and libc only: nothing in it names the
+# HTTP source (sources are registered: src/source.c).
 LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_file.c \
-	source_http.c http_client.c http_parse.c tls_verify.c \
 	cache_header.c cache.c cache_native.c cache_2007.c json.c stats.c \
 	plan.c engine.c ramstore.c progress.c failpoint.c fuse_dev.c libuloop.c \
 	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c daemon.c runstate.c overlay.c
+# libuloop-http.a: the HTTP source, for the uloop command, which registers
+# it.  Not installed: it needs the libcurl + mbedTLS built above.
+HTTP_SRC := source_http.c http_client.c http_parse.c tls_verify.c
 CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_check.c cmd_export.c \
 	cmd_cat.c cmd_attach.c cmd_detach.c cmd_status.c cmd_ulo2007.c
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+HTTP_OBJ := $(HTTP_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 # The test build: failpoints compiled in, never installed.
-T_LIB_OBJ := $(LIB_SRC:%.c=$(B)/test/obj/%.o)
+T_LIB_OBJ := $(LIB_SRC:%.c=$(B)/test/obj/%.o) $(HTTP_SRC:%.c=$(B)/test/obj/%.o)
 T_CLI_OBJ := $(CLI_SRC:%.c=$(B)/test/obj/%.o)
 # Unit tests: the library again under ASan+UBSan.
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
+U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(HTTP_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
@@ -100,15 +106,19 @@ $(B)/libuloop.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/uloop: $(CLI_OBJ) $(B)/libuloop.a $(CURL_LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libuloop.a $(LDLIBS)
+$(B)/libuloop-http.a: $(HTTP_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/uloop: $(CLI_OBJ) $(B)/libuloop-http.a $(B)/libuloop.a $(CURL_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libuloop-http.a $(B)/libuloop.a $(LDLIBS)
 
 # Fully static: glibc, libcurl, mbedTLS, nghttp2, c-ares.  c-ares does its
 # own /etc/hosts and DNS lookups, so no NSS module is ever dlopen()ed.
 # Built for size (-Os): it goes into every initramfs (about 2.2 MiB, of
 # which libblkid is 0.2).
-S_OBJ := $(LIB_SRC:%.c=$(B)/static/obj/%.o) $(CLI_SRC:%.c=$(B)/static/obj/%.o) \
-	$(B)/static/obj/static_nss.o
+S_OBJ := $(LIB_SRC:%.c=$(B)/static/obj/%.o) $(HTTP_SRC:%.c=$(B)/static/obj/%.o) \
+	$(CLI_SRC:%.c=$(B)/static/obj/%.o) $(B)/static/obj/static_nss.o
 # No unwind tables: plain C without exceptions or thread cancellation,
 # and strip keeps .eh_frame (about 10% of our code).
 $(B)/static/obj/%.o: src/%.c | $(CURL_LIB)
@@ -132,9 +142,16 @@ $(B)/asan/test-%: tests/unit/test-%.c tests/unit/unit.h $(U_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -Isrc -o $@ $< $(U_LIB_OBJ) $(LDLIBS)
 
-$(B)/examples/ulo2007-example: docs/examples/ulo2007-example.c $(B)/libuloop.a
+# Built the way docs/libuloop.md says a 2007 program is: the installed
+# header's name, -luloop -lblkid -pthread, no libcurl.
+$(B)/include/uloop/libuloop.h: src/libuloop.h
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Isrc -o $@ $< $(B)/libuloop.a $(LDLIBS)
+	cp $< $@
+
+$(B)/examples/ulo2007-example: docs/examples/ulo2007-example.c $(B)/libuloop.a \
+		$(B)/include/uloop/libuloop.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -I$(B)/include -o $@ $< -L$(B) -luloop -lblkid -pthread
 
 # libFuzzer needs clang; without it the fuzz test skips (tests/install-deps.sh
 # installs it for make check).

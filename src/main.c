@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util.h"
 
 #ifndef ULOOP_VERSION
 #define ULOOP_VERSION "0.1"
@@ -42,6 +43,11 @@ int main(int argc, char **argv)
 
 	cli_argv0 = argv[0];
 	signal(SIGPIPE, SIG_IGN);
+	/* The engine knows files only; this program fetches over HTTP too. */
+	if (ulo_source_register(&ulo_source_http_ops)) {
+		fprintf(stderr, "uloop: %s\n", ulo_errmsg());
+		return ULO_EXIT_FAIL;
+	}
 	/* The 2007 tools, as links to this binary. */
 	if (!strcmp(base, "ulohttp") || !strcmp(base, "ulobdev"))
 		return cmd_ulo2007(argc, argv, !strcmp(base, "ulohttp"));

@@ -7,6 +7,11 @@
  * must fail (never return data) once it notices the image is no longer the
  * one it opened: -ESTALE with a message saying so.  read() is called from
  * several threads at once.
+ *
+ * Files and block devices are built in.  Other sources are registered by
+ * the program that wants them (ulo_source_register), never named by the
+ * engine, so a program that does not register the HTTP source does not
+ * link libcurl (source.c says more).
  */
 #ifndef ULOOP_SOURCE_H
 #define ULOOP_SOURCE_H
@@ -41,6 +46,9 @@ struct ulo_source_opts {
 
 struct ulo_source_ops {
 	const char *name;
+	/* URL schemes served, without "://", NULL-terminated ("http",
+	 * "https", NULL): what ulo_source_register() routes here. */
+	const char *const *schemes;
 	int (*open)(struct ulo_source *src, const char *location,
 		    const struct ulo_source_opts *opts);
 	/*
@@ -59,11 +67,24 @@ struct ulo_source {
 	void *priv;		/* ops-private state */
 };
 
+/* Built in: any location without "://" (source_file.c). */
 extern const struct ulo_source_ops ulo_source_file_ops;
+/* http:// and https:// (source_http.c): naming it links libcurl, mbedTLS,
+ * nghttp2 and c-ares (libuloop-http.a); the uloop command registers it. */
 extern const struct ulo_source_ops ulo_source_http_ops;
 
-/* Open @location: an http:// or https:// URL, or a path to a file or a
- * block device.  0 or -errno with the message recorded. */
+/*
+ * Make @ops serve the URL schemes it lists, for every later
+ * ulo_source_open() of this process.  Registering the same ops again does
+ * nothing; a scheme already served keeps its first source.  Call it before
+ * opening sources (it is thread-safe, but an open racing it may not see
+ * it).  0, or -errno with the message recorded (no schemes, table full).
+ */
+int ulo_source_register(const struct ulo_source_ops *ops);
+
+/* Open @location: "SCHEME://..." for a registered source, else a path to
+ * a file or a block device.  0 or -errno with the message recorded; a
+ * scheme nobody registered is -EPROTONOSUPPORT, naming those served. */
 int ulo_source_open(const char *location, const struct ulo_source_opts *opts,
 		    struct ulo_source **out);
 int ulo_source_read(struct ulo_source *src, void *buf, uint64_t off,

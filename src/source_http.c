@@ -44,6 +44,12 @@
  * request's deadline, connecting and stalling half of that, so a hanging
  * server never eats the whole deadline.  A mirror's probe at open gets
  * that third too.
+ *
+ * Registered, never built in: this file, http_client.c, http_parse.c and
+ * tls_verify.c make libuloop-http.a, and a program serves http:// and
+ * https:// by ulo_source_register(&ulo_source_http_ops) (the uloop command
+ * does, in main.c).  The engine does not name it (source.c), so programs
+ * on libuloop.a that read files link without libcurl.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -849,8 +855,12 @@ static void ulo_http_close(struct ulo_source *src)
 	src->priv = NULL;
 }
 
+static const char *const ulo_http_schemes[] = { "http", "https", NULL };
+
+/* Registered by the programs that fetch over HTTP (the uloop command). */
 const struct ulo_source_ops ulo_source_http_ops = {
 	.name = "http",
+	.schemes = ulo_http_schemes,
 	.open = ulo_http_open,
 	.read = ulo_http_read,
 	.close = ulo_http_close,

@@ -11,7 +11,7 @@
  * DEVICE becomes a read-only file with BACKEND's contents (attach it with
  * "losetup -r" to get a block device); SIGTERM stops it cleanly.
  *
- * Build: cc -o ulo2007-example ulo2007-example.c -luloop -pthread
+ * Build: cc -o ulo2007-example ulo2007-example.c -luloop -lblkid -pthread
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "libuloop.h"
+#include <uloop/libuloop.h>
 
 static int backend = -1;
 
