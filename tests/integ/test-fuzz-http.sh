@@ -9,10 +9,12 @@ mkdir -p "$T/corpus"
 # UBSan only prints a report and goes on unless told to halt: the run
 # must end at the first one.  The fuzzer's own status is the verdict (a
 # pipe into tail lost it); libFuzzer's crash status is 77, this suite's
-# skip, so any nonzero status is turned into a failure here.
+# skip, so any nonzero status is turned into a failure here.  The input
+# that failed is kept in build/fuzz (crash-*), not in the current directory.
 rc=0
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	"$f" -max_total_time="${FUZZ_SHORT_SECONDS:-20}" -print_final_stats=1 \
+	-artifact_prefix="$(dirname "$f")/" \
 	"$T/corpus" "$top/tests/fuzz/corpus-http" >"$T/log" 2>&1 || rc=$?
 if [ "$rc" -ne 0 ]; then
 	tail -n 40 "$T/log"
