@@ -22,11 +22,15 @@ expect_fail 1 "$T/nope: open: No such file or directory" $ULOOP info "$T/nope"
 expect_fail 1 "not a regular file or block device" $ULOOP cat /dev/null
 : >"$T/empty"
 expect_fail 1 "image is empty" $ULOOP cat "$T/empty"
+# Through a file, not a pipe into grep: the exit status is checked too.
 for cmd in hydrate info check export cat; do
-	$ULOOP $cmd --help | grep -q "Usage: uloop $cmd" || fail "$cmd --help"
+	$ULOOP $cmd --help >"$T/help" || fail "$cmd --help exited $?"
+	grep -q "Usage: uloop $cmd" "$T/help" || fail "$cmd --help: $(cat "$T/help")"
 done
-$ULOOP --help | grep -q hydrate || fail "uloop --help"
-$ULOOP --version | grep -q "^uloop " || fail "uloop --version"
+$ULOOP --help >"$T/help" || fail "uloop --help exited $?"
+grep -q hydrate "$T/help" || fail "uloop --help: $(cat "$T/help")"
+$ULOOP --version >"$T/help" || fail "uloop --version exited $?"
+grep -q "^uloop " "$T/help" || fail "uloop --version: $(cat "$T/help")"
 
 # An incomplete cache cannot be exported without a source.
 $ULOOP cat "$T/img" --cache "$T/c" --length 1 --readahead 0 >/dev/null
