@@ -1,29 +1,69 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=sh
 #
-# cmdline.sh - the kernel command line of the uloop initramfs, and the
-# root daemon's start.
+# cmdline.sh - the kernel command line of a uloop boot: the one table of
+# parameters, the parser, and the checks.  Shared by the three initramfs
+# flavours (the standalone /init, initramfs-tools' scripts/uloop,
+# dracut's 90uloop), installed in each image as /lib/uloop/cmdline.sh;
+# boot.sh does the booting with what this file read.
+#
+# ULOOP_PARAMS: the table, a parameter a line: "NAME FLAVOURS", FLAVOURS
+#   "all" or "init" (the standalone initramfs alone: the others bring
+#   their own network, shell and reboot).  The parser below takes exactly
+#   these names; tests/integ/test-bootlib-params.sh checks that the parser,
+#   uloop.cmdline(7) and docs/initramfs.md all agree with it.
 #
 # cmdline_words LINE: the words of LINE, one a line, split as the kernel
-# splits its command line: at blanks, except inside double quotes, which
-# are dropped (rd.uloop.cache="LABEL=my cache" is one word, its value
-# LABEL=my cache).  A newline always separates.
+#   splits its command line: at blanks, except inside double quotes,
+#   which are dropped (rd.uloop.cache="LABEL=my cache" is one word, its
+#   value LABEL=my cache).  A newline always separates.
 #
-# cmdline_parse [FILE]: reads FILE (/proc/cmdline) and sets URL, IPS,
-# BOOTIF, INIT, CACHE, OVERLAY, UNION, FSTYPE, TRANSPORT, MIRRORS, CA,
-# PINS, OFFLINE, DEBUG, SHELL_OK, BREAK, REBOOT_DELAY, WARN.  MIRRORS,
-# PINS, IPS and WARN are lists, one value a line.  Values are data: they
-# are only ever expanded quoted, or split at newlines with globbing off.
-# Calls fail (from /init) for an empty value or a mirror that is no URL.
+# uloop_parse [FILE], uloop_parse_line TEXT: reads FILE (/proc/cmdline),
+#   or TEXT (dracut's getcmdline, which adds /etc/cmdline.d), and sets
+#   ULOOP_URL ULOOP_CACHE ULOOP_OVERLAY ULOOP_UNION ULOOP_FSTYPE
+#   ULOOP_TRANSPORT ULOOP_MIRRORS ULOOP_CA ULOOP_PINS ULOOP_OFFLINE
+#   ULOOP_DEBUG ULOOP_RESET ULOOP_OVLRO ULOOP_REBOOT_DELAY, and for the
+#   standalone /init IPS BOOTIF INIT SHELL_OK BREAK; ULOOP_WARN (unknown
+#   rd.uloop.* words) and ULOOP_ERR (the first empty or malformed value:
+#   the parser never stops the boot itself, uloop_check reports it).
+#   MIRRORS, PINS, IPS and WARN are lists, one value a line.  Values are
+#   data: only ever expanded quoted, or split at newlines with globbing
+#   off.  root= wins over netroot=, wherever each stands (as dracut).
 #
-# root_attach: `uloop attach` of URL with the cache CACHEPATH ("" for
-# none) and the options, in an environment of PATH alone (the kernel
-# hands unknown NAME=value words of its command line to init as its
-# environment: ULOOP_* and the like must not reach the root daemon).
-# Its stderr goes to $ATTACH_ERR; prints the device.
+# uloop_check: 0, or prints the first problem as one line naming the
+#   parameter ("rd.uloop.fstype=xfs: not auto, ...") and returns 1.  A
+#   flavour that learns the URL elsewhere (dracut's DHCP root-path) sets
+#   ULOOP_URL before calling it.
+#
+# uloop_warnings FLAVOUR: the warning lines for unknown rd.uloop.* words,
+#   and for rd.uloop.* parameters the table gives to another flavour.
 
 NL='
 '
+
+# NAME FLAVOURS.  rd.live.overlay.* are dracut's own switches (90overlayfs),
+# honoured by every flavour for a persistent rd.uloop.overlay.
+ULOOP_PARAMS='root all
+netroot all
+rd.uloop.cache all
+rd.uloop.overlay all
+rd.uloop.union all
+rd.uloop.fstype all
+rd.uloop.transport all
+rd.uloop.mirror all
+rd.uloop.ca all
+rd.uloop.pin all
+rd.uloop.offline all
+rd.uloop.debug all
+rd.live.overlay.reset all
+rd.live.overlay.readonly all
+rd.uloop.reboot_delay init
+ip init
+BOOTIF init
+init init
+rd.neednet init
+rd.shell init
+rd.break init'
 
 cmdline_words() {
 	_r=$1 _w="" _q="" _h=""
@@ -43,96 +83,140 @@ cmdline_words() {
 	[ -z "$_h" ] || printf '%s\n' "$_w"
 }
 
-# The variables are read by /init.
+# A switch given bare or =VALUE: off only for =0, =no and =off (dracut's
+# getargbool).
+uloop_bool() {
+	case $1 in *=0|*=no|*=off) return 1 ;; esac
+	return 0
+}
+
+# The first problem is the one reported: later ones would only repeat it.
+uloop_err() { [ -n "$ULOOP_ERR" ] || ULOOP_ERR=$1; }
+
+# The variables are read by boot.sh and the flavours.
 # shellcheck disable=SC2034
-cmdline_parse() {
-	URL="" IPS="" BOOTIF="" INIT=/sbin/init CACHE="" OVERLAY=tmpfs UNION=overlay FSTYPE=auto
-	TRANSPORT=auto MIRRORS="" CA="" PINS="" OFFLINE="" DEBUG="" SHELL_OK="" BREAK="" WARN=""
-	REBOOT_DELAY=30
+uloop_parse_line() {
+	ULOOP_URL="" ULOOP_CACHE="" ULOOP_OVERLAY=tmpfs ULOOP_UNION=overlay ULOOP_FSTYPE=auto
+	ULOOP_TRANSPORT=auto ULOOP_MIRRORS="" ULOOP_CA="" ULOOP_PINS="" ULOOP_OFFLINE=""
+	ULOOP_DEBUG="" ULOOP_RESET="" ULOOP_OVLRO="" ULOOP_REBOOT_DELAY=30 ULOOP_WARN="" ULOOP_ERR=""
+	ULOOP_GIVEN=""
+	IPS="" BOOTIF="" INIT=/sbin/init SHELL_OK="" BREAK=""
 	_rootgiven=""
-	_cl=$(cat "${1:-/proc/cmdline}")
+	_cl=$1
 	# A here-document, not a pipe: the loop runs in this shell, so what
 	# it sets stays set.
-	while IFS= read -r arg; do
-		# An empty rd.uloop.X= (its value, not its last character: a
-		# base64 pin ends in '=').
-		case $arg in rd.uloop.?*=*) [ -n "${arg#*=}" ] || fail "${arg%%=*}=: empty value" ;; esac
-		case $arg in
-		root=|netroot=|ip=|init=|BOOTIF=) fail "${arg%=}=: empty value" ;;
-		# root= wins over netroot=, wherever each stands (as with dracut).
-		root=uloop:*) URL=${arg#*=uloop:} _rootgiven=1 ;;
-		netroot=uloop:*) [ -n "$_rootgiven" ] || URL=${arg#*=uloop:} ;;
+	while IFS= read -r _a; do
+		# An empty value (the value, not the last character: a base64
+		# pin ends in '=').
+		case $_a in *=*) [ -n "${_a#*=}" ] ||
+			case ${_a%%=*} in rd.uloop.?*|rd.live.overlay.?*|root|netroot|ip|init|BOOTIF)
+				uloop_err "$_a: empty value"; continue ;;
+			esac ;;
+		esac
+		case $_a in rd.uloop.*) ULOOP_GIVEN="$ULOOP_GIVEN${ULOOP_GIVEN:+$NL}$_a" ;; esac
+		case $_a in
+		root=uloop:*) ULOOP_URL=${_a#*=uloop:} _rootgiven=1 ;;
+		netroot=uloop:*) [ -n "$_rootgiven" ] || ULOOP_URL=${_a#*=uloop:} ;;
 		root=*|netroot=*) ;;
-		ip=*) IPS="$IPS${IPS:+$NL}${arg#ip=}" ;;
-		BOOTIF=*) BOOTIF=${arg#BOOTIF=} ;;
-		init=*) INIT=${arg#init=} ;;
+		ip=*) IPS="$IPS${IPS:+$NL}${_a#ip=}" ;;
+		BOOTIF=*) BOOTIF=${_a#BOOTIF=} ;;
+		init=*) INIT=${_a#init=} ;;
 		rd.neednet|rd.neednet=*) ;;	# the network is always needed
-		rd.uloop.cache=*) CACHE=${arg#*=} ;;
-		rd.uloop.overlay=*) OVERLAY=${arg#*=} ;;
-		rd.uloop.union=*) UNION=${arg#*=} ;;
-		rd.uloop.fstype=*) FSTYPE=${arg#*=} ;;
-		rd.uloop.transport=*) TRANSPORT=${arg#*=} ;;
-		rd.uloop.mirror=http://*|rd.uloop.mirror=https://*) MIRRORS="$MIRRORS${MIRRORS:+$NL}${arg#*=}" ;;
-		rd.uloop.mirror=*) fail "$arg: not an http:// or https:// URL" ;;
-		rd.uloop.ca=*) CA=${arg#*=} ;;
-		rd.uloop.pin=*) PINS="$PINS${PINS:+$NL}${arg#*=}" ;;
-		# Switches: off only for =0, =no and =off (dracut's getargbool).
-		rd.uloop.offline=0|rd.uloop.offline=no|rd.uloop.offline=off) OFFLINE="" ;;
-		rd.uloop.offline|rd.uloop.offline=*) OFFLINE=1 ;;
-		rd.uloop.debug=0|rd.uloop.debug=no|rd.uloop.debug=off) DEBUG="" ;;
-		rd.uloop.debug|rd.uloop.debug=*) DEBUG=1 ;;
+		rd.uloop.cache=*) ULOOP_CACHE=${_a#*=} ;;
+		rd.uloop.overlay=*) ULOOP_OVERLAY=${_a#*=} ;;
+		rd.uloop.union=*) ULOOP_UNION=${_a#*=} ;;
+		rd.uloop.fstype=*) ULOOP_FSTYPE=${_a#*=} ;;
+		rd.uloop.transport=*) ULOOP_TRANSPORT=${_a#*=} ;;
+		rd.uloop.mirror=http://?*|rd.uloop.mirror=https://?*)
+			ULOOP_MIRRORS="$ULOOP_MIRRORS${ULOOP_MIRRORS:+$NL}${_a#*=}" ;;
+		rd.uloop.mirror=*) uloop_err "$_a: not an http:// or https:// URL" ;;
+		rd.uloop.ca=*) ULOOP_CA=${_a#*=} ;;
+		rd.uloop.pin=sha256//?*) ULOOP_PINS="$ULOOP_PINS${ULOOP_PINS:+$NL}${_a#*=}" ;;
+		rd.uloop.pin=*) uloop_err "$_a: not sha256//BASE64" ;;
+		rd.uloop.offline|rd.uloop.offline=*) ULOOP_OFFLINE=""; uloop_bool "$_a" && ULOOP_OFFLINE=1 ;;
+		rd.uloop.debug|rd.uloop.debug=*) ULOOP_DEBUG=""; uloop_bool "$_a" && ULOOP_DEBUG=1 ;;
+		rd.live.overlay.reset|rd.live.overlay.reset=*) ULOOP_RESET=""; uloop_bool "$_a" && ULOOP_RESET=1 ;;
+		rd.live.overlay.readonly|rd.live.overlay.readonly=*) ULOOP_OVLRO=""; uloop_bool "$_a" && ULOOP_OVLRO=1 ;;
 		rd.shell|rd.shell=1) SHELL_OK=1 ;;
 		rd.break|rd.break=*) BREAK=1 ;;
 		rd.uloop.reboot_delay=*)
-			case ${arg#*=} in
-			*[!0-9]*|"") ;;
-			*) REBOOT_DELAY=${arg#*=} ;;
+			case ${_a#*=} in
+			*[!0-9]*) uloop_err "$_a: not a number of seconds" ;;
+			*) ULOOP_REBOOT_DELAY=${_a#*=} ;;
 			esac ;;
-		# A misspelt option would otherwise be ignored without a word.
-		rd.uloop.*) WARN="$WARN${WARN:+$NL}$arg" ;;
+		# A misspelt parameter would otherwise be ignored without a word.
+		rd.uloop.*) ULOOP_WARN="$ULOOP_WARN${ULOOP_WARN:+$NL}$_a" ;;
 		esac
 	done <<EOF
 $(cmdline_words "$_cl")
 EOF
+	return 0
 }
+
+uloop_parse() { uloop_parse_line "$(cat "${1:-/proc/cmdline}")"; }
 
 # A tmpfs size as mount takes it: digits, then k, m, g or % at most,
 # not 0 (for tmpfs, no limit at all); nothing else (no ",more,options").
-tmpfs_size_ok() {
+uloop_size_ok() {
 	case $1 in [0-9]*) ;; *) return 1 ;; esac
 	_z=${1%[kKmMgG%]}
 	case $_z in *[!0-9]*) return 1 ;; *[1-9]*) return 0 ;; esac
 	return 1
 }
 
+# SPEC[:/path] names a device the way root= does.
+uloop_spec_ok() {
+	case ${1%%:/*} in LABEL=?*|UUID=?*|PARTUUID=?*|PARTLABEL=?*|/dev/?*) return 0 ;; esac
+	return 1
+}
+
+uloop_check() {
+	[ -z "$ULOOP_ERR" ] || { echo "$ULOOP_ERR"; return 1; }
+	case $ULOOP_URL in
+	http://?*|https://?*) ;;
+	"") echo "root=: no uloop:URL given (root=uloop:https://server/root.squashfs)"; return 1 ;;
+	*) echo "root=uloop:$ULOOP_URL: not an http:// or https:// URL"; return 1 ;;
+	esac
+	[ -z "$ULOOP_CACHE" ] || uloop_spec_ok "$ULOOP_CACHE" ||
+		{ echo "rd.uloop.cache=$ULOOP_CACHE: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]"; return 1; }
+	case $ULOOP_OVERLAY in
+	tmpfs:size=*) uloop_size_ok "${ULOOP_OVERLAY#tmpfs:size=}" ||
+		{ echo "rd.uloop.overlay=$ULOOP_OVERLAY: not a size (N, Nk, Nm, Ng or N%, not 0)"; return 1; } ;;
+	tmpfs|none) ;;
+	*) uloop_spec_ok "$ULOOP_OVERLAY" ||
+		{ echo "rd.uloop.overlay=$ULOOP_OVERLAY: not tmpfs[:size=N], none, or LABEL=/UUID=/PARTUUID=/PARTLABEL=/dev/x[:/path]"; return 1; } ;;
+	esac
+	case $ULOOP_UNION in overlay|aufs) ;; *) echo "rd.uloop.union=$ULOOP_UNION: not overlay or aufs"; return 1 ;; esac
+	case $ULOOP_FSTYPE in auto|squashfs|erofs|ext4) ;; *) echo "rd.uloop.fstype=$ULOOP_FSTYPE: not auto, squashfs, erofs or ext4"; return 1 ;; esac
+	case $ULOOP_TRANSPORT in auto|kmod|nbd) ;; *) echo "rd.uloop.transport=$ULOOP_TRANSPORT: not auto, kmod or nbd"; return 1 ;; esac
+	[ -z "$ULOOP_CA" ] || [ -r "$ULOOP_CA" ] || { echo "rd.uloop.ca=$ULOOP_CA: no such file in the initramfs"; return 1; }
+	return 0
+}
+
+# $1: the flavour ("init", or anything else for the hooks).
+uloop_warnings() {
+	[ -z "$ULOOP_WARN" ] || printf '%s\n' "$ULOOP_WARN" | while IFS= read -r _w; do
+		echo "warning: $_w: unknown parameter, ignored"
+	done
+	# The standalone /init's own (the table says which): elsewhere the
+	# host's initramfs decides.
+	[ "$1" = init ] && return 0
+	printf '%s\n' "$ULOOP_GIVEN" | while IFS= read -r _w; do
+		case $NL$ULOOP_PARAMS$NL in
+		*"$NL${_w%%=*} init$NL"*) echo "warning: $_w: only the standalone uloop initramfs uses it, ignored" ;;
+		esac
+	done
+}
+
 # The RAM tmpfs mounts' options, sizes explicit: the RAM cache at most a
 # quarter of RAM (a full cache still serves, fetching what it cannot
 # keep), the RAM writable layer rd.uloop.overlay=tmpfs:size=N, else half
 # of RAM (tmpfs' own default, written out).
-# shellcheck disable=SC2034  # read by /init
-RAM_CACHE_OPTS=mode=0700,nosuid,nodev,noexec,size=25%
-ram_layer_opts() {
-	case $OVERLAY in
-	tmpfs:size=*) echo "mode=0755,size=${OVERLAY#tmpfs:size=}" ;;
+# shellcheck disable=SC2034  # read by boot.sh
+ULOOP_RAM_CACHE_OPTS=mode=0700,nosuid,nodev,noexec,size=25%
+uloop_layer_opts() {
+	case $ULOOP_OVERLAY in
+	tmpfs:size=*) echo "mode=0755,size=${ULOOP_OVERLAY#tmpfs:size=}" ;;
 	*) echo "mode=0755,size=50%" ;;
 	esac
-}
-
-ATTACH_ERR=/run/uloop/attach.err
-
-root_attach() {
-	set -- attach "$URL"
-	[ -z "$CACHEPATH" ] || set -- "$@" --cache "$CACHEPATH"
-	_ifs=$IFS
-	IFS=$NL
-	set -f
-	for _v in $MIRRORS; do set -- "$@" --mirror "$_v"; done
-	for _v in $PINS; do set -- "$@" --pin "$_v"; done
-	set +f
-	IFS=$_ifs
-	[ -z "$CA" ] || set -- "$@" --ca "$CA"
-	[ -z "$OFFLINE" ] || set -- "$@" --offline
-	[ "$TRANSPORT" = auto ] || set -- "$@" --transport "$TRANSPORT"
-	[ -z "$DEBUG" ] || set -- "$@" -v
-	env -i PATH="$PATH" uloop "$@" 2>"$ATTACH_ERR"
 }

@@ -1,16 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Kernel command line values are data in all three flavours (the
-# standalone initramfs's lib/cmdline.sh, the initramfs-tools script, the
-# dracut module's uloop-lib.sh), under dash and busybox ash: values with
+# Kernel command line values are data in the boot library all three
+# flavours share (initramfs/lib/cmdline.sh and boot.sh; dracut's
+# uloop-dracut.sh feeds it getcmdline), under dash and busybox ash: values with
 # globs (/dev/*, sha256//*, http://m/*, a CA file named ca?.pem beside a
 # ca1.pem), $(...), backticks and a newline in the file are parsed and
 # handed to `uloop attach` as exactly the words they are, in a directory
 # where each glob would match; nothing runs.  The daemon starts with an
 # environment of PATH alone: ULOOP_NBD_IOCTL=1 and ULOOP_FAILPOINT in the
 # caller's environment (where the kernel puts unknown NAME=value words of
-# its command line) never reach it.  The standalone parser splits as the
-# kernel does: rd.uloop.cache="LABEL=my cache" is one value, and ip=*
+# its command line) never reach it.  The parser splits as the kernel does: rd.uloop.cache="LABEL=my cache" is one value, and ip=*
 # reaches net.sh as "*".
 . "$(dirname "$0")/functions.sh"
 requires dash busybox
@@ -46,19 +45,20 @@ check() {	# check NAME: the words uloop got (file want), its environment
 }
 
 for sh in dash "$bb/sh"; do
-	# The standalone initramfs.
-	name="lib/cmdline.sh under $sh"
+	# The boot library, as the standalone /init and initramfs-tools run it.
+	name="lib/cmdline.sh + boot.sh under $sh"
 	PATH=$T/fake:/usr/bin:/bin "$sh" -c '
-		fail() { echo "fail: $*" >&2; exit 3; }
 		. "$1/initramfs/lib/cmdline.sh"
+		. "$1/initramfs/lib/boot.sh"
 		. "$1/initramfs/lib/net.sh"
-		cmdline_parse "$2"
-		CACHEPATH=$CACHE ATTACH_ERR=$3
-		root_attach >/dev/null || exit 4
+		uloop_parse "$2"
+		e=$(uloop_check) || { echo "uloop_check: $e" >&2; exit 3; }
+		ULOOP_CACHEPATH=$ULOOP_CACHE ULOOP_ATTACH_ERR=$3
+		uloop_attach >/dev/null || exit 4
 		# The kernel splits at blanks outside double quotes.
 		printf "%s\n" "rd.uloop.cache=\"LABEL=my cache\" ip=*" >"$2.2"
-		cmdline_parse "$2.2"
-		[ "$CACHE" = "LABEL=my cache" ] || { echo "rd.uloop.cache: [$CACHE]" >&2; exit 5; }
+		uloop_parse "$2.2"
+		[ "$ULOOP_CACHE" = "LABEL=my cache" ] || { echo "rd.uloop.cache: [$ULOOP_CACHE]" >&2; exit 5; }
 		debug() { :; }
 		rc=0; net_up "$IPS" || rc=$?
 		[ $rc -eq 2 ] && [ "$NET_ERR" = "ip=*: not dhcp, DEV:dhcp, off, or CLIENT:SERVER:GW:MASK:HOST:DEV:AUTOCONF" ] ||
@@ -68,42 +68,22 @@ for sh in dash "$bb/sh"; do
 		--mirror 'http://m/$(touch${IFS}PWNED1)' --mirror 'http://m/`touch${IFS}PWNED2`' \
 		--mirror 'http://m/*' --pin 'sha256//*' --ca "$ca" --offline --transport nbd
 
-	# initramfs-tools' script (its own splitting: at blanks).
-	name="initramfs-tools script under $sh"
-	PATH=$T/fake:/usr/bin:/bin "$sh" -c '
-		panic() { echo "panic: $*" >&2; exit 3; }
-		. "$1/hooks/initramfs-tools/scripts/uloop"
-		uloop_parse "$2"
-		CACHEARG=$CACHE ULOOP_ATTACH_ERR=$3
-		uloop_attach || exit 4
-	' sh "$top" "$T/cmdline" "$T/err" || fail "$name: exit $?"
-	check attach http://h/r.sq --cache '/dev/*' \
-		--mirror 'http://m/$(touch${IFS}PWNED1)' --mirror 'http://m/`touch${IFS}PWNED2`' \
-		--mirror 'http://m/*' --pin 'sha256//*' --offline --ca "$ca" --transport nbd
-
-	# The dracut module, with stand-ins for dracut-lib's getarg family
-	# (split at blanks, globbing off, as dracut does).
-	name="dracut uloop-lib.sh under $sh"
+	# The dracut module's side (uloop-dracut.sh): the command line as
+	# dracut-lib's getcmdline gives it, the URL of a DHCP root-path.
+	name="dracut uloop-dracut.sh under $sh"
+	mkdir -p "$T/root/lib/uloop"
+	cp "$top"/initramfs/lib/*.sh "$T/root/lib/uloop/"
+	sed "s,/lib/uloop/,$T/root/lib/uloop/," "$top/hooks/dracut/90uloop/uloop-dracut.sh" >"$T/root/lib/uloop/dracut.sh"
 	PATH=$T/fake:/usr/bin:/bin "$sh" -c '
 		CL=$2
 		getcmdline() { cat "$CL"; }
-		getargs() {
-			set -f; _r=""
-			for _w in $(cat "$CL"); do case $_w in "$1"*) _r="$_r ${_w#"$1"}" ;; esac; done
-			set +f; [ -n "$_r" ] && echo "${_r# }"
-		}
-		getarg() { _a=$(getargs "$1") || return 1; echo "${_a##* }"; }
-		getargbool() {
-			set -f
-			for _w in $(cat "$CL"); do case $_w in "$2"|"$2"=1) set +f; return 0 ;; esac; done
-			set +f; return 1
-		}
-		. "$1/hooks/dracut/90uloop/uloop-lib.sh"
-		uloop_opts
-		e=$(uloop_check http://h/r.sq) || { echo "uloop_check: $e" >&2; exit 3; }
-		uloop_attach http://h/r.sq "$ULOOP_CACHE" "$3" >/dev/null || exit 4
-	' sh "$top" "$T/cmdline" "$T/err" || fail "$name: exit $?"
-	check attach http://h/r.sq --cache '/dev/*' \
+		. "$1/lib/uloop/dracut.sh"
+		uloop_dracut_parse http://dhcp/r.sq
+		e=$(uloop_check) || { echo "uloop_check: $e" >&2; exit 3; }
+		ULOOP_CACHEPATH=$ULOOP_CACHE ULOOP_ATTACH_ERR=$3
+		uloop_attach >/dev/null || exit 4
+	' sh "$T/root" "$T/cmdline" "$T/err" || fail "$name: exit $?"
+	check attach http://dhcp/r.sq --cache '/dev/*' \
 		--mirror 'http://m/$(touch${IFS}PWNED1)' --mirror 'http://m/`touch${IFS}PWNED2`' \
 		--mirror 'http://m/*' --pin 'sha256//*' --ca "$ca" --offline --transport nbd
 done

@@ -5,9 +5,10 @@
 # cache partition, initramfs/lib/dev.sh (under dash and busybox ash) finds
 # PARTLABEL=cache and nothing for PARTLABEL=.*, PARTLABEL=c.che,
 # PARTLABEL=[ce]* or PARTLABEL=* (a regular expression or a glob picked
-# the EFI partition); the initramfs-tools script names the udev link of
-# a value with udev's escaping ("/" and blanks as \xNN), so no value can
-# walk out of /dev/disk/by-*/ or name another link.
+# the EFI partition); the boot library (initramfs/lib/boot.sh, with
+# udev: dracut, initramfs-tools) names the udev link of a value with
+# udev's escaping ("/" and blanks as \xNN), so no value can walk out of
+# /dev/disk/by-*/ or name another link.
 . "$(dirname "$0")/functions.sh"
 requires dash busybox
 bb=$T/bb
@@ -36,10 +37,9 @@ for sh in dash "$bb/sh"; do
 	echo "dev.sh under $sh: PARTLABEL= matched literally"
 done
 
-# The initramfs-tools script: the /dev/disk link a value names.
+# The boot library with udev: the /dev/disk link a value names.
 enc() {	# enc SHELL VALUE
-	"$1" -c 'panic() { :; }; . "$1"; uloop_udev_enc "$2"' sh \
-		"$top/hooks/initramfs-tools/scripts/uloop" "$2"
+	"$1" -c '. "$1"; uloop_udev_enc "$2"' sh "$top/initramfs/lib/boot.sh" "$2"
 }
 for sh in dash "$bb/sh"; do
 	for c in 'cache|cache' 'my cache|my\x20cache' '../../vda|..\x2f..\x2fvda' \
@@ -47,5 +47,5 @@ for sh in dash "$bb/sh"; do
 		got=$(enc "$sh" "${c%%|*}")
 		[ "$got" = "${c#*|}" ] || fail "$sh: udev name of '${c%%|*}' is '$got', not '${c#*|}'"
 	done
-	echo "initramfs-tools script under $sh: udev's escaping of label values"
+	echo "boot.sh under $sh: udev's escaping of label values"
 done

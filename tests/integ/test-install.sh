@@ -17,7 +17,7 @@ kver=$(ls "$kroot/lib/modules" | head -n 1)
 make -s -C "$top" install DESTDIR="$T/inst" PREFIX=/usr >/dev/null || fail "make install failed"
 for f in usr/bin/uloop usr/bin/ulohttp usr/bin/ulobdev usr/lib/libuloop.a \
 	usr/include/uloop/libuloop.h usr/lib/uloop/uloop.static usr/sbin/uloop-mkinitramfs \
-	usr/lib/uloop/initramfs/init usr/lib/uloop/initramfs/lib/net.sh usr/lib/uloop/initramfs/lib/dev.sh usr/lib/uloop/initramfs/lib/cmdline.sh; do
+	usr/lib/uloop/initramfs/init usr/lib/uloop/initramfs/lib/net.sh usr/lib/uloop/initramfs/lib/dev.sh usr/lib/uloop/initramfs/lib/cmdline.sh usr/lib/uloop/initramfs/lib/boot.sh; do
 	[ -e "$T/inst/$f" ] || fail "make install did not install /$f"
 done
 b=$T/inst/usr/sbin/uloop-mkinitramfs
@@ -26,7 +26,7 @@ b=$T/inst/usr/sbin/uloop-mkinitramfs
 "$b" --kver "$kver" --kmoddir "$kroot/lib/modules/$kver" --output "$T/b.img" >/dev/null
 cmp -s "$T/a.img" "$T/b.img" || fail "the same inputs gave different images"
 zstd -dc "$T/a.img" | cpio -t --quiet >"$T/list"
-for f in init lib/uloop/net.sh lib/uloop/dev.sh lib/uloop/cmdline.sh bin/busybox bin/uloop etc/uloop/udhcpc.sh etc/initrd-release; do
+for f in init lib/uloop/net.sh lib/uloop/dev.sh lib/uloop/cmdline.sh lib/uloop/boot.sh bin/busybox bin/uloop etc/uloop/udhcpc.sh etc/initrd-release; do
 	grep -qx "$f" "$T/list" || fail "the image has no /$f"
 done
 rc=0; "$b" --kver "$kver" --kmoddir "$kroot/lib/modules/$kver" --output "$T/c.img" --uloop-ko /nonexistent.ko 2>"$T/err" || rc=$?

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/functions.sh"
 requires shellcheck
 cd "$top" || exit 1
-shipped="initramfs/init initramfs/udhcpc.sh initramfs/uloop-mkinitramfs initramfs/lib/net.sh initramfs/lib/dev.sh initramfs/lib/cmdline.sh"
+shipped="initramfs/init initramfs/udhcpc.sh initramfs/uloop-mkinitramfs initramfs/lib/net.sh initramfs/lib/dev.sh initramfs/lib/cmdline.sh initramfs/lib/boot.sh"
 for f in $(find hooks -type f 2>/dev/null | sort); do
 	head -n 1 "$f" | grep -q '^#!.*sh' && shipped="$shipped $f"
 done

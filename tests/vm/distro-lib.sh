@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=sh
 #
-# distro-lib.sh - the boots of the distributions' initramfs (dracut,
-# initramfs-tools) with uloop: source after lib.sh.
+# distro-lib.sh - a Debian 12 root booted with uloop, through any of the
+# three initramfs flavours (the standalone one, dracut, initramfs-tools),
+# each checked the same way: source after lib.sh.
 #
 #   distro_setup              the Debian 12 root of debian-root.sh (cached)
 #                             plus this file's checks as /uloop-test/run
@@ -28,9 +29,9 @@
 #                             at once: what a clean shutdown reads comes
 #                             after the daemon's last commit).
 #
-# The initramfs prints "uloop: root image on DEV, daemon pid N" (dracut's
-# ulooproot and the initramfs-tools script alike); the root reports the
-# PID it sees as "ULOOP-DISTRO: DAEMON PID N".
+# The initramfs prints "uloop: root image on DEV, daemon pid N" (the boot
+# library's line, in every flavour); the root reports the PID it sees as
+# "ULOOP-DISTRO: DAEMON PID N".
 
 distro_setup() {
 	requires mksquashfs mmdebstrap
@@ -180,7 +181,7 @@ distro_dracut() {
 		sed 's,.*/,,; s,\.ko.*,,; s,-,_,g' | grep -v -x -e virtio_net -e net_failover -e failover |
 		tr '\n' ' ')
 	_s=$(date +%s)
-	dracutbasedir=$T/dracut ULOOP_STATIC=$ULOOP_VM_BIN dracut --quiet --force \
+	dracutbasedir=$T/dracut ULOOP_STATIC=$ULOOP_VM_BIN ULOOP_BOOTLIB=$top/initramfs/lib dracut --quiet --force \
 		--no-hostonly --no-early-microcode --kver "$KVER" \
 		--kmoddir "$KROOT/lib/modules/$KVER" -m "$2" --add uloop \
 		--omit-drivers "$_omit" --compress zstd "$1" \
@@ -209,6 +210,8 @@ distro_itools() {
 		cp -r "$top/hooks/initramfs-tools/." "$_c/usr/share/initramfs-tools/"
 		mkdir -p "$_c/usr/lib/uloop" "$_c/lib/modules/$KVER"
 		cp "$ULOOP_VM_BIN" "$_c/usr/lib/uloop/uloop.static"
+		mkdir -p "$_c/usr/lib/uloop/initramfs/lib"
+		cp "$top"/initramfs/lib/*.sh "$_c/usr/lib/uloop/initramfs/lib/"
 		echo MODULES=netboot >"$_c/etc/initramfs-tools/conf.d/uloop-test"
 		printf 'virtio_pci\nvirtio_blk\n' >>"$_c/etc/initramfs-tools/modules"
 		# mkinitramfs checks the kernel's config for its compressor.

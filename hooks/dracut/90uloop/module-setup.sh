@@ -8,7 +8,8 @@
 #   dracut --add uloop ...          (never picked by itself: check 255)
 #
 # What goes in: the static uloop (ULOOP_STATIC, or where make install
-# puts it), the CA bundle as /etc/uloop/ca.pem (the host's own
+# puts it), the boot library shared with the other flavours as /lib/uloop
+# (ULOOP_BOOTLIB, or where make install puts it), the CA bundle as /etc/uloop/ca.pem (the host's own
 # /etc/uloop/ca.pem if it has one, else the distribution's bundle: uloop
 # trusts that file without rd.uloop.ca), the cmdline parser, the netroot
 # handler /sbin/ulooproot, the systemd generator when dracut runs systemd,
@@ -27,6 +28,13 @@ depends() {
 	echo network
 	# dracut's overlay module, where it has one (059: 90overlayfs).
 	[ -d "$dracutbasedir/modules.d/90overlayfs" ] && echo overlayfs
+	# With systemd in the image, the netroot handler runs from the
+	# initqueue, which is dracut-systemd's dracut-initqueue.service:
+	# "-m 'systemd systemd-initrd systemd-networkd uloop'" would
+	# otherwise build an image that never attaches the root.  (As
+	# 40network does, this reads the modules chosen so far: those of
+	# lower numbers, systemd-initrd's 01 among them.)
+	dracut_module_included systemd-initrd && echo dracut-systemd
 	return 0
 }
 
@@ -49,13 +57,28 @@ install() {
 		return 1
 	fi
 	inst_simple "$_uloop" /usr/sbin/uloop
+	_lib=${ULOOP_BOOTLIB:-}
+	for _c in /usr/lib/uloop/initramfs/lib /usr/local/lib/uloop/initramfs/lib; do
+		[ -n "$_lib" ] && break
+		[ -r "$_c/boot.sh" ] && _lib=$_c
+	done
+	if [ -z "$_lib" ] || [ ! -r "$_lib/boot.sh" ]; then
+		derror "uloop: no boot library ${_lib:+in $_lib }(make install puts it in /usr/lib/uloop/initramfs/lib or /usr/local/lib/uloop/initramfs/lib; or set ULOOP_BOOTLIB)"
+		return 1
+	fi
+	for _f in dev.sh cmdline.sh boot.sh; do
+		inst_simple "$_lib/$_f" "/lib/uloop/$_f"
+	done
+	inst_simple "$moddir/uloop-dracut.sh" /lib/uloop/dracut.sh
 	if [ -r /etc/uloop/ca.pem ]; then
 		inst_simple /etc/uloop/ca.pem
 	elif [ -r /etc/ssl/certs/ca-certificates.crt ]; then
 		inst_simple /etc/ssl/certs/ca-certificates.crt /etc/uloop/ca.pem
 	fi
-	inst_multiple awk grep tail cat ip udevadm sync env
-	inst_simple "$moddir/uloop-lib.sh" /lib/uloop-lib.sh
+	inst_multiple awk grep tail cat ip udevadm sync env sed tr readlink cp
+	# blkid names a cache or layer filesystem's type; dd and od read
+	# the magic where it is missing (dev.sh).
+	inst_multiple -o blkid dd od
 	inst_hook cmdline 90 "$moddir/parse-uloop.sh"
 	inst_script "$moddir/ulooproot.sh" /sbin/ulooproot
 	inst_hook shutdown 30 "$moddir/uloop-shutdown.sh"

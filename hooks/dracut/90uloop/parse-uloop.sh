@@ -42,11 +42,11 @@ if [ "${root%%:*}" = uloop ]; then
 fi
 
 if [ "${netroot%%:*}" = uloop ]; then
-	# shellcheck source=hooks/dracut/90uloop/uloop-lib.sh
-	. /lib/uloop-lib.sh
-	uloop_opts
-	_uerr=$(uloop_check "${netroot#uloop:}") || die "$_uerr"
-	uloop_unknown | while read -r _w; do warn "uloop: $_w"; done
+	# shellcheck source=hooks/dracut/90uloop/uloop-dracut.sh
+	. /lib/uloop/dracut.sh
+	uloop_dracut_parse "${netroot#uloop:}"
+	_uerr=$(uloop_check) || die "$_uerr"
+	uloop_warnings dracut | while IFS= read -r _w; do warn "uloop: $_w"; done
 	# shellcheck disable=SC2034  # read by dracut's init and netroot
 	rootok=1
 	# Only netroot= named it: a root= for dracut's "no root=" check that

@@ -11,16 +11,24 @@
 
 # shellcheck source=/dev/null  # dracut's own library
 type getarg >/dev/null 2>&1 || . /lib/dracut-lib.sh
-# shellcheck source=hooks/dracut/90uloop/uloop-lib.sh
-. /lib/uloop-lib.sh
+# shellcheck source=hooks/dracut/90uloop/uloop-dracut.sh
+. /lib/uloop/dracut.sh
 
 root=$(getarg root=)
 netroot=$(getarg netroot=)
 [ "${root%%:*}" = uloop ] || [ "${netroot%%:*}" = uloop ] || exit 0
 gen=$2
 [ -n "$gen" ] || exit 1
+# Only dracut-initqueue.service runs /sbin/ulooproot (module-setup.sh
+# depends on dracut-systemd for it): without it the boot would wait for
+# a root nothing attaches, without a word.
+for _d in /etc/systemd/system /run/systemd/system /usr/lib/systemd/system /lib/systemd/system; do
+	[ -e "$_d/dracut-initqueue.service" ] && break
+	_d=""
+done
+[ -n "$_d" ] || echo "<3>uloop: dracut-initqueue.service is not in this initramfs (dracut's dracut-systemd module): root=uloop cannot be attached" >/dev/kmsg 2>/dev/null
 mkdir -p "$gen/initrd-root-fs.target.requires"
-uloop_opts
+uloop_dracut_parse ""
 # shellcheck disable=SC2046  # TYPE WHAT OPTIONS
 set -- $(uloop_union)
 {

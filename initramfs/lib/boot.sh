@@ -1,0 +1,327 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=sh
+#
+# boot.sh - the uloop part of booting, once for the three initramfs
+# flavours (the standalone /init, initramfs-tools' scripts/uloop,
+# dracut's ulooproot); installed in each image as /lib/uloop/boot.sh,
+# beside cmdline.sh (the parameters, read first by uloop_parse) and
+# dev.sh (finding devices without udev).
+#
+# The steps, in the order a flavour calls them, each 0 or 1 after
+# uloop_fail:
+#   uloop_modules          the transports' modules (uloop.ko unless
+#                          rd.uloop.transport=nbd, nbd)
+#   uloop_prepare_cache    ULOOP_CACHEPATH from rd.uloop.cache: a raw
+#                          partition, a file in its filesystem, or RAM
+#                          (absent; or not found in 10 s, write-protected,
+#                          unmountable: a warning, then RAM)
+#   uloop_attach_root      `uloop attach` (a cache uloop refuses gives way
+#                          to RAM); ULOOP_RDEV, ULOOP_PID; uloop's notes
+#                          and "root image on DEV, daemon pid N" on the
+#                          console
+#   uloop_mount_image      the image read-only on /run/uloop/lower
+#   uloop_mount_layer      the writable layer on /run/uloop/rw (and with
+#                          rd.live.overlay.readonly the persistent one on
+#                          /run/uloop/ro, read-only, under a RAM upper)
+#   uloop_mount_root DIR   the union of those on DIR; uloop_union prints
+#                          it as "TYPE WHAT OPTIONS" for dracut's systemd
+#                          generator, which mounts it as sysroot.mount
+#
+# What a flavour provides: uloop_say MSG (a console line, "uloop: MSG"),
+# uloop_warn MSG (the same, a warning), uloop_fail MSG (stops the boot its
+# way: a shell or reboot, dracut's die, initramfs-tools' panic; if it
+# returns, so does the step, with 1), and ULOOP_UDEV=1 where udev makes
+# /dev/disk/by-* (dracut, initramfs-tools).  Everything the steps mount
+# lives under /run/uloop, which moves into the new root with /run; the
+# daemon, a root-storage daemon (/etc/initrd-release), keeps serving.
+
+# Set here, never taken from the environment (which holds the kernel
+# command line's unknown NAME=value words); tests set it after sourcing.
+ULOOP_ATTACH_ERR=/run/uloop/attach.err
+
+uloop_is_mounted() { grep -q " $1 " /proc/mounts; }
+
+# mount's complaint, the cause alone and on one line: util-linux adds a
+# line ("dmesg(1) may have more information..."), and a kernel log
+# record (dracut's die, warn) ends at the first newline.
+uloop_why() { printf '%s\n' "$1" | sed -n '1{s/.*: //;p;}'; }
+
+uloop_modules() {
+	[ "$ULOOP_TRANSPORT" = nbd ] || modprobe -q uloop 2>/dev/null
+	modprobe -q nbd 2>/dev/null
+	return 0
+}
+
+# The name udev gives a label or uuid under /dev/disk/by-*/: every byte
+# but ASCII letters, digits and #+-.:=@_ (and non-ASCII, which udev keeps
+# when it is valid UTF-8) as \xNN, so "/" and blanks can neither leave
+# that directory nor name another link.
+uloop_udev_enc() {
+	_r=$1 _o=""
+	while [ -n "$_r" ]; do
+		_t=${_r#?}
+		_c=${_r%"$_t"}
+		_r=$_t
+		case $_c in
+		[A-Za-z0-9#+.:=@_-]) _o=$_o$_c ;;
+		*)	_n=$(printf '%d' "'$_c")
+			if [ "$_n" -ge 128 ] || [ "$_n" -lt 0 ]; then _o=$_o$_c
+			else _o=$_o$(printf '\\x%02x' "$_n"); fi ;;
+		esac
+	done
+	printf '%s\n' "$_o"
+}
+
+# uloop_find_dev SPEC: prints the device; 1 if none after 10 s (USB and
+# some HBAs come late).  With udev, its /dev/disk links; without, a look
+# through sysfs (dev.sh).
+uloop_find_dev() {
+	[ -n "$ULOOP_UDEV" ] || { dev_find "$1"; return; }
+	case $1 in
+	LABEL=*) _d=/dev/disk/by-label/$(uloop_udev_enc "${1#LABEL=}") ;;
+	UUID=*) _d=/dev/disk/by-uuid/$(uloop_udev_enc "${1#UUID=}") ;;
+	# udev names GPT and MBR PARTUUIDs in lower case; root= takes either.
+	PARTUUID=*) _d=/dev/disk/by-partuuid/$(uloop_udev_enc "${1#PARTUUID=}" | tr A-F a-f) ;;
+	PARTLABEL=*) _d=/dev/disk/by-partlabel/$(uloop_udev_enc "${1#PARTLABEL=}") ;;
+	*) _d=$1 ;;
+	esac
+	_i=0
+	while [ ! -b "$_d" ]; do
+		[ $_i -ge 20 ] && return 1
+		udevadm settle --timeout=1 --exit-if-exists="$_d" >/dev/null 2>&1
+		[ -b "$_d" ] || sleep 0.5
+		_i=$((_i + 1))
+	done
+	echo "$_d"
+}
+
+# uloop_mount_dev DEV DIR [OPTIONS]: its type named (blkid where the
+# image has it, else dev.sh's magic), so the kernel loads the module; a
+# mount without -t tries only the filesystems already loaded.  Prints
+# mount's error on failure.
+uloop_mount_dev() {
+	_t=$(blkid -o value -s TYPE "$1" 2>/dev/null) || _t=""
+	# (busybox's blkid, where it has one, takes no -o: its line is no type)
+	case $_t in *[!a-z0-9_]*) _t="" ;; esac
+	[ -n "$_t" ] || _t=$(dev_fstype "$1" 2>/dev/null)
+	mount ${_t:+-t "$_t"} ${3:+-o "$3"} "$1" "$2" 2>&1
+}
+
+# SPEC[:/path] -> ULOOP_SPEC, ULOOP_PATH ("" for a bare device).
+uloop_split() {
+	ULOOP_SPEC=${1%%:/*} ULOOP_PATH=""
+	[ "$ULOOP_SPEC" != "$1" ] && ULOOP_PATH=/${1#*:/}
+	return 0
+}
+
+# The RAM cache: a tmpfs of its own, so a large image fills that and not
+# /run (a full cache still serves, fetching what it cannot keep).
+uloop_ram_cache() {
+	mkdir -p /run/uloop/ram
+	uloop_is_mounted /run/uloop/ram || mount -t tmpfs -o "$ULOOP_RAM_CACHE_OPTS" tmpfs /run/uloop/ram
+	ULOOP_CACHEPATH=/run/uloop/ram/cache
+}
+uloop_no_flash() {
+	uloop_warn "rd.uloop.cache=$ULOOP_CACHE: $*; booting with a cache in RAM (nothing persists)"
+	uloop_ram_cache
+}
+
+uloop_prepare_cache() {
+	ULOOP_CACHEPATH=""
+	mkdir -p /run/uloop
+	[ -n "$ULOOP_CACHE" ] || { uloop_ram_cache; return 0; }
+	uloop_split "$ULOOP_CACHE"
+	if ! _dev=$(uloop_find_dev "$ULOOP_SPEC"); then
+		uloop_no_flash "no such device after 10 s"
+	elif _k=$(readlink -f "$_dev") && [ "$(cat "/sys/class/block/${_k##*/}/ro" 2>/dev/null)" = 1 ]; then
+		uloop_no_flash "$_dev is read-only (write-protected?)"
+	elif [ -z "$ULOOP_PATH" ]; then
+		# A raw flash is held by its exclusive open, which udev's
+		# probes (shared) never meet: no settling or retry needed.
+		ULOOP_CACHEPATH=$_dev
+	else
+		mkdir -p /run/uloop/flash
+		if ! _m=$(uloop_mount_dev "$_dev" /run/uloop/flash); then
+			uloop_no_flash "cannot mount $_dev: $(uloop_why "$_m")"
+		elif ! mkdir -p "/run/uloop/flash${ULOOP_PATH%/*}" 2>/dev/null; then
+			uloop_no_flash "cannot create ${ULOOP_PATH%/*} in $_dev"
+		else
+			ULOOP_CACHEPATH=/run/uloop/flash$ULOOP_PATH
+		fi
+	fi
+	return 0
+}
+
+# `uloop attach` with the parameters as words (never split further or
+# globbed), in an environment of PATH alone: every initramfs init hands
+# on the kernel command line's unknown NAME=value words as environment
+# (ULOOP_* and the like must not reach the root daemon).  Prints the
+# device; stderr to ULOOP_ATTACH_ERR.
+uloop_attach() {
+	set -- attach "$ULOOP_URL"
+	[ -z "$ULOOP_CACHEPATH" ] || set -- "$@" --cache "$ULOOP_CACHEPATH"
+	_ifs=$IFS
+	IFS=$NL
+	set -f
+	for _v in $ULOOP_MIRRORS; do set -- "$@" --mirror "$_v"; done
+	# shellcheck disable=SC2153  # set by cmdline.sh's uloop_parse
+	for _v in $ULOOP_PINS; do set -- "$@" --pin "$_v"; done
+	set +f
+	IFS=$_ifs
+	[ -z "$ULOOP_CA" ] || set -- "$@" --ca "$ULOOP_CA"
+	[ -z "$ULOOP_OFFLINE" ] || set -- "$@" --offline
+	[ "$ULOOP_TRANSPORT" = auto ] || set -- "$@" --transport "$ULOOP_TRANSPORT"
+	[ -z "$ULOOP_DEBUG" ] || set -- "$@" -v
+	env -i PATH="$PATH" uloop "$@" 2>"$ULOOP_ATTACH_ERR"
+}
+
+# uloop's error: its last line, without the "uloop: " prefix (notes and
+# warnings come before it).
+uloop_attach_err() {
+	tail -n 1 "$ULOOP_ATTACH_ERR" | sed 's/^uloop: //' | grep . ||
+		echo "uloop attach failed without a message (killed?)"
+}
+
+uloop_attach_root() {
+	if ! ULOOP_RDEV=$(uloop_attach); then
+		# A cache uloop refuses (another's data, a damaged header,
+		# too small...) must not stop the boot: RAM will do.
+		if [ -n "$ULOOP_CACHE" ] &&
+			tail -n 1 "$ULOOP_ATTACH_ERR" | grep -q -e "^uloop: cache " -e "^uloop: bitmap "; then
+			uloop_no_flash "$(uloop_attach_err)"
+			ULOOP_RDEV=$(uloop_attach)
+		fi
+	fi
+	if [ -z "$ULOOP_RDEV" ]; then
+		# uloop's own line names the URL when the server is the cause
+		# ("URL: server answered 404"), else it is prefixed.
+		_e=$(uloop_attach_err)
+		case $_e in
+		"$ULOOP_URL: "*) uloop_fail "root=uloop:$_e" ;;
+		*) uloop_fail "root=uloop:$ULOOP_URL: $_e" ;;
+		esac
+		return 1
+	fi
+	# uloop's notes (offline, a mirror not used, a stale cache dropped,
+	# a small flash...) belong on the console.
+	while IFS= read -r _l; do uloop_say "${_l#uloop: }"; done <"$ULOOP_ATTACH_ERR"
+	ULOOP_PID=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' /run/uloop/*.json 2>/dev/null)
+	ULOOP_PID=${ULOOP_PID%%[!0-9]*}
+	uloop_say "root image on $ULOOP_RDEV, daemon pid $ULOOP_PID"
+	# The daemon's binary goes away with the initramfs: a copy where the
+	# booted system finds it (uloop status, detach) by name.
+	mkdir -p /run/uloop/bin && cp "$(command -v uloop)" /run/uloop/bin/uloop 2>/dev/null
+	return 0
+}
+
+uloop_mount_image() {
+	mkdir -p /run/uloop/lower
+	_m=""
+	if [ "$ULOOP_FSTYPE" = auto ]; then
+		for _t in squashfs erofs ext4; do
+			_m=$(mount -t "$_t" -o ro "$ULOOP_RDEV" /run/uloop/lower 2>&1) && break
+		done
+	else
+		_m=$(mount -t "$ULOOP_FSTYPE" -o ro "$ULOOP_RDEV" /run/uloop/lower 2>&1)
+	fi
+	uloop_is_mounted /run/uloop/lower && return 0
+	uloop_fail "rd.uloop.fstype=$ULOOP_FSTYPE: cannot mount $ULOOP_RDEV: $(uloop_why "$_m") (not squashfs, erofs or ext4?)"
+	return 1
+}
+
+# A writable layer on $1: RAM, or the persistent rd.uloop.overlay
+# SPEC[:/path] ($2: mount options, "ro" for rd.live.overlay.readonly).
+uloop_layer() {
+	case $ULOOP_OVERLAY in
+	tmpfs|tmpfs:size=*)
+		mount -t tmpfs -o "$(uloop_layer_opts)" tmpfs "$1" && return 0
+		uloop_fail "rd.uloop.overlay=$ULOOP_OVERLAY: cannot mount the RAM layer (bad size?)"
+		return 1 ;;
+	esac
+	uloop_split "$ULOOP_OVERLAY"
+	if ! _od=$(uloop_find_dev "$ULOOP_SPEC"); then
+		uloop_fail "rd.uloop.overlay=$ULOOP_OVERLAY: no such device after 10 s"
+		return 1
+	fi
+	if ! _m=$(uloop_mount_dev "$_od" "$1" "$2"); then
+		uloop_fail "rd.uloop.overlay=$ULOOP_OVERLAY: cannot mount $_od: $(uloop_why "$_m")"
+		return 1
+	fi
+	if [ -n "$ULOOP_PATH" ]; then
+		if [ ! -d "$1$ULOOP_PATH" ] && [ -n "$2" ]; then
+			uloop_fail "rd.live.overlay.readonly: rd.uloop.overlay=$ULOOP_OVERLAY: no $ULOOP_PATH in $_od (boot it writable once)"
+			return 1
+		fi
+		if ! mkdir -p "$1$ULOOP_PATH" 2>/dev/null && [ ! -d "$1$ULOOP_PATH" ]; then
+			uloop_fail "rd.uloop.overlay=$ULOOP_OVERLAY: cannot create $ULOOP_PATH in $_od"
+			return 1
+		fi
+		if ! mount --bind "$1$ULOOP_PATH" "$1"; then
+			uloop_fail "rd.uloop.overlay=$ULOOP_OVERLAY: cannot bind $ULOOP_PATH of $_od"
+			return 1
+		fi
+	fi
+	if [ -n "$ULOOP_RESET" ] && [ -z "$2" ]; then
+		uloop_say "rd.live.overlay.reset: emptying the writable layer on $_od"
+		rm -rf "$1/upper" "$1/work"
+	fi
+	return 0
+}
+
+uloop_mount_layer() {
+	[ "$ULOOP_OVERLAY" = none ] && return 0
+	mkdir -p /run/uloop/rw
+	case $ULOOP_OVERLAY in
+	tmpfs*) uloop_layer /run/uloop/rw || return 1 ;;
+	*)
+		if [ -n "$ULOOP_OVLRO" ]; then
+			mkdir -p /run/uloop/ro
+			uloop_layer /run/uloop/ro ro || return 1
+			# Read-only, it cannot be made: a layer never used
+			# writable has nothing to show.
+			if [ ! -d /run/uloop/ro/upper ]; then
+				uloop_fail "rd.live.overlay.readonly: rd.uloop.overlay=$ULOOP_OVERLAY has no upper/ yet (boot it writable once)"
+				return 1
+			fi
+			mount -t tmpfs -o mode=0755,size=50% tmpfs /run/uloop/rw
+		else
+			uloop_layer /run/uloop/rw || return 1
+		fi ;;
+	esac
+	mkdir -p /run/uloop/rw/upper /run/uloop/rw/work
+	if [ "$ULOOP_UNION" = aufs ]; then
+		grep -qw aufs /proc/filesystems || modprobe -q aufs 2>/dev/null
+		if ! grep -qw aufs /proc/filesystems; then
+			uloop_fail "rd.uloop.union=aufs: this kernel has no aufs (use rd.uloop.union=overlay)"
+			return 1
+		fi
+	fi
+	return 0
+}
+
+uloop_union() {
+	if [ "$ULOOP_OVERLAY" = none ]; then
+		echo "none /run/uloop/lower bind"
+		return 0
+	fi
+	_low=/run/uloop/lower
+	[ -n "$ULOOP_OVLRO" ] && [ "${ULOOP_OVERLAY%%:*}" != tmpfs ] && _low=/run/uloop/ro/upper:$_low
+	if [ "$ULOOP_UNION" = aufs ]; then
+		_br=/run/uloop/rw/upper=rw
+		_ifs=$IFS
+		IFS=:
+		for _l in $_low; do _br=$_br:$_l=ro; done
+		IFS=$_ifs
+		echo "aufs none br=$_br"
+	else
+		echo "overlay uloop lowerdir=$_low,upperdir=/run/uloop/rw/upper,workdir=/run/uloop/rw/work"
+	fi
+}
+
+uloop_mount_root() {
+	# shellcheck disable=SC2046  # TYPE WHAT OPTIONS, no blanks in any
+	set -- "$1" $(uloop_union)
+	_m=$(mount -t "$2" -o "$4" "$3" "$1" 2>&1) && return 0
+	uloop_fail "rd.uloop.union=$ULOOP_UNION: cannot mount the root: $(uloop_why "$_m")"
+	return 1
+}
