@@ -37,5 +37,8 @@ for bs in 4K 64K 1M; do
 	echo "block size $bs: ok"
 done
 
-# Export to a pipe works too.
-$ULOOP export "$T/cache-64K" - | cmp - "$T/img" || fail "export to stdout differs"
+# Export to a pipe works too: the bytes, and its exit status (which the
+# pipe into cmp would lose on its own).
+{ $ULOOP export "$T/cache-64K" - || echo $? >"$T/export.rc"; } | cmp - "$T/img" ||
+	fail "export to stdout differs"
+[ ! -e "$T/export.rc" ] || fail "export to stdout exited $(cat "$T/export.rc")"
