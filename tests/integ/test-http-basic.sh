@@ -69,8 +69,9 @@ $ULOOP_NET check "$T/cr" --source "$url" --ca "$T/pki/ca.pem"
 expect_fail 1 "redirect from https to http://127.0.0.1:$web_http/img refused" \
 	$ULOOP_NET cat "https://localhost:$web_https/down/img" --ca "$T/pki/ca.pem" --length 1
 $ULOOP_NET cat "https://localhost:$web_https/down/img" --ca "$T/pki/ca.pem" \
-	--allow-http-redirect --length 4096 | cmp - "$T/www/img" -n 4096 ||
-	fail "--allow-http-redirect did not follow"
+	--allow-http-redirect --length 4096 >"$T/out" 2>"$T/err" ||
+	fail "--allow-http-redirect did not follow: $(cat "$T/err")"
+head -c 4096 "$T/www/img" | cmp - "$T/out" || fail "--allow-http-redirect read other bytes"
 
 # Proxies come from --proxy only, never from the environment.
 http_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 \
