@@ -69,6 +69,10 @@ mv "$T/www2/new" "$T/www2/img"
 rc=0
 wait $pid || rc=$?
 [ $rc -eq 0 ] || fail "a changing mirror ended the run ($rc): $(cat "$T/err")"
+# Dropped, not merely outlived: its 412 names it (a run that never asked
+# it again after the change would pass the checks below as well).
+grep -q "mirror $u22 dropped: precondition failed (412): the image changed on the server" "$T/err" ||
+	fail "the changing mirror was not dropped: $(cat "$T/err")"
 $ULOOP_NET export "$T/c" "$T/out"
 cmp "$T/out" "$T/www/img" || fail "a changing mirror's bytes got in"
 # TLS is never silently downgraded: an http:// mirror of an https://
