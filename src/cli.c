@@ -289,13 +289,15 @@ void cli_source_defaults(struct cli_opts *o)
 		o->src.ca_file = ULO_DEFAULT_CA;
 	if (!o->src.connections)
 		o->src.connections = o->eng.connections;
+	/* The source's notes (a mirror not used, an ETag ignored) are the
+	 * user's to read, on the command's stderr. */
+	o->src.notice = cli_notice;
 }
 
 int cli_open_source(struct cli_opts *o, const char *location,
 		    struct ulo_source **out)
 {
 	cli_source_defaults(o);
-	o->src.notice = cli_notice;
 	return ulo_source_open(location, &o->src, out) ? cli_fail() : 0;
 }
 
@@ -334,8 +336,8 @@ void cli_close_serving_cache(struct ulo_cache *c)
 		cli_note("%s", ulo_errmsg());
 }
 
-int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
-			 struct ulo_cache **out)
+int cli_bind_cache(const struct cli_opts *o, struct ulo_source *src,
+		   struct ulo_cache **out)
 {
 	struct ulo_cache_opts co = {
 		.path = o->cache, .bitmap_path = o->bitmap,
@@ -343,22 +345,31 @@ int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 	};
 	struct ulo_bind_info bi;
 	struct ulo_cache *c;
+	char why[1024];
+	int ret;
 
-	if (ulo_cache_open(&co, &c))
-		return cli_fail();
-	if (ulo_bind_source(c, src, o->offline, &bi)) {
-		cli_fail();
-		ulo_cache_close(c);
-		return ULO_EXIT_FAIL;
+	ret = ulo_cache_open(&co, &c);
+	if (ret)
+		return ret;
+	ret = ulo_bind_source(c, src, o->offline, &bi);
+	if (!ret) {
+		cli_note_bound_cache(c, src, &bi);
+		ret = ulo_cache_start_committer(c, 0);
 	}
-	cli_note_bound_cache(c, src, &bi);
-	if (ulo_cache_start_committer(c, 0)) {
-		cli_fail();
+	if (ret) {
+		/* The cause, not what closing the cache may add to it. */
+		snprintf(why, sizeof(why), "%s", ulo_errmsg());
 		ulo_cache_close(c);
-		return ULO_EXIT_FAIL;
+		return ulo_err(ret, "%s", why);
 	}
 	*out = c;
 	return 0;
+}
+
+int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
+			 struct ulo_cache **out)
+{
+	return cli_bind_cache(o, src, out) ? cli_fail() : 0;
 }
 
 int cli_start_cache_cmd(int argc, char **argv, const struct option *lopts,

@@ -128,13 +128,10 @@ int cli_check_opts(const struct cli_opts *o);
 /* Fill in what the user left out of @o's source options: the default CA
  * (if installed) and the connection count of the engine. */
 void cli_source_defaults(struct cli_opts *o);
-/* Open @location as a source with @o's network options, or print why. */
+/* Open @location as a source with @o's network options (its notes on
+ * stderr), or print why. */
 int cli_open_source(struct cli_opts *o, const char *location,
 		    struct ulo_source **out);
-/*
- * Open (creating) the cache of @o, bind it to @src, report what happened to
- * an existing cache, and start the periodic committer.
- */
 /*
  * Close the cache of a command whose job is serving the image (cat,
  * export, attach), not filling the cache: blocks it could not keep (a full
@@ -146,6 +143,14 @@ void cli_close_serving_cache(struct ulo_cache *c);
  * the rest of the image. */
 void cli_note_bound_cache(struct ulo_cache *c, const struct ulo_source *src,
 			  const struct ulo_bind_info *bi);
+/*
+ * Open (creating) the cache of @o, bind it to @src, report what happened
+ * to an existing cache, and start the periodic committer: 0, or -errno
+ * with the message set (cli_bind_cache), or printed (cli_open_bound_cache,
+ * which returns the exit status).
+ */
+int cli_bind_cache(const struct cli_opts *o, struct ulo_source *src,
+		   struct ulo_cache **out);
 int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 			 struct ulo_cache **out);
 /* Open the cache of @o read-only for inspection. */

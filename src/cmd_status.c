@@ -4,8 +4,8 @@
  *
  * Reads the run state the daemons keep in /run/uloop (refreshed every
  * second).  A state whose daemon is gone is shown as such, not hidden.
- * For a uloop.ko device the driver's own counters are shown too: its hits
- * never reach the daemon.
+ * For a uloop.ko device the driver's own counters are shown too
+ * (transport.c reads them): its hits never reach the daemon.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "runstate.h"
+#include "transport.h"
 #include "util.h"
 
 static void status_usage(FILE *f)
@@ -46,6 +47,7 @@ static void status_line(const char *json)
 {
 	char dev[256], tr[16], pid[16], src[512], cache[512], blocks[32],
 	     present[32], fetched[32];
+	struct ulo_transport_counters kc;
 	bool alive;
 
 	ulo_runstate_field(json, "device", dev, sizeof(dev));
@@ -80,17 +82,10 @@ static void status_line(const char *json)
 		       v[0][0] ? v[0] : "0", v[1][0] ? v[1] : "0", v[2][0] ? v[2] : "0",
 		       v[3][0] ? v[3] : "0", gave);
 	}
-	if (!strcmp(tr, "kmod")) {
-		static const char *const k[] = {
-			"hits", "misses", "held", "failed", "csum_errors",
-		};
-		char p[320], v[32];
-
+	if (!ulo_transport_counters(dev, tr, &kc)) {
 		printf("  kernel:");
-		for (int i = 0; i < 5; i++) {
-			snprintf(p, sizeof(p), "/sys/block/%s/uloop/%s", dev + 5, k[i]);
-			printf(" %s %s", k[i], status_read(p, v, sizeof(v)) ? "?" : v);
-		}
+		for (int i = 0; i < kc.n; i++)
+			printf(" %s %s", kc.name[i], kc.value[i]);
 		putchar('\n');
 	}
 }

@@ -7,16 +7,32 @@
  *
  * Both become `uloop attach`: -c and -b give the 2007 two-file layout
  * (-c alone: a native cache), -t the per-request timeout in seconds.
- * DEVICE was /dev/loopN with the 2007 driver; it is /dev/uloopN now (uloop.ko,
- * the 2007 driver's heir: it needs -c), /dev/nbdN, or a file (FUSE).  Like the 2007 tools they stay running as
- * daemons.
+ * DEVICE was /dev/loopN with the 2007 driver; it is /dev/uloopN now
+ * (uloop.ko, the 2007 driver's heir: it needs -c), /dev/nbdN, or a file
+ * (FUSE).  A 2007 command line naming /dev/loopN (the 2007 readme's own
+ * example) gets the device `uloop attach` picks (/dev/uloopN with a cache
+ * where uloop.ko loads, else /dev/nbdN), printed as attach prints it,
+ * with a note saying so: the loop driver lost the transfer hook it used.
+ * Like the 2007 tools they stay running as daemons.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+
+/* /dev/loopN: the 2007 driver's device, which no longer serves images. */
+static bool ulo2007_loop_device(const char *dev)
+{
+	if (strncmp(dev, "/dev/loop", 9) || !dev[9])
+		return false;
+	for (dev += 9; *dev; dev++)
+		if (!isdigit((unsigned char)*dev))
+			return false;
+	return true;
+}
 
 int cmd_ulo2007(int argc, char **argv, bool http)
 {
@@ -55,14 +71,22 @@ int cmd_ulo2007(int argc, char **argv, bool http)
 		return cli_usage_error("%s is not an http(s) URL", argv[optind + 1]);
 	av[n++] = "attach";
 	av[n++] = argv[optind + 1];
-	av[n++] = "--device";
-	av[n++] = argv[optind];
-	if (!strncmp(argv[optind], "/dev/uloop", 10)) {
+	if (ulo2007_loop_device(argv[optind])) {
+		cli_note("%s: %s: the 2007 loop transfer hook is gone from Linux; serving on the device printed instead (uloop.ko's /dev/uloopN with -c where it loads, else /dev/nbdN)",
+			 cli_cmd, argv[optind]);
+	} else if (!strncmp(argv[optind], "/dev/uloop", 10)) {
+		av[n++] = "--device";
+		av[n++] = argv[optind];
 		av[n++] = "--transport";
 		av[n++] = "kmod";
 	} else if (strncmp(argv[optind], "/dev/nbd", 8)) {
+		av[n++] = "--device";
+		av[n++] = argv[optind];
 		av[n++] = "--transport";
 		av[n++] = "fuse";
+	} else {
+		av[n++] = "--device";
+		av[n++] = argv[optind];
 	}
 	if (cache) {
 		av[n++] = "--cache";

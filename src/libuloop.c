@@ -23,7 +23,7 @@
 
 #include "cache.h"
 #include "engine.h"
-#include "fuse_dev.h"
+#include "transport_fuse.h"
 #include "source.h"
 #include "util.h"
 

@@ -93,3 +93,16 @@ grep -q "mirror $udown not used: .*redirect from https to http://.* refused" "$T
 cmp -n 4096 "$T/out" "$T/www/img" || fail "cat with a downgrading mirror differs"
 
 echo "spread, refused a mismatched mirror, failed over, dropped a changing mirror, refused downgrades"
+
+# uloop attach tells its caller the same as hydrate does: the refused
+# mirror's notice is on its stderr (the initramfs shows it on the
+# console), before the device is ready.
+if [ -c /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
+	rm -f "$T/c"
+	$ULOOP_NET attach "$u2" --mirror "$u3" --cache "$T/c" --transport fuse \
+		--device "$T/dev" >/dev/null 2>"$T/err" || fail "attach: $(cat "$T/err")"
+	$ULOOP detach "$T/dev" || fail "detach failed"
+	grep -q "mirror $u3 not used: it serves another image" "$T/err" ||
+		fail "attach did not pass on the mirror's notice: $(cat "$T/err")"
+	echo "attach: the refused mirror's notice reached its caller"
+fi

@@ -4,7 +4,9 @@
 #  - the nbd ioctl interface (forced: what kernels before 4.12 get);
 #  - SIGTERM: the daemon detaches, commits, marks the cache clean and
 #    removes its run state; `uloop status --json` lists live devices;
-#  - ulohttp with the 2007 two-file layout on /dev/nbdN;
+#  - ulohttp with the 2007 two-file layout on /dev/nbdN, and the 2007
+#    readme's own command line on /dev/loop7: served on the device attach
+#    picks, with a note saying so;
 #  - ulobdev caching a (slow) block device, here a loop device;
 #  - --read-write on an ext4 image: writes work and read back, live in
 #    memory only (the cache stays a pure copy of the image, checked
@@ -49,6 +51,12 @@ uloop detach /dev/nbd1
 uloop info /tmp/c7 --bitmap /tmp/b7 | grep -q "format:       2007" && echo "ULOHTTP 2007 LAYOUT"
 uloop check /tmp/c7 --bitmap /tmp/b7 --source $URL >/dev/null && echo "ULOHTTP CHECK"
 
+# The 2007 readme's own line names a loop device: served on today's.
+dev=\$(ulohttp -b /tmp/b8 -c /tmp/c8 /dev/loop7 $URL 2>/tmp/n8)
+cat /tmp/n8
+verify "\$dev" && grep -q "/dev/loop7: the 2007 loop transfer hook is gone" /tmp/n8 && echo "ULOHTTP LOOP7 ON \$dev"
+uloop detach "\$dev"
+
 wget -q -O /tmp/img $URL
 loop=\$(losetup -f)
 losetup -r "\$loop" /tmp/img
@@ -79,7 +87,7 @@ vm_initrd "$T/t.img" "$T/guest.sh" "$T/expected:/expected.sha256"
 vm_boot transport "$T/t.img" || { tail -n 30 "$T/transport.log"; fail "guest failed"; }
 for want in "IOCTL OK" "IOCTL DETACHED" "NATIVE OK" "STATUS LISTS" "SIGTERM CLEAN" \
 	"STATE REMOVED" "DEVICE RELEASED" "ULOHTTP OK" "ULOHTTP 2007 LAYOUT" \
-	"ULOHTTP CHECK" "ULOBDEV OK" "ULOBDEV IDENTITY" "RW WRITE OK" "RW REMOUNT OK" \
+	"ULOHTTP CHECK" "ULOHTTP LOOP7 ON /dev/" "ULOBDEV OK" "ULOBDEV IDENTITY" "RW WRITE OK" "RW REMOUNT OK" \
 	"RW FILES OK" "RW CACHE PURE" "RO REFUSES WRITE" "RW GONE AFTER DETACH"; do
 	grep -q "$want" "$T/transport.log" || { tail -n 30 "$T/transport.log"; fail "no '$want'"; }
 	echo "ok: $want"

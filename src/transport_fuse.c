@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * fuse_dev.c - a one-file, read-only FUSE filesystem on raw /dev/fuse.
+ * transport_fuse.c - a one-file, read-only FUSE filesystem on raw /dev/fuse.
  *
  * The mount's root inode is the file itself (rootmode=S_IFREG), mounted
  * over a regular file, so there is no directory to look anything up in:
@@ -12,7 +12,7 @@
  * Several threads give the kernel parallel reads (FUSE_ASYNC_READ).  A
  * read that fails in the engine is answered with EIO: never partial data.
  */
-#include "fuse_dev.h"
+#include "transport_fuse.h"
 
 #include <errno.h>
 #include <limits.h>

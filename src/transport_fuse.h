@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * fuse_dev.h - expose an image as one regular file through FUSE.
+ * transport_fuse.h - expose an image as one regular file through FUSE.
  *
  * The "fuse" transport: the file can be read directly, or attached to a
  * loop device (losetup -r) and mounted.  It speaks the kernel's FUSE
  * protocol on /dev/fuse itself (no libfuse), so it works from a static
  * binary in an initramfs.  Mounting needs CAP_SYS_ADMIN.
  */
-#ifndef ULOOP_FUSE_DEV_H
-#define ULOOP_FUSE_DEV_H
+#ifndef ULOOP_TRANSPORT_FUSE_H
+#define ULOOP_TRANSPORT_FUSE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* offline.c - a whole cached image served without its server (offline.h). */
+#include "offline.h"
+
+#include <errno.h>
+
+#include "util.h"
+
+int ulo_open_offline(const struct ulo_cache_opts *co, const char *url, const char *why,
+		     struct ulo_cache **cache, struct ulo_source **src)
+{
+	struct ulo_cache *c;
+	int ret;
+
+	*cache = NULL;
+	ret = ulo_cache_open(co, &c);
+	if (ret)
+		return ulo_err(ret, "%s; offline: %s", why, ulo_errmsg());
+	*cache = c;
+	if (!c->laid_out || c->id.kind == ULO_ID_NONE || ulo_cache_count(c) < c->nblocks)
+		return ulo_err(-EIO, "%s; offline: cache %s holds %llu of %llu blocks, not the whole image",
+			       why, c->path,
+			       (unsigned long long)(c->laid_out ? ulo_cache_count(c) : 0),
+			       (unsigned long long)c->nblocks);
+	if (!ulo_identity_at(&c->id, url))
+		return ulo_err(-EINVAL, "%s; offline: cache %s holds %s, not %s",
+			       why, c->path, c->id.location, url);
+	ret = ulo_source_offline(&c->id, src);
+	if (!ret)
+		ret = ulo_cache_start_committer(c, 0);
+	return ret;
+}
