@@ -54,7 +54,7 @@ B := build
 LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_file.c \
 	cache_header.c cache.c cache_native.c cache_2007.c json.c stats.c \
 	plan.c engine.c ramstore.c progress.c failpoint.c transport_fuse.c libuloop.c \
-	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c transport.c offline.c daemon.c runstate.c overlay.c
+	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c transport.c offline.c daemon.c runstate.c ramwrites.c
 # libuloop-http.a: the HTTP source, for the uloop command, which registers
 # it.  Not installed: it needs the libcurl + mbedTLS built above.
 HTTP_SRC := source_http.c http_client.c http_parse.c tls_verify.c

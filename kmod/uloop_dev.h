@@ -2,7 +2,7 @@
 /*
  * The objects of uloop.ko and the contracts between its files.
  *
- *   uloop_main.c   module, /dev/uloop-control: ADD, ATTACH, REMOVE, INFO
+ *   uloop_ctl.c    module, /dev/uloop-control: ADD, ATTACH, REMOVE, INFO
  *   uloop_blk.c    blk-mq: hits served from the cache file in the kernel
  *   uloop_sess.c   session fds: misses out, completions in, hold timeout
  *   uloop_sysfs.c  /sys/block/uloopN/uloop/
@@ -149,7 +149,7 @@ extern struct workqueue_struct *uloop_wq;
 extern int uloop_major;
 extern const struct attribute_group *uloop_attr_groups[];
 
-/* uloop_main.c */
+/* uloop_ctl.c */
 void uloop_put(struct uloop_device *ud);
 
 /* uloop_blk.c */

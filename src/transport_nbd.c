@@ -15,7 +15,7 @@
 
 #include "nbd_netlink.h"
 #include "nbd_server.h"
-#include "overlay.h"
+#include "ramwrites.h"
 #include "util.h"
 
 struct ulo_nbd_conn {
@@ -36,7 +36,7 @@ struct ulo_nbd_dev {
 	uint64_t size;
 	struct ulo_engine *eng;
 	struct ulo_cache *cache;
-	struct ulo_overlay *overlay;	/* writable devices only */
+	struct ulo_ramwrites *writes;	/* writable devices only (ramwrites.c) */
 	struct ulo_nbd_conn conn[ULO_NBD_MAX_CONNS];
 	unsigned nconn;
 	pthread_mutex_t lock;
@@ -80,26 +80,26 @@ static const struct ulo_nbd_ops ulo_nbd_engine_ops = {
 	.flush = ulo_nbd_flush,
 };
 
-/* A writable device: the overlay over the engine. */
+/* A writable device: its written pages (ramwrites.c) over the engine. */
 static int ulo_nbd_ov_read(void *ctx, void *buf, uint64_t off, size_t len)
 {
 	struct ulo_nbd_dev *d = ctx;
 
-	return ulo_overlay_read(d->overlay, buf, off, len);
+	return ulo_ramwrites_read(d->writes, buf, off, len);
 }
 
 static int ulo_nbd_ov_write(void *ctx, const void *buf, uint64_t off, size_t len)
 {
 	struct ulo_nbd_dev *d = ctx;
 
-	return ulo_overlay_write(d->overlay, buf, off, len);
+	return ulo_ramwrites_write(d->writes, buf, off, len);
 }
 
 static int ulo_nbd_ov_trim(void *ctx, uint64_t off, uint64_t len)
 {
 	struct ulo_nbd_dev *d = ctx;
 
-	ulo_overlay_trim(d->overlay, off, len);
+	ulo_ramwrites_trim(d->writes, off, len);
 	return 0;
 }
 
@@ -193,7 +193,7 @@ static void *ulo_nbd_thread(void *arg)
 	struct ulo_nbd_conn *c = arg;
 	struct ulo_nbd_dev *d = c->dev;
 
-	if (ulo_nbd_serve(c->fd, d->size, d->overlay ? &ulo_nbd_rw_ops :
+	if (ulo_nbd_serve(c->fd, d->size, d->writes ? &ulo_nbd_rw_ops :
 			  &ulo_nbd_engine_ops, d))
 		ulo_debug("nbd", "%s: %s", d->path, ulo_errmsg());
 	pthread_mutex_lock(&d->lock);
@@ -240,8 +240,8 @@ int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
 	d->size = p.size;
 	d->ctl_fd = -1;
 	if (o->write_limit) {
-		ret = ulo_overlay_new(size, o->write_limit, ulo_nbd_read, d,
-				      &d->overlay);
+		ret = ulo_ramwrites_new(size, o->write_limit, ulo_nbd_read, d,
+				      &d->writes);
 		if (ret) {
 			free(d);
 			return ret;
@@ -324,7 +324,7 @@ out_close:
 out_ours:
 	for (unsigned i = 0; i < d->nconn; i++)
 		close(d->conn[i].fd);
-	ulo_overlay_free(d->overlay);
+	ulo_ramwrites_free(d->writes);
 	free(d);
 	return ret;
 }
@@ -390,6 +390,6 @@ void ulo_nbd_free(struct ulo_nbd_dev *d)
 		close(d->conn[i].fd);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cv);
-	ulo_overlay_free(d->overlay);
+	ulo_ramwrites_free(d->writes);
 	free(d);
 }

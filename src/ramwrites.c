@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * overlay.c - see overlay.h.
+ * ramwrites.c - see ramwrites.h.
  *
  * Pages live in an open-addressing hash table keyed by page number (grown
  * at 3/4 full; deleted slots marked, reused on insert).  One rwlock: reads
@@ -8,7 +8,7 @@
  * exclusive lock.  A partial-page write first reads the rest of the page
  * from the image (without the lock), so the page is whole from then on.
  */
-#include "overlay.h"
+#include "ramwrites.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -26,7 +26,7 @@ struct ulo_slot {
 	uint8_t *data;
 };
 
-struct ulo_overlay {
+struct ulo_ramwrites {
 	uint64_t size, limit;
 	ulo_base_read_fn base;
 	void *ctx;
@@ -40,7 +40,7 @@ static size_t ulo_hash(uint64_t page, size_t cap)
 	return (size_t)((page * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
 }
 
-static struct ulo_slot *ulo_find(struct ulo_overlay *o, uint64_t page)
+static struct ulo_slot *ulo_find(struct ulo_ramwrites *o, uint64_t page)
 {
 	for (size_t i = ulo_hash(page, o->cap), n = 0; n < o->cap;
 	     i = (i + 1) & (o->cap - 1), n++) {
@@ -54,7 +54,7 @@ static struct ulo_slot *ulo_find(struct ulo_overlay *o, uint64_t page)
 
 /* Rehash into a table twice the size, or the same size when most used
  * slots are only deleted ones (write/trim churn must not grow it). */
-static int ulo_grow(struct ulo_overlay *o)
+static int ulo_grow(struct ulo_ramwrites *o)
 {
 	size_t cap = o->pages * 4 < o->cap ? o->cap : o->cap * 2;
 	struct ulo_slot *s = malloc(cap * sizeof(*s)), *old = o->slot;
@@ -81,7 +81,7 @@ static int ulo_grow(struct ulo_overlay *o)
 }
 
 /* The page's slot, created (with @fill as content) if missing. */
-static int ulo_insert(struct ulo_overlay *o, uint64_t page, uint8_t *fill,
+static int ulo_insert(struct ulo_ramwrites *o, uint64_t page, uint8_t *fill,
 		      struct ulo_slot **out)
 {
 	struct ulo_slot *s = ulo_find(o, page);
@@ -91,7 +91,7 @@ static int ulo_insert(struct ulo_overlay *o, uint64_t page, uint8_t *fill,
 		*out = s;
 		return 0;
 	}
-	if ((o->pages + 1) * ULO_OVERLAY_PAGE > o->limit)
+	if ((o->pages + 1) * ULO_RAMWRITES_PAGE > o->limit)
 		return -ENOSPC;
 	if ((o->used + 1) * 4 > o->cap * 3 && ulo_grow(o))
 		return -ENOMEM;
@@ -107,13 +107,13 @@ static int ulo_insert(struct ulo_overlay *o, uint64_t page, uint8_t *fill,
 	return 0;
 }
 
-int ulo_overlay_new(uint64_t size, uint64_t limit, ulo_base_read_fn base,
-		    void *ctx, struct ulo_overlay **out)
+int ulo_ramwrites_new(uint64_t size, uint64_t limit, ulo_base_read_fn base,
+		    void *ctx, struct ulo_ramwrites **out)
 {
-	struct ulo_overlay *o = calloc(1, sizeof(*o));
+	struct ulo_ramwrites *o = calloc(1, sizeof(*o));
 
 	if (!o)
-		return ulo_errno(-ENOMEM, "overlay");
+		return ulo_errno(-ENOMEM, "--read-write: the written pages");
 	o->size = size;
 	o->limit = limit;
 	o->base = base;
@@ -122,7 +122,7 @@ int ulo_overlay_new(uint64_t size, uint64_t limit, ulo_base_read_fn base,
 	o->slot = malloc(o->cap * sizeof(*o->slot));
 	if (!o->slot) {
 		free(o);
-		return ulo_errno(-ENOMEM, "overlay");
+		return ulo_errno(-ENOMEM, "--read-write: the written pages");
 	}
 	for (size_t i = 0; i < o->cap; i++)
 		o->slot[i].page = ULO_EMPTY;
@@ -131,7 +131,7 @@ int ulo_overlay_new(uint64_t size, uint64_t limit, ulo_base_read_fn base,
 	return 0;
 }
 
-int ulo_overlay_read(struct ulo_overlay *o, void *buf, uint64_t off, size_t len)
+int ulo_ramwrites_read(struct ulo_ramwrites *o, void *buf, uint64_t off, size_t len)
 {
 	uint8_t *p = buf;
 	uint64_t end = off + len;
@@ -143,10 +143,10 @@ int ulo_overlay_read(struct ulo_overlay *o, void *buf, uint64_t off, size_t len)
 		return ret;
 	pthread_rwlock_rdlock(&o->lock);
 	if (o->pages) {
-		for (uint64_t pg = off / ULO_OVERLAY_PAGE; pg * ULO_OVERLAY_PAGE < end; pg++) {
+		for (uint64_t pg = off / ULO_RAMWRITES_PAGE; pg * ULO_RAMWRITES_PAGE < end; pg++) {
 			struct ulo_slot *s = ulo_find(o, pg);
-			uint64_t ps = pg * ULO_OVERLAY_PAGE;
-			uint64_t a = ULO_MAX(ps, off), b = ULO_MIN(ps + ULO_OVERLAY_PAGE, end);
+			uint64_t ps = pg * ULO_RAMWRITES_PAGE;
+			uint64_t a = ULO_MAX(ps, off), b = ULO_MIN(ps + ULO_RAMWRITES_PAGE, end);
 
 			if (s)
 				memcpy(p + (a - off), s->data + (a - ps), b - a);
@@ -156,7 +156,7 @@ int ulo_overlay_read(struct ulo_overlay *o, void *buf, uint64_t off, size_t len)
 	return 0;
 }
 
-int ulo_overlay_write(struct ulo_overlay *o, const void *buf, uint64_t off,
+int ulo_ramwrites_write(struct ulo_ramwrites *o, const void *buf, uint64_t off,
 		      size_t len)
 {
 	const uint8_t *p = buf;
@@ -164,11 +164,11 @@ int ulo_overlay_write(struct ulo_overlay *o, const void *buf, uint64_t off,
 	int ret = 0;
 
 	if (off > o->size || len > o->size - off)
-		return ulo_err(-EINVAL, "overlay: write past the end");
-	for (uint64_t pg = off / ULO_OVERLAY_PAGE; pg * ULO_OVERLAY_PAGE < end && !ret; pg++) {
-		uint64_t ps = pg * ULO_OVERLAY_PAGE;
-		uint64_t a = ULO_MAX(ps, off), b = ULO_MIN(ps + ULO_OVERLAY_PAGE, end);
-		size_t plen = ULO_MIN((uint64_t)ULO_OVERLAY_PAGE, o->size - ps);
+		return ulo_err(-EINVAL, "--read-write: write past the end");
+	for (uint64_t pg = off / ULO_RAMWRITES_PAGE; pg * ULO_RAMWRITES_PAGE < end && !ret; pg++) {
+		uint64_t ps = pg * ULO_RAMWRITES_PAGE;
+		uint64_t a = ULO_MAX(ps, off), b = ULO_MIN(ps + ULO_RAMWRITES_PAGE, end);
+		size_t plen = ULO_MIN((uint64_t)ULO_RAMWRITES_PAGE, o->size - ps);
 		uint8_t *fill = NULL;
 		struct ulo_slot *s;
 
@@ -181,9 +181,9 @@ int ulo_overlay_write(struct ulo_overlay *o, const void *buf, uint64_t off,
 			if (s || fill)
 				break;
 			pthread_rwlock_unlock(&o->lock);
-			fill = calloc(1, ULO_OVERLAY_PAGE);
+			fill = calloc(1, ULO_RAMWRITES_PAGE);
 			if (!fill)
-				return ulo_errno(-ENOMEM, "overlay: page");
+				return ulo_errno(-ENOMEM, "--read-write: page");
 			if ((a != ps || b - ps != plen) && (ret = o->base(o->ctx, fill, ps, plen))) {
 				free(fill);
 				return ret;
@@ -201,15 +201,15 @@ int ulo_overlay_write(struct ulo_overlay *o, const void *buf, uint64_t off,
 		pthread_rwlock_unlock(&o->lock);
 	}
 	if (ret == -ENOSPC)
-		return ulo_err(ret, "overlay: the %llu MiB of memory for writes are used up",
+		return ulo_err(ret, "--read-write: the %llu MiB of memory for writes are used up",
 			       (unsigned long long)(o->limit >> 20));
-	return ret ? ulo_errno(ret, "overlay") : 0;
+	return ret ? ulo_errno(ret, "--read-write") : 0;
 }
 
-void ulo_overlay_trim(struct ulo_overlay *o, uint64_t off, uint64_t len)
+void ulo_ramwrites_trim(struct ulo_ramwrites *o, uint64_t off, uint64_t len)
 {
-	uint64_t first = ULO_DIV_ROUND_UP(off, ULO_OVERLAY_PAGE);
-	uint64_t end = (off + len) / ULO_OVERLAY_PAGE;
+	uint64_t first = ULO_DIV_ROUND_UP(off, ULO_RAMWRITES_PAGE);
+	uint64_t end = (off + len) / ULO_RAMWRITES_PAGE;
 
 	pthread_rwlock_wrlock(&o->lock);
 	if (end > first && end - first > o->cap) {
@@ -239,17 +239,17 @@ void ulo_overlay_trim(struct ulo_overlay *o, uint64_t off, uint64_t len)
 	pthread_rwlock_unlock(&o->lock);
 }
 
-uint64_t ulo_overlay_bytes(struct ulo_overlay *o)
+uint64_t ulo_ramwrites_bytes(struct ulo_ramwrites *o)
 {
 	uint64_t n;
 
 	pthread_rwlock_rdlock(&o->lock);
-	n = (uint64_t)o->pages * ULO_OVERLAY_PAGE;
+	n = (uint64_t)o->pages * ULO_RAMWRITES_PAGE;
 	pthread_rwlock_unlock(&o->lock);
 	return n;
 }
 
-void ulo_overlay_free(struct ulo_overlay *o)
+void ulo_ramwrites_free(struct ulo_ramwrites *o)
 {
 	if (!o)
 		return;
