@@ -34,8 +34,12 @@ awk -v size="$size" 'BEGIN { srand(2007); for (i = 0; i < 300; i++)
 reads() {	# reads: run the 300 reads; print bytes fetched
 	fetched=0
 	while read -r off; do
-		f=$("$U" cat "$img" --cache "$d/cache" --offset "$off" --length 128K \
-			--stats 2>&1 >/dev/null | sed -n 's/.*"bytes_fetched":\([0-9]*\).*/\1/p')
+		# A failed read stops the demo: piped into sed, its empty count
+		# added 0, and a warm pass of failed reads "fetched nothing".
+		"$U" cat "$img" --cache "$d/cache" --offset "$off" --length 128K \
+			--stats >/dev/null 2>"$d/stats" || { cat "$d/stats" >&2; exit 1; }
+		f=$(sed -n 's/.*"bytes_fetched":\([0-9]*\).*/\1/p' "$d/stats")
+		[ -n "$f" ] || { echo "demo: no bytes_fetched from uloop cat --stats" >&2; exit 1; }
 		fetched=$((fetched + f))
 	done <"$d/offsets"
 	echo "$fetched"
