@@ -6,8 +6,11 @@
 #   make check        every test (installs its own test dependencies; root)
 #   make check-unit   C unit tests under ASan+UBSan
 #   make check-integ  shell tests against the built binaries
-#   make check-vm     QEMU boots of a Debian kernel (NBD, root daemon)
-#   make demo         the engine's job on a demo image, cold then warm (root)
+#   make check-vm     QEMU boots of Debian's kernel: the three initramfs
+#                     flavours, nbd, uloop.ko, the root daemon (root)
+#   make demo         a diskless QEMU node boots from nginx on 127.0.0.1,
+#                     cold then warm (root); make demo-engine: the engine
+#                     alone on a demo image
 #   make bench        benchmarks (ratios against peers measured in the same run)
 #   make fuzz         the HTTP parsers under libFuzzer for FUZZ_SECONDS (600)
 #   make static       build/static/uloop: one static binary for initramfs

@@ -20,8 +20,9 @@
  * What changed since 2007, and why: the device is no longer a patched
  * /dev/loopN (the loop transfer hook it needed is gone from Linux).
  * path[ULO_DEV] names a regular file that libuloop turns into the image
- * with FUSE (attach it with "losetup -r" to get a block device); later
- * uloop transports serve /dev/nbdN and /dev/uloopN with the same calls.
+ * with FUSE (attach it with "losetup -r" to get a block device).  This API
+ * serves through FUSE only: /dev/nbdN and /dev/uloopN are `uloop attach`'s
+ * (and ulohttp's, ulobdev's).
  * ulo_loop()'s @sig used to be the driver's wake-up signal; now requests
  * arrive on their own and @sig is the signal that stops the loop (it
  * returns 0 with the cache closed cleanly).  store() is called from one

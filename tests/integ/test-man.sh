@@ -1,7 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The man pages (docs/man) format without a warning (groff -man -ww) and
-# each names what it documents.
+# each names what it documents; uloop(8) documents every command `uloop
+# --help` lists and every option each command's --help lists (so an
+# option cannot be added to the code and not to the page).
 . "$(dirname "$0")/functions.sh"
 requires groff
 n=0
@@ -14,3 +16,19 @@ for f in "$top"/docs/man/*.[78]; do
 done
 [ "$n" -ge 3 ] || fail "expected 3 man pages, found $n"
 echo "man: $n pages format cleanly"
+
+# The commands of `uloop --help`, and each one's options.
+man=$(sed 's/\\-/-/g' "$top/docs/man/uloop.8")
+cmds=$("$ULOOP" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 { print $1 }')
+[ -n "$cmds" ] || fail "uloop --help lists no commands"
+nopt=0
+for c in $cmds; do
+	printf '%s\n' "$man" | grep -q "^\.B uloop $c\$" || fail "uloop.8: no synopsis line for 'uloop $c'"
+	opts=$("$ULOOP" "$c" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
+	[ -n "$opts" ] || fail "uloop $c --help lists no options"
+	for o in $opts; do
+		printf '%s\n' "$man" | grep -q -e "$o\b" || fail "uloop.8: uloop $c's option $o is not documented"
+		nopt=$((nopt + 1))
+	done
+done
+echo "uloop.8: $(echo "$cmds" | wc -w) commands and their $nopt options documented"
