@@ -30,8 +30,19 @@ CA=$T/pki/ca.pem
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-timeit() { sync; s=$(now); "$@" >/dev/null 2>&1; e=$(now); echo "$s $e" | awk '{ printf "%.4f\n", $2 - $1 }'; }
-curl_get() { rm -f "$T/dl"; curl -s --cacert "$CA" "$1" | dd of="$T/dl" bs=1M conv=fsync status=none; }
+timeit() {	# timeit CMD...: seconds; CMD's status
+	sync; s=$(now); _rc=0; "$@" >/dev/null 2>&1 || _rc=$?; e=$(now)
+	echo "$s $e" | awk '{ printf "%.4f\n", $2 - $1 }'
+	return $_rc
+}
+# curl fails on an HTTP error too (-f); its status, which the pipe into
+# dd drops, is kept in a file: a failed curl is not a fast one.
+curl_get() {
+	rm -f "$T/dl" "$T/curl.rc"
+	{ curl -sf --cacert "$CA" "$1" || echo $? >"$T/curl.rc"; } |
+		dd of="$T/dl" bs=1M conv=fsync status=none
+	[ ! -e "$T/curl.rc" ]
+}
 ulo_get() { rm -f "$T/c"; "$U" hydrate "$1" --cache "$T/c" --ca "$CA" --no-progress; }
 mbs() { echo "$MiB $1" | awk '{ printf "%.0f", $1 / $2 }'; }
 ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
@@ -42,8 +53,8 @@ for proto in http https; do
 	if [ $proto = http ]; then url="http://127.0.0.1:$b_http/img"; else url="https://localhost:$b_https/img"; fi
 	: >"$T/tc"; : >"$T/tu"
 	for i in $(seq "$RUNS"); do
-		timeit curl_get "$url" >>"$T/tc"
-		timeit ulo_get "$url" >>"$T/tu"
+		timeit curl_get "$url" >>"$T/tc" || fail "curl $url failed (exit $(cat "$T/curl.rc" 2>/dev/null))"
+		timeit ulo_get "$url" >>"$T/tu" || fail "uloop hydrate $url failed"
 	done
 	tc=$(median <"$T/tc"); tu=$(median <"$T/tu")
 	printf '%-28s %9s %9s %9s %9s %8s\n' "$proto" "$tc" "$(mbs "$tc")" "$tu" "$(mbs "$tu")" "$(ratio "$tc" "$tu")"
@@ -56,7 +67,7 @@ awk -v n=200 -v size=$((MiB * 1048576)) 'BEGIN { srand(11); for (i = 0; i < n; i
 url="https://localhost:$b_https/img"
 s=$(now)
 while read -r off; do
-	curl -s --cacert "$CA" -r "$off-$((off + 4095))" "$url" >/dev/null
+	curl -sf --cacert "$CA" -r "$off-$((off + 4095))" "$url" >/dev/null
 done <"$T/offs"
 m=$(now)
 while read -r off; do
