@@ -78,7 +78,9 @@ sleep 2.5
 read_before=$(awk '/^rchar/ { print $2 }' "/proc/$pid/io")
 kill -9 $pid
 wait $pid 2>/dev/null || true
-present=$("$U" info "$d/c" --json | sed -n 's/.*"blocks_present":\([0-9]*\).*/\1/p')
+# Not piped: an info that failed gave no count, "kept 0", all "to fetch again".
+"$U" info "$d/c" --json >"$d/info"
+present=$(sed -n 's/.*"blocks_present":\([0-9]*\).*/\1/p' "$d/info")
 kept=$((present * 65536))
 lost=$((read_before > kept ? read_before - kept : 0))
 echo
