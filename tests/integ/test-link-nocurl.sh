@@ -20,8 +20,11 @@ grep -qF "link \`$libs\`" "$top/docs/libuloop.md" ||
 grep -qF "ulo2007-example.c $libs" "$top/docs/examples/ulo2007-example.c" ||
 	fail "the example's Build: line is not \`$libs\`"
 
-nm -A --undefined-only "$lib" |
-	grep -E ' U (curl_|mbedtls_|nghttp2_|ares_|ulo_http_|ulo_tls_|ulo_source_http_ops$)' >"$T/nm" || true
+# Not piped into grep: a failed nm listed nothing, so nothing matched.
+# Its list must show the references the archive does have (libblkid's).
+nm -A --undefined-only "$lib" >"$T/syms" || fail "nm $lib failed"
+grep -q ' U blkid_' "$T/syms" || fail "nm lists no reference to libblkid in $lib: $(head -n 5 "$T/syms")"
+grep -E ' U (curl_|mbedtls_|nghttp2_|ares_|ulo_http_|ulo_tls_|ulo_source_http_ops$)' "$T/syms" >"$T/nm" || true
 [ ! -s "$T/nm" ] || fail "libuloop.a refers to the HTTP source or its libraries:
 $(cat "$T/nm")"
 
