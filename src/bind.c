@@ -33,6 +33,7 @@
 #include <sys/random.h>
 
 #include "bind.h"
+#include "cache_internal.h"
 #include "util.h"
 
 #define ULO_BIND_SPAN 4096	/* bytes compared per sample */

@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <linux/fs.h>
 
+#include "cache_internal.h"
 #include "crc32c.h"
 #include "failpoint.h"
 #include "util.h"
@@ -275,6 +276,14 @@ void ulo_cache_reopen_direct(struct ulo_cache *c)
 	c->dio_fd = open(p, O_RDONLY | O_DIRECT | O_CLOEXEC);
 }
 
+/* A 2007 cache file is its image rounded up to the page: is it @id's? */
+static bool ulo_2007_same_pages(const struct ulo_cache *c,
+				const struct ulo_identity *id)
+{
+	return ULO_ROUND_UP(id->size, ULO_2007_PAGE) ==
+		ULO_ROUND_UP(c->image_size, ULO_2007_PAGE);
+}
+
 int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
 		   bool offline, enum ulo_bind_result *res, uint64_t *dropped)
 {
@@ -307,9 +316,7 @@ int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
 		goto out;
 	}
 	if (c->laid_out && c->id.kind == ULO_ID_NONE &&
-	    c->fmt == &ulo_cache_fmt_2007 &&
-	    ULO_ROUND_UP(id->size, ULO_2007_PAGE) ==
-	    ULO_ROUND_UP(c->image_size, ULO_2007_PAGE)) {
+	    c->fmt == &ulo_cache_fmt_2007 && ulo_2007_same_pages(c, id)) {
 		/* A cache from the 2007 tools: they never recorded the image,
 		 * the user named it again, as the 2007 readme asked. */
 		*res = had ? ULO_BIND_ADOPTED : ULO_BIND_REUSED;
@@ -374,6 +381,24 @@ int ulo_cache_check_binding(struct ulo_cache *c)
 		return ulo_err(-ESTALE,
 			       "cache %s: laid out anew for another image while it was being read; what was read is not used",
 			       c->path);
+	return 0;
+}
+
+int ulo_cache_adopt_size(struct ulo_cache *c, const struct ulo_identity *id)
+{
+	if (!c->readonly)
+		return ulo_err(-EINVAL, "cache %s: open for writing; bind it to the image instead",
+			       c->path);
+	if (!c->laid_out || c->fmt != &ulo_cache_fmt_2007 ||
+	    (c->id.kind != ULO_ID_NONE && c->id.kind != ULO_ID_APP))
+		return ulo_err(-EINVAL, "cache %s: not a 2007 cache without a recorded image",
+			       c->path);
+	if (!ulo_2007_same_pages(c, id))
+		return ulo_err(-EINVAL, "cache %s: size %" PRIu64 " does not match %s (%" PRIu64 " bytes)",
+			       c->path, c->image_size, id->location, id->size);
+	/* Read-only: no committer, no header to write.  The blocks stay
+	 * the same (same pages); only the last one ends earlier. */
+	c->image_size = id->size;
 	return 0;
 }
 
@@ -613,6 +638,109 @@ int ulo_cache_shortfall(struct ulo_cache *c, uint64_t *bytes)
 	if (need > avail)
 		*bytes = need - avail;
 	return 0;
+}
+
+bool ulo_cache_present(const struct ulo_cache *c, uint64_t blk)
+{
+	return ulo_bitmap_test(&c->present, blk);
+}
+
+bool ulo_cache_full(const struct ulo_cache *c)
+{
+	return c && (__atomic_load_n(&c->full, __ATOMIC_ACQUIRE) ||
+		     __atomic_load_n(&c->broken, __ATOMIC_ACQUIRE));
+}
+
+uint64_t ulo_cache_count(const struct ulo_cache *c)
+{
+	return ulo_bitmap_count(&c->present);
+}
+
+uint64_t ulo_cache_block_len(const struct ulo_cache *c, uint64_t blk)
+{
+	uint64_t off = blk << c->block_shift;
+
+	return c->image_size - off < c->block_size ? c->image_size - off :
+		c->block_size;
+}
+
+const char *ulo_cache_path(const struct ulo_cache *c)
+{
+	return c->path;
+}
+
+const char *ulo_cache_format_name(const struct ulo_cache *c)
+{
+	return c->fmt->name;
+}
+
+const char *ulo_cache_bitmap_path(const struct ulo_cache *c)
+{
+	return c->bitmap_path[0] ? c->bitmap_path : NULL;
+}
+
+bool ulo_cache_is_2007(const struct ulo_cache *c)
+{
+	return c->fmt == &ulo_cache_fmt_2007;
+}
+
+bool ulo_cache_is_laid_out(const struct ulo_cache *c)
+{
+	return c->laid_out;
+}
+
+uint32_t ulo_cache_block_size(const struct ulo_cache *c)
+{
+	return c->block_size;
+}
+
+uint64_t ulo_cache_image_size(const struct ulo_cache *c)
+{
+	return c->image_size;
+}
+
+uint64_t ulo_cache_nblocks(const struct ulo_cache *c)
+{
+	return c->nblocks;
+}
+
+bool ulo_cache_has_checksums(const struct ulo_cache *c)
+{
+	return c->csum_offset != 0;
+}
+
+const struct ulo_identity *ulo_cache_identity(const struct ulo_cache *c)
+{
+	return &c->id;
+}
+
+int ulo_cache_file_fd(const struct ulo_cache *c)
+{
+	return c->fd;
+}
+
+int ulo_cache_bitmap_fd(const struct ulo_cache *c)
+{
+	return c->bfd;
+}
+
+void ulo_cache_damage(const struct ulo_cache *c, struct ulo_cache_damage *d)
+{
+	d->bitmap_csum_errors = c->bm_csum_errors;	/* counted at open */
+	d->csum_errors = __atomic_load_n(&c->csum_errors, __ATOMIC_RELAXED);
+	d->read_errors = __atomic_load_n(&c->read_errors, __ATOMIC_RELAXED);
+	d->refetched = __atomic_load_n(&c->refetched, __ATOMIC_RELAXED);
+	d->given_up = !!__atomic_load_n(&c->failed, __ATOMIC_RELAXED);
+}
+
+bool ulo_cache_given_up(const struct ulo_cache *c)
+{
+	return __atomic_load_n(&c->failed, __ATOMIC_ACQUIRE);
+}
+
+void ulo_cache_set_giveup_note(struct ulo_cache *c, const char *note)
+{
+	c->giveup_note = note;
 }
 
 /*

@@ -12,16 +12,19 @@
  * thread without locks.  commit, bind and close serialise on commit_lock.
  * Processes: one writer per cache (exclusive flock); read-only opens take
  * no lock and see a consistent on-disk state whatever the writer does.
+ *
+ * The handle is opaque: callers ask with functions, and what is behind it
+ * (struct ulo_cache, the formats' ops table) is cache_internal.h's, so
+ * that the write order and its locks are only cache.c's to keep.  Reading
+ * a whole cache back (verify, export) is cache_verify.h's.
  */
 #ifndef ULOOP_CACHE_H
 #define ULOOP_CACHE_H
 
-#include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "bitmap.h"
 #include "cache_header.h"
 #include "identity.h"
 
@@ -53,111 +56,6 @@ enum ulo_bind_result {
 	ULO_BIND_UPGRADED,	/* same image in an old format: laid out anew */
 };
 
-struct ulo_cache_fmt;
-
-struct ulo_cache {
-	const struct ulo_cache_fmt *fmt;
-	char path[PATH_MAX];
-	char bitmap_path[PATH_MAX];	/* 2007 layout only */
-	int fd;			/* cache file or device */
-	int bfd;		/* 2007 bitmap file, else -1 */
-	int dio_fd;		/* the same file O_DIRECT for data reads, or -1
-				 * (no direct I/O there): ulo_cache_reopen_direct() */
-	bool is_blkdev;
-	bool readonly;
-	bool wipe;
-	uint64_t capacity;	/* device size; UINT64_MAX for files */
-
-	/* Layout; fixed between bind/reset calls (under commit_lock). */
-	bool laid_out;		/* false: new or empty cache */
-	uint32_t block_size;
-	uint32_t block_shift;
-	uint64_t image_size;
-	uint64_t nblocks;
-	uint64_t data_offset;	/* cache offset of image offset 0 */
-	uint64_t csum_offset;	/* CRC-32C per 4 KiB of data; 0: none */
-	uint64_t bitmap_bytes;	/* dense bitmap bytes, 4 KiB pages */
-	bool needs_relayout;	/* an old format: a writer lays it out anew */
-	struct ulo_identity id;	/* bound image (kind NONE: unbound) */
-	uint8_t bind_id[16];	/* random, new at every layout: readers
-				 * check it to tell a drop happened */
-	bool was_clean;		/* native: clean flag found at open */
-
-	struct ulo_bitmap present;	/* lock-free */
-	struct ulo_bitmap pending;	/* lock-free; drained by commit */
-	struct ulo_bitmap durable;	/* protected by commit_lock */
-	struct ulo_bitmap dirty;	/* 4 KiB bitmap pages to write; commit_lock */
-
-	pthread_mutex_t commit_lock;
-	int broken;		/* sticky -errno after a failed flush or
-				 * bitmap write: nothing more is committed */
-	int full;		/* sticky -errno after a failed data write
-				 * (a full flash): no more blocks are taken,
-				 * those already written are still committed */
-	uint64_t commits;	/* successful commits with new bits */
-	/* Damage found (atomics): bitmap sectors whose CRC failed at open,
-	 * cached data whose CRC failed or whose read failed on a hit; blocks
-	 * taken back for it.  After ULO_CACHE_MAX_FAULTS the flash is given
-	 * up (ulo_cache_fault()). */
-	uint64_t bm_csum_errors;
-	uint64_t csum_errors;
-	uint64_t read_errors;
-	uint64_t refetched;
-	int failed;		/* sticky -errno: the flash is given up */
-	const char *giveup_note;	/* what happens then, for its warning
-					 * (the engine's RAM store), or NULL */
-	bool withdrawn;		/* bits cleared since the last bitmap write */
-	uint64_t unkicked;	/* bytes written since the last write-out kick */
-
-	pthread_t committer;	/* periodic commit thread */
-	bool committer_running;
-	bool committer_stop;	/* protected by committer_mx */
-	pthread_mutex_t committer_mx;
-	pthread_cond_t committer_cv;
-	unsigned commit_ms;
-
-	/* Told of blocks [blk, blk + n) once stored and marked present, from
-	 * the storing thread (uloop.ko learns of readahead this way); set by
-	 * ulo_cache_on_store(). */
-	void (*on_store)(void *ctx, uint64_t blk, uint64_t n);
-	void *on_store_ctx;
-	/* Called (commit_lock held) for blocks taken back after a failed
-	 * flush: whoever serves them from the cache must stop; see
-	 * ulo_cache_on_withdraw(). */
-	void (*on_withdraw)(void *ctx, uint64_t blk, uint64_t n);
-	void *on_withdraw_ctx;
-
-	void *fmt_priv;
-};
-
-/*
- * A format: where the header, bitmap and data live.  Called with
- * commit_lock held (or before any other thread exists).
- */
-struct ulo_cache_fmt {
-	const char *name;
-	/* Read an existing layout and durable bitmap.  -ENODATA: new/empty. */
-	int (*load)(struct ulo_cache *c);
-	/* Durably forget the bound identity (step 1 of dropping an image). */
-	int (*unbind)(struct ulo_cache *c);
-	/* Lay out an empty cache for @id, all bits clear, identity last. */
-	int (*format)(struct ulo_cache *c, const struct ulo_identity *id);
-	/* Write on-disk bitmap bytes [@off, @off + @len) (no flush). */
-	int (*write_bitmap)(struct ulo_cache *c, uint64_t off, const void *buf,
-			    size_t len);
-	/* Make written bitmap bytes durable. */
-	int (*sync_bitmap)(struct ulo_cache *c);
-	/* Write and flush the header (@clean: the clean-shutdown flag). */
-	int (*write_header)(struct ulo_cache *c, bool clean);
-	/* Read the binding now on disk (identity and bind id), lock-free. */
-	int (*read_binding)(struct ulo_cache *c, struct ulo_identity *id,
-			    uint8_t *bind_id);
-	void (*close)(struct ulo_cache *c);
-};
-
-extern const struct ulo_cache_fmt ulo_cache_fmt_native;
-extern const struct ulo_cache_fmt ulo_cache_fmt_2007;
-
 /* Open (and lock) a cache; a missing/empty one is created when asked. */
 int ulo_cache_open(const struct ulo_cache_opts *opts, struct ulo_cache **out);
 
@@ -177,10 +75,8 @@ int ulo_cache_bind(struct ulo_cache *c, const struct ulo_identity *id,
 int ulo_cache_drop(struct ulo_cache *c, const struct ulo_identity *id,
 		   uint64_t *dropped);
 
-static inline bool ulo_cache_present(const struct ulo_cache *c, uint64_t blk)
-{
-	return ulo_bitmap_test(&c->present, blk);
-}
+/* Is block @blk readable from the cache now? */
+bool ulo_cache_present(const struct ulo_cache *c, uint64_t blk);
 
 /*
  * Read image bytes [@off, @off + @len), all of whose blocks are present,
@@ -258,45 +154,82 @@ int ulo_cache_check_binding(struct ulo_cache *c);
  */
 int ulo_cache_shortfall(struct ulo_cache *c, uint64_t *bytes);
 
-/* True once the cache takes no more blocks (full, or broken). */
-static inline bool ulo_cache_full(const struct ulo_cache *c)
-{
-	return c && (__atomic_load_n(&c->full, __ATOMIC_ACQUIRE) ||
-		     __atomic_load_n(&c->broken, __ATOMIC_ACQUIRE));
-}
+/* True once the cache takes no more blocks (full, or broken); false for
+ * no cache (NULL). */
+bool ulo_cache_full(const struct ulo_cache *c);
 
 /* Number of present blocks. */
-static inline uint64_t ulo_cache_count(const struct ulo_cache *c)
-{
-	return ulo_bitmap_count(&c->present);
-}
+uint64_t ulo_cache_count(const struct ulo_cache *c);
 
 /* Bytes of image covered by block @blk (the last block may be short). */
-static inline uint64_t ulo_cache_block_len(const struct ulo_cache *c,
-					   uint64_t blk)
-{
-	uint64_t off = blk << c->block_shift;
+uint64_t ulo_cache_block_len(const struct ulo_cache *c, uint64_t blk);
 
-	return c->image_size - off < c->block_size ? c->image_size - off :
-		c->block_size;
-}
+/*
+ * What a cache is, for those that name it, size it or report on it.  The
+ * layout answers (block size, image size, blocks, checksums, identity)
+ * mean something only once the cache is laid out; a new or empty cache
+ * has none yet.  They hold between binds: only ulo_cache_bind(),
+ * ulo_cache_drop() and ulo_cache_adopt_size() change them.
+ */
+const char *ulo_cache_path(const struct ulo_cache *c);	/* its real path */
+const char *ulo_cache_format_name(const struct ulo_cache *c);	/* "native", "2007" */
+/* The 2007 two-file layout: its bitmap file, else NULL. */
+const char *ulo_cache_bitmap_path(const struct ulo_cache *c);
+bool ulo_cache_is_2007(const struct ulo_cache *c);
+bool ulo_cache_is_laid_out(const struct ulo_cache *c);
+uint32_t ulo_cache_block_size(const struct ulo_cache *c);
+uint64_t ulo_cache_image_size(const struct ulo_cache *c);
+uint64_t ulo_cache_nblocks(const struct ulo_cache *c);
+/* Every 4 KiB of data has its CRC-32C beside it (native format 2). */
+bool ulo_cache_has_checksums(const struct ulo_cache *c);
+/* The image it is bound to (kind ULO_ID_NONE: none recorded). */
+const struct ulo_identity *ulo_cache_identity(const struct ulo_cache *c);
 
-/* Would a format 1 native cache fit in format 2 where it lies?  @why gets
- * the shortfall when not. */
-bool ulo_native_upgrade_fits(struct ulo_cache *c, char *why, size_t len);
+/*
+ * The cache's file (or device) and, in the 2007 layout, its bitmap file
+ * (else -1): the 2007 API hands both to the program (libuloop.h).  Data
+ * lies at image offsets in a 2007 cache file; anything else goes through
+ * the functions above.
+ */
+int ulo_cache_file_fd(const struct ulo_cache *c);
+int ulo_cache_bitmap_fd(const struct ulo_cache *c);
+
+/*
+ * A 2007 cache records no image, and its files give the image's size only
+ * rounded up to the page.  A reader comparing it with @id's image (uloop
+ * check --source) takes that image's exact size when it rounds to the
+ * same pages, so the last block is read and compared up to the image's
+ * end and not over the page's padding, which the image does not have.
+ * For this read-only open only: nothing is written (a writer's
+ * ulo_cache_bind() records the image instead: ULO_BIND_ADOPTED).
+ * -EINVAL, with a message, if the sizes differ, or the cache is open for
+ * writing or is not a laid-out 2007 cache without a recorded image (kind
+ * NONE, or APP: one made through the 2007 API knows only its size).
+ */
+int ulo_cache_adopt_size(struct ulo_cache *c, const struct ulo_identity *id);
+
+/* Damage the flash did so far (uloop status), read from the counters. */
+struct ulo_cache_damage {
+	uint64_t bitmap_csum_errors;	/* bitmap sectors whose CRC failed at open */
+	uint64_t csum_errors;	/* cached data that failed its CRC on a hit */
+	uint64_t read_errors;	/* reads of cached data the flash failed */
+	uint64_t refetched;	/* blocks taken back for it */
+	bool given_up;		/* after ULO_CACHE_MAX_FAULTS: flash not used */
+};
+void ulo_cache_damage(const struct ulo_cache *c, struct ulo_cache_damage *d);
+
+/* The flash was given up (ulo_cache_fault()): nothing is read from it or
+ * written to it any more. */
+bool ulo_cache_given_up(const struct ulo_cache *c);
+
+/*
+ * What the give-up warning says happens next (the engine's RAM store), or
+ * NULL for the default; @note must outlive the cache's use.  Before the
+ * cache serves.
+ */
+void ulo_cache_set_giveup_note(struct ulo_cache *c, const char *note);
 
 /* The current header of a native cache (for `uloop info`), or NULL. */
 const struct ulo_header *ulo_native_header(const struct ulo_cache *c);
-
-/*
- * (Re)open the O_DIRECT twin of the cache's fd, after the fd changed (a
- * re-layout renames a new file into place).  Without direct I/O (tmpfs,
- * no /proc) data reads are buffered.  Internal to the cache modules.
- */
-void ulo_cache_reopen_direct(struct ulo_cache *c);
-
-/* Internal to the cache modules: set up bitmaps for the current layout. */
-int ulo_cache_alloc_bitmaps(struct ulo_cache *c);
-void ulo_cache_free_bitmaps(struct ulo_cache *c);
 
 #endif

@@ -42,7 +42,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "cache.h"
+#include "cache_internal.h"
 #include "failpoint.h"
 #include "util.h"
 

@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache.h"
+#include "cache_internal.h"
 #include "crc32c.h"
 #include "devsig.h"
 #include "failpoint.h"

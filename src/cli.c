@@ -308,26 +308,27 @@ void cli_note_bound_cache(struct ulo_cache *c, const struct ulo_source *src,
 
 	if (bi->res == ULO_BIND_DROPPED)
 		cli_note("cache %s: held another image; dropped its %" PRIu64
-			 " blocks, now caching %s", c->path, bi->dropped,
+			 " blocks, now caching %s", ulo_cache_path(c), bi->dropped,
 			 src->id.location);
 	else if (bi->res == ULO_BIND_DIFFERED)
 		cli_note("cache %s: %s has the same size and %s as the cached image but other bytes at offset %" PRIu64
 			 " (replaced with its timestamp kept?); dropped its %" PRIu64 " blocks",
-			 c->path, src->id.location, ulo_id_kind_name(src->id.kind),
-			 bi->differ_off, bi->dropped);
+			 ulo_cache_path(c), src->id.location,
+			 ulo_id_kind_name(src->id.kind), bi->differ_off, bi->dropped);
 	else if (bi->res == ULO_BIND_UPGRADED)
 		cli_note("cache %s: format 1 (no checksums) laid out anew in format 2; its %" PRIu64
-			 " blocks are fetched again", c->path, bi->dropped);
+			 " blocks are fetched again", ulo_cache_path(c), bi->dropped);
 	else if (bi->res == ULO_BIND_ADOPTED)
 		cli_note("cache %s: 2007 cache without a recorded image; adopted for %s",
-			 c->path, src->id.location);
+			 ulo_cache_path(c), src->id.location);
 	/* A cache that cannot hold the image still serves: say so at once. */
 	if (ulo_cache_shortfall(c, &short_by))
 		cli_note("%s", ulo_errmsg());
 	else if (short_by)
 		cli_note("cache %s: its filesystem is %" PRIu64 " MiB short of holding "
 			 "the rest of the image; what does not fit is fetched from the "
-			 "source each time", c->path, ULO_DIV_ROUND_UP(short_by, 1 << 20));
+			 "source each time", ulo_cache_path(c),
+			 ULO_DIV_ROUND_UP(short_by, 1 << 20));
 }
 
 void cli_close_serving_cache(struct ulo_cache *c)

@@ -6,7 +6,9 @@
  * Without --source every block must be present; with it, missing blocks are
  * fetched through the engine (and so cached too).  The output is written
  * to OUTPUT.uloop-part and renamed into place only when complete, so a
- * failed export never leaves a plausible-looking partial image.
+ * failed export never leaves a plausible-looking partial image.  Reading
+ * and writing the image is the library's (ulo_cache_export()); the part
+ * file, its rename and what is printed are the command's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,10 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache_verify.h"
 #include "cli.h"
 #include "util.h"
-
-#define EXPORT_CHUNK (4u << 20)
 
 static void export_usage(FILE *f)
 {
@@ -34,52 +35,6 @@ static void export_usage(FILE *f)
 	      "\n"
 	      "Options for a network SOURCE:\n"
 	      CLI_HELP_SOURCE_NET, f);
-}
-
-typedef int (*export_read_fn)(void *ctx, void *buf, uint64_t off, size_t len);
-
-static int export_from_cache(void *ctx, void *buf, uint64_t off, size_t len)
-{
-	return ulo_cache_read(ctx, buf, off, len);
-}
-
-static int export_from_engine(void *ctx, void *buf, uint64_t off, size_t len)
-{
-	return ulo_engine_read(ctx, buf, off, len);
-}
-
-static int export_write(int fd, const char *out, export_read_fn rd, void *ctx,
-			uint64_t size)
-{
-	uint8_t *buf = malloc(EXPORT_CHUNK);
-	int ret = 0;
-
-	if (!buf)
-		return ulo_errno(-ENOMEM, "export buffer");
-	for (uint64_t off = 0; off < size && !ret; off += EXPORT_CHUNK) {
-		size_t len = ULO_MIN(EXPORT_CHUNK, size - off);
-
-		ret = rd(ctx, buf, off, len);
-		if (!ret) {
-			ret = ulo_pwrite_full(fd, buf, len, off);
-			if (ret == -ESPIPE) {
-				/* stdout is a pipe: write sequentially. */
-				ret = 0;
-				for (size_t done = 0; done < len && !ret;) {
-					ssize_t n = write(fd, buf + done, len - done);
-
-					if (n < 0)
-						ret = -errno;
-					else
-						done += n;
-				}
-			}
-			if (ret)
-				ret = ulo_errno(ret, "%s: write", out);
-		}
-	}
-	free(buf);
-	return ret;
 }
 
 /* Make the rename durable: flush the directory holding @path. */
@@ -106,6 +61,7 @@ int cmd_export(int argc, char **argv)
 	struct ulo_source *src = NULL;
 	struct ulo_cache *c = NULL;
 	struct ulo_engine *eng = NULL;
+	struct ulo_export_opts eo;
 	char part[PATH_MAX + 16];
 	const char *out;
 	struct cli_opts o;
@@ -134,21 +90,24 @@ int cmd_export(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		uint64_t have;
+		uint64_t have, nblocks;
+		bool laid_out;
 
 		if (cli_open_cache_ro(&o, &c))
 			goto out;
-		have = c->laid_out ? ulo_cache_count(c) : 0;
-		if (!c->laid_out || have < c->nblocks) {
+		laid_out = ulo_cache_is_laid_out(c);
+		have = laid_out ? ulo_cache_count(c) : 0;
+		nblocks = ulo_cache_nblocks(c);
+		if (!laid_out || have < nblocks) {
 			cli_note("cache %s: %" PRIu64 " of %" PRIu64
 				 " blocks missing; pass --source to fetch them",
-				 c->path, c->nblocks - have, c->nblocks);
+				 ulo_cache_path(c), nblocks - have, nblocks);
 			goto out;
 		}
-		if (c->fmt == &ulo_cache_fmt_2007 && c->id.kind == ULO_ID_NONE)
+		if (ulo_cache_is_2007(c) && ulo_cache_identity(c)->kind == ULO_ID_NONE)
 			cli_note("cache %s: image size not recorded (2007 cache); exporting %" PRIu64
-				 " bytes, rounded up to the page size", c->path,
-				 c->image_size);
+				 " bytes, rounded up to the page size", ulo_cache_path(c),
+				 ulo_cache_image_size(c));
 	}
 
 	if (to_stdout) {
@@ -162,13 +121,10 @@ int cmd_export(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (export_write(fd, to_stdout ? "stdout" : part,
-			 eng ? export_from_engine : export_from_cache,
-			 eng ? (void *)eng : (void *)c, c->image_size) ||
-	    (!to_stdout && fsync(fd) < 0 &&
-	     ulo_errno(-errno, "%s: fsync", part)) ||
-	    /* Read without the lock: was the cache re-laid under us? */
-	    (!eng && ulo_cache_check_binding(c))) {
+	eo.eng = eng;
+	eo.name = to_stdout ? "stdout" : part;
+	eo.sync = !to_stdout;
+	if (ulo_cache_export(c, fd, &eo)) {
 		cli_fail();
 		goto out_unlink;
 	}

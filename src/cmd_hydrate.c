@@ -88,7 +88,7 @@ int cmd_hydrate(int argc, char **argv)
 	had = ulo_cache_count(cache);
 	t0 = ulo_now_ns();
 	ulo_progress_start(&prog, o.progress, size,
-			   ULO_MIN(size, had * cache->block_size));
+			   ULO_MIN(size, had * ulo_cache_block_size(cache)));
 	for (off = 0; off < size; off += HYDRATE_WINDOW) {
 		if (ulo_engine_prefetch(eng, off, HYDRATE_WINDOW)) {
 			ulo_progress_end(&prog);
@@ -96,21 +96,22 @@ int cmd_hydrate(int argc, char **argv)
 			if (cli_signal_received())
 				cli_note("%s: interrupted; %" PRIu64 " of %" PRIu64
 					 " blocks present, kept for the next run",
-					 cache->path, ulo_cache_count(cache),
-					 cache->nblocks);
+					 ulo_cache_path(cache), ulo_cache_count(cache),
+					 ulo_cache_nblocks(cache));
 			else
 				cli_fail();
 			goto out;
 		}
 		ulo_progress_update(&prog, ULO_MIN(size, ulo_cache_count(cache) *
-				    cache->block_size), false);
+				    ulo_cache_block_size(cache)), false);
 	}
 	if (ulo_engine_drain(eng) || cli_signal_received()) {
 		ulo_progress_end(&prog);
 		if (cli_signal_received())
 			cli_note("%s: interrupted; %" PRIu64 " of %" PRIu64
 				 " blocks present, kept for the next run",
-				 cache->path, ulo_cache_count(cache), cache->nblocks);
+				 ulo_cache_path(cache), ulo_cache_count(cache),
+				 ulo_cache_nblocks(cache));
 		else
 			cli_fail();
 		goto out;
@@ -131,9 +132,9 @@ int cmd_hydrate(int argc, char **argv)
 		ulo_json_init(&j, stdout);
 		ulo_json_obj_begin(&j, NULL);
 		ulo_json_str(&j, "source", src->id.location);
-		ulo_json_str(&j, "cache", cache->path);
+		ulo_json_str(&j, "cache", ulo_cache_path(cache));
 		ulo_json_u64(&j, "image_size", size);
-		ulo_json_u64(&j, "blocks", cache->nblocks);
+		ulo_json_u64(&j, "blocks", ulo_cache_nblocks(cache));
 		ulo_json_u64(&j, "blocks_present_before", had);
 		ulo_json_u64(&j, "blocks_present", ulo_cache_count(cache));
 		ulo_json_double(&j, "seconds", secs);
@@ -144,8 +145,8 @@ int cmd_hydrate(int argc, char **argv)
 		char a[32], b[32];
 
 		printf("%s: %" PRIu64 "/%" PRIu64 " blocks present; fetched %s in %" PRIu64
-		       " requests, %.2f s (%s/s)\n", cache->path,
-		       ulo_cache_count(cache), cache->nblocks,
+		       " requests, %.2f s (%s/s)\n", ulo_cache_path(cache),
+		       ulo_cache_count(cache), ulo_cache_nblocks(cache),
 		       ulo_fmt_size(st.bytes_fetched, a, sizeof(a)), st.fetches,
 		       secs, ulo_fmt_size(secs > 0 ? (uint64_t)(st.bytes_fetched / secs) : 0,
 					  b, sizeof(b)));

@@ -46,28 +46,32 @@ static void info_uuid(const uint8_t *u, char *out)
 
 static void info_json(const struct ulo_cache *c, const struct ulo_header *h)
 {
-	uint64_t present = c->laid_out ? ulo_cache_count(c) : 0;
+	bool laid_out = ulo_cache_is_laid_out(c);
+	uint64_t present = laid_out ? ulo_cache_count(c) : 0;
+	uint64_t nblocks = ulo_cache_nblocks(c);
+	const struct ulo_identity *id = ulo_cache_identity(c);
+	const char *bitmap = ulo_cache_bitmap_path(c);
 	struct ulo_json j;
 	char uuid[40];
 
 	ulo_json_init(&j, stdout);
 	ulo_json_obj_begin(&j, NULL);
-	ulo_json_str(&j, "cache", c->path);
-	ulo_json_str(&j, "format", c->fmt->name);
-	if (c->bitmap_path[0])
-		ulo_json_str(&j, "bitmap", c->bitmap_path);
-	ulo_json_bool(&j, "laid_out", c->laid_out);
-	if (c->laid_out) {
-		ulo_json_u64(&j, "block_size", c->block_size);
-		ulo_json_u64(&j, "image_size", c->image_size);
-		ulo_json_u64(&j, "blocks", c->nblocks);
+	ulo_json_str(&j, "cache", ulo_cache_path(c));
+	ulo_json_str(&j, "format", ulo_cache_format_name(c));
+	if (bitmap)
+		ulo_json_str(&j, "bitmap", bitmap);
+	ulo_json_bool(&j, "laid_out", laid_out);
+	if (laid_out) {
+		ulo_json_u64(&j, "block_size", ulo_cache_block_size(c));
+		ulo_json_u64(&j, "image_size", ulo_cache_image_size(c));
+		ulo_json_u64(&j, "blocks", nblocks);
 		ulo_json_u64(&j, "blocks_present", present);
-		ulo_json_double(&j, "fill", c->nblocks ? (double)present / c->nblocks : 0);
+		ulo_json_double(&j, "fill", nblocks ? (double)present / nblocks : 0);
 		ulo_json_obj_begin(&j, "identity");
-		ulo_json_str(&j, "kind", ulo_id_kind_name(c->id.kind));
-		ulo_json_str(&j, "location", c->id.location);
-		ulo_json_str(&j, "validator", c->id.validator);
-		ulo_json_u64(&j, "size", c->id.size);
+		ulo_json_str(&j, "kind", ulo_id_kind_name(id->kind));
+		ulo_json_str(&j, "location", id->location);
+		ulo_json_str(&j, "validator", id->validator);
+		ulo_json_u64(&j, "size", id->size);
 		ulo_json_obj_end(&j);
 	}
 	if (h) {
@@ -91,33 +95,36 @@ static void info_json(const struct ulo_cache *c, const struct ulo_header *h)
 
 static void info_text(const struct ulo_cache *c, const struct ulo_header *h)
 {
-	uint64_t present = c->laid_out ? ulo_cache_count(c) : 0;
+	bool laid_out = ulo_cache_is_laid_out(c);
+	uint64_t present = laid_out ? ulo_cache_count(c) : 0;
+	uint64_t nblocks = ulo_cache_nblocks(c);
+	uint64_t bs = ulo_cache_block_size(c), size = ulo_cache_image_size(c);
+	const struct ulo_identity *id = ulo_cache_identity(c);
+	const char *bitmap = ulo_cache_bitmap_path(c);
 	char a[32], b[32], t[40];
 
-	printf("cache:        %s\n", c->path);
-	printf("format:       %s%s%s\n", c->fmt->name,
-	       c->bitmap_path[0] ? ", bitmap " : "", c->bitmap_path);
-	if (!c->laid_out) {
+	printf("cache:        %s\n", ulo_cache_path(c));
+	printf("format:       %s%s%s\n", ulo_cache_format_name(c),
+	       bitmap ? ", bitmap " : "", bitmap ? bitmap : "");
+	if (!laid_out) {
 		printf("state:        empty (laid out on first use)\n");
 		return;
 	}
-	printf("block size:   %s\n", ulo_fmt_size(c->block_size, a, sizeof(a)));
+	printf("block size:   %s\n", ulo_fmt_size(bs, a, sizeof(a)));
 	printf("image size:   %s (%" PRIu64 " bytes)\n",
-	       ulo_fmt_size(c->image_size, a, sizeof(a)), c->image_size);
+	       ulo_fmt_size(size, a, sizeof(a)), size);
 	printf("present:      %" PRIu64 " of %" PRIu64 " blocks (%.1f%%), %s\n",
-	       present, c->nblocks,
-	       c->nblocks ? 100.0 * present / c->nblocks : 0.0,
-	       ulo_fmt_size(ULO_MIN(c->image_size, present * c->block_size), b,
-			    sizeof(b)));
-	if (c->id.kind == ULO_ID_NONE) {
+	       present, nblocks, nblocks ? 100.0 * present / nblocks : 0.0,
+	       ulo_fmt_size(ULO_MIN(size, present * bs), b, sizeof(b)));
+	if (id->kind == ULO_ID_NONE) {
 		printf("image:        none recorded%s\n",
-		       c->fmt == &ulo_cache_fmt_2007 ?
+		       ulo_cache_is_2007(c) ?
 		       " (2007 cache: adopted when its image is named)" :
 		       " (unbound: any blocks are dropped on next use)");
 	} else {
-		printf("image:        %s\n", c->id.location);
-		printf("identity:     %s %s\n", ulo_id_kind_name(c->id.kind),
-		       c->id.validator[0] ? c->id.validator : "(size only)");
+		printf("image:        %s\n", id->location);
+		printf("identity:     %s %s\n", ulo_id_kind_name(id->kind),
+		       id->validator[0] ? id->validator : "(size only)");
 	}
 	if (!h)
 		return;

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bitmap.h"
 #include "plan.h"
 #include "ramstore.h"
 #include "util.h"
@@ -284,13 +285,13 @@ static int ulo_run_fetch(struct ulo_engine *e, struct ulo_run *r)
 		ulo_stat_add(&e->st.readahead_fetches, 1);
 		ulo_stat_add(&e->st.readahead_bytes, r->len);
 	}
-	if (e->cache && __atomic_load_n(&e->cache->failed, __ATOMIC_ACQUIRE)) {
+	if (e->cache && ulo_cache_given_up(e->cache)) {
 		struct ulo_ramstore *rs = ulo_ram_get(e);
 
 		if (rs)
 			ulo_ram_put(rs, r->blk, r->nblk, r->buf);
 	} else if (e->cache && ulo_cache_write_blocks(e->cache, r->blk, r->buf, r->len) &&
-		   !__atomic_load_n(&e->cache->failed, __ATOMIC_RELAXED)) {
+		   !ulo_cache_given_up(e->cache)) {
 		/* Served from the buffer anyway; the block is fetched again
 		 * next time.  Only the first failure is worth a line (the
 		 * cache stops taking writes after it: a full flash). */
@@ -355,16 +356,17 @@ int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 	if (n > ULO_MAX_CONNECTIONS)
 		return ulo_err(-EINVAL, "%u connections: at most %u", n,
 			       ULO_MAX_CONNECTIONS);
-	if (cache && (!cache->laid_out || !ulo_identity_same(&cache->id, &src->id)))
-		return ulo_err(-EINVAL, "cache %s: not bound to %s", cache->path,
-			       src->id.location);
+	if (cache && (!ulo_cache_is_laid_out(cache) ||
+		      !ulo_identity_same(ulo_cache_identity(cache), &src->id)))
+		return ulo_err(-EINVAL, "cache %s: not bound to %s",
+			       ulo_cache_path(cache), src->id.location);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return ulo_errno(-ENOMEM, "engine");
 	e->src = src;
 	e->cache = cache;
 	e->image_size = src->id.size;
-	e->bs = cache ? cache->block_size : ULO_DEFAULT_BLOCK_SIZE;
+	e->bs = cache ? ulo_cache_block_size(cache) : ULO_DEFAULT_BLOCK_SIZE;
 	e->shift = __builtin_ctzll(e->bs);
 	e->nblocks = ULO_DIV_ROUND_UP(e->image_size, e->bs);
 	if (cache) {
@@ -372,7 +374,7 @@ int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 		snprintf(e->giveup_note, sizeof(e->giveup_note),
 			 "blocks fetched from now on are kept in RAM, at most %" PRIu64 " MiB",
 			 e->ram_budget >> 20);
-		cache->giveup_note = e->giveup_note;
+		ulo_cache_set_giveup_note(cache, e->giveup_note);
 	}
 	e->max_blocks = ULO_MAX((uint64_t)1, maxreq >> e->shift);
 	/* Readahead only makes sense when there is a cache to keep it in. */
@@ -715,13 +717,14 @@ void ulo_engine_stats(struct ulo_engine *e, struct ulo_stats *out)
 	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 	if (e->cache) {
-		struct ulo_cache *c = e->cache;
+		struct ulo_cache_damage d;
 
-		out->cache_csum_errors = __atomic_load_n(&c->csum_errors, __ATOMIC_RELAXED);
-		out->cache_read_errors = __atomic_load_n(&c->read_errors, __ATOMIC_RELAXED);
-		out->cache_refetched = __atomic_load_n(&c->refetched, __ATOMIC_RELAXED);
-		out->bitmap_csum_errors = c->bm_csum_errors;
-		out->cache_given_up = !!__atomic_load_n(&c->failed, __ATOMIC_RELAXED);
+		ulo_cache_damage(e->cache, &d);
+		out->cache_csum_errors = d.csum_errors;
+		out->cache_read_errors = d.read_errors;
+		out->cache_refetched = d.refetched;
+		out->bitmap_csum_errors = d.bitmap_csum_errors;
+		out->cache_given_up = d.given_up;
 	}
 	out->ram_bytes = ulo_ram_bytes(ulo_ram(e));
 }

@@ -59,10 +59,12 @@ static int ulo_app_read(struct ulo_source *src, void *buf, uint64_t off,
 	if (ret)
 		return ulo_err(-EIO, "libuloop: store(%" PRIu64 ", %zu) returned %d",
 			       off, len, ret);
-	ret = ulo_pread_full(ulo_lib.cache->fd, buf, len, off);
+	/* The 2007 cache file is the image: store() wrote these bytes at
+	 * their image offset. */
+	ret = ulo_pread_full(ulo_cache_file_fd(ulo_lib.cache), buf, len, off);
 	if (ret)
 		return ulo_errno(ret, "cache %s: pread after store()",
-				 ulo_lib.cache->path);
+				 ulo_cache_path(ulo_lib.cache));
 	return 0;
 }
 
@@ -112,8 +114,8 @@ int ulo_init(struct ulo_init *init)
 	if (ret)
 		goto out_cache;
 	ulo_global.fd[ULO_DEV] = ulo_fuse_fd(ulo_lib.fuse);
-	ulo_global.fd[ULO_CACHE] = ulo_lib.cache->fd;
-	ulo_global.fd[ULO_BITMAP] = ulo_lib.cache->bfd;
+	ulo_global.fd[ULO_CACHE] = ulo_cache_file_fd(ulo_lib.cache);
+	ulo_global.fd[ULO_BITMAP] = ulo_cache_bitmap_fd(ulo_lib.cache);
 	ulo_global.pagesize = ULO_2007_PAGE;
 	ulo_global.tgt_size = init->size;
 	ulo_global.cache_size = ULO_ROUND_UP(init->size, ULO_2007_PAGE);

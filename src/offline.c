@@ -9,7 +9,10 @@
 int ulo_open_offline(const struct ulo_cache_opts *co, const char *url, const char *why,
 		     struct ulo_cache **cache, struct ulo_source **src)
 {
+	const struct ulo_identity *id;
 	struct ulo_cache *c;
+	uint64_t nblocks;
+	bool laid_out;
 	int ret;
 
 	*cache = NULL;
@@ -17,15 +20,18 @@ int ulo_open_offline(const struct ulo_cache_opts *co, const char *url, const cha
 	if (ret)
 		return ulo_err(ret, "%s; offline: %s", why, ulo_errmsg());
 	*cache = c;
-	if (!c->laid_out || c->id.kind == ULO_ID_NONE || ulo_cache_count(c) < c->nblocks)
+	id = ulo_cache_identity(c);
+	laid_out = ulo_cache_is_laid_out(c);
+	nblocks = ulo_cache_nblocks(c);
+	if (!laid_out || id->kind == ULO_ID_NONE || ulo_cache_count(c) < nblocks)
 		return ulo_err(-EIO, "%s; offline: cache %s holds %llu of %llu blocks, not the whole image",
-			       why, c->path,
-			       (unsigned long long)(c->laid_out ? ulo_cache_count(c) : 0),
-			       (unsigned long long)c->nblocks);
-	if (!ulo_identity_at(&c->id, url))
+			       why, ulo_cache_path(c),
+			       (unsigned long long)(laid_out ? ulo_cache_count(c) : 0),
+			       (unsigned long long)nblocks);
+	if (!ulo_identity_at(id, url))
 		return ulo_err(-EINVAL, "%s; offline: cache %s holds %s, not %s",
-			       why, c->path, c->id.location, url);
-	ret = ulo_source_offline(&c->id, src);
+			       why, ulo_cache_path(c), id->location, url);
+	ret = ulo_source_offline(id, src);
 	if (!ret)
 		ret = ulo_cache_start_committer(c, 0);
 	return ret;

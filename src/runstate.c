@@ -84,10 +84,10 @@ int ulo_runstate_write(const struct ulo_runstate *s)
 	ulo_json_u64(&j, "size", s->src->id.size);
 	ulo_json_obj_end(&j);
 	if (s->cache) {
-		ulo_json_str(&j, "cache", s->cache->path);
-		ulo_json_str(&j, "format", s->cache->fmt->name);
-		ulo_json_u64(&j, "block_size", s->cache->block_size);
-		ulo_json_u64(&j, "blocks", s->cache->nblocks);
+		ulo_json_str(&j, "cache", ulo_cache_path(s->cache));
+		ulo_json_str(&j, "format", ulo_cache_format_name(s->cache));
+		ulo_json_u64(&j, "block_size", ulo_cache_block_size(s->cache));
+		ulo_json_u64(&j, "blocks", ulo_cache_nblocks(s->cache));
 		ulo_json_u64(&j, "blocks_present", ulo_cache_count(s->cache));
 	}
 	ulo_stats_json(&j, "stats", &st);

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cache_internal.h"	/* uloop.ko reads the cache itself */
 #include "util.h"
 
 #define ULO_KMOD_MAX_THREADS 64

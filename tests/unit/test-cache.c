@@ -28,6 +28,9 @@
 
 #include "cache.h"
 #include "cache_header.h"
+/* Internals checked here that no function tells: commits made, the clean
+ * flag found at open, the data offset, a partition's capacity. */
+#include "cache_internal.h"
 #include "crc32c.h"
 #include "util.h"
 #include "unit.h"
@@ -105,8 +108,9 @@ static int open_cache(const char *path, const char *bitmap, uint32_t bs,
 static int put_blocks(struct ulo_cache *c, uint64_t blk, uint64_t n,
 		      unsigned seed)
 {
-	uint64_t off = blk * c->block_size;
-	uint64_t len = ULO_MIN(n * c->block_size, c->image_size - off);
+	uint64_t off = blk * ulo_cache_block_size(c);
+	uint64_t len = ULO_MIN(n * ulo_cache_block_size(c),
+			       ulo_cache_image_size(c) - off);
 	uint8_t *buf = malloc(len);
 	int ret;
 
@@ -119,7 +123,7 @@ static int put_blocks(struct ulo_cache *c, uint64_t blk, uint64_t n,
 /* Does the cache return image @seed's bytes for block @blk? */
 static bool block_ok(struct ulo_cache *c, uint64_t blk, unsigned seed)
 {
-	uint64_t off = blk * c->block_size;
+	uint64_t off = blk * ulo_cache_block_size(c);
 	size_t len = ulo_cache_block_len(c, blk);
 	uint8_t *buf = malloc(len);
 	bool ok;
@@ -127,6 +131,15 @@ static bool block_ok(struct ulo_cache *c, uint64_t blk, unsigned seed)
 	ok = !ulo_cache_read(c, buf, off, len) && is_pat(buf, off, len, seed);
 	free(buf);
 	return ok;
+}
+
+/* What the cache counted of the flash's damage. */
+static struct ulo_cache_damage damage(const struct ulo_cache *c)
+{
+	struct ulo_cache_damage d;
+
+	ulo_cache_damage(c, &d);
+	return d;
 }
 
 static uint64_t file_size(const char *path)
@@ -215,7 +228,7 @@ static void test_native_create(void)
 	CHECK_EQ(open_cache(p, NULL, BS, true, false, false, &c), 0);
 	if (!c)
 		return;
-	CHECK(!c->laid_out);
+	CHECK(!ulo_cache_is_laid_out(c));
 	CHECK_EQ(file_size(p), 0);
 	/* Nothing to write to before a bind. */
 	CHECK_EQ(ulo_cache_write_blocks(c, 0, buf, BS), -EROFS);
@@ -223,10 +236,10 @@ static void test_native_create(void)
 	CHECK_EQ(ulo_cache_bind(c, &id, false, &res, &dropped), 0);
 	CHECK_EQ(res, ULO_BIND_NEW);
 	CHECK_EQ(dropped, 0);
-	CHECK(c->laid_out);
-	CHECK_EQ(c->nblocks, NBLK);
-	CHECK_EQ(c->image_size, IMG_SIZE);
-	CHECK_EQ(c->block_size, BS);
+	CHECK(ulo_cache_is_laid_out(c));
+	CHECK_EQ(ulo_cache_nblocks(c), NBLK);
+	CHECK_EQ(ulo_cache_image_size(c), IMG_SIZE);
+	CHECK_EQ(ulo_cache_block_size(c), BS);
 	CHECK_EQ(ulo_cache_count(c), 0);
 	CHECK_EQ(ulo_cache_block_len(c, 0), BS);
 	CHECK_EQ(ulo_cache_block_len(c, NBLK - 1), 100);
@@ -285,10 +298,10 @@ static void test_native_reopen_reuse(void)
 	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
 	if (!c)
 		return;
-	CHECK(c->laid_out);
+	CHECK(ulo_cache_is_laid_out(c));
 	CHECK(c->was_clean);
-	CHECK_EQ(c->block_size, BS);
-	CHECK_EQ(c->nblocks, NBLK);
+	CHECK_EQ(ulo_cache_block_size(c), BS);
+	CHECK_EQ(ulo_cache_nblocks(c), NBLK);
 	CHECK_EQ(ulo_cache_count(c), 4);
 	CHECK(ulo_cache_present(c, 0) && ulo_cache_present(c, 1));
 	CHECK(ulo_cache_present(c, 5) && ulo_cache_present(c, 16));
@@ -331,7 +344,7 @@ static void test_native_offline_stale(void)
 	CHECK_STR_CONTAINS(ulo_errmsg(), "offline");
 	CHECK_EQ(ulo_cache_count(c), 4);
 	CHECK(block_ok(c, 5, 3));
-	CHECK(!strcmp(c->id.validator, id.validator));
+	CHECK(!strcmp(ulo_cache_identity(c)->validator, id.validator));
 	ulo_cache_close(c);
 
 	/* Nothing was dropped on disk either. */
@@ -339,7 +352,7 @@ static void test_native_offline_stale(void)
 	if (!c)
 		return;
 	CHECK_EQ(ulo_cache_count(c), 4);
-	CHECK(!strcmp(c->id.validator, id.validator));
+	CHECK(!strcmp(ulo_cache_identity(c)->validator, id.validator));
 	CHECK(block_ok(c, 0, 3));
 	/* Offline with the same image is fine. */
 	CHECK_EQ(ulo_cache_bind(c, &id, true, &res, NULL), 0);
@@ -372,9 +385,9 @@ static void test_native_dropped(void)
 	CHECK_EQ(ulo_cache_count(c), 0);
 	for (uint64_t b = 0; b < NBLK; b++)
 		CHECK(!ulo_cache_present(c, b));
-	CHECK(!strcmp(c->id.validator, other.validator));
+	CHECK(!strcmp(ulo_cache_identity(c)->validator, other.validator));
 	/* The old image's bytes are gone from the new layout's data area. */
-	CHECK_EQ(ulo_pread_full(c->fd, buf, BS, c->data_offset), 0);
+	CHECK_EQ(ulo_pread_full(ulo_cache_file_fd(c), buf, BS, c->data_offset), 0);
 	CHECK(is_zero(buf, BS));
 	/* A new layout has a new uuid: lock-free readers can tell. */
 	CHECK(memcmp(ulo_native_header(c)->uuid, uuid, sizeof(uuid)) != 0);
@@ -387,14 +400,14 @@ static void test_native_dropped(void)
 	CHECK_EQ(ulo_cache_count(c), 1);
 	CHECK(ulo_cache_present(c, 2) && !ulo_cache_present(c, 0));
 	CHECK(block_ok(c, 2, 5));
-	CHECK(!strcmp(c->id.validator, other.validator));
+	CHECK(!strcmp(ulo_cache_identity(c)->validator, other.validator));
 
 	/* A bigger image: a new layout. */
 	CHECK_EQ(ulo_cache_bind(c, &bigger, false, &res, &dropped), 0);
 	CHECK_EQ(res, ULO_BIND_DROPPED);
 	CHECK_EQ(dropped, 1);
-	CHECK_EQ(c->nblocks, 49);	/* ceil(3 * IMG_SIZE / 64 KiB) */
-	CHECK_EQ(c->image_size, 3ull * IMG_SIZE);
+	CHECK_EQ(ulo_cache_nblocks(c), 49);	/* ceil(3 * IMG_SIZE / 64 KiB) */
+	CHECK_EQ(ulo_cache_image_size(c), 3ull * IMG_SIZE);
 	CHECK_EQ(ulo_cache_count(c), 0);
 	CHECK_EQ(ulo_cache_close(c), 0);
 	/* Header + one bitmap page rounded to a block, then 49 blocks. */
@@ -597,7 +610,7 @@ static void test_foreign_data(void)
 	CHECK_EQ(open_cache(p, NULL, BS, true, false, true, &c), 0);
 	if (!c)
 		return;
-	CHECK(!c->laid_out);
+	CHECK(!ulo_cache_is_laid_out(c));
 	CHECK_EQ(ulo_cache_bind(c, &id, false, &res, NULL), 0);
 	CHECK_EQ(res, ULO_BIND_NEW);
 	CHECK_EQ(ulo_cache_count(c), 0);
@@ -632,7 +645,7 @@ static void test_foreign_data(void)
 	CHECK_EQ(open_cache(p, NULL, BS, true, false, false, &c), 0);
 	if (!c)
 		return;
-	CHECK(!c->laid_out);
+	CHECK(!ulo_cache_is_laid_out(c));
 	CHECK_EQ(ulo_cache_bind(c, &id, false, &res, NULL), 0);
 	CHECK_EQ(res, ULO_BIND_NEW);
 	CHECK_EQ(ulo_cache_close(c), 0);
@@ -707,7 +720,7 @@ static void test_damaged_header(void)
 	/* --wipe starts a damaged cache over. */
 	CHECK_EQ(open_cache(p, NULL, 0, false, false, true, &c), 0);
 	if (c) {
-		CHECK(!c->laid_out);
+		CHECK(!ulo_cache_is_laid_out(c));
 		ulo_cache_close(c);
 	}
 }
@@ -751,7 +764,7 @@ static void test_bitmap_sector_crc(void)
 	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
 	if (!c)
 		return;
-	CHECK_EQ(c->bm_csum_errors, 1);
+	CHECK_EQ(damage(c).bitmap_csum_errors, 1);
 	CHECK(!ulo_cache_present(c, 3));
 	CHECK_EQ(ulo_cache_count(c), 0);	/* all 17 blocks share the sector */
 	CHECK_EQ(ulo_cache_close(c), 0);
@@ -759,7 +772,7 @@ static void test_bitmap_sector_crc(void)
 	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
 	if (!c)
 		return;
-	CHECK_EQ(c->bm_csum_errors, 0);
+	CHECK_EQ(damage(c).bitmap_csum_errors, 0);
 	ulo_cache_close(c);
 }
 
@@ -796,13 +809,13 @@ static void test_data_crc(void)
 	CHECK_STR_CONTAINS(ulo_errmsg(), "block 5");
 	CHECK_STR_CONTAINS(ulo_errmsg(), "checksum mismatch");
 	CHECK_EQ(ulo_cache_read_checked(c, buf, 5 * BS + 4100, 3, &bad), -EBADMSG);
-	CHECK_EQ(c->csum_errors, 0);	/* counted when taken back */
+	CHECK_EQ(damage(c).csum_errors, 0);	/* counted when taken back */
 	CHECK(ulo_cache_fault(c, 5, -EBADMSG));
 	CHECK(!ulo_cache_present(c, 5));
 	/* A second reader that saw the same bad block: one fault. */
 	CHECK(ulo_cache_fault(c, 5, -EBADMSG));
-	CHECK_EQ(c->csum_errors, 1);
-	CHECK_EQ(c->refetched, 1);
+	CHECK_EQ(damage(c).csum_errors, 1);
+	CHECK_EQ(damage(c).refetched, 1);
 	CHECK_EQ(ulo_cache_commit(c), 0);
 	CHECK_EQ(disk_bitmap_byte(p, 0) & 0x20, 0);	/* off on disk too */
 	/* Stored again: whole and good. */
@@ -829,8 +842,8 @@ static void test_give_up(void)
 	for (int i = 0; i < ULO_CACHE_MAX_FAULTS && used; i++)
 		used = ulo_cache_fault(c, i, i % 2 ? -EIO : -EBADMSG);
 	CHECK(!used);
-	CHECK_EQ(c->csum_errors + c->read_errors, ULO_CACHE_MAX_FAULTS);
-	CHECK(c->failed);
+	CHECK_EQ(damage(c).csum_errors + damage(c).read_errors, ULO_CACHE_MAX_FAULTS);
+	CHECK(ulo_cache_given_up(c));
 	CHECK_EQ(ulo_cache_count(c), 0);
 	CHECK(ulo_cache_full(c));
 	CHECK(put_blocks(c, 3, 1, 15) < 0);
@@ -873,7 +886,7 @@ static void test_format1_upgrade(void)
 	CHECK_EQ(open_cache(p, NULL, 0, false, true, false, &c), 0);
 	if (c) {
 		CHECK(ulo_cache_present(c, 0));
-		CHECK_EQ(c->csum_offset, 0);
+		CHECK(!ulo_cache_has_checksums(c));
 		ulo_cache_close(c);
 	}
 	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
@@ -883,7 +896,7 @@ static void test_format1_upgrade(void)
 	CHECK_EQ(res, ULO_BIND_UPGRADED);
 	CHECK_EQ(dropped, 1);
 	CHECK_EQ(ulo_native_header(c)->version, 2);
-	CHECK(c->csum_offset != 0);
+	CHECK(ulo_cache_has_checksums(c));
 	CHECK_EQ(ulo_cache_count(c), 0);
 	ulo_cache_close(c);
 }
@@ -1050,12 +1063,12 @@ static void test_2007_layout(void)
 	CHECK_EQ(open_cache(p, bp, 0, true, false, false, &c), 0);
 	if (!c)
 		return;
-	CHECK(!c->laid_out);
+	CHECK(!ulo_cache_is_laid_out(c));
 	CHECK(ulo_native_header(c) == NULL);
 	CHECK_EQ(ulo_cache_bind(c, &id, false, &res, NULL), 0);
 	CHECK_EQ(res, ULO_BIND_NEW);
-	CHECK_EQ(c->block_size, 4096);
-	CHECK_EQ(c->nblocks, pages);
+	CHECK_EQ(ulo_cache_block_size(c), 4096);
+	CHECK_EQ(ulo_cache_nblocks(c), pages);
 	CHECK_EQ(file_size(p), ULO_ROUND_UP((uint64_t)IMG_SIZE, 4096));
 	CHECK_EQ(file_size(bp), ULO_MAX(4096, ULO_ROUND_UP((pages + 7) / 8, 4096)));
 	CHECK_EQ(file_size(bp), 4096);
@@ -1087,7 +1100,7 @@ static void test_2007_layout(void)
 	CHECK_EQ(open_cache(p, bp, 0, false, false, false, &c), 0);
 	if (!c)
 		return;
-	CHECK(c->laid_out);
+	CHECK(ulo_cache_is_laid_out(c));
 	CHECK_EQ(ulo_cache_count(c), 3);
 	CHECK(ulo_cache_present(c, 2) && ulo_cache_present(c, 9));
 	CHECK(ulo_cache_present(c, pages - 1));
@@ -1177,9 +1190,9 @@ static void test_2007_adopt(void)
 	CHECK_EQ(open_cache(p, bp, 0, false, false, false, &c), 0);
 	if (!c)
 		return;
-	CHECK(c->laid_out);
-	CHECK_EQ(c->id.kind, ULO_ID_NONE);
-	CHECK_EQ(c->nblocks, pages);
+	CHECK(ulo_cache_is_laid_out(c));
+	CHECK_EQ(ulo_cache_identity(c)->kind, ULO_ID_NONE);
+	CHECK_EQ(ulo_cache_nblocks(c), pages);
 	CHECK_EQ(ulo_cache_count(c), 2);
 	CHECK(ulo_cache_present(c, 0) && ulo_cache_present(c, 5));
 	/* Same size (to the page): adopted, bits kept. */
@@ -1187,7 +1200,7 @@ static void test_2007_adopt(void)
 	CHECK_EQ(res, ULO_BIND_ADOPTED);
 	CHECK_EQ(dropped, 0);
 	CHECK_EQ(ulo_cache_count(c), 2);
-	CHECK_EQ(c->image_size, IMG_SIZE);
+	CHECK_EQ(ulo_cache_image_size(c), IMG_SIZE);
 	CHECK_EQ(ulo_cache_close(c), 0);
 
 	/* Another size: dropped, nothing kept. */
@@ -1224,7 +1237,7 @@ static void test_2007_short_bitmap(void)
 	CHECK_EQ(open_cache(p, bp, 0, false, false, false, &c), 0);
 	if (!c)
 		return;
-	CHECK_EQ(c->nblocks, pages);
+	CHECK_EQ(ulo_cache_nblocks(c), pages);
 	CHECK_EQ(ulo_cache_bind(c, &id, false, &res, NULL), 0);
 	CHECK_EQ(res, ULO_BIND_ADOPTED);
 	CHECK_EQ(put_blocks(c, pages - 1, 1, 20), 0);
@@ -1367,7 +1380,7 @@ static void test_crash(void)
 	if (!c)
 		return;
 	CHECK(ulo_cache_present(c, 3));
-	CHECK(!strcmp(c->id.validator, id.validator));
+	CHECK(!strcmp(ulo_cache_identity(c)->validator, id.validator));
 	ulo_cache_close(c);
 
 	/* Killed in the middle of dropping the image: the old bits are not
@@ -1376,7 +1389,7 @@ static void test_crash(void)
 	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
 	if (!c)
 		return;
-	CHECK_EQ(c->id.kind, ULO_ID_NONE);
+	CHECK_EQ(ulo_cache_identity(c)->kind, ULO_ID_NONE);
 	CHECK_EQ(ulo_cache_count(c), 0);
 	CHECK_EQ(ulo_cache_bind(c, &id, false, &res, NULL), 0);
 	CHECK(res == ULO_BIND_NEW || res == ULO_BIND_DROPPED);

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cache_internal.h - the cache's own state and its format plug-ins.
+ *
+ * cache.h is what the rest of uloop sees of a cache: an opaque handle and
+ * functions.  This is what is behind it: struct ulo_cache, the ops table of
+ * a format and the helpers the formats share.  It is private so that
+ * the write order and the locking rules of cache.c hold: a field read or
+ * written from outside (a command adopting a size, say) would bypass
+ * them, and every field would become an interface to keep.
+ *
+ * Who includes it, and why:
+ *
+ *   cache.c           the common layer and its write order
+ *   cache_native.c    the formats: where their bytes live
+ *   cache_2007.c
+ *   cache_verify.c    verify and export walk the present bitmap word by
+ *                     word, skipping what is absent (cache_verify.h)
+ *   bind.c            picks its sample from the present bitmap
+ *   transport_kmod.c  uloop.ko reads hits from the cache itself: the
+ *                     transport hands it the on-disk layout (data and
+ *                     checksum offsets, block shift), the present bits
+ *                     and a second open of the file; functions for each
+ *                     would publish the layout to every user of cache.h
+ *                     for the one that is the cache's reader in the kernel
+ *   tests/unit/test-cache.c, test-engine.c  check internals no function
+ *                     tells (commits, the clean flag, the data offset) or
+ *                     break a cache as a full flash would
+ *
+ * cache_header.c does not: it is the header's codec and knows nothing of
+ * struct ulo_cache.
+ */
+#ifndef ULOOP_CACHE_INTERNAL_H
+#define ULOOP_CACHE_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bitmap.h"
+#include "cache.h"
+#include "cache_header.h"
+#include "identity.h"
+
+struct ulo_cache_fmt;
+
+struct ulo_cache {
+	const struct ulo_cache_fmt *fmt;
+	char path[PATH_MAX];
+	char bitmap_path[PATH_MAX];	/* 2007 layout only */
+	int fd;			/* cache file or device */
+	int bfd;		/* 2007 bitmap file, else -1 */
+	int dio_fd;		/* the same file O_DIRECT for data reads, or -1
+				 * (no direct I/O there): ulo_cache_reopen_direct() */
+	bool is_blkdev;
+	bool readonly;
+	bool wipe;
+	uint64_t capacity;	/* device size; UINT64_MAX for files */
+
+	/* Layout; fixed between bind/reset calls (under commit_lock). */
+	bool laid_out;		/* false: new or empty cache */
+	uint32_t block_size;
+	uint32_t block_shift;
+	uint64_t image_size;
+	uint64_t nblocks;
+	uint64_t data_offset;	/* cache offset of image offset 0 */
+	uint64_t csum_offset;	/* CRC-32C per 4 KiB of data; 0: none */
+	uint64_t bitmap_bytes;	/* dense bitmap bytes, 4 KiB pages */
+	bool needs_relayout;	/* an old format: a writer lays it out anew */
+	struct ulo_identity id;	/* bound image (kind NONE: unbound) */
+	uint8_t bind_id[16];	/* random, new at every layout: readers
+				 * check it to tell a drop happened */
+	bool was_clean;		/* native: clean flag found at open */
+
+	struct ulo_bitmap present;	/* lock-free */
+	struct ulo_bitmap pending;	/* lock-free; drained by commit */
+	struct ulo_bitmap durable;	/* protected by commit_lock */
+	struct ulo_bitmap dirty;	/* 4 KiB bitmap pages to write; commit_lock */
+
+	pthread_mutex_t commit_lock;
+	int broken;		/* sticky -errno after a failed flush or
+				 * bitmap write: nothing more is committed */
+	int full;		/* sticky -errno after a failed data write
+				 * (a full flash): no more blocks are taken,
+				 * those already written are still committed */
+	uint64_t commits;	/* successful commits with new bits */
+	/* Damage found (atomics): bitmap sectors whose CRC failed at open,
+	 * cached data whose CRC failed or whose read failed on a hit; blocks
+	 * taken back for it.  After ULO_CACHE_MAX_FAULTS the flash is given
+	 * up (ulo_cache_fault()). */
+	uint64_t bm_csum_errors;
+	uint64_t csum_errors;
+	uint64_t read_errors;
+	uint64_t refetched;
+	int failed;		/* sticky -errno: the flash is given up */
+	const char *giveup_note;	/* what happens then, for its warning
+					 * (the engine's RAM store), or NULL */
+	bool withdrawn;		/* bits cleared since the last bitmap write */
+	uint64_t unkicked;	/* bytes written since the last write-out kick */
+
+	pthread_t committer;	/* periodic commit thread */
+	bool committer_running;
+	bool committer_stop;	/* protected by committer_mx */
+	pthread_mutex_t committer_mx;
+	pthread_cond_t committer_cv;
+	unsigned commit_ms;
+
+	/* Told of blocks [blk, blk + n) once stored and marked present, from
+	 * the storing thread (uloop.ko learns of readahead this way); set by
+	 * ulo_cache_on_store(). */
+	void (*on_store)(void *ctx, uint64_t blk, uint64_t n);
+	void *on_store_ctx;
+	/* Called (commit_lock held) for blocks taken back after a failed
+	 * flush: whoever serves them from the cache must stop; see
+	 * ulo_cache_on_withdraw(). */
+	void (*on_withdraw)(void *ctx, uint64_t blk, uint64_t n);
+	void *on_withdraw_ctx;
+
+	void *fmt_priv;
+};
+
+/*
+ * A format: where the header, bitmap and data live.  Called with
+ * commit_lock held (or before any other thread exists).
+ */
+struct ulo_cache_fmt {
+	const char *name;
+	/* Read an existing layout and durable bitmap.  -ENODATA: new/empty. */
+	int (*load)(struct ulo_cache *c);
+	/* Durably forget the bound identity (step 1 of dropping an image). */
+	int (*unbind)(struct ulo_cache *c);
+	/* Lay out an empty cache for @id, all bits clear, identity last. */
+	int (*format)(struct ulo_cache *c, const struct ulo_identity *id);
+	/* Write on-disk bitmap bytes [@off, @off + @len) (no flush). */
+	int (*write_bitmap)(struct ulo_cache *c, uint64_t off, const void *buf,
+			    size_t len);
+	/* Make written bitmap bytes durable. */
+	int (*sync_bitmap)(struct ulo_cache *c);
+	/* Write and flush the header (@clean: the clean-shutdown flag). */
+	int (*write_header)(struct ulo_cache *c, bool clean);
+	/* Read the binding now on disk (identity and bind id), lock-free. */
+	int (*read_binding)(struct ulo_cache *c, struct ulo_identity *id,
+			    uint8_t *bind_id);
+	void (*close)(struct ulo_cache *c);
+};
+
+extern const struct ulo_cache_fmt ulo_cache_fmt_native;
+extern const struct ulo_cache_fmt ulo_cache_fmt_2007;
+
+/* Would a format 1 native cache fit in format 2 where it lies?  @why gets
+ * the shortfall when not. */
+bool ulo_native_upgrade_fits(struct ulo_cache *c, char *why, size_t len);
+
+/*
+ * (Re)open the O_DIRECT twin of the cache's fd, after the fd changed (a
+ * re-layout renames a new file into place).  Without direct I/O (tmpfs,
+ * no /proc) data reads are buffered.
+ */
+void ulo_cache_reopen_direct(struct ulo_cache *c);
+
+/* Set up bitmaps for the current layout. */
+int ulo_cache_alloc_bitmaps(struct ulo_cache *c);
+void ulo_cache_free_bitmaps(struct ulo_cache *c);
+
+#endif
