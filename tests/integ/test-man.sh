@@ -27,7 +27,7 @@ for c in $cmds; do
 	opts=$("$ULOOP" "$c" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
 	[ -n "$opts" ] || fail "uloop $c --help lists no options"
 	for o in $opts; do
-		printf '%s\n' "$man" | grep -q -e "$o\b" || fail "uloop.8: uloop $c's option $o is not documented"
+		printf '%s\n' "$man" | grep -q -e "$o\\([^a-z-]\\|\$\\)" || fail "uloop.8: uloop $c's option $o is not documented"
 		nopt=$((nopt + 1))
 	done
 done

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libuloop.c - the 2007 ULOOP API (libuloop.h) on top of the engine.
+ * api2007.c - the 2007 ULOOP API on top of the engine.  Its header keeps
+ * the 2007 name, libuloop.h (programs include <uloop/libuloop.h>); the
+ * library it is part of, libuloop.a, is the whole of uloop's library.
  *
  * ulo_init() opens the 2007-layout cache through the cache layer, bound
  * to an identity of kind "libuloop" (the image is the program's and known
