@@ -14,7 +14,8 @@
 #     of the same image and cache takes it over, four times: no EIO, no
 #     failed request, data right;
 #  4. detach: refused while mounted; then the device, its daemon and its
-#     run state are gone;
+#     run state are gone; the 2007 `ulohttp -c CACHE /dev/uloop1 URL`
+#     serves on uloop.ko too;
 #  5. the refusals: kmod without a cache, kmod --read-write, a non-uloop
 #     --device; auto without a cache picks nbd; dmesg clean.
 . "$(dirname "$0")/../integ/functions.sh"
@@ -140,6 +141,12 @@ uloop detach /dev/uloop1 && [ ! -e /sys/block/uloop1 ] && ! kill -0 "$pid" 2>/de
 uloop detach /dev/uloop0 && echo "DETACHED 0"
 uloop status
 
+# 4b. the 2007 command line on uloop.ko's device (docs/kmod.md)
+dev=$(ulohttp -c /dev/vda /dev/uloop1 $URL)
+[ "$dev" = /dev/uloop1 ] && check /dev/uloop1 && uloop status /dev/uloop1 | grep -q "^/dev/uloop1: kmod" &&
+	echo "ULOHTTP KMOD"
+uloop detach /dev/uloop1
+
 # 5. refusals, and auto without a cache
 uloop attach $URL --transport kmod 2>&1 | grep -q "needs --cache" && echo "NO CACHE REFUSED"
 uloop attach $URL --cache /dev/vda --transport kmod --read-write 2>&1 |
@@ -161,7 +168,7 @@ grep -E "^(auto|cold|warm|rot|second|killed|RESTART|TAKEOVER|  kernel|  flash)" 
 for want in "NOT LOADED" "AUTO KMOD" "STATUS KMOD" "COLD OK" "WARM NO DAEMON OK" "HITS IN KERNEL" \
 	"STATUS GONE" "RETAKEN /dev/uloop0" "ROT READ RIGHT" "ROT REPAIRED" "ROT CAUGHT" \
 	"ROT IN STATUS" "ROT LOGGED" "RESTART NO EIO" "RESTART NO FAILED" \
-	"DETACH MOUNTED REFUSED" "DETACHED" "DETACHED 0" "NO CACHE REFUSED" "RW REFUSED" \
+	"DETACH MOUNTED REFUSED" "DETACHED" "DETACHED 0" "ULOHTTP KMOD" "NO CACHE REFUSED" "RW REFUSED" \
 	"NBD DEVICE REFUSED" "AUTO NO CACHE NBD" "RMMOD OK" "DMESG CLEAN"; do
 	grep -q "$want" "$T/kmod-daemon.log" || { tail -n 40 "$T/kmod-daemon.log"; fail "no '$want'"; }
 	echo "ok: $want"
