@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +25,7 @@
 #include "source.h"
 #include "util.h"
 #include "unit.h"
+#include "unit-image.h"
 
 #define BS 65536u
 #define IMG_SIZE (1024 * 1024 + 100)	/* 17 blocks of 64 KiB, last 100 B */
@@ -41,29 +41,6 @@ static const char *tpath(const char *name)
 
 	snprintf(p, PATH_MAX, "%s/%s", tmpdir, name);
 	return p;
-}
-
-/* The bytes of image offset @off in test image number @seed. */
-static uint8_t pat(uint64_t off, unsigned seed)
-{
-	uint64_t x = off * 0x9e3779b97f4a7c15ull + seed * 0x632be59bd9b4e019ull;
-
-	x ^= x >> 29;
-	return (uint8_t)(x ^ (x >> 17));
-}
-
-static void fill(uint8_t *buf, uint64_t off, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = pat(off + i, seed);
-}
-
-static bool is_pat(const uint8_t *buf, uint64_t off, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != pat(off + i, seed))
-			return false;
-	return true;
 }
 
 static int rw_file_at(const char *path, void *buf, size_t len, uint64_t off,
@@ -96,7 +73,7 @@ static void make_image(const char *path, uint64_t size, unsigned seed)
 {
 	uint8_t *buf = malloc(size);
 
-	fill(buf, 0, size, seed);
+	unit_fill(buf, 0, size, seed);
 	unlink(path);
 	CHECK_EQ(rw_file_at(path, buf, size, 0, true), 0);
 	free(buf);
@@ -300,7 +277,7 @@ static bool file_is_image(const char *path, uint64_t size, unsigned seed)
 	uint8_t *buf = malloc(size + 1);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	bool ok = buf && fd >= 0 && read(fd, buf, size + 1) == (ssize_t)size &&
-		is_pat(buf, 0, size, seed);
+		unit_is_pat(buf, 0, size, seed);
 
 	if (fd >= 0)
 		close(fd);
@@ -353,7 +330,7 @@ static void test_export(void)
 		       (n = read(pfd[0], buf + got, IMG_SIZE - got)) > 0)
 			got += n;
 		_exit(got == IMG_SIZE && read(pfd[0], &n, 1) == 0 &&
-		      is_pat(buf, 0, IMG_SIZE, 5) ? 0 : 1);
+		      unit_is_pat(buf, 0, IMG_SIZE, 5) ? 0 : 1);
 	}
 	close(pfd[0]);
 	o.name = "pipe";
@@ -381,9 +358,9 @@ static void test_2007_adopt_size(void)
 	uint8_t *buf = malloc(4096);
 
 	/* Pages 0 and 256 of the image, the last one padded with zeros. */
-	fill(buf, 0, 4096, 6);
+	unit_fill(buf, 0, 4096, 6);
 	CHECK_EQ(rw_file_at(p, buf, 4096, 0, true), 0);
-	fill(buf, 256 * 4096, 100, 6);
+	unit_fill(buf, 256 * 4096, 100, 6);
 	memset(buf + 100, 0, 4096 - 100);
 	CHECK_EQ(rw_file_at(p, buf, 4096, 256 * 4096, true), 0);
 	bm[256 / 8] = 1u << (256 % 8);
@@ -437,15 +414,6 @@ out:
 	ulo_source_close(src2);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -457,6 +425,6 @@ int main(void)
 	UNIT_RUN(test_verify_relaid);
 	UNIT_RUN(test_export);
 	UNIT_RUN(test_2007_adopt_size);
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rm_tree(tmpdir);
 	return unit_done();
 }

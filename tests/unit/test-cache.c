@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +33,7 @@
 #include "crc32c.h"
 #include "util.h"
 #include "unit.h"
+#include "unit-image.h"
 
 #define BS 65536u
 #define IMG_SIZE (1024 * 1024 + 100)	/* 17 blocks of 64 KiB, last 100 B */
@@ -58,29 +58,6 @@ static void make_id(struct ulo_identity *id, uint64_t size, const char *val)
 	id->size = size;
 	snprintf(id->validator, sizeof(id->validator), "%s", val);
 	snprintf(id->location, sizeof(id->location), "/srv/images/disk.img");
-}
-
-/* The bytes of image offset @off in test image number @seed. */
-static uint8_t pat(uint64_t off, unsigned seed)
-{
-	uint64_t x = off * 0x9e3779b97f4a7c15ull + seed * 0x632be59bd9b4e019ull;
-
-	x ^= x >> 29;
-	return (uint8_t)(x ^ (x >> 17));
-}
-
-static void fill(uint8_t *buf, uint64_t off, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = pat(off + i, seed);
-}
-
-static bool is_pat(const uint8_t *buf, uint64_t off, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != pat(off + i, seed))
-			return false;
-	return true;
 }
 
 static bool is_zero(const uint8_t *buf, size_t len)
@@ -114,7 +91,7 @@ static int put_blocks(struct ulo_cache *c, uint64_t blk, uint64_t n,
 	uint8_t *buf = malloc(len);
 	int ret;
 
-	fill(buf, off, len, seed);
+	unit_fill(buf, off, len, seed);
 	ret = ulo_cache_write_blocks(c, blk, buf, len);
 	free(buf);
 	return ret;
@@ -128,7 +105,7 @@ static bool block_ok(struct ulo_cache *c, uint64_t blk, unsigned seed)
 	uint8_t *buf = malloc(len);
 	bool ok;
 
-	ok = !ulo_cache_read(c, buf, off, len) && is_pat(buf, off, len, seed);
+	ok = !ulo_cache_read(c, buf, off, len) && unit_is_pat(buf, off, len, seed);
 	free(buf);
 	return ok;
 }
@@ -269,10 +246,10 @@ static void test_native_create(void)
 	CHECK(block_ok(c, 16, 1));
 	/* A read inside and across blocks. */
 	CHECK_EQ(ulo_cache_read(c, buf, BS - 10, 1000), 0);
-	CHECK(is_pat(buf, BS - 10, 1000, 1));
+	CHECK(unit_is_pat(buf, BS - 10, 1000, 1));
 
 	/* Malformed writes are refused and name the cache. */
-	fill(buf, 3 * BS, 100, 1);
+	unit_fill(buf, 3 * BS, 100, 1);
 	CHECK_EQ(ulo_cache_write_blocks(c, 3, buf, 100), -EINVAL);
 	CHECK_STR_CONTAINS(ulo_errmsg(), p);
 	CHECK_EQ(ulo_cache_write_blocks(c, NBLK, buf, 100), -EINVAL);
@@ -802,7 +779,7 @@ static void test_data_crc(void)
 	/* Reads not touching that 4 KiB still pass. */
 	CHECK_EQ(ulo_cache_read_checked(c, buf, 5 * BS, 4096, &bad), 0);
 	CHECK_EQ(ulo_cache_read_checked(c, buf, 5 * BS + 8192, 100, &bad), 0);
-	CHECK(is_pat(buf, 5 * BS + 8192, 100, 14));
+	CHECK(unit_is_pat(buf, 5 * BS + 8192, 100, 14));
 	/* Any that does fails, unaligned too. */
 	CHECK_EQ(ulo_cache_read_checked(c, buf, 5 * BS, BS, &bad), -EBADMSG);
 	CHECK_EQ(bad, 5);
@@ -1079,9 +1056,9 @@ static void test_2007_layout(void)
 	CHECK_EQ(put_blocks(c, pages - 1, 1, 15), 0);	/* 100 bytes */
 	/* The cache file is the image: data at the image offset. */
 	CHECK_EQ(read_file_at(p, page, 4096, 2 * 4096), 0);
-	CHECK(is_pat(page, 2 * 4096, 4096, 15));
+	CHECK(unit_is_pat(page, 2 * 4096, 4096, 15));
 	CHECK_EQ(read_file_at(p, page, 100, (pages - 1) * 4096), 0);
-	CHECK(is_pat(page, (pages - 1) * 4096, 100, 15));
+	CHECK(unit_is_pat(page, (pages - 1) * 4096, 100, 15));
 	CHECK(block_ok(c, 9, 15));
 
 	CHECK_EQ(read_file_at(bp, bm, sizeof(bm), 0), 0);
@@ -1397,15 +1374,6 @@ static void test_crash(void)
 	CHECK_EQ(ulo_cache_close(c), 0);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -1436,6 +1404,6 @@ int main(void)
 	UNIT_RUN(test_2007_adopt);
 	UNIT_RUN(test_2007_short_bitmap);
 	UNIT_RUN(test_crash);
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rm_tree(tmpdir);
 	return unit_done();
 }

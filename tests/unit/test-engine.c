@@ -15,7 +15,6 @@
  * many threads reading at once never make two requests for one block.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -1348,12 +1347,6 @@ out:
 	env_close(&v);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -1373,6 +1366,6 @@ int main(void)
 	UNIT_RUN(test_many_runs);
 	UNIT_RUN(test_demand_first);
 	UNIT_RUN(test_rate);
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rm_tree(tmpdir);
 	return unit_done();
 }

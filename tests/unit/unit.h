@@ -11,6 +11,7 @@
 #ifndef ULOOP_UNIT_H
 #define ULOOP_UNIT_H
 
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +60,21 @@ static int unit_cases, unit_failed_cases;
 			fprintf(stderr, "ok   %s\n", #fn);		\
 		}							\
 	} while (0)
+
+static inline int unit_rm_one(const char *path, const struct stat *st, int flag,
+			      struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Remove a test's scratch directory and all in it. */
+static inline void unit_rm_tree(const char *dir)
+{
+	nftw(dir, unit_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static inline int unit_done(void)
 {
