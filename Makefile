@@ -243,6 +243,10 @@ install: all
 		$(DESTDIR)$(ITOOLSDIR)/scripts/init-top $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 hooks/dracut/90uloop/*.sh $(DESTDIR)$(DRACUTDIR)/90uloop/
 	install -m 0755 hooks/initramfs-tools/hooks/uloop $(DESTDIR)$(ITOOLSDIR)/hooks/uloop
+	# The hooks find the static uloop and the boot library where this
+	# install put them, whatever the PREFIX.
+	sed -i 's|@LIBDIR@|$(LIBDIR)|' $(DESTDIR)$(DRACUTDIR)/90uloop/module-setup.sh \
+		$(DESTDIR)$(ITOOLSDIR)/hooks/uloop
 	install -m 0755 hooks/initramfs-tools/scripts/init-top/uloop $(DESTDIR)$(ITOOLSDIR)/scripts/init-top/uloop
 	install -m 0644 hooks/initramfs-tools/scripts/uloop $(DESTDIR)$(ITOOLSDIR)/scripts/uloop
 	install -m 0644 docs/man/*.7 $(DESTDIR)$(MANDIR)/man7/

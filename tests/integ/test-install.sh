@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # `make install` into a DESTDIR: the commands, the 2007 names, the library,
-# the initramfs builder on the PATH next to its /init and lib; the
+# the initramfs builder on the PATH next to its /init and lib, the hooks
+# told where those are; the
 # installed builder makes an image holding /init, its lib, busybox and the
 # static uloop, and the same image twice (reproducible).
 . "$(dirname "$0")/functions.sh"
@@ -20,6 +21,10 @@ for f in usr/bin/uloop usr/bin/ulohttp usr/bin/ulobdev usr/lib/libuloop.a \
 	usr/lib/uloop/initramfs/init usr/lib/uloop/initramfs/lib/net.sh usr/lib/uloop/initramfs/lib/dev.sh usr/lib/uloop/initramfs/lib/cmdline.sh usr/lib/uloop/initramfs/lib/boot.sh; do
 	[ -e "$T/inst/$f" ] || fail "make install did not install /$f"
 done
+# The hooks look where this install put the static uloop and the boot library.
+grep -qx "ULOOP_LIBDIR=/usr/lib" "$T/inst/usr/lib/dracut/modules.d/90uloop/module-setup.sh" &&
+	grep -qx "libdir=/usr/lib" "$T/inst/usr/share/initramfs-tools/hooks/uloop" ||
+	fail "make install did not write its LIBDIR into the dracut module and the initramfs-tools hook"
 b=$T/inst/usr/sbin/uloop-mkinitramfs
 "$b" --kver "$kver" --kmoddir "$kroot/lib/modules/$kver" --output "$T/a.img" >/dev/null ||
 	fail "the installed uloop-mkinitramfs failed"

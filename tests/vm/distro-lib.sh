@@ -208,6 +208,8 @@ distro_itools() {
 		on_exit "umount -R $_c"
 		# hooks/initramfs-tools mirrors /usr/share/initramfs-tools.
 		cp -r "$top/hooks/initramfs-tools/." "$_c/usr/share/initramfs-tools/"
+		# As make install PREFIX=/usr writes it.
+		sed -i 's|@LIBDIR@|/usr/lib|' "$_c/usr/share/initramfs-tools/hooks/uloop"
 		mkdir -p "$_c/usr/lib/uloop" "$_c/lib/modules/$KVER"
 		cp "$ULOOP_VM_BIN" "$_c/usr/lib/uloop/uloop.static"
 		mkdir -p "$_c/usr/lib/uloop/initramfs/lib"

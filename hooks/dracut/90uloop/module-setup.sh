@@ -8,8 +8,8 @@
 #   dracut --add uloop ...          (never picked by itself: check 255)
 #
 # What goes in: the static uloop (ULOOP_STATIC, or where make install
-# puts it), the boot library shared with the other flavours as /lib/uloop
-# (ULOOP_BOOTLIB, or where make install puts it), the CA bundle as /etc/uloop/ca.pem (the host's own
+# put it), the boot library shared with the other flavours as /lib/uloop
+# (ULOOP_BOOTLIB, or where make install put it), the CA bundle as /etc/uloop/ca.pem (the host's own
 # /etc/uloop/ca.pem if it has one, else the distribution's bundle: uloop
 # trusts that file without rd.uloop.ca), the cmdline parser, the netroot
 # handler /sbin/ulooproot, the systemd generator when dracut runs systemd,
@@ -46,26 +46,24 @@ installkernel() {
 	return 0
 }
 
+# `make install` writes its LIBDIR here; ULOOP_STATIC and ULOOP_BOOTLIB
+# name other files (a tree that is not installed, as the tests use).
+ULOOP_LIBDIR=@LIBDIR@
+
 install() {
-	_uloop=${ULOOP_STATIC:-}
-	for _c in /usr/lib/uloop/uloop.static /usr/local/lib/uloop/uloop.static; do
-		[ -n "$_uloop" ] && break
-		[ -x "$_c" ] && _uloop=$_c
-	done
-	if [ -z "$_uloop" ]; then
-		derror "uloop: no static uloop (make install puts it in /usr/lib/uloop or /usr/local/lib/uloop; or set ULOOP_STATIC)"
-		return 1
+	_uloop=${ULOOP_STATIC:-$ULOOP_LIBDIR/uloop/uloop.static}
+	_lib=${ULOOP_BOOTLIB:-$ULOOP_LIBDIR/uloop/initramfs/lib}
+	# dracut goes on after a failed install(): an image without uloop
+	# would boot to nothing, so the build stops here.
+	if [ ! -x "$_uloop" ]; then
+		dfatal "uloop: no static uloop at $_uloop (make static && make install; or set ULOOP_STATIC)"
+		exit 1
+	fi
+	if [ ! -r "$_lib/boot.sh" ]; then
+		dfatal "uloop: no boot library in $_lib (make install; or set ULOOP_BOOTLIB)"
+		exit 1
 	fi
 	inst_simple "$_uloop" /usr/sbin/uloop
-	_lib=${ULOOP_BOOTLIB:-}
-	for _c in /usr/lib/uloop/initramfs/lib /usr/local/lib/uloop/initramfs/lib; do
-		[ -n "$_lib" ] && break
-		[ -r "$_c/boot.sh" ] && _lib=$_c
-	done
-	if [ -z "$_lib" ] || [ ! -r "$_lib/boot.sh" ]; then
-		derror "uloop: no boot library ${_lib:+in $_lib }(make install puts it in /usr/lib/uloop/initramfs/lib or /usr/local/lib/uloop/initramfs/lib; or set ULOOP_BOOTLIB)"
-		return 1
-	fi
 	for _f in dev.sh cmdline.sh boot.sh; do
 		inst_simple "$_lib/$_f" "/lib/uloop/$_f"
 	done
