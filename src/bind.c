@@ -144,7 +144,6 @@ static int ulo_sample_compare(struct ulo_cache *c, struct ulo_source *src,
 		if (ret && ret != -ENOMEM) {
 			/* The flash's damage, not the image's change: that
 			 * block is taken back and fetched again. */
-			ulo_warn("%s; fetched again from the source", ulo_errmsg());
 			ulo_cache_fault(c, bad, ret);
 			ret = 0;
 			continue;

@@ -585,8 +585,10 @@ bool ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk)
 
 bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err)
 {
+	char why[512];
 	uint64_t faults;
 
+	snprintf(why, sizeof(why), "%s", ulo_errmsg());
 	/* Counted once per block taken back: readers that planned the same
 	 * bad block before the first of them withdrew it are one fault. */
 	if (!ulo_cache_withdraw(c, blk))
@@ -595,6 +597,11 @@ bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err)
 			   __ATOMIC_RELAXED);
 	faults = __atomic_load_n(&c->csum_errors, __ATOMIC_RELAXED) +
 		 __atomic_load_n(&c->read_errors, __ATOMIC_RELAXED);
+	/* Told here, whoever met it (a read, the bind's sample), so one
+	 * budget covers them all: the first few, not one line per block of
+	 * a rotting flash. */
+	if (faults <= ULO_CACHE_TOLD_FAULTS)
+		ulo_warn("%s; fetched again from the source", why);
 	if (faults < ULO_CACHE_MAX_FAULTS)
 		return true;
 	pthread_mutex_lock(&c->commit_lock);

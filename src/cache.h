@@ -31,8 +31,10 @@
 #define ULO_DEFAULT_BLOCK_SIZE (64 * 1024)
 #define ULO_DEFAULT_COMMIT_MS 1000
 #define ULO_2007_PAGE 4096	/* the 2007 layout's block: a page */
-/* Failed reads and checksums after which a flash is given up. */
+/* Failed reads and checksums after which a flash is given up, and how
+ * many of them are told (each a warning line). */
 #define ULO_CACHE_MAX_FAULTS 16
+#define ULO_CACHE_TOLD_FAULTS 10
 
 struct ulo_cache;
 
@@ -97,9 +99,10 @@ int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len);
 bool ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk);	/* was present */
 
 /*
- * Block @blk failed a read or its checksum (@err): withdraw it, and count
- * it (once, however many readers saw it; -EBADMSG a checksum, else a read
- * error).  Returns
+ * Block @blk failed a read or its checksum (@err, ulo_errmsg() saying
+ * how): withdraw it, count it (once, however many readers saw it;
+ * -EBADMSG a checksum, else a read error) and, for the first
+ * ULO_CACHE_TOLD_FAULTS, warn that it is fetched again.  Returns
  * true while the cache is still used; after ULO_CACHE_MAX_FAULTS faults the
  * flash is given up with one warning (no block present, no more writes)
  * and false is returned.

@@ -102,7 +102,6 @@ struct ulo_engine {
 	uint64_t rate_next_ns;	/* rate_lock */
 
 	struct ulo_stats st;	/* atomics */
-	unsigned faults_told;	/* cache faults warned of (the first 10) */
 };
 
 static void ulo_q_push(struct ulo_runq *q, struct ulo_run *r, enum ulo_queue_id id)
@@ -546,9 +545,6 @@ static int ulo_read_copy(struct ulo_engine *e, struct ulo_read_ctx *x,
 				/* The flash failed it or it is not what was
 				 * stored: take the block back and read again,
 				 * which fetches it from the source. */
-				if (__atomic_add_fetch(&e->faults_told, 1, __ATOMIC_RELAXED) <= 10)
-					ulo_warn("%s; fetched again from the source",
-						 ulo_errmsg());
 				ulo_cache_fault(e->cache, bad, ret);
 				return -EAGAIN;
 			}
