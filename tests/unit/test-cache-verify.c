@@ -35,12 +35,7 @@ static char tmpdir[] = "/tmp/uloop-unit-verify-XXXXXX";
 
 static const char *tpath(const char *name)
 {
-	static char buf[8][PATH_MAX];
-	static int i;
-	char *p = buf[i++ % 8];
-
-	snprintf(p, PATH_MAX, "%s/%s", tmpdir, name);
-	return p;
+	return unit_path(tmpdir, name);
 }
 
 static int rw_file_at(const char *path, void *buf, size_t len, uint64_t off,

@@ -43,12 +43,7 @@ static char tmpdir[] = "/tmp/uloop-unit-cache-XXXXXX";
 
 static const char *tpath(const char *name)
 {
-	static char buf[8][PATH_MAX];
-	static int i;
-	char *p = buf[i++ % 8];
-
-	snprintf(p, PATH_MAX, "%s/%s", tmpdir, name);
-	return p;
+	return unit_path(tmpdir, name);
 }
 
 static void make_id(struct ulo_identity *id, uint64_t size, const char *val)
