@@ -56,13 +56,13 @@ B := build
 # HTTP source (sources are registered: src/source.c).
 LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_file.c \
 	cache_header.c cache.c cache_native.c cache_2007.c cache_verify.c json.c stats.c \
-	plan.c engine.c ramstore.c progress.c failpoint.c transport_fuse.c api2007.c \
+	plan.c profile.c engine.c fill.c ramstore.c progress.c failpoint.c transport_fuse.c api2007.c \
 	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c transport.c offline.c daemon.c runstate.c ramwrites.c
 # libuloop-http.a: the HTTP source, for the uloop command, which registers
 # it.  Not installed: it needs the libcurl + mbedTLS built above.
 HTTP_SRC := source_http.c http_client.c http_parse.c tls_verify.c
 CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_check.c cmd_export.c \
-	cmd_cat.c cmd_attach.c cmd_detach.c cmd_status.c cmd_ulo2007.c
+	cmd_cat.c cmd_attach.c cmd_detach.c cmd_profile.c cmd_status.c cmd_ulo2007.c
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 HTTP_OBJ := $(HTTP_SRC:%.c=$(B)/obj/%.o)

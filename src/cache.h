@@ -28,7 +28,7 @@
 #include "cache_header.h"
 #include "identity.h"
 
-#define ULO_DEFAULT_BLOCK_SIZE (64 * 1024)
+#define ULO_DEFAULT_BLOCK_SIZE 4096
 #define ULO_DEFAULT_COMMIT_MS 1000
 #define ULO_2007_PAGE 4096	/* the 2007 layout's block: a page */
 /* Failed reads and checksums after which a flash is given up, and how

@@ -187,6 +187,7 @@ int cmd_export(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 /* ulohttp (@http) and ulobdev, argv as the 2007 tools had it. */
 int cmd_ulo2007(int argc, char **argv, bool http);

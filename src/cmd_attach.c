@@ -12,7 +12,9 @@
  * when the device can be mounted (and fails if SIGTERM came meanwhile).
  * The main thread then sleeps in sigwait(): SIGTERM/SIGINT detach
  * cleanly; SIGUSR1 comes from the transport when the device was ended
- * from outside (uloop detach, nbd-client -d, umount of a fuse file).
+ * from outside (uloop detach, nbd-client -d, umount of a fuse file);
+ * SIGUSR2 asks for the boot profile recorded so far (`uloop profile`).
+ * A boot profile given is replayed, and the image hydrated, by fill.c.
  * Which transport, takeovers and the caches a dead uloop.ko device still
  * reads are transport.c's; --offline's fallback is offline.c's.
  */
@@ -29,6 +31,7 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "fill.h"
 #include "offline.h"
 #include "runstate.h"
 #include "transport.h"
@@ -48,13 +51,18 @@ static void attach_usage(FILE *f)
 	      "Options:\n"
 	      "  --cache PATH        cache file or partition (none: fetch every time)\n"
 	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
-	      "  --block-size N      block size of a new cache (4K..1M, default 64K)\n"
+	      "  --block-size N      block size of a new cache (4K..1M, default 4K)\n"
 	      "  --device DEV        /dev/nbdN (nbd), /dev/uloopN (kmod), or a file to\n"
 	      "                      serve (fuse); a device whose daemon died is taken over\n"
 	      "  --transport T       auto (default: kmod with a cache if uloop.ko loads,\n"
 	      "                      else nbd), kmod, nbd, fuse\n"
 	      "  --connections N     parallel requests and nbd connections (default 4)\n"
 	      "  --readahead N       readahead limit (default 1M)\n"
+	      "  --profile FILE|URL  a boot profile (uloop profile): fetch its blocks\n"
+	      "                      first, in the order the boot reads them\n"
+	      "  --hydrate[=RATE[,jitter=SECS]]  then fetch the rest of the image in the\n"
+	      "                      background, at most RATE bytes/s (default: no\n"
+	      "                      limit), starting after a random 0..SECS\n"
 	      "  --reconnect-timeout SECS  how long the kernel keeps I/O waiting for a\n"
 	      "                      restarted daemon (default 120)\n"
 	      "  --foreground        do not daemonise\n"
@@ -68,7 +76,7 @@ static void attach_usage(FILE *f)
 }
 
 enum { OPT_DEVICE = 400, OPT_TRANSPORT, OPT_FOREGROUND, OPT_READ_WRITE,
-       OPT_RECONNECT, OPT_WRITE_LIMIT };
+       OPT_RECONNECT, OPT_WRITE_LIMIT, OPT_PROFILE, OPT_HYDRATE };
 
 #define ATTACH_WRITE_LIMIT (256ull << 20)
 
@@ -79,6 +87,9 @@ struct attach {
 	struct ulo_cache *cache;
 	struct ulo_engine *eng;
 	struct ulo_transport *tr;
+	struct ulo_fill_opts fo;
+	struct ulo_fill *fill;
+	struct ulo_runstate rs;	/* what the state files say */
 	bool foreground;
 	char devpath[4096];
 	volatile bool state_stop;
@@ -93,22 +104,28 @@ static void attach_warn(const char *msg)
 static void *attach_state_thread(void *arg)
 {
 	struct attach *a = arg;
-	struct ulo_runstate rs = {
-		.device = a->devpath, .transport = a->to.kind,
-		.pid = getpid(), .src = a->src, .cache = a->cache, .eng = a->eng,
-		.started = time(NULL), .read_write = a->to.read_write,
-	};
 
-	/* The first write happened before "ready" (attach_ready). */
+	/* The first write happened before "ready". */
 	for (;;) {
 		for (int i = 0; i < 10 && !a->state_stop; i++)
 			usleep(100000);
 		if (a->state_stop)
 			break;
-		if (ulo_runstate_write(&rs))
+		if (ulo_runstate_write(&a->rs))
 			ulo_debug("attach", "%s", ulo_errmsg());
 	}
 	return NULL;
+}
+
+/* SIGUSR2: the boot profile recorded so far, for `uloop profile`. */
+static void attach_write_profile(struct attach *a)
+{
+	struct ulo_profile p;
+
+	if (ulo_engine_profile(a->eng, &p) ||
+	    ulo_runstate_write_profile(a->devpath, &p))
+		ulo_warn("%s: boot profile: %s", a->devpath, ulo_errmsg());
+	ulo_profile_free(&p);
 }
 
 /* Point stderr at /dev/kmsg, else /dev/null (never the caller's file). */
@@ -151,6 +168,17 @@ static int attach_opt(int opt, const char *arg, void *ctx)
 	case OPT_READ_WRITE:
 		a->to.read_write = true;
 		return 1;
+	case OPT_PROFILE:
+		a->fo.profile = arg;
+		return 1;
+	case OPT_HYDRATE:
+		a->fo.hydrate = true;
+		if (ulo_fill_parse_hydrate(arg, &a->fo.rate, &a->fo.jitter_s)) {
+			cli_usage_error("--hydrate: invalid value '%s' (RATE[,jitter=SECONDS], RATE a size per second, 0 or max for no limit)",
+					arg);
+			exit(ULO_EXIT_USAGE);
+		}
+		return 1;
 	case OPT_WRITE_LIMIT:
 		if (ulo_parse_size(arg, &a->to.write_limit) || a->to.write_limit < 4096) {
 			cli_usage_error("--write-limit: invalid size '%s'", arg);
@@ -181,6 +209,8 @@ int cmd_attach(int argc, char **argv)
 		{ "read-write", no_argument, NULL, OPT_READ_WRITE },
 		{ "reconnect-timeout", required_argument, NULL, OPT_RECONNECT },
 		{ "write-limit", required_argument, NULL, OPT_WRITE_LIMIT },
+		{ "profile", required_argument, NULL, OPT_PROFILE },
+		{ "hydrate", optional_argument, NULL, OPT_HYDRATE },
 		CLI_OPT_END
 	};
 	struct attach a = {
@@ -188,6 +218,7 @@ int cmd_attach(int argc, char **argv)
 			.write_limit = ATTACH_WRITE_LIMIT },
 	};
 	pthread_t state_thr;
+	uint64_t present0 = 0;
 	bool stated = false;
 	int ready = -1, ret, sig;
 	sigset_t set;
@@ -198,6 +229,16 @@ int cmd_attach(int argc, char **argv)
 		return ret;
 	if (cli_check_opts(&a.o))
 		return ULO_EXIT_USAGE;
+	if ((a.fo.profile || a.fo.hydrate) && !a.o.cache)
+		return cli_usage_error("%s needs a cache (--cache): what it fetches is kept there",
+				       a.fo.profile ? "--profile" : "--hydrate");
+	if ((a.fo.profile || a.fo.hydrate) && a.o.offline)
+		return cli_usage_error("%s and --offline: an offline image fetches nothing",
+				       a.fo.profile ? "--profile" : "--hydrate");
+	/* The daemon records the boot profile (uloop profile), and a
+	 * replay or hydration never takes the worker a boot's read needs. */
+	a.o.eng.record_profile = true;
+	a.o.eng.demand_reserve = true;
 	a.to.cache = a.o.cache;
 	a.to.connections = a.o.eng.connections;
 	a.to.source_timeout_s = a.o.src.timeout_s;
@@ -219,6 +260,7 @@ int cmd_attach(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	cli_source_defaults(&a.o);
@@ -246,18 +288,29 @@ int cmd_attach(int argc, char **argv)
 	if (a.tr)
 		snprintf(a.devpath, sizeof(a.devpath), "%s", ulo_transport_path(a.tr));
 	ulo_debug("attach", "device started: %d", ret);
+	if (!ret && a.cache)
+		present0 = ulo_cache_count(a.cache);
+	if (!ret && a.cache && !a.o.offline) {
+		/* Replay and hydration start with the device: the boot's
+		 * first reads find the profile's fetches under way. */
+		a.fo.src_opts = &a.o.src;
+		a.fo.note = attach_warn;
+		ret = ulo_fill_start(a.eng, a.cache, &a.src->id, &a.fo, &a.fill);
+	}
 	if (!ret) {
 		/* The run state exists before anyone is told "ready": detach
 		 * and status see the daemon from the first moment. */
-		struct ulo_runstate rs = {
+		sigset_t pend;
+
+		a.rs = (struct ulo_runstate){
 			.device = a.devpath, .transport = a.to.kind,
 			.pid = getpid(), .src = a.src, .cache = a.cache,
 			.eng = a.eng, .started = time(NULL),
 			.read_write = a.to.read_write,
+			.present_at_start = present0, .fill = a.fill,
+			.profile_source = a.fo.profile,
 		};
-		sigset_t pend;
-
-		ret = ulo_runstate_write(&rs);
+		ret = ulo_runstate_write(&a.rs);
 		/* A stop asked for while we started: do not say "ready". */
 		if (!ret && !sigpending(&pend) &&
 		    (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT)))
@@ -281,13 +334,17 @@ int cmd_attach(int argc, char **argv)
 	if (!a.foreground && !isatty(STDERR_FILENO))
 		attach_stderr_to_kmsg();
 
-	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		;	/* no configuration to reload */
+	/* SIGHUP: no configuration to reload. */
+	while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR2))
+		if (sig == SIGUSR2)
+			attach_write_profile(&a);
 	ret = 0;
 out:
 	a.state_stop = true;
 	if (stated)
 		pthread_join(state_thr, NULL);
+	/* Before the engine goes: the fill queues its fetches. */
+	ulo_fill_stop(a.fill);
 	/* A device still open stays, with its run state, for a successor. */
 	if (ulo_transport_stop(a.tr) > 0)
 		a.devpath[0] = '\0';

@@ -22,7 +22,7 @@ static void cat_usage(FILE *f)
 	      "Options:\n"
 	      "  --cache PATH        cache file or partition (created if missing)\n"
 	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
-	      "  --block-size N      block size of a new cache (default 64K)\n"
+	      "  --block-size N      block size of a new cache (default 4K)\n"
 	      "  --offset N          start here (default 0)\n"
 	      "  --length N          this many bytes (default: to the end)\n"
 	      "  --readahead N       readahead limit for sequential reads (default 1M)\n"

@@ -27,7 +27,7 @@ static void hydrate_usage(FILE *f)
 	      "Options:\n"
 	      "  --cache PATH        cache file or partition (created if missing)\n"
 	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
-	      "  --block-size N      block size of a new cache (4K..1M, default 64K)\n"
+	      "  --block-size N      block size of a new cache (4K..1M, default 4K)\n"
 	      "  --rate BYTES        fetch at most BYTES per second (e.g. 10M)\n"
 	      "  --connections N     parallel requests (default 4)\n"
 	      "  --progress          show a progress bar (default: on a terminal)\n"
@@ -90,7 +90,7 @@ int cmd_hydrate(int argc, char **argv)
 	ulo_progress_start(&prog, o.progress, size,
 			   ULO_MIN(size, had * ulo_cache_block_size(cache)));
 	for (off = 0; off < size; off += HYDRATE_WINDOW) {
-		if (ulo_engine_prefetch(eng, off, HYDRATE_WINDOW)) {
+		if (ulo_engine_prefetch(eng, off, HYDRATE_WINDOW, NULL)) {
 			ulo_progress_end(&prog);
 			ulo_engine_drain(eng);
 			if (cli_signal_received())

@@ -56,6 +56,7 @@ struct ulo_run {
 	enum ulo_queue_id queue;
 	bool background;	/* counted in bg_outstanding */
 	bool readahead;
+	bool counted_bg;	/* taken by a worker as background: bg_running */
 	int err;		/* -errno once done, if failed */
 	char *errmsg;
 	unsigned refs;		/* queue/worker + each joined reader */
@@ -76,7 +77,7 @@ struct ulo_engine {
 	uint32_t shift;
 	uint64_t bs, image_size, nblocks;
 	uint64_t max_blocks;	/* per request */
-	uint64_t ra_init, ra_max;	/* readahead, blocks */
+	struct ulo_ra_policy ra_pol;	/* bytes; max 0: no readahead */
 	uint64_t rate;		/* bytes/s, 0 = unlimited */
 
 	pthread_mutex_t lock;
@@ -92,6 +93,9 @@ struct ulo_engine {
 	int stale;		/* -ESTALE latch; lock */
 	char stale_msg[1024];
 	struct ulo_ra ra;	/* lock */
+	unsigned bg_running;	/* background runs taken by workers; lock */
+	bool demand_reserve;
+	struct ulo_profile_rec rec;	/* when recording (rec.unit != 0) */
 	bool stop;		/* lock */
 	bool cancelled;		/* lock: no more background work */
 
@@ -216,6 +220,12 @@ static struct ulo_run *ulo_run_queue(struct ulo_engine *e, uint64_t blk,
 static void ulo_run_finish(struct ulo_engine *e, struct ulo_run *r)
 {
 	r->state = ULO_RUN_DONE;
+	if (r->counted_bg) {
+		e->bg_running--;
+		/* A worker kept for demand may take background work again. */
+		if (e->bg.head)
+			pthread_cond_signal(&e->work_cv);
+	}
 	if (r->iprev)
 		r->iprev->inext = r->inext;
 	else
@@ -307,9 +317,15 @@ static void *ulo_worker(void *arg)
 
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
-		struct ulo_run *r = e->demand.head ? e->demand.head : e->bg.head;
+		struct ulo_run *r = e->demand.head;
 		int ret;
 
+		/* The last free worker is kept for demand reads: a boot's
+		 * read never waits for a hydrate's or a profile's fetch to
+		 * finish (unless there is only one worker). */
+		if (!r && (!e->demand_reserve || e->nworkers == 1 ||
+			   e->bg_running + 1 < e->nworkers))
+			r = e->bg.head;
 		if (e->stop)
 			break;
 		if (!r) {
@@ -318,6 +334,9 @@ static void *ulo_worker(void *arg)
 		}
 		ulo_q_del(r->queue == ULO_Q_BG ? &e->bg : &e->demand, r);
 		r->state = ULO_RUN_RUNNING;
+		r->counted_bg = r->background;
+		if (r->counted_bg)
+			e->bg_running++;
 		if (e->stale) {
 			r->err = e->stale;
 			r->errmsg = strdup(e->stale_msg);
@@ -377,10 +396,16 @@ int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 	}
 	e->max_blocks = ULO_MAX((uint64_t)1, maxreq >> e->shift);
 	/* Readahead only makes sense when there is a cache to keep it in. */
-	e->ra_max = cache ? o->readahead >> e->shift : 0;
-	e->ra_init = ULO_MIN(e->ra_max, ULO_MAX((uint64_t)1, (128 * 1024ull) >> e->shift));
+	e->ra_pol.max = cache ? o->readahead : 0;
+	e->ra_pol.init = ULO_MIN(e->ra_pol.max, ULO_RA_INIT);
+	e->ra_pol.trigger = o->readahead_trigger ? o->readahead_trigger : ULO_RA_TRIGGER;
 	e->rate = o->rate;
 	e->bg_limit = 2 * n;
+	e->demand_reserve = o->demand_reserve;
+	if (o->record_profile && ulo_profile_rec_init(&e->rec, e->image_size, e->bs)) {
+		free(e);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_mutex_init(&e->rate_lock, NULL);
 	pthread_cond_init(&e->work_cv, NULL);
@@ -470,8 +495,7 @@ static bool ulo_bg_skip(void *ctx, uint64_t blk)
 static void ulo_queue_readahead(struct ulo_engine *e, uint64_t off,
 				size_t len, uint64_t last)
 {
-	uint64_t w = e->ra_max ? ulo_ra_update(&e->ra, off, len, e->ra_init,
-					       e->ra_max) : 0;
+	uint64_t w = e->ra_pol.max ? ulo_ra_update(&e->ra, off, len, &e->ra_pol) : 0;
 	struct ulo_span sp[8];
 	uint64_t blk = last + 1, end, next;
 	size_t n;
@@ -480,7 +504,7 @@ static void ulo_queue_readahead(struct ulo_engine *e, uint64_t off,
 	 * and fetch it again when it is read. */
 	if (!w || blk >= e->nblocks || e->stale || ulo_cache_full(e->cache))
 		return;
-	end = ULO_MIN(e->nblocks - 1, last + w);
+	end = ULO_MIN(e->nblocks - 1, last + ULO_DIV_ROUND_UP(w, e->bs));
 	while (blk <= end) {
 		n = ulo_plan_spans(blk, end, e->max_blocks, ulo_bg_skip, e, sp,
 				   ULO_ARRAY_SIZE(sp), &next);
@@ -489,6 +513,10 @@ static void ulo_queue_readahead(struct ulo_engine *e, uint64_t off,
 							  true, true);
 			if (!r)
 				return;
+			/* uloop.ko serves these blocks' reads in the kernel,
+			 * unseen here: what is read ahead is in the profile. */
+			if (e->rec.unit)
+				ulo_profile_rec_note(&e->rec, sp[i].blk, sp[i].n);
 		}
 		blk = next;
 	}
@@ -615,6 +643,9 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 			       e->src->id.location, len, off, e->image_size);
 	if (!len)
 		return 0;
+	if (e->rec.unit)
+		ulo_profile_rec_note(&e->rec, off >> e->shift,
+				     ((off + len - 1) >> e->shift) - (off >> e->shift) + 1);
 	/* Each -EAGAIN took a block back, which the next pass copies from
 	 * its fetch, never from the flash: at most one pass per block. */
 	passes = ((off + len - 1) >> e->shift) - (off >> e->shift) + 2;
@@ -636,8 +667,10 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 	return ret;
 }
 
-int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len)
+int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len,
+			uint64_t *queued)
 {
+	uint64_t bytes = 0;
 	uint64_t blk, last, next;
 	struct ulo_span sp;
 	int ret = 0;
@@ -664,15 +697,45 @@ int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len)
 			break;
 		}
 		if (ulo_plan_spans(blk, last, e->max_blocks, ulo_bg_skip, e, &sp,
-				   1, &next) &&
-		    !ulo_run_queue(e, sp.blk, sp.n, true, false)) {
-			ret = ulo_errno(-ENOMEM, "engine: queueing a fetch");
-			break;
+				   1, &next)) {
+			struct ulo_run *r = ulo_run_queue(e, sp.blk, sp.n, true, false);
+
+			if (!r) {
+				ret = ulo_errno(-ENOMEM, "engine: queueing a fetch");
+				break;
+			}
+			bytes += r->len;
 		}
 		blk = next;
 	}
 	pthread_mutex_unlock(&e->lock);
+	if (queued)
+		*queued = bytes;
 	return ret;
+}
+
+int ulo_engine_profile(struct ulo_engine *e, struct ulo_profile *out)
+{
+	if (!e->rec.unit)
+		return ulo_err(-ENOENT, "%s: no boot profile recorded", e->src->id.location);
+	return ulo_profile_rec_snapshot(&e->rec, &e->src->id, out);
+}
+
+uint64_t ulo_engine_profile_generation(struct ulo_engine *e)
+{
+	uint64_t g;
+
+	if (!e->rec.unit)
+		return 0;
+	pthread_mutex_lock(&e->rec.lock);
+	g = e->rec.generation;
+	pthread_mutex_unlock(&e->rec.lock);
+	return g;
+}
+
+uint64_t ulo_engine_block_size(struct ulo_engine *e)
+{
+	return e->bs;
 }
 
 void ulo_engine_cancel(struct ulo_engine *e)
@@ -745,6 +808,7 @@ void ulo_engine_free(struct ulo_engine *e)
 	}
 	pthread_mutex_unlock(&e->lock);
 	ulo_bitmap_free(&e->busy);
+	ulo_profile_rec_free(&e->rec);
 	ulo_ram_free(e->ram);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->rate_lock);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "profile.h"
 #include "source.h"
 #include "stats.h"
 
@@ -23,14 +24,21 @@
 #define ULO_DEFAULT_READAHEAD (1024 * 1024)
 #define ULO_DEFAULT_MAX_REQUEST (1024 * 1024)
 #define ULO_MAX_CONNECTIONS 64
+/* Readahead starts once a stream has read ULO_RA_TRIGGER bytes in a row,
+ * at ULO_RA_INIT, doubling up to the readahead limit (plan.h). */
+#define ULO_RA_TRIGGER (512 * 1024)
+#define ULO_RA_INIT (128 * 1024)
 
 struct ulo_engine;
 
 struct ulo_engine_opts {
 	unsigned connections;	/* parallel source requests; 0 = default */
 	uint64_t readahead;	/* max readahead bytes; 0 = none */
+	uint64_t readahead_trigger;	/* bytes a stream reads first; 0 = default */
 	uint64_t max_request;	/* bytes per source request; 0 = default */
 	uint64_t rate;		/* bytes/s cap on fetching; 0 = none */
+	bool record_profile;	/* record the boot profile (profile.h) */
+	bool demand_reserve;	/* keep a worker free for demand reads */
 };
 
 /* Start an engine over @src and @cache (NULL: no cache, fetch every time).
@@ -44,10 +52,25 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len);
 
 /*
  * Queue fetches for the missing blocks of [@off, @off + @len) in the
- * background (hydrate).  Blocks while more than 2 x connections runs are
- * queued, so memory stays bounded.  0, or the first background error.
+ * background (hydrate, a profile's replay).  Blocks while more than
+ * 2 x connections runs are queued, so memory stays bounded.  0, or the
+ * first background error.  *@queued (may be NULL) gets the bytes queued.
+ * With opts.demand_reserve, background runs never take the last free
+ * worker: a demand read always finds one (with a single connection it
+ * waits for one run at most).
  */
-int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len);
+int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len,
+			uint64_t *queued);
+
+/* The boot profile recorded so far (engine opts.record_profile): every
+ * block read, hit or miss, and every block read ahead, in first-use order.
+ * -ENOENT if not recording. */
+int ulo_engine_profile(struct ulo_engine *e, struct ulo_profile *out);
+/* Bumps whenever the recorded profile grows. */
+uint64_t ulo_engine_profile_generation(struct ulo_engine *e);
+
+/* Image block size and count, as the engine splits the image. */
+uint64_t ulo_engine_block_size(struct ulo_engine *e);
 
 /*
  * Stop background work: queued background runs are dropped, fetches in

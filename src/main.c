@@ -19,6 +19,7 @@ static const struct {
 	{ "attach", cmd_attach, "serve an image as a block device, through a cache" },
 	{ "detach", cmd_detach, "stop serving a device" },
 	{ "status", cmd_status, "show attached devices" },
+	{ "profile", cmd_profile, "print the boot profile an attached daemon recorded" },
 	{ "hydrate", cmd_hydrate, "fetch every missing block into a cache" },
 	{ "info", cmd_info, "show a cache's header and fill level" },
 	{ "check", cmd_check, "verify a cache (and its blocks against a source)" },

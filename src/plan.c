@@ -37,17 +37,43 @@ size_t ulo_plan_spans(uint64_t first, uint64_t last, uint64_t max_blocks,
 }
 
 uint64_t ulo_ra_update(struct ulo_ra *ra, uint64_t off, uint64_t len,
-		       uint64_t init, uint64_t max)
+		       const struct ulo_ra_policy *p)
 {
-	if (off == ra->next_off && off != 0) {
-		ra->window = ra->window ? ra->window * 2 : init;
-		if (ra->window > max)
-			ra->window = max;
-	} else {
-		/* Random, or the first read of the image (a superblock probe
-		 * is no stream): no readahead until a second read follows. */
-		ra->window = 0;
+	struct ulo_ra_stream *st = NULL, *lru = &ra->s[0];
+	uint64_t end = off + len;
+
+	ra->clock++;
+	for (size_t i = 0; i < ULO_RA_STREAMS; i++) {
+		struct ulo_ra_stream *c = &ra->s[i];
+
+		if (c->used && off >= c->start && off <= c->next_off) {
+			st = c;
+			break;
+		}
+		if (c->used < lru->used)
+			lru = c;
 	}
-	ra->next_off = off + len;
-	return ra->window;
+	if (!st || off == 0) {
+		/* A new stream (the image's first block is a probe, never
+		 * the middle of one). */
+		st = lru;
+		st->start = off;
+		st->next_off = end;
+		st->run = len;
+		st->window = 0;
+		st->used = ra->clock;
+		return 0;
+	}
+	if (end > st->next_off) {
+		st->run += end - st->next_off;
+		st->next_off = end;
+	}
+	st->start = off;
+	st->used = ra->clock;
+	if (st->run < p->trigger)
+		return 0;
+	st->window = st->window ? st->window * 2 : p->init;
+	if (st->window > p->max)
+		st->window = p->max;
+	return st->window;
 }

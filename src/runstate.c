@@ -47,19 +47,17 @@ static int ulo_rundir(void)
 	return ulo_rundir_fd;
 }
 
-int ulo_runstate_write(const struct ulo_runstate *s)
+/* Replace ULO_RUNDIR/@name by what @fill writes: to a temporary, then
+ * renamed, so a reader sees a whole document or the previous one. */
+static int ulo_rundir_replace(const char *name,
+			      int (*fill)(FILE *f, const void *ctx), const void *ctx)
 {
-	char path[4096], tmp[4200];
-	const char *name;
-	struct ulo_stats st;
-	struct ulo_json j;
-	int dfd = ulo_rundir(), fd;
+	char tmp[4200];
+	int dfd = ulo_rundir(), fd, ret;
 	FILE *f;
 
 	if (dfd < 0)
 		return dfd;
-	ulo_runstate_path(s->device, path, sizeof(path));
-	name = strrchr(path, '/') + 1;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	fd = ulo_create_fresh(dfd, tmp, 0644);
 	if (fd < 0)
@@ -69,7 +67,25 @@ int ulo_runstate_write(const struct ulo_runstate *s)
 		close(fd);
 		return ulo_errno(-errno, "%s/%s: fdopen", ULO_RUNDIR, tmp);
 	}
+	ret = fill(f, ctx);
+	if (fclose(f) != 0 && !ret)
+		ret = ulo_errno(-errno, "%s/%s: write", ULO_RUNDIR, name);
+	if (!ret && renameat(dfd, tmp, dfd, name) < 0)
+		ret = ulo_errno(-errno, "%s/%s: rename", ULO_RUNDIR, name);
+	if (ret)
+		unlinkat(dfd, tmp, 0);
+	return ret;
+}
+
+static int ulo_runstate_json(FILE *f, const void *ctx)
+{
+	const struct ulo_runstate *s = ctx;
+	struct ulo_fill_status fs;
+	struct ulo_stats st;
+	struct ulo_json j;
+
 	ulo_engine_stats(s->eng, &st);
+	ulo_fill_status(s->fill, &fs);
 	ulo_json_init(&j, f);
 	ulo_json_obj_begin(&j, NULL);
 	ulo_json_str(&j, "device", s->device);
@@ -89,26 +105,65 @@ int ulo_runstate_write(const struct ulo_runstate *s)
 		ulo_json_u64(&j, "block_size", ulo_cache_block_size(s->cache));
 		ulo_json_u64(&j, "blocks", ulo_cache_nblocks(s->cache));
 		ulo_json_u64(&j, "blocks_present", ulo_cache_count(s->cache));
+		ulo_json_u64(&j, "blocks_present_at_start", s->present_at_start);
 	}
+	/* The boot profile given (fill.h): none, loading, ignored,
+	 * loaded (being replayed), replayed. */
+	ulo_json_str(&j, "profile", fs.profile);
+	ulo_json_str(&j, "profile_source", s->profile_source ? s->profile_source : "");
+	ulo_json_u64(&j, "profile_bytes", fs.profile_bytes);
+	ulo_json_u64(&j, "profile_fetched", fs.profile_queued);
+	ulo_json_str(&j, "fill", ulo_fill_state_name(fs.state));
+	ulo_json_u64(&j, "hydrate_fetched", fs.hydrate_queued);
 	ulo_stats_json(&j, "stats", &st);
 	ulo_json_obj_end(&j);
 	ulo_json_done(&j);
-	if (fclose(f) != 0 || renameat(dfd, tmp, dfd, name) < 0) {
-		unlinkat(dfd, tmp, 0);
-		return ulo_errno(-errno, "%s: write", path);
-	}
-	return 0;
+	return ferror(f) ? -EIO : 0;
+}
+
+int ulo_runstate_write(const struct ulo_runstate *s)
+{
+	char path[4096];
+
+	ulo_runstate_path(s->device, path, sizeof(path));
+	return ulo_rundir_replace(strrchr(path, '/') + 1, ulo_runstate_json, s);
+}
+
+void ulo_runstate_profile_path(const char *device, char *out, size_t len)
+{
+	ulo_runstate_path(device, out, len);
+	/* NAME.json -> NAME.profile */
+	if (strlen(out) > 5 && strlen(out) + 3 < len)
+		strcpy(out + strlen(out) - 5, ".profile");
+}
+
+static int ulo_runstate_profile_fill(FILE *f, const void *ctx)
+{
+	return ulo_profile_write(ctx, f);
+}
+
+int ulo_runstate_write_profile(const char *device, const struct ulo_profile *p)
+{
+	char path[4096];
+
+	ulo_runstate_profile_path(device, path, sizeof(path));
+	return ulo_rundir_replace(strrchr(path, '/') + 1, ulo_runstate_profile_fill, p);
 }
 
 void ulo_runstate_remove(const char *device)
 {
 	char path[4096];
 
-	ulo_runstate_path(device, path, sizeof(path));
-	if (ulo_rundir_fd >= 0)
-		unlinkat(ulo_rundir_fd, strrchr(path, '/') + 1, 0);
-	else
-		unlink(path);
+	for (int i = 0; i < 2; i++) {
+		if (i)
+			ulo_runstate_profile_path(device, path, sizeof(path));
+		else
+			ulo_runstate_path(device, path, sizeof(path));
+		if (ulo_rundir_fd >= 0)
+			unlinkat(ulo_rundir_fd, strrchr(path, '/') + 1, 0);
+		else
+			unlink(path);
+	}
 }
 
 /* A field of our own JSON: the first occurrence of "key": (string or
@@ -181,6 +236,9 @@ int ulo_runstate_read(const char *device, struct ulo_runstate_info *out)
 	ulo_runstate_field(buf, "cache", out->cache, sizeof(out->cache));
 	ulo_runstate_field(buf, "size", v, sizeof(v));
 	out->size = strtoull(v, NULL, 10);
+	ulo_runstate_field(buf, "transport", out->transport, sizeof(out->transport));
+	ulo_runstate_field(buf, "blocks_present_at_start", v, sizeof(v));
+	out->present_at_start = strtoull(v, NULL, 10);
 	return 0;
 }
 

@@ -7,6 +7,8 @@
  * pid, device, transport, source, cache, identity, fill level and engine
  * counters; `uloop status` and `uloop detach` read it.  NAME is the
  * device's path with '/' turned into '%' (a FUSE device is any file).
+ * On SIGUSR2 the daemon writes NAME.profile beside it, the boot profile
+ * recorded so far, which `uloop profile` prints.
  */
 #ifndef ULOOP_RUNSTATE_H
 #define ULOOP_RUNSTATE_H
@@ -18,6 +20,8 @@
 
 #include "cache.h"
 #include "engine.h"
+#include "fill.h"
+#include "profile.h"
 #include "source.h"
 
 #define ULO_RUNDIR "/run/uloop"
@@ -31,6 +35,9 @@ struct ulo_runstate {
 	struct ulo_engine *eng;
 	long started;		/* unix seconds */
 	bool read_write;
+	uint64_t present_at_start;	/* cached blocks when attached */
+	struct ulo_fill *fill;	/* may be NULL */
+	const char *profile_source;	/* --profile, or NULL */
 };
 
 /* What a run state says, read back (for takeover, detach, status). */
@@ -41,12 +48,17 @@ struct ulo_runstate_info {
 	char source[2048];
 	char validator[256];
 	char cache[1024];	/* "" without a cache */
+	char transport[16];
 	uint64_t size;
+	uint64_t present_at_start;
 };
 
 /* The state file of @device. */
 void ulo_runstate_path(const char *device, char *out, size_t len);
 int ulo_runstate_write(const struct ulo_runstate *s);
+/* NAME.profile beside NAME.json: the boot profile `uloop profile` reads. */
+void ulo_runstate_profile_path(const char *device, char *out, size_t len);
+int ulo_runstate_write_profile(const char *device, const struct ulo_profile *p);
 void ulo_runstate_remove(const char *device);
 /* The pid recorded for @device: 0 if none, or -errno. */
 pid_t ulo_runstate_pid(const char *device);

@@ -170,6 +170,16 @@ uloop_attach() {
 	IFS=$_ifs
 	[ -z "$ULOOP_CA" ] || set -- "$@" --ca "$ULOOP_CA"
 	[ -z "$ULOOP_OFFLINE" ] || set -- "$@" --offline
+	# A profile's and a hydration's blocks are kept in the cache: without
+	# one (or offline) there is nothing to fetch them into.
+	if [ -n "$ULOOP_CACHEPATH" ] && [ -z "$ULOOP_OFFLINE" ]; then
+		[ -z "$ULOOP_PROFILE" ] || set -- "$@" --profile "$ULOOP_PROFILE"
+		case $ULOOP_HYDRATE in
+		"") ;;
+		-) set -- "$@" --hydrate ;;
+		*) set -- "$@" --hydrate="$ULOOP_HYDRATE" ;;
+		esac
+	fi
 	[ "$ULOOP_TRANSPORT" = auto ] || set -- "$@" --transport "$ULOOP_TRANSPORT"
 	[ -z "$ULOOP_DEBUG" ] || set -- "$@" -v
 	env -i PATH="$PATH" uloop "$@" 2>"$ULOOP_ATTACH_ERR"

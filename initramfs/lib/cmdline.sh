@@ -22,6 +22,7 @@
 #   or TEXT (dracut's getcmdline, which adds /etc/cmdline.d), and sets
 #   ULOOP_URL ULOOP_CACHE ULOOP_OVERLAY ULOOP_UNION ULOOP_FSTYPE
 #   ULOOP_TRANSPORT ULOOP_MIRRORS ULOOP_CA ULOOP_PINS ULOOP_OFFLINE
+#   ULOOP_PROFILE ULOOP_HYDRATE (set: hydrate; "-": no rate given)
 #   ULOOP_DEBUG ULOOP_RESET ULOOP_OVLRO ULOOP_REBOOT_DELAY, and for the
 #   standalone /init IPS BOOTIF INIT SHELL_OK BREAK; ULOOP_WARN (unknown
 #   rd.uloop.* words) and ULOOP_ERR (the first empty or malformed value:
@@ -54,6 +55,8 @@ rd.uloop.mirror all
 rd.uloop.ca all
 rd.uloop.pin all
 rd.uloop.offline all
+rd.uloop.profile all
+rd.uloop.hydrate all
 rd.uloop.debug all
 rd.live.overlay.reset all
 rd.live.overlay.readonly all
@@ -98,6 +101,7 @@ uloop_err() { [ -n "$ULOOP_ERR" ] || ULOOP_ERR=$1; }
 uloop_parse_line() {
 	ULOOP_URL="" ULOOP_CACHE="" ULOOP_OVERLAY=tmpfs ULOOP_UNION=overlay ULOOP_FSTYPE=auto
 	ULOOP_TRANSPORT=auto ULOOP_MIRRORS="" ULOOP_CA="" ULOOP_PINS="" ULOOP_OFFLINE=""
+	ULOOP_PROFILE="" ULOOP_HYDRATE=""
 	ULOOP_DEBUG="" ULOOP_RESET="" ULOOP_OVLRO="" ULOOP_REBOOT_DELAY=30 ULOOP_WARN="" ULOOP_ERR=""
 	ULOOP_GIVEN=""
 	IPS="" BOOTIF="" INIT=/sbin/init SHELL_OK="" BREAK=""
@@ -134,6 +138,10 @@ uloop_parse_line() {
 		rd.uloop.pin=sha256//?*) ULOOP_PINS="$ULOOP_PINS${ULOOP_PINS:+$NL}${_a#*=}" ;;
 		rd.uloop.pin=*) uloop_err "$_a: not sha256//BASE64" ;;
 		rd.uloop.offline|rd.uloop.offline=*) ULOOP_OFFLINE=""; uloop_bool "$_a" && ULOOP_OFFLINE=1 ;;
+		rd.uloop.profile=none) ULOOP_PROFILE="" ;;
+		rd.uloop.profile=*) ULOOP_PROFILE=${_a#*=} ;;
+		rd.uloop.hydrate) ULOOP_HYDRATE=- ;;
+		rd.uloop.hydrate=*) ULOOP_HYDRATE=${_a#*=} ;;
 		rd.uloop.debug|rd.uloop.debug=*) ULOOP_DEBUG=""; uloop_bool "$_a" && ULOOP_DEBUG=1 ;;
 		rd.live.overlay.reset|rd.live.overlay.reset=*) ULOOP_RESET=""; uloop_bool "$_a" && ULOOP_RESET=1 ;;
 		rd.live.overlay.readonly|rd.live.overlay.readonly=*) ULOOP_OVLRO=""; uloop_bool "$_a" && ULOOP_OVLRO=1 ;;
@@ -190,6 +198,30 @@ uloop_check() {
 	case $ULOOP_FSTYPE in auto|squashfs|erofs|ext4) ;; *) echo "rd.uloop.fstype=$ULOOP_FSTYPE: not auto, squashfs, erofs or ext4"; return 1 ;; esac
 	case $ULOOP_TRANSPORT in auto|kmod|nbd) ;; *) echo "rd.uloop.transport=$ULOOP_TRANSPORT: not auto, kmod or nbd"; return 1 ;; esac
 	[ -z "$ULOOP_CA" ] || [ -r "$ULOOP_CA" ] || { echo "rd.uloop.ca=$ULOOP_CA: no such file in the initramfs"; return 1; }
+	case $ULOOP_PROFILE in
+	""|http://?*|https://?*|/?*) ;;
+	*) echo "rd.uloop.profile=$ULOOP_PROFILE: not an http:// or https:// URL, a /path in the initramfs, or none"; return 1 ;;
+	esac
+	case $ULOOP_HYDRATE in ""|-) ;; *)
+		uloop_rate_ok "$ULOOP_HYDRATE" ||
+			{ echo "rd.uloop.hydrate=$ULOOP_HYDRATE: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)"; return 1; } ;;
+	esac
+	return 0
+}
+
+# RATE[,jitter=SECONDS] of rd.uloop.hydrate (uloop checks it again).
+uloop_rate_ok() {
+	_rr=${1%%,*}
+	if [ "$_rr" != "$1" ]; then
+		_rj=${1#*,}
+		case $_rj in jitter=[0-9]*) ;; *) return 1 ;; esac
+		case ${_rj#jitter=} in *[!0-9]*) return 1 ;; esac
+	fi
+	case $_rr in
+	max) return 0 ;;
+	"") [ "$_rr" != "$1" ]; return ;;	# ",jitter=S": no limit
+	esac
+	case ${_rr%[kKmMgG]} in ""|*[!0-9]*) return 1 ;; esac
 	return 0
 }
 

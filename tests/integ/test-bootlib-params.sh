@@ -59,6 +59,22 @@ $U rd.uloop.offline|ok ULOOP_OFFLINE=1
 $U rd.uloop.offline=1|ok ULOOP_OFFLINE=1
 $U rd.uloop.offline rd.uloop.offline=0|ok ULOOP_OFFLINE=
 $U rd.uloop.offline=no|ok ULOOP_OFFLINE=
+$U rd.uloop.profile=http://h/boot.profile|ok ULOOP_PROFILE=http://h/boot.profile
+$U rd.uloop.profile=/etc/uloop/boot.profile|ok ULOOP_PROFILE=/etc/uloop/boot.profile
+$U rd.uloop.profile=http://h/p rd.uloop.profile=none|ok ULOOP_PROFILE=
+$U rd.uloop.profile=boot.profile|rd.uloop.profile=boot.profile: not an http:// or https:// URL, a /path in the initramfs, or none
+$U rd.uloop.profile=|rd.uloop.profile=: empty value
+$U rd.uloop.hydrate|ok ULOOP_HYDRATE=-
+$U rd.uloop.hydrate=8M|ok ULOOP_HYDRATE=8M
+$U rd.uloop.hydrate=8M,jitter=300|ok ULOOP_HYDRATE=8M,jitter=300
+$U rd.uloop.hydrate=max,jitter=5|ok ULOOP_HYDRATE=max,jitter=5
+$U rd.uloop.hydrate=,jitter=5|ok ULOOP_HYDRATE=,jitter=5
+$U rd.uloop.hydrate=0|ok ULOOP_HYDRATE=0
+$U rd.uloop.hydrate=fast|rd.uloop.hydrate=fast: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
+$U rd.uloop.hydrate=8M,jitter=|rd.uloop.hydrate=8M,jitter=: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
+$U rd.uloop.hydrate=8M,jitter=5s|rd.uloop.hydrate=8M,jitter=5s: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
+$U rd.uloop.hydrate=8M,delay=5|rd.uloop.hydrate=8M,delay=5: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
+$U rd.uloop.hydrate=,|rd.uloop.hydrate=,: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
 $U rd.uloop.debug=off|ok ULOOP_DEBUG=
 $U rd.uloop.debug|ok ULOOP_DEBUG=1
 $U rd.live.overlay.reset|ok ULOOP_RESET=1
@@ -132,6 +148,24 @@ for sh in dash "$bb/sh"; do
 		--pin sha256//A= --ca "$T/ca.pem" --offline --transport kmod -v >"$T/want"
 	diff -u "$T/want" "$T/args" >&2 || fail "$sh: uloop attach got other words"
 	! grep -q '^ULOOP_' "$T/env" || fail "$sh: the daemon's environment has ULOOP_ words"
+	# A profile and hydration, with a cache; not without one (nothing
+	# to keep their blocks in: the RAM fallback), nor offline.
+	for c in "rd.uloop.profile=http://h/p rd.uloop.hydrate=8M,jitter=9|/run/uloop/ram/cache|--profile http://h/p --hydrate=8M,jitter=9" \
+		"rd.uloop.hydrate|/c|--hydrate" \
+		"rd.uloop.profile=http://h/p rd.uloop.hydrate||" \
+		"rd.uloop.profile=http://h/p rd.uloop.offline|/c|--offline"; do
+		printf '%s\n' "$U ${c%%|*}" >"$T/cmdline2"
+		cp=${c#*|}
+		cp=${cp%%|*}
+		ULOOP_X=1 PATH=$T/fake:/usr/bin:/bin "$sh" -c '
+			. "$1/initramfs/lib/cmdline.sh"; . "$1/initramfs/lib/boot.sh"
+			uloop_parse "$2"; ULOOP_CACHEPATH=$4 ULOOP_ATTACH_ERR=$3
+			uloop_attach' sh "$top" "$T/cmdline2" "$T/err" "$cp" >/dev/null || fail "$sh: uloop_attach failed"
+		opts=${c##*|}
+		want="attach http://h/r.sq${cp:+ --cache $cp}${opts:+ $opts}"
+		got=$(tr '\n' ' ' <"$T/args")
+		[ "$got" = "$want " ] || fail "$sh: ${c%%|*} with cache [$cp]: uloop attach got [$got], not [$want]"
+	done
 	echo "boot.sh under $sh: uloop attach gets the parameters as its options, in a clean environment"
 done
 

@@ -12,7 +12,7 @@ requires python3
 
 size=$((4 * 1024 * 1024))
 make_image "$T/img" $size
-$ULOOP hydrate "$T/img" --cache "$T/c" --no-progress >/dev/null
+$ULOOP hydrate "$T/img" --cache "$T/c" --block-size 64K --no-progress >/dev/null
 data_off=$($ULOOP info "$T/c" | sed -n 's/^data: *offset \([0-9]*\),.*/\1/p')
 [ -n "$data_off" ] || fail "no data offset in uloop info"
 
@@ -25,7 +25,7 @@ f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
 # 1. One byte of block 5.
 flip_at "$T/c" $((data_off + 5 * 65536 + 1000))
 expect_fail 1 "block 5 (image offset 327680): checksum mismatch" $ULOOP check "$T/c"
-$ULOOP cat "$T/img" --cache "$T/c" >"$T/out" 2>"$T/err"
+$ULOOP cat "$T/img" --cache "$T/c" --block-size 64K >"$T/out" 2>"$T/err"
 cmp "$T/out" "$T/img" || fail "served damaged data"
 grep -q "block 5 (image offset 327680): checksum mismatch .*; fetched again from the source" "$T/err" ||
 	fail "no warning: $(cat "$T/err")"
@@ -38,13 +38,13 @@ flip_at "$T/c" $((data_off + 9 * 65536))
 expect_fail 1 "1 of 64 present blocks differ from $T/img or fail their checksum" \
 	$ULOOP check "$T/c" --source "$T/img"
 grep -c "block 9" "$T/err" | grep -qx 1 || fail "block 9 reported $(grep -c 'block 9' "$T/err") times"
-$ULOOP hydrate "$T/img" --cache "$T/c" --no-progress >/dev/null 2>&1	# no read: still bad
-$ULOOP cat "$T/img" --cache "$T/c" --offset $((9 * 65536)) --length 65536 >"$T/out" 2>/dev/null
+$ULOOP hydrate "$T/img" --cache "$T/c" --block-size 64K --no-progress >/dev/null 2>&1	# no read: still bad
+$ULOOP cat "$T/img" --cache "$T/c" --block-size 64K --offset $((9 * 65536)) --length 65536 >"$T/out" 2>/dev/null
 dd if="$T/img" bs=64K skip=9 count=1 status=none | cmp -s - "$T/out" || fail "block 9 served damaged"
 $ULOOP check "$T/c" >/dev/null || fail "block 9 not rewritten"
 
 # 3. A read the flash fails (an injected EIO under block 2's data).
-ULOOP_FAILPOINT=cache-read-eio:3 $ULOOP_FP cat "$T/img" --cache "$T/c" >"$T/out" 2>"$T/err"
+ULOOP_FAILPOINT=cache-read-eio:3 $ULOOP_FP cat "$T/img" --cache "$T/c" --block-size 64K >"$T/out" 2>"$T/err"
 cmp "$T/out" "$T/img" || fail "served data after a read error"
 grep -q "Input/output error.*fetched again from the source" "$T/err" ||
 	fail "no read-error warning: $(cat "$T/err")"
@@ -52,7 +52,7 @@ grep -q "Input/output error.*fetched again from the source" "$T/err" ||
 # 4. Through a daemon: the counters in uloop status.
 if [ -c /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
 	flip_at "$T/c" $((data_off + 20 * 65536 + 5))
-	$ULOOP attach "$T/img" --cache "$T/c" --transport fuse --device "$T/dev" >/dev/null
+	$ULOOP attach "$T/img" --cache "$T/c" --block-size 64K --transport fuse --device "$T/dev" >/dev/null
 	on_exit "$ULOOP detach $T/dev 2>/dev/null || true"
 	cmp "$T/dev" "$T/img" || fail "the device served damaged data"
 	sleep 1.5	# the run state is written every second
@@ -71,7 +71,7 @@ while [ $i -lt 50 ]; do
 	flip_at "$T/c" $((data_off + i * 65536 + 77))
 	i=$((i + 1))
 done
-$ULOOP cat "$T/img" --cache "$T/c" >"$T/out" 2>"$T/err"
+$ULOOP cat "$T/img" --cache "$T/c" --block-size 64K >"$T/out" 2>"$T/err"
 cmp "$T/out" "$T/img" || fail "served damaged data from a failing flash"
 [ "$(grep -c "no longer used" "$T/err")" -eq 1 ] || fail "give-up warnings: $(cat "$T/err")"
 # 10 faults are told at most, whoever meets them (a read, or the bind's
@@ -83,13 +83,13 @@ grep -q "no longer used (blocks fetched from now on are kept in RAM, at most [0-
 # 6. The same under a daemon: dropped to RAM, so what it read once after
 # giving up is not fetched again (before, every read went to the source).
 if [ -c /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
-	$ULOOP hydrate "$T/img" --cache "$T/c2" --no-progress >/dev/null
+	$ULOOP hydrate "$T/img" --cache "$T/c2" --block-size 64K --no-progress >/dev/null
 	i=30
 	while [ $i -lt 50 ]; do
 		flip_at "$T/c2" $((data_off + i * 65536 + 77))
 		i=$((i + 1))
 	done
-	$ULOOP attach "$T/img" --cache "$T/c2" --transport fuse --device "$T/dev2" >/dev/null
+	$ULOOP attach "$T/img" --cache "$T/c2" --block-size 64K --transport fuse --device "$T/dev2" >/dev/null
 	on_exit "$ULOOP detach $T/dev2 2>/dev/null || true"
 	fetched() { sleep 1.5; $ULOOP status "$T/dev2" --json | sed -n 's/.*"bytes_fetched":\([0-9]*\).*/\1/p'; }
 	# Read 1 gives up (the blocks it had from the flash are taken back);

@@ -24,6 +24,7 @@ grep -q "cache $T/small/c: its filesystem is [0-9]* MiB short of holding the res
 	fail "the failed write should be reported exactly once"
 $ULOOP check "$T/small/c" --source "$T/img" || fail "the kept blocks are not the image's"
 kept=$($ULOOP info "$T/small/c" --json | json_get blocks_present)
+bs=$($ULOOP info "$T/small/c" --json | json_get block_size)
 [ "$kept" -gt 0 ] || fail "nothing was kept"
 
 # Again: still correct; the kept blocks are not fetched again.
@@ -32,6 +33,6 @@ $ULOOP cat "$T/img" --cache "$T/small/c" --stats >"$T/got" 2>"$T/err2" ||
 cmp "$T/img" "$T/got" || fail "second run: bytes differ"
 fetched=$(grep '^{' "$T/err2" | json_get bytes_fetched)
 # (plus at most one readahead window queued before the first write failed)
-[ "$fetched" -le $((size - kept * 65536 + 1048576)) ] ||
+[ "$fetched" -le $((size - kept * bs + 1048576)) ] ||
 	fail "second run fetched $fetched bytes: the $kept kept blocks were fetched again"
-echo "full cache: $kept blocks kept of $((size / 65536)); reads correct both runs"
+echo "full cache: $kept blocks kept of $((size / bs)); reads correct both runs"

@@ -7,7 +7,7 @@
 
 size=$((4 * 1024 * 1024 + 5))
 make_image "$T/img" $size
-$ULOOP hydrate "$T/img" --cache "$T/good" --no-progress >/dev/null
+$ULOOP hydrate "$T/img" --cache "$T/good" --block-size 64K --no-progress >/dev/null
 
 poke() {	# poke FILE OFFSET BYTE-IN-OCTAL: overwrite one byte
 	printf "\\$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
@@ -46,7 +46,7 @@ done
 
 # --wipe starts a damaged cache over.
 damage 12
-$ULOOP hydrate "$T/img" --cache "$T/c" --wipe --no-progress >/dev/null
+$ULOOP hydrate "$T/img" --cache "$T/c" --block-size 64K --wipe --no-progress >/dev/null
 $ULOOP check "$T/c" --source "$T/img" >/dev/null || fail "--wipe did not start over"
 
 # Truncations.
@@ -60,9 +60,9 @@ done
 make_image "$T/c" 100000
 cp "$T/c" "$T/c.before"
 refused "not a uloop cache"
-expect_fail 1 "refusing to overwrite" $ULOOP hydrate "$T/img" --cache "$T/c"
+expect_fail 1 "refusing to overwrite" $ULOOP hydrate "$T/img" --cache "$T/c" --block-size 64K
 cmp -s "$T/c" "$T/c.before" || fail "a foreign file was overwritten"
-$ULOOP hydrate "$T/img" --cache "$T/c" --wipe --no-progress >/dev/null
+$ULOOP hydrate "$T/img" --cache "$T/c" --block-size 64K --wipe --no-progress >/dev/null
 $ULOOP check "$T/c" --source "$T/img"
 
 # One damaged copy: the other one carries on, data intact.
@@ -83,7 +83,7 @@ poke "$T/c" $((8192 + 9)) 001
 $ULOOP info "$T/c" >"$T/out" 2>"$T/err" || fail "info refused a damaged bitmap sector"
 grep -q "1 bitmap sector failed its checksum" "$T/err" || fail "no warning: $(cat "$T/err")"
 grep -q "0 of 65 blocks" "$T/out" || fail "the damaged sector's bits were used: $(cat "$T/out")"
-$ULOOP hydrate "$T/img" --cache "$T/c" --no-progress >/dev/null 2>"$T/err"
+$ULOOP hydrate "$T/img" --cache "$T/c" --block-size 64K --no-progress >/dev/null 2>"$T/err"
 $ULOOP check "$T/c" --source "$T/img" 2>"$T/err" || fail "not repaired: $(cat "$T/err")"
 [ ! -s "$T/err" ] || fail "still damaged after a writer's open: $(cat "$T/err")"
 # Bits past the last block in a sector whose CRC is right: made by hand.

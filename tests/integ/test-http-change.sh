@@ -23,12 +23,12 @@ publish() {	# publish FILE: atomically replace the served image
 }
 
 # Between runs.
-$ULOOP_NET hydrate "$url" --cache "$T/c" --no-progress >/dev/null
+$ULOOP_NET hydrate "$url" --cache "$T/c" --block-size 64K --no-progress >/dev/null
 publish "$T/b" 5
-expect_fail 1 "holds another image" $ULOOP_NET hydrate "$url" --cache "$T/c" --offline
+expect_fail 1 "holds another image" $ULOOP_NET hydrate "$url" --cache "$T/c" --block-size 64K --offline
 $ULOOP_NET export "$T/c" "$T/out"
 cmp -s "$T/out" "$T/a" || fail "--offline changed the cache"
-$ULOOP_NET hydrate "$url" --cache "$T/c" --no-progress >/dev/null 2>"$T/err"
+$ULOOP_NET hydrate "$url" --cache "$T/c" --block-size 64K --no-progress >/dev/null 2>"$T/err"
 grep -q "dropped its 512 blocks" "$T/err" || fail "no drop: $(cat "$T/err")"
 $ULOOP_NET export "$T/c" "$T/out"
 cmp "$T/out" "$T/b" || fail "cache mixes images after a replacement"
@@ -37,7 +37,7 @@ cmp "$T/out" "$T/b" || fail "cache mixes images after a replacement"
 publish "$T/a" 10
 rm -f "$T/c"
 : >"$web_log"
-$ULOOP_NET hydrate "$url" --cache "$T/c" --rate 8M --connections 2 \
+$ULOOP_NET hydrate "$url" --cache "$T/c" --block-size 64K --rate 8M --connections 2 \
 	--no-progress >/dev/null 2>"$T/err" &
 pid=$!
 sleep 1
@@ -53,7 +53,7 @@ present=$($ULOOP info "$T/c" --json | json_get blocks_present)
 $ULOOP check "$T/c" --source "$T/a" --ignore-identity >/dev/null ||
 	fail "a block of the new image was cached under the old identity"
 # ...and the next run drops those and fetches the new image whole.
-$ULOOP_NET hydrate "$url" --cache "$T/c" --no-progress >/dev/null 2>&1
+$ULOOP_NET hydrate "$url" --cache "$T/c" --block-size 64K --no-progress >/dev/null 2>&1
 $ULOOP_NET export "$T/c" "$T/out"
 cmp "$T/out" "$T/b" || fail "after the replacement the new image is not whole"
 echo "replaced mid-hydrate: stopped on 412; $present old blocks kept, all correct"
@@ -66,12 +66,12 @@ make_image "$T/www/one.img" $((4 * 1024 * 1024))
 make_image "$T/www/two.img" $((4 * 1024 * 1024))
 touch -d @1700000000 "$T/www/one.img" "$T/www/two.img"
 rm -f "$T/c"
-$ULOOP_NET hydrate "http://127.0.0.1:$web_http/one.img" --cache "$T/c" --no-progress >/dev/null
-$ULOOP_NET cat "http://127.0.0.1:$web_http/two.img" --cache "$T/c" >"$T/out" 2>"$T/err"
+$ULOOP_NET hydrate "http://127.0.0.1:$web_http/one.img" --cache "$T/c" --block-size 64K --no-progress >/dev/null
+$ULOOP_NET cat "http://127.0.0.1:$web_http/two.img" --cache "$T/c" --block-size 64K >"$T/out" 2>"$T/err"
 cmp "$T/out" "$T/www/two.img" || fail "same ETag, another URL: served the other image"
 grep -q "dropped its" "$T/err" || fail "same ETag, another URL: cache not dropped"
 # ...while a pre-signed URL's changing query is the same image.
-$ULOOP_NET hydrate "http://127.0.0.1:$web_http/two.img?sig=1" --cache "$T/c" --json \
+$ULOOP_NET hydrate "http://127.0.0.1:$web_http/two.img?sig=1" --cache "$T/c" --block-size 64K --json \
 	--no-progress >"$T/h" 2>"$T/err"
 [ "$(json_get bytes_fetched <"$T/h")" -eq 0 ] || fail "a new query string dropped the cache"
 echo "ETag identity is per URL (query ignored)"

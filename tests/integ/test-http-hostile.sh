@@ -123,7 +123,7 @@ run_mode() {
 
 	url=$base/$mode/cat
 	# shellcheck disable=SC2086
-	one_run cat "$want_rc" "$pat" $ULOOP cat "$url" --cache "$d/c" $catopts "$@" --stats
+	one_run cat "$want_rc" "$pat" $ULOOP cat "$url" --cache "$d/c" --block-size 64K $catopts "$@" --stats
 	# Not one wrong byte, whatever happened.
 	n=$(fsize "$d/cat.out")
 	if [ "$n" -gt $len ] || ! head -c "$n" "$T/want" | cmp -s - "$d/cat.out"; then
@@ -144,7 +144,7 @@ run_mode() {
 
 	url=$base/$mode/hydrate
 	# shellcheck disable=SC2086
-	one_run hydrate "$want_rc" "$pat" $ULOOP hydrate "$url" --cache "$d/h" \
+	one_run hydrate "$want_rc" "$pat" $ULOOP hydrate "$url" --cache "$d/h" --block-size 64K \
 		--no-progress $netopts "$@"
 	b=$(blocks "$d/h")
 	if [ "$want_rc" -eq 0 ]; then

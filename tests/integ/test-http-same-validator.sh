@@ -32,7 +32,7 @@ sys.exit("no ETag from " + sys.argv[1]) if not e else print(e)' "$url"
 }
 
 # Cold: half of the image cached (the head and random blocks).
-$ULOOP_NET cat "$url" --cache "$T/c" --length $((size / 2)) >/dev/null
+$ULOOP_NET cat "$url" --cache "$T/c" --block-size 64K --length $((size / 2)) >/dev/null
 # The premise: nginx sends the same ETag for the replaced image.  (With
 # curl piped into sed, a failed request gave "" twice, which compared equal.)
 tag=$(etag) || fail "no ETag for $url"
@@ -42,9 +42,9 @@ tag2=$(etag) || fail "no ETag for $url"
 
 # Offline: refused, kept as it is.
 expect_fail 1 "has the same size and etag as the cached image but other bytes at offset 0" \
-	$ULOOP_NET cat "$url" --cache "$T/c" --offline --length 1
+	$ULOOP_NET cat "$url" --cache "$T/c" --block-size 64K --offline --length 1
 # Online: dropped, and what is served is the new image, whole.
-$ULOOP_NET cat "$url" --cache "$T/c" >"$T/out" 2>"$T/err"
+$ULOOP_NET cat "$url" --cache "$T/c" --block-size 64K >"$T/out" 2>"$T/err"
 grep -q "other bytes at offset 0 (replaced with its timestamp kept?); dropped its [0-9]* blocks" "$T/err" ||
 	fail "not dropped: $(cat "$T/err")"
 cmp "$T/out" "$T/b" || fail "served a mix of the two images"
@@ -54,7 +54,7 @@ cmp "$T/out2" "$T/b" || fail "the cache mixes the two images"
 # The same image: kept, nothing fetched but the sample (4 ranges of 4 KiB:
 # one round trip, in parallel), and no note.
 : >"$web_log"
-$ULOOP_NET hydrate "$url" --cache "$T/c" --json --no-progress >"$T/h" 2>"$T/err"
+$ULOOP_NET hydrate "$url" --cache "$T/c" --block-size 64K --json --no-progress >"$T/h" 2>"$T/err"
 [ "$(json_get bytes_fetched <"$T/h")" -eq 0 ] || fail "a warm run fetched blocks"
 [ ! -s "$T/err" ] || fail "a note on a warm run: $(cat "$T/err")"
 n=$(grep -c ' 206 ' "$web_log")
@@ -66,7 +66,7 @@ n=$(grep -c ' 206 ' "$web_log")
 head -c 4096 "$T/b" >"$T/c2img"
 tail -c +4097 "$T/a" >>"$T/c2img"
 replace_keeping_mtime "$T/c2img"
-$ULOOP_NET cat "$url" --cache "$T/c" >"$T/out" 2>"$T/err"
+$ULOOP_NET cat "$url" --cache "$T/c" --block-size 64K >"$T/out" 2>"$T/err"
 grep -q "dropped its 128 blocks" "$T/err" || fail "a changed middle not found: $(cat "$T/err")"
 cmp "$T/out" "$T/c2img" || fail "served a mix after a change in the middle"
 echo "same size and validator, other bytes: dropped, never mixed"

@@ -12,15 +12,15 @@ make_image "$T/a" $size
 make_image "$T/b" $size
 cp "$T/a" "$T/img"
 
-$ULOOP hydrate "$T/img" --cache "$T/c" >/dev/null
+$ULOOP hydrate "$T/img" --cache "$T/c" --block-size 64K >/dev/null
 
 # 1. Replaced by rename (new inode).
 cp "$T/b" "$T/img.new"
 mv "$T/img.new" "$T/img"
-expect_fail 1 "holds another image" $ULOOP hydrate "$T/img" --cache "$T/c" --offline
+expect_fail 1 "holds another image" $ULOOP hydrate "$T/img" --cache "$T/c" --block-size 64K --offline
 $ULOOP export "$T/c" "$T/out"
 cmp "$T/out" "$T/a" || fail "--offline refusal changed the cache"
-$ULOOP hydrate "$T/img" --cache "$T/c" >/dev/null 2>"$T/err"
+$ULOOP hydrate "$T/img" --cache "$T/c" --block-size 64K >/dev/null 2>"$T/err"
 grep -q "held another image; dropped its 128 blocks" "$T/err" ||
 	fail "no drop message: $(cat "$T/err")"
 $ULOOP export "$T/c" "$T/out"
@@ -28,9 +28,9 @@ cmp "$T/out" "$T/b" || fail "cache mixes images after a rename"
 
 # 2. Rewritten in place (same inode, new mtime), partly cached.
 cp "$T/a" "$T/img2"
-$ULOOP cat "$T/img2" --cache "$T/c2" --length 1M >/dev/null
+$ULOOP cat "$T/img2" --cache "$T/c2" --block-size 64K --length 1M >/dev/null
 cat "$T/b" >"$T/img2"
-$ULOOP cat "$T/img2" --cache "$T/c2" --stats >"$T/out" 2>"$T/err"
+$ULOOP cat "$T/img2" --cache "$T/c2" --block-size 64K --stats >"$T/out" 2>"$T/err"
 grep -q "dropped its" "$T/err" || fail "in-place rewrite not detected"
 cmp "$T/out" "$T/b" || fail "served old blocks after an in-place rewrite"
 
@@ -38,7 +38,7 @@ cmp "$T/out" "$T/b" || fail "served old blocks after an in-place rewrite"
 cp -p "$T/a" "$T/img3"
 mtime=$(stat -c %.9Y "$T/img3")
 
-$ULOOP hydrate "$T/img3" --cache "$T/c3" --rate 2M --connections 2 \
+$ULOOP hydrate "$T/img3" --cache "$T/c3" --block-size 64K --rate 2M --connections 2 \
 	>"$T/h3" 2>"$T/e3" &
 pid=$!
 sleep 1
@@ -56,6 +56,6 @@ $ULOOP check "$T/c3" --source "$T/a" --ignore-identity ||
 # (ctime moved): the cache is dropped, not reused.
 dd if="$T/a" of="$T/img3" bs=1M conv=notrunc status=none
 touch -d "@$mtime" "$T/img3"
-$ULOOP hydrate "$T/img3" --cache "$T/c3" --no-progress >/dev/null 2>"$T/err"
+$ULOOP hydrate "$T/img3" --cache "$T/c3" --block-size 64K --no-progress >/dev/null 2>"$T/err"
 grep -q "dropped its" "$T/err" || fail "restored mtime fooled the identity check"
 echo "changed mid-read: stopped; $present blocks kept, all from the old image"

@@ -645,7 +645,7 @@ out:
 static void test_readahead(void)
 {
 	const uint32_t bs = 4096;
-	const uint64_t size = 256 * bs;
+	const uint64_t size = 512 * bs;
 	struct ulo_engine_opts o = { .connections = 4, .readahead = 16 * bs };
 	static const uint64_t random_blks[] = { 40, 3, 90, 17, 60, 5, 120, 33,
 						200, 8 };
@@ -653,56 +653,61 @@ static void test_readahead(void)
 	struct env v;
 	size_t n;
 
-	/* Sequential, one block at a time: the second read starts a window
-	 * of 16 blocks past it, and from then on every read is a hit. */
+	/* Sequential in reads of 16 blocks: readahead starts once the
+	 * stream has read ULO_RA_TRIGGER bytes (128 blocks, the 8th read),
+	 * with a window of 16 blocks (the limit) past it; from then on every
+	 * read is a hit.  Shorter streams (a small file) fetch only what
+	 * they read. */
 	if (!env_open(&v, size, bs, true) || !env_start(&v, &o))
 		goto out1;
-	CHECK_EQ(env_read(&v, 0, bs), 0);
+	for (uint64_t i = 0; i < 7; i++) {
+		CHECK_EQ(env_read(&v, i * 16 * bs, 16 * bs), 0);
+		CHECK_EQ(ulo_engine_drain(v.e), 0);
+	}
+	CHECK_EQ(tsrc_nreq(&v.t), 7);
+	CHECK_EQ(env_stats(&v).readahead_fetches, 0);
+	CHECK_EQ(env_read(&v, 7 * 16 * bs, 16 * bs), 0);
 	CHECK_EQ(ulo_engine_drain(v.e), 0);
-	CHECK_EQ(tsrc_nreq(&v.t), 1);	/* the first read is no stream yet */
-	CHECK_EQ(env_read(&v, bs, bs), 0);
-	CHECK_EQ(ulo_engine_drain(v.e), 0);
-	CHECK_EQ(tsrc_nreq(&v.t), 3);
-	CHECK(tsrc_has(&v.t, 0, bs, bs));
-	CHECK(tsrc_has(&v.t, 0, 2 * bs, 16 * bs));
+	CHECK_EQ(tsrc_nreq(&v.t), 9);
+	CHECK(tsrc_has(&v.t, 0, 128 * bs, 16 * bs));
 	st = env_stats(&v);
 	CHECK_EQ(st.readahead_fetches, 1);
 	CHECK_EQ(st.readahead_bytes, 16 * bs);
-	for (uint64_t b = 2; b < 18; b++)
+	for (uint64_t b = 128; b < 144; b++)
 		CHECK(ulo_cache_present(v.c, b));
-	CHECK(!ulo_cache_present(v.c, 18));
-	for (uint64_t b = 2; b < 64; b++) {
+	CHECK(!ulo_cache_present(v.c, 144));
+	for (uint64_t b = 128; b < 192; b++) {
 		CHECK_EQ(env_read(&v, b * bs, bs), 0);
 		CHECK_EQ(ulo_engine_drain(v.e), 0);
 	}
 	st = env_stats(&v);
-	CHECK_EQ(st.miss_blocks, 2);
-	CHECK_EQ(st.hit_blocks, 62);
+	CHECK_EQ(st.miss_blocks, 128);
+	CHECK_EQ(st.hit_blocks, 64);
 	CHECK(st.readahead_fetches > 1);
-	CHECK_EQ(st.fetches, 2 + st.readahead_fetches);
+	CHECK_EQ(st.fetches, 8 + st.readahead_fetches);
 	CHECK(tsrc_no_overlap(&v.t));
 	/* The window stays 16 blocks past the last read. */
-	CHECK(ulo_cache_present(v.c, 63 + 16));
-	CHECK(!ulo_cache_present(v.c, 63 + 17));
+	CHECK(ulo_cache_present(v.c, 191 + 16));
+	CHECK(!ulo_cache_present(v.c, 191 + 17));
 out1:
 	env_close(&v);
 
-	/* The same stream against a slow source, without waiting for the
-	 * readahead: it is queued ahead of the reader, so after the first
-	 * two blocks the reader never makes a request of its own. */
+	/* A stream of single blocks against a slow source, without waiting
+	 * for the readahead: once the trigger is reached it is queued ahead
+	 * of the reader, which never makes a request of its own again. */
 	if (!env_open(&v, size, bs, true))
 		goto out1b;
 	v.t.delay_us = 1000;
 	if (!env_start(&v, &o))
 		goto out1b;
-	for (uint64_t b = 0; b < 128; b++)
+	for (uint64_t b = 0; b < 256; b++)
 		CHECK_EQ(env_read(&v, b * bs, bs), 0);
 	CHECK_EQ(ulo_engine_drain(v.e), 0);
 	st = env_stats(&v);
 	CHECK(st.readahead_fetches > 0);
-	CHECK_EQ(st.fetches - st.readahead_fetches, 2);
+	CHECK_EQ(st.fetches - st.readahead_fetches, 128);
 	CHECK(tsrc_no_overlap(&v.t));
-	CHECK(ulo_cache_present(v.c, 127 + 16));
+	CHECK(ulo_cache_present(v.c, 255 + 16));
 out1b:
 	env_close(&v);
 
@@ -743,8 +748,10 @@ out3:
 	env_close(&v);
 
 	/* A stream up to the end of an image with a short last block: the
-	 * window is cut at the end, never a request past it. */
+	 * window is cut at the end, never a request past it.  (A trigger of
+	 * two blocks: the second read starts the window.) */
 	o.readahead = 16 * bs;
+	o.readahead_trigger = 2 * bs;
 	if (!env_open(&v, 40 * bs + 100, bs, true) || !env_start(&v, &o))
 		goto out4;
 	for (uint64_t off = 20 * bs; off < 40 * bs; off += bs) {
@@ -872,7 +879,7 @@ out1:
 	CHECK_STR_CONTAINS(ulo_errmsg(), "the image was replaced");
 	CHECK_EQ(ulo_engine_read(v.e, buf, 20 * bs, bs), -ESTALE);
 	CHECK_EQ(ulo_engine_read(v.e, buf, 0, 3 * bs), -ESTALE);
-	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size), -ESTALE);
+	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size, NULL), -ESTALE);
 	CHECK_EQ(tsrc_nreq(&v.t), n);
 	CHECK_EQ(ulo_cache_count(v.c), 3);
 	/* Present blocks are still served. */
@@ -967,7 +974,7 @@ static void test_no_cache(void)
 	CHECK_EQ(env_read(&v, size - 1234, 1234), 0);
 	nreads++;
 	blocks++;
-	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size), 0);
+	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size, NULL), 0);
 	CHECK_EQ(ulo_engine_drain(v.e), 0);
 	CHECK_EQ(tsrc_nreq(&v.t), nreads);
 	st = env_stats(&v);
@@ -1030,7 +1037,7 @@ static void test_prefetch(void)
 	rr.v = &v;
 	if (pthread_create(&rr.th, NULL, rand_reader_main, &rr))
 		abort();
-	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size), 0);
+	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size, NULL), 0);
 	CHECK_EQ(ulo_engine_drain(v.e), 0);
 	pthread_join(rr.th, NULL);
 	CHECK_EQ(rr.bad, 0);
@@ -1053,14 +1060,14 @@ static void test_prefetch(void)
 		CHECK(v.t.log[i].len <= 4 * bs);
 	pthread_mutex_unlock(&v.t.mx);
 	/* Hydrating a hydrated image asks nothing. */
-	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size), 0);
+	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size, NULL), 0);
 	CHECK_EQ(ulo_engine_drain(v.e), 0);
 	CHECK_EQ(tsrc_bytes(&v.t), size);
 	CHECK_EQ(env_read(&v, 0, size), 0);
 	CHECK_EQ(tsrc_bytes(&v.t), size);
 	/* Out of range and empty prefetches are no-ops. */
-	CHECK_EQ(ulo_engine_prefetch(v.e, size, 100), 0);
-	CHECK_EQ(ulo_engine_prefetch(v.e, 0, 0), 0);
+	CHECK_EQ(ulo_engine_prefetch(v.e, size, 100, NULL), 0);
+	CHECK_EQ(ulo_engine_prefetch(v.e, 0, 0, NULL), 0);
 out1:
 	env_close(&v);
 
@@ -1071,7 +1078,7 @@ out1:
 	v.t.fail_off = 2 * 1024 * 1024 + 5;
 	if (!env_start(&v, &o))
 		goto out2;
-	ret = ulo_engine_prefetch(v.e, 0, size);
+	ret = ulo_engine_prefetch(v.e, 0, size, NULL);
 	CHECK(ret == 0 || ret == -EIO);
 	ulo_set_errmsg("");
 	CHECK_EQ(ulo_engine_drain(v.e), -EIO);
@@ -1080,7 +1087,7 @@ out1:
 	CHECK(env_stats(&v).fetch_errors >= 1);
 	CHECK(tsrc_no_overlap(&v.t));
 	/* The error sticks for later hydrates. */
-	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size), -EIO);
+	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size, NULL), -EIO);
 	CHECK_EQ(ulo_engine_drain(v.e), -EIO);
 	/* Reads elsewhere still work. */
 	CHECK_EQ(env_read(&v, 0, 3 * bs), 0);
@@ -1102,7 +1109,8 @@ static void stress_round(unsigned round, unsigned reads_per_thread)
 	const uint64_t size = 4 * 1024 * 1024;
 	struct ulo_engine_opts o = { .connections = 4,
 				     .max_request = 16 * bs,
-				     .readahead = 32 * bs };
+				     .readahead = 32 * bs,
+				     .readahead_trigger = 2 * bs };
 	struct rand_reader rr[8];
 	unsigned bad = 0, done = 0;
 	struct ulo_stats st;
@@ -1133,7 +1141,7 @@ static void stress_round(unsigned round, unsigned reads_per_thread)
 				bad++;
 	} else {
 		/* A hydrate racing the readers. */
-		CHECK_EQ(ulo_engine_prefetch(v.e, 0, size), 0);
+		CHECK_EQ(ulo_engine_prefetch(v.e, 0, size, NULL), 0);
 	}
 	for (int i = 0; i < 8; i++) {
 		pthread_join(rr[i].th, NULL);
@@ -1271,7 +1279,7 @@ static void *prefetcher_main(void *arg)
 {
 	struct prefetcher *p = arg;
 
-	p->ret = ulo_engine_prefetch(p->v->e, 0, p->v->size);
+	p->ret = ulo_engine_prefetch(p->v->e, 0, p->v->size, NULL);
 	if (!p->ret)
 		p->ret = ulo_engine_drain(p->v->e);
 	return NULL;

@@ -187,69 +187,89 @@ static void test_single_block(void)
 	CHECK_EQ(next, 8);
 }
 
+/* Trigger 4 KiB x 3, window 8 KiB doubling to 64 KiB. */
+static const struct ulo_ra_policy pol = { 3 * 4096, 8192, 65536 };
+
 static void test_ra_first_read(void)
 {
 	struct ulo_ra ra = { 0 };
 
-	/* The first read of the image (a probe) gets no readahead. */
-	CHECK_EQ(ulo_ra_update(&ra, 0, 4096, 2, 32), 0);
-	CHECK_EQ(ra.next_off, 4096);
+	/* The first read of the image (a probe) gets no readahead, however
+	 * long, and a read from 0 always starts a stream anew. */
+	CHECK_EQ(ulo_ra_update(&ra, 0, 65536, &pol), 0);
+	CHECK_EQ(ulo_ra_update(&ra, 0, 65536, &pol), 0);
+	CHECK_EQ(ulo_ra_update(&ra, 65536, 4096, &pol), 8192);
 	/* Nor does a first read elsewhere. */
 	memset(&ra, 0, sizeof(ra));
-	CHECK_EQ(ulo_ra_update(&ra, 1 << 20, 4096, 2, 32), 0);
-	CHECK_EQ(ra.next_off, (1 << 20) + 4096);
+	CHECK_EQ(ulo_ra_update(&ra, 1 << 20, 65536, &pol), 0);
 }
 
-static void test_ra_sequential(void)
+static void test_ra_trigger(void)
 {
 	struct ulo_ra ra = { 0 };
-	static const uint64_t want[] = { 0, 2, 4, 8, 16, 32, 32, 32 };
-	uint64_t off = 0;
+	static const uint64_t want[] = { 0, 0, 8192, 16384, 32768, 65536, 65536 };
+	uint64_t off = 1 << 20;
 
+	/* Short runs (a small file) never get readahead: two reads of
+	 * 4 KiB are under the trigger, the third reaches it. */
 	for (size_t i = 0; i < ULO_ARRAY_SIZE(want); i++) {
-		CHECK_EQ(ulo_ra_update(&ra, off, 65536, 2, 32), want[i]);
-		off += 65536;
+		CHECK_EQ(ulo_ra_update(&ra, off, 4096, &pol), want[i]);
+		off += 4096;
 	}
-	/* Reads of varying length still chain. */
-	CHECK_EQ(ulo_ra_update(&ra, off, 100, 2, 32), 32);
-	CHECK_EQ(ulo_ra_update(&ra, off + 100, 7, 2, 32), 32);
+	/* One read as long as the trigger starts nothing by itself... */
+	memset(&ra, 0, sizeof(ra));
+	CHECK_EQ(ulo_ra_update(&ra, 1 << 20, 3 * 4096, &pol), 0);
+	/* ...but the next read of the stream does. */
+	CHECK_EQ(ulo_ra_update(&ra, (1 << 20) + 3 * 4096, 100, &pol), 8192);
 }
 
-static void test_ra_random_resets(void)
+static void test_ra_streams(void)
 {
 	struct ulo_ra ra = { 0 };
+	uint64_t a = 1 << 20, b = 8 << 20;
 
-	CHECK_EQ(ulo_ra_update(&ra, 0, 4096, 4, 64), 0);
-	CHECK_EQ(ulo_ra_update(&ra, 4096, 4096, 4, 64), 4);
-	CHECK_EQ(ulo_ra_update(&ra, 8192, 4096, 4, 64), 8);
-	/* A jump forward, a jump back, an overlapping re-read: all reset. */
-	CHECK_EQ(ulo_ra_update(&ra, 1 << 20, 4096, 4, 64), 0);
-	CHECK_EQ(ulo_ra_update(&ra, (1 << 20) + 4096, 4096, 4, 64), 4);
-	CHECK_EQ(ulo_ra_update(&ra, 4096, 4096, 4, 64), 0);
-	CHECK_EQ(ulo_ra_update(&ra, 8192, 4096, 4, 64), 4);
-	CHECK_EQ(ulo_ra_update(&ra, 8192, 4096, 4, 64), 0);
-	/* And a new stream starts from init again. */
-	CHECK_EQ(ulo_ra_update(&ra, 12288, 4096, 4, 64), 4);
-	CHECK_EQ(ulo_ra_update(&ra, 16384, 4096, 4, 64), 8);
+	/* Two files read in turns: each is its own stream. */
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(ulo_ra_update(&ra, a, 4096, &pol), 0);
+		CHECK_EQ(ulo_ra_update(&ra, b, 4096, &pol), 0);
+		a += 4096;
+		b += 4096;
+	}
+	CHECK_EQ(ulo_ra_update(&ra, a, 4096, &pol), 8192);
+	CHECK_EQ(ulo_ra_update(&ra, b, 4096, &pol), 8192);
+	/* The kernel's parallel readahead: a read inside the last one
+	 * (arrived late) continues the stream without growing it. */
+	CHECK_EQ(ulo_ra_update(&ra, a, 2048, &pol), 16384);
+	/* A jump forward is a new stream. */
+	CHECK_EQ(ulo_ra_update(&ra, a + (1 << 20), 4096, &pol), 0);
+}
+
+static void test_ra_lru(void)
+{
+	struct ulo_ra ra = { 0 };
+	uint64_t base = 1 << 20;
+
+	/* Stream 0 reaches the trigger, then ULO_RA_STREAMS other streams
+	 * start: the one used least recently (stream 0) is the one given up. */
+	for (int i = 0; i < 3; i++)
+		ulo_ra_update(&ra, base + i * 4096, 4096, &pol);
+	for (int s = 1; s <= ULO_RA_STREAMS; s++)
+		CHECK_EQ(ulo_ra_update(&ra, base + s * (16 << 20), 4096, &pol), 0);
+	CHECK_EQ(ulo_ra_update(&ra, base + 3 * 4096, 4096, &pol), 0);
 }
 
 static void test_ra_cap(void)
 {
 	struct ulo_ra ra = { 0 };
+	struct ulo_ra_policy p = { 4096, 3 * 4096, 20 * 4096 };
 	uint64_t off = 4096, w = 0;
 
-	CHECK_EQ(ulo_ra_update(&ra, 0, 4096, 3, 20), 0);
 	for (int i = 0; i < 100; i++) {
-		w = ulo_ra_update(&ra, off, 4096, 3, 20);
-		CHECK(w <= 20);
+		w = ulo_ra_update(&ra, off, 4096, &p);
+		CHECK(w <= 20 * 4096);
 		off += 4096;
 	}
-	CHECK_EQ(w, 20);	/* 3, 6, 12, then capped, not 24 */
-	/* init above max is capped too. */
-	memset(&ra, 0, sizeof(ra));
-	ulo_ra_update(&ra, 0, 10, 50, 8);
-	CHECK_EQ(ulo_ra_update(&ra, 10, 10, 50, 8), 8);
-	CHECK_EQ(ulo_ra_update(&ra, 20, 10, 50, 8), 8);
+	CHECK_EQ(w, 20 * 4096);	/* 3, 6, 12, then capped, not 24 */
 }
 
 int main(void)
@@ -261,8 +281,9 @@ int main(void)
 	UNIT_RUN(test_all_skipped);
 	UNIT_RUN(test_single_block);
 	UNIT_RUN(test_ra_first_read);
-	UNIT_RUN(test_ra_sequential);
-	UNIT_RUN(test_ra_random_resets);
+	UNIT_RUN(test_ra_trigger);
+	UNIT_RUN(test_ra_streams);
+	UNIT_RUN(test_ra_lru);
 	UNIT_RUN(test_ra_cap);
 	return unit_done();
 }

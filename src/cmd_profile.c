@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cmd_profile.c - uloop profile DEV: the boot profile the attached daemon
+ * recorded (docs/boot-profile.md).
+ *
+ * The daemon keeps the profile in memory; SIGUSR2 makes it write
+ * /run/uloop/NAME.profile (a new file, renamed into place), which this
+ * command waits for and copies out.  Waiting for a new inode, not for the
+ * file to exist, is what makes the copy the profile as of now rather than
+ * one written by an earlier call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "profile.h"
+#include "runstate.h"
+#include "util.h"
+
+#define PROFILE_WAIT_MS 10000
+
+enum { OPT_OUTPUT = 600 };
+
+static void profile_usage(FILE *f)
+{
+	fputs("Usage: uloop profile DEV [--output FILE]\n"
+	      "\n"
+	      "Print the boot profile of DEV's daemon: every block read so far, in the\n"
+	      "order first read.  Taken once the boot is done, it is what `uloop attach\n"
+	      "--profile` (rd.uloop.profile=) fetches first on the next cold boot.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --output FILE       write it to FILE (replaced whole) instead of stdout\n", f);
+}
+
+static int profile_opt(int opt, const char *arg, void *ctx)
+{
+	if (opt != OPT_OUTPUT)
+		return 0;
+	*(const char **)ctx = arg;
+	return 1;
+}
+
+/* The profile file's inode and change time, or zeros if there is none. */
+static void profile_stamp(const char *path, struct stat *st)
+{
+	if (stat(path, st) < 0)
+		memset(st, 0, sizeof(*st));
+}
+
+static bool profile_changed(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino != b->st_ino || a->st_ctim.tv_sec != b->st_ctim.tv_sec ||
+	       a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
+}
+
+/* Copy @path, checked to be a profile, to @out (or stdout). */
+static int profile_copy(const char *path, const char *out)
+{
+	struct ulo_profile p;
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *in = fopen(path, "re"), *o;
+	int ret;
+
+	if (!in)
+		return ulo_errno(-errno, "%s: open", path);
+	buf = malloc(ULO_PROFILE_MAX_FILE + 1);
+	if (buf)
+		n = fread(buf, 1, ULO_PROFILE_MAX_FILE + 1, in);
+	fclose(in);
+	if (!buf)
+		return ulo_errno(-ENOMEM, "%s", path);
+	ret = ulo_profile_parse(buf, n, path, &p);
+	free(buf);
+	if (ret)
+		return ret;
+	if (!out) {
+		ret = ulo_profile_write(&p, stdout);
+	} else {
+		char tmp[4200];
+		int fd;
+
+		snprintf(tmp, sizeof(tmp), "%s.uloop-new", out);
+		unlink(tmp);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		o = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!o) {
+			ret = ulo_errno(-errno, "%s: create", tmp);
+			if (fd >= 0)
+				close(fd);
+		} else {
+			ret = ulo_profile_write(&p, o);
+			if (!ret && fsync(fileno(o)) < 0)
+				ret = ulo_errno(-errno, "%s: fsync", tmp);
+			if (fclose(o) && !ret)
+				ret = ulo_errno(-errno, "%s: write", tmp);
+			if (!ret && rename(tmp, out) < 0)
+				ret = ulo_errno(-errno, "%s: rename to %s", tmp, out);
+			if (ret)
+				unlink(tmp);
+		}
+	}
+	ulo_profile_free(&p);
+	return ret;
+}
+
+int cmd_profile(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		CLI_OPT_HELP, CLI_OPT_VERBOSE,
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		CLI_OPT_END
+	};
+	struct ulo_runstate_info ri;
+	const char *dev, *out = NULL;
+	char path[4096];
+	struct stat before, now;
+	struct cli_opts o;
+	int ret;
+
+	ret = cli_parse_own(argc, argv, lopts, profile_usage, 1, "one DEV", &o,
+			    profile_opt, &out);
+	if (ret >= 0)
+		return ret;
+	dev = argv[optind];
+	ret = ulo_runstate_read(dev, &ri);
+	if (ret == -ENOENT) {
+		cli_note("%s: not attached (no %s state)", dev, ULO_RUNDIR);
+		return ULO_EXIT_FAIL;
+	}
+	if (ret) {
+		cli_note("%s: reading its run state: %s", dev, strerror(-ret));
+		return ULO_EXIT_FAIL;
+	}
+	if (!ri.alive) {
+		cli_note("%s: its daemon (pid %d) is gone; the profile went with it",
+			 dev, (int)ri.pid);
+		return ULO_EXIT_FAIL;
+	}
+	ulo_runstate_profile_path(dev, path, sizeof(path));
+	profile_stamp(path, &before);
+	if (kill(ri.pid, SIGUSR2) < 0) {
+		cli_note("%s: signalling its daemon (pid %d): %s", dev, (int)ri.pid,
+			 strerror(errno));
+		return ULO_EXIT_FAIL;
+	}
+	for (int ms = 0;; ms += 20) {
+		profile_stamp(path, &now);
+		if (now.st_ino && profile_changed(&before, &now))
+			break;
+		if (ms >= PROFILE_WAIT_MS) {
+			cli_note("%s: its daemon (pid %d) wrote no profile in %d s",
+				 dev, (int)ri.pid, PROFILE_WAIT_MS / 1000);
+			return ULO_EXIT_FAIL;
+		}
+		usleep(20000);
+	}
+	if (!strcmp(ri.transport, "kmod") && ri.present_at_start)
+		cli_note("%s: the cache held %" PRIu64 " blocks when attached, and uloop.ko serves their reads without the daemon: the profile lacks those it did not read ahead (record one on a cold boot)",
+			 dev, ri.present_at_start);
+	return profile_copy(path, out) ? cli_fail() : ULO_EXIT_OK;
+}

@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* fill.c - see fill.h. */
+#include "fill.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "profile.h"
+#include "util.h"
+
+/* A replay window: extents covering this many bytes are sorted and
+ * merged into ranges before they are queued. */
+#define ULO_FILL_WINDOW (8 << 20)
+/* Extents this close are fetched as one range, the gap with them: a
+ * request costs more than 32 KiB on any link with latency. */
+#define ULO_FILL_GAP (32 << 10)
+#define ULO_FILL_MAX_RANGES 4096
+/* Hydration queues the image this much at a time. */
+#define ULO_FILL_CHUNK (4 << 20)
+
+struct ulo_fill {
+	struct ulo_engine *e;
+	struct ulo_cache *c;
+	struct ulo_identity id;
+	struct ulo_fill_opts o;
+	char *profile_loc;
+	struct ulo_source_opts src_opts;
+	pthread_t thr;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;	/* stop */
+	bool stop;		/* lock */
+	struct ulo_fill_status st;	/* lock */
+};
+
+const char *ulo_fill_state_name(enum ulo_fill_state s)
+{
+	static const char *const names[] = { "idle", "profile", "waiting",
+					      "hydrating", "done", "stopped" };
+
+	return s <= ULO_FILL_STOPPED ? names[s] : "?";
+}
+
+static void ulo_fill_note(struct ulo_fill *f, const char *fmt, ...)
+	ULO_PRINTF(2, 3);
+static void ulo_fill_note(struct ulo_fill *f, const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (f->o.note)
+		f->o.note(msg);
+}
+
+static void ulo_fill_set(struct ulo_fill *f, enum ulo_fill_state s)
+{
+	pthread_mutex_lock(&f->lock);
+	f->st.state = s;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Sleep until @deadline_ns (ulo_now_ns clock) or a stop: true if stopped. */
+static bool ulo_fill_sleep_until(struct ulo_fill *f, uint64_t deadline_ns)
+{
+	bool stop;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->stop) {
+		uint64_t now = ulo_now_ns();
+		struct timespec ts;
+
+		if (now >= deadline_ns)
+			break;
+		/* ulo_now_ns is CLOCK_MONOTONIC, as the condvar's clock. */
+		ts.tv_sec = deadline_ns / 1000000000ull;
+		ts.tv_nsec = deadline_ns % 1000000000ull;
+		pthread_cond_timedwait(&f->cv, &f->lock, &ts);
+	}
+	stop = f->stop;
+	pthread_mutex_unlock(&f->lock);
+	return stop;
+}
+
+static bool ulo_fill_stopping(struct ulo_fill *f)
+{
+	bool stop;
+
+	pthread_mutex_lock(&f->lock);
+	stop = f->stop;
+	pthread_mutex_unlock(&f->lock);
+	return stop;
+}
+
+/* Read the whole profile at @loc (a file, or a URL through the source
+ * layer with the image's TLS options) into a NUL-terminated buffer. */
+static int ulo_fill_read_profile(struct ulo_fill *f, char **out, size_t *len)
+{
+	const char *loc = f->profile_loc;
+	struct ulo_source *src = NULL;
+	char *buf = NULL;
+	uint64_t size;
+	int ret;
+
+	if (strstr(loc, "://")) {
+		ret = ulo_source_open(loc, &f->src_opts, &src);
+		if (ret)
+			return ret;
+		size = src->id.size;
+	} else {
+		struct stat st;
+		int fd = open(loc, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return ulo_errno(-errno, "%s: open", loc);
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			return ulo_err(-EINVAL, "%s: not a regular file", loc);
+		}
+		size = st.st_size;
+		if (size <= ULO_PROFILE_MAX_FILE) {
+			buf = malloc(size + 1);
+			ret = buf ? ulo_pread_full(fd, buf, size, 0) : -ENOMEM;
+			if (ret)
+				ret = ulo_errno(ret, "%s: read", loc);
+		}
+		close(fd);
+		if (size > ULO_PROFILE_MAX_FILE)
+			return ulo_err(-EFBIG, "%s: %" PRIu64 " bytes, larger than any boot profile (%d MiB at most)",
+				       loc, size, ULO_PROFILE_MAX_FILE >> 20);
+		if (ret) {
+			free(buf);
+			return ret;
+		}
+	}
+	if (src) {
+		if (size > ULO_PROFILE_MAX_FILE) {
+			ulo_source_close(src);
+			return ulo_err(-EFBIG, "%s: %" PRIu64 " bytes, larger than any boot profile (%d MiB at most)",
+				       loc, size, ULO_PROFILE_MAX_FILE >> 20);
+		}
+		buf = malloc(size + 1);
+		ret = buf ? ulo_source_read(src, buf, 0, size, NULL)
+			  : ulo_errno(-ENOMEM, "%s", loc);
+		ulo_source_close(src);
+		if (ret) {
+			free(buf);
+			return ret;
+		}
+	}
+	buf[size] = '\0';
+	*out = buf;
+	*len = size;
+	return 0;
+}
+
+static void ulo_fill_replay(struct ulo_fill *f)
+{
+	struct ulo_byte_range *r = calloc(ULO_FILL_MAX_RANGES, sizeof(*r));
+	struct ulo_profile p;
+	char why[1024], *text = NULL;
+	uint64_t total = 0, queued = 0, q;
+	size_t len = 0, pos = 0, n;
+	int ret;
+
+	ret = r ? ulo_fill_read_profile(f, &text, &len) : -ENOMEM;
+	if (!ret)
+		ret = ulo_profile_parse(text, len, f->profile_loc, &p);
+	free(text);
+	if (ret) {
+		ulo_fill_note(f, "boot profile not used: %s", ulo_errmsg());
+		goto ignored;
+	}
+	if (!ulo_profile_matches(&p, &f->id, why, sizeof(why))) {
+		ulo_fill_note(f, "boot profile %s not used: %s", f->profile_loc, why);
+		ulo_profile_free(&p);
+		goto ignored;
+	}
+	for (size_t i = 0; i < p.n; i++)
+		total += p.ext[i].n * p.unit;
+	pthread_mutex_lock(&f->lock);
+	f->st.profile = "loaded";
+	f->st.profile_bytes = total;
+	pthread_mutex_unlock(&f->lock);
+	while ((n = ulo_profile_plan(&p, &pos, ULO_FILL_WINDOW, ULO_FILL_GAP, r,
+				     ULO_FILL_MAX_RANGES))) {
+		for (size_t i = 0; i < n; i++) {
+			ret = ulo_engine_prefetch(f->e, r[i].off, r[i].len, &q);
+			queued += q;
+			if (ret)
+				break;
+		}
+		pthread_mutex_lock(&f->lock);
+		f->st.profile_queued = queued;
+		pthread_mutex_unlock(&f->lock);
+		if (ret || ulo_fill_stopping(f))
+			break;
+	}
+	ulo_profile_free(&p);
+	free(r);
+	if (ret && ret != -EINTR)
+		ulo_fill_note(f, "boot profile replay stopped: %s", ulo_errmsg());
+	pthread_mutex_lock(&f->lock);
+	if (!ret)
+		f->st.profile = "replayed";
+	pthread_mutex_unlock(&f->lock);
+	return;
+ignored:
+	free(r);
+	pthread_mutex_lock(&f->lock);
+	f->st.profile = "ignored";
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* 0 when done, else -errno (noted, or -EINTR when stopped). */
+static int ulo_fill_hydrate(struct ulo_fill *f)
+{
+	uint64_t size = f->id.size, off, done = 0, q, t0;
+	int ret = 0;
+
+	if (f->o.jitter_s) {
+		uint32_t r = 0;
+
+		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+			r = (uint32_t)(ulo_now_ns() ^ (uint64_t)getpid());
+		ulo_fill_set(f, ULO_FILL_WAIT);
+		if (ulo_fill_sleep_until(f, ulo_now_ns() +
+				(uint64_t)(r % (f->o.jitter_s * 1000ull + 1)) * 1000000ull))
+			return -EINTR;
+	}
+	ulo_fill_set(f, ULO_FILL_HYDRATE);
+	t0 = ulo_now_ns();
+	for (off = 0; off < size; off += ULO_FILL_CHUNK) {
+		if (ulo_cache_full(f->c)) {
+			ulo_fill_note(f, "hydration stopped: the cache %s is full",
+				      ulo_cache_path(f->c));
+			return -ENOSPC;
+		}
+		ret = ulo_engine_prefetch(f->e, off, ULO_MIN((uint64_t)ULO_FILL_CHUNK, size - off), &q);
+		if (ret)
+			break;
+		done += q;
+		pthread_mutex_lock(&f->lock);
+		f->st.hydrate_queued = done;
+		pthread_mutex_unlock(&f->lock);
+		/* Paced on what was queued: by the time the next chunk is
+		 * queued, the rate allows for all of it. */
+		if (f->o.rate &&
+		    ulo_fill_sleep_until(f, t0 + done * 1000000000ull / f->o.rate))
+			return -EINTR;
+		if (ulo_fill_stopping(f))
+			return -EINTR;
+	}
+	if (!ret)
+		ret = ulo_engine_drain(f->e);
+	if (ret && ret != -EINTR)
+		ulo_fill_note(f, "hydration stopped: %s", ulo_errmsg());
+	return ret;
+}
+
+static void *ulo_fill_main(void *arg)
+{
+	struct ulo_fill *f = arg;
+	int ret = 0;
+
+	if (f->profile_loc) {
+		ulo_fill_set(f, ULO_FILL_PROFILE);
+		ulo_fill_replay(f);
+	}
+	if (f->o.hydrate && !ulo_fill_stopping(f)) {
+		ret = ulo_fill_hydrate(f);
+		if (!ret && ulo_cache_count(f->c) == ulo_cache_nblocks(f->c))
+			ulo_fill_note(f, "hydrated: every block of %s is in the cache %s; it can be served without its server",
+				      f->id.location, ulo_cache_path(f->c));
+		else if (!ret)
+			ulo_fill_note(f, "hydration ended with %" PRIu64 " of %" PRIu64 " blocks cached (the rest could not be stored)",
+				      ulo_cache_count(f->c), ulo_cache_nblocks(f->c));
+	}
+	pthread_mutex_lock(&f->lock);
+	f->st.state = ret ? ULO_FILL_STOPPED : ULO_FILL_DONE;
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+int ulo_fill_start(struct ulo_engine *e, struct ulo_cache *c,
+		   const struct ulo_identity *id, const struct ulo_fill_opts *o,
+		   struct ulo_fill **out)
+{
+	struct ulo_fill *f;
+	pthread_condattr_t ca;
+	int ret;
+
+	*out = NULL;
+	if (!o->profile && !o->hydrate)
+		return 0;
+	if (!c)
+		return ulo_err(-EINVAL, "%s: a boot profile and hydration need a cache (--cache)",
+			       id->location);
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return ulo_errno(-ENOMEM, "fill");
+	f->e = e;
+	f->c = c;
+	f->id = *id;
+	f->o = *o;
+	if (o->src_opts)
+		f->src_opts = *o->src_opts;
+	/* The image's mirrors are the image's, not the profile's. */
+	f->src_opts.nmirrors = 0;
+	f->src_opts.connections = 1;
+	if (o->profile && !(f->profile_loc = strdup(o->profile))) {
+		free(f);
+		return ulo_errno(-ENOMEM, "fill");
+	}
+	f->st.profile = o->profile ? "loading" : "none";
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	ret = pthread_create(&f->thr, NULL, ulo_fill_main, f);
+	if (ret) {
+		free(f->profile_loc);
+		free(f);
+		return ulo_errno(-ret, "fill: starting its thread");
+	}
+	*out = f;
+	return 0;
+}
+
+void ulo_fill_status(struct ulo_fill *f, struct ulo_fill_status *out)
+{
+	if (!f) {
+		memset(out, 0, sizeof(*out));
+		out->profile = "none";
+		return;
+	}
+	pthread_mutex_lock(&f->lock);
+	*out = f->st;
+	pthread_mutex_unlock(&f->lock);
+	out->complete = ulo_cache_count(f->c) == ulo_cache_nblocks(f->c);
+}
+
+void ulo_fill_stop(struct ulo_fill *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stop = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->lock);
+	/* Wakes a replay or hydration blocked in ulo_engine_prefetch(). */
+	ulo_engine_cancel(f->e);
+	pthread_join(f->thr, NULL);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cv);
+	free(f->profile_loc);
+	free(f);
+}
+
+int ulo_fill_parse_hydrate(const char *spec, uint64_t *rate, unsigned *jitter_s)
+{
+	char buf[64], *comma;
+	uint64_t j;
+
+	*rate = 0;
+	*jitter_s = 0;
+	if (!spec || !*spec)
+		return 0;
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	comma = strchr(buf, ',');
+	if (comma) {
+		char *end;
+
+		*comma = '\0';
+		if (strncmp(comma + 1, "jitter=", 7) || comma[8] < '0' || comma[8] > '9')
+			return -EINVAL;
+		errno = 0;
+		j = strtoull(comma + 8, &end, 10);
+		if (errno || *end || j > 86400)
+			return -EINVAL;
+		*jitter_s = (unsigned)j;
+	}
+	if (!*buf)
+		return comma ? 0 : -EINVAL;	/* ",jitter=S": no limit */
+	if (!strcmp(buf, "max"))
+		return 0;
+	return ulo_parse_size(buf, rate) ? -EINVAL : 0;
+}
