@@ -12,6 +12,10 @@
 #                     cold then warm (root); make demo-engine: the engine
 #                     alone on a demo image
 #   make bench        benchmarks (ratios against peers measured in the same run)
+#   make bench-peers  uloop next to httpfs2, nbdkit curl+cache and httpdirfs
+#                     on this host: boot-like, sequential and random reads
+#                     of one squashfs from nginx on 127.0.0.1 (root; about
+#                     10 min; not part of check; bench/README)
 #   make fuzz         the HTTP parsers under libFuzzer for FUZZ_SECONDS (600)
 #   make static       build/static/uloop: one static binary for initramfs
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -76,7 +80,7 @@ U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(HTTP_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
-.PHONY: all static check check-unit check-integ check-vm demo demo-engine bench install \
+.PHONY: all static check check-unit check-integ check-vm demo demo-engine bench bench-peers install \
 	clean fuzz \
 	test-bins deps-check
 
@@ -205,6 +209,10 @@ bench: all static $(B)/bench/randread $(B)/kmod/uloopd-test
 	bench/http-fill.sh
 	bench/nbd.sh
 	bench/kmod.sh
+
+# uloop side by side with its peers, on the host (FUSE files, loop devices).
+bench-peers: all $(B)/bench/randread
+	bench/peers.sh
 
 # uloop.ko's test daemon, static for the guests (the module itself is
 # built per guest kernel by tests/kmod/build-kmod.sh).
