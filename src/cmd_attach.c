@@ -12,7 +12,8 @@
  * when the device can be mounted (and fails if SIGTERM came meanwhile).
  * The main thread then sleeps in sigwait(): SIGTERM/SIGINT detach
  * cleanly; SIGUSR1 comes from the transport when the device was ended
- * from outside (uloop detach, nbd-client -d, umount of a fuse file).
+ * from outside (uloop detach, nbd-client -d, umount of a fuse file);
+ * SIGUSR2 is `uloop sync`: commit the cache now (attach_sync).
  * Which transport, takeovers and the caches a dead uloop.ko device still
  * reads are transport.c's; --offline's fallback is offline.c's.
  */
@@ -82,6 +83,7 @@ struct attach {
 	bool foreground;
 	char devpath[4096];
 	volatile bool state_stop;
+	struct ulo_runstate rs;		/* as first written (attach_sync) */
 };
 
 static void attach_warn(const char *msg)
@@ -109,6 +111,21 @@ static void *attach_state_thread(void *arg)
 			ulo_debug("attach", "%s", ulo_errmsg());
 	}
 	return NULL;
+}
+
+/*
+ * `uloop sync` (SIGUSR2): commit what the cache holds now, rather than at
+ * the committer's next turn, and say so in the run state at once, its
+ * counters fresh (a shutdown and the boot's figures wait for it;
+ * runstate.h).
+ */
+static void attach_sync(struct attach *a)
+{
+	int ret = a->cache ? ulo_cache_commit(a->cache) : 0;
+
+	ulo_runstate_synced(ret, ret ? ulo_errmsg() : "");
+	if (ulo_runstate_write(&a->rs))
+		ulo_debug("attach", "%s", ulo_errmsg());
 }
 
 /* Point stderr at /dev/kmsg, else /dev/null (never the caller's file). */
@@ -219,7 +236,9 @@ int cmd_attach(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	ulo_runstate_sync_enable();
 
 	cli_source_defaults(&a.o);
 	ulo_debug("attach", "opening %s", argv[optind]);
@@ -258,6 +277,7 @@ int cmd_attach(int argc, char **argv)
 		sigset_t pend;
 
 		ret = ulo_runstate_write(&rs);
+		a.rs = rs;
 		/* A stop asked for while we started: do not say "ready". */
 		if (!ret && !sigpending(&pend) &&
 		    (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT)))
@@ -281,8 +301,10 @@ int cmd_attach(int argc, char **argv)
 	if (!a.foreground && !isatty(STDERR_FILENO))
 		attach_stderr_to_kmsg();
 
-	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		;	/* no configuration to reload */
+	/* SIGHUP: no configuration to reload. */
+	while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR2))
+		if (sig == SIGUSR2)
+			attach_sync(&a);
 	ret = 0;
 out:
 	a.state_stop = true;
