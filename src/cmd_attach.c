@@ -13,8 +13,10 @@
  * The main thread then sleeps in sigwait(): SIGTERM/SIGINT detach
  * cleanly; SIGUSR1 comes from the transport when the device was ended
  * from outside (uloop detach, nbd-client -d, umount of a fuse file);
- * SIGUSR2 asks for the boot profile recorded so far (`uloop profile`).
- * A boot profile given is replayed, and the image hydrated, by fill.c.
+ * SIGUSR2 is `uloop sync`: commit the cache now, and write the boot
+ * profile recorded so far (`uloop profile`) with the run state
+ * (attach_sync).  A boot profile given is replayed, and the image
+ * hydrated, by fill.c.
  * Which transport, takeovers and the caches a dead uloop.ko device still
  * reads are transport.c's; --offline's fallback is offline.c's.
  */
@@ -117,15 +119,24 @@ static void *attach_state_thread(void *arg)
 	return NULL;
 }
 
-/* SIGUSR2: the boot profile recorded so far, for `uloop profile`. */
-static void attach_write_profile(struct attach *a)
+/*
+ * `uloop sync` and `uloop profile` (SIGUSR2): commit what the cache holds
+ * now, rather than at the committer's next turn, write the boot profile
+ * recorded so far, and say so in the run state at once, its counters
+ * fresh (a shutdown and the boot's figures wait for it; runstate.h).
+ */
+static void attach_sync(struct attach *a)
 {
+	int ret = a->cache ? ulo_cache_commit(a->cache) : 0;
 	struct ulo_profile p;
 
-	if (ulo_engine_profile(a->eng, &p) ||
+	ulo_runstate_synced(ret, ret ? ulo_errmsg() : "");
+	if (!ulo_engine_profile(a->eng, &p) &&
 	    ulo_runstate_write_profile(a->devpath, &p))
 		ulo_warn("%s: boot profile: %s", a->devpath, ulo_errmsg());
 	ulo_profile_free(&p);
+	if (ulo_runstate_write(&a->rs))
+		ulo_debug("attach", "%s", ulo_errmsg());
 }
 
 /* Point stderr at /dev/kmsg, else /dev/null (never the caller's file). */
@@ -262,6 +273,7 @@ int cmd_attach(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	ulo_runstate_sync_enable();
 
 	cli_source_defaults(&a.o);
 	ulo_debug("attach", "opening %s", argv[optind]);
@@ -337,7 +349,7 @@ int cmd_attach(int argc, char **argv)
 	/* SIGHUP: no configuration to reload. */
 	while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR2))
 		if (sig == SIGUSR2)
-			attach_write_profile(&a);
+			attach_sync(&a);
 	ret = 0;
 out:
 	a.state_stop = true;

@@ -3,11 +3,11 @@
  * cmd_profile.c - uloop profile DEV: the boot profile the attached daemon
  * recorded (docs/boot-profile.md).
  *
- * The daemon keeps the profile in memory; SIGUSR2 makes it write
- * /run/uloop/NAME.profile (a new file, renamed into place), which this
- * command waits for and copies out.  Waiting for a new inode, not for the
- * file to exist, is what makes the copy the profile as of now rather than
- * one written by an earlier call.
+ * The daemon keeps the profile in memory; a sync (SIGUSR2, as `uloop
+ * sync`: runstate.h) makes it write /run/uloop/NAME.profile, renamed into
+ * place, before the run state that counts the sync answered: once that
+ * count has moved, the file is the profile as of now, never one written
+ * by an earlier call.  A daemon too old to answer is never signalled.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,19 +46,6 @@ static int profile_opt(int opt, const char *arg, void *ctx)
 		return 0;
 	*(const char **)ctx = arg;
 	return 1;
-}
-
-/* The profile file's inode and change time, or zeros if there is none. */
-static void profile_stamp(const char *path, struct stat *st)
-{
-	if (stat(path, st) < 0)
-		memset(st, 0, sizeof(*st));
-}
-
-static bool profile_changed(const struct stat *a, const struct stat *b)
-{
-	return a->st_ino != b->st_ino || a->st_ctim.tv_sec != b->st_ctim.tv_sec ||
-	       a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
 }
 
 /* Copy @path, checked to be a profile, to @out (or stdout). */
@@ -122,7 +109,6 @@ int cmd_profile(int argc, char **argv)
 	struct ulo_runstate_info ri;
 	const char *dev, *out = NULL;
 	char path[4096];
-	struct stat before, now;
 	struct cli_opts o;
 	int ret;
 
@@ -145,24 +131,12 @@ int cmd_profile(int argc, char **argv)
 			 dev, (int)ri.pid);
 		return ULO_EXIT_FAIL;
 	}
+	/* A sync (SIGUSR2) writes the profile before the run state that
+	 * says it answered: once ulo_runstate_sync() returns, the file is
+	 * the profile as of now. */
+	if (ulo_runstate_sync(dev, PROFILE_WAIT_MS))
+		return cli_fail();
 	ulo_runstate_profile_path(dev, path, sizeof(path));
-	profile_stamp(path, &before);
-	if (kill(ri.pid, SIGUSR2) < 0) {
-		cli_note("%s: signalling its daemon (pid %d): %s", dev, (int)ri.pid,
-			 strerror(errno));
-		return ULO_EXIT_FAIL;
-	}
-	for (int ms = 0;; ms += 20) {
-		profile_stamp(path, &now);
-		if (now.st_ino && profile_changed(&before, &now))
-			break;
-		if (ms >= PROFILE_WAIT_MS) {
-			cli_note("%s: its daemon (pid %d) wrote no profile in %d s",
-				 dev, (int)ri.pid, PROFILE_WAIT_MS / 1000);
-			return ULO_EXIT_FAIL;
-		}
-		usleep(20000);
-	}
 	if (!strcmp(ri.transport, "kmod") && ri.present_at_start)
 		cli_note("%s: the cache held %" PRIu64 " blocks when attached, and uloop.ko serves their reads without the daemon: the profile lacks those it did not read ahead (record one on a cold boot)",
 			 dev, ri.present_at_start);

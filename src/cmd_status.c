@@ -127,7 +127,8 @@ int cmd_status(int argc, char **argv)
 		if (l < 6 || strcmp(de->d_name + l - 5, ".json"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", ULO_RUNDIR, de->d_name);
-		if (status_read(path, buf, sizeof(buf)))
+		/* Not a device's state (boot.json: the boot's metrics). */
+		if (status_read(path, buf, sizeof(buf)) || !strstr(buf, "\"pid\":"))
 			continue;
 		if (o.json)
 			printf("%s%s", n ? "," : "", buf);

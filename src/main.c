@@ -20,6 +20,7 @@ static const struct {
 	{ "detach", cmd_detach, "stop serving a device" },
 	{ "status", cmd_status, "show attached devices" },
 	{ "profile", cmd_profile, "print the boot profile an attached daemon recorded" },
+	{ "sync", cmd_sync, "commit a daemon's cache now" },
 	{ "hydrate", cmd_hydrate, "fetch every missing block into a cache" },
 	{ "info", cmd_info, "show a cache's header and fill level" },
 	{ "check", cmd_check, "verify a cache (and its blocks against a source)" },
@@ -52,6 +53,9 @@ int main(int argc, char **argv)
 	/* The 2007 tools, as links to this binary. */
 	if (!strcmp(base, "ulohttp") || !strcmp(base, "ulobdev"))
 		return cmd_ulo2007(argc, argv, !strcmp(base, "ulohttp"));
+	/* systemd-shutdown's /run/initramfs/shutdown (boot.sh links it). */
+	if (!strcmp(base, "shutdown"))
+		return cmd_shutdown(argc, argv);
 	/* A closed pipe (uloop cat | head) is an error return, not a kill. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {

@@ -2,8 +2,11 @@
 /* runstate.c - see runstate.h. */
 #include "runstate.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,26 @@ static int ulo_rundir(void)
 			return ulo_errno(-errno, "%s: open", ULO_RUNDIR);
 	}
 	return ulo_rundir_fd;
+}
+
+/* The sync requests answered (runstate.h); the daemon is one process. */
+static bool ulo_sync_on;
+static uint64_t ulo_synced;
+static char ulo_sync_err[256];
+/* The state thread and a sync answer may write at once: one temporary. */
+static pthread_mutex_t ulo_write_mx = PTHREAD_MUTEX_INITIALIZER;
+
+void ulo_runstate_sync_enable(void)
+{
+	__atomic_store_n(&ulo_sync_on, true, __ATOMIC_RELEASE);
+}
+
+void ulo_runstate_synced(int err, const char *msg)
+{
+	pthread_mutex_lock(&ulo_write_mx);
+	snprintf(ulo_sync_err, sizeof(ulo_sync_err), "%s", err ? msg : "");
+	ulo_synced++;
+	pthread_mutex_unlock(&ulo_write_mx);
 }
 
 /* Replace ULO_RUNDIR/@name by what @fill writes: to a temporary, then
@@ -93,6 +116,11 @@ static int ulo_runstate_json(FILE *f, const void *ctx)
 	ulo_json_bool(&j, "read_write", s->read_write);
 	ulo_json_u64(&j, "pid", s->pid);
 	ulo_json_u64(&j, "started", s->started);
+	if (__atomic_load_n(&ulo_sync_on, __ATOMIC_ACQUIRE)) {
+		ulo_json_u64(&j, "synced", ulo_synced);
+		if (ulo_sync_err[0])
+			ulo_json_str(&j, "sync_error", ulo_sync_err);
+	}
 	ulo_json_str(&j, "source", s->src->id.location);
 	ulo_json_obj_begin(&j, "identity");
 	ulo_json_str(&j, "kind", ulo_id_kind_name(s->src->id.kind));
@@ -124,9 +152,13 @@ static int ulo_runstate_json(FILE *f, const void *ctx)
 int ulo_runstate_write(const struct ulo_runstate *s)
 {
 	char path[4096];
+	int ret;
 
 	ulo_runstate_path(s->device, path, sizeof(path));
-	return ulo_rundir_replace(strrchr(path, '/') + 1, ulo_runstate_json, s);
+	pthread_mutex_lock(&ulo_write_mx);
+	ret = ulo_rundir_replace(strrchr(path, '/') + 1, ulo_runstate_json, s);
+	pthread_mutex_unlock(&ulo_write_mx);
+	return ret;
 }
 
 void ulo_runstate_profile_path(const char *device, char *out, size_t len)
@@ -257,4 +289,95 @@ pid_t ulo_runstate_pid(const char *device)
 	buf[n] = '\0';
 	p = strstr(buf, "\"pid\":");
 	return p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
+}
+
+/* @device's state document into @buf: 0 or -errno. */
+static int ulo_runstate_slurp(const char *device, char *buf, size_t len)
+{
+	char path[4096];
+	size_t n;
+	FILE *f;
+
+	ulo_runstate_path(device, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return 0;
+}
+
+int ulo_runstate_sync(const char *device, int timeout_ms)
+{
+	char buf[16384], v[64], err[256];
+	uint64_t before;
+	pid_t pid;
+	int ret;
+
+	ret = ulo_runstate_slurp(device, buf, sizeof(buf));
+	if (ret)
+		return ulo_err(ret, "%s: not attached (no state in %s)",
+			       device, ULO_RUNDIR);
+	ulo_runstate_field(buf, "pid", v, sizeof(v));
+	pid = (pid_t)strtol(v, NULL, 10);
+	if (!ulo_runstate_pid_alive(pid))
+		return ulo_err(-ESRCH, "%s: its daemon (pid %d) is gone", device, (int)pid);
+	ulo_runstate_field(buf, "synced", v, sizeof(v));
+	if (!v[0])
+		return ulo_err(-ENOTSUP, "%s: its daemon (pid %d) cannot sync (an older uloop); `uloop detach` commits its cache",
+			       device, (int)pid);
+	before = strtoull(v, NULL, 10);
+	if (kill(pid, SIGUSR2) < 0)
+		return ulo_errno(-errno, "%s: signal daemon %d", device, (int)pid);
+	for (int ms = 0; ms < timeout_ms; ms += 20) {
+		usleep(20000);
+		/* Gone with its state: it detached, which commits too. */
+		if (ulo_runstate_slurp(device, buf, sizeof(buf)) == -ENOENT)
+			return ulo_runstate_pid_alive(pid) ? 0 :
+				ulo_err(-ESRCH, "%s: its daemon (pid %d) ended", device, (int)pid);
+		ulo_runstate_field(buf, "synced", v, sizeof(v));
+		if (strtoull(v, NULL, 10) <= before) {
+			if (!ulo_runstate_pid_alive(pid))
+				return ulo_err(-ESRCH, "%s: its daemon (pid %d) ended before it committed",
+					       device, (int)pid);
+			continue;
+		}
+		ulo_runstate_field(buf, "sync_error", err, sizeof(err));
+		return err[0] ? ulo_err(-EIO, "%s: %s", device, err) : 0;
+	}
+	return ulo_err(-ETIMEDOUT, "%s: its daemon (pid %d) did not commit within %d s",
+		       device, (int)pid, timeout_ms / 1000);
+}
+
+int ulo_runstate_each(int (*fn)(const char *device, void *ctx), void *ctx)
+{
+	char path[4096], buf[16384], dev[4096];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d = opendir(ULO_RUNDIR);
+
+	if (!d)
+		return errno == ENOENT ? 0 : ulo_errno(-errno, "%s: open", ULO_RUNDIR);
+	while (!ret && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		FILE *f;
+		size_t n;
+
+		if (l < 6 || strcmp(de->d_name + l - 5, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ULO_RUNDIR, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		ulo_runstate_field(buf, "device", dev, sizeof(dev));
+		if (!strstr(buf, "\"pid\":") || !dev[0])
+			continue;	/* not a device's state (boot.json) */
+		ret = fn(dev, ctx);
+	}
+	closedir(d);
+	return ret;
 }

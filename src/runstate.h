@@ -9,6 +9,15 @@
  * device's path with '/' turned into '%' (a FUSE device is any file).
  * On SIGUSR2 the daemon writes NAME.profile beside it, the boot profile
  * recorded so far, which `uloop profile` prints.
+ * Other files there (the boot's boot.json) have no "pid": not devices.
+ *
+ * Sync: a daemon that answers SIGUSR2 (uloop attach) says so with a
+ * "synced" count in its state: the sync requests it answered, each by
+ * committing its cache, then rewriting its state at once ("sync_error"
+ * says why the last commit failed).  `uloop sync` reads the count, sends
+ * SIGUSR2, and waits for the count to pass what it read; a state without
+ * the field belongs to a daemon that would die of SIGUSR2 (its default
+ * action), so it is never sent one.
  */
 #ifndef ULOOP_RUNSTATE_H
 #define ULOOP_RUNSTATE_H
@@ -69,5 +78,18 @@ void ulo_runstate_field(const char *json, const char *key, char *out, size_t len
 int ulo_runstate_read(const char *device, struct ulo_runstate_info *out);
 /* Is @pid a running uloop process (not a recycled pid)? */
 bool ulo_runstate_pid_alive(pid_t pid);
+
+/* This process answers SIGUSR2 (blocked, and waited for): its states say
+ * "synced" from now on. */
+void ulo_runstate_sync_enable(void);
+/* A sync request was answered: @err is the commit's result (0 or
+ * -errno), @msg its message when it failed. */
+void ulo_runstate_synced(int err, const char *msg);
+/* Ask @device's daemon to commit its cache now and wait (at most
+ * @timeout_ms) until it did: 0, or -errno with a message. */
+int ulo_runstate_sync(const char *device, int timeout_ms);
+/* Call @fn with the device of every run state in ULO_RUNDIR (those of
+ * live and dead daemons); stops at, and returns, the first non-zero. */
+int ulo_runstate_each(int (*fn)(const char *device, void *ctx), void *ctx);
 
 #endif

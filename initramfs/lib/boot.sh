@@ -26,6 +26,15 @@
 #   uloop_mount_root DIR   the union of those on DIR; uloop_union prints
 #                          it as "TYPE WHAT OPTIONS" for dracut's systemd
 #                          generator, which mounts it as sysroot.mount
+#   uloop_prepare_shutdown /run/initramfs/shutdown: the static uloop, which
+#                          systemd-shutdown runs at poweroff (src/
+#                          cmd_shutdown.c: the root's device detached, its
+#                          cache committed); /run made exec for it
+#   uloop_boot_metrics     at switch_root: one line on the console and in
+#                          the kernel log, and /run/uloop/boot.json
+#                          (attach and root times, bytes fetched, hits and
+#                          misses, cold/warm/offline, profile), from what
+#                          uloop_attach_root noted and `uloop status`
 #
 # What a flavour provides: uloop_say MSG (a console line, "uloop: MSG"),
 # uloop_warn MSG (the same, a warning), uloop_fail MSG (stops the boot its
@@ -38,6 +47,10 @@
 # Set here, never taken from the environment (which holds the kernel
 # command line's unknown NAME=value words); tests set it after sourcing.
 ULOOP_ATTACH_ERR=/run/uloop/attach.err
+# What uloop_attach_root noted for uloop_boot_metrics (a file: in dracut
+# another process runs that step); "KEY VALUE" lines.
+ULOOP_METRICS=/run/uloop/boot.attach
+ULOOP_BOOT_JSON=/run/uloop/boot.json
 
 uloop_is_mounted() { grep -q " $1 " /proc/mounts; }
 
@@ -192,13 +205,62 @@ uloop_attach_err() {
 		echo "uloop attach failed without a message (killed?)"
 }
 
+uloop_uptime() { cut -d' ' -f1 /proc/uptime; }
+# uloop_json_num KEY: the number after "KEY": in the JSON on stdin, or 0
+# (the keys asked for are unique in uloop's documents).
+uloop_json_num() { sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" | sed -n '1{p;q;}' | grep . || echo 0; }
+uloop_json_str() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | sed -n '1{p;q;}'; }
+
+# What the cache holds before the attach: "BLOCKS CLEAN" (CLEAN: clean,
+# unclean, or none for a cache that is new or not one yet).
+uloop_cache_before() {
+	if [ -z "$ULOOP_CACHEPATH" ] || [ ! -e "$ULOOP_CACHEPATH" ] ||
+		! _i=$(uloop info "$ULOOP_CACHEPATH" --json 2>/dev/null); then
+		echo "0 none"
+		return 0
+	fi
+	case $_i in
+	*'"clean":true'*) _c=clean ;;
+	*'"clean":false'*) _c=unclean ;;
+	*) _c=none ;;
+	esac
+	echo "$(echo "$_i" | uloop_json_num blocks_present) $_c"
+}
+
+# uloop_note_attach T0 BEFORE: the attach's figures for uloop_boot_metrics.
+# Warm: the cache held blocks and still does (a cache of another image is
+# dropped at attach); offline: uloop said it serves without its server.
+uloop_note_attach() {
+	_st=$(uloop status "$ULOOP_RDEV" --json 2>/dev/null)
+	ULOOP_PID=$(echo "$_st" | uloop_json_num pid)
+	_had=${2%% *}
+	_now=$(echo "$_st" | uloop_json_num blocks_present)
+	if grep -q "serving the cached image offline" "$ULOOP_ATTACH_ERR" 2>/dev/null; then _mode=offline
+	elif [ "$_had" -gt 0 ] && [ "$_now" -ge "$_had" ]; then _mode=warm
+	else _mode=cold; fi
+	case $ULOOP_CACHEPATH in /run/uloop/ram/*) _kind=ram ;; *) _kind=flash ;; esac
+	{
+		echo "device $ULOOP_RDEV"
+		echo "attach_start $1"
+		echo "attached $(uloop_uptime)"
+		echo "fetched_attach $(echo "$_st" | uloop_json_num bytes_fetched)"
+		echo "present_before $_had"
+		echo "last_shutdown ${2#* }"
+		echo "mode $_mode"
+		echo "cache $_kind"
+	} >"$ULOOP_METRICS"
+}
+
 uloop_attach_root() {
+	_t0=$(uloop_uptime)
+	_before=$(uloop_cache_before)
 	if ! ULOOP_RDEV=$(uloop_attach); then
 		# A cache uloop refuses (another's data, a damaged header,
 		# too small...) must not stop the boot: RAM will do.
 		if [ -n "$ULOOP_CACHE" ] &&
 			tail -n 1 "$ULOOP_ATTACH_ERR" | grep -q -e "^uloop: cache " -e "^uloop: bitmap "; then
 			uloop_no_flash "$(uloop_attach_err)"
+			_before="0 none"
 			ULOOP_RDEV=$(uloop_attach)
 		fi
 	fi
@@ -215,8 +277,7 @@ uloop_attach_root() {
 	# uloop's notes (offline, a mirror not used, a stale cache dropped,
 	# a small flash...) belong on the console.
 	while IFS= read -r _l; do uloop_say "${_l#uloop: }"; done <"$ULOOP_ATTACH_ERR"
-	ULOOP_PID=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' /run/uloop/*.json 2>/dev/null)
-	ULOOP_PID=${ULOOP_PID%%[!0-9]*}
+	uloop_note_attach "$_t0" "$_before"
 	uloop_say "root image on $ULOOP_RDEV, daemon pid $ULOOP_PID"
 	# The daemon's binary goes away with the initramfs: a copy where the
 	# booted system finds it (uloop status, detach) by name.
@@ -334,4 +395,87 @@ uloop_mount_root() {
 	_m=$(mount -t "$2" -o "$4" "$3" "$1" 2>&1) && return 0
 	uloop_fail "rd.uloop.union=$ULOOP_UNION: cannot mount the root: $(uloop_why "$_m")"
 	return 1
+}
+
+# At poweroff systemd-shutdown, once it has killed all but root storage
+# and unmounted what it could, pivots into /run/initramfs and runs its
+# shutdown when that is executable: the static uloop, linked (one copy
+# in RAM) from where uloop_attach_root put it, does the rest
+# (src/cmd_shutdown.c).  Without it the daemon is never told: the blocks
+# of its last second (the shutdown's own reads among them) are lost and
+# fetched again at every boot.  initramfs-tools and dracut's own init
+# mount /run noexec, where systemd would not: it must be exec for that.
+uloop_prepare_shutdown() {
+	mkdir -p /run/initramfs/oldroot
+	if [ -e /run/initramfs/shutdown ]; then
+		uloop_warn "/run/initramfs/shutdown is there already: it, not uloop, will end the boot (the cache keeps only what was committed)"
+	elif ! ln /run/uloop/bin/uloop /run/initramfs/shutdown 2>/dev/null &&
+		! cp /run/uloop/bin/uloop /run/initramfs/shutdown; then
+		uloop_warn "cannot put uloop in /run/initramfs: at poweroff the last blocks fetched are not committed"
+		return 0
+	fi
+	if awk '$2 == "/run" && $4 ~ /(^|,)noexec(,|$)/ { f = 1 } END { exit !f }' /proc/mounts &&
+		! _m=$(mount -o remount,exec /run 2>&1); then
+		uloop_warn "cannot remount /run exec ($(uloop_why "$_m")): at poweroff the last blocks fetched are not committed"
+	fi
+	return 0
+}
+
+# Seconds between two uptimes, and a byte count for people.
+uloop_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+uloop_bytes() {
+	awk -v n="$1" 'BEGIN { if (n < 1000) printf "%d B", n
+		else if (n < 1000000) printf "%.1f kB", n / 1000
+		else printf "%.1f MB", n / 1000000 }'
+}
+
+uloop_metric() { sed -n "s/^$1 //p" "$ULOOP_METRICS"; }
+
+# The boot's figures, when the root is about to take over: KEY VALUE lines
+# of ULOOP_METRICS, the daemon's counters now, uloop.ko's where it serves.
+# hits/misses: uloop.ko's requests (served from the flash in the kernel /
+# sent to the daemon), else the engine's blocks.
+uloop_boot_metrics() {
+	[ -r "$ULOOP_METRICS" ] || return 0
+		_dev=$(uloop_metric device)
+	_t0=$(uloop_metric attach_start) _t1=$(uloop_metric attached) _t2=$(uloop_uptime)
+	# The daemon rewrites its state every second: a sync rewrites it now
+	# (and commits what the initramfs read, should the node go down early).
+	uloop sync "$_dev" 2>/dev/null
+	_st=$(uloop status "$_dev" --json 2>/dev/null)
+	_tr=$(echo "$_st" | uloop_json_str transport)
+	_prof=$(echo "$_st" | uloop_json_str profile)
+	_fa=$(uloop_metric fetched_attach)
+	_fr=$(echo "$_st" | uloop_json_num bytes_fetched)
+	_hb=$(echo "$_st" | uloop_json_num hit_blocks)
+	_mb=$(echo "$_st" | uloop_json_num miss_blocks)
+	_sys=/sys/block/${_dev#/dev/}/uloop
+	if [ "$_tr" = kmod ] && [ -r "$_sys/hits" ]; then
+		_h=$(cat "$_sys/hits") _m=$(cat "$_sys/misses")
+	else
+		_h=$_hb _m=$_mb
+	fi
+	_mode=$(uloop_metric mode) _last=$(uloop_metric last_shutdown)
+	{
+		printf '{"device":"%s","transport":"%s","mode":"%s","cache":"%s",' \
+			"$_dev" "$_tr" "$_mode" "$(uloop_metric cache)"
+		printf '"last_shutdown":"%s","attach_start_s":%s,"attached_s":%s,"root_s":%s,' \
+			"$_last" "$_t0" "$_t1" "$_t2"
+		printf '"attach_time_s":%s,"fetched_attach_bytes":%s,"fetched_root_bytes":%s,' \
+			"$(uloop_secs "$_t0" "$_t1")" "$_fa" "$_fr"
+		printf '"blocks_present_before":%s,"blocks_present_root":%s,"block_size":%s,' \
+			"$(uloop_metric present_before)" "$(echo "$_st" | uloop_json_num blocks_present)" \
+			"$(echo "$_st" | uloop_json_num block_size)"
+		printf '"hits":%s,"misses":%s,"hit_blocks":%s,"miss_blocks":%s,"profile":"%s"}\n' \
+			"$_h" "$_m" "$_hb" "$_mb" "${_prof:-none}"
+	} >"$ULOOP_BOOT_JSON.tmp" && mv "$ULOOP_BOOT_JSON.tmp" "$ULOOP_BOOT_JSON"
+	_ls=""
+	[ "$_last" = none ] || _ls=" (last shutdown $_last)"
+	_l="boot: $_mode$_ls, attached at $_t1 s ($(uloop_secs "$_t0" "$_t1") s), root at $_t2 s, fetched $(uloop_bytes "$_fa") by attach and $(uloop_bytes "$_fr") by root, hits $_h misses $_m, profile ${_prof:-none}"
+	# The kernel log (dmesg), at info level; the console unless the kernel
+	# prints that level there itself.
+	echo "<6>uloop: $_l" >/dev/kmsg 2>/dev/null
+	[ "$(cut -f1 /proc/sys/kernel/printk 2>/dev/null)" -gt 6 ] 2>/dev/null ||
+		{ echo "uloop: $_l" >/dev/console; } 2>/dev/null || echo "uloop: $_l"
+	return 0
 }

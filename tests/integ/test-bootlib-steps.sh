@@ -32,8 +32,13 @@ wp=$(losetup -f --show -r "$T/wp")
 on_exit "losetup -d $wp"
 
 # uloop attach's stand-in: $T/mode says how it ends.
+# (info: no cache yet; status: the state it wrote, as uloop's.)
 cat >"$T/fake/uloop" <<F
 #!/bin/sh
+case \$1 in
+info) exit 1 ;;
+status) cat /run/uloop/0.json; exit 0 ;;
+esac
 printf '%s\n' "\$@" >"$T/args"
 case \$(cat "$T/mode") in
 refuse) case "\$*" in *"--cache /run/uloop/flash"*)

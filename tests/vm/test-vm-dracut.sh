@@ -3,9 +3,11 @@
 # dracut --add uloop, without systemd in the initramfs (dracut's own
 # init, network-legacy: dhclient calls the netroot handler
 # /sbin/ulooproot): a Debian 12 root (systemd) from nginx, the cache on
-# the node's flash.  Cold, then warm from the same flash: 0 image bytes.
-# Both boots: the daemon the initramfs started serves the root after
-# switch_root (same PID) and `systemctl poweroff` powers the node off.
+# the node's flash.  Cold (`systemctl poweroff` at once), then warm from
+# the same flash (`systemctl reboot` at once): 0 image bytes, shutdown
+# included.  Both boots: the daemon the initramfs started serves the
+# root after switch_root (same PID); uloop's /run/initramfs/shutdown
+# (the pre-pivot hook's) detaches the image at the end.
 # (tests/vm/distro-lib.sh has the checks.)
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
@@ -17,4 +19,4 @@ distro_setup
 distro_dracut "$T/initrd" "base udev-rules qemu network-legacy"
 A="root=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda rd.shell=0"
 distro_boot dracut-cold "$T/initrd" "$A"
-distro_boot dracut-warm "$T/initrd" "$A" warm
+distro_boot dracut-warm "$T/initrd" "$A" warm reboot

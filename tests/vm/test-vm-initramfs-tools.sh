@@ -5,9 +5,12 @@
 # with hooks/initramfs-tools in place, MODULES=netboot (slim: network
 # drivers, plus virtio_blk for the flash), boots the Debian 12 root from
 # nginx with root=uloop:URL, the cache on the node's flash.  Cold, then
-# warm: 0 image bytes, and warm again with the other spelling (boot=uloop
-# netroot=uloop:URL); all: the daemon started in the initramfs serves
-# the root after run-init (same PID), `systemctl poweroff` powers off.
+# warm (`systemctl reboot`): 0 image bytes, shutdown included
+# (initramfs-tools has no way back at shutdown: the hook's mount_bottom
+# links uloop's /run/initramfs/shutdown), and warm again with the other
+# spelling (boot=uloop netroot=uloop:URL); all: the daemon started in
+# the initramfs serves the root after run-init (same PID), and the node
+# goes down through uloop's shutdown, the cache committed.
 # Then rd.uloop.cache=LABEL=x:/path and rd.uloop.overlay=LABEL=x:/path
 # (distro_paths), cold and warm.
 . "$(dirname "$0")/../integ/functions.sh"
@@ -21,7 +24,7 @@ distro_setup
 distro_itools "$T/initrd"
 A="root=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1"
 distro_boot itools-cold "$T/initrd" "$A"
-distro_boot itools-warm "$T/initrd" "$A" warm
+distro_boot itools-warm "$T/initrd" "$A" warm reboot
 # The other spelling: boot=uloop with netroot=, no root=.
 distro_boot itools-boot "$T/initrd" "boot=uloop netroot=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1" warm
 # SPEC:/path: the cache a file, the writable layer a directory, of one

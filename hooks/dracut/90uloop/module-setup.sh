@@ -13,6 +13,7 @@
 # /etc/uloop/ca.pem if it has one, else the distribution's bundle: uloop
 # trusts that file without rd.uloop.ca), the cmdline parser, the netroot
 # handler /sbin/ulooproot, the systemd generator when dracut runs systemd,
+# a pre-pivot hook (uloop's /run/initramfs/shutdown, the boot's figures),
 # a shutdown hook; the kernel side: nbd, uloop.ko where built, the image
 # filesystems, overlay, dm-verity, and the cache's filesystems.
 # Sourced by dracut's bash, written as POSIX sh like the hooks.
@@ -73,12 +74,13 @@ install() {
 	elif [ -r /etc/ssl/certs/ca-certificates.crt ]; then
 		inst_simple /etc/ssl/certs/ca-certificates.crt /etc/uloop/ca.pem
 	fi
-	inst_multiple awk grep tail cat ip udevadm sync env sed tr readlink cp
+	inst_multiple awk grep tail cat ip udevadm sync env sed tr readlink cp cut ln mv
 	# blkid names a cache or layer filesystem's type; dd and od read
 	# the magic where it is missing (dev.sh).
 	inst_multiple -o blkid dd od
 	inst_hook cmdline 90 "$moddir/parse-uloop.sh"
 	inst_script "$moddir/ulooproot.sh" /sbin/ulooproot
+	inst_hook pre-pivot 90 "$moddir/uloop-pre-pivot.sh"
 	inst_hook shutdown 30 "$moddir/uloop-shutdown.sh"
 	if dracut_module_included systemd-initrd; then
 		inst_script "$moddir/uloop-generator.sh" \

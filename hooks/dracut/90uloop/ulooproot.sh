@@ -14,8 +14,7 @@
 # dracut-initqueue.service's cgroup, the root on $NEWROOT without
 # systemd, or dracut-uloop-generator's sysroot.mount with it (a DHCP
 # root-path came too late for the generator: a drop-in then),
-# /run/uloop/root.ready (the initqueue's finished predicate), and the
-# shutdown hook.  Every failure is dracut's die with one line naming the
+# /run/uloop/root.ready (the initqueue's finished predicate).  Every failure is dracut's die with one line naming the
 # parameter; rd.shell / rd.emergency decide what follows.
 
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -71,15 +70,9 @@ elif r=$(getarg root=); n=$(getarg netroot=); [ "${r%%:*}" != uloop ] && [ "${n%
 	systemctl --no-block daemon-reload
 fi
 : >/run/uloop/root.ready
-# At poweroff the daemon should commit and exit before the power goes:
-# dracut's shutdown hook (uloop-shutdown.sh) detaches the image, where
-# the booted system restores the initramfs into /run/initramfs
-# (dracut-shutdown.service).  systemd-shutdown goes back there only if
-# /run/initramfs/shutdown is executable, and dracut's own init mounts
-# /run noexec (systemd, in the initramfs or not, mounts it nosuid,nodev
-# only): without dracut-systemd, remount it as systemd would.
-need_shutdown
-if [ -z "$DRACUT_SYSTEMD" ] && ! merr=$(mount -o remount,exec /run 2>&1); then
-	warn "uloop: cannot remount /run exec ($(uloop_why "$merr")): at poweroff systemd will not return to the initramfs to detach the image"
-fi
+# At poweroff uloop's own /run/initramfs/shutdown (prepared by the
+# pre-pivot hook, uloop-pre-pivot.sh) commits the cache and detaches the
+# image.  dracut's need_shutdown is not asked for: the booted system
+# would unpack this whole image into /run/initramfs for it
+# (dracut-shutdown.service), where a diskless root has no image to unpack.
 exit 0
