@@ -323,6 +323,9 @@ int ulo_fill_start(struct ulo_engine *e, struct ulo_cache *c,
 		return ulo_errno(-ENOMEM, "fill");
 	}
 	f->st.profile = o->profile ? "loading" : "none";
+	/* What it is about to do, from the first run state on. */
+	f->st.state = o->profile ? ULO_FILL_PROFILE :
+		      o->jitter_s ? ULO_FILL_WAIT : ULO_FILL_HYDRATE;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

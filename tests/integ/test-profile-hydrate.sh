@@ -169,8 +169,7 @@ dd if="$dev" of="$T/b" bs=4096 skip=3000 count=1 status=none
 dd if="$T/www/img" bs=4096 skip=3000 count=1 status=none | cmp -s - "$T/b" || fail "read during hydration: wrong data"
 detach
 attach "$T/c7" --hydrate=8M,jitter=3600
-sleep 0.3
-[ "$(field fill)" = waiting ] || fail "--hydrate jitter: fill is $(field fill)"
+wait_fill waiting
 start=$(date +%s)
 detach
 [ $(($(date +%s) - start)) -le 5 ] || fail "detach waited for the jitter"
