@@ -25,8 +25,11 @@
 #define ULO_DEFAULT_MAX_REQUEST (1024 * 1024)
 #define ULO_MAX_CONNECTIONS 64
 /* Readahead starts once a stream has read ULO_RA_TRIGGER bytes in a row,
- * at ULO_RA_INIT, doubling up to the readahead limit (plan.h). */
-#define ULO_RA_TRIGGER (512 * 1024)
+ * at ULO_RA_INIT, doubling up to the readahead limit (plan.h).  Reading
+ * every 20th file of a 212 MB squashfs (70 MiB read by the kernel)
+ * fetched 85 MiB with a trigger of 512 KiB, 80 MiB with 2 MiB and 78 MiB
+ * with no readahead at all; a long stream still gets it. */
+#define ULO_RA_TRIGGER (2048 * 1024)
 #define ULO_RA_INIT (128 * 1024)
 
 struct ulo_engine;

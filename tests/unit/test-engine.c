@@ -646,7 +646,8 @@ static void test_readahead(void)
 {
 	const uint32_t bs = 4096;
 	const uint64_t size = 512 * bs;
-	struct ulo_engine_opts o = { .connections = 4, .readahead = 16 * bs };
+	struct ulo_engine_opts o = { .connections = 4, .readahead = 16 * bs,
+				     .readahead_trigger = 128 * bs };
 	static const uint64_t random_blks[] = { 40, 3, 90, 17, 60, 5, 120, 33,
 						200, 8 };
 	struct ulo_stats st;
@@ -654,7 +655,7 @@ static void test_readahead(void)
 	size_t n;
 
 	/* Sequential in reads of 16 blocks: readahead starts once the
-	 * stream has read ULO_RA_TRIGGER bytes (128 blocks, the 8th read),
+	 * stream has read the trigger's bytes (128 blocks, the 8th read),
 	 * with a window of 16 blocks (the limit) past it; from then on every
 	 * read is a hit.  Shorter streams (a small file) fetch only what
 	 * they read. */
