@@ -583,6 +583,12 @@ bool ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk)
 	return was;
 }
 
+uint64_t ulo_cache_fault_budget(const struct ulo_cache *c)
+{
+	return ULO_CACHE_MAX_FAULTS *
+	       ULO_MAX((uint64_t)1, ULO_CACHE_FAULT_UNIT / c->block_size);
+}
+
 bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err)
 {
 	char why[512];
@@ -602,7 +608,7 @@ bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err)
 	 * a rotting flash. */
 	if (faults <= ULO_CACHE_TOLD_FAULTS)
 		ulo_warn("%s; fetched again from the source", why);
-	if (faults < ULO_CACHE_MAX_FAULTS)
+	if (faults < ulo_cache_fault_budget(c))
 		return true;
 	pthread_mutex_lock(&c->commit_lock);
 	if (!c->failed) {

@@ -34,6 +34,11 @@
 /* Failed reads and checksums after which a flash is given up, and how
  * many of them are told (each a warning line). */
 #define ULO_CACHE_MAX_FAULTS 16
+/* ...counted in units of this much image, whatever the block size: one
+ * rotten sector of checksums (one per 4 KiB page) takes back 128 pages,
+ * which must not be 16 times the faults with 4 KiB blocks that it is
+ * with 64 KiB ones. */
+#define ULO_CACHE_FAULT_UNIT (64 * 1024)
 #define ULO_CACHE_TOLD_FAULTS 10
 
 struct ulo_cache;
@@ -103,11 +108,14 @@ bool ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk);	/* was present */
  * how): withdraw it, count it (once, however many readers saw it;
  * -EBADMSG a checksum, else a read error) and, for the first
  * ULO_CACHE_TOLD_FAULTS, warn that it is fetched again.  Returns
- * true while the cache is still used; after ULO_CACHE_MAX_FAULTS faults the
+ * true while the cache is still used; after ulo_cache_fault_budget() the
  * flash is given up with one warning (no block present, no more writes)
  * and false is returned.
  */
 bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err);
+/* The faults (blocks) after which the flash is given up:
+ * ULO_CACHE_MAX_FAULTS units of ULO_CACHE_FAULT_UNIT bytes. */
+uint64_t ulo_cache_fault_budget(const struct ulo_cache *c);
 
 /*
  * Store fetched image bytes [@blk * block_size, + @len) and mark the blocks

@@ -811,10 +811,14 @@ static void test_give_up(void)
 	if (!c)
 		return;
 	CHECK_EQ(put_blocks(c, 0, NBLK, 15), 0);
-	for (int i = 0; i < ULO_CACHE_MAX_FAULTS && used; i++)
+	/* The budget is 1 MiB of image, in blocks. */
+	CHECK_EQ(ulo_cache_fault_budget(c),
+		 ULO_CACHE_MAX_FAULTS * ULO_MAX(1u, ULO_CACHE_FAULT_UNIT / ulo_cache_block_size(c)));
+	CHECK(ulo_cache_fault_budget(c) <= NBLK);
+	for (uint64_t i = 0; i < ulo_cache_fault_budget(c) && used; i++)
 		used = ulo_cache_fault(c, i, i % 2 ? -EIO : -EBADMSG);
 	CHECK(!used);
-	CHECK_EQ(damage(c).csum_errors + damage(c).read_errors, ULO_CACHE_MAX_FAULTS);
+	CHECK_EQ(damage(c).csum_errors + damage(c).read_errors, ulo_cache_fault_budget(c));
 	CHECK(ulo_cache_given_up(c));
 	CHECK_EQ(ulo_cache_count(c), 0);
 	CHECK(ulo_cache_full(c));
