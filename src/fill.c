@@ -3,14 +3,12 @@
 #include "fill.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,61 +100,33 @@ static bool ulo_fill_stopping(struct ulo_fill *f)
 	return stop;
 }
 
-/* Read the whole profile at @loc (a file, or a URL through the source
- * layer with the image's TLS options) into a NUL-terminated buffer. */
+/* Read the whole profile at @loc into a NUL-terminated buffer: through
+ * the source layer, which opens a file as well as a URL (with the
+ * image's TLS options) and names it in its errors. */
 static int ulo_fill_read_profile(struct ulo_fill *f, char **out, size_t *len)
 {
 	const char *loc = f->profile_loc;
-	struct ulo_source *src = NULL;
-	char *buf = NULL;
+	struct ulo_source *src;
 	uint64_t size;
+	char *buf;
 	int ret;
 
-	if (strstr(loc, "://")) {
-		ret = ulo_source_open(loc, &f->src_opts, &src);
-		if (ret)
-			return ret;
-		size = src->id.size;
-	} else {
-		struct stat st;
-		int fd = open(loc, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0)
-			return ulo_errno(-errno, "%s: open", loc);
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
-			return ulo_err(-EINVAL, "%s: not a regular file", loc);
-		}
-		size = st.st_size;
-		if (size <= ULO_PROFILE_MAX_FILE) {
-			buf = malloc(size + 1);
-			ret = buf ? ulo_pread_full(fd, buf, size, 0) : -ENOMEM;
-			if (ret)
-				ret = ulo_errno(ret, "%s: read", loc);
-		}
-		close(fd);
-		if (size > ULO_PROFILE_MAX_FILE)
-			return ulo_err(-EFBIG, "%s: %" PRIu64 " bytes, larger than any boot profile (%d MiB at most)",
-				       loc, size, ULO_PROFILE_MAX_FILE >> 20);
-		if (ret) {
-			free(buf);
-			return ret;
-		}
-	}
-	if (src) {
-		if (size > ULO_PROFILE_MAX_FILE) {
-			ulo_source_close(src);
-			return ulo_err(-EFBIG, "%s: %" PRIu64 " bytes, larger than any boot profile (%d MiB at most)",
-				       loc, size, ULO_PROFILE_MAX_FILE >> 20);
-		}
-		buf = malloc(size + 1);
-		ret = buf ? ulo_source_read(src, buf, 0, size, NULL)
-			  : ulo_errno(-ENOMEM, "%s", loc);
+	ret = ulo_source_open(loc, &f->src_opts, &src);
+	if (ret)
+		return ret;
+	size = src->id.size;
+	if (size > ULO_PROFILE_MAX_FILE) {
 		ulo_source_close(src);
-		if (ret) {
-			free(buf);
-			return ret;
-		}
+		return ulo_err(-EFBIG, "%s: %" PRIu64 " bytes, larger than any boot profile (%d MiB at most)",
+			       loc, size, ULO_PROFILE_MAX_FILE >> 20);
+	}
+	buf = malloc(size + 1);
+	ret = buf ? ulo_source_read(src, buf, 0, size, NULL)
+		  : ulo_errno(-ENOMEM, "%s", loc);
+	ulo_source_close(src);
+	if (ret) {
+		free(buf);
+		return ret;
 	}
 	buf[size] = '\0';
 	*out = buf;
