@@ -87,7 +87,8 @@ struct ulo_engine {
 	struct ulo_run *inflight;	/* lock */
 	struct ulo_bitmap busy;	/* blocks of in-flight runs; lock */
 	unsigned bg_outstanding;	/* background runs not done; lock */
-	unsigned bg_limit;
+	unsigned bg_limit;	/* lock */
+	unsigned bg_limit_default;
 	int bg_err;		/* first background failure; lock */
 	char bg_msg[1024];
 	int stale;		/* -ESTALE latch; lock */
@@ -400,7 +401,7 @@ int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 	e->ra_pol.init = ULO_MIN(e->ra_pol.max, ULO_RA_INIT);
 	e->ra_pol.trigger = o->readahead_trigger ? o->readahead_trigger : ULO_RA_TRIGGER;
 	e->rate = o->rate;
-	e->bg_limit = 2 * n;
+	e->bg_limit = e->bg_limit_default = 2 * n;
 	e->demand_reserve = o->demand_reserve;
 	if (o->record_profile && ulo_profile_rec_init(&e->rec, e->image_size, e->bs)) {
 		free(e);
@@ -731,6 +732,14 @@ uint64_t ulo_engine_profile_generation(struct ulo_engine *e)
 	g = e->rec.generation;
 	pthread_mutex_unlock(&e->rec.lock);
 	return g;
+}
+
+void ulo_engine_set_bg_depth(struct ulo_engine *e, unsigned runs)
+{
+	pthread_mutex_lock(&e->lock);
+	e->bg_limit = runs ? runs : e->bg_limit_default;
+	pthread_cond_broadcast(&e->done_cv);
+	pthread_mutex_unlock(&e->lock);
 }
 
 uint64_t ulo_engine_block_size(struct ulo_engine *e)

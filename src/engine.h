@@ -56,7 +56,8 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len);
 /*
  * Queue fetches for the missing blocks of [@off, @off + @len) in the
  * background (hydrate, a profile's replay).  Blocks while more than
- * 2 x connections runs are queued, so memory stays bounded.  0, or the
+ * 2 x connections runs (ulo_engine_set_bg_depth) are queued, so memory
+ * stays bounded.  0, or the
  * first background error.  *@queued (may be NULL) gets the bytes queued.
  * With opts.demand_reserve, background runs never take the last free
  * worker: a demand read always finds one (with a single connection it
@@ -64,6 +65,16 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len);
  */
 int ulo_engine_prefetch(struct ulo_engine *e, uint64_t off, uint64_t len,
 			uint64_t *queued);
+
+/*
+ * How many background runs ulo_engine_prefetch() lets wait at once (0:
+ * back to 2 x connections).  A profile's replay queues the whole profile:
+ * a queued run costs no buffer until a worker takes it, and a demand read
+ * of one of its blocks moves it to the front, whole, where a shallow
+ * queue left the boot's reads to overtake the replay and fetch block by
+ * block.  Hydration keeps the default: it is paced.
+ */
+void ulo_engine_set_bg_depth(struct ulo_engine *e, unsigned runs);
 
 /* The boot profile recorded so far (engine opts.record_profile): every
  * block read, hit or miss, and every block read ahead, in first-use order.

@@ -1331,6 +1331,54 @@ out:
 	env_close(&v);
 }
 
+/* ---- 12b. a deep background queue (a profile's replay) ---- */
+
+static void test_bg_depth(void)
+{
+	const uint32_t bs = 4096;
+	const uint64_t size = 64 * bs;
+	struct ulo_engine_opts o = { .connections = 2,
+				     .max_request = 4 * bs,
+				     .demand_reserve = true };
+	uint64_t queued = 0;
+	struct reader r;
+	struct env v;
+
+	if (!env_open(&v, size, bs, true) || !env_start(&v, &o))
+		goto out;
+	/* With the source holding every request, the whole image (16 runs
+	 * of 4 blocks) is queued at once: the call does not wait for the
+	 * default 2 x 2 runs to finish.  One worker takes the first run, the
+	 * other is kept for demand reads. */
+	v.t.gated = true;
+	ulo_engine_set_bg_depth(v.e, 16);
+	CHECK_EQ(ulo_engine_prefetch(v.e, 0, size, &queued), 0);
+	CHECK_EQ(queued, size);
+	CHECK(WAIT_FOR(tsrc_at_gate(&v.t) == 1));
+	/* A read near the end joins its queued run, whole, rather than
+	 * fetching its block on its own ahead of the replay. */
+	reader_start(&r, &v, 61 * bs, 100);
+	CHECK(WAIT_FOR(env_stats(&v).joined_fetches == 1));
+	CHECK(WAIT_FOR(tsrc_at_gate(&v.t) == 2));
+	tsrc_release(&v.t);
+	pthread_join(r.th, NULL);
+	CHECK_EQ(r.ret, 0);
+	CHECK_EQ(ulo_engine_drain(v.e), 0);
+	ulo_engine_set_bg_depth(v.e, 0);
+	CHECK_EQ(tsrc_nreq(&v.t), 16);
+	CHECK(tsrc_no_overlap(&v.t));
+	pthread_mutex_lock(&v.t.mx);
+	CHECK(v.t.nlog >= 2);
+	if (v.t.nlog >= 2) {
+		CHECK_EQ(v.t.log[1].off, 60 * bs);
+		CHECK_EQ(v.t.log[1].len, 4 * bs);
+	}
+	pthread_mutex_unlock(&v.t.mx);
+	CHECK_EQ(ulo_cache_count(v.c), 64);
+out:
+	env_close(&v);
+}
+
 /* ---- 13. the rate cap ---- */
 
 static void test_rate(void)
@@ -1374,6 +1422,7 @@ int main(void)
 	UNIT_RUN(test_stats_exact);
 	UNIT_RUN(test_many_runs);
 	UNIT_RUN(test_demand_first);
+	UNIT_RUN(test_bg_depth);
 	UNIT_RUN(test_rate);
 	unit_rm_tree(tmpdir);
 	return unit_done();
