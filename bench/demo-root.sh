@@ -6,11 +6,16 @@
 # squashfs, built once into build/demo.  Its /sbin/init does what a boot
 # does to a root (reads a few hundred files), prints the guest's uptime when
 # it starts and when it is done, and the bytes it read, then powers off.
+# For bench/boot.sh, on request on the kernel command line: demo.profile
+# prints the boot profile the daemon took (uloop profile, between
+# DEMO-PROFILE-BEGIN and -END), demo.hydrated waits until the daemon says
+# the cache is complete (DEMO-HYDRATED and the uptime).  The initramfs's
+# static uloop is /run/initramfs/shutdown in every flavour.
 # Sets $img, and serves it as http://10.0.2.100/root.squashfs from nginx
 # on 127.0.0.1 (VM_HTTP_PORT; the requests are logged in $demo_log).
 
 d=$ULOOP_TOP/build/demo
-img=$d/root-v4.squashfs
+img=$d/root-v5.squashfs
 mkdir -p "$d"
 if [ ! -s "$img" ]; then
 	echo "demo: building the root image (once) into $img"
@@ -28,6 +33,21 @@ for dev in uloop0 nbd0 vda loop0; do
 	[ -r /sys/block/$dev/stat ] && [ "$(awk '{ print $3 }' /sys/block/$dev/stat)" -gt 0 ] &&
 		echo "DEMO-READ $(awk '{ print $3 * 512 }' /sys/block/$dev/stat)" && break
 done
+[ -x /run/initramfs/shutdown ] && ln -s /run/initramfs/shutdown /tmp/uloop
+if grep -q demo.profile /proc/cmdline; then
+	echo DEMO-PROFILE-BEGIN
+	/tmp/uloop profile "/dev/$dev"
+	echo DEMO-PROFILE-END
+fi
+if grep -q demo.hydrated /proc/cmdline; then
+	n=0
+	until /tmp/uloop status "/dev/$dev" --json | grep -q '"fill":"done"'; do
+		n=$((n + 1))
+		[ $n -lt 900 ] || { echo "DEMO-HYDRATE-TIMEOUT"; break; }
+		sleep 1
+	done
+	echo "DEMO-HYDRATED $(cut -d' ' -f1 /proc/uptime)"
+fi
 INIT
 	mksquashfs "$R" "$img.tmp" -no-progress -quiet -all-root -comp zstd >/dev/null
 	mv "$img.tmp" "$img"
