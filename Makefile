@@ -16,6 +16,10 @@
 #                     on this host: boot-like, sequential and random reads
 #                     of one squashfs from nginx on 127.0.0.1 (root; about
 #                     10 min; not part of check; bench/README)
+#   make bench-boot   the guest table: diskless boots in QEMU cold, warm,
+#                     with a boot profile, hydrated, offline, at +20 ms,
+#                     over nbd and uloop.ko, against a local disk and RAM
+#                     (root; about 15 min; bench/README)
 #   make fuzz         the HTTP parsers under libFuzzer for FUZZ_SECONDS (600)
 #   make static       build/static/uloop: one static binary for initramfs
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -81,7 +85,7 @@ U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(HTTP_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
-.PHONY: all static check check-unit check-integ check-vm demo demo-engine bench bench-peers install \
+.PHONY: all static check check-unit check-integ check-vm demo demo-engine bench bench-peers bench-boot install \
 	clean fuzz \
 	test-bins deps-check
 
@@ -214,6 +218,10 @@ bench: all static $(B)/bench/randread $(B)/kmod/uloopd-test
 # uloop side by side with its peers, on the host (FUSE files, loop devices).
 bench-peers: all $(B)/bench/randread
 	bench/peers.sh
+
+# Diskless boots in QEMU, side by side with a local disk and RAM.
+bench-boot: deps-check all static
+	bench/boot.sh
 
 # uloop.ko's test daemon, static for the guests (the module itself is
 # built per guest kernel by tests/kmod/build-kmod.sh).
