@@ -12,7 +12,9 @@
 #    profile at all is ignored with one line saying why, and the device
 #    works as without one;
 #  - --hydrate fills the whole cache in the background and says so; the
-#    image is then served with the server gone (--offline); a rate is
+#    image is then served with the server gone (--offline), or closing
+#    every connection (after one quick try, not the default deadline's
+#    retries); a rate is
 #    kept to; a jitter wait ends at once on detach;
 #  - bad options are usage errors; `uloop profile` of a device nobody
 #    attached names the device.
@@ -154,6 +156,26 @@ sleep 0.3
 attach "$T/c5" --offline
 cmp -s "$dev" "$T/www/img" || fail "the hydrated cache served offline differs from the image"
 detach
+# A server that closes every connection at once (what a guest's forward
+# to a server that is down does): --offline gives it one quick try (5 s,
+# one retry), not the default deadline's retries (16 s).
+python3 -c 'import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); print("up", flush=True)
+while True: s.accept()[0].close()' "$s_http" >"$T/silent.out" 2>&1 &
+silent=$!
+on_exit "kill $silent 2>/dev/null"
+for _i in $(seq 50); do [ -s "$T/silent.out" ] && break; sleep 0.1; done
+grep -q up "$T/silent.out" || fail "the closing server did not start: $(cat "$T/silent.out")"
+t0=$(date +%s)
+attach "$T/c5" --offline
+t1=$(date +%s)
+grep -q "serving the cached image offline" "$T/attach.err" || fail "closing server: not served offline: $(cat "$T/attach.err")"
+[ $((t1 - t0)) -le 10 ] || fail "closing server: --offline attach took $((t1 - t0)) s (the quick try is 5 s at most)"
+cmp -s "$dev" "$T/www/img" || fail "closing server: the cache served offline differs from the image"
+detach
+kill "$silent"
+wait "$silent" 2>/dev/null || true
 start_nginx s "$T/www"
 url=http://127.0.0.1:$s_http/img
 echo "hydrated: the whole image once ($b bytes), then served with the server gone"
