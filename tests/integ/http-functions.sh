@@ -116,7 +116,7 @@ start_nginx() {
 	}
 	CONF
 	nginx -c "$_dir/nginx.conf" || fail "nginx $_name did not start: $(cat "$_dir/error.log")"
-	on_exit "[ -e $_dir/nginx.pid ] && kill \$(cat $_dir/nginx.pid) 2>/dev/null"
+	on_exit "[ -e $_dir/nginx.pid ] && kill \$(cat $_dir/nginx.pid 2>/dev/null) 2>/dev/null"
 	eval "${_name}_http=$_http ${_name}_log=$_dir/access.log"
 }
 
