@@ -9,6 +9,7 @@
 #ifndef ULOOP_SHA256_H
 #define ULOOP_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@ struct ulo_sha256 {
 	uint64_t len;		/* bytes hashed so far */
 	uint8_t buf[64];	/* a partial block: len % 64 bytes */
 };
+
+/* True when the CPU's SHA instructions do the work (ULOOP_SHA256_PORTABLE
+ * in the environment forces portable C: tests compare the two). */
+bool ulo_sha256_accelerated(void);
 
 void ulo_sha256_init(struct ulo_sha256 *s);
 void ulo_sha256_update(struct ulo_sha256 *s, const void *data, size_t len);

@@ -13,6 +13,8 @@
  * trip and refusals, and read and write errors passed up.
  */
 #include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,13 +254,48 @@ static void test_hex(void)
 	CHECK_EQ(ulo_unhex("00fg", b, 2), -EINVAL);
 }
 
+static void test_implementation(void)
+{
+	fprintf(stderr, "  SHA-256: %s\n", ulo_sha256_accelerated() ? "the CPU's SHA instructions" : "portable C");
+	CHECK_EQ(ulo_sha256_accelerated(), !getenv("ULOOP_SHA256_PORTABLE") && ulo_sha256_accelerated());
+}
+
+static pid_t the_child;
+
+/* The same cases with portable C, in the child. */
+static void test_portable_child(void)
+{
+	int status = 0;
+
+	CHECK_EQ(waitpid(the_child, &status, 0), the_child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
+	pid_t child = -1;
+
+	/* Everything twice: with the CPU's SHA instructions (where it has
+	 * them) here, with portable C in a child, forked before either
+	 * hashed anything. */
+	if (!getenv("ULOOP_SHA256_PORTABLE")) {
+		fflush(NULL);
+		child = fork();
+		if (child < 0)
+			return 1;
+		if (child == 0)
+			setenv("ULOOP_SHA256_PORTABLE", "1", 1);
+	}
+	UNIT_RUN(test_implementation);
 	UNIT_RUN(test_sha256);
 	UNIT_RUN(test_layout);
 	UNIT_RUN(test_tree_matches_veritysetup);
 	UNIT_RUN(test_superblock_refused);
 	UNIT_RUN(test_errors_passed_up);
 	UNIT_RUN(test_hex);
+	if (child > 0) {
+		the_child = child;
+		UNIT_RUN(test_portable_child);
+	}
 	return unit_done();
 }
