@@ -138,48 +138,6 @@ int ulo_profile_write(const struct ulo_profile *p, FILE *f)
 	return 0;
 }
 
-/* The next line of [*pos, end) into @line (NUL-terminated, no newline):
- * false at the end or for a line too long or holding a NUL. */
-static bool ulo_next_line(const char *text, size_t len, size_t *pos,
-			  char *line, size_t cap, bool *bad)
-{
-	size_t i = 0;
-
-	*bad = false;
-	if (*pos >= len)
-		return false;
-	while (*pos < len && text[*pos] != '\n') {
-		if (i + 1 >= cap || text[*pos] == '\0') {
-			*bad = true;
-			return false;
-		}
-		line[i++] = text[(*pos)++];
-	}
-	if (*pos >= len) {
-		/* Every line ends in a newline: a last line without one is a
-		 * file cut short. */
-		*bad = true;
-		return false;
-	}
-	(*pos)++;
-	line[i] = '\0';
-	return true;
-}
-
-static bool ulo_parse_u64(const char *s, uint64_t *out, const char **end)
-{
-	char *e;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	*out = strtoull(s, &e, 10);
-	if (errno)
-		return false;
-	*end = e;
-	return true;
-}
-
 static enum ulo_id_kind ulo_kind_by_name(const char *name)
 {
 	for (int k = 1; k <= ULO_ID_KIND_MAX; k++)

@@ -292,3 +292,45 @@ bool ulo_all_zero(const void *p, size_t n)
 			return false;
 	return true;
 }
+
+/* The next line of [*pos, end) into @line (NUL-terminated, no newline):
+ * false at the end or for a line too long or holding a NUL. */
+bool ulo_next_line(const char *text, size_t len, size_t *pos,
+			  char *line, size_t cap, bool *bad)
+{
+	size_t i = 0;
+
+	*bad = false;
+	if (*pos >= len)
+		return false;
+	while (*pos < len && text[*pos] != '\n') {
+		if (i + 1 >= cap || text[*pos] == '\0') {
+			*bad = true;
+			return false;
+		}
+		line[i++] = text[(*pos)++];
+	}
+	if (*pos >= len) {
+		/* Every line ends in a newline: a last line without one is a
+		 * file cut short. */
+		*bad = true;
+		return false;
+	}
+	(*pos)++;
+	line[i] = '\0';
+	return true;
+}
+
+bool ulo_parse_u64(const char *s, uint64_t *out, const char **end)
+{
+	char *e;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(s, &e, 10);
+	if (errno)
+		return false;
+	*end = e;
+	return true;
+}

@@ -119,4 +119,14 @@ static inline uint64_t ulo_get_le64(const uint8_t *p)
 	return ulo_get_le32(p) | (uint64_t)ulo_get_le32(p + 4) << 32;
 }
 
+/* Line-based text formats (boot profiles, manifests). */
+/* The next line of [*pos, len) into @line (NUL-terminated, no newline):
+ * false at the end, or (with *@bad) for a line too long, holding a NUL,
+ * or without its newline (a file cut short). */
+bool ulo_next_line(const char *text, size_t len, size_t *pos,
+		   char *line, size_t cap, bool *bad);
+/* A decimal number at @s (a digit first): false if none or too large;
+ * *@end points past it. */
+bool ulo_parse_u64(const char *s, uint64_t *out, const char **end);
+
 #endif
