@@ -71,7 +71,7 @@ LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_f
 HTTP_SRC := source_http.c http_client.c http_parse.c tls_verify.c
 CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_check.c cmd_export.c \
 	cmd_cat.c cmd_attach.c cmd_detach.c cmd_profile.c cmd_status.c cmd_ulo2007.c \
-	cmd_sync.c cmd_shutdown.c
+	cmd_sync.c cmd_shutdown.c cmd_publish.c
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 HTTP_OBJ := $(HTTP_SRC:%.c=$(B)/obj/%.o)

@@ -26,6 +26,7 @@ static const struct {
 	{ "check", cmd_check, "verify a cache (and its blocks against a source)" },
 	{ "export", cmd_export, "write a cache out as a plain image" },
 	{ "cat", cmd_cat, "read image bytes through the cache to stdout" },
+	{ "publish", cmd_publish, "publish an image version with its hash tree and manifest" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cmd_publish.c - uloop publish IMAGE DIR: put an image on a web server's
+ * directory the way nodes can boot from it while it changes
+ * (docs/verity.md).
+ *
+ * Each publish makes a new version: NAME-V.img (the image, padded with
+ * zeros to whole 4 KiB blocks) and NAME-V.verity (its dm-verity hash tree,
+ * salted with 32 random bytes), created under temporary names, synced,
+ * then linked to their names, which fails rather than replace anything.
+ * The tree is built from the copy, so it vouches for the bytes served.
+ * Then NAME.uloop, the manifest naming that version, is written to a
+ * temporary file, synced and renamed over the old one: a node that read
+ * the manifest reads only files that never change, and a node that reads
+ * it during a publish gets the old version or the new, never a mix.
+ * Publishers of one name take turns (a lock file in DIR); --prune N then
+ * removes all but the newest N versions.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "manifest.h"
+#include "util.h"
+#include "verity.h"
+
+#define PUBLISH_BLOCK 4096
+#define PUBLISH_COPY_CHUNK (1 << 20)
+#define PUBLISH_MAX_VERSIONS 100000
+
+enum { OPT_NAME = 700, OPT_SIGN, OPT_PRUNE };
+
+struct publish {
+	const char *image, *dir, *name, *key;
+	unsigned long prune;	/* 0: keep every version */
+	char namebuf[ULO_MANIFEST_NAME_MAX + 1];
+	int dirfd;
+};
+
+static void publish_usage(FILE *f)
+{
+	fputs("Usage: uloop publish IMAGE DIR [--name NAME] [--prune N]\n"
+	      "\n"
+	      "Publish IMAGE in DIR (a directory a web server serves) as a new version:\n"
+	      "NAME-V.img, its dm-verity hash tree NAME-V.verity, and the manifest\n"
+	      "NAME.uloop naming them, replaced in one step.  Published files are never\n"
+	      "overwritten, so nodes booting from the manifest while a new version is\n"
+	      "published finish on the version they started with.  Prints the kernel\n"
+	      "command line that boots it (root=uloop:URL/NAME.uloop rd.uloop.roothash=).\n"
+	      "\n"
+	      "Options:\n"
+	      "  --name NAME         the published name (default: IMAGE's file name up\n"
+	      "                      to its first '.')\n"
+	      "  --prune N           then remove all but the newest N versions\n", f);
+}
+
+static int publish_opt(int opt, const char *arg, void *ctx)
+{
+	struct publish *p = ctx;
+
+	switch (opt) {
+	case OPT_NAME:
+		p->name = arg;
+		return 1;
+	case OPT_PRUNE: {
+		const char *end;
+		uint64_t n;
+
+		if (!ulo_parse_u64(arg, &n, &end) || *end || !n || n > PUBLISH_MAX_VERSIONS) {
+			cli_usage_error("--prune: invalid value '%s' (want a count of versions to keep, 1..%d)",
+					arg, PUBLISH_MAX_VERSIONS);
+			exit(ULO_EXIT_USAGE);
+		}
+		p->prune = (unsigned long)n;
+		return 1;
+	}
+	}
+	return 0;
+}
+
+/* NAME-V.img's or NAME-V.verity's V, or 0 if @ent is neither. */
+static uint64_t publish_version_of(const struct publish *p, const char *ent)
+{
+	size_t nl = strlen(p->name);
+	const char *end;
+	uint64_t v;
+
+	if (strncmp(ent, p->name, nl) || ent[nl] != '-' ||
+	    !ulo_parse_u64(ent + nl + 1, &v, &end))
+		return 0;
+	return !strcmp(end, ".img") || !strcmp(end, ".verity") ? v : 0;
+}
+
+static int publish_cmp_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The published versions of the name, newest first (duplicates merged). */
+static int publish_versions(struct publish *p, uint64_t **out, size_t *n)
+{
+	int fd = dup(p->dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	uint64_t *v = NULL;
+	size_t cnt = 0, cap = 0, k = 0;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return ulo_errno(-errno, "%s: reading the directory", p->dir);
+	}
+	rewinddir(d);
+	while ((e = readdir(d))) {
+		uint64_t x = publish_version_of(p, e->d_name);
+
+		if (!x)
+			continue;
+		if (cnt == cap) {
+			uint64_t *nv = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return ulo_errno(-ENOMEM, "%s", p->dir);
+			}
+			v = nv;
+		}
+		v[cnt++] = x;
+	}
+	closedir(d);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), publish_cmp_desc);
+	for (size_t i = 0; i < cnt; i++)
+		if (!k || v[k - 1] != v[i])
+			v[k++] = v[i];
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* Sync @fd, close it, and link @tmp to @final in DIR (never replacing). */
+static int publish_seal(struct publish *p, int fd, const char *tmp, const char *final)
+{
+	int ret = 0;
+
+	if (fsync(fd) < 0)
+		ret = ulo_errno(-errno, "%s/%s: fsync", p->dir, tmp);
+	if (close(fd) < 0 && !ret)
+		ret = ulo_errno(-errno, "%s/%s: close", p->dir, tmp);
+	if (!ret && linkat(p->dirfd, tmp, p->dirfd, final, 0) < 0)
+		ret = ulo_errno(-errno, "%s/%s: %s", p->dir, final,
+				errno == EEXIST ? "already published (never overwritten)" : "link");
+	unlinkat(p->dirfd, tmp, 0);
+	return ret;
+}
+
+static int publish_create_tmp(struct publish *p, const char *tmp)
+{
+	int fd;
+
+	unlinkat(p->dirfd, tmp, 0);	/* a crashed publish's, under our lock */
+	fd = openat(p->dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return ulo_errno(-errno, "%s/%s: create", p->dir, tmp);
+	return fd;
+}
+
+/* Copy IMAGE to @fd, padded with zeros to whole blocks: the size. */
+static int publish_copy(struct publish *p, int fd, const char *tmp, uint64_t *size)
+{
+	char *buf = malloc(PUBLISH_COPY_CHUNK);
+	int in = open(p->image, O_RDONLY | O_CLOEXEC);
+	uint64_t off = 0;
+	int ret = 0;
+
+	if (in < 0 || !buf) {
+		ret = in < 0 ? ulo_errno(-errno, "%s: open", p->image)
+			     : ulo_errno(-ENOMEM, "%s", p->image);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, PUBLISH_COPY_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = ulo_errno(-errno, "%s: read at %" PRIu64, p->image, off);
+			goto out;
+		}
+		if (!n)
+			break;
+		ret = ulo_pwrite_full(fd, buf, (size_t)n, off);
+		if (ret) {
+			ret = ulo_errno(ret, "%s/%s: write at %" PRIu64, p->dir, tmp, off);
+			goto out;
+		}
+		off += (uint64_t)n;
+	}
+	if (!off) {
+		ret = ulo_err(-EINVAL, "%s: empty: nothing to publish", p->image);
+		goto out;
+	}
+	if (off % PUBLISH_BLOCK) {
+		uint64_t pad = PUBLISH_BLOCK - off % PUBLISH_BLOCK;
+
+		memset(buf, 0, pad);
+		ret = ulo_pwrite_full(fd, buf, pad, off);
+		if (ret) {
+			ret = ulo_errno(ret, "%s/%s: write at %" PRIu64, p->dir, tmp, off);
+			goto out;
+		}
+		off += pad;
+	}
+	*size = off;
+out:
+	if (in >= 0)
+		close(in);
+	free(buf);
+	return ret;
+}
+
+struct publish_tree {
+	struct publish *p;
+	int img, hash;
+	const char *img_name, *hash_name;
+};
+
+static int publish_tree_read(void *ctx, uint64_t i, void *buf)
+{
+	struct publish_tree *t = ctx;
+
+	int ret = ulo_pread_full(t->img, buf, PUBLISH_BLOCK, i * PUBLISH_BLOCK);
+
+	return ret ? ulo_errno(ret, "%s/%s: read of block %" PRIu64, t->p->dir, t->img_name, i) : 0;
+}
+
+static int publish_tree_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+	struct publish_tree *t = ctx;
+
+	int ret = ulo_pwrite_full(t->hash, buf, len, off);
+
+	return ret ? ulo_errno(ret, "%s/%s: write at %" PRIu64, t->p->dir, t->hash_name, off) : 0;
+}
+
+/* Write @text as DIR/NAME.uloop, replacing the old one in one step. */
+static int publish_manifest(struct publish *p, const char *text, size_t len)
+{
+	char tmp[128], final[128];
+	int fd, ret = 0;
+
+	snprintf(tmp, sizeof(tmp), ".%s.uloop.tmp", p->name);
+	snprintf(final, sizeof(final), "%s.uloop", p->name);
+	fd = publish_create_tmp(p, tmp);
+	if (fd < 0)
+		return fd;
+	ret = ulo_pwrite_full(fd, text, len, 0);
+	if (ret)
+		ret = ulo_errno(ret, "%s/%s: write", p->dir, tmp);
+	if (!ret && fsync(fd) < 0)
+		ret = ulo_errno(-errno, "%s/%s: fsync", p->dir, tmp);
+	close(fd);
+	if (!ret && renameat(p->dirfd, tmp, p->dirfd, final) < 0)
+		ret = ulo_errno(-errno, "%s/%s: rename to %s", p->dir, tmp, final);
+	if (ret)
+		unlinkat(p->dirfd, tmp, 0);
+	else if (fsync(p->dirfd) < 0)
+		ret = ulo_errno(-errno, "%s: fsync", p->dir);
+	return ret;
+}
+
+/* Remove all but the newest p->prune versions: how many went. */
+static int publish_prune(struct publish *p, unsigned *removed)
+{
+	static const char *const ext[] = { ".img", ".verity", ".profile" };
+	uint64_t *v;
+	size_t n;
+	int ret = publish_versions(p, &v, &n);
+
+	*removed = 0;
+	if (ret)
+		return ret;
+	for (size_t i = p->prune; i < n; i++) {
+		for (size_t k = 0; k < ULO_ARRAY_SIZE(ext); k++) {
+			char f[128];
+
+			snprintf(f, sizeof(f), "%s-%" PRIu64 "%s", p->name, v[i], ext[k]);
+			if (unlinkat(p->dirfd, f, 0) < 0 && errno != ENOENT && !ret)
+				ret = ulo_errno(-errno, "%s/%s: remove", p->dir, f);
+		}
+		(*removed)++;
+	}
+	free(v);
+	if (!ret && *removed && fsync(p->dirfd) < 0)
+		ret = ulo_errno(-errno, "%s: fsync", p->dir);
+	return ret;
+}
+
+static int publish_run(struct publish *p)
+{
+	struct ulo_manifest m = { .version = 1 };
+	struct publish_tree t = { .p = p, .img = -1, .hash = -1 };
+	char img_tmp[128], hash_tmp[128], lock[128], text[2048], root[65];
+	uint64_t *vers = NULL;
+	size_t nvers = 0;
+	unsigned removed = 0;
+	struct tm tm;
+	time_t now = time(NULL);
+	int lockfd, ret, len;
+
+	snprintf(lock, sizeof(lock), ".%s.lock", p->name);
+	lockfd = openat(p->dirfd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (lockfd < 0)
+		return ulo_errno(-errno, "%s/%s: create", p->dir, lock);
+	if (flock(lockfd, LOCK_EX) < 0) {
+		ret = ulo_errno(-errno, "%s/%s: lock", p->dir, lock);
+		goto out;
+	}
+	ret = publish_versions(p, &vers, &nvers);
+	if (ret)
+		goto out;
+	if (nvers)
+		m.version = vers[0] + 1;
+	snprintf(m.name, sizeof(m.name), "%s", p->name);
+	snprintf(m.image, sizeof(m.image), "%s-%" PRIu64 ".img", p->name, m.version);
+	snprintf(m.hash_tree, sizeof(m.hash_tree), "%s-%" PRIu64 ".verity", p->name, m.version);
+	snprintf(img_tmp, sizeof(img_tmp), ".%s.tmp", m.image);
+	snprintf(hash_tmp, sizeof(hash_tmp), ".%s.tmp", m.hash_tree);
+	gmtime_r(&now, &tm);
+	strftime(m.created, sizeof(m.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+	t.img_name = img_tmp;
+	t.hash_name = hash_tmp;
+	t.img = publish_create_tmp(p, img_tmp);
+	if (t.img < 0) {
+		ret = t.img;
+		goto out;
+	}
+	ret = publish_copy(p, t.img, img_tmp, &m.size);
+	if (ret)
+		goto out;
+	m.vp.data_block_size = m.vp.hash_block_size = PUBLISH_BLOCK;
+	m.vp.data_blocks = m.size / PUBLISH_BLOCK;
+	m.vp.salt_size = ULO_SHA256_LEN;
+	if (getrandom(m.vp.salt, m.vp.salt_size, 0) != (ssize_t)m.vp.salt_size ||
+	    getrandom(m.vp.uuid, sizeof(m.vp.uuid), 0) != (ssize_t)sizeof(m.vp.uuid)) {
+		ret = ulo_errno(-errno, "publish: random salt");
+		goto out;
+	}
+	t.hash = publish_create_tmp(p, hash_tmp);
+	if (t.hash < 0) {
+		ret = t.hash;
+		goto out;
+	}
+	ret = ulo_verity_build(&m.vp, publish_tree_read, publish_tree_write, &t, m.root);
+	if (ret)
+		goto out;
+	ret = publish_seal(p, t.img, img_tmp, m.image);
+	t.img = -1;
+	if (!ret)
+		ret = publish_seal(p, t.hash, hash_tmp, m.hash_tree);
+	t.hash = -1;
+	if (ret)
+		goto out;
+	len = ulo_manifest_format(&m, text, sizeof(text));
+	ret = len < 0 ? ulo_err(len, "%s: manifest too long", p->name)
+		      : publish_manifest(p, text, (size_t)len);
+	if (ret)
+		goto out;
+	if (p->prune)
+		ret = publish_prune(p, &removed);
+	ulo_hex(m.root, ULO_SHA256_LEN, root);
+	printf("published %s version %" PRIu64 " in %s: %s (%" PRIu64 " bytes), %s, %s.uloop\n",
+	       p->name, m.version, p->dir, m.image, m.size, m.hash_tree, p->name);
+	if (removed)
+		printf("pruned %u older version%s\n", removed, removed == 1 ? "" : "s");
+	printf("kernel command line (URL: where the web server serves %s):\n"
+	       "  root=uloop:URL/%s.uloop rd.uloop.roothash=%s\n", p->dir, p->name, root);
+out:
+	if (t.img >= 0) {
+		close(t.img);
+		unlinkat(p->dirfd, img_tmp, 0);
+	}
+	if (t.hash >= 0) {
+		close(t.hash);
+		unlinkat(p->dirfd, hash_tmp, 0);
+	}
+	free(vers);
+	close(lockfd);
+	return ret;
+}
+
+int cmd_publish(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		CLI_OPT_HELP, CLI_OPT_VERBOSE,
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "prune", required_argument, NULL, OPT_PRUNE },
+		CLI_OPT_END
+	};
+	struct publish p = { .dirfd = -1 };
+	struct cli_opts o;
+	int ret;
+
+	ret = cli_parse_own(argc, argv, lopts, publish_usage, 2, "IMAGE and DIR", &o,
+			    publish_opt, &p);
+	if (ret >= 0)
+		return ret;
+	p.image = argv[optind];
+	p.dir = argv[optind + 1];
+	if (!p.name) {
+		const char *b = strrchr(p.image, '/') ? strrchr(p.image, '/') + 1 : p.image;
+
+		snprintf(p.namebuf, sizeof(p.namebuf), "%.*s", (int)strcspn(b, "."), b);
+		p.name = p.namebuf;
+	}
+	if (!ulo_manifest_name_ok(p.name))
+		return cli_usage_error("--name: '%s' is not a name of 1 to 64 letters, digits, '.', '_' or '-' (not starting with '.' or '-')",
+				       p.name);
+	p.dirfd = open(p.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p.dirfd < 0) {
+		cli_note("%s: %s", p.dir, strerror(errno));
+		return ULO_EXIT_FAIL;
+	}
+	ret = publish_run(&p);
+	close(p.dirfd);
+	return ret ? cli_fail() : ULO_EXIT_OK;
+}
