@@ -13,7 +13,7 @@
  * temporary file, synced and renamed over the old one: a node that read
  * the manifest reads only files that never change, and a node that reads
  * it during a publish gets the old version or the new, never a mix.
- * Publishers of one name take turns (a lock file in DIR); --prune N then
+ * Publishers in one DIR take turns (a lock file in it); --prune N then
  * removes all but the newest N versions.
  */
 #include <dirent.h>
@@ -42,6 +42,7 @@ enum { OPT_NAME = 700, OPT_SIGN, OPT_PRUNE };
 
 struct publish {
 	const char *image, *dir, *name, *key;
+	int in;			/* IMAGE, open */
 	unsigned long prune;	/* 0: keep every version */
 	char namebuf[ULO_MANIFEST_NAME_MAX + 1];
 	int dirfd;
@@ -182,15 +183,11 @@ static int publish_create_tmp(struct publish *p, const char *tmp)
 static int publish_copy(struct publish *p, int fd, const char *tmp, uint64_t *size)
 {
 	char *buf = malloc(PUBLISH_COPY_CHUNK);
-	int in = open(p->image, O_RDONLY | O_CLOEXEC);
 	uint64_t off = 0;
-	int ret = 0;
+	int in = p->in, ret = 0;
 
-	if (in < 0 || !buf) {
-		ret = in < 0 ? ulo_errno(-errno, "%s: open", p->image)
-			     : ulo_errno(-ENOMEM, "%s", p->image);
-		goto out;
-	}
+	if (!buf)
+		return ulo_errno(-ENOMEM, "%s", p->image);
 	for (;;) {
 		ssize_t n = read(in, buf, PUBLISH_COPY_CHUNK);
 
@@ -226,8 +223,6 @@ static int publish_copy(struct publish *p, int fd, const char *tmp, uint64_t *si
 	}
 	*size = off;
 out:
-	if (in >= 0)
-		close(in);
 	free(buf);
 	return ret;
 }
@@ -321,7 +316,9 @@ static int publish_run(struct publish *p)
 	time_t now = time(NULL);
 	int lockfd, ret, len;
 
-	snprintf(lock, sizeof(lock), ".%s.lock", p->name);
+	/* One lock for the directory: publishing is rare, and a lock per
+	 * name would leave a file behind for every name ever tried. */
+	snprintf(lock, sizeof(lock), ".uloop-publish.lock");
 	lockfd = openat(p->dirfd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (lockfd < 0)
 		return ulo_errno(-errno, "%s/%s: create", p->dir, lock);
@@ -430,12 +427,19 @@ int cmd_publish(int argc, char **argv)
 	if (!ulo_manifest_name_ok(p.name))
 		return cli_usage_error("--name: '%s' is not a name of 1 to 64 letters, digits, '.', '_' or '-' (not starting with '.' or '-')",
 				       p.name);
+	p.in = open(p.image, O_RDONLY | O_CLOEXEC);
+	if (p.in < 0) {
+		cli_note("%s: %s", p.image, strerror(errno));
+		return ULO_EXIT_FAIL;
+	}
 	p.dirfd = open(p.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (p.dirfd < 0) {
 		cli_note("%s: %s", p.dir, strerror(errno));
+		close(p.in);
 		return ULO_EXIT_FAIL;
 	}
 	ret = publish_run(&p);
 	close(p.dirfd);
+	close(p.in);
 	return ret ? cli_fail() : ULO_EXIT_OK;
 }
