@@ -56,8 +56,8 @@ static void publish_usage(FILE *f)
 	      "NAME-V.img, its dm-verity hash tree NAME-V.verity, and the manifest\n"
 	      "NAME.uloop naming them, replaced in one step.  Published files are never\n"
 	      "overwritten, so nodes booting from the manifest while a new version is\n"
-	      "published finish on the version they started with.  Prints the kernel\n"
-	      "command line that boots it (root=uloop:URL/NAME.uloop rd.uloop.roothash=).\n"
+	      "published finish on the version they started with.  Prints the root\n"
+	      "hash and the kernel command line that boots the version.\n"
 	      "\n"
 	      "Options:\n"
 	      "  --name NAME         the published name (default: IMAGE's file name up\n"
@@ -384,8 +384,9 @@ static int publish_run(struct publish *p)
 	       p->name, m.version, p->dir, m.image, m.size, m.hash_tree, p->name);
 	if (removed)
 		printf("pruned %u older version%s\n", removed, removed == 1 ? "" : "s");
-	printf("kernel command line (URL: where the web server serves %s):\n"
-	       "  root=uloop:URL/%s.uloop rd.uloop.roothash=%s\n", p->dir, p->name, root);
+	printf("root hash (dm-verity, sha256): %s\n"
+	       "kernel command line (URL: where the web server serves %s):\n"
+	       "  root=uloop:URL/%s\n", root, p->dir, m.image);
 out:
 	if (t.img >= 0) {
 		close(t.img);
