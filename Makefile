@@ -67,8 +67,9 @@ LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_f
 	plan.c profile.c sha256.c verity.c manifest.c engine.c fill.c ramstore.c progress.c failpoint.c transport_fuse.c api2007.c \
 	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c transport.c offline.c daemon.c runstate.c ramwrites.c
 # libuloop-http.a: the HTTP source, for the uloop command, which registers
-# it.  Not installed: it needs the libcurl + mbedTLS built above.
-HTTP_SRC := source_http.c http_client.c http_parse.c tls_verify.c
+# it, and the manifest signatures (sign.c).  Not installed: it needs the
+# libcurl + mbedTLS built above.
+HTTP_SRC := source_http.c http_client.c http_parse.c tls_verify.c sign.c
 CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_check.c cmd_export.c \
 	cmd_cat.c cmd_attach.c cmd_detach.c cmd_profile.c cmd_status.c cmd_ulo2007.c \
 	cmd_sync.c cmd_shutdown.c cmd_publish.c

@@ -31,6 +31,7 @@
 
 #include "cli.h"
 #include "manifest.h"
+#include "sign.h"
 #include "util.h"
 #include "verity.h"
 
@@ -50,7 +51,7 @@ struct publish {
 
 static void publish_usage(FILE *f)
 {
-	fputs("Usage: uloop publish IMAGE DIR [--name NAME] [--prune N]\n"
+	fputs("Usage: uloop publish IMAGE DIR [--name NAME] [--sign KEY] [--prune N]\n"
 	      "\n"
 	      "Publish IMAGE in DIR (a directory a web server serves) as a new version:\n"
 	      "NAME-V.img, its dm-verity hash tree NAME-V.verity, and the manifest\n"
@@ -62,6 +63,8 @@ static void publish_usage(FILE *f)
 	      "Options:\n"
 	      "  --name NAME         the published name (default: IMAGE's file name up\n"
 	      "                      to its first '.')\n"
+	      "  --sign KEY          sign the manifest with this ECDSA P-256 private key\n"
+	      "                      (PEM: openssl ecparam -name prime256v1 -genkey -noout)\n"
 	      "  --prune N           then remove all but the newest N versions\n", f);
 }
 
@@ -72,6 +75,9 @@ static int publish_opt(int opt, const char *arg, void *ctx)
 	switch (opt) {
 	case OPT_NAME:
 		p->name = arg;
+		return 1;
+	case OPT_SIGN:
+		p->key = arg;
 		return 1;
 	case OPT_PRUNE: {
 		const char *end;
@@ -277,6 +283,24 @@ static int publish_manifest(struct publish *p, const char *text, size_t len)
 	return ret;
 }
 
+/* Append the signature line over the manifest's @*len bytes of @text. */
+static int publish_sign(struct publish *p, char *text, int *len, size_t cap)
+{
+	uint8_t sig[ULO_SIG_MAX];
+	char b64[2 * ULO_SIG_MAX];
+	size_t n;
+	int ret = ulo_sign(p->key, text, (size_t)*len, sig, &n);
+
+	if (ret)
+		return ret;
+	ulo_base64(sig, n, b64);
+	ret = snprintf(text + *len, cap - (size_t)*len, "signature %s %s\n", ULO_SIG_ALG, b64);
+	if (ret < 0 || (size_t)ret >= cap - (size_t)*len)
+		return ulo_err(-ENOSPC, "%s: manifest too long", p->name);
+	*len += ret;
+	return 0;
+}
+
 /* Remove all but the newest p->prune versions: how many went. */
 static int publish_prune(struct publish *p, unsigned *removed)
 {
@@ -329,6 +353,15 @@ static int publish_run(struct publish *p)
 	ret = publish_versions(p, &vers, &nvers);
 	if (ret)
 		goto out;
+	/* A key that cannot sign is found before anything is written. */
+	if (p->key) {
+		uint8_t sig[ULO_SIG_MAX];
+		size_t n;
+
+		ret = ulo_sign(p->key, "", 0, sig, &n);
+		if (ret)
+			goto out;
+	}
 	if (nvers)
 		m.version = vers[0] + 1;
 	snprintf(m.name, sizeof(m.name), "%s", p->name);
@@ -373,8 +406,11 @@ static int publish_run(struct publish *p)
 	if (ret)
 		goto out;
 	len = ulo_manifest_format(&m, text, sizeof(text));
-	ret = len < 0 ? ulo_err(len, "%s: manifest too long", p->name)
-		      : publish_manifest(p, text, (size_t)len);
+	ret = len < 0 ? ulo_err(len, "%s: manifest too long", p->name) : 0;
+	if (!ret && p->key)
+		ret = publish_sign(p, text, &len, sizeof(text));
+	if (!ret)
+		ret = publish_manifest(p, text, (size_t)len);
 	if (ret)
 		goto out;
 	if (p->prune)
@@ -382,6 +418,8 @@ static int publish_run(struct publish *p)
 	ulo_hex(m.root, ULO_SHA256_LEN, root);
 	printf("published %s version %" PRIu64 " in %s: %s (%" PRIu64 " bytes), %s, %s.uloop\n",
 	       p->name, m.version, p->dir, m.image, m.size, m.hash_tree, p->name);
+	if (p->key)
+		printf("manifest signed with %s (%s)\n", p->key, ULO_SIG_ALG);
 	if (removed)
 		printf("pruned %u older version%s\n", removed, removed == 1 ? "" : "s");
 	printf("root hash (dm-verity, sha256): %s\n"
@@ -406,6 +444,7 @@ int cmd_publish(int argc, char **argv)
 	static const struct option lopts[] = {
 		CLI_OPT_HELP, CLI_OPT_VERBOSE,
 		{ "name", required_argument, NULL, OPT_NAME },
+		{ "sign", required_argument, NULL, OPT_SIGN },
 		{ "prune", required_argument, NULL, OPT_PRUNE },
 		CLI_OPT_END
 	};

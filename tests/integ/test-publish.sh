@@ -13,7 +13,9 @@
 #  - publish killed (-9) while it builds the tree leaves the manifest and
 #    every published file as they were, and the next publish works;
 #  - --prune N keeps the newest N versions;
-#  - bad names, a missing or empty image, a missing DIR: one line saying so.
+#  - bad names, a missing or empty image, a missing DIR: one line saying so;
+#  - --sign: openssl verifies the signature line over the manifest; a
+#    P-384, RSA, encrypted, missing or public key is refused up front.
 . "$(dirname "$0")/functions.sh"
 requires veritysetup
 
@@ -133,3 +135,33 @@ expect_fail 1 "$T/img: Not a directory" $ULOOP publish "$T/img" "$T/img"
 ls -a "$D" | grep -q '\.tmp$' && fail "a refused publish left a temporary file"
 [ "$(ls "$D" | grep -c '^empty')" = 0 ] || fail "the empty image left files: $(ls "$D")"
 echo "bad input: named, nothing left behind"
+
+# --sign: an ECDSA P-256 signature over the manifest that openssl verifies.
+requires openssl
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/key.pem" 2>/dev/null
+openssl ec -in "$T/key.pem" -pubout -out "$T/pub.pem" 2>/dev/null
+$ULOOP publish "$T/img" "$D" --name signed --sign "$T/key.pem" >"$T/out" || fail "publish --sign failed"
+grep -q "manifest signed with $T/key.pem (ecdsa-p256-sha256)" "$T/out" || fail "no signed line: $(cat "$T/out")"
+tail -n 1 "$D/signed.uloop" | grep -q '^signature ecdsa-p256-sha256 [A-Za-z0-9+/=]*$' ||
+	fail "no signature line: $(tail -n 1 "$D/signed.uloop")"
+head -n -1 "$D/signed.uloop" >"$T/signed-part"
+tail -n 1 "$D/signed.uloop" | cut -d' ' -f3 | base64 -d >"$T/sig.der"
+openssl dgst -sha256 -verify "$T/pub.pem" -signature "$T/sig.der" "$T/signed-part" >/dev/null ||
+	fail "openssl does not verify the manifest's signature"
+sed 's/^version 1$/version 9/' "$T/signed-part" >"$T/forged"
+openssl dgst -sha256 -verify "$T/pub.pem" -signature "$T/sig.der" "$T/forged" >/dev/null 2>&1 &&
+	fail "the signature verifies a changed manifest"
+echo "--sign: openssl verifies the manifest's signature, and refuses it on a changed manifest"
+
+# Keys that cannot sign are refused before anything is written.
+openssl ecparam -name secp384r1 -genkey -noout -out "$T/p384.pem" 2>/dev/null
+openssl genrsa -out "$T/rsa.pem" 2048 2>/dev/null
+openssl ec -in "$T/key.pem" -aes128 -passout pass:secret -out "$T/enc.pem" 2>/dev/null
+before=$(ls "$D" | sort | tr '\n' ' ')
+expect_fail 1 "$T/p384.pem: not an ECDSA P-256 (prime256v1) key" $ULOOP publish "$T/img" "$D" --name signed --sign "$T/p384.pem"
+expect_fail 1 "$T/rsa.pem: not an ECDSA P-256 (prime256v1) key" $ULOOP publish "$T/img" "$D" --name signed --sign "$T/rsa.pem"
+expect_fail 1 "$T/enc.pem: the key is encrypted" $ULOOP publish "$T/img" "$D" --name signed --sign "$T/enc.pem"
+expect_fail 1 "$T/nokey.pem: cannot read the signing key" $ULOOP publish "$T/img" "$D" --name signed --sign "$T/nokey.pem"
+expect_fail 1 "$T/pub.pem: not a private key" $ULOOP publish "$T/img" "$D" --name signed --sign "$T/pub.pem"
+[ "$(ls "$D" | sort | tr '\n' ' ')" = "$before" ] || fail "a refused key left files: $(ls "$D")"
+echo "keys that cannot sign: refused, nothing written"
