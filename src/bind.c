@@ -22,7 +22,8 @@
  * over the source's parallel connections).  Any difference drops the
  * cache (ULO_BIND_DIFFERED) or, offline, refuses it.  What a sample cannot
  * see is an image that differs from the cached one only in blocks it did
- * not pick; a signed manifest closes that (docs/http.md says so).
+ * not pick; a manifest closes that (its identity is the root hash, which
+ * names every byte: no sample is taken; docs/verity.md).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -169,8 +170,10 @@ int ulo_bind_source(struct ulo_cache *c, struct ulo_source *src, bool offline,
 
 	memset(bi, 0, sizeof(*bi));
 	ret = ulo_cache_bind(c, &src->id, offline, &bi->res, &bi->dropped);
+	/* A root hash names every byte, and every fetched byte was checked
+	 * against it: nothing to compare. */
 	if (ret || (bi->res != ULO_BIND_REUSED && bi->res != ULO_BIND_ADOPTED) ||
-	    !ulo_cache_count(c))
+	    !ulo_cache_count(c) || src->id.kind == ULO_ID_VERITY)
 		return ret;
 	ret = ulo_sample_compare(c, src, &bi->differ_off, &bi->sampled);
 	if (ret <= 0)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sign.h"
 #include "util.h"
 
 const char *cli_cmd = "uloop";
@@ -202,6 +203,16 @@ int cli_common_opt(int opt, const char *arg, struct cli_opts *o)
 	case OPT_ALLOW_HTTP_REDIRECT:
 		o->src.allow_downgrade = true;
 		return 1;
+	case OPT_ROOT_HASH:
+		if (strlen(arg) != 64 || strspn(arg, "0123456789abcdefABCDEF") != 64) {
+			cli_usage_error("--root-hash: '%s' is not 64 hex digits (a SHA-256)", arg);
+			exit(ULO_EXIT_USAGE);
+		}
+		o->src.root_hash = arg;
+		return 1;
+	case OPT_VERITY_KEY:
+		o->src.verity_key = arg;
+		return 1;
 	case 'v':
 		ulo_debug_enable("all");
 		o->src.verbose = true;
@@ -292,6 +303,10 @@ void cli_source_defaults(struct cli_opts *o)
 	/* The source's notes (a mirror not used, an ETag ignored) are the
 	 * user's to read, on the command's stderr. */
 	o->src.notice = cli_notice;
+	/* A manifest's signature: checked with mbedTLS (sign.c); the key
+	 * packed into an initramfs is the default for manifests. */
+	o->src.sig_verify = ulo_sig_verify;
+	o->src.default_verity_key = ULO_DEFAULT_VERITY_KEY;
 }
 
 int cli_open_source(struct cli_opts *o, const char *location,

@@ -28,12 +28,15 @@ enum {
 	OPT_WIPE, OPT_SOURCE, OPT_OFFSET, OPT_LENGTH, OPT_HELP, OPT_VERBOSE,
 	OPT_NO_PROGRESS, OPT_CA, OPT_PIN, OPT_CERT, OPT_KEY, OPT_INSECURE,
 	OPT_TIMEOUT, OPT_RETRIES, OPT_MIRROR, OPT_PROXY, OPT_ALLOW_HTTP_REDIRECT,
-	OPT_STATS, OPT_IGNORE_IDENTITY,
+	OPT_STATS, OPT_IGNORE_IDENTITY, OPT_ROOT_HASH, OPT_VERITY_KEY,
 };
 
 /* Trust anchors used when --ca is not given (uloop-mkinitramfs puts the
  * CA bundle it is given here); nothing else is ever trusted implicitly. */
 #define ULO_DEFAULT_CA "/etc/uloop/ca.pem"
+/* The key a manifest's signature must verify with when --verity-key is not
+ * given (uloop-mkinitramfs --verity-key puts it here). */
+#define ULO_DEFAULT_VERITY_KEY "/etc/uloop/verity.pub"
 
 /* The options of every command that reads a SOURCE over the network. */
 #define CLI_OPT_SOURCE_NET \
@@ -46,7 +49,9 @@ enum {
 	{ "retries", required_argument, NULL, OPT_RETRIES }, \
 	{ "mirror", required_argument, NULL, OPT_MIRROR }, \
 	{ "proxy", required_argument, NULL, OPT_PROXY }, \
-	{ "allow-http-redirect", no_argument, NULL, OPT_ALLOW_HTTP_REDIRECT }
+	{ "allow-http-redirect", no_argument, NULL, OPT_ALLOW_HTTP_REDIRECT }, \
+	{ "root-hash", required_argument, NULL, OPT_ROOT_HASH }, \
+	{ "verity-key", required_argument, NULL, OPT_VERITY_KEY }
 
 /* Their help text, for the usage() of those commands. */
 #define CLI_HELP_SOURCE_NET \
@@ -58,7 +63,11 @@ enum {
 	"  --retries N         retries of transient errors per request (default 8)\n" \
 	"  --mirror URL        the same image elsewhere (repeatable)\n" \
 	"  --proxy URL         use this proxy (never taken from the environment)\n" \
-	"  --allow-http-redirect  follow https -> http redirects\n"
+	"  --allow-http-redirect  follow https -> http redirects\n" \
+	"  --root-hash HEX     SOURCE is a manifest (NAME.uloop) whose root hash\n" \
+	"                      must be HEX\n" \
+	"  --verity-key FILE   ... whose signature must verify with this public\n" \
+	"                      key (default " ULO_DEFAULT_VERITY_KEY ", if present)\n"
 
 
 #define CLI_OPT_CACHE { "cache", required_argument, NULL, OPT_CACHE }

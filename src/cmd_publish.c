@@ -58,7 +58,7 @@ static void publish_usage(FILE *f)
 	      "NAME.uloop naming them, replaced in one step.  Published files are never\n"
 	      "overwritten, so nodes booting from the manifest while a new version is\n"
 	      "published finish on the version they started with.  Prints the root\n"
-	      "hash and the kernel command line that boots the version.\n"
+	      "hash and the kernel command lines that boot the version.\n"
 	      "\n"
 	      "Options:\n"
 	      "  --name NAME         the published name (default: IMAGE's file name up\n"
@@ -424,7 +424,12 @@ static int publish_run(struct publish *p)
 		printf("pruned %u older version%s\n", removed, removed == 1 ? "" : "s");
 	printf("root hash (dm-verity, sha256): %s\n"
 	       "kernel command line (URL: where the web server serves %s):\n"
-	       "  root=uloop:URL/%s\n", root, p->dir, m.image);
+	       "  root=uloop:URL/%s.uloop rd.uloop.roothash=%s\n"
+	       "      this version, verified against its root hash; or\n"
+	       "  root=uloop:URL/%s.uloop\n"
+	       "      the newest version, %s\n", root, p->dir, m.name, root, m.name,
+	       p->key ? "its signature verified with the public key packed into the initramfs"
+		      : "as the server names it (sign it to verify it)");
 out:
 	if (t.img >= 0) {
 		close(t.img);

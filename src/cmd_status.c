@@ -46,7 +46,7 @@ static int status_read(const char *path, char *buf, size_t len)
 static void status_line(const char *json)
 {
 	char dev[256], tr[16], pid[16], src[512], cache[512], blocks[32],
-	     present[32], fetched[32];
+	     present[32], fetched[32], root[80];
 	struct ulo_transport_counters kc;
 	bool alive;
 
@@ -66,6 +66,18 @@ static void status_line(const char *json)
 	else
 		printf("  cache:  none\n");
 	printf("  fetched: %s bytes\n", fetched[0] ? fetched : "0");
+	ulo_runstate_field(json, "root_hash", root, sizeof(root));
+	if (root[0]) {
+		char name[80], ver[32], bad[32], what[160] = "";
+
+		ulo_runstate_field(json, "name", name, sizeof(name));
+		ulo_runstate_field(json, "version", ver, sizeof(ver));
+		ulo_runstate_field(json, "verify_failures", bad, sizeof(bad));
+		if (name[0])
+			snprintf(what, sizeof(what), " (%s version %s)", name, ver);
+		printf("  verified: root hash %s%s, %s fetches refused (bytes not matching it)\n",
+		       root, what, bad[0] ? bad : "0");
+	}
 	if (cache[0]) {
 		static const char *const f[] = { "cache_csum_errors", "cache_read_errors",
 						 "cache_refetched", "bitmap_csum_errors" };

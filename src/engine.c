@@ -364,6 +364,26 @@ static void *ulo_worker(void *arg)
 	return NULL;
 }
 
+/*
+ * The source's peek (source.h): bytes the cache holds, for a source that
+ * reads back what it fetched before (the verity source's hash blocks, so
+ * a warm node fetches none).  Anything not plainly there (a block missing
+ * or being fetched, a checksum failing) is -ENOENT: the source fetches it
+ * itself, and the engine finds the fault when it reads the block.
+ */
+static int ulo_engine_peek(void *ctx, void *buf, uint64_t off, size_t len)
+{
+	struct ulo_engine *e = ctx;
+	uint64_t bad;
+
+	if (!len || off + len > e->image_size)
+		return -ENOENT;
+	for (uint64_t b = off >> e->shift; b <= (off + len - 1) >> e->shift; b++)
+		if (!ulo_cache_present(e->cache, b))
+			return -ENOENT;
+	return ulo_cache_read_checked(e->cache, buf, off, len, &bad) ? -ENOENT : 0;
+}
+
 int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 		   const struct ulo_engine_opts *o, struct ulo_engine **out)
 {
@@ -414,6 +434,10 @@ int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 	if (ulo_bitmap_init(&e->busy, e->nblocks)) {
 		free(e);
 		return ulo_errno(-ENOMEM, "engine: busy bitmap");
+	}
+	if (cache) {
+		src->peek = ulo_engine_peek;
+		src->peek_ctx = e;
 	}
 	for (e->nworkers = 0; e->nworkers < n; e->nworkers++) {
 		ret = pthread_create(&e->workers[e->nworkers], NULL, ulo_worker, e);
@@ -795,6 +819,7 @@ void ulo_engine_stats(struct ulo_engine *e, struct ulo_stats *out)
 		out->cache_given_up = d.given_up;
 	}
 	out->ram_bytes = ulo_ram_bytes(ulo_ram(e));
+	out->verify_failures = __atomic_load_n(&e->src->bad_blocks, __ATOMIC_RELAXED);
 }
 
 void ulo_engine_free(struct ulo_engine *e)
@@ -809,6 +834,10 @@ void ulo_engine_free(struct ulo_engine *e)
 	pthread_mutex_unlock(&e->lock);
 	for (unsigned i = 0; i < e->nworkers; i++)
 		pthread_join(e->workers[i], NULL);
+	if (e->src->peek_ctx == e) {
+		e->src->peek = NULL;
+		e->src->peek_ctx = NULL;
+	}
 	pthread_mutex_lock(&e->lock);
 	while ((r = e->demand.head ? e->demand.head : e->bg.head)) {
 		ulo_q_del(r->queue == ULO_Q_BG ? &e->bg : &e->demand, r);

@@ -113,7 +113,7 @@ static int ulo_fill_read_profile(struct ulo_fill *f, char **out, size_t *len)
 	char *buf;
 	int ret;
 
-	ret = ulo_source_open(loc, &f->src_opts, &src);
+	ret = ulo_source_open_plain(loc, &f->src_opts, &src);
 	if (ret)
 		return ret;
 	size = src->id.size;
@@ -291,6 +291,9 @@ int ulo_fill_start(struct ulo_engine *e, struct ulo_cache *c,
 		f->src_opts = *o->src_opts;
 	/* The image's mirrors are the image's, not the profile's. */
 	f->src_opts.nmirrors = 0;
+	/* A profile is a hint, never trusted for bytes: no manifest rules. */
+	f->src_opts.root_hash = NULL;
+	f->src_opts.verity_key = NULL;
 	f->src_opts.connections = 1;
 	if (o->profile && !(f->profile_loc = strdup(o->profile))) {
 		free(f);

@@ -29,7 +29,7 @@ bool ulo_identity_same(const struct ulo_identity *a,
 
 bool ulo_identity_at(const struct ulo_identity *id, const char *location)
 {
-	if (id->kind == ULO_ID_HTTP_ETAG)
+	if (id->kind == ULO_ID_HTTP_ETAG || id->kind == ULO_ID_VERITY)
 		return ulo_same_resource(id->location, location);
 	return !strcmp(id->location, location);
 }
@@ -49,6 +49,8 @@ const char *ulo_id_kind_name(enum ulo_id_kind kind)
 		return "last-modified";
 	case ULO_ID_APP:
 		return "libuloop";
+	case ULO_ID_VERITY:
+		return "root-hash";
 	}
 	return "unknown";
 }

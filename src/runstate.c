@@ -104,6 +104,7 @@ static int ulo_runstate_json(FILE *f, const void *ctx)
 {
 	const struct ulo_runstate *s = ctx;
 	struct ulo_fill_status fs;
+	struct ulo_verity_info vi;
 	struct ulo_stats st;
 	struct ulo_json j;
 
@@ -127,6 +128,22 @@ static int ulo_runstate_json(FILE *f, const void *ctx)
 	ulo_json_str(&j, "validator", s->src->id.validator);
 	ulo_json_u64(&j, "size", s->src->id.size);
 	ulo_json_obj_end(&j);
+	if (!ulo_source_verity_info(s->src, &vi)) {
+		/* A published version, verified on fetch; what dm-verity needs
+		 * to check the device (uloop verity). */
+		ulo_json_obj_begin(&j, "verity");
+		ulo_json_str(&j, "root_hash", vi.root_hex);
+		ulo_json_str(&j, "salt", vi.salt_hex);
+		ulo_json_u64(&j, "data_block_size", vi.data_block_size);
+		ulo_json_u64(&j, "hash_block_size", vi.hash_block_size);
+		ulo_json_u64(&j, "data_blocks", vi.data_blocks);
+		ulo_json_u64(&j, "hash_start", vi.hash_start);
+		if (vi.name[0]) {
+			ulo_json_str(&j, "name", vi.name);
+			ulo_json_u64(&j, "version", vi.version);
+		}
+		ulo_json_obj_end(&j);
+	}
 	if (s->cache) {
 		ulo_json_str(&j, "cache", ulo_cache_path(s->cache));
 		ulo_json_str(&j, "format", ulo_cache_format_name(s->cache));

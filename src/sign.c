@@ -77,3 +77,44 @@ out:
 	mbedtls_pk_free(&pk);
 	return ret;
 }
+
+int ulo_sig_verify(const char *keyfile, const void *msg, size_t len,
+		   const uint8_t *sig, size_t siglen)
+{
+	uint8_t digest[32];
+	mbedtls_pk_context pk;
+	char why[128];
+	int ret;
+
+	mbedtls_pk_init(&pk);
+	ret = mbedtls_pk_parse_public_keyfile(&pk, keyfile);
+	if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
+		ret = ulo_err(-ENOENT, "%s: cannot read the verification key", keyfile);
+		goto out;
+	}
+	if (ret) {
+		mbedtls_strerror(ret, why, sizeof(why));
+		ret = ulo_err(-EINVAL, "%s: not a public key (%s)", keyfile, why);
+		goto out;
+	}
+	if (!mbedtls_pk_can_do(&pk, MBEDTLS_PK_ECDSA) ||
+	    mbedtls_pk_ec(pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+		ret = ulo_err(-EINVAL, "%s: not an ECDSA P-256 (prime256v1) public key", keyfile);
+		goto out;
+	}
+	ret = mbedtls_sha256_ret(msg, len, digest, 0);
+	if (ret) {
+		ret = ulo_err(-EIO, "%s: hashing the signed text failed", keyfile);
+		goto out;
+	}
+	ret = mbedtls_pk_verify(&pk, MBEDTLS_MD_SHA256, digest, sizeof(digest),
+				sig, siglen);
+	if (ret) {
+		mbedtls_strerror(ret, why, sizeof(why));
+		ret = ulo_err(-EBADMSG, "the signature does not verify with the key %s (%s)",
+			      keyfile, why);
+	}
+out:
+	mbedtls_pk_free(&pk);
+	return ret;
+}

@@ -24,4 +24,13 @@
 int ulo_sign(const char *keyfile, const void *msg, size_t len,
 	     uint8_t *sig, size_t *siglen);
 
+/*
+ * Does @sig (DER, @siglen bytes) sign @len bytes at @msg under the public
+ * key in @keyfile (PEM or DER, as `openssl ec -pubout` writes it)?  0,
+ * -EBADMSG if it does not, or -errno naming @keyfile (unreadable, not an
+ * EC P-256 public key).
+ */
+int ulo_sig_verify(const char *keyfile, const void *msg, size_t len,
+		   const uint8_t *sig, size_t siglen);
+
 #endif

@@ -19,6 +19,10 @@
  * are served, or saying the program was built without the HTTP source when
  * none are.
  *
+ * A location whose path ends in ".uloop" is a manifest (uloop publish):
+ * the verity source (source_verity.c) reads it, and the files it names,
+ * through the sources above.
+ *
  * The table is small and fixed (programs register one or two sources at
  * start-up) and guarded by a mutex, so opens from several threads see a
  * consistent table.
@@ -70,6 +74,13 @@ static bool ulo_scheme_is(const char *location, const char *scheme)
 	size_t n = strlen(scheme);
 
 	return !strncasecmp(location, scheme, n) && !strncmp(location + n, "://", 3);
+}
+
+bool ulo_source_is_manifest(const char *location)
+{
+	size_t n = strcspn(location, "?#");
+
+	return n > 6 && !strncmp(location + n - 6, ".uloop", 6);
 }
 
 static const struct ulo_source_ops *ulo_source_pick(const char *location)
@@ -139,10 +150,9 @@ static int ulo_source_unsupported(const char *location)
 		       location, served);
 }
 
-int ulo_source_open(const char *location, const struct ulo_source_opts *opts,
-		    struct ulo_source **out)
+static int ulo_source_open_ops(const struct ulo_source_ops *ops, const char *location,
+			       const struct ulo_source_opts *opts, struct ulo_source **out)
 {
-	const struct ulo_source_ops *ops = ulo_source_pick(location);
 	struct ulo_source *src;
 	int ret;
 
@@ -159,6 +169,27 @@ int ulo_source_open(const char *location, const struct ulo_source_opts *opts,
 	}
 	*out = src;
 	return 0;
+}
+
+int ulo_source_open_plain(const char *location, const struct ulo_source_opts *opts,
+			  struct ulo_source **out)
+{
+	return ulo_source_open_ops(ulo_source_pick(location), location, opts, out);
+}
+
+int ulo_source_open(const char *location, const struct ulo_source_opts *opts,
+		    struct ulo_source **out)
+{
+	/* The verity source opens the files the manifest names as plain
+	 * sources, by their own schemes. */
+	if (ulo_source_is_manifest(location))
+		return ulo_source_open_ops(&ulo_source_verity_ops, location, opts, out);
+	/* A trust root asked for must not be skipped by naming the image. */
+	if (opts && (opts->root_hash || opts->verity_key))
+		return ulo_err(-EINVAL, "%s: a %s can only be checked through a manifest "
+			       "(NAME.uloop, written by uloop publish), not a plain image",
+			       location, opts->root_hash ? "root hash" : "verity key");
+	return ulo_source_open_plain(location, opts, out);
 }
 
 int ulo_source_read(struct ulo_source *src, void *buf, uint64_t off,

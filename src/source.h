@@ -40,6 +40,15 @@ struct ulo_source_opts {
 	const char *mirrors[ULO_MAX_MIRRORS];	/* same image elsewhere */
 	unsigned nmirrors;
 	bool verbose;		/* protocol trace to stderr */
+	/* Trust for a manifest (source_verity.c): the root hash it must
+	 * carry (hex), and/or the public key its signature must verify
+	 * with; @sig_verify checks a signature (sign.h's ulo_sig_verify,
+	 * which links mbedTLS: the uloop command sets it). */
+	const char *root_hash;
+	const char *verity_key;
+	const char *default_verity_key;	/* used for a manifest, if it exists */
+	int (*sig_verify)(const char *keyfile, const void *msg, size_t len,
+			  const uint8_t *sig, size_t siglen);
 	/* Told things the user should know (a mirror refused...). */
 	void (*notice)(const char *msg);
 };
@@ -59,16 +68,61 @@ struct ulo_source_ops {
 	int (*read)(struct ulo_source *src, void *buf, uint64_t off,
 		    size_t len, unsigned *retries);
 	void (*close)(struct ulo_source *src);
+	/*
+	 * Optional, for sources with several servers (mirrors): read() that
+	 * also says which server answered (*@server), and dropping a server
+	 * whose bytes failed verification for the rest of the run (@why says
+	 * how): true if a server is left to ask.
+	 */
+	int (*read_server)(struct ulo_source *src, void *buf, uint64_t off,
+			   size_t len, unsigned *retries, unsigned *server);
+	bool (*drop_server)(struct ulo_source *src, unsigned server,
+			    const char *why);
 };
+
+/* Reads image bytes the cache holds already: 0, or -ENOENT if some are not
+ * there (or cannot be read). */
+typedef int (*ulo_source_peek_fn)(void *ctx, void *buf, uint64_t off,
+				  size_t len);
 
 struct ulo_source {
 	const struct ulo_source_ops *ops;
 	struct ulo_identity id;	/* set by open(); id.size is the image size */
 	void *priv;		/* ops-private state */
+	/* Set by the engine while it runs, for a source that reads back
+	 * what it had fetched before (the verity source's hash blocks). */
+	ulo_source_peek_fn peek;
+	void *peek_ctx;
+	/* Fetches whose bytes failed verification (atomic). */
+	uint64_t bad_blocks;
 };
 
 /* Built in: any location without "://" (source_file.c). */
 extern const struct ulo_source_ops ulo_source_file_ops;
+/* Built in: a manifest, any location whose path ends in ".uloop"
+ * (source_verity.c): the version it names, every fetched block verified. */
+extern const struct ulo_source_ops ulo_source_verity_ops;
+/* Is @location a manifest's (its path, before any query, ends in
+ * ".uloop")? */
+bool ulo_source_is_manifest(const char *location);
+/* What dm-verity needs to check a verity source's device, which is the
+ * image followed by its hash file (salt, name and version: from a live
+ * manifest only; the salt is in the device's superblock too). */
+struct ulo_verity_info {
+	uint32_t data_block_size, hash_block_size;
+	uint64_t data_blocks;
+	uint64_t hash_start;	/* in hash blocks: the tree's first */
+	char root_hex[65];
+	char salt_hex[2 * 256 + 1];
+	char name[65];
+	uint64_t version;
+};
+/* From a verity identity (an offline cache's, too): 0, -ENOENT for
+ * another kind, or -EINVAL (message recorded). */
+int ulo_verity_info_of(const struct ulo_identity *id, struct ulo_verity_info *out);
+/* The same for a source, with what its manifest says. */
+int ulo_source_verity_info(const struct ulo_source *src,
+			   struct ulo_verity_info *out);
 /* http:// and https:// (source_http.c): naming it links libcurl, mbedTLS,
  * nghttp2 and c-ares (libuloop-http.a); the uloop command registers it. */
 extern const struct ulo_source_ops ulo_source_http_ops;
@@ -87,6 +141,10 @@ int ulo_source_register(const struct ulo_source_ops *ops);
  * scheme nobody registered is -EPROTONOSUPPORT, naming those served. */
 int ulo_source_open(const char *location, const struct ulo_source_opts *opts,
 		    struct ulo_source **out);
+/* The same, never reading @location as a manifest (the verity source opens
+ * the files a manifest names with it). */
+int ulo_source_open_plain(const char *location, const struct ulo_source_opts *opts,
+			  struct ulo_source **out);
 int ulo_source_read(struct ulo_source *src, void *buf, uint64_t off,
 		    size_t len, unsigned *retries);
 /*

@@ -635,8 +635,8 @@ static int ulo_http_reresolve(struct ulo_source *src, struct ulo_http_ep *ep,
  *   retries (on another server if one is ready) within --retries and the
  *   deadline.
  */
-static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
-			 size_t len, unsigned *retries)
+static int ulo_http_read_server(struct ulo_source *src, void *buf, uint64_t off,
+				size_t len, unsigned *retries, unsigned *server)
 {
 	struct ulo_http_src *h = src->priv;
 	uint64_t deadline = ulo_now_ns() + h->timeout_ms * 1000000ull;
@@ -688,6 +688,8 @@ static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
 		cls = ulo_http_classify(&src->id, r, why, sizeof(why));
 		if (cls == ULO_HTTP_OK) {
 			ulo_http_healthy(h, ep);
+			if (server)
+				*server = ep - h->ep;
 			break;
 		}
 		if (cls == ULO_HTTP_STALE && ep != &h->ep[0]) {
@@ -743,6 +745,23 @@ static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
 	}
 	free(r);
 	return ret;
+}
+
+static int ulo_http_read(struct ulo_source *src, void *buf, uint64_t off,
+			 size_t len, unsigned *retries)
+{
+	return ulo_http_read_server(src, buf, off, len, retries, NULL);
+}
+
+/* Bytes from @server failed verification: drop it, unless it is the last
+ * (then only this read fails: a flipped bit on the way is not the server's
+ * every answer). */
+static bool ulo_http_drop_server(struct ulo_source *src, unsigned server,
+				 const char *why)
+{
+	struct ulo_http_src *h = src->priv;
+
+	return server < h->nep && ulo_http_drop(h, &h->ep[server], why, false);
 }
 
 static void ulo_http_src_free(struct ulo_http_src *h)
@@ -864,4 +883,6 @@ const struct ulo_source_ops ulo_source_http_ops = {
 	.open = ulo_http_open,
 	.read = ulo_http_read,
 	.close = ulo_http_close,
+	.read_server = ulo_http_read_server,
+	.drop_server = ulo_http_drop_server,
 };

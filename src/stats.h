@@ -40,6 +40,9 @@ struct ulo_stats {
 	uint64_t bitmap_csum_errors;
 	uint64_t cache_given_up;
 	uint64_t ram_bytes;	/* held in RAM since the flash was given up */
+	/* Fetches whose bytes failed verification against the hash tree
+	 * (a manifest's source): never cached or served. */
+	uint64_t verify_failures;
 	uint64_t fetch_lat_us[ULO_LAT_BUCKETS];
 };
 

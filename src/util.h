@@ -86,6 +86,12 @@ int ulo_create_fresh(int dirfd, const char *name, mode_t mode);
 uint64_t ulo_now_ns(void);
 
 /* Little-endian codec for on-disk structures. */
+/* Is @v a power of two in [@lo, @hi]? */
+static inline bool ulo_pow2_in(uint32_t v, uint32_t lo, uint32_t hi)
+{
+	return v >= lo && v <= hi && !(v & (v - 1));
+}
+
 static inline void ulo_put_le16(uint8_t *p, uint16_t v)
 {
 	p[0] = v;

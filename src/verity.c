@@ -19,11 +19,6 @@
 
 #include "util.h"
 
-static bool ulo_pow2_in(uint32_t v, uint32_t lo, uint32_t hi)
-{
-	return v >= lo && v <= hi && !(v & (v - 1));
-}
-
 int ulo_verity_layout(const struct ulo_verity_params *p, struct ulo_verity_layout *l)
 {
 	unsigned bits, levels = 0;

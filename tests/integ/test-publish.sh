@@ -27,7 +27,7 @@ field() { sed -n "s/^$1 //p" "$D/${2:-root}.uloop"; }
 
 $ULOOP publish "$T/img" "$D" --name root >"$T/out" || fail "publish failed"
 printed=$(sed -n 's/^root hash (dm-verity, sha256): \([0-9a-f]*\)$/\1/p' "$T/out")
-grep -q "^  root=uloop:URL/root-1.img$" "$T/out" || fail "no kernel command line: $(cat "$T/out")"
+grep -q "^  root=uloop:URL/root.uloop rd.uloop.roothash=[0-9a-f]\{64\}$" "$T/out" || fail "no kernel command line: $(cat "$T/out")"
 [ "$printed" = "$(field root-hash)" ] || fail "printed root hash $printed, manifest $(field root-hash)"
 [ "$(field version)" = 1 ] || fail "first version is $(field version)"
 [ "$(field image)" = root-1.img ] && [ "$(field hash-tree)" = root-1.verity ] ||
