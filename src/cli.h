@@ -200,6 +200,7 @@ int cmd_profile(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
+int cmd_verity(int argc, char **argv);
 /* Run as /run/initramfs/shutdown by systemd-shutdown (PID 1). */
 int cmd_shutdown(int argc, char **argv);
 /* ulohttp (@http) and ulobdev, argv as the 2007 tools had it. */

@@ -27,6 +27,7 @@ static const struct {
 	{ "export", cmd_export, "write a cache out as a plain image" },
 	{ "cat", cmd_cat, "read image bytes through the cache to stdout" },
 	{ "publish", cmd_publish, "publish an image version with its hash tree and manifest" },
+	{ "verity", cmd_verity, "stack dm-verity on a device attached from a manifest" },
 };
 
 static void usage(FILE *f)
@@ -34,7 +35,8 @@ static void usage(FILE *f)
 	fputs("Usage: uloop COMMAND [options]\n\nCommands:\n", f);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
-	fputs("\nSOURCE is an http(s) URL, a file or a block device.  Sizes take\n"
+	fputs("\nSOURCE is an http(s) URL, a file or a block device, or a manifest\n"
+	      "(NAME.uloop, written by publish) at either.  Sizes take\n"
 	      "K, M, G suffixes.  Also runs as ulohttp and ulobdev (the 2007 tools).\n"
 	      "'uloop COMMAND --help' describes a command's options.\n"
 	      "Exit status: 0 success, 1 failure, 2 bad usage.\n", f);

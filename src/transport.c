@@ -27,6 +27,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "dm_verity.h"
 #include "nbd_netlink.h"
 #include "runstate.h"
 #include "transport_fuse.h"
@@ -353,6 +354,11 @@ int ulo_transport_detach(const char *dev, bool force)
 	} else if (!have_state) {
 		return ulo_err(-ENOENT, "%s: not attached (no state in %s)", dev, ULO_RUNDIR);
 	}
+	/* The dm-verity device uloop verity stacked on it goes first (and
+	 * if it is mounted, the device is in use). */
+	ret = ulo_dm_verity_remove_over(dev);
+	if (ret && !force)
+		return ret;
 	/* Cutting a device in use would fail every I/O of the filesystem. */
 	if (!force && transport_busy(dev))
 		return ulo_err(-EBUSY, "%s: in use (mounted?): unmount it first, or pass --force",

@@ -18,7 +18,8 @@
 #   uloop_attach_root      `uloop attach` (a cache uloop refuses gives way
 #                          to RAM); ULOOP_RDEV, ULOOP_PID; uloop's notes
 #                          and "root image on DEV, daemon pid N" on the
-#                          console
+#                          console; for a manifest, dm-verity stacked on
+#                          DEV (uloop verity), which ULOOP_RDEV becomes
 #   uloop_mount_image      the image read-only on /run/uloop/lower
 #   uloop_mount_layer      the writable layer on /run/uloop/rw (and with
 #                          rd.live.overlay.readonly the persistent one on
@@ -51,6 +52,9 @@ ULOOP_ATTACH_ERR=/run/uloop/attach.err
 # another process runs that step); "KEY VALUE" lines.
 ULOOP_METRICS=/run/uloop/boot.attach
 ULOOP_BOOT_JSON=/run/uloop/boot.json
+# The manifest key uloop-mkinitramfs --verity-key (and the hooks' options)
+# pack into the image.
+ULOOP_VERITY_KEY=/etc/uloop/verity.pub
 
 uloop_is_mounted() { grep -q " $1 " /proc/mounts; }
 
@@ -62,6 +66,9 @@ uloop_why() { printf '%s\n' "$1" | sed -n '1{s/.*: //;p;}'; }
 uloop_modules() {
 	[ "$ULOOP_TRANSPORT" = nbd ] || modprobe -q uloop 2>/dev/null
 	modprobe -q nbd 2>/dev/null
+	# For a manifest's root (uloop_verity_root); the kernel's sha256
+	# comes with it.
+	case ${ULOOP_URL%%[?#]*} in *.uloop) modprobe -q dm-verity 2>/dev/null ;; esac
 	return 0
 }
 
@@ -183,6 +190,10 @@ uloop_attach() {
 	IFS=$_ifs
 	[ -z "$ULOOP_CA" ] || set -- "$@" --ca "$ULOOP_CA"
 	[ -z "$ULOOP_OFFLINE" ] || set -- "$@" --offline
+	[ -z "$ULOOP_ROOTHASH" ] || set -- "$@" --root-hash "$ULOOP_ROOTHASH"
+	# A key packed into the initramfs: only an image whose manifest it
+	# verifies boots (a plain image URL is refused).
+	[ ! -e "$ULOOP_VERITY_KEY" ] || set -- "$@" --verity-key "$ULOOP_VERITY_KEY"
 	# A profile's and a hydration's blocks are kept in the cache: without
 	# one (or offline) there is nothing to fetch them into.
 	if [ -n "$ULOOP_CACHEPATH" ] && [ -z "$ULOOP_OFFLINE" ]; then
@@ -282,6 +293,23 @@ uloop_attach_root() {
 	# The daemon's binary goes away with the initramfs: a copy where the
 	# booted system finds it (uloop status, detach) by name.
 	mkdir -p /run/uloop/bin && cp "$(command -v uloop)" /run/uloop/bin/uloop 2>/dev/null
+	uloop_verity_root
+}
+
+# A verified image (root=uloop:URL/NAME.uloop): dm-verity on the device,
+# so the kernel checks every block the root reads, from the flash as from
+# the network, against the root hash; ULOOP_RDEV becomes the dm device.
+uloop_verity_root() {
+	_r=$(uloop status "$ULOOP_RDEV" --json 2>/dev/null | uloop_json_str root_hash)
+	[ -n "$_r" ] || return 0
+	set -- verity "$ULOOP_RDEV" --mode "$ULOOP_VERITY"
+	[ -z "$ULOOP_ROOTHASH" ] || set -- "$@" --root-hash "$ULOOP_ROOTHASH"
+	if ! _v=$(uloop "$@" 2>&1); then
+		uloop_fail "dm-verity over $ULOOP_RDEV: $(printf '%s\n' "$_v" | tail -n 1 | sed 's/^uloop: //')"
+		return 1
+	fi
+	uloop_say "root image verified by dm-verity on $_v (root hash $_r; rd.uloop.verity=$ULOOP_VERITY)"
+	ULOOP_RDEV=$_v
 	return 0
 }
 

@@ -23,6 +23,7 @@
 #   ULOOP_URL ULOOP_CACHE ULOOP_OVERLAY ULOOP_UNION ULOOP_FSTYPE
 #   ULOOP_TRANSPORT ULOOP_MIRRORS ULOOP_CA ULOOP_PINS ULOOP_OFFLINE
 #   ULOOP_PROFILE ULOOP_HYDRATE (set: hydrate; "-": no rate given)
+#   ULOOP_ROOTHASH ULOOP_VERITY (dm-verity's mode: eio, restart, panic)
 #   ULOOP_DEBUG ULOOP_RESET ULOOP_OVLRO ULOOP_REBOOT_DELAY, and for the
 #   standalone /init IPS BOOTIF INIT SHELL_OK BREAK; ULOOP_WARN (unknown
 #   rd.uloop.* words) and ULOOP_ERR (the first empty or malformed value:
@@ -57,6 +58,8 @@ rd.uloop.pin all
 rd.uloop.offline all
 rd.uloop.profile all
 rd.uloop.hydrate all
+rd.uloop.roothash all
+rd.uloop.verity all
 rd.uloop.debug all
 rd.live.overlay.reset all
 rd.live.overlay.readonly all
@@ -101,7 +104,7 @@ uloop_err() { [ -n "$ULOOP_ERR" ] || ULOOP_ERR=$1; }
 uloop_parse_line() {
 	ULOOP_URL="" ULOOP_CACHE="" ULOOP_OVERLAY=tmpfs ULOOP_UNION=overlay ULOOP_FSTYPE=auto
 	ULOOP_TRANSPORT=auto ULOOP_MIRRORS="" ULOOP_CA="" ULOOP_PINS="" ULOOP_OFFLINE=""
-	ULOOP_PROFILE="" ULOOP_HYDRATE=""
+	ULOOP_PROFILE="" ULOOP_HYDRATE="" ULOOP_ROOTHASH="" ULOOP_VERITY=eio
 	ULOOP_DEBUG="" ULOOP_RESET="" ULOOP_OVLRO="" ULOOP_REBOOT_DELAY=30 ULOOP_WARN="" ULOOP_ERR=""
 	ULOOP_GIVEN=""
 	IPS="" BOOTIF="" INIT=/sbin/init SHELL_OK="" BREAK=""
@@ -142,6 +145,8 @@ uloop_parse_line() {
 		rd.uloop.profile=*) ULOOP_PROFILE=${_a#*=} ;;
 		rd.uloop.hydrate) ULOOP_HYDRATE=- ;;
 		rd.uloop.hydrate=*) ULOOP_HYDRATE=${_a#*=} ;;
+		rd.uloop.roothash=*) ULOOP_ROOTHASH=${_a#*=} ;;
+		rd.uloop.verity=*) ULOOP_VERITY=${_a#*=} ;;
 		rd.uloop.debug|rd.uloop.debug=*) ULOOP_DEBUG=""; uloop_bool "$_a" && ULOOP_DEBUG=1 ;;
 		rd.live.overlay.reset|rd.live.overlay.reset=*) ULOOP_RESET=""; uloop_bool "$_a" && ULOOP_RESET=1 ;;
 		rd.live.overlay.readonly|rd.live.overlay.readonly=*) ULOOP_OVLRO=""; uloop_bool "$_a" && ULOOP_OVLRO=1 ;;
@@ -202,6 +207,19 @@ uloop_check() {
 	""|http://?*|https://?*|/?*) ;;
 	*) echo "rd.uloop.profile=$ULOOP_PROFILE: not an http:// or https:// URL, a /path in the initramfs, or none"; return 1 ;;
 	esac
+	if [ -n "$ULOOP_ROOTHASH" ]; then
+		case $ULOOP_ROOTHASH in
+		*[!0-9a-fA-F]*) _h="" ;;
+		*) _h=$ULOOP_ROOTHASH ;;
+		esac
+		[ ${#_h} -eq 64 ] ||
+			{ echo "rd.uloop.roothash=$ULOOP_ROOTHASH: not 64 hex digits (a SHA-256 root hash, as uloop publish prints it)"; return 1; }
+		case ${ULOOP_URL%%[?#]*} in
+		*.uloop) ;;
+		*) echo "rd.uloop.roothash: root=uloop:$ULOOP_URL is not a manifest (NAME.uloop, written by uloop publish): only a manifest can be checked"; return 1 ;;
+		esac
+	fi
+	case $ULOOP_VERITY in eio|restart|panic) ;; *) echo "rd.uloop.verity=$ULOOP_VERITY: not eio, restart or panic"; return 1 ;; esac
 	case $ULOOP_HYDRATE in ""|-) ;; *)
 		uloop_rate_ok "$ULOOP_HYDRATE" ||
 			{ echo "rd.uloop.hydrate=$ULOOP_HYDRATE: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)"; return 1; } ;;

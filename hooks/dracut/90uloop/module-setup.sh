@@ -11,7 +11,8 @@
 # put it), the boot library shared with the other flavours as /lib/uloop
 # (ULOOP_BOOTLIB, or where make install put it), the CA bundle as /etc/uloop/ca.pem (the host's own
 # /etc/uloop/ca.pem if it has one, else the distribution's bundle: uloop
-# trusts that file without rd.uloop.ca), the cmdline parser, the netroot
+# trusts that file without rd.uloop.ca), the host's /etc/uloop/verity.pub
+# if it has one (then only a manifest it signs boots), the cmdline parser, the netroot
 # handler /sbin/ulooproot, the systemd generator when dracut runs systemd,
 # a pre-pivot hook (uloop's /run/initramfs/shutdown, the boot's figures),
 # a shutdown hook; the kernel side: nbd, uloop.ko where built, the image
@@ -74,6 +75,9 @@ install() {
 	elif [ -r /etc/ssl/certs/ca-certificates.crt ]; then
 		inst_simple /etc/ssl/certs/ca-certificates.crt /etc/uloop/ca.pem
 	fi
+	# The key a manifest's signature must verify with: then only a
+	# signed manifest boots (docs/verity.md).
+	[ ! -r /etc/uloop/verity.pub ] || inst_simple /etc/uloop/verity.pub
 	inst_multiple awk grep tail cat ip udevadm sync env sed tr readlink cp cut ln mv
 	# blkid names a cache or layer filesystem's type; dd and od read
 	# the magic where it is missing (dev.sh).
