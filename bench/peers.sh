@@ -34,7 +34,9 @@
 # BENCH_ROUNDS (3), BENCH_IMAGE_MB (450; the image is built once from
 # /usr into BENCH_CACHE, default build/bench), BENCH_READS (2000),
 # BENCH_CAP (300), BENCH_DELAY_MS (20), BENCH_BOOT_EVERY (20),
-# BENCH_TOOLS ("uloop httpfs2 nbdkit httpdirfs").  Root; installs the
+# BENCH_TOOLS ("uloop httpfs2 nbdkit httpdirfs"; also uloop-verity: uloop
+# reading the image published with its hash tree, every fetched block
+# verified: the cost of verification).  Root; installs the
 # peers with apt-get when they are missing.
 set -eu
 
@@ -176,8 +178,14 @@ awk -v n="$EVERY" '(NR - 1) % n == 0' "$img.files" >"$list"
 # The served copy in a tmpfs: dropping page caches must not make the
 # server read its disk (a boot server keeps its image in RAM).
 mkdir -p "$T/www"
-mount -t tmpfs -o size=$((size / 1048576 + 64))m tmpfs "$T/www"
+copies=1
+case " $TOOLS " in *" uloop-verity "*) copies=2 ;; esac
+mount -t tmpfs -o size=$((copies * size / 1048576 + 64))m tmpfs "$T/www"
 cp "$img" "$T/www/img"
+# uloop-verity's: the image published with its hash tree and manifest.
+case " $TOOLS " in *" uloop-verity "*)
+	"$U" publish "$T/www/img" "$T/www" --name v >/dev/null || fail "uloop publish failed" ;;
+esac
 # nginx as packaged, one worker, sendfile; its access log ends each line
 # with the body bytes sent.  httpfs2 and httpdirfs insist on
 # "Accept-Ranges: bytes" in a 206, which nginx leaves out: it is added to
@@ -300,8 +308,11 @@ tool_start() {
 	mkdir -p "$S/mnt"
 	WHY=""
 	case $_tool in
-	uloop)
+	uloop|uloop-verity)
 		TF=$S/dev
+		# uloop-verity: the same image published (uloop publish), read
+		# through its manifest: every fetched block checked.
+		[ "$_tool" = uloop ] || _url=${_url%/img}/v.uloop
 		# shellcheck disable=SC2086
 		if ! "$U" attach "$_url" --cache "$S/cache" --transport fuse --device "$TF" \
 			$ULOOP_ATTACH_OPTS ${PROFILE:+--profile "$PROFILE"} >"$S/attach.out" 2>"$S/attach.err"; then
@@ -350,7 +361,7 @@ uloop_pid() {
 }
 tool_stop() {	# tool_stop TOOL: unmount, let the tool end (commit its cache)
 	case $1 in
-	uloop)
+	uloop|uloop-verity)
 		_p=$(uloop_pid) || true
 		"$U" detach "$TF" >/dev/null 2>"$S/detach.err" ||
 			"$U" detach --force "$TF" >/dev/null 2>&1 || true
@@ -370,13 +381,13 @@ tool_stop() {	# tool_stop TOOL: unmount, let the tool end (commit its cache)
 }
 tool_kill() {	# tool_kill TOOL: after a timeout: end it hard, free the mounts
 	case $1 in
-	uloop) _p=$(uloop_pid) || true; [ -z "$_p" ] || kill -9 "$_p" 2>/dev/null ;;
+	uloop|uloop-verity) _p=$(uloop_pid) || true; [ -z "$_p" ] || kill -9 "$_p" 2>/dev/null ;;
 	*) for _f in "$S"/*.pid; do [ -e "$_f" ] && kill -9 "$(cat "$_f")" 2>/dev/null; done ;;
 	esac
 	sleep 1
 	if [ -n "${LAST_LOOP:-}" ]; then dropdev "$LAST_LOOP"; LAST_LOOP=""; fi
 	tool_stop "$1" 2>/dev/null || true
-	[ "$1" != uloop ] || umount -l "$TF" 2>/dev/null || true
+	case $1 in uloop|uloop-verity) umount -l "$TF" 2>/dev/null || true ;; esac
 }
 after_pass() {	# after_pass TOOL: a pass that did not end cleanly ends the tool
 	[ "$PASS_RC" -eq 0 ] && return 0

@@ -40,7 +40,8 @@
  * (4 MiB of data each) at a time: from the cache when it holds them
  * (the engine's peek; a warm node fetches none), else from the hash file
  * on the server, verified against level 1 either way.  Verified hash
- * blocks stay in memory (1/128 of the data read, at most), and reads of
+ * blocks stay in memory (the buffer is the tree's size, 1/128 of the
+ * image, filled as needed), and reads of
  * the device's tree region are served from there when loaded.
  *
  * A block that does not verify is counted (src->bad_blocks, in `uloop
@@ -157,7 +158,6 @@ static int ulo_vsrc_trust(const char *location, const struct ulo_source_opts *op
 	if (o->verity_key) {
 		int ret;
 
-
 		if (!m->sig_len)
 			return ulo_err(-EPERM, "%s: not signed, and the key %s must verify it; refusing it",
 				       location, o->verity_key);
@@ -209,9 +209,9 @@ static bool ulo_vsrc_is_loaded(struct ulo_vsrc *v, uint64_t hb)
 }
 
 /*
- * Hash block @hb of the hash file, its bytes at @blk: does it verify (the
- * superblock's block and blocks loaded at open: is it the one loaded)?
- * A verified block is kept.  Its parent must be loaded.
+ * Hash block @hb of the hash file, its bytes at @blk: does it verify (a
+ * block loaded already, the superblock's among them: is it the one
+ * loaded)?  A verified block is kept.  Its parent must be loaded.
  */
 static bool ulo_vsrc_check_hash_block(struct ulo_vsrc *v, uint64_t hb, const uint8_t *blk)
 {
@@ -223,7 +223,7 @@ static bool ulo_vsrc_check_hash_block(struct ulo_vsrc *v, uint64_t hb, const uin
 	if (ulo_vsrc_is_loaded(v, hb))
 		return !memcmp(v->tree_buf + hb * v->hbs, blk, v->hbs);
 	if (k == v->l.levels)
-		return false;	/* the superblock's: loaded at open, always */
+		return false;	/* the superblock's: loaded before any read */
 	ulo_verity_digest(&v->m.vp, blk, v->hbs, d);
 	ok = !memcmp(d, ulo_vsrc_expected(v, k, j), sizeof(d));
 	if (ok) {

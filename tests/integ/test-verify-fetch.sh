@@ -75,6 +75,34 @@ cp "$T/signed.uloop" "$D/root.uloop"
 expect_fail 1 "a root hash can only be checked through a manifest" \
 	$ULOOP_NET cat "http://127.0.0.1:$one_http/root-1.img" --root-hash "$root"
 
+# 3b. Attached (FUSE here: no dm on this host): the device is image +
+# tree, `uloop status` says what vouches for it, `uloop verity` refuses
+# what it cannot stack on, with one line each.
+if [ -c /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
+	rm -f "$T/ca"
+	$ULOOP_NET attach "$url" --root-hash "$root" --cache "$T/ca" --transport fuse \
+		--device "$T/dev" >/dev/null 2>"$T/err" || fail "attach of a manifest: $(cat "$T/err")"
+	on_exit "$ULOOP detach $T/dev 2>/dev/null"
+	cmp "$T/dev" "$T/device" || fail "the attached device is not image + hash tree"
+	$ULOOP status "$T/dev" >"$T/st"
+	grep -q "verified: root hash $root (root version 1), 0 fetches refused" "$T/st" ||
+		fail "status does not say what vouches for the device: $(cat "$T/st")"
+	$ULOOP status "$T/dev" --json | grep -q "\"verity\":{\"root_hash\":\"$root\"" ||
+		fail "no verity object in the run state"
+	expect_fail 1 "$T/dev: not a block device" $ULOOP verity "$T/dev"
+	expect_fail 1 "its image's root hash is $root, not the trusted $wrong; refusing it" \
+		$ULOOP verity "$T/dev" --root-hash "$wrong"
+	$ULOOP detach "$T/dev" || fail "detach failed"
+	$ULOOP_NET attach "http://127.0.0.1:$one_http/root-1.img" --transport fuse \
+		--device "$T/dev" >/dev/null 2>"$T/err" || fail "attach of the plain image: $(cat "$T/err")"
+	expect_fail 1 "is not a verified image (attach a manifest, NAME.uloop)" $ULOOP verity "$T/dev"
+	$ULOOP detach "$T/dev" || fail "detach failed"
+fi
+expect_fail 1 "/dev/nbd99: not attached" $ULOOP verity /dev/nbd99
+expect_fail 2 "--mode: 'off' is not eio, restart or panic" $ULOOP verity /dev/nbd0 --mode off
+expect_fail 2 "--root-hash: 'abc' is not 64 hex digits" $ULOOP verity /dev/nbd0 --root-hash abc
+echo "ok: attached manifest, status, uloop verity's refusals"
+
 # 4. A tampering primary (a byte flipped in one block of every 512 KiB,
 # so whichever range it is asked for is bad; same size and mtime: same
 # ETag) with a good mirror: its bytes are refused, the server dropped,

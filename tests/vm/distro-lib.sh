@@ -67,6 +67,11 @@ done
 dev=$(echo "$state" | sed -n 's/.*"device":"\([^"]*\)".*/\1/p')
 pid=$(echo "$state" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
 say "root: $root; lower $lowerdir on $lowerdev; uloop serves $dev"
+# A manifest's root: the lower layer on dm-verity over the uloop device.
+case $lowerdev in /dev/dm-*)
+	[ -n "$dev" ] && [ -e "/sys/block/${lowerdev#/dev/}/slaves/${dev#/dev/}" ] &&
+		say "LOWER ON DM-VERITY $lowerdev OVER $dev" && lowerdev=$dev ;;
+esac
 case $root in
 overlay\ *) [ -n "$dev" ] && [ "$lowerdev" = "$dev" ] && say "ROOT IS OVERLAY ON $dev" ||
 	no "the lower layer $lowerdev is not the uloop device '$dev'" ;;
@@ -95,6 +100,12 @@ RUN
 	chmod +x "$T/add/uloop-test/run"
 	cp "$_img" "$T/www/debian.squashfs"
 	mksquashfs "$T/add" "$T/www/debian.squashfs" -all-root -no-progress -quiet >/dev/null
+	# The same root published (debian.uloop): DISTRO_VERITY_URL with
+	# rd.uloop.roothash=$DISTRO_ROOTHASH boots it on dm-verity.
+	"$ULOOP" publish "$T/www/debian.squashfs" "$T/www" --name debian >/dev/null ||
+		fail "uloop publish of the Debian root failed"
+	DISTRO_ROOTHASH=$(sed -n 's/^root-hash //p' "$T/www/debian.uloop")
+	DISTRO_VERITY_URL=http://10.0.2.100/debian.uloop
 	start_nginx web "$T/www"
 	VM_HTTP_PORT=$web_http
 	VM_MEM=1024

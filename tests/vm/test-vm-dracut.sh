@@ -7,7 +7,9 @@
 # the same flash (`systemctl reboot` at once): 0 image bytes, shutdown
 # included.  Both boots: the daemon the initramfs started serves the
 # root after switch_root (same PID); uloop's /run/initramfs/shutdown
-# (the pre-pivot hook's) detaches the image at the end.
+# (the pre-pivot hook's) detaches the image at the end.  Then the root
+# published with uloop publish, booted from its manifest and root hash:
+# on dm-verity over the uloop device.
 # (tests/vm/distro-lib.sh has the checks.)
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
@@ -20,3 +22,9 @@ distro_dracut "$T/initrd" "base udev-rules qemu network-legacy"
 A="root=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda rd.shell=0"
 distro_boot dracut-cold "$T/initrd" "$A"
 distro_boot dracut-warm "$T/initrd" "$A" warm reboot
+# The same root published (uloop publish), from its manifest with its
+# root hash: mounted from dm-verity over the uloop device (a new image
+# for the flash: cold), down through uloop's shutdown all the same.
+distro_boot dracut-verity "$T/initrd" "root=uloop:$DISTRO_VERITY_URL ip=dhcp rd.uloop.cache=/dev/vda rd.uloop.roothash=$DISTRO_ROOTHASH rd.shell=0"
+grep -aq "ULOOP-DISTRO: LOWER ON DM-VERITY" "$T/dracut-verity.log" ||
+	fail "dracut-verity: the root is not on dm-verity"

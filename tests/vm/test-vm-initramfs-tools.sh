@@ -10,7 +10,9 @@
 # links uloop's /run/initramfs/shutdown), and warm again with the other
 # spelling (boot=uloop netroot=uloop:URL); all: the daemon started in
 # the initramfs serves the root after run-init (same PID), and the node
-# goes down through uloop's shutdown, the cache committed.
+# goes down through uloop's shutdown, the cache committed.  The root
+# published with uloop publish, from its manifest and root hash: on
+# dm-verity over the uloop device.
 # Then rd.uloop.cache=LABEL=x:/path and rd.uloop.overlay=LABEL=x:/path
 # (distro_paths), cold and warm.
 . "$(dirname "$0")/../integ/functions.sh"
@@ -25,6 +27,12 @@ distro_itools "$T/initrd"
 A="root=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1"
 distro_boot itools-cold "$T/initrd" "$A"
 distro_boot itools-warm "$T/initrd" "$A" warm reboot
+# The same root published (uloop publish), from its manifest with its
+# root hash: mounted from dm-verity over the uloop device (a new image
+# for the flash: cold), down through uloop's shutdown all the same.
+distro_boot itools-verity "$T/initrd" "root=uloop:$DISTRO_VERITY_URL ip=dhcp rd.uloop.cache=/dev/vda rd.uloop.roothash=$DISTRO_ROOTHASH panic=-1"
+grep -aq "ULOOP-DISTRO: LOWER ON DM-VERITY" "$T/itools-verity.log" ||
+	fail "itools-verity: the root is not on dm-verity"
 # The other spelling: boot=uloop with netroot=, no root=.
 distro_boot itools-boot "$T/initrd" "boot=uloop netroot=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1" warm
 # SPEC:/path: the cache a file, the writable layer a directory, of one
