@@ -151,7 +151,7 @@ static int attach_offline(struct attach *a, const char *url)
 	int ret;
 
 	snprintf(why, sizeof(why), "%s", ulo_errmsg());
-	ret = ulo_open_offline(&co, url, why, &a->cache, &a->src);
+	ret = ulo_open_offline(&co, url, why, a->o.src.root_hash, &a->cache, &a->src);
 	if (!ret)
 		attach_warn("server unreachable: serving the cached image offline");
 	return ret;

@@ -3,12 +3,14 @@
 #include "offline.h"
 
 #include <errno.h>
+#include <strings.h>
 
 #include "util.h"
 
 int ulo_open_offline(const struct ulo_cache_opts *co, const char *url, const char *why,
-		     struct ulo_cache **cache, struct ulo_source **src)
+		     const char *root_hash, struct ulo_cache **cache, struct ulo_source **src)
 {
+	struct ulo_verity_info vi;
 	const struct ulo_identity *id;
 	struct ulo_cache *c;
 	uint64_t nblocks;
@@ -31,6 +33,12 @@ int ulo_open_offline(const struct ulo_cache_opts *co, const char *url, const cha
 	if (!ulo_identity_at(id, url))
 		return ulo_err(-EINVAL, "%s; offline: cache %s holds %s, not %s",
 			       why, ulo_cache_path(c), id->location, url);
+	/* No manifest to check: the root hash the node trusts must be the
+	 * cache's, or a tampered flash could name another tree. */
+	if (root_hash && (ulo_verity_info_of(id, &vi) || strcasecmp(vi.root_hex, root_hash)))
+		return ulo_err(-EPERM, "%s; offline: cache %s holds %s %s, not the trusted root hash %s",
+			       why, ulo_cache_path(c), ulo_id_kind_name(id->kind), id->validator,
+			       root_hash);
 	ret = ulo_source_offline(id, src);
 	if (!ret)
 		ret = ulo_cache_start_committer(c, 0);

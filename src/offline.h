@@ -15,10 +15,12 @@
 
 /*
  * @why: the reason the server could not be used (prefixed to any error).
+ * @root_hash (hex, or NULL): the root hash the node trusts (--root-hash):
+ * the cache must hold that verified image.
  * On success *@cache is open with its committer started and *@src is a
  * source that knows the image's identity and fails every read.
  */
 int ulo_open_offline(const struct ulo_cache_opts *co, const char *url, const char *why,
-		     struct ulo_cache **cache, struct ulo_source **src);
+		     const char *root_hash, struct ulo_cache **cache, struct ulo_source **src);
 
 #endif

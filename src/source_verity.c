@@ -528,8 +528,10 @@ static int ulo_vsrc_open_file(const char *location, const struct ulo_source_opts
 }
 
 static int ulo_vsrc_open(struct ulo_source *src, const char *location,
-			 const struct ulo_source_opts *o)
+			 const struct ulo_source_opts *opts)
 {
+	static const struct ulo_source_opts defaults;
+	const struct ulo_source_opts *o = opts ? opts : &defaults;
 	struct ulo_vsrc *v;
 	char *text = NULL;
 	size_t len = 0;

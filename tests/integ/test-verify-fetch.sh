@@ -36,6 +36,7 @@ field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" | head -n 1; }
 hydrate "$url" --cache "$T/c" --root-hash "$root" >"$T/j" || fail "hydrate failed"
 $ULOOP_NET export "$T/c" "$T/out"
 cmp "$T/out" "$T/device" || fail "the cached device is not image + hash tree"
+cp "$T/c" "$T/c-full"	# a complete cache of version 1, for offline
 [ "$(field verify_failures <"$T/j")" = 0 ] || fail "failures counted on good data: $(cat "$T/j")"
 $ULOOP_NET info "$T/c" >"$T/info"
 grep -q "$root" "$T/info" || fail "the cache is not bound to the root hash: $(cat "$T/info")"
@@ -97,11 +98,23 @@ if [ -c /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
 		--device "$T/dev" >/dev/null 2>"$T/err" || fail "attach of the plain image: $(cat "$T/err")"
 	expect_fail 1 "is not a verified image (attach a manifest, NAME.uloop)" $ULOOP verity "$T/dev"
 	$ULOOP detach "$T/dev" || fail "detach failed"
+	# Offline there is no manifest: the root hash trusted must be the
+	# complete cache's, or it is not served.
+	kill "$(cat "$T/nginx-one/nginx.pid")"
+	while [ -e "$T/nginx-one/nginx.pid" ]; do sleep 0.1; done
+	expect_fail 1 "not the trusted root hash $wrong" $ULOOP_NET attach "$url" --offline \
+		--root-hash "$wrong" --cache "$T/c-full" --transport fuse --device "$T/dev"
+	$ULOOP_NET attach "$url" --offline --root-hash "$root" --cache "$T/c-full" --transport fuse \
+		--device "$T/dev" >/dev/null 2>"$T/err" || fail "offline attach: $(cat "$T/err")"
+	grep -q "serving the cached image offline" "$T/err" || fail "not offline: $(cat "$T/err")"
+	cmp "$T/dev" "$T/device" || fail "the offline device differs"
+	$ULOOP detach "$T/dev" || fail "detach failed"
+	nginx -c "$T/nginx-one/nginx.conf" || fail "nginx did not restart"
 fi
 expect_fail 1 "/dev/nbd99: not attached" $ULOOP verity /dev/nbd99
 expect_fail 2 "--mode: 'off' is not eio, restart or panic" $ULOOP verity /dev/nbd0 --mode off
 expect_fail 2 "--root-hash: 'abc' is not 64 hex digits" $ULOOP verity /dev/nbd0 --root-hash abc
-echo "ok: attached manifest, status, uloop verity's refusals"
+echo "ok: attached manifest, status, uloop verity's refusals, offline with the root hash"
 
 # 4. A tampering primary (a byte flipped in one block of every 512 KiB,
 # so whichever range it is asked for is bad; same size and mtime: same
