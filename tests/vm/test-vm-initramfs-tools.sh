@@ -27,14 +27,14 @@ distro_itools "$T/initrd"
 A="root=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1"
 distro_boot itools-cold "$T/initrd" "$A"
 distro_boot itools-warm "$T/initrd" "$A" warm reboot
+# The other spelling: boot=uloop with netroot=, no root=.
+distro_boot itools-boot "$T/initrd" "boot=uloop netroot=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1" warm
 # The same root published (uloop publish), from its manifest with its
 # root hash: mounted from dm-verity over the uloop device (a new image
 # for the flash: cold), down through uloop's shutdown all the same.
 distro_boot itools-verity "$T/initrd" "root=uloop:$DISTRO_VERITY_URL ip=dhcp rd.uloop.cache=/dev/vda rd.uloop.roothash=$DISTRO_ROOTHASH panic=-1"
 grep -aq "ULOOP-DISTRO: LOWER ON DM-VERITY" "$T/itools-verity.log" ||
 	fail "itools-verity: the root is not on dm-verity"
-# The other spelling: boot=uloop with netroot=, no root=.
-distro_boot itools-boot "$T/initrd" "boot=uloop netroot=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1" warm
 # SPEC:/path: the cache a file, the writable layer a directory, of one
 # filesystem on a second disk; cold, then warm.
 distro_paths itools "$T/initrd" "root=uloop:$DISTRO_URL ip=dhcp panic=-1"
