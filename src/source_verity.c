@@ -37,12 +37,14 @@
  * are loaded and verified with the superblock before the first read, from
  * the cache when it holds them, else from the server.  Leaves are
  * loaded when a data block needs them, ULO_VSRC_LEAF_CHUNK hash blocks
- * (4 MiB of data each) at a time: from the cache when it holds them
- * (the engine's peek; a warm node fetches none), else from the hash file
- * on the server, verified against level 1 either way.  Verified hash
- * blocks stay in memory (the buffer is the tree's size, 1/128 of the
- * image, filled as needed), and reads of
- * the device's tree region are served from there when loaded.
+ * (128 KiB of hashes for 16 MiB of data) at a time: from the cache when
+ * it holds them (the engine's peek; a warm node fetches none), else from
+ * the hash file on the server, verified against level 1 either way.  A
+ * boot's reads are scattered over the image, so they need most leaves:
+ * 8 at a time cost bench/peers' boot-like pass 105 more requests, a
+ * serial round trip each.  Verified hash blocks stay in memory (the
+ * buffer is the tree's size, 1/128 of the image, filled as needed), and
+ * reads of the device's tree region are served from there when loaded.
  *
  * A block that does not verify is counted (src->bad_blocks, in `uloop
  * status`) and the server that sent it dropped if another is left
@@ -63,7 +65,7 @@
 #include "util.h"
 #include "verity.h"
 
-#define ULO_VSRC_LEAF_CHUNK 8
+#define ULO_VSRC_LEAF_CHUNK 32
 #define ULO_VSRC_URL_MAX ULO_ID_LOCATION_MAX
 
 struct ulo_vsrc {

@@ -17,7 +17,8 @@
 #              fetches counted in `uloop status`
 #   flash      a byte of a cached block flipped on the flash (its cache
 #              checksum made to match, so only dm-verity can tell): the
-#              file reads fail with EIO in the guest, never wrong bytes
+#              file reads fail with EIO in the guest, never wrong bytes;
+#              with rd.uloop.verity=restart the machine restarts there
 #   offline    the server down, rd.uloop.offline=1 with the root hash:
 #              dm-verity from the cache alone
 #   publish    a new version published while a node boots: it finishes
@@ -181,6 +182,14 @@ boot flash "$T/initrd" "$T/flash" "$M rd.uloop.roothash=$root test.flash" \
 	"BIG READ FAILED" "DM-VERITY CAUGHT IT" "OTHER FILES OK"
 grep -q "BIG READ WITHOUT ERROR" "$T/flash.log" && fail "flash: the damaged file read without an error"
 echo "flash: the flipped byte gave EIO in the guest (dm-verity), the rest read right"
+# The same with rd.uloop.verity=restart: dm-verity restarts the machine
+# (QEMU runs with -no-reboot: it stops) at the bad block.
+vm_boot restart "$T/initrd" "$T/flash" "$M rd.uloop.roothash=$root rd.uloop.verity=restart test.flash" \
+	>/dev/null 2>&1 && fail "restart: the boot went on past the bad block"
+grep -aq "verity.*corrupted" "$T/restart.log" && grep -aq "reboot: Restarting system" "$T/restart.log" &&
+	! grep -aq "BIG READ" "$T/restart.log" ||
+	{ tail -n 20 "$T/restart.log"; fail "restart: dm-verity did not restart the machine"; }
+echo "restart: rd.uloop.verity=restart restarted the machine at the bad block"
 
 # The server down: the signed boot's flash (filled), offline, dm-verity
 # from the cache alone against the root hash given.
