@@ -100,18 +100,30 @@ static int ulo_dm_call(int fd, unsigned long req, struct dm_ioctl *io, const cha
 	return ulo_errno(-errno, "device-mapper %s: %s", io->name, what);
 }
 
-int ulo_dm_remove(const char *name)
+/* The control node open and a request buffer (ULO_DM_BUF bytes) for
+ * @name: the fd, or -errno with the message recorded (nothing to free). */
+static int ulo_dm_begin(const char *name, void **buf)
 {
-	void *buf = malloc(ULO_DM_BUF);
-	int fd, ret;
+	int fd;
 
-	if (!buf)
+	*buf = malloc(ULO_DM_BUF);
+	if (!*buf)
 		return ulo_errno(-ENOMEM, "device-mapper %s", name);
 	fd = ulo_dm_open_control();
 	if (fd < 0) {
-		free(buf);
-		return fd;
+		free(*buf);
+		*buf = NULL;
 	}
+	return fd;
+}
+
+int ulo_dm_remove(const char *name)
+{
+	void *buf;
+	int fd = ulo_dm_begin(name, &buf), ret;
+
+	if (fd < 0)
+		return fd;
 	ret = ulo_dm_call(fd, DM_DEV_REMOVE, ulo_dm_req(buf, name), "remove");
 	close(fd);
 	free(buf);
@@ -156,14 +168,9 @@ int ulo_dm_verity_create(const char *name, const char *dev,
 		return ulo_err(-ENOTBLK, "%s: not a block device", dev);
 	if (strlen(name) >= DM_NAME_LEN)
 		return ulo_err(-ENAMETOOLONG, "device-mapper %s: name too long", name);
-	buf = malloc(ULO_DM_BUF);
-	if (!buf)
-		return ulo_errno(-ENOMEM, "device-mapper %s", name);
-	fd = ulo_dm_open_control();
-	if (fd < 0) {
-		free(buf);
+	fd = ulo_dm_begin(name, &buf);
+	if (fd < 0)
 		return fd;
-	}
 	io = ulo_dm_req(buf, name);
 	snprintf(io->uuid, sizeof(io->uuid), "ULOOP-VERITY-%s", vi->root_hex);
 	ret = ulo_dm_call(fd, DM_DEV_CREATE, io, "create");

@@ -68,7 +68,7 @@ uloop_modules() {
 	modprobe -q nbd 2>/dev/null
 	# For a manifest's root (uloop_verity_root); the kernel's sha256
 	# comes with it.
-	case ${ULOOP_URL%%[?#]*} in *.uloop) modprobe -q dm-verity 2>/dev/null ;; esac
+	! uloop_is_manifest || modprobe -q dm-verity 2>/dev/null
 	return 0
 }
 

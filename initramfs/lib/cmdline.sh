@@ -177,6 +177,13 @@ uloop_size_ok() {
 	return 1
 }
 
+# Is ULOOP_URL a manifest's (uloop publish; its path, before any query,
+# ends in .uloop)?  As uloop itself decides (src/source.c).
+uloop_is_manifest() {
+	case ${ULOOP_URL%%[?#]*} in *.uloop) return 0 ;; esac
+	return 1
+}
+
 # SPEC[:/path] names a device the way root= does.
 uloop_spec_ok() {
 	case ${1%%:/*} in LABEL=?*|UUID=?*|PARTUUID=?*|PARTLABEL=?*|/dev/?*) return 0 ;; esac
@@ -214,10 +221,8 @@ uloop_check() {
 		esac
 		[ ${#_h} -eq 64 ] ||
 			{ echo "rd.uloop.roothash=$ULOOP_ROOTHASH: not 64 hex digits (a SHA-256 root hash, as uloop publish prints it)"; return 1; }
-		case ${ULOOP_URL%%[?#]*} in
-		*.uloop) ;;
-		*) echo "rd.uloop.roothash: root=uloop:$ULOOP_URL is not a manifest (NAME.uloop, written by uloop publish): only a manifest can be checked"; return 1 ;;
-		esac
+		uloop_is_manifest ||
+			{ echo "rd.uloop.roothash: root=uloop:$ULOOP_URL is not a manifest (NAME.uloop, written by uloop publish): only a manifest can be checked"; return 1; }
 	fi
 	case $ULOOP_VERITY in eio|restart|panic) ;; *) echo "rd.uloop.verity=$ULOOP_VERITY: not eio, restart or panic"; return 1 ;; esac
 	case $ULOOP_HYDRATE in ""|-) ;; *)
