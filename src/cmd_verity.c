@@ -70,34 +70,21 @@ static int verity_opt(int opt, const char *arg, void *ctx)
 /* The verity geometry and root hash of @dev's image, from its run state. */
 static int verity_info(const char *dev, struct ulo_verity_info *vi, char *salt, size_t cap)
 {
-	char path[4096], kind[32], size[32];
-	static char json[65536];
-	struct ulo_identity id = { 0 };
-	const char *end;
-	size_t n;
-	FILE *f;
-	int ret;
+	struct ulo_runstate_info ri;
+	struct ulo_identity id = { .kind = ULO_ID_VERITY };
 
-	ulo_runstate_path(dev, path, sizeof(path));
-	f = fopen(path, "re");
-	if (!f)
+	if (ulo_runstate_read(dev, &ri))
 		return ulo_err(-ENOENT, "%s: not attached (no state in %s)", dev, ULO_RUNDIR);
-	n = fread(json, 1, sizeof(json) - 1, f);
-	fclose(f);
-	json[n] = '\0';
-	ulo_runstate_field(json, "kind", kind, sizeof(kind));
-	ulo_runstate_field(json, "validator", id.validator, sizeof(id.validator));
-	ulo_runstate_field(json, "size", size, sizeof(size));
-	ulo_runstate_field(json, "source", id.location, sizeof(id.location));
-	ulo_runstate_field(json, "salt", salt, cap);
-	if (strcmp(kind, ulo_id_kind_name(ULO_ID_VERITY)))
+	if (strcmp(ri.kind, ulo_id_kind_name(ULO_ID_VERITY)))
 		return ulo_err(-EINVAL, "%s: %s is not a verified image (attach a manifest, NAME.uloop)",
-			       dev, id.location);
-	id.kind = ULO_ID_VERITY;
-	if (!ulo_parse_u64(size, &id.size, &end) || *end || !id.size)
+			       dev, ri.source);
+	if (!ri.size)
 		return ulo_err(-EINVAL, "%s: its run state has no image size", dev);
-	ret = ulo_verity_info_of(&id, vi);
-	return ret;
+	id.size = ri.size;
+	snprintf(id.validator, sizeof(id.validator), "%s", ri.validator);
+	snprintf(id.location, sizeof(id.location), "%s", ri.source);
+	snprintf(salt, cap, "%s", ri.salt);
+	return ulo_verity_info_of(&id, vi);
 }
 
 /* The salt, from the superblock on @dev, which must describe @vi's tree. */

@@ -281,7 +281,9 @@ int ulo_runstate_read(const char *device, struct ulo_runstate_info *out)
 	ulo_runstate_field(buf, "read_write", v, sizeof(v));
 	out->read_write = !strcmp(v, "true");
 	ulo_runstate_field(buf, "source", out->source, sizeof(out->source));
+	ulo_runstate_field(buf, "kind", out->kind, sizeof(out->kind));
 	ulo_runstate_field(buf, "validator", out->validator, sizeof(out->validator));
+	ulo_runstate_field(buf, "salt", out->salt, sizeof(out->salt));
 	ulo_runstate_field(buf, "cache", out->cache, sizeof(out->cache));
 	ulo_runstate_field(buf, "size", v, sizeof(v));
 	out->size = strtoull(v, NULL, 10);

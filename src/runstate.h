@@ -55,7 +55,9 @@ struct ulo_runstate_info {
 	bool alive;		/* the pid is a running uloop */
 	bool read_write;
 	char source[2048];
+	char kind[32];		/* the identity's kind ("etag", "root-hash"...) */
 	char validator[256];
+	char salt[2 * 256 + 1];	/* a verified image's (hex), "" if none */
 	char cache[1024];	/* "" without a cache */
 	char transport[16];
 	uint64_t size;
