@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "seed.h"
 #include "sign.h"
+#include "update.h"
 #include "util.h"
 
 const char *cli_cmd = "uloop";
@@ -141,6 +143,9 @@ int cli_common_opt(int opt, const char *arg, struct cli_opts *o)
 		return 1;
 	case OPT_WIPE:
 		o->wipe = true;
+		return 1;
+	case OPT_SEED:
+		o->stage = true;
 		return 1;
 	case OPT_JSON:
 		o->json = true;
@@ -359,19 +364,36 @@ int cli_bind_cache(const struct cli_opts *o, struct ulo_source *src,
 		.path = o->cache, .bitmap_path = o->bitmap,
 		.block_size = o->block_size, .create = true, .wipe = o->wipe,
 	};
+	struct ulo_update up = { 0 };
 	struct ulo_bind_info bi;
 	struct ulo_cache *c;
 	char why[1024];
 	int ret;
 
+	/* A new version of a manifest: what the flash holds of an older one
+	 * becomes its seed (update.h), instead of being dropped. */
+	if (!o->offline && !o->bitmap && !o->stage) {
+		ret = ulo_update_prepare(o->cache, src, &up);
+		if (ret)
+			return ret;
+		if (up.note[0])
+			cli_note("cache %s: %s", o->cache, up.note);
+	}
 	ret = ulo_cache_open(&co, &c);
-	if (ret)
+	if (ret) {
+		ulo_seed_close(up.seed, false);
 		return ret;
+	}
 	ret = ulo_bind_source(c, src, o->offline, &bi);
 	if (!ret) {
 		cli_note_bound_cache(c, src, &bi);
 		ret = ulo_cache_start_committer(c, 0);
 	}
+	if (up.seed && ret)
+		ulo_seed_close(up.seed, false);
+	else if (up.seed && ulo_source_set_seed(src, up.seed))
+		cli_note("cache %s: no update from the version on the flash: %s", o->cache,
+			 ulo_errmsg());
 	if (ret) {
 		/* The cause, not what closing the cache may add to it. */
 		snprintf(why, sizeof(why), "%s", ulo_errmsg());

@@ -28,7 +28,7 @@ enum {
 	OPT_WIPE, OPT_SOURCE, OPT_OFFSET, OPT_LENGTH, OPT_HELP, OPT_VERBOSE,
 	OPT_NO_PROGRESS, OPT_CA, OPT_PIN, OPT_CERT, OPT_KEY, OPT_INSECURE,
 	OPT_TIMEOUT, OPT_RETRIES, OPT_MIRROR, OPT_PROXY, OPT_ALLOW_HTTP_REDIRECT,
-	OPT_STATS, OPT_IGNORE_IDENTITY, OPT_ROOT_HASH, OPT_VERITY_KEY,
+	OPT_STATS, OPT_IGNORE_IDENTITY, OPT_ROOT_HASH, OPT_VERITY_KEY, OPT_SEED,
 };
 
 /* Trust anchors used when --ca is not given (uloop-mkinitramfs puts the
@@ -92,6 +92,7 @@ struct cli_opts {
 	bool offline;		/* --offline: never drop a cache */
 	bool ignore_identity;	/* check: compare even another identity */
 	bool wipe;		/* --wipe: may overwrite foreign data */
+	bool stage;		/* hydrate --seed: stage a new version beside */
 	bool json;
 	int progress;		/* --progress 1, --no-progress 0, -1 auto */
 	uint64_t offset, length;

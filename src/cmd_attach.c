@@ -357,6 +357,7 @@ int cmd_attach(int argc, char **argv)
 		 * first reads find the profile's fetches under way. */
 		a.fo.src_opts = &a.o.src;
 		a.fo.note = attach_warn;
+		a.fo.seed_src = a.src;	/* an update's older version, if any */
 		ret = ulo_fill_start(a.eng, a.cache, &a.src->id, &a.fo, &a.fill);
 	}
 	if (!ret) {

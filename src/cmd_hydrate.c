@@ -6,14 +6,24 @@
  * work; the engine bounds how much is queued, so memory stays flat however
  * large the image is.  Blocks already present are neither fetched nor
  * rewritten, so an interrupted hydrate resumes where it stopped.
+ *
+ * --seed stages a manifest's new version beside the cache (update.h):
+ * into CACHE.next, taking what it shares with the version CACHE holds
+ * from CACHE itself (read-only: the daemon serving it goes on), so that
+ * the next boot of that version switches with nothing left to fetch.
+ * An update's older version (CACHE.seed) is removed once a hydration
+ * has taken all it had.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "json.h"
 #include "progress.h"
+#include "seed.h"
+#include "update.h"
 #include "util.h"
 
 #define HYDRATE_WINDOW (64ull << 20)
@@ -29,6 +39,10 @@ static void hydrate_usage(FILE *f)
 	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
 	      "  --block-size N      block size of a new cache (4K..1M, default 4K)\n"
 	      "  --rate BYTES        fetch at most BYTES per second (e.g. 10M)\n"
+	      "  --seed              SOURCE is a manifest's newer version than the cache\n"
+	      "                      holds: stage it in PATH.next, taking the blocks the\n"
+	      "                      two share from PATH (which a daemon may be serving);\n"
+	      "                      the next attach of that version switches to it\n"
 	      "  --connections N     parallel requests (default 4)\n"
 	      "  --progress          show a progress bar (default: on a terminal)\n"
 	      "  --no-progress       never show it\n"
@@ -47,6 +61,7 @@ int cmd_hydrate(int argc, char **argv)
 		CLI_OPT_WIPE, CLI_OPT_JSON, CLI_OPT_HELP, CLI_OPT_VERBOSE,
 		CLI_OPT_SOURCE_NET,
 		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "seed", no_argument, NULL, OPT_SEED },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		CLI_OPT_END
@@ -58,6 +73,9 @@ int cmd_hydrate(int argc, char **argv)
 	struct ulo_stats st;
 	struct cli_opts o;
 	uint64_t t0, had, size, off;
+	char next[PATH_MAX];
+	struct ulo_seed *seed = NULL;
+	bool staged = false;
 	double secs;
 	int ret;
 
@@ -72,8 +90,25 @@ int cmd_hydrate(int argc, char **argv)
 	cli_block_signals();
 	if (cli_open_source(&o, argv[optind], &src))
 		return ULO_EXIT_FAIL;
+	if (o.stage) {
+		char note[512];
+		int r = ulo_update_stage(o.cache, src, next, &seed, note, sizeof(note));
+
+		if (r < 0) {
+			cli_fail();
+			goto out;
+		}
+		if (note[0])
+			cli_note("%s", note);
+		staged = r == 0;
+		if (staged)
+			o.cache = next;
+	}
 	if (cli_open_bound_cache(&o, src, &cache))
 		goto out;
+	if (seed && ulo_source_set_seed(src, seed))
+		cli_note("%s", ulo_errmsg());
+	seed = NULL;	/* the source's now */
 	o.eng.readahead = 0;	/* hydrate reads everything anyway */
 	if (ulo_engine_new(src, cache, &o.eng, &eng)) {
 		cli_fail();
@@ -119,6 +154,10 @@ int cmd_hydrate(int argc, char **argv)
 	ulo_progress_update(&prog, size, true);
 	ulo_progress_end(&prog);
 	ulo_engine_stats(eng, &st);
+	/* All the older version had is in the cache now: a staging's seed
+	 * is the cache a daemon serves (kept), an update's is removed. */
+	if (ulo_seed_close(ulo_source_take_seed(src), !staged))
+		cli_note("%s", ulo_errmsg());
 	ulo_engine_free(eng);
 	eng = NULL;
 	if (ulo_cache_commit(cache)) {
@@ -150,6 +189,10 @@ int cmd_hydrate(int argc, char **argv)
 		       ulo_fmt_size(st.bytes_fetched, a, sizeof(a)), st.fetches,
 		       secs, ulo_fmt_size(secs > 0 ? (uint64_t)(st.bytes_fetched / secs) : 0,
 					  b, sizeof(b)));
+		if (st.seeded_bytes)
+			printf("%s: %s taken from the older version on the flash%s\n",
+			       ulo_cache_path(cache), ulo_fmt_size(st.seeded_bytes, a, sizeof(a)),
+			       staged ? "; the next attach of this version switches to it" : "");
 	}
 	ret = ULO_EXIT_OK;
 out:

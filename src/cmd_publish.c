@@ -15,15 +15,24 @@
  * it during a publish gets the old version or the new, never a mix.
  * Publishers in one DIR take turns (a lock file in it); --prune N then
  * removes all but the newest N versions.
+ *
+ * For each of the newest PUBLISH_SEEDS older versions still in DIR, a seed
+ * map NAME-V.from-U.seed says where the new version's blocks lie in
+ * version U (seedmap.h), and the manifest names it with U's root hash
+ * (read back from U's tree): a node whose flash holds U fetches only what
+ * changed (docs/updates.md).  The search reads both images through mmap;
+ * it costs about a second per GiB.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -31,6 +40,7 @@
 
 #include "cli.h"
 #include "manifest.h"
+#include "seedmap.h"
 #include "sign.h"
 #include "util.h"
 #include "verity.h"
@@ -38,6 +48,8 @@
 #define PUBLISH_BLOCK 4096
 #define PUBLISH_COPY_CHUNK (1 << 20)
 #define PUBLISH_MAX_VERSIONS 100000
+/* Older versions a new one gets a seed map from. */
+#define PUBLISH_SEEDS 4
 
 enum { OPT_NAME = 700, OPT_SIGN, OPT_PRUNE };
 
@@ -257,6 +269,84 @@ static int publish_tree_write(void *ctx, uint64_t off, const void *buf, size_t l
 	return ret ? ulo_errno(ret, "%s/%s: write at %" PRIu64, t->p->dir, t->hash_name, off) : 0;
 }
 
+/*
+ * The seed map from version @u to the new version @m (its image published
+ * already), as NAME-V.from-U.seed, named in @m: 0, or -errno with the
+ * message recorded (the caller goes on without it).
+ */
+static int publish_seed(struct publish *p, struct ulo_manifest *m, uint64_t u)
+{
+	struct ulo_seedmap sm = { 0 };
+	struct ulo_verity_params vp;
+	struct ulo_manifest_seed *ms = &m->seeds[m->nseeds];
+	char old_img[128], old_tree[128], new_img[PATH_MAX], tmp[160];
+	int oi = -1, ot = -1, ni = -1, fd = -1, ret;
+	char *text = NULL;
+	size_t len = 0;
+
+	snprintf(old_img, sizeof(old_img), "%s-%" PRIu64 ".img", p->name, u);
+	snprintf(old_tree, sizeof(old_tree), "%s-%" PRIu64 ".verity", p->name, u);
+	snprintf(new_img, sizeof(new_img), "%s/%s", p->dir, m->image);
+	oi = openat(p->dirfd, old_img, O_RDONLY | O_CLOEXEC);
+	ot = openat(p->dirfd, old_tree, O_RDONLY | O_CLOEXEC);
+	ni = openat(p->dirfd, m->image, O_RDONLY | O_CLOEXEC);
+	if (oi < 0 || ot < 0 || ni < 0) {
+		ret = ulo_errno(-errno, "%s/%s: open", p->dir,
+				oi < 0 ? old_img : ot < 0 ? old_tree : m->image);
+		goto out;
+	}
+	ret = ulo_verity_root_of_file(ot, old_tree, &vp, sm.from);
+	if (!ret)
+		ret = ulo_seedmap_compute_files(oi, old_img, ni, new_img, m->size,
+						m->vp.data_block_size, &sm);
+	if (ret)
+		goto out;
+	if (!sm.mapped) {
+		printf("no seed map from version %" PRIu64 ": it shares no block with this one\n", u);
+		goto out;
+	}
+	memcpy(sm.to, m->root, ULO_SHA256_LEN);
+	ret = ulo_seedmap_format(&sm, &text, &len);
+	if (ret) {
+		ret = ulo_errno(ret, "%s: seed map", p->name);
+		goto out;
+	}
+	snprintf(ms->file, sizeof(ms->file), "%s-%" PRIu64 ".from-%" PRIu64 ".seed",
+		 p->name, m->version, u);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", ms->file);
+	fd = publish_create_tmp(p, tmp);
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	ret = ulo_pwrite_full(fd, text, len, 0);
+	if (ret) {
+		ret = ulo_errno(ret, "%s/%s: write", p->dir, tmp);
+		close(fd);
+		unlinkat(p->dirfd, tmp, 0);
+		goto out;
+	}
+	ret = publish_seal(p, fd, tmp, ms->file);
+	if (ret)
+		goto out;
+	ms->version = u;
+	memcpy(ms->root, sm.from, ULO_SHA256_LEN);
+	m->nseeds++;
+	printf("seed map from version %" PRIu64 ": %" PRIu64 " of %" PRIu64
+	       " blocks found in it (%.1f%%), %" PRIu64 " runs, %s\n", u, sm.mapped,
+	       sm.blocks, 100.0 * (double)sm.mapped / (double)sm.blocks, sm.nruns, ms->file);
+out:
+	free(text);
+	ulo_seedmap_free(&sm);
+	if (oi >= 0)
+		close(oi);
+	if (ot >= 0)
+		close(ot);
+	if (ni >= 0)
+		close(ni);
+	return ret;
+}
+
 /* Write @text as DIR/NAME.uloop, replacing the old one in one step. */
 static int publish_manifest(struct publish *p, const char *text, size_t len)
 {
@@ -301,10 +391,34 @@ static int publish_sign(struct publish *p, char *text, int *len, size_t cap)
 	return 0;
 }
 
+/* Remove version @v's files: NAME-V.img, .verity, .profile and its seed
+ * maps NAME-V.from-U.seed (every "NAME-V." file). */
+static int publish_remove_version(struct publish *p, uint64_t v)
+{
+	int fd = dup(p->dirfd), ret = 0;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	char prefix[128];
+	size_t pl;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return ulo_errno(-errno, "%s: reading the directory", p->dir);
+	}
+	pl = (size_t)snprintf(prefix, sizeof(prefix), "%s-%" PRIu64 ".", p->name, v);
+	rewinddir(d);
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, pl) &&
+		    unlinkat(p->dirfd, e->d_name, 0) < 0 && errno != ENOENT && !ret)
+			ret = ulo_errno(-errno, "%s/%s: remove", p->dir, e->d_name);
+	closedir(d);
+	return ret;
+}
+
 /* Remove all but the newest p->prune versions: how many went. */
 static int publish_prune(struct publish *p, unsigned *removed)
 {
-	static const char *const ext[] = { ".img", ".verity", ".profile" };
 	uint64_t *v;
 	size_t n;
 	int ret = publish_versions(p, &v, &n);
@@ -313,13 +427,10 @@ static int publish_prune(struct publish *p, unsigned *removed)
 	if (ret)
 		return ret;
 	for (size_t i = p->prune; i < n; i++) {
-		for (size_t k = 0; k < ULO_ARRAY_SIZE(ext); k++) {
-			char f[128];
+		int r = publish_remove_version(p, v[i]);
 
-			snprintf(f, sizeof(f), "%s-%" PRIu64 "%s", p->name, v[i], ext[k]);
-			if (unlinkat(p->dirfd, f, 0) < 0 && errno != ENOENT && !ret)
-				ret = ulo_errno(-errno, "%s/%s: remove", p->dir, f);
-		}
+		if (r && !ret)
+			ret = r;
 		(*removed)++;
 	}
 	free(v);
@@ -332,7 +443,7 @@ static int publish_run(struct publish *p)
 {
 	struct ulo_manifest m = { .version = 1 };
 	struct publish_tree t = { .p = p, .img = -1, .hash = -1 };
-	char img_tmp[128], hash_tmp[128], lock[128], text[2048], root[65];
+	char img_tmp[128], hash_tmp[128], lock[128], text[4096], root[65];
 	uint64_t *vers = NULL;
 	size_t nvers = 0;
 	unsigned removed = 0;
@@ -405,6 +516,12 @@ static int publish_run(struct publish *p)
 	t.hash = -1;
 	if (ret)
 		goto out;
+	/* Seed maps are a saving, not the version: one that cannot be made
+	 * (an old version's files damaged) is told and left out. */
+	for (size_t i = 0; i < nvers && i < PUBLISH_SEEDS; i++)
+		if (publish_seed(p, &m, vers[i]))
+			fprintf(stderr, "uloop publish: no seed map from version %" PRIu64 ": %s\n",
+				vers[i], ulo_errmsg());
 	len = ulo_manifest_format(&m, text, sizeof(text));
 	ret = len < 0 ? ulo_err(len, "%s: manifest too long", p->name) : 0;
 	if (!ret && p->key)

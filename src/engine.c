@@ -384,6 +384,31 @@ static int ulo_engine_peek(void *ctx, void *buf, uint64_t off, size_t len)
 	return ulo_cache_read_checked(e->cache, buf, off, len, &bad) ? -ENOENT : 0;
 }
 
+/*
+ * The source's store (source.h): bytes it verified on its own (the verity
+ * source's hash blocks, fetched or computed), kept like fetched ones.
+ * Blocks present or in flight are left alone; one that a run starts to
+ * fetch right after the check is written twice with the same bytes.
+ */
+static void ulo_engine_store(void *ctx, const void *buf, uint64_t off, size_t len)
+{
+	struct ulo_engine *e = ctx;
+	uint64_t end = ULO_MIN(off + len, e->image_size);
+
+	for (uint64_t blk = ULO_DIV_ROUND_UP(off, e->bs); blk < e->nblocks; blk++) {
+		uint64_t at = blk << e->shift, n = ULO_MIN((uint64_t)e->bs, e->image_size - at);
+		bool take;
+
+		if (at + n > end)
+			break;
+		pthread_mutex_lock(&e->lock);
+		take = !ulo_is_present(e, blk) && !ulo_bitmap_test(&e->busy, blk);
+		pthread_mutex_unlock(&e->lock);
+		if (take && !ulo_cache_given_up(e->cache))
+			ulo_cache_write_blocks(e->cache, blk, (const uint8_t *)buf + (at - off), n);
+	}
+}
+
 int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 		   const struct ulo_engine_opts *o, struct ulo_engine **out)
 {
@@ -437,6 +462,7 @@ int ulo_engine_new(struct ulo_source *src, struct ulo_cache *cache,
 	}
 	if (cache) {
 		src->peek = ulo_engine_peek;
+		src->store = ulo_engine_store;
 		src->peek_ctx = e;
 	}
 	for (e->nworkers = 0; e->nworkers < n; e->nworkers++) {
@@ -820,6 +846,10 @@ void ulo_engine_stats(struct ulo_engine *e, struct ulo_stats *out)
 	}
 	out->ram_bytes = ulo_ram_bytes(ulo_ram(e));
 	out->verify_failures = __atomic_load_n(&e->src->bad_blocks, __ATOMIC_RELAXED);
+	/* The source read these from an older version on the flash: the
+	 * engine asked for them, the network did not carry them. */
+	out->seeded_bytes = __atomic_load_n(&e->src->seeded_bytes, __ATOMIC_RELAXED);
+	out->bytes_fetched -= ULO_MIN(out->bytes_fetched, out->seeded_bytes);
 }
 
 void ulo_engine_free(struct ulo_engine *e)
@@ -836,6 +866,7 @@ void ulo_engine_free(struct ulo_engine *e)
 		pthread_join(e->workers[i], NULL);
 	if (e->src->peek_ctx == e) {
 		e->src->peek = NULL;
+		e->src->store = NULL;
 		e->src->peek_ctx = NULL;
 	}
 	pthread_mutex_lock(&e->lock);

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "profile.h"
+#include "seed.h"
+#include "seedmap.h"
 #include "util.h"
 
 /* A replay window: extents covering this many bytes are sorted and
@@ -26,6 +28,10 @@
 #define ULO_FILL_MAX_RANGES 4096
 /* Hydration queues the image this much at a time. */
 #define ULO_FILL_CHUNK (4 << 20)
+/* A leaf's data blocks the seed lacks, at most, for the leaf to be
+ * queued whole (its missing blocks fetched, its hash block computed):
+ * 16 blocks of 4 KiB cost what 16 leaf hash blocks would. */
+#define ULO_FILL_SEED_GAP 16
 
 struct ulo_fill {
 	struct ulo_engine *e;
@@ -43,7 +49,7 @@ struct ulo_fill {
 
 const char *ulo_fill_state_name(enum ulo_fill_state s)
 {
-	static const char *const names[] = { "idle", "profile", "waiting",
+	static const char *const names[] = { "idle", "seeding", "profile", "waiting",
 					      "hydrating", "done", "stopped" };
 
 	return s <= ULO_FILL_STOPPED ? names[s] : "?";
@@ -242,11 +248,91 @@ static int ulo_fill_hydrate(struct ulo_fill *f)
 	return ret;
 }
 
+/* Queue leaf @g's blocks the seed has (all of the leaf when it lacks
+ * few).  0 or the engine's error. */
+static int ulo_fill_seed_leaf(struct ulo_fill *f, struct ulo_seed *seed, uint64_t g,
+			      uint64_t per, uint64_t dbs)
+{
+	const struct ulo_seedmap *m = ulo_seed_map(seed);
+	uint64_t a = g * per, b = ULO_MIN(a + per, m->blocks), has = 0, q;
+	int ret = 0;
+
+	for (uint64_t d = a; d < b; d++)
+		has += ulo_seed_has(seed, d);
+	if (!has)
+		return 0;
+	if (b - a - has <= ULO_FILL_SEED_GAP)
+		return ulo_engine_prefetch(f->e, a * dbs, (b - a) * dbs, &q);
+	for (uint64_t d = a; !ret && d < b;) {
+		uint64_t e = d;
+
+		while (e < b && ulo_seed_has(seed, e))
+			e++;
+		if (e > d)
+			ret = ulo_engine_prefetch(f->e, d * dbs, (e - d) * dbs, &q);
+		d = e + 1;
+	}
+	return ret;
+}
+
+/* An update: every block the seed has, into the cache; then the seed is
+ * retired and the older version's file removed. */
+static int ulo_fill_seed(struct ulo_fill *f)
+{
+	struct ulo_source *src = f->o.seed_src;
+	struct ulo_seed *seed = ulo_source_seed(src);
+	struct ulo_verity_info vi;
+	const struct ulo_seedmap *m;
+	struct ulo_stats st;
+	uint64_t per, last = UINT64_MAX;
+	char a[32], b[32];
+	int ret = 0;
+
+	if (!seed || ulo_source_verity_info(src, &vi))
+		return 0;
+	m = ulo_seed_map(seed);
+	per = vi.hash_block_size / ULO_SHA256_LEN;
+	ulo_fill_set(f, ULO_FILL_SEED);
+	for (uint64_t r = 0; r < m->nruns; r++) {
+		for (uint64_t g = m->runs[r].blk / per;
+		     g <= (m->runs[r].blk + m->runs[r].count - 1) / per; g++) {
+			if (g == last)
+				continue;
+			last = g;
+			ret = ulo_fill_seed_leaf(f, seed, g, per, vi.data_block_size);
+			if (ret || ulo_fill_stopping(f))
+				goto drain;
+		}
+	}
+	ret = 0;
+drain:
+	if (!ret)
+		ret = ulo_engine_drain(f->e);
+	if (!ret && ulo_fill_stopping(f))
+		ret = -EINTR;
+	if (ret) {
+		if (ret != -EINTR)
+			ulo_fill_note(f, "update: taking the older version's blocks stopped: %s; %s is kept for the next start",
+				      ulo_errmsg(), ulo_seed_path(seed));
+		return ret;
+	}
+	ulo_engine_stats(f->e, &st);
+	seed = ulo_source_take_seed(src);
+	ulo_fill_note(f, "update: %s of %s taken from the older version on the flash, %s fetched so far",
+		      ulo_fmt_size(st.seeded_bytes, a, sizeof(a)), f->id.location,
+		      ulo_fmt_size(st.bytes_fetched, b, sizeof(b)));
+	if (ulo_seed_close(seed, true))
+		ulo_fill_note(f, "update: %s", ulo_errmsg());
+	return 0;
+}
+
 static void *ulo_fill_main(void *arg)
 {
 	struct ulo_fill *f = arg;
 	int ret = 0;
 
+	if (f->o.seed_src)
+		ulo_fill_seed(f);
 	if (f->profile_loc) {
 		ulo_fill_set(f, ULO_FILL_PROFILE);
 		ulo_fill_replay(f);
@@ -275,7 +361,7 @@ int ulo_fill_start(struct ulo_engine *e, struct ulo_cache *c,
 	int ret;
 
 	*out = NULL;
-	if (!o->profile && !o->hydrate)
+	if (!o->profile && !o->hydrate && !(o->seed_src && ulo_source_seed(o->seed_src)))
 		return 0;
 	if (!c)
 		return ulo_err(-EINVAL, "%s: a boot profile and hydration need a cache (--cache)",
@@ -301,7 +387,8 @@ int ulo_fill_start(struct ulo_engine *e, struct ulo_cache *c,
 	}
 	f->st.profile = o->profile ? "loading" : "none";
 	/* What it is about to do, from the first run state on. */
-	f->st.state = o->profile ? ULO_FILL_PROFILE :
+	f->st.state = o->seed_src && ulo_source_seed(o->seed_src) ? ULO_FILL_SEED :
+		      o->profile ? ULO_FILL_PROFILE :
 		      o->jitter_s ? ULO_FILL_WAIT : ULO_FILL_HYDRATE;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_condattr_init(&ca);

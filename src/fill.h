@@ -13,6 +13,14 @@
  * once) and queues the whole image, paced to the rate, until every block
  * is cached: the node can then boot without its server.
  *
+ * Before both, an update (a seed: seed.h) copies what the new version
+ * shares with the older one on the flash: the seed's blocks are queued
+ * like a hydration's, the source reads them locally and checks them, and
+ * once all are in the cache the older version's file is removed.  A leaf
+ * of the tree with few blocks the seed lacks (ULO_FILL_SEED_GAP) is
+ * queued whole, so that its leaf hash block is computed, not fetched:
+ * the few blocks fetched are the changed ones, wanted anyway.
+ *
  * Nothing here is fatal to the device: a profile that cannot be had or is
  * of another image is ignored with one note; a hydration that fails stops
  * with one note.
@@ -36,11 +44,15 @@ struct ulo_fill_opts {
 	uint64_t rate;		/* hydration, bytes/s; 0 = no limit */
 	unsigned jitter_s;	/* hydration starts after a random 0..jitter_s */
 	void (*note)(const char *msg);	/* one line each for the user */
+	/* A manifest's source with a seed (ulo_source_seed): taken first,
+	 * then the seed is retired and its file removed. */
+	struct ulo_source *seed_src;
 };
 
 /* What the fill is doing, for the run state. */
 enum ulo_fill_state {
 	ULO_FILL_IDLE,		/* nothing asked */
+	ULO_FILL_SEED,		/* an update: taking the older version's blocks */
 	ULO_FILL_PROFILE,	/* replaying the profile */
 	ULO_FILL_WAIT,		/* hydration: waiting out the jitter */
 	ULO_FILL_HYDRATE,	/* hydration: fetching */

@@ -63,6 +63,14 @@ int ulo_manifest_format(const struct ulo_manifest *m, char *buf, size_t cap)
 		     m->name, m->version, m->created, m->image, m->size,
 		     m->vp.data_block_size, m->vp.hash_block_size, salt, root,
 		     m->hash_tree);
+	for (unsigned i = 0; n >= 0 && (size_t)n < cap && i < m->nseeds; i++) {
+		int k;
+
+		ulo_hex(m->seeds[i].root, ULO_SHA256_LEN, root);
+		k = snprintf(buf + n, cap - (size_t)n, "seed %" PRIu64 " %s %s\n",
+			     m->seeds[i].version, root, m->seeds[i].file);
+		n = k < 0 ? k : n + k;
+	}
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
 
@@ -91,6 +99,34 @@ static bool ulo_u32_pow2(const char *v, uint32_t *out)
 	return true;
 }
 
+/* "VERSION ROOTHEX FILE" of a seed line into the next of @m's seeds:
+ * NULL, or why not. */
+static const char *ulo_manifest_seed(const char *v, struct ulo_manifest *m)
+{
+	struct ulo_manifest_seed *s = &m->seeds[m->nseeds];
+	char hex[2 * ULO_SHA256_LEN + 1];
+	const char *end;
+
+	if (m->nseeds == ULO_MANIFEST_MAX_SEEDS)
+		return "more seed lines than a manifest may have (8)";
+	if (!ulo_parse_u64(v, &s->version, &end) || *end != ' ' || !s->version ||
+	    s->version >= m->version)
+		return "not \"seed VERSION ROOTHASH FILE\" with an older version";
+	v = end + 1;
+	if (strlen(v) < 2 * ULO_SHA256_LEN + 2 || v[2 * ULO_SHA256_LEN] != ' ')
+		return "not \"seed VERSION ROOTHASH FILE\" with 64 hex digits";
+	memcpy(hex, v, 2 * ULO_SHA256_LEN);
+	hex[2 * ULO_SHA256_LEN] = '\0';
+	if (ulo_unhex(hex, s->root, ULO_SHA256_LEN))
+		return "not \"seed VERSION ROOTHASH FILE\" with 64 hex digits";
+	v += 2 * ULO_SHA256_LEN + 1;
+	if (!ulo_file_name_ok(v, sizeof(s->file) - 1))
+		return "the seed map is not a file name of the manifest's directory";
+	snprintf(s->file, sizeof(s->file), "%s", v);
+	m->nseeds++;
+	return NULL;
+}
+
 int ulo_manifest_parse(const char *text, size_t len, const char *what,
 		       struct ulo_manifest *out)
 {
@@ -101,7 +137,7 @@ int ulo_manifest_parse(const char *text, size_t len, const char *what,
 	char line[1024];
 	const char *why = NULL, *end;
 	size_t pos = 0, start;
-	bool bad;
+	bool bad, got;
 	unsigned lineno = 1;
 
 	memset(out, 0, sizeof(*out));
@@ -188,9 +224,17 @@ int ulo_manifest_parse(const char *text, size_t len, const char *what,
 		goto refuse_key;
 	}
 	out->vp.data_blocks = out->size / out->vp.data_block_size;
-	start = pos;
-	lineno++;
-	if (ulo_next_line(text, len, &pos, line, sizeof(line), &bad)) {
+	for (;;) {
+		start = pos;
+		lineno++;
+		got = ulo_next_line(text, len, &pos, line, sizeof(line), &bad);
+		if (!got || strncmp(line, "seed ", 5))
+			break;
+		why = ulo_manifest_seed(line + 5, out);
+		if (why)
+			goto refuse;
+	}
+	if (got) {
 		char alg[32], b64[sizeof(line)];
 		int n;
 

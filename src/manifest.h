@@ -18,13 +18,17 @@
  *     salt 5f0c...(hex)
  *     root-hash 9a1e...(64 hex digits)
  *     hash-tree root-3.verity
+ *     seed 2 77c0...(64 hex digits) root-3.from-2.seed   (0 to 8 lines)
  *     signature ecdsa-p256-sha256 MEUCIQ...(base64, DER)   (optional)
  *
  * `image` and `hash-tree` are file names in the manifest's own directory
  * (no '/'): the URL of each is the manifest's with its last component
  * replaced.  Files a manifest names are never rewritten (publish makes a
  * new version instead), so a node that resolved a manifest once reads
- * only immutable files after.  The signature, when present, is the last
+ * only immutable files after.  A `seed` line names the seed map
+ * (seedmap.h) from an older version still published, by that version's
+ * root hash: a node whose flash holds that version fetches only what
+ * changed (docs/updates.md).  The signature, when present, is the last
  * line and covers every byte before it.
  */
 #ifndef ULOOP_MANIFEST_H
@@ -41,16 +45,27 @@
 #define ULO_MANIFEST_MAX_FILE (64 << 10)
 #define ULO_MANIFEST_NAME_MAX 64
 #define ULO_MANIFEST_SIG_MAX 160	/* DER ECDSA P-256: 72 bytes at most */
+#define ULO_MANIFEST_MAX_SEEDS 8
+#define ULO_MANIFEST_FILE_MAX (ULO_MANIFEST_NAME_MAX + 32)
+
+/* A seed map from an older version to this one. */
+struct ulo_manifest_seed {
+	uint64_t version;	/* the older version's */
+	uint8_t root[ULO_SHA256_LEN];	/* ...and its root hash */
+	char file[ULO_MANIFEST_FILE_MAX];
+};
 
 struct ulo_manifest {
 	char name[ULO_MANIFEST_NAME_MAX + 1];
 	uint64_t version;
 	char created[32];	/* UTC, YYYY-MM-DDTHH:MM:SSZ */
-	char image[ULO_MANIFEST_NAME_MAX + 32];
+	char image[ULO_MANIFEST_FILE_MAX];
 	uint64_t size;		/* image bytes, a multiple of data_block_size */
 	struct ulo_verity_params vp;	/* block sizes, data blocks, salt */
 	uint8_t root[ULO_SHA256_LEN];
-	char hash_tree[ULO_MANIFEST_NAME_MAX + 32];
+	char hash_tree[ULO_MANIFEST_FILE_MAX];
+	struct ulo_manifest_seed seeds[ULO_MANIFEST_MAX_SEEDS];
+	unsigned nseeds;
 	/* The signature line, if any: its algorithm, its bytes, and how many
 	 * bytes of the text before it it covers. */
 	char sig_alg[32];

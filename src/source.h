@@ -90,11 +90,18 @@ struct ulo_source {
 	struct ulo_identity id;	/* set by open(); id.size is the image size */
 	void *priv;		/* ops-private state */
 	/* Set by the engine while it runs, for a source that reads back
-	 * what it had fetched before (the verity source's hash blocks). */
+	 * what it had fetched before (the verity source's hash blocks), and
+	 * that keeps what it verified on its own (@store: whole cache blocks
+	 * of [off, off + len) that the cache lacks are written), so that a
+	 * warm start finds them. */
 	ulo_source_peek_fn peek;
+	void (*store)(void *ctx, const void *buf, uint64_t off, size_t len);
 	void *peek_ctx;
 	/* Fetches whose bytes failed verification (atomic). */
 	uint64_t bad_blocks;
+	/* Bytes read from an older version on the flash instead of fetched
+	 * (a seed; atomic). */
+	uint64_t seeded_bytes;
 };
 
 /* Built in: any location without "://" (source_file.c). */
@@ -123,6 +130,25 @@ int ulo_verity_info_of(const struct ulo_identity *id, struct ulo_verity_info *ou
 /* The same for a source, with what its manifest says. */
 int ulo_source_verity_info(const struct ulo_source *src,
 			   struct ulo_verity_info *out);
+/*
+ * Updates (seed.h, docs/updates.md).  The seed map from the older version
+ * of root hash @old_root_hex (hex) to a manifest's version: fetched from
+ * where the manifest is (its mirrors too), parsed and checked to be that
+ * map.  -ENOENT if the manifest names none for that version (or @src is
+ * not a manifest's), else 0 or -errno with the message recorded.
+ */
+struct ulo_seedmap;
+struct ulo_seed;
+int ulo_source_fetch_seedmap(struct ulo_source *src, const char *old_root_hex,
+			     struct ulo_seedmap *out);
+/* Let a manifest's source take blocks from @seed (it owns it from now
+ * on, and closes one it had; on -EINVAL it is closed too). */
+int ulo_source_set_seed(struct ulo_source *src, struct ulo_seed *seed);
+/* The seed (borrowed: valid until it is taken back), or NULL. */
+struct ulo_seed *ulo_source_seed(struct ulo_source *src);
+/* Take the seed back (after the reads using it): the caller closes it. */
+struct ulo_seed *ulo_source_take_seed(struct ulo_source *src);
+
 /* http:// and https:// (source_http.c): naming it links libcurl, mbedTLS,
  * nghttp2 and c-ares (libuloop-http.a); the uloop command registers it. */
 extern const struct ulo_source_ops ulo_source_http_ops;

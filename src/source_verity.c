@@ -50,6 +50,17 @@
  * status`) and the server that sent it dropped if another is left
  * (read_server/drop_server: mirrors), and the read asked again; the last
  * server's bad bytes fail the read with EIO.
+ *
+ * Updates (a seed: seed.h, docs/updates.md).  When the node's flash holds
+ * an older version, data blocks the seed map finds there are read from it
+ * instead of fetched, and checked the same way.  Their leaves need not be
+ * fetched either: a leaf hash block is the digests of its 128 data
+ * blocks, so when all of them are at hand (in the read, or in the seed)
+ * the node computes it and checks it against level 1, which vouches for
+ * all 128 blocks at once.  Only a leaf whose blocks are partly neither is
+ * fetched, alone (ULO_VSRC_LEAF_CHUNK would fetch the leaves of unchanged
+ * blocks too).  A seeded block that fails its check (the map is a hint,
+ * the old flash may rot) is fetched instead.
  */
 #include "source.h"
 
@@ -62,6 +73,8 @@
 #include <unistd.h>
 
 #include "manifest.h"
+#include "seed.h"
+#include "seedmap.h"
 #include "util.h"
 #include "verity.h"
 
@@ -79,6 +92,13 @@ struct ulo_vsrc {
 	uint8_t *loaded;		/* per hash block: 1 once verified */
 	pthread_mutex_t lock;
 	char root_hex[2 * ULO_SHA256_LEN + 1];
+	/* An older version to take blocks from: read under seed_lock's read
+	 * side, taken away under its write side. */
+	struct ulo_seed *seed;
+	pthread_rwlock_t seed_lock;
+	/* What it was opened with, to fetch a seed map the same way (the
+	 * strings are the caller's, alive while the source is). */
+	struct ulo_source_opts opts;
 };
 
 /* @location with its last path component replaced by @name. */
@@ -239,6 +259,18 @@ static bool ulo_vsrc_check_hash_block(struct ulo_vsrc *v, uint64_t hb, const uin
 	return ok;
 }
 
+/* Hash blocks [@hb, + @n), verified and loaded, into the cache (the
+ * engine's store) for a warm start: those not loaded are skipped. */
+static void ulo_vsrc_keep(struct ulo_source *src, uint64_t hb, uint64_t n)
+{
+	struct ulo_vsrc *v = src->priv;
+
+	for (uint64_t i = hb; src->store && i < hb + n; i++)
+		if (ulo_vsrc_is_loaded(v, i))
+			src->store(src->peek_ctx, v->tree_buf + i * v->hbs,
+				   v->img_size + i * v->hbs, v->hbs);
+}
+
 /* Read @len bytes at @off from @s, asking again elsewhere while what comes
  * back fails @check (which says which block and why in @why). */
 typedef int (*ulo_vsrc_check_fn)(struct ulo_vsrc *v, uint64_t off, const uint8_t *buf,
@@ -290,8 +322,10 @@ static int ulo_vsrc_check_tree(struct ulo_vsrc *v, uint64_t off, const uint8_t *
 	return ret;
 }
 
-/* Load (verify and keep) the leaf hash block with data block @d's digest. */
-static int ulo_vsrc_need_leaf(struct ulo_source *src, uint64_t d, unsigned *retries)
+/* Load (verify and keep) the leaf hash block with data block @d's digest,
+ * with those around it in a chunk of @chunk (a power of two). */
+static int ulo_vsrc_need_leaf(struct ulo_source *src, uint64_t d, unsigned *retries,
+			      uint64_t chunk)
 {
 	struct ulo_vsrc *v = src->priv;
 	uint64_t leaf = d / v->per, first, n, hb;
@@ -301,8 +335,8 @@ static int ulo_vsrc_need_leaf(struct ulo_source *src, uint64_t d, unsigned *retr
 	hb = v->l.level_start[0] + leaf;
 	if (ulo_vsrc_is_loaded(v, hb))
 		return 0;
-	first = leaf - leaf % ULO_VSRC_LEAF_CHUNK;
-	n = ULO_MIN((uint64_t)ULO_VSRC_LEAF_CHUNK, v->l.level_blocks[0] - first);
+	first = leaf - leaf % chunk;
+	n = ULO_MIN(chunk, v->l.level_blocks[0] - first);
 	first += v->l.level_start[0];
 	buf = malloc(n * v->hbs);
 	if (!buf)
@@ -318,6 +352,7 @@ static int ulo_vsrc_need_leaf(struct ulo_source *src, uint64_t d, unsigned *retr
 	}
 	ret = ulo_vsrc_fetch(src, v->tree, buf, first * v->hbs, n * v->hbs, retries,
 			     ulo_vsrc_check_tree);
+	ulo_vsrc_keep(src, first, n);
 	/* Another block of the chunk was bad, not the one needed. */
 	if (ret && ulo_vsrc_is_loaded(v, hb))
 		ret = 0;
@@ -358,12 +393,148 @@ static int ulo_vsrc_read_image(struct ulo_source *src, uint8_t *buf, uint64_t of
 
 	for (uint64_t d = off / v->dbs; v->l.levels && d < (off + len) / v->dbs;
 	     d += v->per - d % v->per) {
-		int ret = ulo_vsrc_need_leaf(src, d, retries);
+		int ret = ulo_vsrc_need_leaf(src, d, retries, ULO_VSRC_LEAF_CHUNK);
 
 		if (ret)
 			return ret;
 	}
 	return ulo_vsrc_fetch(src, v->img, buf, off, len, retries, ulo_vsrc_check_data);
+}
+
+/* The data blocks of leaf @g: [*@a, *@b). */
+static void ulo_vsrc_leaf_span(const struct ulo_vsrc *v, uint64_t g, uint64_t *a, uint64_t *b)
+{
+	*a = g * v->per;
+	*b = ULO_MIN(*a + v->per, v->m.vp.data_blocks);
+}
+
+/*
+ * Leaf @g computed from its data blocks: those of the read (@buf holds
+ * blocks [@first, @first + @n)) and the seed's for the rest, checked
+ * against level 1 and kept if it verifies.  False if a block is neither
+ * or the leaf does not verify (a seeded block was not what the map said).
+ */
+static bool ulo_vsrc_compute_leaf(struct ulo_vsrc *v, uint64_t g, const uint8_t *buf,
+				  uint64_t first, uint64_t n)
+{
+	uint64_t a, b;
+	uint8_t *leaf = calloc(1, v->hbs), *tmp = malloc(v->dbs);
+	bool ok = leaf && tmp;
+
+	ulo_vsrc_leaf_span(v, g, &a, &b);
+	for (uint64_t d = a; ok && d < b; d++) {
+		const uint8_t *blk = tmp;
+
+		if (d >= first && d < first + n)
+			blk = buf + (d - first) * v->dbs;
+		else if (ulo_seed_read(v->seed, d, tmp))
+			ok = false;
+		if (ok)
+			ulo_verity_digest(&v->m.vp, blk, v->dbs, leaf + (d - a) * ULO_SHA256_LEN);
+	}
+	ok = ok && ulo_vsrc_check_hash_block(v, v->l.level_start[0] + g, leaf);
+	free(leaf);
+	free(tmp);
+	return ok;
+}
+
+/* Can leaf @g be computed from the read's blocks and the seed's? */
+static bool ulo_vsrc_leaf_computable(struct ulo_vsrc *v, uint64_t g, uint64_t first,
+				     uint64_t n)
+{
+	uint64_t a, b;
+
+	ulo_vsrc_leaf_span(v, g, &a, &b);
+	for (uint64_t d = a; d < b; d++)
+		if ((d < first || d >= first + n) && !ulo_seed_has(v->seed, d))
+			return false;
+	return true;
+}
+
+/*
+ * The seeded read of whole data blocks [@off, + @len): what the seed has
+ * is read from it, the rest fetched in runs, the leaves computed where
+ * they can be and fetched where not, then every block checked; a seeded
+ * block that fails is fetched, a fetched one that fails is a bad server's
+ * (ulo_vsrc_fetch's handling).  Under seed_lock's read side.
+ */
+static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t off,
+				size_t len, unsigned *retries)
+{
+	struct ulo_vsrc *v = src->priv;
+	uint64_t first = off / v->dbs, n = len / v->dbs, seeded = 0;
+	uint8_t *from_seed = calloc(n, 1);
+	unsigned *server = calloc(n, sizeof(*server));
+	char why[512];
+	int ret = 0;
+
+	if (!from_seed || !server) {
+		ret = ulo_errno(-ENOMEM, "%s", src->id.location);
+		goto out;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		from_seed[i] = !ulo_seed_read(v->seed, first + i, buf + i * v->dbs);
+	/* Leaves that cannot be computed: fetched now, one each. */
+	for (uint64_t g = first / v->per; !ret && g <= (first + n - 1) / v->per; g++)
+		if (!ulo_vsrc_is_loaded(v, v->l.level_start[0] + g) &&
+		    !ulo_vsrc_leaf_computable(v, g, first, n))
+			ret = ulo_vsrc_need_leaf(src, g * v->per, retries, 1);
+	/* The blocks the seed does not have, fetched in runs. */
+	for (uint64_t i = 0; !ret && i < n;) {
+		uint64_t j = i;
+		unsigned r = 0, sv = 0;
+
+		if (from_seed[i]) {
+			i++;
+			continue;
+		}
+		while (j < n && !from_seed[j])
+			j++;
+		ret = v->img->ops->read_server ?
+		      v->img->ops->read_server(v->img, buf + i * v->dbs, (first + i) * v->dbs,
+					       (j - i) * v->dbs, &r, &sv) :
+		      ulo_source_read(v->img, buf + i * v->dbs, (first + i) * v->dbs,
+				      (j - i) * v->dbs, &r);
+		if (retries)
+			*retries += r;
+		for (; i < j; i++)
+			server[i] = sv;
+	}
+	/* The other leaves, computed; one that does not verify is fetched. */
+	for (uint64_t g = first / v->per; !ret && g <= (first + n - 1) / v->per; g++)
+		if (!ulo_vsrc_is_loaded(v, v->l.level_start[0] + g)) {
+			if (ulo_vsrc_compute_leaf(v, g, buf, first, n))
+				ulo_vsrc_keep(src, v->l.level_start[0] + g, 1);
+			else
+				ret = ulo_vsrc_need_leaf(src, g * v->per, retries, 1);
+		}
+	/* Every block against its leaf. */
+	for (uint64_t i = 0; !ret && i < n; i++) {
+		uint8_t *blk = buf + i * v->dbs;
+
+		if (!ulo_vsrc_check_data(v, (first + i) * v->dbs, blk, v->dbs, why, sizeof(why))) {
+			seeded += from_seed[i];
+			continue;
+		}
+		if (!from_seed[i]) {
+			__atomic_fetch_add(&src->bad_blocks, 1, __ATOMIC_RELAXED);
+			if (!v->img->ops->drop_server ||
+			    !v->img->ops->drop_server(v->img, server[i], why)) {
+				ret = ulo_err(-EIO, "%s: %s; refused", v->img->id.location, why);
+				break;
+			}
+		}
+		/* The seed's bytes were not the block (or the server's were
+		 * bad and it is dropped): fetched, checked, retried. */
+		ret = ulo_vsrc_fetch(src, v->img, blk, (first + i) * v->dbs, v->dbs, retries,
+				     ulo_vsrc_check_data);
+	}
+	if (!ret)
+		__atomic_fetch_add(&src->seeded_bytes, seeded * v->dbs, __ATOMIC_RELAXED);
+out:
+	free(from_seed);
+	free(server);
+	return ret;
 }
 
 static int ulo_vsrc_read_tree(struct ulo_source *src, uint8_t *buf, uint64_t off,
@@ -401,8 +572,15 @@ static int ulo_vsrc_read_region(struct ulo_source *src, uint8_t *buf, uint64_t o
 		if (!bounce)
 			return ulo_errno(-ENOMEM, "%s", src->id.location);
 	}
-	ret = tree ? ulo_vsrc_read_tree(src, bounce, a, b - a, retries) :
-		     ulo_vsrc_read_image(src, bounce, a, b - a, retries);
+	if (tree) {
+		ret = ulo_vsrc_read_tree(src, bounce, a, b - a, retries);
+	} else {
+		pthread_rwlock_rdlock(&v->seed_lock);
+		ret = v->seed && v->l.levels >= 2 ?
+		      ulo_vsrc_read_seeded(src, bounce, a, b - a, retries) :
+		      ulo_vsrc_read_image(src, bounce, a, b - a, retries);
+		pthread_rwlock_unlock(&v->seed_lock);
+	}
 	if (bounce != buf) {
 		if (!ret)
 			memcpy(buf, bounce + (off - a), len);
@@ -470,8 +648,11 @@ static int ulo_vsrc_need_top(struct ulo_source *src, unsigned *retries)
 	if (!buf)
 		return ulo_errno(-ENOMEM, "%s: hash blocks", src->id.location);
 	if (!src->peek || src->peek(src->peek_ctx, buf, v->img_size, len) ||
-	    ulo_vsrc_check_top(v, 0, buf, len, why, sizeof(why)))
+	    ulo_vsrc_check_top(v, 0, buf, len, why, sizeof(why))) {
 		ret = ulo_vsrc_fetch(src, v->tree, buf, 0, len, retries, ulo_vsrc_check_top);
+		if (!ret)
+			ulo_vsrc_keep(src, 0, v->first_lazy);
+	}
 	free(buf);
 	return ret;
 }
@@ -502,7 +683,9 @@ static void ulo_vsrc_free(struct ulo_vsrc *v)
 	ulo_source_close(v->tree);
 	free(v->tree_buf);
 	free(v->loaded);
+	ulo_seed_close(v->seed, false);
 	pthread_mutex_destroy(&v->lock);
+	pthread_rwlock_destroy(&v->seed_lock);
 	free(v);
 }
 
@@ -545,6 +728,7 @@ static int ulo_vsrc_open(struct ulo_source *src, const char *location,
 	if (!v)
 		return ulo_errno(-ENOMEM, "%s", location);
 	pthread_mutex_init(&v->lock, NULL);
+	pthread_rwlock_init(&v->seed_lock, NULL);
 	ret = ulo_vsrc_fetch_manifest(location, o, &text, &len);
 	if (!ret)
 		ret = ulo_manifest_parse(text, len, location, &v->m);
@@ -573,6 +757,7 @@ static int ulo_vsrc_open(struct ulo_source *src, const char *location,
 		ret = ulo_errno(-ENOMEM, "%s: %" PRIu64 " hash blocks", location, v->l.hash_blocks);
 		goto fail;
 	}
+	v->opts = *o;
 	ret = ulo_vsrc_open_file(location, o, v->m.image, &v->img);
 	if (!ret && v->img->id.size != v->img_size)
 		ret = ulo_err(-EINVAL, "%s: %" PRIu64 " bytes, but the manifest %s says %" PRIu64,
@@ -646,4 +831,105 @@ int ulo_source_verity_info(const struct ulo_source *src, struct ulo_verity_info 
 	out->version = v->m.version;
 	snprintf(out->name, sizeof(out->name), "%s", v->m.name);
 	return 0;
+}
+
+int ulo_source_fetch_seedmap(struct ulo_source *src, const char *old_root_hex,
+			     struct ulo_seedmap *out)
+{
+	const struct ulo_manifest_seed *ms = NULL;
+	struct ulo_source *f;
+	struct ulo_vsrc *v;
+	uint8_t root[ULO_SHA256_LEN];
+	char *text = NULL;
+	size_t len;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (src->ops != &ulo_source_verity_ops)
+		return -ENOENT;
+	v = src->priv;
+	if (ulo_unhex(old_root_hex, root, sizeof(root)))
+		return -ENOENT;
+	for (unsigned i = 0; i < v->m.nseeds && !ms; i++)
+		if (!memcmp(v->m.seeds[i].root, root, sizeof(root)))
+			ms = &v->m.seeds[i];
+	if (!ms)
+		return -ENOENT;
+	ret = ulo_vsrc_open_file(src->id.location, &v->opts, ms->file, &f);
+	if (ret)
+		return ret;
+	len = f->id.size;
+	if (len > ULO_SEEDMAP_MAX_FILE) {
+		ret = ulo_err(-EINVAL, "%s: %zu bytes, larger than any seed map", f->id.location, len);
+		goto out;
+	}
+	text = malloc(len + 1);
+	if (!text) {
+		ret = ulo_errno(-ENOMEM, "%s", f->id.location);
+		goto out;
+	}
+	ret = ulo_source_read(f, text, 0, len, NULL);
+	if (!ret)
+		ret = ulo_seedmap_parse(text, len, f->id.location, out);
+	if (!ret && (memcmp(out->from, root, sizeof(root)) || memcmp(out->to, v->m.root, sizeof(root)) ||
+		     out->block_size != v->dbs || out->blocks != v->m.vp.data_blocks)) {
+		ulo_seedmap_free(out);
+		ret = ulo_err(-EINVAL, "%s: not the seed map from root hash %.16s... to this version (%.16s...)",
+			      f->id.location, old_root_hex, v->root_hex);
+	}
+out:
+	free(text);
+	ulo_source_close(f);
+	return ret;
+}
+
+int ulo_source_set_seed(struct ulo_source *src, struct ulo_seed *seed)
+{
+	struct ulo_vsrc *v;
+
+	if (src->ops != &ulo_source_verity_ops) {
+		ulo_seed_close(seed, false);
+		return ulo_err(-EINVAL, "%s: only a manifest's version takes blocks from an older one",
+			       src->id.location);
+	}
+	v = src->priv;
+	if (ulo_seed_map(seed)->block_size != v->dbs) {
+		ulo_seed_close(seed, false);
+		return ulo_err(-EINVAL, "%s: a seed of %u-byte blocks for %u-byte data blocks",
+			       src->id.location, ulo_seed_map(seed)->block_size, v->dbs);
+	}
+	pthread_rwlock_wrlock(&v->seed_lock);
+	ulo_seed_close(v->seed, false);
+	v->seed = seed;
+	pthread_rwlock_unlock(&v->seed_lock);
+	return 0;
+}
+
+struct ulo_seed *ulo_source_take_seed(struct ulo_source *src)
+{
+	struct ulo_seed *seed;
+	struct ulo_vsrc *v;
+
+	if (src->ops != &ulo_source_verity_ops)
+		return NULL;
+	v = src->priv;
+	pthread_rwlock_wrlock(&v->seed_lock);
+	seed = v->seed;
+	v->seed = NULL;
+	pthread_rwlock_unlock(&v->seed_lock);
+	return seed;
+}
+
+struct ulo_seed *ulo_source_seed(struct ulo_source *src)
+{
+	struct ulo_vsrc *v;
+	struct ulo_seed *seed;
+
+	if (src->ops != &ulo_source_verity_ops)
+		return NULL;
+	v = src->priv;
+	pthread_rwlock_rdlock(&v->seed_lock);
+	seed = v->seed;
+	pthread_rwlock_unlock(&v->seed_lock);
+	return seed;
 }

@@ -50,6 +50,7 @@ void ulo_stats_json(struct ulo_json *j, const char *key,
 	ulo_json_u64(j, "cache_given_up", s->cache_given_up);
 	ulo_json_u64(j, "ram_bytes", s->ram_bytes);
 	ulo_json_u64(j, "verify_failures", s->verify_failures);
+	ulo_json_u64(j, "seeded_bytes", s->seeded_bytes);
 	ulo_json_u64(j, "fetch_p50_us", ulo_lat_percentile(s, 50));
 	ulo_json_u64(j, "fetch_p99_us", ulo_lat_percentile(s, 99));
 	/* Histogram: "le_us" upper bounds with counts, trailing zeros cut. */

@@ -43,6 +43,9 @@ struct ulo_stats {
 	/* Fetches whose bytes failed verification against the hash tree
 	 * (a manifest's source): never cached or served. */
 	uint64_t verify_failures;
+	/* Bytes taken from an older version on the flash instead of fetched
+	 * (an update, seed.h); not in bytes_fetched. */
+	uint64_t seeded_bytes;
 	uint64_t fetch_lat_us[ULO_LAT_BUCKETS];
 };
 

@@ -142,6 +142,35 @@ void ulo_verity_digest(const struct ulo_verity_params *p, const void *block,
 	ulo_sha256_2(p->salt, p->salt_size, block, len, out);
 }
 
+int ulo_verity_root_of_file(int fd, const char *what, struct ulo_verity_params *p,
+			    uint8_t root[ULO_SHA256_LEN])
+{
+	struct ulo_verity_layout l;
+	uint8_t sb[ULO_VERITY_SB_SIZE], *top;
+	int ret = ulo_pread_full(fd, sb, sizeof(sb), 0);
+
+	if (ret)
+		return ulo_errno(ret, "%s: reading its superblock", what);
+	ret = ulo_verity_parse_superblock(sb, what, p);
+	if (!ret)
+		ret = ulo_verity_layout(p, &l);
+	if (ret)
+		return ret;
+	if (!l.levels)
+		return ulo_err(-EINVAL, "%s: a tree of one data block has no top block", what);
+	top = malloc(p->hash_block_size);
+	if (!top)
+		return ulo_errno(-ENOMEM, "%s", what);
+	ret = ulo_pread_full(fd, top, p->hash_block_size,
+			     l.level_start[l.levels - 1] * p->hash_block_size);
+	if (ret)
+		ret = ulo_errno(ret, "%s: reading its top hash block", what);
+	else
+		ulo_verity_digest(p, top, p->hash_block_size, root);
+	free(top);
+	return ret;
+}
+
 struct ulo_vbuild {
 	const struct ulo_verity_params *p;
 	struct ulo_verity_layout l;

@@ -74,6 +74,15 @@ int ulo_verity_build(const struct ulo_verity_params *p, ulo_verity_read_fn read,
 		     ulo_verity_write_fn write, void *ctx,
 		     uint8_t root[ULO_SHA256_LEN]);
 
+/*
+ * The root hash of the hash file open at @fd (@what names it): its
+ * superblock read, the top block hashed.  @p gets the superblock's
+ * parameters.  0, or -EINVAL/-errno with the message recorded (an image
+ * of one data block has no top block to hash: -EINVAL).
+ */
+int ulo_verity_root_of_file(int fd, const char *what, struct ulo_verity_params *p,
+			    uint8_t root[ULO_SHA256_LEN]);
+
 /* Hex of @n bytes into @out (2n + 1 bytes); parse it back: 0 or -EINVAL. */
 void ulo_hex(const uint8_t *b, size_t n, char *out);
 int ulo_unhex(const char *s, uint8_t *b, size_t n);

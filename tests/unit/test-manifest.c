@@ -109,6 +109,75 @@ static void test_refused(void)
 		"line 13: not \"signature");
 }
 
+/* Seed lines (an update's maps): read back in order, covered by the
+ * signature, refused when malformed. */
+static void test_seeds(void)
+{
+	struct ulo_manifest m, back;
+	char text[4096], bad[4200];
+	const char *root = "fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0efeeedecebeae9e8e7e6e5e4e3e2e1e0";
+	int n;
+
+	sample(&m);
+	m.nseeds = 2;
+	m.seeds[0].version = 2;
+	m.seeds[1].version = 1;
+	memcpy(m.seeds[0].root, m.root, 32);
+	memset(m.seeds[1].root, 0xab, 32);
+	strcpy(m.seeds[0].file, "root-3.from-2.seed");
+	strcpy(m.seeds[1].file, "root-3.from-1.seed");
+	n = ulo_manifest_format(&m, text, sizeof(text));
+	CHECK(n > 0);
+	CHECK_STR_CONTAINS(text, "hash-tree root-3.verity\nseed 2 fffefd");
+	CHECK_EQ(ulo_manifest_parse(text, (size_t)n, "m", &back), 0);
+	CHECK_EQ(back.nseeds, 2);
+	CHECK_EQ(back.seeds[0].version, 2);
+	CHECK(!memcmp(back.seeds[0].root, m.root, 32));
+	CHECK(!strcmp(back.seeds[1].file, "root-3.from-1.seed"));
+	CHECK_EQ(back.seeds[1].root[31], 0xab);
+	strcat(text, "signature ecdsa-p256-sha256 AAECAwQFBgcICQ==\n");
+	CHECK_EQ(ulo_manifest_parse(text, strlen(text), "m", &back), 0);
+	CHECK_EQ(back.signed_len, (size_t)n);
+	/* A seed line after the signature is not covered: refused. */
+	snprintf(bad, sizeof(bad), "%sseed 1 %s x.seed\n", text, root);
+	CHECK_EQ(ulo_manifest_parse(bad, strlen(bad), "m", &back), -EINVAL);
+	CHECK_STR_CONTAINS(ulo_errmsg(), "more after the signature");
+	/* Malformed ones. */
+	n = ulo_manifest_format(&m, text, sizeof(text));
+	{
+		/* "seed VERSION " + the root's first @len digits + TAIL */
+		static const struct {
+			const char *version;
+			int len;
+			const char *tail, *msg;
+		} lines[] = {
+			{ "3", 64, " x.seed", "with an older version" },
+			{ "0", 64, " x.seed", "with an older version" },
+			{ "one", 64, " x.seed", "with an older version" },
+			{ "1", 62, " x.seed", "64 hex digits" },
+			{ "1", 64, " ../x.seed", "not a file name" },
+			{ "1", 64, "", "64 hex digits" },
+		};
+
+		for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+			snprintf(bad, sizeof(bad), "%sseed %s %.*s%s\n", text, lines[i].version,
+				 lines[i].len, root, lines[i].tail);
+			CHECK_EQ(ulo_manifest_parse(bad, strlen(bad), "m", &back), -EINVAL);
+			CHECK_STR_CONTAINS(ulo_errmsg(), lines[i].msg);
+		}
+	}
+	/* At most 8. */
+	strcpy(bad, text);
+	for (int i = 0; i < 9; i++) {
+		char line[160];
+
+		snprintf(line, sizeof(line), "seed %d %s x%d.seed\n", 1 + i % 2, root, i);
+		strcat(bad, line);
+	}
+	CHECK_EQ(ulo_manifest_parse(bad, strlen(bad), "m", &back), -EINVAL);
+	CHECK_STR_CONTAINS(ulo_errmsg(), "more seed lines than a manifest may have");
+}
+
 static void test_base64(void)
 {
 	static const char *const plain[] = { "f", "fo", "foo", "foob", "fooba", "foobar" };
@@ -146,6 +215,7 @@ int main(void)
 {
 	UNIT_RUN(test_round_trip);
 	UNIT_RUN(test_refused);
+	UNIT_RUN(test_seeds);
 	UNIT_RUN(test_base64);
 	UNIT_RUN(test_names);
 	return unit_done();

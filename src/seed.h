@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * seed.h - an older version on the node's flash, read for the blocks a
+ * new version shares with it (docs/updates.md).
+ *
+ * A seed is a cache of the old version, opened read-only, and the seed map
+ * from that version to the new one (seedmap.h).  It answers "new data
+ * block i, if the flash holds it": the map says where in the old image it
+ * is, and the old cache must hold every block those bytes lie on.  It
+ * vouches for nothing: the verity source checks each block it takes from
+ * here against the new version's hash tree, as it checks a fetched one.
+ *
+ * Threads: ulo_seed_read() and ulo_seed_has() from any thread; close
+ * after the last of them (the verity source holds a lock for that).
+ */
+#ifndef ULOOP_SEED_H
+#define ULOOP_SEED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "seedmap.h"
+
+struct ulo_seed;
+
+/*
+ * Open the cache at @path read-only as the seed for @map (taken: freed
+ * with the seed, or on failure).  The cache must hold the map's old
+ * version (its image @old_size bytes, checked by the caller against the
+ * identity, which names the version).  0 or -errno, message recorded.
+ */
+int ulo_seed_open(const char *path, struct ulo_seedmap *map, struct ulo_seed **out);
+
+/* New data block @blk from the old version: 0, or -ENOENT (the map does
+ * not name it, the flash does not hold all of it, or reading it failed). */
+int ulo_seed_read(struct ulo_seed *s, uint64_t blk, void *buf);
+/* Would ulo_seed_read() find @blk (without reading it)? */
+bool ulo_seed_has(struct ulo_seed *s, uint64_t blk);
+
+const struct ulo_seedmap *ulo_seed_map(const struct ulo_seed *s);
+const char *ulo_seed_path(const struct ulo_seed *s);
+/* Blocks the seed can give (mapped and on the flash), counted at open. */
+uint64_t ulo_seed_available(const struct ulo_seed *s);
+
+/* Close; with @remove, unlink the old version's cache file too (its
+ * blocks were all taken: the new version's cache holds them now). */
+int ulo_seed_close(struct ulo_seed *s, bool remove);
+
+#endif

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * update.c - see update.h.
+ *
+ * The order of the steps is what makes a power cut harmless:
+ *
+ *   1. C.next holds the booted version: C -> C.seed, then C.next -> C.
+ *      A cut between the two leaves no C and both others: step 1 again
+ *      (C.next -> C) at the next start.
+ *   2. C holds an older version with a map: C -> C.seed (an older C.seed
+ *      is replaced: C was the newer of the two, so it shares more).
+ *   3. C.seed is opened as the seed if the manifest maps its version;
+ *      else it is of no use and removed.
+ *
+ * The directory is synced after each rename, so what the next start finds
+ * is what this one did.  C itself is then bound by the caller: empty (a
+ * new version's cache) or the staged one.
+ */
+#include "update.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "seed.h"
+#include "seedmap.h"
+#include "source.h"
+#include "util.h"
+
+/* The identity of the cache at @path, if it is a laid-out uloop cache
+ * (read-only: a daemon may hold it); *@complete (may be NULL): does it
+ * hold every block? */
+static bool ulo_update_identity_of(const char *path, struct ulo_identity *id,
+				   bool *complete)
+{
+	struct ulo_cache_opts co = { .path = path, .readonly = true };
+	struct ulo_cache *c;
+	bool ok;
+
+	if (access(path, F_OK))
+		return false;
+	if (ulo_cache_open(&co, &c))
+		return false;
+	ok = ulo_cache_is_laid_out(c) && !ulo_cache_is_2007(c);
+	if (ok)
+		*id = *ulo_cache_identity(c);
+	if (ok && complete)
+		*complete = ulo_cache_count(c) == ulo_cache_nblocks(c);
+	ulo_cache_close(c);
+	return ok;
+}
+
+static bool ulo_update_identity(const char *path, struct ulo_identity *id)
+{
+	return ulo_update_identity_of(path, id, NULL);
+}
+
+/* The root hash of a verity identity (hex), or NULL. */
+static const char *ulo_update_root(const struct ulo_identity *id, char *hex)
+{
+	struct ulo_verity_info vi;
+
+	if (ulo_verity_info_of(id, &vi))
+		return NULL;
+	memcpy(hex, vi.root_hex, sizeof(vi.root_hex));
+	return hex;
+}
+
+static int ulo_update_sync_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd, ret = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ulo_errno(-errno, "%s: open", dir);
+	if (fsync(fd) < 0)
+		ret = ulo_errno(-errno, "%s: fsync", dir);
+	close(fd);
+	return ret;
+}
+
+static int ulo_update_rename(const char *from, const char *to)
+{
+	if (rename(from, to) < 0)
+		return ulo_errno(-errno, "%s: rename to %s", from, to);
+	return ulo_update_sync_dir(to);
+}
+
+/* The seed map from the version of @id to @src's into @map: 0, -ENOENT
+ * (none for that version), or -errno. */
+static int ulo_update_fetch_map(const char *path, const struct ulo_identity *id,
+				struct ulo_source *src, struct ulo_seedmap *map)
+{
+	struct ulo_verity_info vi;
+	int ret;
+
+	if (ulo_verity_info_of(id, &vi))
+		return -ENOENT;
+	ret = ulo_source_fetch_seedmap(src, vi.root_hex, map);
+	if (ret)
+		return ret;
+	if (map->old_size != vi.data_blocks * vi.data_block_size) {
+		ulo_seedmap_free(map);
+		return ulo_err(-EINVAL, "%s: the seed map is of an image of %" PRIu64
+			       " bytes, the version on the flash has %" PRIu64, path,
+			       map->old_size, vi.data_blocks * vi.data_block_size);
+	}
+	return 0;
+}
+
+int ulo_update_prepare(const char *cache, struct ulo_source *src, struct ulo_update *out)
+{
+	char seedp[PATH_MAX], nextp[PATH_MAX], have[65], want[65];
+	struct ulo_identity cid, nid, sid;
+	struct ulo_seedmap map = { 0 };
+	struct stat st;
+	bool has_c, has_map = false, complete = false;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!ulo_update_root(&src->id, want))
+		return 0;	/* not a manifest's version */
+	if (stat(cache, &st) < 0 ? errno != ENOENT : !S_ISREG(st.st_mode))
+		return 0;	/* a device, or nothing we can look at */
+	if ((size_t)snprintf(seedp, sizeof(seedp), "%s" ULO_UPDATE_SEED_SUFFIX, cache) >= sizeof(seedp) ||
+	    (size_t)snprintf(nextp, sizeof(nextp), "%s" ULO_UPDATE_NEXT_SUFFIX, cache) >= sizeof(nextp))
+		return 0;
+	has_c = ulo_update_identity(cache, &cid);
+	/* 1. The staged version is the one booted. */
+	if (ulo_update_identity(nextp, &nid) && ulo_identity_same(&nid, &src->id)) {
+		if (has_c && !ulo_identity_same(&cid, &src->id)) {
+			ret = ulo_update_rename(cache, seedp);
+			if (ret)
+				return ret;
+		}
+		ret = ulo_update_rename(nextp, cache);
+		if (ret)
+			return ret;
+		out->from_next = true;
+		has_c = ulo_update_identity_of(cache, &cid, &complete);
+	}
+	/* 2. The flash holds an older version the manifest maps. */
+	if (has_c && !ulo_identity_same(&cid, &src->id)) {
+		ret = ulo_update_fetch_map(cache, &cid, src, &map);
+		if (!ret) {
+			ret = ulo_update_rename(cache, seedp);
+			if (ret) {
+				ulo_seedmap_free(&map);
+				return ret;
+			}
+			has_map = true;
+		} else if (ret != -ENOENT) {
+			snprintf(out->note, sizeof(out->note), "no update from the version on the flash: %s",
+				 ulo_errmsg());
+		}
+	}
+	/* 3. The seed, if it is of use (a staged version that was completed
+	 * needs nothing of it). */
+	if (!ulo_update_identity(seedp, &sid)) {
+		ulo_seedmap_free(&map);
+		return 0;
+	}
+	ret = has_map ? 0 : complete || ulo_identity_same(&sid, &src->id) ? -ENOENT :
+	      ulo_update_fetch_map(seedp, &sid, src, &map);
+	if (!ret)
+		ret = ulo_seed_open(seedp, &map, &out->seed);
+	if (ret) {
+		if (ret != -ENOENT && !out->note[0])
+			snprintf(out->note, sizeof(out->note), "%.200s not used: %.290s", seedp, ulo_errmsg());
+		/* Of no use to this version: its space back. */
+		if (unlink(seedp) < 0 && errno != ENOENT)
+			return ulo_errno(-errno, "%s: remove", seedp);
+		return 0;
+	}
+	out->seed_available = ulo_seed_available(out->seed);
+	ulo_update_root(&sid, have);
+	snprintf(out->note, sizeof(out->note),
+		 "update from the version on the flash (root hash %.16s...): %" PRIu64 " of %" PRIu64
+		 " blocks of this version are taken from it%s", have, out->seed_available,
+		 ulo_seed_map(out->seed)->blocks, out->from_next ? " (the staged version is used)" : "");
+	return 0;
+}
+
+int ulo_update_stage(const char *cache, struct ulo_source *src, char *next,
+		     struct ulo_seed **seed, char *note, size_t cap)
+{
+	struct ulo_identity cid;
+	struct ulo_seedmap map;
+	int ret;
+
+	*seed = NULL;
+	note[0] = '\0';
+	if ((size_t)snprintf(next, PATH_MAX, "%s" ULO_UPDATE_NEXT_SUFFIX, cache) >= PATH_MAX)
+		return ulo_err(-ENAMETOOLONG, "%s: path too long", cache);
+	/* No cache yet, or one of this version: nothing to stage beside. */
+	if (!ulo_update_identity(cache, &cid) || ulo_identity_same(&cid, &src->id))
+		return 1;
+	ret = ulo_update_fetch_map(cache, &cid, src, &map);
+	if (!ret)
+		ret = ulo_seed_open(cache, &map, seed);
+	if (ret == -ENOENT)
+		snprintf(note, cap, "%s: the manifest has no seed map from the version it holds: the version is staged whole",
+			 cache);
+	else if (ret)
+		snprintf(note, cap, "%s not used: %s", cache, ulo_errmsg());
+	else
+		snprintf(note, cap, "%" PRIu64 " of %" PRIu64 " blocks of the new version are taken from %s",
+			 ulo_seed_available(*seed), ulo_seed_map(*seed)->blocks, cache);
+	return 0;
+}
