@@ -72,7 +72,8 @@ int cmd_hydrate(int argc, char **argv)
 	struct ulo_progress prog;
 	struct ulo_stats st;
 	struct cli_opts o;
-	uint64_t t0, had, size, off;
+	uint64_t t0, had, size, off, len, split;
+	struct ulo_verity_info vi;
 	char next[PATH_MAX];
 	struct ulo_seed *seed = NULL;
 	bool staged = false;
@@ -124,8 +125,15 @@ int cmd_hydrate(int argc, char **argv)
 	t0 = ulo_now_ns();
 	ulo_progress_start(&prog, o.progress, size,
 			   ULO_MIN(size, had * ulo_cache_block_size(cache)));
-	for (off = 0; off < size; off += HYDRATE_WINDOW) {
-		if (ulo_engine_prefetch(eng, off, HYDRATE_WINDOW, NULL)) {
+	/* An update fills the image before its tree: the leaves of the blocks
+	 * at hand are then computed, not fetched. */
+	split = size;
+	if (ulo_source_seed(src) && !ulo_source_verity_info(src, &vi))
+		split = vi.data_blocks * vi.data_block_size;
+	for (off = 0; off < size; off += len) {
+		len = ULO_MIN(HYDRATE_WINDOW, (off < split ? split : size) - off);
+		if ((off == split && ulo_engine_drain(eng)) ||
+		    ulo_engine_prefetch(eng, off, len, NULL)) {
 			ulo_progress_end(&prog);
 			ulo_engine_drain(eng);
 			if (cli_signal_received())

@@ -280,7 +280,9 @@ static int ulo_run_fetch(struct ulo_engine *e, struct ulo_run *r)
 	if (!r->buf)
 		return ulo_errno(-ENOMEM, "%s: buffer for %zu bytes",
 				 e->src->id.location, r->len);
-	ulo_rate_wait(e, r->len);
+	/* The rate is the network's: what an update's seed gives is local. */
+	if (e->rate)
+		ulo_rate_wait(e, r->len - ulo_source_seeded_in(e->src, r->off, r->len));
 	t0 = ulo_now_ns();
 	ret = ulo_source_read(e->src, r->buf, r->off, r->len, &retries);
 	ulo_stat_add(&e->st.fetch_lat_us[ulo_lat_bucket((ulo_now_ns() - t0) / 1000)], 1);

@@ -148,6 +148,9 @@ int ulo_source_set_seed(struct ulo_source *src, struct ulo_seed *seed);
 struct ulo_seed *ulo_source_seed(struct ulo_source *src);
 /* Take the seed back (after the reads using it): the caller closes it. */
 struct ulo_seed *ulo_source_take_seed(struct ulo_source *src);
+/* Bytes of [@off, + @len) a read would take from the seed, not the
+ * network (0 without one): what a rate limit must not count. */
+uint64_t ulo_source_seeded_in(struct ulo_source *src, uint64_t off, uint64_t len);
 
 /* http:// and https:// (source_http.c): naming it links libcurl, mbedTLS,
  * nghttp2 and c-ares (libuloop-http.a); the uloop command registers it. */

@@ -96,6 +96,9 @@ struct ulo_vsrc {
 	 * side, taken away under its write side. */
 	struct ulo_seed *seed;
 	pthread_rwlock_t seed_lock;
+	/* One reader loads the top of the tree; the others wait for it
+	 * instead of fetching it too. */
+	pthread_mutex_t top_lock;
 	/* What it was opened with, to fetch a seed map the same way (the
 	 * strings are the caller's, alive while the source is). */
 	struct ulo_source_opts opts;
@@ -338,6 +341,14 @@ static int ulo_vsrc_need_leaf(struct ulo_source *src, uint64_t d, unsigned *retr
 	first = leaf - leaf % chunk;
 	n = ULO_MIN(chunk, v->l.level_blocks[0] - first);
 	first += v->l.level_start[0];
+	/* Not the ends of the chunk that are loaded already (an update's
+	 * computed leaves): only what is missing is fetched. */
+	while (first < hb && ulo_vsrc_is_loaded(v, first)) {
+		first++;
+		n--;
+	}
+	while (first + n - 1 > hb && ulo_vsrc_is_loaded(v, first + n - 1))
+		n--;
 	buf = malloc(n * v->hbs);
 	if (!buf)
 		return ulo_errno(-ENOMEM, "%s: hash blocks", src->id.location);
@@ -410,13 +421,15 @@ static void ulo_vsrc_leaf_span(const struct ulo_vsrc *v, uint64_t g, uint64_t *a
 
 /*
  * Leaf @g computed from its data blocks: those of the read (@buf holds
- * blocks [@first, @first + @n)) and the seed's for the rest, checked
- * against level 1 and kept if it verifies.  False if a block is neither
- * or the leaf does not verify (a seeded block was not what the map said).
+ * blocks [@first, @first + @n); @n may be 0), the cache's (checked when
+ * stored) and the seed's for the rest, checked against level 1 and kept
+ * if it verifies.  False if a block is none of them or the leaf does not
+ * verify (a seeded block was not what the map said).
  */
-static bool ulo_vsrc_compute_leaf(struct ulo_vsrc *v, uint64_t g, const uint8_t *buf,
+static bool ulo_vsrc_compute_leaf(struct ulo_source *src, uint64_t g, const uint8_t *buf,
 				  uint64_t first, uint64_t n)
 {
+	struct ulo_vsrc *v = src->priv;
 	uint64_t a, b;
 	uint8_t *leaf = calloc(1, v->hbs), *tmp = malloc(v->dbs);
 	bool ok = leaf && tmp;
@@ -427,7 +440,8 @@ static bool ulo_vsrc_compute_leaf(struct ulo_vsrc *v, uint64_t g, const uint8_t 
 
 		if (d >= first && d < first + n)
 			blk = buf + (d - first) * v->dbs;
-		else if (ulo_seed_read(v->seed, d, tmp))
+		else if ((!src->peek || src->peek(src->peek_ctx, tmp, d * v->dbs, v->dbs)) &&
+			 (!v->seed || ulo_seed_read(v->seed, d, tmp)))
 			ok = false;
 		if (ok)
 			ulo_verity_digest(&v->m.vp, blk, v->dbs, leaf + (d - a) * ULO_SHA256_LEN);
@@ -503,7 +517,7 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 	/* The other leaves, computed; one that does not verify is fetched. */
 	for (uint64_t g = first / v->per; !ret && g <= (first + n - 1) / v->per; g++)
 		if (!ulo_vsrc_is_loaded(v, v->l.level_start[0] + g)) {
-			if (ulo_vsrc_compute_leaf(v, g, buf, first, n))
+			if (ulo_vsrc_compute_leaf(src, g, buf, first, n))
 				ulo_vsrc_keep(src, v->l.level_start[0] + g, 1);
 			else
 				ret = ulo_vsrc_need_leaf(src, g * v->per, retries, 1);
@@ -545,6 +559,14 @@ static int ulo_vsrc_read_tree(struct ulo_source *src, uint8_t *buf, uint64_t off
 	bool all = true;
 	int ret;
 
+	/* An update computes the leaves it can from the blocks at hand. */
+	pthread_rwlock_rdlock(&v->seed_lock);
+	for (hb = off / v->hbs; v->seed && v->l.levels >= 2 && hb < (off + len) / v->hbs; hb++)
+		if (hb >= v->l.level_start[0] && hb < v->l.level_start[0] + v->l.level_blocks[0] &&
+		    !ulo_vsrc_is_loaded(v, hb) &&
+		    ulo_vsrc_compute_leaf(src, hb - v->l.level_start[0], NULL, 0, 0))
+			ulo_vsrc_keep(src, hb, 1);
+	pthread_rwlock_unlock(&v->seed_lock);
 	for (hb = off / v->hbs; hb < (off + len) / v->hbs && all; hb++)
 		all = ulo_vsrc_is_loaded(v, hb);
 	if (all) {
@@ -644,15 +666,23 @@ static int ulo_vsrc_need_top(struct ulo_source *src, unsigned *retries)
 
 	if (ulo_vsrc_is_loaded(v, 0))
 		return 0;
+	pthread_mutex_lock(&v->top_lock);
+	if (ulo_vsrc_is_loaded(v, 0)) {
+		pthread_mutex_unlock(&v->top_lock);
+		return 0;
+	}
 	buf = malloc(len);
-	if (!buf)
+	if (!buf) {
+		pthread_mutex_unlock(&v->top_lock);
 		return ulo_errno(-ENOMEM, "%s: hash blocks", src->id.location);
+	}
 	if (!src->peek || src->peek(src->peek_ctx, buf, v->img_size, len) ||
 	    ulo_vsrc_check_top(v, 0, buf, len, why, sizeof(why))) {
 		ret = ulo_vsrc_fetch(src, v->tree, buf, 0, len, retries, ulo_vsrc_check_top);
 		if (!ret)
 			ulo_vsrc_keep(src, 0, v->first_lazy);
 	}
+	pthread_mutex_unlock(&v->top_lock);
 	free(buf);
 	return ret;
 }
@@ -686,6 +716,7 @@ static void ulo_vsrc_free(struct ulo_vsrc *v)
 	ulo_seed_close(v->seed, false);
 	pthread_mutex_destroy(&v->lock);
 	pthread_rwlock_destroy(&v->seed_lock);
+	pthread_mutex_destroy(&v->top_lock);
 	free(v);
 }
 
@@ -729,6 +760,7 @@ static int ulo_vsrc_open(struct ulo_source *src, const char *location,
 		return ulo_errno(-ENOMEM, "%s", location);
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_rwlock_init(&v->seed_lock, NULL);
+	pthread_mutex_init(&v->top_lock, NULL);
 	ret = ulo_vsrc_fetch_manifest(location, o, &text, &len);
 	if (!ret)
 		ret = ulo_manifest_parse(text, len, location, &v->m);
@@ -932,4 +964,20 @@ struct ulo_seed *ulo_source_seed(struct ulo_source *src)
 	seed = v->seed;
 	pthread_rwlock_unlock(&v->seed_lock);
 	return seed;
+}
+
+uint64_t ulo_source_seeded_in(struct ulo_source *src, uint64_t off, uint64_t len)
+{
+	struct ulo_vsrc *v;
+	uint64_t n = 0;
+
+	if (src->ops != &ulo_source_verity_ops)
+		return 0;
+	v = src->priv;
+	pthread_rwlock_rdlock(&v->seed_lock);
+	for (uint64_t d = off / v->dbs; v->seed && d < ULO_DIV_ROUND_UP(off + len, v->dbs) &&
+	     d < v->m.vp.data_blocks; d++)
+		n += ulo_seed_has(v->seed, d) ? v->dbs : 0;
+	pthread_rwlock_unlock(&v->seed_lock);
+	return ULO_MIN(n, len);
 }

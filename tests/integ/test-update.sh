@@ -1,0 +1,199 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Updates (docs/updates.md): a node whose cache holds version N of a
+# manifest fetches only what version N+1 changed.  A squashfs rebuilt
+# after a few files changed (everything after them shifts by bytes, not
+# blocks) published by uloop publish with its seed map; served by nginx.
+#
+#   1. seeded hydrate: the changed blocks and a few leaf hash blocks are
+#      all that is fetched; the old version's file is removed after
+#   2. a lazy read takes the seed's blocks and leaves it for later
+#   3. kill -9 in the middle of a seeded hydrate: both files check out,
+#      the next run finishes
+#   4. hydrate --seed stages N+1 beside a cache that stays N; the next
+#      start switches to it and fetches no image byte; killed staging too
+#   5. a lying seed map costs fetches, never a wrong byte
+#   6. a version that shares nothing: no map, a cold start; a downgrade
+#      (the old image published again) is an update like any other
+#   7. a signed manifest: its seed lines are under the signature
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/http-functions.sh"
+requires mksquashfs
+
+D=$T/www
+mkdir -p "$D" "$T/tree"
+# 300 files of 1 to 60 KiB of random bytes (squashfs cannot shrink them:
+# every file is data the image must carry).
+i=0
+while [ $i -lt 300 ]; do
+	head -c $((1024 + (i * 7919) % 60000)) /dev/urandom >"$T/tree/f$i"
+	i=$((i + 1))
+done
+mksq() { mksquashfs "$T/tree" "$1" -noappend -quiet -comp gzip -no-progress >/dev/null || fail "mksquashfs $1"; }
+mksq "$T/v1.sqfs"
+# About 1% of the files change; one is added.
+for f in f40 f150 f151; do head -c 3000 /dev/urandom >>"$T/tree/$f"; done
+head -c 5000 /dev/urandom >"$T/tree/new"
+mksq "$T/v2.sqfs"
+
+U=$ULOOP_NET
+$U publish "$T/v1.sqfs" "$D" --name root >/dev/null || fail "publish v1"
+root1=$(sed -n 's/^root-hash //p' "$D/root.uloop")
+start_nginx one "$D"
+url="http://127.0.0.1:$one_http/root.uloop"
+field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" | head -n 1; }
+hydrate() { $U hydrate "$@" --no-progress; }
+# Bytes of the image and tree files fetched since the log was emptied.
+fetched() { awk '$2 ~ /^\/root-[0-9]+\.(img|verity)$/ && $3 != "bytes=0-0" { n += $NF } END { print n + 0 }' "$one_log"; }
+
+hydrate "$url" --cache "$T/c1" >/dev/null || fail "hydrate v1"
+$U publish "$T/v2.sqfs" "$D" --name root >"$T/pub2" || fail "publish v2"
+grep -q "^seed map from version 1: [0-9]* of [0-9]* blocks found in it" "$T/pub2" ||
+	fail "publish made no seed map: $(cat "$T/pub2")"
+grep -q "^seed 1 $root1 root-2.from-1.seed\$" "$D/root.uloop" ||
+	fail "the manifest names no seed map from version 1: $(cat "$D/root.uloop")"
+blocks=$(sed -n 's/^blocks //p' "$D/root-2.from-1.seed")
+mapped=$(awk 'NR > 7 { n += $2 } END { print n }' "$D/root-2.from-1.seed")
+changed=$(((blocks - mapped) * 4096))
+echo "v2: $blocks blocks, $mapped in version 1 ($(grep -c '' "$D/root-2.from-1.seed") lines of map), $changed bytes changed"
+[ $((mapped * 100 / blocks)) -ge 85 ] || fail "the map found only $mapped of $blocks blocks"
+cat "$D/root-2.img" "$D/root-2.verity" >"$T/dev2"
+tree2=$(fsize "$D/root-2.verity")
+# The most the tree may cost: its levels above the leaves (loaded first)
+# and one leaf hash block per 512 KiB with a changed block in it, which
+# bounds it by one per changed block.
+tree_max=$((tree2 / 100 + (blocks - mapped) * 4096 + 8192))
+
+# 1. Seeded hydrate.
+cp "$T/c1" "$T/c"
+: >"$one_log"
+hydrate "$url" --cache "$T/c" --json >"$T/j" 2>"$T/err" || fail "seeded hydrate failed: $(cat "$T/err")"
+grep -q "update from the version on the flash (root hash $(echo "$root1" | cut -c1-16)...): [0-9]* of $blocks blocks" "$T/err" ||
+	fail "no update note: $(cat "$T/err")"
+got=$(fetched)
+echo "seeded hydrate: fetched $got bytes (changed blocks: $changed, tree: $tree2, image: $(fsize "$D/root-2.img"))"
+[ "$got" -le $((changed + tree_max)) ] || fail "fetched $got bytes for $changed changed: $(cat "$one_log")"
+[ "$(field seeded_bytes <"$T/j")" = $((mapped * 4096)) ] || fail "seeded_bytes is not the map's: $(cat "$T/j")"
+[ "$(field verify_failures <"$T/j")" = 0 ] || fail "verification failures: $(cat "$T/j")"
+[ ! -e "$T/c.seed" ] || fail "the old version's cache was not removed after a complete hydrate"
+$U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "the updated cache is not version 2"
+$U check "$T/c" --source "$url" >/dev/null || fail "check of the updated cache failed"
+echo "ok: seeded hydrate"
+
+# 2. A lazy read: the seed's blocks, the changed ones fetched, the seed kept.
+cp "$T/c1" "$T/c"
+: >"$one_log"
+$U cat "$url" --cache "$T/c" --offset 1048576 --length 2097152 >"$T/part" 2>/dev/null || fail "lazy cat failed"
+dd if="$D/root-2.img" bs=1M skip=1 count=2 2>/dev/null | cmp - "$T/part" || fail "lazy read differs from version 2"
+[ -e "$T/c.seed" ] || fail "the seed went before its blocks were taken"
+lazy=$(fetched)
+[ "$lazy" -le $((changed + tree_max)) ] || fail "a lazy read of 2 MiB fetched $lazy bytes: $(cat "$one_log")"
+$U check "$T/c" --source "$url" >/dev/null || fail "check after a lazy read failed"
+$U check "$T/c.seed" >/dev/null || fail "the seed does not check out"
+echo "ok: lazy read, $lazy bytes fetched for 2 MiB"
+
+# 3. kill -9 in the middle of a seeded hydrate.
+cp "$T/c1" "$T/c"
+rm -f "$T/c.seed"
+$U hydrate "$url" --cache "$T/c" --no-progress --rate 16K --connections 1 >/dev/null 2>&1 &
+pid=$!
+sleep 1
+kill -9 $pid
+wait $pid 2>/dev/null || :
+[ -e "$T/c.seed" ] || fail "killed hydrate: no seed left"
+$U check "$T/c" --source "$url" >/dev/null || fail "killed hydrate: the new cache does not check out"
+$U check "$T/c.seed" >/dev/null || fail "killed hydrate: the seed does not check out"
+$U info "$T/c.seed" | grep -q "$root1" || fail "killed hydrate: the seed is not version 1"
+hydrate "$url" --cache "$T/c" >/dev/null 2>"$T/err" || fail "hydrate after kill -9 failed: $(cat "$T/err")"
+$U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "after kill -9: not version 2"
+[ ! -e "$T/c.seed" ] || fail "after kill -9: the seed was not removed"
+echo "ok: kill -9 in a seeded hydrate"
+
+# 4. Staging beside a cache in use; then the next start.
+cp "$T/c1" "$T/c"
+: >"$one_log"
+hydrate "$url" --cache "$T/c" --seed >"$T/out1" 2>"$T/err" || fail "hydrate --seed failed: $(cat "$T/err")"
+grep -q "blocks of the new version are taken from $T/c\$" "$T/err" || fail "no staging note: $(cat "$T/err")"
+grep -q "the next attach of this version switches to it" "$T/out1" || fail "no switch note: $(cat "$T/out1")"
+staged=$(fetched)
+[ "$staged" -le $((changed + tree_max)) ] || fail "staging fetched $staged bytes"
+cmp "$T/c" "$T/c1" || fail "staging changed the cache in use"
+$U export "$T/c.next" "$T/out" && cmp "$T/out" "$T/dev2" || fail "the staged cache is not version 2"
+: >"$one_log"
+hydrate "$url" --cache "$T/c" >/dev/null 2>&1 || fail "the start after staging failed"
+[ "$(fetched)" = 0 ] || fail "the start after staging fetched $(fetched) bytes: $(cat "$one_log")"
+[ ! -e "$T/c.next" ] && [ ! -e "$T/c.seed" ] || fail "staging files left: $(ls "$T")"
+$U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "after the switch: not version 2"
+echo "ok: staged ($staged bytes), switched fetching nothing"
+# Killed while staging: the next start takes what was staged.
+cp "$T/c1" "$T/c"
+$U hydrate "$url" --cache "$T/c" --no-progress --seed --rate 16K --connections 1 >/dev/null 2>&1 &
+pid=$!
+sleep 1
+kill -9 $pid
+wait $pid 2>/dev/null || :
+cmp "$T/c" "$T/c1" || fail "killed staging changed the cache in use"
+$U check "$T/c.next" --source "$url" >/dev/null || fail "killed staging: the staged cache does not check out"
+: >"$one_log"
+hydrate "$url" --cache "$T/c" >/dev/null 2>&1 || fail "the start after a killed staging failed"
+[ "$(fetched)" -le $((changed + tree_max)) ] || fail "after a killed staging: $(fetched) bytes"
+$U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "after a killed staging: not version 2"
+[ ! -e "$T/c.next" ] && [ ! -e "$T/c.seed" ] || fail "killed staging: files left: $(ls "$T")"
+echo "ok: killed staging resumed"
+
+# 5. A lying map (every run pointed one byte off): right bytes, more fetched.
+cp "$D/root-2.from-1.seed" "$T/map.good"
+awk 'NR > 7 { $3 = $3 + 1 } { print }' "$T/map.good" >"$D/root-2.from-1.seed"
+cp "$T/c1" "$T/c"
+: >"$one_log"
+hydrate "$url" --cache "$T/c" --json >"$T/j" 2>/dev/null || fail "hydrate with a lying map failed"
+$U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "a lying map made a wrong cache"
+[ "$(field seeded_bytes <"$T/j")" = 0 ] || fail "a lying map's blocks were taken: $(cat "$T/j")"
+[ "$(field verify_failures <"$T/j")" = 0 ] || fail "the server was blamed for the map"
+echo "ok: a lying map: $(fetched) bytes fetched, nothing wrong kept"
+# A map that does not parse: a cold start, said so.
+printf 'uloop-seed 1\nfrom x\n' >"$D/root-2.from-1.seed"
+cp "$T/c1" "$T/c"
+hydrate "$url" --cache "$T/c" >/dev/null 2>"$T/err" || fail "hydrate with a broken map failed"
+grep -q "no update from the version on the flash: .*root-2.from-1.seed: line 2" "$T/err" ||
+	fail "a broken map was not named: $(cat "$T/err")"
+cp "$T/map.good" "$D/root-2.from-1.seed"
+
+# 6. A version that shares nothing, then the old image again (downgrade).
+make_image "$T/other" $((3 * 1024 * 1024))
+$U publish "$T/other" "$D" --name root >"$T/pub3" || fail "publish v3"
+grep -q "^no seed map from version 2: it shares no block with this one" "$T/pub3" ||
+	fail "publish made a map from an unrelated version: $(cat "$T/pub3")"
+hydrate "$url" --cache "$T/c" >/dev/null 2>"$T/err" || fail "hydrate of v3 failed"
+grep -q "held another image; dropped" "$T/err" || fail "no cold start for a stranger: $(cat "$T/err")"
+$U publish "$T/v1.sqfs" "$D" --name root >"$T/pub4" || fail "publish v4 (v1's image)"
+grep -q "^seed map from version 1: $(($(fsize "$T/v1.sqfs") / 4096)) of" "$T/pub4" ||
+	fail "v4 is not all of version 1: $(cat "$T/pub4")"
+cp "$T/c" "$T/c3"	# version 3
+cp "$T/c1" "$T/c"	# a node still on version 1 ...
+: >"$one_log"
+hydrate "$url" --cache "$T/c" >/dev/null 2>&1 || fail "v1 -> v4 failed"
+tree4=$(fsize "$D/root-4.verity")
+[ "$(fetched)" -le $((tree4 / 100 + 8192)) ] || fail "v1 -> v4 (the same image) fetched $(fetched) bytes"
+cmp "$T/v1.sqfs" - <<-EOF2 2>/dev/null || :
+EOF2
+$U cat "$url" --cache "$T/c" --length "$(fsize "$T/v1.sqfs")" | cmp - "$T/v1.sqfs" ||
+	fail "v4 read back is not v1's image"
+echo "ok: a stranger starts cold; the old image again costs $(fetched) bytes"
+
+# 7. Signed: the seed lines are under the signature.
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/key.pem" 2>/dev/null
+openssl ec -in "$T/key.pem" -pubout -out "$T/key.pub" 2>/dev/null
+$U publish "$T/v2.sqfs" "$D" --name root --sign "$T/key.pem" >/dev/null || fail "publish v5"
+grep -q "^seed 4 " "$D/root.uloop" || fail "v5 has no map from v4"
+cp "$T/c" "$T/c4"
+: >"$one_log"
+hydrate "$url" --cache "$T/c" --verity-key "$T/key.pub" >/dev/null 2>&1 || fail "signed update failed"
+[ "$(fetched)" -le $((changed + tree_max)) ] || fail "signed v4 -> v5 fetched $(fetched) bytes"
+sed 's/^seed 4 \([0-9a-f]*\) root-5.from-4.seed$/seed 4 \1 root-5.from-3.seed/' "$D/root.uloop" >"$T/m" &&
+	cat "$T/m" >"$D/root.uloop"
+cp "$T/c4" "$T/c"
+hydrate "$url" --cache "$T/c" --verity-key "$T/key.pub" >/dev/null 2>"$T/err" &&
+	fail "a manifest with an edited seed line was used"
+grep -q "refusing it" "$T/err" || fail "no refusal of the edited manifest: $(cat "$T/err")"
+echo "ok: signed seed lines"
