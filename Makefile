@@ -56,21 +56,22 @@ CURL_CFLAGS := -I$(CURL_DIR)/include -DCURL_STATICLIB
 CURL_LIBS := $(CURL_LIB) -lcares -lnghttp2 -lmbedtls -lmbedx509 -lmbedcrypto
 BASE_CFLAGS += $(CURL_CFLAGS)
 # libblkid (static in the initramfs binary): src/devsig.c.
-LDLIBS := $(CURL_LIBS) -lblkid $(LDLIBS)
+LDLIBS := $(CURL_LIBS) -lblkid -lzstd $(LDLIBS)
 
 B := build
 # libuloop.a, installed: the engine, caches, the file source, the 2007 API,
 # the transports.  It needs libblkid and libc only: nothing in it names the
 # HTTP source (sources are registered: src/source.c).
-LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_file.c source_verity.c seedmap.c seedmap_compute.c seed.c update.c \
+LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_file.c source_verity.c seedmap.c seedmap_compute.c seed.c \
 	cache_header.c cache.c cache_native.c cache_2007.c cache_verify.c json.c stats.c \
 	plan.c profile.c sha256.c verity.c manifest.c engine.c fill.c ramstore.c progress.c failpoint.c transport_fuse.c api2007.c \
 	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c transport.c offline.c daemon.c runstate.c ramwrites.c \
 	dm_verity.c
 # libuloop-http.a: the HTTP source, for the uloop command, which registers
-# it, and the manifest signatures (sign.c).  Not installed: it needs the
-# libcurl + mbedTLS built above.
-HTTP_SRC := source_http.c http_client.c http_parse.c tls_verify.c sign.c
+# it, the manifest signatures (sign.c) and updates' packs (seedpack.c,
+# update.c: zstd).  Not installed: it needs the libcurl + mbedTLS built
+# above.
+HTTP_SRC := source_http.c http_client.c http_parse.c tls_verify.c sign.c seedpack.c update.c
 CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_check.c cmd_export.c \
 	cmd_cat.c cmd_attach.c cmd_detach.c cmd_profile.c cmd_status.c cmd_ulo2007.c \
 	cmd_sync.c cmd_shutdown.c cmd_publish.c cmd_verity.c

@@ -34,6 +34,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "fill.h"
+#include "update.h"
 #include "offline.h"
 #include "runstate.h"
 #include "transport.h"
@@ -358,6 +359,7 @@ int cmd_attach(int argc, char **argv)
 		a.fo.src_opts = &a.o.src;
 		a.fo.note = attach_warn;
 		a.fo.seed_src = a.src;	/* an update's older version, if any */
+		a.fo.apply_pack = ulo_update_apply_pack;
 		ret = ulo_fill_start(a.eng, a.cache, &a.src->id, &a.fo, &a.fill);
 	}
 	if (!ret) {

@@ -14,12 +14,14 @@
  * An update's older version (CACHE.seed) is removed once a hydration
  * has taken all it had.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "failpoint.h"
 #include "json.h"
 #include "progress.h"
 #include "seed.h"
@@ -125,6 +127,15 @@ int cmd_hydrate(int argc, char **argv)
 	t0 = ulo_now_ns();
 	ulo_progress_start(&prog, o.progress, size,
 			   ULO_MIN(size, had * ulo_cache_block_size(cache)));
+	/* An update's changed blocks come compressed in its pack, if it has
+	 * one; what that does not give is fetched below as usual. */
+	if (ulo_source_seed(src)) {
+		uint64_t n;
+		int r = ulo_update_apply_pack(eng, cache, src, &n);
+
+		if (r && r != -ENOENT)
+			cli_note("%s; its blocks are fetched one range at a time", ulo_errmsg());
+	}
 	/* An update fills the image before its tree: the leaves of the blocks
 	 * at hand are then computed, not fetched. */
 	split = size;
@@ -164,6 +175,8 @@ int cmd_hydrate(int argc, char **argv)
 	ulo_engine_stats(eng, &st);
 	/* All the older version had is in the cache now: a staging's seed
 	 * is the cache a daemon serves (kept), an update's is removed. */
+	if (ulo_source_seed(src))
+		ulo_failpoint("update-seed-retire");
 	if (ulo_seed_close(ulo_source_take_seed(src), !staged))
 		cli_note("%s", ulo_errmsg());
 	ulo_engine_free(eng);

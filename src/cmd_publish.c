@@ -41,6 +41,7 @@
 #include "cli.h"
 #include "manifest.h"
 #include "seedmap.h"
+#include "seedpack.h"
 #include "sign.h"
 #include "util.h"
 #include "verity.h"
@@ -269,6 +270,33 @@ static int publish_tree_write(void *ctx, uint64_t off, const void *buf, size_t l
 	return ret ? ulo_errno(ret, "%s/%s: write at %" PRIu64, t->p->dir, t->hash_name, off) : 0;
 }
 
+/* The pack of @sm's changed blocks (seedpack.h) as NAME-V.from-U.pack,
+ * named in @sm. */
+static int publish_pack(struct publish *p, const struct ulo_manifest *m, uint64_t u,
+			int oi, int ni, struct ulo_seedmap *sm, struct ulo_seedpack_stats *ps)
+{
+	char name[sizeof(sm->pack)], tmp[sizeof(name) + 8];
+	int fd, ret;
+
+	snprintf(name, sizeof(name), "%s-%" PRIu64 ".from-%" PRIu64 ".pack", p->name, m->version, u);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	fd = publish_create_tmp(p, tmp);
+	if (fd < 0)
+		return fd;
+	ret = ulo_seedpack_write_files(oi, ni, sm, fd, tmp, ps);
+	if (ret) {
+		close(fd);
+		unlinkat(p->dirfd, tmp, 0);
+		return ret;
+	}
+	ret = publish_seal(p, fd, tmp, name);
+	if (!ret) {
+		memcpy(sm->pack, name, sizeof(name));
+		sm->pack_size = ps->size;
+	}
+	return ret;
+}
+
 /*
  * The seed map from version @u to the new version @m (its image published
  * already), as NAME-V.from-U.seed, named in @m: 0, or -errno with the
@@ -277,6 +305,7 @@ static int publish_tree_write(void *ctx, uint64_t off, const void *buf, size_t l
 static int publish_seed(struct publish *p, struct ulo_manifest *m, uint64_t u)
 {
 	struct ulo_seedmap sm = { 0 };
+	struct ulo_seedpack_stats ps = { 0 };
 	struct ulo_verity_params vp;
 	struct ulo_manifest_seed *ms = &m->seeds[m->nseeds];
 	char old_img[128], old_tree[128], new_img[PATH_MAX], tmp[160];
@@ -306,6 +335,11 @@ static int publish_seed(struct publish *p, struct ulo_manifest *m, uint64_t u)
 		goto out;
 	}
 	memcpy(sm.to, m->root, ULO_SHA256_LEN);
+	if (sm.mapped < sm.blocks) {
+		ret = publish_pack(p, m, u, oi, ni, &sm, &ps);
+		if (ret)
+			goto out;
+	}
 	ret = ulo_seedmap_format(&sm, &text, &len);
 	if (ret) {
 		ret = ulo_errno(ret, "%s: seed map", p->name);
@@ -335,6 +369,11 @@ static int publish_seed(struct publish *p, struct ulo_manifest *m, uint64_t u)
 	printf("seed map from version %" PRIu64 ": %" PRIu64 " of %" PRIu64
 	       " blocks found in it (%.1f%%), %" PRIu64 " runs, %s\n", u, sm.mapped,
 	       sm.blocks, 100.0 * (double)sm.mapped / (double)sm.blocks, sm.nruns, ms->file);
+	if (sm.pack[0])
+		printf("  the rest: %" PRIu64 " bytes (%" PRIu64 " blocks, %" PRIu64
+		       " bytes of their edges still in version %" PRIu64 "), %" PRIu64
+		       " compressed in %s\n", ps.literal, sm.blocks - sm.mapped, ps.edges, u,
+		       ps.size, sm.pack);
 out:
 	free(text);
 	ulo_seedmap_free(&sm);

@@ -269,6 +269,11 @@ static void ulo_rate_wait(struct ulo_engine *e, size_t len)
 	}
 }
 
+void ulo_engine_pace(struct ulo_engine *e, uint64_t bytes)
+{
+	ulo_rate_wait(e, (size_t)bytes);
+}
+
 /* Fetch @r and store it.  Lock not held. */
 static int ulo_run_fetch(struct ulo_engine *e, struct ulo_run *r)
 {

@@ -293,6 +293,15 @@ static int ulo_fill_seed(struct ulo_fill *f)
 	m = ulo_seed_map(seed);
 	per = vi.hash_block_size / ULO_SHA256_LEN;
 	ulo_fill_set(f, ULO_FILL_SEED);
+	/* All of the version is wanted: its changed blocks compressed. */
+	if (f->o.hydrate && f->o.apply_pack) {
+		uint64_t n;
+		int r = f->o.apply_pack(f->e, f->c, src, &n);
+
+		if (r && r != -ENOENT)
+			ulo_fill_note(f, "update: %s; the changed blocks are fetched one range at a time",
+				      ulo_errmsg());
+	}
 	for (uint64_t r = 0; r < m->nruns; r++) {
 		for (uint64_t g = m->runs[r].blk / per;
 		     g <= (m->runs[r].blk + m->runs[r].count - 1) / per; g++) {

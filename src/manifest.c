@@ -40,6 +40,11 @@ bool ulo_manifest_name_ok(const char *s)
 	return ulo_file_name_ok(s, ULO_MANIFEST_NAME_MAX);
 }
 
+bool ulo_manifest_file_ok(const char *s)
+{
+	return ulo_file_name_ok(s, ULO_MANIFEST_FILE_MAX - 1);
+}
+
 int ulo_manifest_format(const struct ulo_manifest *m, char *buf, size_t cap)
 {
 	char salt[2 * ULO_VERITY_MAX_SALT + 1], root[2 * ULO_SHA256_LEN + 1];

@@ -77,6 +77,9 @@ struct ulo_manifest {
 /* Is @s usable as a published name: 1..64 of [A-Za-z0-9._-], not starting
  * with '.' or '-'. */
 bool ulo_manifest_name_ok(const char *s);
+/* Is @s a file name of the manifest's directory (a name as above, at
+ * most ULO_MANIFEST_FILE_MAX - 1 long)? */
+bool ulo_manifest_file_ok(const char *s);
 
 /* The manifest's text without a signature line, into @buf: its length,
  * or -ENOSPC. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,28 @@ struct ulo_seed {
 	struct ulo_seedmap map;
 	uint64_t available;
 	char path[PATH_MAX];
+	/* Blocks put (rebuilt from a pack), sorted: under @lock. */
+	pthread_mutex_t lock;
+	uint64_t *put_blk;
+	uint8_t *put_data;
+	uint64_t nput, capput;
 };
+
+/* The index of put block @blk, or -1.  Lock held. */
+static int64_t ulo_seed_find_put(const struct ulo_seed *s, uint64_t blk)
+{
+	uint64_t lo = 0, hi = s->nput;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (s->put_blk[mid] < blk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nput && s->put_blk[lo] == blk ? (int64_t)lo : -1;
+}
 
 /* Where new block @blk lies in the old image, if the old cache holds all
  * of it. */
@@ -46,6 +68,7 @@ int ulo_seed_open(const char *path, struct ulo_seedmap *map, struct ulo_seed **o
 	}
 	s->map = *map;
 	memset(map, 0, sizeof(*map));
+	pthread_mutex_init(&s->lock, NULL);
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	ret = ulo_cache_open(&co, &s->old);
 	if (!ret && (!ulo_cache_is_laid_out(s->old) ||
@@ -69,18 +92,89 @@ int ulo_seed_open(const char *path, struct ulo_seedmap *map, struct ulo_seed **o
 bool ulo_seed_has(struct ulo_seed *s, uint64_t blk)
 {
 	uint64_t off;
+	bool put;
 
-	return ulo_seed_where(s, blk, &off);
+	pthread_mutex_lock(&s->lock);
+	put = ulo_seed_find_put(s, blk) >= 0;
+	pthread_mutex_unlock(&s->lock);
+	return put || ulo_seed_where(s, blk, &off);
 }
 
 int ulo_seed_read(struct ulo_seed *s, uint64_t blk, void *buf)
 {
 	uint64_t off, bad;
+	int64_t i;
 
+	pthread_mutex_lock(&s->lock);
+	i = ulo_seed_find_put(s, blk);
+	if (i >= 0)
+		memcpy(buf, s->put_data + (uint64_t)i * s->map.block_size, s->map.block_size);
+	pthread_mutex_unlock(&s->lock);
+	if (i >= 0)
+		return 0;
 	if (!ulo_seed_where(s, blk, &off) ||
 	    ulo_cache_read_checked(s->old, buf, off, s->map.block_size, &bad))
 		return -ENOENT;
 	return 0;
+}
+
+int ulo_seed_read_old(struct ulo_seed *s, uint64_t off, void *buf, size_t len)
+{
+	uint32_t cbs = ulo_cache_block_size(s->old);
+	uint64_t bad;
+
+	if (!len)
+		return 0;
+	if (off + len > s->map.old_size)
+		return -ENOENT;
+	for (uint64_t b = off / cbs; b <= (off + len - 1) / cbs; b++)
+		if (!ulo_cache_present(s->old, b))
+			return -ENOENT;
+	return ulo_cache_read_checked(s->old, buf, off, len, &bad) ? -ENOENT : 0;
+}
+
+int ulo_seed_put(struct ulo_seed *s, uint64_t blk, const void *data)
+{
+	uint32_t bs = s->map.block_size;
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->nput && s->put_blk[s->nput - 1] >= blk) {
+		ret = -EINVAL;
+	} else if (s->nput == s->capput) {
+		uint64_t cap = s->capput ? 2 * s->capput : 256;
+		uint64_t *b = realloc(s->put_blk, cap * sizeof(*b));
+		uint8_t *d = b ? realloc(s->put_data, cap * bs) : NULL;
+
+		if (b)
+			s->put_blk = b;
+		if (d) {
+			s->put_data = d;
+			s->capput = cap;
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	if (!ret) {
+		s->put_blk[s->nput] = blk;
+		memcpy(s->put_data + s->nput * bs, data, bs);
+		s->nput++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret ? ulo_err(ret, "%s: holding block %" PRIu64, s->path, blk) : 0;
+}
+
+const uint64_t *ulo_seed_puts(struct ulo_seed *s, uint64_t *n)
+{
+	*n = s->nput;
+	return s->put_blk;
+}
+
+void ulo_seed_drop_puts(struct ulo_seed *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->nput = 0;
+	pthread_mutex_unlock(&s->lock);
 }
 
 const struct ulo_seedmap *ulo_seed_map(const struct ulo_seed *s)
@@ -109,6 +203,9 @@ int ulo_seed_close(struct ulo_seed *s, bool remove)
 	if (remove && unlink(s->path) < 0 && errno != ENOENT)
 		ret = ulo_errno(-errno, "%s: remove", s->path);
 	ulo_seedmap_free(&s->map);
+	pthread_mutex_destroy(&s->lock);
+	free(s->put_blk);
+	free(s->put_data);
 	free(s);
 	return ret;
 }

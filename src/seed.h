@@ -17,6 +17,7 @@
 #define ULOOP_SEED_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "seedmap.h"
@@ -36,6 +37,21 @@ int ulo_seed_open(const char *path, struct ulo_seedmap *map, struct ulo_seed **o
 int ulo_seed_read(struct ulo_seed *s, uint64_t blk, void *buf);
 /* Would ulo_seed_read() find @blk (without reading it)? */
 bool ulo_seed_has(struct ulo_seed *s, uint64_t blk);
+
+/* Old image bytes [@off, + @len), if the old cache holds them all:
+ * 0 or -ENOENT. */
+int ulo_seed_read_old(struct ulo_seed *s, uint64_t off, void *buf, size_t len);
+
+/*
+ * New data block @blk, rebuilt from a pack (seedpack.h): held in memory
+ * and given by ulo_seed_read() before the map, until ulo_seed_drop_puts()
+ * (once the cache took them).  In rising block order.  0 or -ENOMEM /
+ * -EINVAL (out of order).
+ */
+int ulo_seed_put(struct ulo_seed *s, uint64_t blk, const void *data);
+/* The blocks put, in order (@n of them in *@blks: valid until dropped). */
+const uint64_t *ulo_seed_puts(struct ulo_seed *s, uint64_t *n);
+void ulo_seed_drop_puts(struct ulo_seed *s);
 
 const struct ulo_seedmap *ulo_seed_map(const struct ulo_seed *s);
 const char *ulo_seed_path(const struct ulo_seed *s);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "manifest.h"
 #include "util.h"
 #include "verity.h"
 
@@ -56,8 +57,10 @@ int ulo_seedmap_format(const struct ulo_seedmap *m, char **out, size_t *len)
 	ulo_hex(m->to, ULO_SHA256_LEN, to);
 	n = (size_t)snprintf(t, cap,
 			     ULO_SEEDMAP_MAGIC "\nfrom %s\nto %s\nblock-size %" PRIu32
-			     "\nblocks %" PRIu64 "\nold-size %" PRIu64 "\nruns %" PRIu64 "\n",
-			     from, to, m->block_size, m->blocks, m->old_size, m->nruns);
+			     "\nblocks %" PRIu64 "\nold-size %" PRIu64 "\npack %s %" PRIu64
+			     "\nruns %" PRIu64 "\n",
+			     from, to, m->block_size, m->blocks, m->old_size,
+			     m->pack[0] ? m->pack : "-", m->pack[0] ? m->pack_size : 0, m->nruns);
 	for (uint64_t i = 0; i < m->nruns; i++)
 		n += (size_t)snprintf(t + n, cap - n, "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
 				      m->runs[i].blk, m->runs[i].count, m->runs[i].old_off);
@@ -83,6 +86,30 @@ static bool ulo_seedmap_hash(const char *line, const char *key, uint8_t *h)
 	return !strncmp(line, key, kl) && line[kl] == ' ' &&
 	       strlen(line + kl + 1) == 2 * ULO_SHA256_LEN &&
 	       !ulo_unhex(line + kl + 1, h, ULO_SHA256_LEN);
+}
+
+/* "pack NAME BYTES", or "pack - 0" for none. */
+static bool ulo_seedmap_pack(const char *line, struct ulo_seedmap *m)
+{
+	char name[sizeof(m->pack)];
+	const char *sp = strrchr(line, ' '), *end;
+	size_t n;
+
+	if (strncmp(line, "pack ", 5) || !sp || sp < line + 5)
+		return false;
+	n = (size_t)(sp - (line + 5));
+	if (n >= sizeof(name))
+		return false;
+	memcpy(name, line + 5, n);
+	name[n] = '\0';
+	if (!ulo_parse_u64(sp + 1, &m->pack_size, &end) || *end)
+		return false;
+	if (!strcmp(name, "-"))
+		return !m->pack_size;
+	if (!ulo_manifest_file_ok(name) || !m->pack_size)
+		return false;
+	memcpy(m->pack, name, n + 1);
+	return true;
 }
 
 /* "BLOCK COUNT OFFSET": a run of the map, checked against the header and
@@ -125,7 +152,7 @@ int ulo_seedmap_parse(const char *text, size_t len, const char *what,
 	if (len > ULO_SEEDMAP_MAX_FILE)
 		return ulo_err(-EINVAL, "%s: %zu bytes, larger than any seed map (%u MiB at most)",
 			       what, len, ULO_SEEDMAP_MAX_FILE >> 20);
-	for (lineno = 1; lineno <= 7; lineno++) {
+	for (lineno = 1; lineno <= 8; lineno++) {
 		if (!ulo_next_line(text, len, &pos, line, sizeof(line), &bad)) {
 			why = bad ? "a line too long, with a NUL, or cut short" : "the file ends early";
 			goto refuse;
@@ -157,6 +184,10 @@ int ulo_seedmap_parse(const char *text, size_t len, const char *what,
 		case 6:
 			ok = ulo_seedmap_num(line, "old-size", &out->old_size);
 			why = "not \"old-size\" and a size in bytes";
+			break;
+		case 7:
+			ok = ulo_seedmap_pack(line, out);
+			why = "not \"pack FILE BYTES\" (or \"pack - 0\") with a file of the manifest's directory";
 			break;
 		default:
 			/* Each run takes at least 6 bytes of text: a count

@@ -16,13 +16,16 @@
  *     block-size 4096
  *     blocks 22631              the new image's data blocks
  *     old-size 92696576         the old image's bytes
+ *     pack root-3.from-2.pack 81920    its changed blocks, compressed
  *     runs 3
  *     0 1200 0                  NEW_BLOCK COUNT OLD_BYTE_OFFSET
  *     1203 21000 4931417
  *     ...
  *
  * Runs are sorted and do not overlap; blocks no run names are the ones
- * the new version changed (or the ones publish could not find).  A map is
+ * the new version changed (or the ones publish could not find); the pack
+ * (seedpack.h; "pack - 0": none) holds them for a node that wants them
+ * all.  A map is
  * a hint, never trusted: every block a node takes from its old version is
  * verified against the new version's hash tree before it is used, so a
  * wrong map costs fetches, never a wrong byte.
@@ -51,6 +54,8 @@ struct ulo_seedmap {
 	uint32_t block_size;
 	uint64_t blocks;	/* new image's data blocks */
 	uint64_t old_size;	/* old image's bytes */
+	char pack[96];		/* the pack's file name, "" if none */
+	uint64_t pack_size;
 	struct ulo_seed_run *runs;
 	uint64_t nruns, cap;
 	uint64_t mapped;	/* blocks in all runs */

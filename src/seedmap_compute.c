@@ -186,18 +186,6 @@ int ulo_seedmap_compute(const uint8_t *old, uint64_t old_len, const uint8_t *new
 	return ret;
 }
 
-/* Map @len bytes of @fd read-only into *@out: 0 or -errno, message recorded. */
-static int ulo_rs_map(int fd, uint64_t len, const char *what, void **out)
-{
-	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-
-	if (p == MAP_FAILED)
-		return ulo_errno(-errno, "%s: mmap of %llu bytes", what, (unsigned long long)len);
-	madvise(p, len, MADV_SEQUENTIAL);
-	*out = p;
-	return 0;
-}
-
 int ulo_seedmap_compute_files(int old_fd, const char *old_what, int new_fd,
 			      const char *new_what, uint64_t new_len, uint32_t bs,
 			      struct ulo_seedmap *m)
@@ -211,10 +199,10 @@ int ulo_seedmap_compute_files(int old_fd, const char *old_what, int new_fd,
 	if (!st.st_size || !new_len || new_len % bs)
 		return ulo_err(-EINVAL, "%s, %s: no blocks of %u bytes to compare",
 			       old_what, new_what, bs);
-	ret = ulo_rs_map(old_fd, (uint64_t)st.st_size, old_what, &old);
+	ret = ulo_mmap_ro(old_fd, (uint64_t)st.st_size, old_what, &old);
 	if (ret)
 		return ret;
-	ret = ulo_rs_map(new_fd, new_len, new_what, &new);
+	ret = ulo_mmap_ro(new_fd, new_len, new_what, &new);
 	if (ret) {
 		munmap(old, (size_t)st.st_size);
 		return ret;

@@ -141,6 +141,9 @@ struct ulo_seedmap;
 struct ulo_seed;
 int ulo_source_fetch_seedmap(struct ulo_source *src, const char *old_root_hex,
 			     struct ulo_seedmap *out);
+/* The file @name of a manifest's directory (and its mirrors), opened as
+ * a plain source with the manifest's options (an update's pack). */
+int ulo_source_open_sibling(struct ulo_source *src, const char *name, struct ulo_source **out);
 /* Let a manifest's source take blocks from @seed (it owns it from now
  * on, and closes one it had; on -EINVAL it is closed too). */
 int ulo_source_set_seed(struct ulo_source *src, struct ulo_seed *seed);

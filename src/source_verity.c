@@ -981,3 +981,13 @@ uint64_t ulo_source_seeded_in(struct ulo_source *src, uint64_t off, uint64_t len
 	pthread_rwlock_unlock(&v->seed_lock);
 	return ULO_MIN(n, len);
 }
+
+int ulo_source_open_sibling(struct ulo_source *src, const char *name, struct ulo_source **out)
+{
+	struct ulo_vsrc *v;
+
+	if (src->ops != &ulo_source_verity_ops)
+		return ulo_err(-EINVAL, "%s: not a manifest's version", src->id.location);
+	v = src->priv;
+	return ulo_vsrc_open_file(src->id.location, &v->opts, name, out);
+}

@@ -29,8 +29,11 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "engine.h"
+#include "failpoint.h"
 #include "seed.h"
 #include "seedmap.h"
+#include "seedpack.h"
 #include "source.h"
 #include "util.h"
 
@@ -149,6 +152,7 @@ int ulo_update_prepare(const char *cache, struct ulo_source *src, struct ulo_upd
 			ret = ulo_update_rename(cache, seedp);
 			if (ret)
 				return ret;
+			ulo_failpoint("update-next-half");
 		}
 		ret = ulo_update_rename(nextp, cache);
 		if (ret)
@@ -165,6 +169,7 @@ int ulo_update_prepare(const char *cache, struct ulo_source *src, struct ulo_upd
 				ulo_seedmap_free(&map);
 				return ret;
 			}
+			ulo_failpoint("update-seed-renamed");
 			has_map = true;
 		} else if (ret != -ENOENT) {
 			snprintf(out->note, sizeof(out->note), "no update from the version on the flash: %s",
@@ -224,4 +229,84 @@ int ulo_update_stage(const char *cache, struct ulo_source *src, char *next,
 		snprintf(note, cap, "%" PRIu64 " of %" PRIu64 " blocks of the new version are taken from %s",
 			 ulo_seed_available(*seed), ulo_seed_map(*seed)->blocks, cache);
 	return 0;
+}
+
+struct ulo_update_flush {
+	struct ulo_engine *e;
+	struct ulo_seed *seed;
+	uint64_t per, dbs, blocks;
+};
+
+/* The blocks put so far into the cache: their leaves queued whole. */
+static int ulo_update_flush(void *ctx)
+{
+	struct ulo_update_flush *f = ctx;
+	uint64_t n, q, last = UINT64_MAX;
+	const uint64_t *blk = ulo_seed_puts(f->seed, &n);
+	int ret = 0;
+
+	for (uint64_t i = 0; !ret && i < n; i++) {
+		uint64_t g = blk[i] / f->per;
+
+		if (g == last)
+			continue;
+		last = g;
+		ret = ulo_engine_prefetch(f->e, g * f->per * f->dbs,
+					  ULO_MIN(f->per, f->blocks - g * f->per) * f->dbs, &q);
+	}
+	if (!ret)
+		ret = ulo_engine_drain(f->e);
+	ulo_seed_drop_puts(f->seed);
+	ulo_failpoint("update-pack-flush");
+	return ret;
+}
+
+static void ulo_update_pace(void *ctx, uint64_t bytes)
+{
+	struct ulo_update_flush *f = ctx;
+
+	ulo_engine_pace(f->e, bytes);
+}
+
+int ulo_update_apply_pack(struct ulo_engine *e, struct ulo_cache *cache,
+			  struct ulo_source *src, uint64_t *blocks)
+{
+	struct ulo_seed *seed = ulo_source_seed(src);
+	const struct ulo_seedmap *m;
+	struct ulo_verity_info vi;
+	struct ulo_update_flush f;
+	struct ulo_source *pack;
+	uint64_t at = 0, cbs;
+	int ret;
+
+	*blocks = 0;
+	if (!seed || !cache || ulo_source_verity_info(src, &vi) || !ulo_seed_map(seed)->pack[0])
+		return -ENOENT;
+	m = ulo_seed_map(seed);
+	cbs = ulo_cache_block_size(cache);
+	/* A fresh update only: none of the changed blocks cached yet. */
+	for (uint64_t i = 0; i <= m->nruns; i++) {
+		uint64_t end = i < m->nruns ? m->runs[i].blk : m->blocks;
+
+		for (uint64_t d = at; d < end; d++)
+			if (ulo_cache_present(cache, d * m->block_size / cbs))
+				return -ENOENT;
+		if (i < m->nruns)
+			at = m->runs[i].blk + m->runs[i].count;
+	}
+	ret = ulo_source_open_sibling(src, m->pack, &pack);
+	if (ret)
+		return ret;
+	if (pack->id.size != m->pack_size) {
+		ret = ulo_err(-EINVAL, "%s: %" PRIu64 " bytes, the seed map says %" PRIu64,
+			      pack->id.location, pack->id.size, m->pack_size);
+	} else {
+		f = (struct ulo_update_flush){ .e = e, .seed = seed, .dbs = vi.data_block_size,
+					       .per = vi.hash_block_size / ULO_SHA256_LEN,
+					       .blocks = m->blocks };
+		ret = ulo_seedpack_apply(pack, seed, ulo_update_flush, ulo_update_pace, &f, blocks);
+		ulo_seed_drop_puts(seed);
+	}
+	ulo_source_close(pack);
+	return ret;
 }

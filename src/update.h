@@ -63,4 +63,20 @@ int ulo_update_prepare(const char *cache, struct ulo_source *src, struct ulo_upd
 int ulo_update_stage(const char *cache, struct ulo_source *src, char *next,
 		     struct ulo_seed **seed, char *note, size_t cap);
 
+/*
+ * An update's changed blocks from its pack (seedpack.h), for a node that
+ * wants them all (a hydration, staging, attach --hydrate): when the seed
+ * of @src names a pack and @cache holds none of the blocks it carries
+ * yet (a resumed update fetches what is left one range at a time), it is
+ * fetched, its blocks rebuilt, and taken into the cache through @e a few
+ * thousand at a time, whole leaves of the tree, so that each block is
+ * checked against the tree like any other.  *@blocks gets the blocks
+ * rebuilt.  0; -ENOENT if there is no pack to use; or -errno, message
+ * recorded (the blocks are then fetched the usual way).
+ */
+struct ulo_engine;
+struct ulo_cache;
+int ulo_update_apply_pack(struct ulo_engine *e, struct ulo_cache *cache,
+			  struct ulo_source *src, uint64_t *blocks);
+
 #endif

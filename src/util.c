@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -333,4 +334,15 @@ bool ulo_parse_u64(const char *s, uint64_t *out, const char **end)
 		return false;
 	*end = e;
 	return true;
+}
+
+int ulo_mmap_ro(int fd, uint64_t len, const char *what, void **out)
+{
+	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+
+	if (p == MAP_FAILED)
+		return ulo_errno(-errno, "%s: mmap of %llu bytes", what, (unsigned long long)len);
+	madvise(p, len, MADV_SEQUENTIAL);
+	*out = p;
+	return 0;
 }

@@ -67,6 +67,9 @@ int ulo_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* @p and @q name the same block device (its rdev) or the same file (its
  * device and inode); if either cannot be stat()ed, the same string. */
 bool ulo_same_file(const char *p, const char *q);
+/* Map @len bytes of @fd read-only, for a sequential read, into *@out:
+ * 0 or -errno with the message recorded (naming @what). */
+int ulo_mmap_ro(int fd, uint64_t len, const char *what, void **out);
 /* Write @len zero bytes at @off (allocating them, unlike a hole): 0 or -errno. */
 int ulo_pwrite_zeros(int fd, uint64_t off, uint64_t len);
 /* True if the @n bytes at @p are all zero. */

@@ -4,10 +4,11 @@
 # build-deps.sh - install the distribution's build dependencies of uloop
 # other than libcurl (tools/build-curl.sh builds that one): libblkid's
 # static archive and headers (src/devsig.c asks it for signatures before a
-# cache is laid out over a device).  Skips what is there; Debian/Ubuntu.
+# cache is laid out over a device) and libzstd's (src/seedpack.c: an
+# update's changed blocks, compressed).  Skips what is there; Debian/Ubuntu.
 set -eu
 
-need="libblkid-dev:blkid/blkid.h"
+need="libblkid-dev:blkid/blkid.h libzstd-dev:zstd.h"
 missing=""
 for pair in $need; do
 	pkg=${pair%%:*}

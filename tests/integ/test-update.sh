@@ -43,8 +43,9 @@ start_nginx one "$D"
 url="http://127.0.0.1:$one_http/root.uloop"
 field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" | head -n 1; }
 hydrate() { $U hydrate "$@" --no-progress; }
-# Bytes of the image and tree files fetched since the log was emptied.
-fetched() { awk '$2 ~ /^\/root-[0-9]+\.(img|verity)$/ && $3 != "bytes=0-0" { n += $NF } END { print n + 0 }' "$one_log"; }
+# Bytes of a version's files (image, tree, seed map, pack) fetched since
+# the log was emptied.
+fetched() { awk '$2 ~ /^\/root-[0-9]+\./ && $3 != "bytes=0-0" { n += $NF } END { print n + 0 }' "$one_log"; }
 
 hydrate "$url" --cache "$T/c1" >/dev/null || fail "hydrate v1"
 $U publish "$T/v2.sqfs" "$D" --name root >"$T/pub2" || fail "publish v2"
@@ -53,7 +54,7 @@ grep -q "^seed map from version 1: [0-9]* of [0-9]* blocks found in it" "$T/pub2
 grep -q "^seed 1 $root1 root-2.from-1.seed\$" "$D/root.uloop" ||
 	fail "the manifest names no seed map from version 1: $(cat "$D/root.uloop")"
 blocks=$(sed -n 's/^blocks //p' "$D/root-2.from-1.seed")
-mapped=$(awk 'NR > 7 { n += $2 } END { print n }' "$D/root-2.from-1.seed")
+mapped=$(awk 'NR > 8 { n += $2 } END { print n }' "$D/root-2.from-1.seed")
 changed=$(((blocks - mapped) * 4096))
 echo "v2: $blocks blocks, $mapped in version 1 ($(grep -c '' "$D/root-2.from-1.seed") lines of map), $changed bytes changed"
 [ $((mapped * 100 / blocks)) -ge 85 ] || fail "the map found only $mapped of $blocks blocks"
@@ -73,7 +74,10 @@ grep -q "update from the version on the flash (root hash $(echo "$root1" | cut -
 got=$(fetched)
 echo "seeded hydrate: fetched $got bytes (changed blocks: $changed, tree: $tree2, image: $(fsize "$D/root-2.img"))"
 [ "$got" -le $((changed + tree_max)) ] || fail "fetched $got bytes for $changed changed: $(cat "$one_log")"
-[ "$(field seeded_bytes <"$T/j")" = $((mapped * 4096)) ] || fail "seeded_bytes is not the map's: $(cat "$T/j")"
+# Every block is the old version's or rebuilt from the pack.
+[ "$(field seeded_bytes <"$T/j")" = $((blocks * 4096)) ] || fail "seeded_bytes is not the image: $(cat "$T/j")"
+grep -q ' /root-2.from-1.pack ' "$one_log" || fail "the pack was not used: $(cat "$one_log")"
+! grep ' /root-2.img ' "$one_log" | grep -qv 'bytes=0-0 ' || fail "image blocks fetched beside the pack: $(cat "$one_log")"
 [ "$(field verify_failures <"$T/j")" = 0 ] || fail "verification failures: $(cat "$T/j")"
 [ ! -e "$T/c.seed" ] || fail "the old version's cache was not removed after a complete hydrate"
 $U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "the updated cache is not version 2"
@@ -92,22 +96,35 @@ $U check "$T/c" --source "$url" >/dev/null || fail "check after a lazy read fail
 $U check "$T/c.seed" >/dev/null || fail "the seed does not check out"
 echo "ok: lazy read, $lazy bytes fetched for 2 MiB"
 
-# 3. kill -9 in the middle of a seeded hydrate.
+# 3. A crash at each step of an update (failpoints: SIGKILL there), and
+# kill -9 at a moment of its own: both files check out, the next run
+# finishes, nothing is left behind.
+after_crash() {	# after_crash WHAT
+	for f in "$T/c" "$T/c.seed"; do
+		[ -e "$f" ] || continue
+		$U check "$f" >/dev/null || fail "$1: $f does not check out"
+	done
+	[ ! -e "$T/c.seed" ] || $U info "$T/c.seed" | grep -q "$root1" || fail "$1: the seed is not version 1"
+	hydrate "$url" --cache "$T/c" >/dev/null 2>"$T/err" || fail "$1: the next run failed: $(cat "$T/err")"
+	$U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "$1: not version 2 after"
+	[ ! -e "$T/c.seed" ] || fail "$1: the seed was not removed after"
+}
+for fp in update-seed-renamed update-pack-flush update-seed-retire; do
+	cp "$T/c1" "$T/c"
+	rm -f "$T/c.seed"
+	ULOOP_FAILPOINT=$fp $ULOOP_FP hydrate "$url" --cache "$T/c" --no-progress >/dev/null 2>&1 &&
+		fail "failpoint $fp was not reached"
+	after_crash "crash at $fp"
+done
 cp "$T/c1" "$T/c"
-rm -f "$T/c.seed"
 $U hydrate "$url" --cache "$T/c" --no-progress --rate 16K --connections 1 >/dev/null 2>&1 &
 pid=$!
 sleep 1
 kill -9 $pid
 wait $pid 2>/dev/null || :
-[ -e "$T/c.seed" ] || fail "killed hydrate: no seed left"
-$U check "$T/c" --source "$url" >/dev/null || fail "killed hydrate: the new cache does not check out"
-$U check "$T/c.seed" >/dev/null || fail "killed hydrate: the seed does not check out"
-$U info "$T/c.seed" | grep -q "$root1" || fail "killed hydrate: the seed is not version 1"
-hydrate "$url" --cache "$T/c" >/dev/null 2>"$T/err" || fail "hydrate after kill -9 failed: $(cat "$T/err")"
-$U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "after kill -9: not version 2"
-[ ! -e "$T/c.seed" ] || fail "after kill -9: the seed was not removed"
-echo "ok: kill -9 in a seeded hydrate"
+[ -e "$T/c.seed" ] || fail "killed hydrate: no seed left (it ended before the kill?)"
+after_crash "kill -9"
+echo "ok: crashes in a seeded hydrate"
 
 # 4. Staging beside a cache in use; then the next start.
 cp "$T/c1" "$T/c"
@@ -140,15 +157,27 @@ hydrate "$url" --cache "$T/c" >/dev/null 2>&1 || fail "the start after a killed 
 $U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "after a killed staging: not version 2"
 [ ! -e "$T/c.next" ] && [ ! -e "$T/c.seed" ] || fail "killed staging: files left: $(ls "$T")"
 echo "ok: killed staging resumed"
+# A crash between the switch's two renames.
+cp "$T/c1" "$T/c"
+hydrate "$url" --cache "$T/c" --seed >/dev/null 2>&1 || fail "staging again failed"
+ULOOP_FAILPOINT=update-next-half $ULOOP_FP hydrate "$url" --cache "$T/c" --no-progress >/dev/null 2>&1 &&
+	fail "failpoint update-next-half was not reached"
+[ ! -e "$T/c" ] && [ -e "$T/c.next" ] && [ -e "$T/c.seed" ] || fail "update-next-half: not between the renames: $(ls "$T")"
+: >"$one_log"
+hydrate "$url" --cache "$T/c" >/dev/null 2>&1 || fail "the start after update-next-half failed"
+[ "$(fetched)" = 0 ] || fail "after update-next-half: $(fetched) bytes fetched"
+$U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "after update-next-half: not version 2"
+echo "ok: a crash inside the switch"
 
 # 5. A lying map (every run pointed one byte off): right bytes, more fetched.
 cp "$D/root-2.from-1.seed" "$T/map.good"
-awk 'NR > 7 { $3 = $3 + 1 } { print }' "$T/map.good" >"$D/root-2.from-1.seed"
+awk 'NR > 8 { $3 = $3 + 1 } { print }' "$T/map.good" >"$D/root-2.from-1.seed"
 cp "$T/c1" "$T/c"
 : >"$one_log"
 hydrate "$url" --cache "$T/c" --json >"$T/j" 2>/dev/null || fail "hydrate with a lying map failed"
 $U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "a lying map made a wrong cache"
-[ "$(field seeded_bytes <"$T/j")" = 0 ] || fail "a lying map's blocks were taken: $(cat "$T/j")"
+# (The pack's own blocks are right: they verify and are kept.)
+[ "$(field seeded_bytes <"$T/j")" -le "$changed" ] || fail "a lying map's blocks were taken: $(cat "$T/j")"
 [ "$(field verify_failures <"$T/j")" = 0 ] || fail "the server was blamed for the map"
 echo "ok: a lying map: $(fetched) bytes fetched, nothing wrong kept"
 # A map that does not parse: a cold start, said so.

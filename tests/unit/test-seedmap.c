@@ -161,6 +161,15 @@ static void test_round_trip(void)
 	CHECK_EQ(back.blocks, 1000);
 	CHECK_EQ(back.old_size, m.old_size);
 	CHECK(!memcmp(back.from, m.from, 32) && !memcmp(back.to, m.to, 32));
+	CHECK_EQ(back.pack[0], 0);
+	ulo_seedmap_free(&back);
+	free(text);
+	strcpy(m.pack, "root-2.from-1.pack");
+	m.pack_size = 12345;
+	CHECK_EQ(ulo_seedmap_format(&m, &text, &len), 0);
+	CHECK_EQ(ulo_seedmap_parse(text, len, "s", &back), 0);
+	CHECK(!strcmp(back.pack, "root-2.from-1.pack"));
+	CHECK_EQ(back.pack_size, 12345);
 	CHECK_EQ(ulo_seedmap_find(&back, 14, &off), 0);
 	CHECK_EQ(off, 14 * BS);
 	CHECK_EQ(ulo_seedmap_find(&back, 119, &off), 0);
@@ -206,16 +215,20 @@ static void test_refused(void)
 	refused("block-size 4096", "block-size 4000", "line 4");
 	refused("blocks 1000", "blocks 0", "line 5");
 	refused("old-size ", "old-size -", "line 6");
+	refused("pack - 0", "pack -", "line 7: not \"pack FILE BYTES\"");
+	refused("pack - 0", "pack - 5", "line 7");
+	refused("pack - 0", "pack ../x 5", "line 7");
+	refused("pack - 0", "pack x.pack 0", "line 7");
 	refused("runs 42", "runs 43", "the file ends early");
-	refused("runs 42", "runs 99999999", "line 7: not \"runs\" and a count the file can hold");
+	refused("runs 42", "runs 99999999", "line 8: not \"runs\" and a count the file can hold");
 	refused("runs 42", "runs 41", "more after the last run");
-	refused("0 15 0\n", "0 0 0\n", "line 8: a run of no blocks");
-	refused("0 15 0\n", "0 15\n", "line 8: not \"BLOCK COUNT OFFSET\"");
-	refused("0 15 0\n", "0 15 0 \n", "line 8: not \"BLOCK COUNT OFFSET\"");
-	refused("20 100 ", "10 100 ", "line 9: out of order, or overlapping");
-	refused("20 100 ", "20 1000 ", "line 9: blocks past the new image's end");
-	refused("20 100 122897", "20 100 3932160", "line 9: bytes past the old image's end");
-	refused("278 1 159744\n", "278 1 159744", "line 49: a line too long, with a NUL, or cut short");
+	refused("0 15 0\n", "0 0 0\n", "line 9: a run of no blocks");
+	refused("0 15 0\n", "0 15\n", "line 9: not \"BLOCK COUNT OFFSET\"");
+	refused("0 15 0\n", "0 15 0 \n", "line 9: not \"BLOCK COUNT OFFSET\"");
+	refused("20 100 ", "10 100 ", "line 10: out of order, or overlapping");
+	refused("20 100 ", "20 1000 ", "line 10: blocks past the new image's end");
+	refused("20 100 122897", "20 100 3932160", "line 10: bytes past the old image's end");
+	refused("278 1 159744\n", "278 1 159744", "line 50: a line too long, with a NUL, or cut short");
 }
 
 int main(void)
