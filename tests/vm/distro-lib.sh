@@ -30,9 +30,8 @@
 #                             "warm": the whole boot, its shutdown
 #                             included, fetched no image bytes (the boot
 #                             before committed everything it fetched, its
-#                             shutdown's reads too), and the root's unit
-#                             came no later than the boot before's (with
-#                             DISTRO_SLACK % for a busy host).
+#                             shutdown's reads too); its time is printed
+#                             (bench/boot.sh measures speed, not a test).
 
 # The initramfs prints "uloop: root image on DEV, daemon pid N" (the boot
 # library's line, in every flavour); the root reports the PID it sees as
@@ -167,8 +166,10 @@ distro_boot() {
 		image_fetches "$T/$_n.all" >"$T/$_n.fetches"
 		[ ! -s "$T/$_n.fetches" ] ||
 			{ cat "$T/$_n.fetches"; fail "$_n: the warm boot fetched image bytes: $(body_bytes "$T/$_n.fetches") bytes in $(wc -l <"$T/$_n.fetches") requests (its shutdown's included)"; }
-		awk -v w="$_unit" -v c="$DISTRO_PREV_UNIT" -v s="${DISTRO_SLACK:-25}" 'BEGIN { exit !(w <= c * (1 + s / 100)) }' ||
-			fail "$_n: the warm boot is slower: its unit at $_unit s of uptime, the boot before's at $DISTRO_PREV_UNIT s"
+		# Its speed is bench/boot.sh's to measure: under TCG a guest's
+		# uptime follows the host's load, so a test comparing two boots'
+		# times fails on a busy host with nothing wrong (it did).
+		echo "$_n: warm boot's unit at $_unit s of uptime (the boot before's at $DISTRO_PREV_UNIT s)"
 	fi
 	echo "$_n: ok: the unit at $_unit s of uptime, $(( $(date +%s) - _s )) s wall, $_bytes bytes in $_req requests ($_all with the shutdown), daemon pid $_ipid before and after switch_root, systemctl $_verb, cache committed"
 	DISTRO_PREV_UNIT=$_unit
