@@ -13,6 +13,8 @@
 #                     alone on a demo image
 #   make bench        benchmarks (ratios against peers measured in the same run)
 #   make bench-peers  uloop next to httpfs2, nbdkit curl+cache and httpdirfs
+#   make bench-update an image update next to zsync and casync (root; the
+#                     image pairs are built once, about 2 min)
 #                     on this host: boot-like, sequential and random reads
 #                     of one squashfs from nginx on 127.0.0.1 (root; about
 #                     10 min; not part of check; bench/README)
@@ -88,7 +90,7 @@ U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(HTTP_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
-.PHONY: all static check check-unit check-integ check-vm demo demo-engine bench bench-peers bench-boot install \
+.PHONY: all static check check-unit check-integ check-vm demo demo-engine bench bench-peers bench-boot bench-update install \
 	clean fuzz \
 	test-bins deps-check
 
@@ -221,6 +223,12 @@ bench: all static $(B)/bench/randread $(B)/kmod/uloopd-test
 # uloop side by side with its peers, on the host (FUSE files, loop devices).
 bench-peers: all $(B)/bench/randread
 	bench/peers.sh
+
+# Image updates side by side with zsync and casync (bench/update.sh).
+bench-update: all
+	@command -v zsync >/dev/null && command -v casync >/dev/null || \
+		apt-get install -y -qq --no-install-recommends zsync casync curl >/dev/null
+	bench/update.sh
 
 # Diskless boots in QEMU, side by side with a local disk and RAM.
 bench-boot: deps-check all static

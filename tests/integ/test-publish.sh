@@ -58,10 +58,11 @@ echo "version 2: version 1's files untouched"
 	while [ ! -e "$T/stop" ]; do
 		cp "$D/root.uloop" "$T/seen" 2>/dev/null || continue
 		[ "$(head -n 1 "$T/seen")" = "uloop-manifest 1" ] &&
-			tail -n 1 "$T/seen" | grep -q '^hash-tree root-[0-9]*\.verity$' ||
+			tail -n 1 "$T/seen" | grep -Eq '^(hash-tree root-[0-9]+\.verity|seed [0-9]+ [0-9a-f]{64} root-[0-9]+\.from-[0-9]+\.seed)$' ||
 			{ echo "torn manifest:"; cat "$T/seen"; } >>"$T/reader.err"
-		v=$(sed -n 's/^image //p' "$T/seen")
-		[ -e "$D/$v" ] || echo "manifest names missing $v" >>"$T/reader.err"
+		for v in $(sed -n 's/^image //p; s/^seed [0-9]* [0-9a-f]* //p' "$T/seen"); do
+			[ -e "$D/$v" ] || echo "manifest names missing $v" >>"$T/reader.err"
+		done
 	done
 ) &
 reader=$!

@@ -187,6 +187,25 @@ hydrate "$url" --cache "$T/c" >/dev/null 2>"$T/err" || fail "hydrate with a brok
 grep -q "no update from the version on the flash: .*root-2.from-1.seed: line 2" "$T/err" ||
 	fail "a broken map was not named: $(cat "$T/err")"
 cp "$T/map.good" "$D/root-2.from-1.seed"
+# A damaged pack: a byte flipped (zstd's checksum or the tree refuses it),
+# or cut short: said so, the blocks fetched one range at a time.
+cp "$D/root-2.from-1.pack" "$T/pack.good"
+for damage in flip cut; do
+	cp "$T/pack.good" "$D/root-2.from-1.pack"
+	n=$(fsize "$T/pack.good")
+	if [ $damage = flip ]; then
+		printf '\377' | dd of="$D/root-2.from-1.pack" bs=1 seek=$((n / 2)) conv=notrunc 2>/dev/null
+	else
+		head -c $((n / 2)) "$T/pack.good" >"$D/root-2.from-1.pack"
+	fi
+	cp "$T/c1" "$T/c"
+	hydrate "$url" --cache "$T/c" >/dev/null 2>"$T/err" || fail "hydrate with a $damage pack failed: $(cat "$T/err")"
+	grep -q "root-2.from-1.pack: .*; its blocks are fetched one range at a time" "$T/err" ||
+		fail "a $damage pack was not named: $(cat "$T/err")"
+	$U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "a $damage pack made a wrong cache"
+done
+cp "$T/pack.good" "$D/root-2.from-1.pack"
+echo "ok: damaged packs"
 
 # 6. A version that shares nothing, then the old image again (downgrade).
 make_image "$T/other" $((3 * 1024 * 1024))
