@@ -66,6 +66,13 @@ static void status_line(const char *json)
 	else
 		printf("  cache:  none\n");
 	printf("  fetched: %s bytes\n", fetched[0] ? fetched : "0");
+	{
+		char seeded[32];
+
+		ulo_runstate_field(json, "seeded_bytes", seeded, sizeof(seeded));
+		if (seeded[0] && strcmp(seeded, "0"))
+			printf("  update: %s bytes taken from the older version on the flash\n", seeded);
+	}
 	ulo_runstate_field(json, "root_hash", root, sizeof(root));
 	if (root[0]) {
 		char name[80], ver[32], bad[32], what[160] = "";

@@ -105,6 +105,7 @@ struct ulo_engine {
 
 	pthread_mutex_t rate_lock;
 	uint64_t rate_next_ns;	/* rate_lock */
+	uint64_t last_demand_ns;	/* the last ulo_engine_read() (atomic) */
 
 	struct ulo_stats st;	/* atomics */
 };
@@ -267,6 +268,11 @@ static void ulo_rate_wait(struct ulo_engine *e, size_t len)
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 	}
+}
+
+uint64_t ulo_engine_last_demand_ns(struct ulo_engine *e)
+{
+	return __atomic_load_n(&e->last_demand_ns, __ATOMIC_RELAXED);
 }
 
 void ulo_engine_pace(struct ulo_engine *e, uint64_t bytes)
@@ -701,6 +707,7 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 			       e->src->id.location, len, off, e->image_size);
 	if (!len)
 		return 0;
+	__atomic_store_n(&e->last_demand_ns, ulo_now_ns(), __ATOMIC_RELAXED);
 	if (e->rec.unit)
 		ulo_profile_rec_note(&e->rec, off >> e->shift,
 				     ((off + len - 1) >> e->shift) - (off >> e->shift) + 1);

@@ -83,6 +83,10 @@ int ulo_engine_profile(struct ulo_engine *e, struct ulo_profile *out);
 /* Bumps whenever the recorded profile grows. */
 uint64_t ulo_engine_profile_generation(struct ulo_engine *e);
 
+/* When the last demand read (ulo_engine_read) came, on ulo_now_ns()'s
+ * clock; 0 if none yet. */
+uint64_t ulo_engine_last_demand_ns(struct ulo_engine *e);
+
 /* Wait until the rate limit (opts.rate) allows @bytes more fetched
  * outside the engine (an update's pack); at once without one. */
 void ulo_engine_pace(struct ulo_engine *e, uint64_t bytes);

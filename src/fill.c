@@ -32,6 +32,11 @@
  * queued whole (its missing blocks fetched, its hash block computed):
  * 16 blocks of 4 KiB cost what 16 leaf hash blocks would. */
 #define ULO_FILL_SEED_GAP 16
+/* The older version's blocks are copied while the device has had no
+ * demand read for this long: a boot's reads take them from the seed
+ * anyway, and the copy (a read, a SHA-256 and a write per block) would
+ * take the CPU from the boot. */
+#define ULO_FILL_SEED_IDLE_NS (300 * 1000000ull)
 
 struct ulo_fill {
 	struct ulo_engine *e;
@@ -248,6 +253,20 @@ static int ulo_fill_hydrate(struct ulo_fill *f)
 	return ret;
 }
 
+/* Wait until the device has been idle ULO_FILL_SEED_IDLE_NS: true if
+ * stopped meanwhile. */
+static bool ulo_fill_wait_idle(struct ulo_fill *f)
+{
+	for (;;) {
+		uint64_t now = ulo_now_ns(), last = ulo_engine_last_demand_ns(f->e);
+
+		if (now - last >= ULO_FILL_SEED_IDLE_NS || last > now)
+			return ulo_fill_stopping(f);
+		if (ulo_fill_sleep_until(f, last + ULO_FILL_SEED_IDLE_NS))
+			return true;
+	}
+}
+
 /* Queue leaf @g's blocks the seed has (all of the leaf when it lacks
  * few).  0 or the engine's error. */
 static int ulo_fill_seed_leaf(struct ulo_fill *f, struct ulo_seed *seed, uint64_t g,
@@ -294,7 +313,7 @@ static int ulo_fill_seed(struct ulo_fill *f)
 	per = vi.hash_block_size / ULO_SHA256_LEN;
 	ulo_fill_set(f, ULO_FILL_SEED);
 	/* All of the version is wanted: its changed blocks compressed. */
-	if (f->o.hydrate && f->o.apply_pack) {
+	if (f->o.hydrate && f->o.apply_pack && !ulo_fill_wait_idle(f)) {
 		uint64_t n;
 		int r = f->o.apply_pack(f->e, f->c, src, &n);
 
@@ -308,6 +327,8 @@ static int ulo_fill_seed(struct ulo_fill *f)
 			if (g == last)
 				continue;
 			last = g;
+			if (ulo_fill_wait_idle(f))
+				goto drain;
 			ret = ulo_fill_seed_leaf(f, seed, g, per, vi.data_block_size);
 			if (ret || ulo_fill_stopping(f))
 				goto drain;

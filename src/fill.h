@@ -16,7 +16,9 @@
  * Before both, an update (a seed: seed.h) copies what the new version
  * shares with the older one on the flash: the seed's blocks are queued
  * like a hydration's, the source reads them locally and checks them, and
- * once all are in the cache the older version's file is removed.  A leaf
+ * once all are in the cache the older version's file is removed.  It
+ * works while the device is idle (ULO_FILL_SEED_IDLE_NS without a demand
+ * read): the boot's own reads take their blocks from the seed anyway.  A leaf
  * of the tree with few blocks the seed lacks (ULO_FILL_SEED_GAP) is
  * queued whole, so that its leaf hash block is computed, not fetched:
  * the few blocks fetched are the changed ones, wanted anyway.
