@@ -24,20 +24,13 @@ U=$top/build/uloop
 MiB=${BENCH_MIB:-1024}
 RUNS=${RUNS:-3}
 d=$(mktemp -d /tmp/uloop-bench.XXXXXX)
+T=$d
 trap 'rm -rf "$d"' EXIT
 
 head -c $((MiB * 1048576)) /dev/urandom >"$d/img"
 cat "$d/img" >/dev/null
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-timeit() {	# timeit CMD...: seconds (earlier runs' writeback settled first)
-	sync
-	s=$(now)
-	"$@" >/dev/null 2>&1
-	e=$(now)
-	echo "$s $e" | awk '{ printf "%.4f\n", $2 - $1 }'
-}
+. "$(dirname "$0")/timing.sh"
 do_cat() { dd if="$d/img" of=/dev/null bs=1M status=none; }
 do_dd() { rm -f "$d/copy"; dd if="$d/img" of="$d/copy" bs=1M conv=fsync status=none; }
 do_hydrate() { rm -f "$d/c"; "$U" hydrate "$d/img" --cache "$d/c" --no-progress "$@"; }
@@ -57,7 +50,6 @@ tc=$(median <"$d/t.cat"); td=$(median <"$d/t.dd")
 th=$(median <"$d/t.h4"); th1=$(median <"$d/t.h1")
 tr=$(median <"$d/t.raw"); te=$(median <"$d/t.exp")
 mbs() { echo "$MiB $1" | awk '{ printf "%.0f", $1 / $2 }'; }
-ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
 
 echo "file-fill: $MiB MiB image in the page cache, median of $RUNS runs"
 printf '%-36s %10s %10s %12s\n' "" "seconds" "MiB/s" "vs dd+fsync"

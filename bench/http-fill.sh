@@ -34,13 +34,7 @@ make_cert "$T/pki" localhost "DNS:localhost,IP:127.0.0.1"
 start_nginx b "$T/www" "$T/pki/localhost.pem" "$T/pki/localhost.key"
 CA=$T/pki/ca.pem
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-timeit() {	# timeit CMD...: seconds; CMD's status
-	sync; s=$(now); _rc=0; "$@" >/dev/null 2>&1 || _rc=$?; e=$(now)
-	echo "$s $e" | awk '{ printf "%.4f\n", $2 - $1 }'
-	return $_rc
-}
+. "$(dirname "$0")/timing.sh"
 # curl fails on an HTTP error too (-f); its status, which the pipe into
 # dd drops, is kept in a file: a failed curl is not a fast one.
 curl_get() {
@@ -55,7 +49,6 @@ ulo_get_portable() {
 	ULOOP_SHA256_PORTABLE=1 "$U" hydrate "$1" --cache "$T/c" --ca "$CA" --no-progress
 }
 mbs() { echo "$MiB $1" | awk '{ printf "%.0f", $1 / $2 }'; }
-ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
 
 printf 'http-fill: %s MiB image, nginx on 127.0.0.1, median of %s runs\n\n' "$MiB" "$RUNS"
 printf '%-28s %9s %9s %9s %9s %8s\n' "fill" "curl s" "curl MB/s" "uloop s" "uloop MB/s" "ratio"

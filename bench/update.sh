@@ -41,13 +41,7 @@ W=$T/www
 mkdir -p "$W"
 start_nginx u "$W"
 base="http://127.0.0.1:$u_http"
-now() { date +%s.%N; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-# Seconds CMD takes (its output dropped); fails with it.
-timeit() {
-	s=$(now); "$@" >/dev/null 2>"$T/cmd.err" || { cat "$T/cmd.err" >&2; return 1; }; e=$(now)
-	echo "$s $e" | awk '{ printf "%.3f\n", $2 - $1 }'
-}
+. "$(dirname "$0")/timing.sh"
 logbytes() { awk '{ n += $NF } END { print n + 0 }' "$u_log"; }
 mib() { echo "$1" | awk '{ printf "%.2f", $1 / 1048576 }'; }
 
