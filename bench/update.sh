@@ -24,7 +24,9 @@
 # the whole new version to a file (zsync, casync, curl) or the cache
 # (uloop).  "ideal" is the new version's 4 KiB blocks found nowhere in
 # the old one (publish's search).  Goal: uloop <= min(zsync, casync) in
-# bytes on every pair.  Root (the pairs need chroot and a loop mount).
+# bytes on every pair.  Then the boot after an update against a warm
+# boot (below).  Root (the pairs need chroot and a loop mount; the boot,
+# FUSE and a loop device).
 set -eu
 
 ULOOP_TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -91,6 +93,9 @@ for pair in ${BENCH_PAIRS:-a b c}; do
 		done
 		median <"$T/t" >"$T/s.$tool"
 	done
+	cp "$T/c1" "$T/c1.$pair"	# version 1 whole, for the boot below
+	cp "$T/c" "$T/c2.$pair"		# version 2 whole (the last uloop run)
+	echo "$ideal" >"$T/ideal.$pair"
 	best=$(cat "$T/b.zsync" "$T/b.casync" | sort -n | head -n 1)
 	ratio=$(echo "$(cat "$T/b.uloop") $best" | awk '{ printf "%.2f", $1 / $2 }')
 	[ "$(cat "$T/b.uloop")" -le "$best" ] || goal=missed
@@ -106,3 +111,47 @@ echo "pairs: a = ext4, libc6 and libc-bin upgraded in place; b = squashfs, 1% of
 echo "       c = squashfs of a Debian root, $(wc -l <"$P/upgraded") packages upgraded ($(sed 's/_.*//' "$P/upgraded" | tr '\n' ' '))"
 [ -n "${BENCH_KEEP_LOGS:-}" ] && cp "$T"/log.* "$BENCH_KEEP_LOGS/"
 echo "goal (uloop fetches no more than zsync or casync on every pair): $goal"
+
+# The boot after an update: every file of version 2 read through the
+# device (attach --transport fuse, the image mounted read-only, the page
+# cache dropped first), from the attach on: warm (a cache of version 2),
+# update (a cache of version 1: the seed), and the time one curl takes to
+# fetch as many bytes as the update changed.  Goal: update <= warm + fetch.
+boot_read() {	# boot_read PAIR CACHE: seconds
+	_t0=$(now)
+	$U attach "$base/$1/root.uloop" --cache "$2" --transport fuse --device "$T/dev" \
+		>/dev/null 2>"$T/attach.err" || { cat "$T/attach.err" >&2; return 1; }
+	_l=$(losetup -r -f --show "$T/dev") || return 1
+	mkdir -p "$T/mnt"
+	if [ "$1" = a ]; then mount -o ro,noload "$_l" "$T/mnt"; else mount -o ro "$_l" "$T/mnt"; fi ||
+		{ losetup -d "$_l"; $U detach "$T/dev" >/dev/null; return 1; }
+	find "$T/mnt" -type f -exec cat {} + >/dev/null
+	_t1=$(now)
+	umount "$T/mnt"
+	losetup -d "$_l"
+	$U detach "$T/dev" >/dev/null 2>&1
+	echo "$_t0 $_t1" | awk '{ printf "%.3f\n", $2 - $1 }'
+}
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+printf '\nboot after an update: every file of version 2 read through a FUSE device, seconds from the attach (median of %s)\n\n' "$ROUNDS"
+printf '%-5s | %7s %7s %7s | %11s | %s\n' pair warm update fetch "fetched MiB" "update <= warm + fetch"
+bgoal=met
+for pair in ${BENCH_PAIRS:-a b c}; do
+	: >"$T/tw"; : >"$T/tu"; : >"$T/tf"
+	for r in $(seq "$ROUNDS"); do
+		cp "$T/c2.$pair" "$T/bc"; rm -f "$T/bc.seed"; drop
+		boot_read $pair "$T/bc" >>"$T/tw" || fail "warm boot of $pair failed"
+		cp "$T/c1.$pair" "$T/bc"; rm -f "$T/bc.seed"; drop
+		: >"$u_log"
+		boot_read $pair "$T/bc" >>"$T/tu" || fail "update boot of $pair failed"
+		[ "$r" = 1 ] && logbytes >"$T/bu.$pair"
+		n=$(cat "$T/ideal.$pair")
+		timeit curl -sf -r "0-$((n - 1))" -o "$T/out.img" "$base/$pair/new.img" >>"$T/tf" ||
+			fail "curl of $n bytes failed"
+	done
+	w=$(median <"$T/tw"); u=$(median <"$T/tu"); f=$(median <"$T/tf")
+	ok=$(echo "$u $w $f" | awk '{ print ($1 <= $2 + $3) ? "yes" : "no" }')
+	[ "$ok" = yes ] || bgoal=missed
+	printf '%-5s | %7s %7s %7s | %11s | %s\n' "$pair" "$w" "$u" "$f" "$(mib "$(cat "$T/bu.$pair")")" "$ok"
+done
+echo "goal (the boot after an update no slower than a warm boot plus fetching the changed bytes): $bgoal"
