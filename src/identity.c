@@ -29,7 +29,11 @@ bool ulo_identity_same(const struct ulo_identity *a,
 
 bool ulo_identity_at(const struct ulo_identity *id, const char *location)
 {
-	if (id->kind == ULO_ID_HTTP_ETAG || id->kind == ULO_ID_VERITY)
+	/* A root hash names every byte of the version wherever its manifest
+	 * is: a pinned URL, another name, a mirror serve the same bytes. */
+	if (id->kind == ULO_ID_VERITY)
+		return true;
+	if (id->kind == ULO_ID_HTTP_ETAG)
 		return ulo_same_resource(id->location, location);
 	return !strcmp(id->location, location);
 }

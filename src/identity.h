@@ -41,13 +41,13 @@ struct ulo_identity {
 
 /*
  * True if @a and @b name the same image: same kind, size and validator, and
- * the same location (for an ETag or a root hash, the same URL but for its
- * query string).
+ * the same location (for an ETag the same URL but for its query string;
+ * for a root hash any: it names every byte wherever its manifest is).
  */
 bool ulo_identity_same(const struct ulo_identity *a,
 		       const struct ulo_identity *b);
-/* Does @location name the image @id was taken from (for an ETag or a root
- * hash, the same URL but for its query string)? */
+/* Does @location name the image @id was taken from (for an ETag the same
+ * URL but for its query string; for a root hash any location)? */
 bool ulo_identity_at(const struct ulo_identity *id, const char *location);
 /* "etag", "mtime", ... for messages and JSON. */
 const char *ulo_id_kind_name(enum ulo_id_kind kind);
