@@ -372,13 +372,19 @@ int cli_bind_cache(const struct cli_opts *o, struct ulo_source *src,
 
 	/* A new version of a manifest: what the flash holds of an older one
 	 * becomes its seed (update.h), instead of being dropped. */
+	up.lock_fd = -1;
 	if (!o->offline && !o->bitmap && !o->stage) {
 		ret = ulo_update_prepare(o->cache, src, &up);
-		if (ret)
+		if (ret) {
+			ulo_update_done(&up);
 			return ret;
+		}
 		if (up.note[0])
 			cli_note("cache %s: %s", o->cache, up.note);
 	}
+	/* Let go just before the cache takes its own lock (flock locks of two
+	 * opens of one file exclude each other, even in one process). */
+	ulo_update_done(&up);
 	ret = ulo_cache_open(&co, &c);
 	if (ret) {
 		ulo_seed_close(up.seed, false);

@@ -107,8 +107,10 @@ int cmd_hydrate(int argc, char **argv)
 		if (staged)
 			o.cache = next;
 	}
-	if (cli_open_bound_cache(&o, src, &cache))
+	if (cli_open_bound_cache(&o, src, &cache)) {
+		ulo_seed_close(seed, false);
 		goto out;
+	}
 	if (seed && ulo_source_set_seed(src, seed))
 		cli_note("%s", ulo_errmsg());
 	seed = NULL;	/* the source's now */
@@ -174,11 +176,15 @@ int cmd_hydrate(int argc, char **argv)
 	ulo_progress_end(&prog);
 	ulo_engine_stats(eng, &st);
 	/* All the older version had is in the cache now: a staging's seed
-	 * is the cache a daemon serves (kept), an update's is removed. */
-	if (ulo_source_seed(src))
+	 * is the cache a daemon serves (kept), an update's is removed, once
+	 * the cache holds its blocks durably. */
+	if (ulo_source_seed(src)) {
+		bool all = !ulo_cache_commit(cache) && ulo_seed_all_taken(ulo_source_seed(src), cache);
+
 		ulo_failpoint("update-seed-retire");
-	if (ulo_seed_close(ulo_source_take_seed(src), !staged))
-		cli_note("%s", ulo_errmsg());
+		if (ulo_seed_close(ulo_source_take_seed(src), !staged && all))
+			cli_note("%s", ulo_errmsg());
+	}
 	ulo_engine_free(eng);
 	eng = NULL;
 	if (ulo_cache_commit(cache)) {

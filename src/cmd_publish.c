@@ -375,6 +375,9 @@ static int publish_seed(struct publish *p, struct ulo_manifest *m, uint64_t u)
 		       " compressed in %s\n", ps.literal, sm.blocks - sm.mapped, ps.edges, u,
 		       ps.size, sm.pack);
 out:
+	/* A pack no map names is not left behind. */
+	if (ret && sm.pack[0])
+		unlinkat(p->dirfd, sm.pack, 0);
 	free(text);
 	ulo_seedmap_free(&sm);
 	if (oi >= 0)

@@ -346,6 +346,14 @@ drain:
 				      ulo_errmsg(), ulo_seed_path(seed));
 		return ret;
 	}
+	/* The older version goes once the cache holds all it could give,
+	 * durably (a power cut right after must not lose what was copied). */
+	ret = ulo_cache_commit(f->c);
+	if (ret || !ulo_seed_all_taken(seed, f->c)) {
+		ulo_fill_note(f, "update: %s is kept: %s", ulo_seed_path(seed),
+			      ret ? ulo_errmsg() : "the cache does not hold all of its blocks (full?)");
+		return ret ? ret : -ENOSPC;
+	}
 	ulo_engine_stats(f->e, &st);
 	seed = ulo_source_take_seed(src);
 	ulo_fill_note(f, "update: %s of %s taken from the older version on the flash, %s fetched so far",

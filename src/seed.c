@@ -177,6 +177,23 @@ void ulo_seed_drop_puts(struct ulo_seed *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+bool ulo_seed_all_taken(struct ulo_seed *s, const struct ulo_cache *cache)
+{
+	uint32_t cbs = ulo_cache_block_size(cache);
+
+	if (ulo_cache_full(cache))
+		return false;
+	for (uint64_t r = 0; r < s->map.nruns; r++)
+		for (uint64_t i = 0; i < s->map.runs[r].count; i++) {
+			uint64_t b = s->map.runs[r].blk + i;
+
+			if (ulo_seed_has(s, b) &&
+			    !ulo_cache_present(cache, b * s->map.block_size / cbs))
+				return false;
+		}
+	return true;
+}
+
 const struct ulo_seedmap *ulo_seed_map(const struct ulo_seed *s)
 {
 	return &s->map;

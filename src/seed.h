@@ -58,6 +58,11 @@ const char *ulo_seed_path(const struct ulo_seed *s);
 /* Blocks the seed can give (mapped and on the flash), counted at open. */
 uint64_t ulo_seed_available(const struct ulo_seed *s);
 
+/* Does @cache (bound to the new version) hold every block the seed can
+ * give?  Then the older version may go. */
+struct ulo_cache;
+bool ulo_seed_all_taken(struct ulo_seed *s, const struct ulo_cache *cache);
+
 /* Close; with @remove, unlink the old version's cache file too (its
  * blocks were all taken: the new version's cache holds them now). */
 int ulo_seed_close(struct ulo_seed *s, bool remove);

@@ -192,7 +192,8 @@ int ulo_seedmap_parse(const char *text, size_t len, const char *what,
 		default:
 			/* Each run takes at least 6 bytes of text: a count
 			 * larger than the file allows is a lie. */
-			ok = ulo_seedmap_num(line, "runs", &nruns) && nruns <= len / 6;
+			ok = ulo_seedmap_num(line, "runs", &nruns) && nruns <= len / 6 &&
+			     nruns <= out->blocks;
 			why = "not \"runs\" and a count the file can hold";
 			break;
 		}

@@ -17,6 +17,9 @@
 #define ULO_PK_END UINT64_MAX
 #define ULO_PK_CHUNK (1u << 20)	/* fetched at a time */
 #define ULO_PK_PACED_CHUNK (16u << 10)	/* ...under a rate limit */
+/* The window a pack is written with and the most a node accepts: 16 MiB
+ * of memory on the node, whatever the pack says. */
+#define ULO_PK_WINDOW_LOG 24
 
 struct ulo_pk_rec {
 	uint64_t blk, count;
@@ -123,6 +126,7 @@ int ulo_seedpack_write(const uint8_t *old, uint64_t old_len, const uint8_t *new,
 	}
 	ZSTD_CCtx_setParameter(o.z, ZSTD_c_compressionLevel, ULO_SEEDPACK_LEVEL);
 	ZSTD_CCtx_setParameter(o.z, ZSTD_c_enableLongDistanceMatching, 1);
+	ZSTD_CCtx_setParameter(o.z, ZSTD_c_windowLog, ULO_PK_WINDOW_LOG);
 	ZSTD_CCtx_setParameter(o.z, ZSTD_c_checksumFlag, 1);
 	ret = ulo_pk_emit(&o, ULO_SEEDPACK_MAGIC, strlen(ULO_SEEDPACK_MAGIC), ZSTD_e_continue);
 	/* The gaps between runs, and after the last. */
@@ -288,6 +292,7 @@ int ulo_seedpack_apply(struct ulo_source *pack, struct ulo_seed *seed,
 		ret = ulo_errno(-ENOMEM, "%s", what);
 		goto out;
 	}
+	ZSTD_DCtx_setParameter(r.z, ZSTD_d_windowLogMax, ULO_PK_WINDOW_LOG);
 	ret = ulo_pk_read(&r, magic, sizeof(magic));
 	if (!ret && memcmp(magic, ULO_SEEDPACK_MAGIC, sizeof(magic)))
 		ret = ulo_err(-EINVAL, "%s: not a uloop pack", what);
@@ -319,7 +324,7 @@ int ulo_seedpack_apply(struct ulo_source *pack, struct ulo_seed *seed,
 			if (ret || !ok)
 				continue;
 			ret = ulo_seed_put(seed, rec.blk + j, blk);
-			if (!ret && ++held >= ULO_SEEDPACK_FLUSH_BLOCKS) {
+			if (!ret && ++held * bs >= ULO_SEEDPACK_FLUSH_BYTES) {
 				ret = flush(ctx);
 				*blocks += held;
 				held = 0;

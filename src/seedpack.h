@@ -59,13 +59,13 @@ int ulo_seedpack_write_files(int old_fd, int new_fd, const struct ulo_seedmap *m
  * A node's side: read the pack @pack (a source: fetched in order, 1 MiB
  * at a time), rebuild its blocks from it and the old version (@seed), and
  * hand each to the seed (ulo_seed_put), calling @flush whenever the seed
- * holds ULO_SEEDPACK_FLUSH_BLOCKS of them and at the end: it must take
+ * holds ULO_SEEDPACK_FLUSH_BYTES of them and at the end: it must take
  * them into the cache (and ulo_seed_drop_puts).  Blocks whose edges the
  * old cache lacks are skipped (fetched later the usual way).  @pace (may
  * be NULL) is called before each fetch with its size (a rate limit).  *@blocks
  * gets the blocks handed over.  0 or -errno, message recorded.
  */
-#define ULO_SEEDPACK_FLUSH_BLOCKS 2048
+#define ULO_SEEDPACK_FLUSH_BYTES (8u << 20)
 int ulo_seedpack_apply(struct ulo_source *pack, struct ulo_seed *seed,
 		       int (*flush)(void *ctx), void (*pace)(void *ctx, uint64_t bytes),
 		       void *ctx, uint64_t *blocks);

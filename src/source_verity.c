@@ -477,10 +477,15 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 {
 	struct ulo_vsrc *v = src->priv;
 	uint64_t first = off / v->dbs, n = len / v->dbs, seeded = 0;
-	uint8_t *from_seed = calloc(n, 1);
-	unsigned *server = calloc(n, sizeof(*server));
+	uint8_t *from_seed;
+	unsigned *server;
 	char why[512];
 	int ret = 0;
+
+	if (!n)
+		return 0;
+	from_seed = calloc(n, 1);
+	server = calloc(n, sizeof(*server));
 
 	if (!from_seed || !server) {
 		ret = ulo_errno(-ENOMEM, "%s", src->id.location);
@@ -759,7 +764,16 @@ static int ulo_vsrc_open(struct ulo_source *src, const char *location,
 	if (!v)
 		return ulo_errno(-ENOMEM, "%s", location);
 	pthread_mutex_init(&v->lock, NULL);
-	pthread_rwlock_init(&v->seed_lock, NULL);
+	{
+		/* Writers first: taking the seed back (ulo_source_take_seed)
+		 * must not wait for a moment without a read. */
+		pthread_rwlockattr_t ra;
+
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&v->seed_lock, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 	pthread_mutex_init(&v->top_lock, NULL);
 	ret = ulo_vsrc_fetch_manifest(location, o, &text, &len);
 	if (!ret)
@@ -890,11 +904,12 @@ int ulo_source_fetch_seedmap(struct ulo_source *src, const char *old_root_hex,
 	ret = ulo_vsrc_open_file(src->id.location, &v->opts, ms->file, &f);
 	if (ret)
 		return ret;
-	len = f->id.size;
-	if (len > ULO_SEEDMAP_MAX_FILE) {
-		ret = ulo_err(-EINVAL, "%s: %zu bytes, larger than any seed map", f->id.location, len);
+	if (f->id.size > ULO_SEEDMAP_MAX_FILE) {
+		ret = ulo_err(-EINVAL, "%s: %" PRIu64 " bytes, larger than any seed map",
+			      f->id.location, f->id.size);
 		goto out;
 	}
+	len = (size_t)f->id.size;
 	text = malloc(len + 1);
 	if (!text) {
 		ret = ulo_errno(-ENOMEM, "%s", f->id.location);

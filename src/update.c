@@ -4,13 +4,23 @@
  *
  * The order of the steps is what makes a power cut harmless:
  *
+ *   0. C.seed holds the booted version (a manifest rolled back to it):
+ *      C.seed -> C, replacing C (a newer version, which the older
+ *      manifest has no map from).
  *   1. C.next holds the booted version: C -> C.seed, then C.next -> C.
  *      A cut between the two leaves no C and both others: step 1 again
- *      (C.next -> C) at the next start.
+ *      (C.next -> C) at the next start.  A C.next of another version
+ *      (staged for one since replaced) is removed.
  *   2. C holds an older version with a map: C -> C.seed (an older C.seed
- *      is replaced: C was the newer of the two, so it shares more).
+ *      is replaced: C was the newer of the two, so it shares more).  If
+ *      the map cannot be had now (the server failed), C is still put
+ *      aside, for the next start to ask again.
  *   3. C.seed is opened as the seed if the manifest maps its version;
- *      else it is of no use and removed.
+ *      else it is of no use and removed (but kept when the map could not
+ *      be fetched now).
+ *
+ * All of it under C's lock (and C.next's when it is touched): a daemon
+ * serving C, or a staging writing C.next, is never renamed under.
  *
  * The directory is synced after each rename, so what the next start finds
  * is what this one did.  C itself is then bound by the caller: empty (a
@@ -25,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,6 +139,30 @@ static int ulo_update_fetch_map(const char *path, const struct ulo_identity *id,
 	return 0;
 }
 
+/* Lock @path as a cache is locked (exclusive, not waiting): its fd;
+ * -EBUSY if a uloop process holds it; else -errno (-ENOENT: none). */
+static int ulo_update_lock(const char *path)
+{
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		close(fd);
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	return fd;
+}
+
+/* Does a failed map fetch (or seed open) mean the older version is of no
+ * use (no map for it, or a wrong one), rather than "not now" (the server
+ * or the flash failed: the older version is kept for the next start)? */
+static bool ulo_update_no_map(int err)
+{
+	return err == -ENOENT || err == -EINVAL;
+}
+
 int ulo_update_prepare(const char *cache, struct ulo_source *src, struct ulo_update *out)
 {
 	char seedp[PATH_MAX], nextp[PATH_MAX], have[65], want[65];
@@ -135,45 +170,81 @@ int ulo_update_prepare(const char *cache, struct ulo_source *src, struct ulo_upd
 	struct ulo_seedmap map = { 0 };
 	struct stat st;
 	bool has_c, has_map = false, complete = false;
-	int ret;
+	int ret, fd;
 
 	memset(out, 0, sizeof(*out));
+	out->lock_fd = -1;
 	if (!ulo_update_root(&src->id, want))
 		return 0;	/* not a manifest's version */
-	if (stat(cache, &st) < 0 ? errno != ENOENT : !S_ISREG(st.st_mode))
-		return 0;	/* a device, or nothing we can look at */
+	/* A device, a symbolic link (renaming it would move the link, not
+	 * the cache), or nothing we can look at: dropped on binding. */
+	if (lstat(cache, &st) < 0 ? errno != ENOENT : !S_ISREG(st.st_mode))
+		return 0;
 	if ((size_t)snprintf(seedp, sizeof(seedp), "%s" ULO_UPDATE_SEED_SUFFIX, cache) >= sizeof(seedp) ||
 	    (size_t)snprintf(nextp, sizeof(nextp), "%s" ULO_UPDATE_NEXT_SUFFIX, cache) >= sizeof(nextp))
 		return 0;
+	/* C's lock for the whole of it: a daemon serving C keeps it, and
+	 * nothing is renamed under it (binding would say the same). */
+	fd = ulo_update_lock(cache);
+	if (fd == -EBUSY)
+		return ulo_err(-EBUSY, "%s: in use by another uloop process", cache);
+	out->lock_fd = fd >= 0 ? fd : -1;
 	has_c = ulo_update_identity(cache, &cid);
-	/* 1. The staged version is the one booted. */
-	if (ulo_update_identity(nextp, &nid) && ulo_identity_same(&nid, &src->id)) {
-		if (has_c && !ulo_identity_same(&cid, &src->id)) {
-			ret = ulo_update_rename(cache, seedp);
-			if (ret)
-				return ret;
-			ulo_failpoint("update-next-half");
-		}
-		ret = ulo_update_rename(nextp, cache);
+	/* 0. Back to the version of the seed (a manifest rolled back): it is
+	 * C again; C, of a version the old manifest has no map from, goes. */
+	if (ulo_update_identity(seedp, &sid) && ulo_identity_same(&sid, &src->id) &&
+	    !(has_c && ulo_identity_same(&cid, &src->id))) {
+		ret = ulo_update_rename(seedp, cache);
 		if (ret)
 			return ret;
-		out->from_next = true;
-		has_c = ulo_update_identity_of(cache, &cid, &complete);
+		has_c = ulo_update_identity(cache, &cid);
 	}
-	/* 2. The flash holds an older version the manifest maps. */
+	/* 1. A staged version: the booted one becomes C; another (staged
+	 * for a version since replaced) is removed.  One being staged right
+	 * now (locked) is left alone. */
+	if (ulo_update_identity(nextp, &nid) && (fd = ulo_update_lock(nextp)) >= 0) {
+		ret = 0;
+		if (!ulo_identity_same(&nid, &src->id)) {
+			if (unlink(nextp) < 0 && errno != ENOENT)
+				ret = ulo_errno(-errno, "%s: remove", nextp);
+		} else {
+			if (has_c && !ulo_identity_same(&cid, &src->id)) {
+				ret = ulo_update_rename(cache, seedp);
+				if (!ret)
+					ulo_failpoint("update-next-half");
+			}
+			if (!ret)
+				ret = ulo_update_rename(nextp, cache);
+			if (!ret) {
+				out->from_next = true;
+				has_c = ulo_update_identity_of(cache, &cid, &complete);
+			}
+		}
+		close(fd);
+		if (ret)
+			return ret;
+	}
+	/* 2. The flash holds an older version: aside as the seed, if the
+	 * manifest maps it (or the map cannot be asked for now: the next
+	 * start asks again). */
 	if (has_c && !ulo_identity_same(&cid, &src->id)) {
 		ret = ulo_update_fetch_map(cache, &cid, src, &map);
-		if (!ret) {
-			ret = ulo_update_rename(cache, seedp);
-			if (ret) {
+		if (ret && ret != -ENOENT)
+			snprintf(out->note, sizeof(out->note), "no update from the version on the flash%s: %.400s",
+				 ulo_update_no_map(ret) ? "" : " now (it is kept for the next start)",
+				 ulo_errmsg());
+		if (!ret || !ulo_update_no_map(ret)) {
+			int r = ulo_update_rename(cache, seedp);
+
+			if (r) {
+				/* Kept in place, it is dropped on binding. */
+				snprintf(out->note, sizeof(out->note), "no update from the version on the flash: %.400s",
+					 ulo_errmsg());
 				ulo_seedmap_free(&map);
-				return ret;
+				return 0;
 			}
 			ulo_failpoint("update-seed-renamed");
-			has_map = true;
-		} else if (ret != -ENOENT) {
-			snprintf(out->note, sizeof(out->note), "no update from the version on the flash: %s",
-				 ulo_errmsg());
+			has_map = !ret;
 		}
 	}
 	/* 3. The seed, if it is of use (a staged version that was completed
@@ -182,10 +253,15 @@ int ulo_update_prepare(const char *cache, struct ulo_source *src, struct ulo_upd
 		ulo_seedmap_free(&map);
 		return 0;
 	}
-	ret = has_map ? 0 : complete || ulo_identity_same(&sid, &src->id) ? -ENOENT :
-	      ulo_update_fetch_map(seedp, &sid, src, &map);
+	ret = has_map ? 0 : complete ? -ENOENT : ulo_update_fetch_map(seedp, &sid, src, &map);
 	if (!ret)
 		ret = ulo_seed_open(seedp, &map, &out->seed);
+	if (ret && !ulo_update_no_map(ret)) {
+		if (!out->note[0])
+			snprintf(out->note, sizeof(out->note), "%.200s not used now (kept for the next start): %.250s",
+				 seedp, ulo_errmsg());
+		return 0;
+	}
 	if (ret) {
 		if (ret != -ENOENT && !out->note[0])
 			snprintf(out->note, sizeof(out->note), "%.200s not used: %.290s", seedp, ulo_errmsg());
@@ -201,6 +277,13 @@ int ulo_update_prepare(const char *cache, struct ulo_source *src, struct ulo_upd
 		 " blocks of this version are taken from it%s", have, out->seed_available,
 		 ulo_seed_map(out->seed)->blocks, out->from_next ? " (the staged version is used)" : "");
 	return 0;
+}
+
+void ulo_update_done(struct ulo_update *u)
+{
+	if (u->lock_fd >= 0)
+		close(u->lock_fd);
+	u->lock_fd = -1;
 }
 
 int ulo_update_stage(const char *cache, struct ulo_source *src, char *next,

@@ -33,6 +33,7 @@ struct ulo_seed;
 #define ULO_UPDATE_NEXT_SUFFIX ".next"
 
 struct ulo_update {
+	int lock_fd;		/* C's lock, until it is bound (ulo_update_done) */
 	struct ulo_seed *seed;	/* an older version to take blocks from */
 	bool from_next;		/* C was the version staged in C.next */
 	uint64_t seed_available;	/* blocks the seed can give */
@@ -46,10 +47,13 @@ struct ulo_update {
  * seed when it is usable (else remove it).  No cache file, another kind of
  * source or cache, or an older version without a map: nothing is done and
  * the cache is dropped on binding, as for any new image.  0, or -errno
- * with the message recorded (a failed rename; a seed map that cannot be
- * fetched only loses the seed, with a note).
+ * with the message recorded (-EBUSY: another uloop process holds the
+ * cache; a failed rename): a seed map that cannot be fetched only loses
+ * the seed, with a note.  The cache stays locked until ulo_update_done(),
+ * after it is bound.
  */
 int ulo_update_prepare(const char *cache, struct ulo_source *src, struct ulo_update *out);
+void ulo_update_done(struct ulo_update *u);
 
 /*
  * Where a version is staged beside @cache (@cache.next), and the seed it

@@ -48,6 +48,7 @@ hydrate() { $U hydrate "$@" --no-progress; }
 fetched() { awk '$2 ~ /^\/root-[0-9]+\./ && $3 != "bytes=0-0" { n += $NF } END { print n + 0 }' "$one_log"; }
 
 hydrate "$url" --cache "$T/c1" >/dev/null || fail "hydrate v1"
+cp "$D/root.uloop" "$D/v1.uloop"	# version 1's manifest, for a rollback
 $U publish "$T/v2.sqfs" "$D" --name root >"$T/pub2" || fail "publish v2"
 grep -q "^seed map from version 1: [0-9]* of [0-9]* blocks found in it" "$T/pub2" ||
 	fail "publish made no seed map: $(cat "$T/pub2")"
@@ -168,6 +169,45 @@ hydrate "$url" --cache "$T/c" >/dev/null 2>&1 || fail "the start after update-ne
 [ "$(fetched)" = 0 ] || fail "after update-next-half: $(fetched) bytes fetched"
 $U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "after update-next-half: not version 2"
 echo "ok: a crash inside the switch"
+
+# 5a. A cache in use by another process (a daemon serving it) is not
+# renamed under it: refused as before updates.
+cp "$T/c1" "$T/c"
+( exec 9<>"$T/c"; flock -x 9; exec sleep 30 ) &	# the lock dies with $!
+holder=$!
+sleep 0.3
+hydrate "$url" --cache "$T/c" >/dev/null 2>"$T/err" && fail "a locked cache was updated"
+grep -q "in use by another uloop process" "$T/err" || fail "no 'in use' refusal: $(cat "$T/err")"
+[ ! -e "$T/c.seed" ] && cmp -s "$T/c" "$T/c1" || fail "a locked cache was renamed or changed"
+kill $holder
+wait $holder 2>/dev/null || :
+echo "ok: a cache in use is left alone"
+# 5b. The map cannot be had now (the server refuses it): the older
+# version is kept aside for the next start, which uses it.
+chmod 000 "$D/root-2.from-1.seed"
+cp "$T/c1" "$T/c"
+hydrate "$url" --cache "$T/c" >/dev/null 2>"$T/err" || fail "hydrate without its map failed: $(cat "$T/err")"
+grep -q "no update from the version on the flash now (it is kept for the next start)" "$T/err" ||
+	fail "no note of the map's failure: $(cat "$T/err")"
+[ -e "$T/c.seed" ] || fail "the older version was dropped when its map could not be fetched"
+chmod 644 "$D/root-2.from-1.seed"
+hydrate "$url" --cache "$T/c" >/dev/null 2>&1 || fail "the next hydrate failed"
+[ ! -e "$T/c.seed" ] || fail "the older version was not taken and removed on the next start"
+echo "ok: a map that cannot be fetched now keeps the older version for the next start"
+# 5c. Back to the older version (its manifest served again, a rollback)
+# in the middle of an update: the seed is the version booted, and is C
+# again; nothing fetched.
+cp "$T/c1" "$T/c"
+$U cat "$url" --cache "$T/c" --length 65536 >/dev/null 2>&1 || fail "a partial update failed"
+[ -e "$T/c.seed" ] || fail "no seed after a partial update"
+: >"$one_log"
+$U cat "http://127.0.0.1:$one_http/v1.uloop" --cache "$T/c" --length 65536 >/dev/null 2>"$T/err" ||
+	fail "reading version 1 again failed: $(cat "$T/err")"
+[ "$(fetched)" = 0 ] || fail "back to version 1: $(fetched) bytes fetched: $(cat "$one_log") $(cat "$T/err")"
+[ ! -e "$T/c.seed" ] || fail "back to version 1: the seed is still there"
+cat "$D/root-1.img" "$D/root-1.verity" >"$T/dev1"
+$U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev1" || fail "back to version 1: the cache is not version 1 whole"
+echo "ok: back to the older version in the middle of an update"
 
 # 5. A lying map (every run pointed one byte off): right bytes, more fetched.
 cp "$D/root-2.from-1.seed" "$T/map.good"
