@@ -47,9 +47,9 @@ struct ulo_fill_opts {
 	unsigned jitter_s;	/* hydration starts after a random 0..jitter_s */
 	void (*note)(const char *msg);	/* one line each for the user */
 	/* A manifest's source with a seed (ulo_source_seed): taken first,
-	 * then the seed is retired and its file removed.  With hydration,
-	 * the changed blocks come first from the update's pack through
-	 * @apply_pack (update.h's ulo_update_apply_pack: it links zstd, so
+	 * then the seed is retired and its file removed.  The changed blocks
+	 * come first from the update's pack (when small, or with hydration)
+	 * through @apply_pack (update.h's ulo_update_apply_pack: it links zstd, so
 	 * the command sets it). */
 	struct ulo_source *seed_src;
 	int (*apply_pack)(struct ulo_engine *e, struct ulo_cache *c,

@@ -118,6 +118,51 @@ int ulo_seed_read(struct ulo_seed *s, uint64_t blk, void *buf)
 	return 0;
 }
 
+/* At most this much old image is read at once. */
+#define ULO_SEED_READ_MAX (1u << 20)
+
+uint64_t ulo_seed_read_blocks(struct ulo_seed *s, uint64_t blk, uint64_t n, void *buf,
+			      uint8_t *got)
+{
+	uint32_t bs = s->map.block_size;
+	uint8_t *p = buf;
+	uint64_t done = 0, i = 0;
+
+	while (i < n) {
+		uint64_t off, o2, j, bad;
+		bool put;
+
+		pthread_mutex_lock(&s->lock);
+		put = s->nput && ulo_seed_find_put(s, blk + i) >= 0;
+		pthread_mutex_unlock(&s->lock);
+		if (put || !ulo_seed_where(s, blk + i, &off)) {
+			got[i] = put && !ulo_seed_read(s, blk + i, p + i * bs);
+			done += got[i];
+			i++;
+			continue;
+		}
+		/* The stretch whose old bytes follow each other. */
+		for (j = i + 1; j < n && (j - i) * bs < ULO_SEED_READ_MAX; j++) {
+			pthread_mutex_lock(&s->lock);
+			put = s->nput && ulo_seed_find_put(s, blk + j) >= 0;
+			pthread_mutex_unlock(&s->lock);
+			if (put || !ulo_seed_where(s, blk + j, &o2) || o2 != off + (j - i) * bs)
+				break;
+		}
+		if (!ulo_cache_read_checked(s->old, p + i * bs, off, (size_t)(j - i) * bs, &bad)) {
+			memset(got + i, 1, j - i);
+			done += j - i;
+		} else {
+			for (uint64_t k = i; k < j; k++) {	/* one by one: the good ones */
+				got[k] = !ulo_seed_read(s, blk + k, p + k * bs);
+				done += got[k];
+			}
+		}
+		i = j;
+	}
+	return done;
+}
+
 int ulo_seed_read_old(struct ulo_seed *s, uint64_t off, void *buf, size_t len)
 {
 	uint32_t cbs = ulo_cache_block_size(s->old);

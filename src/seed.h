@@ -35,6 +35,12 @@ int ulo_seed_open(const char *path, struct ulo_seedmap *map, struct ulo_seed **o
 /* New data block @blk from the old version: 0, or -ENOENT (the map does
  * not name it, the flash does not hold all of it, or reading it failed). */
 int ulo_seed_read(struct ulo_seed *s, uint64_t blk, void *buf);
+/* New data blocks [@blk, + @n) into @buf (@n blocks), those the seed
+ * has: @got[i] set for each block read.  Stretches the old image holds
+ * contiguously are read in one request (a block at a time, an update's
+ * boot spent most of its time waiting on 4 KiB reads).  The blocks read. */
+uint64_t ulo_seed_read_blocks(struct ulo_seed *s, uint64_t blk, uint64_t n, void *buf,
+			      uint8_t *got);
 /* Would ulo_seed_read() find @blk (without reading it)? */
 bool ulo_seed_has(struct ulo_seed *s, uint64_t blk);
 

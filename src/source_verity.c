@@ -423,32 +423,56 @@ static void ulo_vsrc_leaf_span(const struct ulo_vsrc *v, uint64_t g, uint64_t *a
  * Leaf @g computed from its data blocks: those of the read (@buf holds
  * blocks [@first, @first + @n); @n may be 0), the cache's (checked when
  * stored) and the seed's for the rest, checked against level 1 and kept
- * if it verifies.  False if a block is none of them or the leaf does not
- * verify (a seeded block was not what the map said).
+ * if it verifies, with the seed's blocks it proved.  False if a block is
+ * none of them or the leaf does not verify (a seeded block was not what
+ * the map said).
  */
 static bool ulo_vsrc_compute_leaf(struct ulo_source *src, uint64_t g, const uint8_t *buf,
 				  uint64_t first, uint64_t n)
 {
 	struct ulo_vsrc *v = src->priv;
 	uint64_t a, b;
-	uint8_t *leaf = calloc(1, v->hbs), *tmp = malloc(v->dbs);
-	bool ok = leaf && tmp;
+	uint8_t *leaf = calloc(1, v->hbs), *tmp = malloc((size_t)v->per * v->dbs);
+	uint8_t *got = calloc(v->per, 1);
+	bool ok = leaf && tmp && got;
 
 	ulo_vsrc_leaf_span(v, g, &a, &b);
+	/* The blocks outside the read: the seed's first, in stretches. */
+	if (ok && v->seed) {
+		uint64_t x = ULO_MIN(ULO_MAX(first, a), b), y = ULO_MAX(ULO_MIN(first + n, b), x);
+
+		if (!n)
+			x = y = b;
+		ulo_seed_read_blocks(v->seed, a, x - a, tmp, got);
+		ulo_seed_read_blocks(v->seed, y, b - y, tmp + (y - a) * v->dbs, got + (y - a));
+	}
 	for (uint64_t d = a; ok && d < b; d++) {
-		const uint8_t *blk = tmp;
+		const uint8_t *blk = tmp + (d - a) * v->dbs;
 
 		if (d >= first && d < first + n)
 			blk = buf + (d - first) * v->dbs;
-		else if ((!src->peek || src->peek(src->peek_ctx, tmp, d * v->dbs, v->dbs)) &&
-			 (!v->seed || ulo_seed_read(v->seed, d, tmp)))
+		else if (!got[d - a] &&
+			 (!src->peek || src->peek(src->peek_ctx, tmp + (d - a) * v->dbs, d * v->dbs, v->dbs)))
 			ok = false;
 		if (ok)
 			ulo_verity_digest(&v->m.vp, blk, v->dbs, leaf + (d - a) * ULO_SHA256_LEN);
 	}
 	ok = ok && ulo_vsrc_check_hash_block(v, v->l.level_start[0] + g, leaf);
+	/* The leaf proved the blocks taken from the seed as well: kept now
+	 * (the engine's store), so that reading them later is a hit, not a
+	 * second read of the seed and a second digest. */
+	for (uint64_t d = a; ok && src->store && d < b;) {
+		uint64_t e = d;
+
+		while (e < b && got[e - a] && !(e >= first && e < first + n))
+			e++;
+		if (e > d)
+			src->store(src->peek_ctx, tmp + (d - a) * v->dbs, d * v->dbs, (e - d) * v->dbs);
+		d = e + 1;
+	}
 	free(leaf);
 	free(tmp);
+	free(got);
 	return ok;
 }
 
@@ -476,8 +500,8 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 				size_t len, unsigned *retries)
 {
 	struct ulo_vsrc *v = src->priv;
-	uint64_t first = off / v->dbs, n = len / v->dbs, seeded = 0;
-	uint8_t *from_seed;
+	uint64_t first = off / v->dbs, n = len / v->dbs, seeded = 0, g0;
+	uint8_t *from_seed, *proven = NULL;
 	unsigned *server;
 	char why[512];
 	int ret = 0;
@@ -491,8 +515,7 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 		ret = ulo_errno(-ENOMEM, "%s", src->id.location);
 		goto out;
 	}
-	for (uint64_t i = 0; i < n; i++)
-		from_seed[i] = !ulo_seed_read(v->seed, first + i, buf + i * v->dbs);
+	ulo_seed_read_blocks(v->seed, first, n, buf, from_seed);
 	/* Leaves that cannot be computed: fetched now, one each. */
 	for (uint64_t g = first / v->per; !ret && g <= (first + n - 1) / v->per; g++)
 		if (!ulo_vsrc_is_loaded(v, v->l.level_start[0] + g) &&
@@ -519,19 +542,28 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 		for (; i < j; i++)
 			server[i] = sv;
 	}
-	/* The other leaves, computed; one that does not verify is fetched. */
-	for (uint64_t g = first / v->per; !ret && g <= (first + n - 1) / v->per; g++)
+	/* The other leaves, computed; one that does not verify is fetched.
+	 * A leaf computed from the read's bytes that matched level 1 proved
+	 * them: their digests are its entries (@proven, by leaf). */
+	g0 = first / v->per;
+	proven = calloc((first + n - 1) / v->per - g0 + 1, 1);
+	if (!proven)
+		ret = ulo_errno(-ENOMEM, "%s", src->id.location);
+	for (uint64_t g = g0; !ret && g <= (first + n - 1) / v->per; g++)
 		if (!ulo_vsrc_is_loaded(v, v->l.level_start[0] + g)) {
-			if (ulo_vsrc_compute_leaf(src, g, buf, first, n))
+			if (ulo_vsrc_compute_leaf(src, g, buf, first, n)) {
+				proven[g - g0] = 1;
 				ulo_vsrc_keep(src, v->l.level_start[0] + g, 1);
-			else
+			} else {
 				ret = ulo_vsrc_need_leaf(src, g * v->per, retries, 1);
+			}
 		}
 	/* Every block against its leaf. */
 	for (uint64_t i = 0; !ret && i < n; i++) {
 		uint8_t *blk = buf + i * v->dbs;
 
-		if (!ulo_vsrc_check_data(v, (first + i) * v->dbs, blk, v->dbs, why, sizeof(why))) {
+		if (proven[(first + i) / v->per - g0] ||
+		    !ulo_vsrc_check_data(v, (first + i) * v->dbs, blk, v->dbs, why, sizeof(why))) {
 			seeded += from_seed[i];
 			continue;
 		}
@@ -551,6 +583,7 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 	if (!ret)
 		__atomic_fetch_add(&src->seeded_bytes, seeded * v->dbs, __ATOMIC_RELAXED);
 out:
+	free(proven);
 	free(from_seed);
 	free(server);
 	return ret;

@@ -359,7 +359,7 @@ int ulo_update_apply_pack(struct ulo_engine *e, struct ulo_cache *cache,
 	struct ulo_verity_info vi;
 	struct ulo_update_flush f;
 	struct ulo_source *pack;
-	uint64_t at = 0, cbs;
+	uint64_t at = 0, cbs, changed = 0, cached = 0;
 	int ret;
 
 	*blocks = 0;
@@ -367,16 +367,21 @@ int ulo_update_apply_pack(struct ulo_engine *e, struct ulo_cache *cache,
 		return -ENOENT;
 	m = ulo_seed_map(seed);
 	cbs = ulo_cache_block_size(cache);
-	/* A fresh update only: none of the changed blocks cached yet. */
+	/* Worth it while most of the changed blocks are still missing (a
+	 * boot's first reads may have fetched a few; a resumed update has
+	 * many, and fetches the rest one range at a time). */
 	for (uint64_t i = 0; i <= m->nruns; i++) {
 		uint64_t end = i < m->nruns ? m->runs[i].blk : m->blocks;
 
-		for (uint64_t d = at; d < end; d++)
-			if (ulo_cache_present(cache, d * m->block_size / cbs))
-				return -ENOENT;
+		for (uint64_t d = at; d < end; d++) {
+			changed++;
+			cached += ulo_cache_present(cache, d * m->block_size / cbs);
+		}
 		if (i < m->nruns)
 			at = m->runs[i].blk + m->runs[i].count;
 	}
+	if (2 * cached > changed)
+		return -ENOENT;
 	ret = ulo_source_open_sibling(src, m->pack, &pack);
 	if (ret)
 		return ret;

@@ -69,9 +69,9 @@ int ulo_update_stage(const char *cache, struct ulo_source *src, char *next,
 
 /*
  * An update's changed blocks from its pack (seedpack.h), for a node that
- * wants them all (a hydration, staging, attach --hydrate): when the seed
- * of @src names a pack and @cache holds none of the blocks it carries
- * yet (a resumed update fetches what is left one range at a time), it is
+ * wants them (a hydration, staging, an attach): when the seed of @src
+ * names a pack and @cache holds less than half of the blocks it carries
+ * (a resumed update fetches what is left one range at a time), it is
  * fetched, its blocks rebuilt, and taken into the cache through @e a few
  * thousand at a time, whole leaves of the tree, so that each block is
  * checked against the tree like any other.  *@blocks gets the blocks
