@@ -516,11 +516,21 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 		goto out;
 	}
 	ulo_seed_read_blocks(v->seed, first, n, buf, from_seed);
-	/* Leaves that cannot be computed: fetched now, one each. */
-	for (uint64_t g = first / v->per; !ret && g <= (first + n - 1) / v->per; g++)
-		if (!ulo_vsrc_is_loaded(v, v->l.level_start[0] + g) &&
-		    !ulo_vsrc_leaf_computable(v, g, first, n))
+	/* Leaves that cannot be computed: fetched now, one each.  So are
+	 * those of a read covering little of its leaf (a boot reading files
+	 * here and there): computing one hashes all its 128 blocks, which
+	 * costs more than 4 KiB of hashes fetched with their neighbours. */
+	for (uint64_t g = first / v->per; !ret && g <= (first + n - 1) / v->per; g++) {
+		uint64_t a, b;
+
+		if (ulo_vsrc_is_loaded(v, v->l.level_start[0] + g))
+			continue;
+		ulo_vsrc_leaf_span(v, g, &a, &b);
+		if (!ulo_vsrc_leaf_computable(v, g, first, n))
 			ret = ulo_vsrc_need_leaf(src, g * v->per, retries, 1);
+		else if (4 * (ULO_MIN(b, first + n) - ULO_MAX(a, first)) < b - a)
+			ret = ulo_vsrc_need_leaf(src, g * v->per, retries, ULO_VSRC_LEAF_CHUNK);
+	}
 	/* The blocks the seed does not have, fetched in runs. */
 	for (uint64_t i = 0; !ret && i < n;) {
 		uint64_t j = i;
