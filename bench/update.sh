@@ -117,9 +117,11 @@ echo "goal (uloop fetches no more than zsync or casync on every pair): $goal"
 # cache dropped first), from the attach on: warm (a cache of version 2),
 # update (a cache of version 1: the seed), and the time one curl takes to
 # fetch as many bytes as the update changed.  Goal: update <= warm + fetch.
+# ULOOP_ATTACH_OPTS: more attach options for both (e.g. "--readahead 0").
 boot_read() {	# boot_read PAIR CACHE: seconds
 	_t0=$(now)
-	$U attach "$base/$1/root.uloop" --cache "$2" --transport fuse --device "$T/dev" \
+	# shellcheck disable=SC2086
+	$U attach "$base/$1/root.uloop" --cache "$2" --transport fuse --device "$T/dev" ${ULOOP_ATTACH_OPTS:-} \
 		>/dev/null 2>"$T/attach.err" || { cat "$T/attach.err" >&2; return 1; }
 	_l=$(losetup -r -f --show "$T/dev") || return 1
 	mkdir -p "$T/mnt"

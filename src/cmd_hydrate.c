@@ -133,7 +133,7 @@ int cmd_hydrate(int argc, char **argv)
 	 * one; what that does not give is fetched below as usual. */
 	if (ulo_source_seed(src)) {
 		uint64_t n;
-		int r = ulo_update_apply_pack(eng, cache, src, &n);
+		int r = ulo_update_apply_pack(eng, cache, src, true, &n);
 
 		if (r && r != -ENOENT)
 			cli_note("%s; its blocks are fetched one range at a time", ulo_errmsg());

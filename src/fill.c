@@ -322,7 +322,7 @@ static int ulo_fill_seed(struct ulo_fill *f)
 	 * round trip per stretch of changed blocks). */
 	if (f->o.apply_pack && (f->o.hydrate || m->pack_size <= ULO_FILL_PACK_AT_BOOT)) {
 		uint64_t n;
-		int r = f->o.apply_pack(f->e, f->c, src, &n);
+		int r = f->o.apply_pack(f->e, f->c, src, f->o.hydrate, &n);
 
 		if (r && r != -ENOENT)
 			ulo_fill_note(f, "update: %s; the changed blocks are fetched one range at a time",

@@ -53,7 +53,7 @@ struct ulo_fill_opts {
 	 * the command sets it). */
 	struct ulo_source *seed_src;
 	int (*apply_pack)(struct ulo_engine *e, struct ulo_cache *c,
-			  struct ulo_source *src, uint64_t *blocks);
+			  struct ulo_source *src, bool whole, uint64_t *blocks);
 };
 
 /* What the fill is doing, for the run state. */

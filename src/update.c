@@ -318,9 +318,13 @@ struct ulo_update_flush {
 	struct ulo_engine *e;
 	struct ulo_seed *seed;
 	uint64_t per, dbs, blocks;
+	bool whole;		/* queue whole leaves (all of the version wanted) */
 };
 
-/* The blocks put so far into the cache: their leaves queued whole. */
+/* The blocks put so far into the cache: their leaves queued whole when
+ * all of the version is wanted (the hash blocks are then computed, not
+ * fetched), else the stretches of blocks put (a boot: hashing the rest of
+ * each leaf would slow it more than fetching its hash block). */
 static int ulo_update_flush(void *ctx)
 {
 	struct ulo_update_flush *f = ctx;
@@ -329,8 +333,15 @@ static int ulo_update_flush(void *ctx)
 	int ret = 0;
 
 	for (uint64_t i = 0; !ret && i < n; i++) {
-		uint64_t g = blk[i] / f->per;
+		uint64_t g = blk[i] / f->per, j = i + 1;
 
+		if (!f->whole) {
+			while (j < n && blk[j] == blk[j - 1] + 1)
+				j++;
+			ret = ulo_engine_prefetch(f->e, blk[i] * f->dbs, (blk[j - 1] - blk[i] + 1) * f->dbs, &q);
+			i = j - 1;
+			continue;
+		}
 		if (g == last)
 			continue;
 		last = g;
@@ -352,7 +363,7 @@ static void ulo_update_pace(void *ctx, uint64_t bytes)
 }
 
 int ulo_update_apply_pack(struct ulo_engine *e, struct ulo_cache *cache,
-			  struct ulo_source *src, uint64_t *blocks)
+			  struct ulo_source *src, bool whole, uint64_t *blocks)
 {
 	struct ulo_seed *seed = ulo_source_seed(src);
 	const struct ulo_seedmap *m;
@@ -391,7 +402,7 @@ int ulo_update_apply_pack(struct ulo_engine *e, struct ulo_cache *cache,
 	} else {
 		f = (struct ulo_update_flush){ .e = e, .seed = seed, .dbs = vi.data_block_size,
 					       .per = vi.hash_block_size / ULO_SHA256_LEN,
-					       .blocks = m->blocks };
+					       .blocks = m->blocks, .whole = whole };
 		ret = ulo_seedpack_apply(pack, seed, ulo_update_flush, ulo_update_pace, &f, blocks);
 		ulo_seed_drop_puts(seed);
 	}

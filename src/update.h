@@ -72,8 +72,9 @@ int ulo_update_stage(const char *cache, struct ulo_source *src, char *next,
  * wants them (a hydration, staging, an attach): when the seed of @src
  * names a pack and @cache holds less than half of the blocks it carries
  * (a resumed update fetches what is left one range at a time), it is
- * fetched, its blocks rebuilt, and taken into the cache through @e a few
- * thousand at a time, whole leaves of the tree, so that each block is
+ * fetched, its blocks rebuilt, and taken into the cache through @e 8 MiB
+ * at a time (with @whole, the whole leaves of the tree around them, so
+ * that their hash blocks are computed: for a hydration), each block
  * checked against the tree like any other.  *@blocks gets the blocks
  * rebuilt.  0; -ENOENT if there is no pack to use; or -errno, message
  * recorded (the blocks are then fetched the usual way).
@@ -81,6 +82,6 @@ int ulo_update_stage(const char *cache, struct ulo_source *src, char *next,
 struct ulo_engine;
 struct ulo_cache;
 int ulo_update_apply_pack(struct ulo_engine *e, struct ulo_cache *cache,
-			  struct ulo_source *src, uint64_t *blocks);
+			  struct ulo_source *src, bool whole, uint64_t *blocks);
 
 #endif
