@@ -275,6 +275,11 @@ uint64_t ulo_engine_last_demand_ns(struct ulo_engine *e)
 	return __atomic_load_n(&e->last_demand_ns, __ATOMIC_RELAXED);
 }
 
+bool ulo_engine_paced(const struct ulo_engine *e)
+{
+	return e->rate != 0;
+}
+
 void ulo_engine_pace(struct ulo_engine *e, uint64_t bytes)
 {
 	ulo_rate_wait(e, (size_t)bytes);

@@ -12,6 +12,7 @@
 #ifndef ULOOP_ENGINE_H
 #define ULOOP_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,8 +89,10 @@ uint64_t ulo_engine_profile_generation(struct ulo_engine *e);
 uint64_t ulo_engine_last_demand_ns(struct ulo_engine *e);
 
 /* Wait until the rate limit (opts.rate) allows @bytes more fetched
- * outside the engine (an update's pack); at once without one. */
+ * outside the engine (an update's pack); at once without one.  Is there
+ * a limit? */
 void ulo_engine_pace(struct ulo_engine *e, uint64_t bytes);
+bool ulo_engine_paced(const struct ulo_engine *e);
 
 /* Image block size and count, as the engine splits the image. */
 uint64_t ulo_engine_block_size(struct ulo_engine *e);

@@ -191,52 +191,76 @@ struct ulo_pk_in {
 	bool ended;		/* the frame is complete */
 };
 
-/* Exactly @n decompressed bytes into @buf (NULL: skip them). */
+/* Decompress some more into the empty output buffer, fetching the next
+ * part of the pack when the input is used up. */
+static int ulo_pk_step(struct ulo_pk_in *r)
+{
+	ZSTD_outBuffer out = { r->obuf, r->ocap, 0 };
+	size_t left;
+
+	if (r->in.pos == r->in.size) {
+		size_t len = (size_t)ULO_MIN((uint64_t)(r->pace ? ULO_PK_PACED_CHUNK : ULO_PK_CHUNK),
+					     r->src->id.size - r->off);
+		int ret;
+
+		if (!len)
+			return ulo_err(-EINVAL, "%s: cut short", r->src->id.location);
+		if (r->pace)
+			r->pace(r->ctx, len);
+		ret = ulo_source_read(r->src, r->ibuf, r->off, len, NULL);
+		if (ret)
+			return ret;
+		r->off += len;
+		r->in = (ZSTD_inBuffer){ r->ibuf, len, 0 };
+	}
+	left = ZSTD_decompressStream(r->z, &out, &r->in);
+	if (ZSTD_isError(left))
+		return ulo_err(-EINVAL, "%s: zstd: %s", r->src->id.location, ZSTD_getErrorName(left));
+	r->ended = !left;
+	r->opos = 0;
+	r->olen = out.pos;
+	return 0;
+}
+
+/* Exactly @n decompressed bytes into @buf. */
 static int ulo_pk_read(struct ulo_pk_in *r, void *buf, size_t n)
 {
 	uint8_t *p = buf;
 
 	while (n) {
 		size_t k;
+		int ret;
 
 		if (r->opos < r->olen) {
 			k = ULO_MIN(n, r->olen - r->opos);
-			if (p) {
-				memcpy(p, r->obuf + r->opos, k);
-				p += k;
-			}
+			memcpy(p, r->obuf + r->opos, k);
+			p += k;
 			r->opos += k;
 			n -= k;
 			continue;
 		}
 		if (r->ended)
 			return ulo_err(-EINVAL, "%s: ends in the middle of a record", r->src->id.location);
-		if (r->in.pos == r->in.size) {
-			size_t len = (size_t)ULO_MIN((uint64_t)(r->pace ? ULO_PK_PACED_CHUNK : ULO_PK_CHUNK),
-						     r->src->id.size - r->off);
-			int ret;
+		ret = ulo_pk_step(r);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
 
-			if (!len)
-				return ulo_err(-EINVAL, "%s: cut short", r->src->id.location);
-			if (r->pace)
-				r->pace(r->ctx, len);
-			ret = ulo_source_read(r->src, r->ibuf, r->off, len, NULL);
-			if (ret)
-				return ret;
-			r->off += len;
-			r->in = (ZSTD_inBuffer){ r->ibuf, len, 0 };
-		}
-		{
-			ZSTD_outBuffer out = { r->obuf, r->ocap, 0 };
-			size_t left = ZSTD_decompressStream(r->z, &out, &r->in);
+/* After the end record: the frame must end there, its checksum right
+ * (zstd checks it at the frame's end, which a reader that stopped at the
+ * last record would never reach). */
+static int ulo_pk_finish(struct ulo_pk_in *r)
+{
+	while (!r->ended || r->opos < r->olen) {
+		int ret;
 
-			if (ZSTD_isError(left))
-				return ulo_err(-EINVAL, "%s: zstd: %s", r->src->id.location,
-					       ZSTD_getErrorName(left));
-			r->ended = !left;
-			r->opos = 0;
-			r->olen = out.pos;
-		}
+		if (r->opos < r->olen)
+			return ulo_err(-EINVAL, "%s: more after its end record", r->src->id.location);
+		ret = ulo_pk_step(r);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -304,8 +328,10 @@ int ulo_seedpack_apply(struct ulo_source *pack, struct ulo_seed *seed,
 		if (ret)
 			break;
 		ulo_pk_decode(h, &rec);
-		if (rec.blk == ULO_PK_END)
+		if (rec.blk == ULO_PK_END) {
+			ret = ulo_pk_finish(&r);
 			break;
+		}
 		len = rec.count * bs;
 		if (rec.blk < next || !rec.count || rec.blk >= m->blocks ||
 		    rec.count > m->blocks - rec.blk ||

@@ -99,6 +99,7 @@ struct ulo_vsrc {
 	/* One reader loads the top of the tree; the others wait for it
 	 * instead of fetching it too. */
 	pthread_mutex_t top_lock;
+	pthread_mutex_t leaf_lock;	/* the same for leaves */
 	/* What it was opened with, to fetch a seed map the same way (the
 	 * strings are the caller's, alive while the source is). */
 	struct ulo_source_opts opts;
@@ -338,6 +339,13 @@ static int ulo_vsrc_need_leaf(struct ulo_source *src, uint64_t d, unsigned *retr
 	hb = v->l.level_start[0] + leaf;
 	if (ulo_vsrc_is_loaded(v, hb))
 		return 0;
+	/* One reader loads leaves at a time; the others find them loaded
+	 * (several workers fetched the same chunk at once). */
+	pthread_mutex_lock(&v->leaf_lock);
+	if (ulo_vsrc_is_loaded(v, hb)) {
+		pthread_mutex_unlock(&v->leaf_lock);
+		return 0;
+	}
 	first = leaf - leaf % chunk;
 	n = ULO_MIN(chunk, v->l.level_blocks[0] - first);
 	first += v->l.level_start[0];
@@ -350,8 +358,10 @@ static int ulo_vsrc_need_leaf(struct ulo_source *src, uint64_t d, unsigned *retr
 	while (first + n - 1 > hb && ulo_vsrc_is_loaded(v, first + n - 1))
 		n--;
 	buf = malloc(n * v->hbs);
-	if (!buf)
+	if (!buf) {
+		pthread_mutex_unlock(&v->leaf_lock);
 		return ulo_errno(-ENOMEM, "%s: hash blocks", src->id.location);
+	}
 	/* A warm node has them on the flash: the cache's bytes are checked
 	 * like the server's (a flipped bit there is fetched again). */
 	if (src->peek && !src->peek(src->peek_ctx, buf, v->img_size + first * v->hbs,
@@ -368,6 +378,7 @@ static int ulo_vsrc_need_leaf(struct ulo_source *src, uint64_t d, unsigned *retr
 	if (ret && ulo_vsrc_is_loaded(v, hb))
 		ret = 0;
 out:
+	pthread_mutex_unlock(&v->leaf_lock);
 	free(buf);
 	return ret;
 }
@@ -765,6 +776,7 @@ static void ulo_vsrc_free(struct ulo_vsrc *v)
 	pthread_mutex_destroy(&v->lock);
 	pthread_rwlock_destroy(&v->seed_lock);
 	pthread_mutex_destroy(&v->top_lock);
+	pthread_mutex_destroy(&v->leaf_lock);
 	free(v);
 }
 
@@ -818,6 +830,7 @@ static int ulo_vsrc_open(struct ulo_source *src, const char *location,
 		pthread_rwlockattr_destroy(&ra);
 	}
 	pthread_mutex_init(&v->top_lock, NULL);
+	pthread_mutex_init(&v->leaf_lock, NULL);
 	ret = ulo_vsrc_fetch_manifest(location, o, &text, &len);
 	if (!ret)
 		ret = ulo_manifest_parse(text, len, location, &v->m);

@@ -403,7 +403,10 @@ int ulo_update_apply_pack(struct ulo_engine *e, struct ulo_cache *cache,
 		f = (struct ulo_update_flush){ .e = e, .seed = seed, .dbs = vi.data_block_size,
 					       .per = vi.hash_block_size / ULO_SHA256_LEN,
 					       .blocks = m->blocks, .whole = whole };
-		ret = ulo_seedpack_apply(pack, seed, ulo_update_flush, ulo_update_pace, &f, blocks);
+		/* Paced (in small requests) only under a rate limit: one round
+		 * trip per MiB otherwise. */
+		ret = ulo_seedpack_apply(pack, seed, ulo_update_flush,
+					 ulo_engine_paced(e) ? ulo_update_pace : NULL, &f, blocks);
 		ulo_seed_drop_puts(seed);
 	}
 	ulo_source_close(pack);
