@@ -291,12 +291,18 @@ int ulo_update_stage(const char *cache, struct ulo_source *src, char *next,
 {
 	struct ulo_identity cid;
 	struct ulo_seedmap map;
+	struct stat st;
 	int ret;
 
 	*seed = NULL;
 	note[0] = '\0';
 	if ((size_t)snprintf(next, PATH_MAX, "%s" ULO_UPDATE_NEXT_SUFFIX, cache) >= PATH_MAX)
 		return ulo_err(-ENAMETOOLONG, "%s: path too long", cache);
+	/* A link would be staged beside but never taken (ulo_update_prepare
+	 * leaves links alone). */
+	if (lstat(cache, &st) == 0 && S_ISLNK(st.st_mode))
+		return ulo_err(-EINVAL, "%s: a symbolic link; stage beside the cache file itself",
+			       cache);
 	/* No cache yet, or one of this version: nothing to stage beside. */
 	if (!ulo_update_identity(cache, &cid) || ulo_identity_same(&cid, &src->id))
 		return 1;

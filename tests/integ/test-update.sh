@@ -169,6 +169,12 @@ hydrate "$url" --cache "$T/c" >/dev/null 2>&1 || fail "the start after update-ne
 [ "$(fetched)" = 0 ] || fail "after update-next-half: $(fetched) bytes fetched"
 $U export "$T/c" "$T/out" && cmp "$T/out" "$T/dev2" || fail "after update-next-half: not version 2"
 echo "ok: a crash inside the switch"
+# A link to a cache is not staged beside (it would never be taken).
+ln -s "$T/c1" "$T/clink"
+hydrate "$url" --cache "$T/clink" --seed >/dev/null 2>"$T/err" && fail "a staging beside a link ran"
+grep -q "clink: a symbolic link; stage beside the cache file itself" "$T/err" ||
+	fail "no refusal of a link: $(cat "$T/err")"
+[ ! -e "$T/clink.next" ] || fail "a staging beside a link left a file"
 
 # 5a. A cache in use by another process (a daemon serving it) is not
 # renamed under it: refused as before updates.
