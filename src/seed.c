@@ -89,15 +89,25 @@ int ulo_seed_open(const char *path, struct ulo_seedmap *map, struct ulo_seed **o
 	return 0;
 }
 
-bool ulo_seed_has(struct ulo_seed *s, uint64_t blk)
+/* Is @blk among the blocks put?  (None put, the common case of a boot's
+ * reads: no lock taken.) */
+static bool ulo_seed_is_put(struct ulo_seed *s, uint64_t blk)
 {
-	uint64_t off;
 	bool put;
 
+	if (!__atomic_load_n(&s->nput, __ATOMIC_RELAXED))
+		return false;
 	pthread_mutex_lock(&s->lock);
 	put = ulo_seed_find_put(s, blk) >= 0;
 	pthread_mutex_unlock(&s->lock);
-	return put || ulo_seed_where(s, blk, &off);
+	return put;
+}
+
+bool ulo_seed_has(struct ulo_seed *s, uint64_t blk)
+{
+	uint64_t off;
+
+	return ulo_seed_is_put(s, blk) || ulo_seed_where(s, blk, &off);
 }
 
 int ulo_seed_read(struct ulo_seed *s, uint64_t blk, void *buf)
@@ -130,11 +140,8 @@ uint64_t ulo_seed_read_blocks(struct ulo_seed *s, uint64_t blk, uint64_t n, void
 
 	while (i < n) {
 		uint64_t off, o2, j, bad;
-		bool put;
+		bool put = ulo_seed_is_put(s, blk + i);
 
-		pthread_mutex_lock(&s->lock);
-		put = s->nput && ulo_seed_find_put(s, blk + i) >= 0;
-		pthread_mutex_unlock(&s->lock);
 		if (put || !ulo_seed_where(s, blk + i, &off)) {
 			got[i] = put && !ulo_seed_read(s, blk + i, p + i * bs);
 			done += got[i];
@@ -142,13 +149,10 @@ uint64_t ulo_seed_read_blocks(struct ulo_seed *s, uint64_t blk, uint64_t n, void
 			continue;
 		}
 		/* The stretch whose old bytes follow each other. */
-		for (j = i + 1; j < n && (j - i) * bs < ULO_SEED_READ_MAX; j++) {
-			pthread_mutex_lock(&s->lock);
-			put = s->nput && ulo_seed_find_put(s, blk + j) >= 0;
-			pthread_mutex_unlock(&s->lock);
-			if (put || !ulo_seed_where(s, blk + j, &o2) || o2 != off + (j - i) * bs)
+		for (j = i + 1; j < n && (j - i) * bs < ULO_SEED_READ_MAX; j++)
+			if (ulo_seed_is_put(s, blk + j) || !ulo_seed_where(s, blk + j, &o2) ||
+			    o2 != off + (j - i) * bs)
 				break;
-		}
 		if (!ulo_cache_read_checked(s->old, p + i * bs, off, (size_t)(j - i) * bs, &bad)) {
 			memset(got + i, 1, j - i);
 			done += j - i;

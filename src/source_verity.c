@@ -57,10 +57,12 @@
  * fetched either: a leaf hash block is the digests of its 128 data
  * blocks, so when all of them are at hand (in the read, or in the seed)
  * the node computes it and checks it against level 1, which vouches for
- * all 128 blocks at once.  Only a leaf whose blocks are partly neither is
- * fetched, alone (ULO_VSRC_LEAF_CHUNK would fetch the leaves of unchanged
- * blocks too).  A seeded block that fails its check (the map is a hint,
- * the old flash may rot) is fetched instead.
+ * all 128 blocks at once.  A leaf whose blocks are partly neither is
+ * fetched, alone; so is, with its neighbours (ULO_VSRC_LEAF_CHUNK), one
+ * that a read covers less than a quarter of (hashing its other blocks
+ * would cost a boot more than 4 KiB of hashes).  A seeded block that
+ * fails its check (the map is a hint, the old flash may rot) is fetched
+ * instead.
  */
 #include "source.h"
 
