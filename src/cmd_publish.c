@@ -6,7 +6,8 @@
  *
  * Each publish makes a new version: NAME-V.img (the image, padded with
  * zeros to whole 4 KiB blocks) and NAME-V.verity (its dm-verity hash tree,
- * salted with 32 random bytes), created under temporary names, synced,
+ * salted with 32 random bytes, the previous version's if there is one:
+ * publish_salt_of), created under temporary names, synced,
  * then linked to their names, which fails rather than replace anything.
  * The tree is built from the copy, so it vouches for the bytes served.
  * Then NAME.uloop, the manifest naming that version, is written to a
@@ -298,6 +299,34 @@ static int publish_pack(struct publish *p, const struct ulo_manifest *m, uint64_
 }
 
 /*
+ * The salt of version @u's tree into @vp, if it has one of @vp's size:
+ * true.  A new version salted like the one before it has the same leaf
+ * hash block wherever its 128 blocks did not change, so a node updating
+ * from that version proves them with one digest of the old leaf instead
+ * of 128 of the blocks (docs/updates.md).  The salt keeps one image's
+ * digests from being precomputed for another; versions of one image are
+ * one image to it.
+ */
+static bool publish_salt_of(struct publish *p, uint64_t u, struct ulo_verity_params *vp)
+{
+	struct ulo_verity_params old;
+	uint8_t sb[ULO_VERITY_SB_SIZE];
+	char name[128];
+	int fd, ret;
+
+	snprintf(name, sizeof(name), "%s-%" PRIu64 ".verity", p->name, u);
+	fd = openat(p->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ret = ulo_pread_full(fd, sb, sizeof(sb), 0);
+	close(fd);
+	if (ret || ulo_verity_parse_superblock(sb, name, &old) || old.salt_size != vp->salt_size)
+		return false;
+	memcpy(vp->salt, old.salt, old.salt_size);
+	return true;
+}
+
+/*
  * The seed map from version @u to the new version @m (its image published
  * already), as NAME-V.from-U.seed, named in @m: 0, or -errno with the
  * message recorded (the caller goes on without it).
@@ -538,7 +567,8 @@ static int publish_run(struct publish *p)
 	m.vp.data_block_size = m.vp.hash_block_size = PUBLISH_BLOCK;
 	m.vp.data_blocks = m.size / PUBLISH_BLOCK;
 	m.vp.salt_size = ULO_SHA256_LEN;
-	if (getrandom(m.vp.salt, m.vp.salt_size, 0) != (ssize_t)m.vp.salt_size ||
+	if ((!(nvers && publish_salt_of(p, vers[0], &m.vp)) &&
+	     getrandom(m.vp.salt, m.vp.salt_size, 0) != (ssize_t)m.vp.salt_size) ||
 	    getrandom(m.vp.uuid, sizeof(m.vp.uuid), 0) != (ssize_t)sizeof(m.vp.uuid)) {
 		ret = ulo_errno(-errno, "publish: random salt");
 		goto out;
