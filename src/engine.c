@@ -716,6 +716,14 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 	if (e->rec.unit)
 		ulo_profile_rec_note(&e->rec, off >> e->shift,
 				     ((off + len - 1) >> e->shift) - (off >> e->shift) + 1);
+	/* An update's boot: what the older version on the flash holds
+	 * unchanged is read from there, as a warm read is (no fetch, no
+	 * digest, no write); the fill copies it into the cache while the
+	 * device is idle (fill.c). */
+	if (!ulo_source_read_local(e->src, buf, off, len)) {
+		ulo_stat_add(&e->st.hit_blocks, ((off + len - 1) >> e->shift) - (off >> e->shift) + 1);
+		return 0;
+	}
 	/* Each -EAGAIN took a block back, which the next pass copies from
 	 * its fetch, never from the flash: at most one pass per block. */
 	passes = ((off + len - 1) >> e->shift) - (off >> e->shift) + 2;

@@ -42,18 +42,22 @@ static int64_t ulo_seed_find_put(const struct ulo_seed *s, uint64_t blk)
 	return lo < s->nput && s->put_blk[lo] == blk ? (int64_t)lo : -1;
 }
 
+/* Does the old cache hold all of its bytes [@off, + @len), @len > 0? */
+static bool ulo_seed_holds(struct ulo_seed *s, uint64_t off, uint64_t len)
+{
+	uint32_t cbs = ulo_cache_block_size(s->old);
+
+	for (uint64_t b = off / cbs; b <= (off + len - 1) / cbs; b++)
+		if (!ulo_cache_present(s->old, b))
+			return false;
+	return true;
+}
+
 /* Where new block @blk lies in the old image, if the old cache holds all
  * of it. */
 static bool ulo_seed_where(struct ulo_seed *s, uint64_t blk, uint64_t *off)
 {
-	uint32_t cbs = ulo_cache_block_size(s->old);
-
-	if (ulo_seedmap_find(&s->map, blk, off))
-		return false;
-	for (uint64_t b = *off / cbs; b <= (*off + s->map.block_size - 1) / cbs; b++)
-		if (!ulo_cache_present(s->old, b))
-			return false;
-	return true;
+	return !ulo_seedmap_find(&s->map, blk, off) && ulo_seed_holds(s, *off, s->map.block_size);
 }
 
 int ulo_seed_open(const char *path, struct ulo_seedmap *map, struct ulo_seed **out)
@@ -169,17 +173,48 @@ uint64_t ulo_seed_read_blocks(struct ulo_seed *s, uint64_t blk, uint64_t n, void
 
 int ulo_seed_read_old(struct ulo_seed *s, uint64_t off, void *buf, size_t len)
 {
-	uint32_t cbs = ulo_cache_block_size(s->old);
 	uint64_t bad;
 
 	if (!len)
 		return 0;
-	if (off + len > s->map.old_size)
+	if (off + len > s->map.old_size || !ulo_seed_holds(s, off, len))
 		return -ENOENT;
-	for (uint64_t b = off / cbs; b <= (off + len - 1) / cbs; b++)
-		if (!ulo_cache_present(s->old, b))
-			return -ENOENT;
 	return ulo_cache_read_checked(s->old, buf, off, len, &bad) ? -ENOENT : 0;
+}
+
+int ulo_seed_read_old_tree(struct ulo_seed *s, uint64_t off, void *buf, size_t len)
+{
+	uint64_t at = s->map.old_size + off, bad;
+
+	if (!len || at + len > ulo_cache_image_size(s->old) || !ulo_seed_holds(s, at, len))
+		return -ENOENT;
+	return ulo_cache_read_checked(s->old, buf, at, len, &bad) ? -ENOENT : 0;
+}
+
+uint64_t ulo_seed_read_same(struct ulo_seed *s, uint64_t blk, uint64_t n, void *buf,
+			    const uint8_t *want, uint8_t *got)
+{
+	uint32_t bs = s->map.block_size;
+	uint64_t done = 0;
+
+	for (uint64_t i = 0; i < n;) {
+		uint64_t j = i;
+
+		while (j < n && (j - i) * bs < ULO_SEED_READ_MAX && (!want || want[j]) &&
+		       (blk + j + 1) * bs <= s->map.old_size && ulo_seed_holds(s, (blk + j) * bs, bs))
+			j++;
+		if (j == i) {
+			i++;
+			continue;
+		}
+		if (!ulo_seed_read_old(s, (blk + i) * bs, (uint8_t *)buf + i * bs, (j - i) * bs)) {
+			if (got)
+				memset(got + i, 1, j - i);
+			done += j - i;
+		}
+		i = j;
+	}
+	return done;
 }
 
 int ulo_seed_put(struct ulo_seed *s, uint64_t blk, const void *data)

@@ -47,6 +47,16 @@ bool ulo_seed_has(struct ulo_seed *s, uint64_t blk);
 /* Old image bytes [@off, + @len), if the old cache holds them all:
  * 0 or -ENOENT. */
 int ulo_seed_read_old(struct ulo_seed *s, uint64_t off, void *buf, size_t len);
+/* The same for the old version's hash file (the cache keeps it after the
+ * image: source_verity.c), @off from its start. */
+int ulo_seed_read_old_tree(struct ulo_seed *s, uint64_t off, void *buf, size_t len);
+/* Old image blocks at the same offsets as new data blocks [@blk, + @n),
+ * those the old cache holds, whatever the map says: @want[i] (NULL: all)
+ * says which to read, @got[i] (@got may be NULL) is set for each read, in
+ * stretches as ulo_seed_read_blocks().  The blocks read.  Where the two
+ * versions' leaf hash blocks are equal, these are the new version's. */
+uint64_t ulo_seed_read_same(struct ulo_seed *s, uint64_t blk, uint64_t n, void *buf,
+			    const uint8_t *want, uint8_t *got);
 
 /*
  * New data block @blk, rebuilt from a pack (seedpack.h): held in memory

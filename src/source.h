@@ -154,6 +154,14 @@ struct ulo_seed *ulo_source_take_seed(struct ulo_source *src);
 /* Bytes of [@off, + @len) a read would take from the seed, not the
  * network (0 without one): what a rate limit must not count. */
 uint64_t ulo_source_seeded_in(struct ulo_source *src, uint64_t off, uint64_t len);
+/*
+ * [@off, + @len) read from the older version on the flash, if the seed
+ * holds all of it unchanged (its blocks at the same offsets, under leaf
+ * hash blocks both versions share): what a warm read does, with no
+ * fetch, digest or write.  0, or -ENOENT (no seed, or some block not
+ * so): read it the usual way.
+ */
+int ulo_source_read_local(struct ulo_source *src, void *buf, uint64_t off, size_t len);
 
 /* http:// and https:// (source_http.c): naming it links libcurl, mbedTLS,
  * nghttp2 and c-ares (libuloop-http.a); the uloop command registers it. */

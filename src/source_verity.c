@@ -62,7 +62,13 @@
  * that a read covers less than a quarter of (hashing its other blocks
  * would cost a boot more than 4 KiB of hashes).  A seeded block that
  * fails its check (the map is a hint, the old flash may rot) is fetched
- * instead.
+ * instead.  Cheaper still, where both versions are salted alike (publish
+ * keeps the salt): a leaf equal to the older version's leaf of the same
+ * index (read from the seed's tree, one digest against level 1) says its
+ * 128 blocks did not move or change, and they are served from the seed
+ * as a warm cache's are, map or no map (ulo_source_read_local: no fetch,
+ * digest or write).  A read of the tree region fetches the leaves that
+ * changed rather than computing them (ulo_vsrc_read_tree).
  */
 #include "source.h"
 
@@ -98,6 +104,13 @@ struct ulo_vsrc {
 	 * side, taken away under its write side. */
 	struct ulo_seed *seed;
 	pthread_rwlock_t seed_lock;
+	/* The seed's leaves (its hash file, on the flash), where salted like
+	 * this version's: hash blocks [old_leaf_start, + old_leaves) of it;
+	 * none if not.  @leaf_same, per leaf of this version: 0 not known
+	 * yet, 1 equal to the seed's (ulo_vsrc_leaf_same), 2 not; under
+	 * @lock, set up with the seed. */
+	uint64_t old_leaf_start, old_leaves;
+	uint8_t *leaf_same;
 	/* One reader loads the top of the tree; the others wait for it
 	 * instead of fetching it too. */
 	pthread_mutex_t top_lock;
@@ -489,6 +502,48 @@ static bool ulo_vsrc_compute_leaf(struct ulo_source *src, uint64_t g, const uint
 	return ok;
 }
 
+/*
+ * Is leaf @g equal to the seed's leaf of that index?  Then so are their
+ * digests one by one, salted alike: the old version's blocks at the
+ * leaf's offsets are this version's, vouched for by the leaf as a warm
+ * cache's are (a warm read hashes nothing either; dm-verity in the node
+ * checks both).  An ext4 or erofs updated in place keeps most leaves.
+ * The seed's leaf, read from its flash, is checked against level 1 (one
+ * digest, not the 128 of computing the leaf) and loaded and kept; a leaf
+ * loaded already is compared.  Under seed_lock's read side.
+ */
+static bool ulo_vsrc_leaf_same(struct ulo_source *src, uint64_t g)
+{
+	struct ulo_vsrc *v = src->priv;
+	uint64_t hb = v->l.level_start[0] + g;
+	uint8_t state = 2, *old;
+	bool same = false;
+
+	pthread_mutex_lock(&v->lock);
+	if (v->leaf_same)
+		state = v->leaf_same[g];
+	pthread_mutex_unlock(&v->lock);
+	if (state)
+		return state == 1;
+	/* Not decided before the level above is loaded (it proves the old
+	 * leaf): a no then would stand for good. */
+	if (!ulo_vsrc_is_loaded(v, 0))
+		return false;
+	old = g < v->old_leaves ? malloc(v->hbs) : NULL;
+	if (old && !ulo_seed_read_old_tree(v->seed, (v->old_leaf_start + g) * v->hbs, old, v->hbs)) {
+		bool was = ulo_vsrc_is_loaded(v, hb);
+
+		same = ulo_vsrc_check_hash_block(v, hb, old);
+		if (same && !was)
+			ulo_vsrc_keep(src, hb, 1);
+	}
+	free(old);
+	pthread_mutex_lock(&v->lock);
+	v->leaf_same[g] = same ? 1 : 2;
+	pthread_mutex_unlock(&v->lock);
+	return same;
+}
+
 /* Can leaf @g be computed from the read's blocks and the seed's? */
 static bool ulo_vsrc_leaf_computable(struct ulo_vsrc *v, uint64_t g, uint64_t first,
 				     uint64_t n)
@@ -513,8 +568,8 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 				size_t len, unsigned *retries)
 {
 	struct ulo_vsrc *v = src->priv;
-	uint64_t first = off / v->dbs, n = len / v->dbs, seeded = 0, g0;
-	uint8_t *from_seed, *proven = NULL;
+	uint64_t first = off / v->dbs, n = len / v->dbs, seeded = 0, g0 = first / v->per;
+	uint8_t *from_seed, *same, *proven = NULL;
 	unsigned *server;
 	char why[512];
 	int ret = 0;
@@ -522,13 +577,34 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 	if (!n)
 		return 0;
 	from_seed = calloc(n, 1);
+	same = calloc(n, 1);
 	server = calloc(n, sizeof(*server));
 
-	if (!from_seed || !server) {
+	if (!from_seed || !same || !server) {
 		ret = ulo_errno(-ENOMEM, "%s", src->id.location);
 		goto out;
 	}
-	ulo_seed_read_blocks(v->seed, first, n, buf, from_seed);
+	/* Blocks under leaves the versions share: the old ones at the same
+	 * offsets, proven (@same).  The rest where the map says. */
+	for (uint64_t g = g0; g <= (first + n - 1) / v->per; g++) {
+		uint64_t a, b;
+
+		ulo_vsrc_leaf_span(v, g, &a, &b);
+		if (ulo_vsrc_leaf_same(src, g))
+			for (uint64_t d = ULO_MAX(a, first); d < ULO_MIN(b, first + n); d++)
+				from_seed[d - first] = 1;	/* here: wanted */
+	}
+	ulo_seed_read_same(v->seed, first, n, buf, from_seed, same);
+	for (uint64_t i = 0; i < n;) {
+		uint64_t j = i;
+
+		while (j < n && !same[j])
+			j++;
+		if (j > i)
+			ulo_seed_read_blocks(v->seed, first + i, j - i, buf + i * v->dbs, from_seed + i);
+		for (i = j; i < n && same[i]; i++)
+			from_seed[i] = 1;
+	}
 	/* Leaves that cannot be computed: fetched now, one each.  So are
 	 * those of a read covering little of its leaf (a boot reading files
 	 * here and there): computing one hashes all its 128 blocks, which
@@ -568,7 +644,6 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 	/* The other leaves, computed; one that does not verify is fetched.
 	 * A leaf computed from the read's bytes that matched level 1 proved
 	 * them: their digests are its entries (@proven, by leaf). */
-	g0 = first / v->per;
 	proven = calloc((first + n - 1) / v->per - g0 + 1, 1);
 	if (!proven)
 		ret = ulo_errno(-ENOMEM, "%s", src->id.location);
@@ -585,7 +660,7 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 	for (uint64_t i = 0; !ret && i < n; i++) {
 		uint8_t *blk = buf + i * v->dbs;
 
-		if (proven[(first + i) / v->per - g0] ||
+		if (proven[(first + i) / v->per - g0] || same[i] ||
 		    !ulo_vsrc_check_data(v, (first + i) * v->dbs, blk, v->dbs, why, sizeof(why))) {
 			seeded += from_seed[i];
 			continue;
@@ -607,6 +682,7 @@ static int ulo_vsrc_read_seeded(struct ulo_source *src, uint8_t *buf, uint64_t o
 		__atomic_fetch_add(&src->seeded_bytes, seeded * v->dbs, __ATOMIC_RELAXED);
 out:
 	free(proven);
+	free(same);
 	free(from_seed);
 	free(server);
 	return ret;
@@ -620,13 +696,17 @@ static int ulo_vsrc_read_tree(struct ulo_source *src, uint8_t *buf, uint64_t off
 	bool all = true;
 	int ret;
 
-	/* An update computes the leaves it can from the blocks at hand. */
+	/* An update takes the leaves the versions share from the flash.  The
+	 * others are fetched, all in one request, not computed: a read of
+	 * the tree (the kernel probing the device's end, dm-verity) comes
+	 * before the data's, and computing a changed leaf then reads its 128
+	 * blocks from the flash, here and there (a boot's first 50 ms went
+	 * on a probe computing 32 leaves).  Data reads compute theirs. */
 	pthread_rwlock_rdlock(&v->seed_lock);
 	for (hb = off / v->hbs; v->seed && v->l.levels >= 2 && hb < (off + len) / v->hbs; hb++)
 		if (hb >= v->l.level_start[0] && hb < v->l.level_start[0] + v->l.level_blocks[0] &&
-		    !ulo_vsrc_is_loaded(v, hb) &&
-		    ulo_vsrc_compute_leaf(src, hb - v->l.level_start[0], NULL, 0, 0))
-			ulo_vsrc_keep(src, hb, 1);
+		    !ulo_vsrc_is_loaded(v, hb))
+			ulo_vsrc_leaf_same(src, hb - v->l.level_start[0]);
 	pthread_rwlock_unlock(&v->seed_lock);
 	for (hb = off / v->hbs; hb < (off + len) / v->hbs && all; hb++)
 		all = ulo_vsrc_is_loaded(v, hb);
@@ -774,6 +854,7 @@ static void ulo_vsrc_free(struct ulo_vsrc *v)
 	ulo_source_close(v->tree);
 	free(v->tree_buf);
 	free(v->loaded);
+	free(v->leaf_same);
 	ulo_seed_close(v->seed, false);
 	pthread_mutex_destroy(&v->lock);
 	pthread_rwlock_destroy(&v->seed_lock);
@@ -988,6 +1069,36 @@ out:
 	return ret;
 }
 
+/*
+ * Where the seed's leaves are, if its tree is salted like this version's
+ * (publish salts a version like the one before it) and its superblock is
+ * on the flash: nothing there is trusted, a leaf is used only once it
+ * checks against this version's level 1.  Seed lock's write side held.
+ */
+static void ulo_vsrc_old_leaves(struct ulo_vsrc *v)
+{
+	uint64_t leaves = v->l.levels ? v->l.level_blocks[0] : 0;
+	struct ulo_verity_params op;
+	struct ulo_verity_layout ol;
+	uint8_t *sb = malloc(v->hbs);
+
+	v->old_leaves = 0;
+	if (!v->leaf_same && leaves)
+		v->leaf_same = malloc(leaves);
+	if (v->leaf_same)
+		memset(v->leaf_same, 0, leaves);
+	if (sb && v->leaf_same && !ulo_seed_read_old_tree(v->seed, 0, sb, v->hbs) &&
+	    !ulo_verity_parse_superblock(sb, ulo_seed_path(v->seed), &op) &&
+	    op.data_block_size == v->dbs && op.hash_block_size == v->hbs &&
+	    op.data_blocks * v->dbs == ulo_seed_map(v->seed)->old_size &&
+	    op.salt_size == v->m.vp.salt_size && !memcmp(op.salt, v->m.vp.salt, op.salt_size) &&
+	    !ulo_verity_layout(&op, &ol) && ol.levels) {
+		v->old_leaf_start = ol.level_start[0];
+		v->old_leaves = ol.level_blocks[0];
+	}
+	free(sb);
+}
+
 int ulo_source_set_seed(struct ulo_source *src, struct ulo_seed *seed)
 {
 	struct ulo_vsrc *v;
@@ -1006,6 +1117,7 @@ int ulo_source_set_seed(struct ulo_source *src, struct ulo_seed *seed)
 	pthread_rwlock_wrlock(&v->seed_lock);
 	ulo_seed_close(v->seed, false);
 	v->seed = seed;
+	ulo_vsrc_old_leaves(v);
 	pthread_rwlock_unlock(&v->seed_lock);
 	return 0;
 }
@@ -1037,6 +1149,35 @@ struct ulo_seed *ulo_source_seed(struct ulo_source *src)
 	seed = v->seed;
 	pthread_rwlock_unlock(&v->seed_lock);
 	return seed;
+}
+
+int ulo_source_read_local(struct ulo_source *src, void *buf, uint64_t off, size_t len)
+{
+	struct ulo_vsrc *v;
+	uint64_t first, n;
+	unsigned retries = 0;
+	int ret = -ENOENT;
+
+	if (src->ops != &ulo_source_verity_ops)
+		return -ENOENT;
+	v = src->priv;
+	if (!len || off % v->dbs || len % v->dbs || off + len > v->img_size)
+		return -ENOENT;
+	first = off / v->dbs;
+	n = len / v->dbs;
+	pthread_rwlock_rdlock(&v->seed_lock);
+	/* Leaves are checked against the level above them: the top first
+	 * (a failure is the read's to report, on the usual path). */
+	if (v->seed && v->old_leaves && !ulo_vsrc_need_top(src, &retries)) {
+		bool same = true;
+
+		for (uint64_t g = first / v->per; same && g <= (first + n - 1) / v->per; g++)
+			same = ulo_vsrc_leaf_same(src, g);
+		if (same && ulo_seed_read_same(v->seed, first, n, buf, NULL, NULL) == n)
+			ret = 0;
+	}
+	pthread_rwlock_unlock(&v->seed_lock);
+	return ret;
 }
 
 uint64_t ulo_source_seeded_in(struct ulo_source *src, uint64_t off, uint64_t len)
