@@ -51,6 +51,8 @@ struct ulo_cache_opts {
 	bool create;		/* create a missing file */
 	bool wipe;		/* may format a device/file holding other data */
 	bool offline;		/* refuse (do not drop) on an identity change */
+	bool buffered;		/* data read through the page cache, not direct
+				 * (an update's seed: ulo_cache_reopen_direct()) */
 };
 
 /* Outcome of binding a cache to an image. */

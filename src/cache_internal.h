@@ -54,6 +54,7 @@ struct ulo_cache {
 	int dio_fd;		/* the same file O_DIRECT for data reads, or -1
 				 * (no direct I/O there): ulo_cache_reopen_direct() */
 	bool is_blkdev;
+	bool buffered;		/* no dio_fd, by request (ulo_cache_opts) */
 	bool readonly;
 	bool wipe;
 	uint64_t capacity;	/* device size; UINT64_MAX for files */

@@ -62,7 +62,8 @@ static bool ulo_seed_where(struct ulo_seed *s, uint64_t blk, uint64_t *off)
 
 int ulo_seed_open(const char *path, struct ulo_seedmap *map, struct ulo_seed **out)
 {
-	struct ulo_cache_opts co = { .path = path, .readonly = true };
+	/* Buffered: see ulo_cache_reopen_direct(). */
+	struct ulo_cache_opts co = { .path = path, .readonly = true, .buffered = true };
 	struct ulo_seed *s = calloc(1, sizeof(*s));
 	int ret;
 
