@@ -109,6 +109,7 @@ int cmd_cat(int argc, char **argv)
 		struct ulo_stats st;
 		struct ulo_json j;
 
+		ulo_engine_settle(eng);	/* the last blocks' writes counted */
 		ulo_engine_stats(eng, &st);
 		ulo_json_init(&j, stderr);
 		ulo_stats_json(&j, NULL, &st);

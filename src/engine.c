@@ -15,11 +15,13 @@
  * Locking: e->lock protects the queues, the in-flight list, the busy
  * bitmap, the readahead state and the error latches.  It is never held
  * across source or cache I/O: a worker takes a run under the lock, drops
- * it, fetches into the run's own buffer, stores the blocks in the cache
- * (which sets their present bits), and only then retakes the lock to mark
- * the run done.  So a block is always either present or busy or missing,
- * never "done but invisible", and readers copy from the run's buffer, so
- * a cache that cannot be written (full flash) still serves correct data.
+ * it, fetches into the run's own buffer, marks it fetched (its readers
+ * copy from the buffer and go: a boot's read does not wait for the flash
+ * write), stores the blocks in the cache (which sets their present bits),
+ * and only then retakes the lock to mark the run done.  So a block is
+ * always either present or busy or missing, never "done but invisible",
+ * and readers copy from the run's buffer, so a cache that cannot be
+ * written (full flash) still serves correct data.
  *
  * A source that reports -ESTALE (the image changed) latches the engine:
  * every later fetch fails the same way and nothing of the new image is
@@ -44,7 +46,8 @@
 #include "ramstore.h"
 #include "util.h"
 
-enum ulo_run_state { ULO_RUN_QUEUED, ULO_RUN_RUNNING, ULO_RUN_DONE };
+/* In this order: a reader waits for FETCHED or later. */
+enum ulo_run_state { ULO_RUN_QUEUED, ULO_RUN_RUNNING, ULO_RUN_FETCHED, ULO_RUN_DONE };
 enum ulo_queue_id { ULO_Q_NONE, ULO_Q_DEMAND, ULO_Q_BG };
 
 struct ulo_run {
@@ -285,7 +288,7 @@ void ulo_engine_pace(struct ulo_engine *e, uint64_t bytes)
 	ulo_rate_wait(e, (size_t)bytes);
 }
 
-/* Fetch @r and store it.  Lock not held. */
+/* Fetch @r into its buffer.  Lock not held. */
 static int ulo_run_fetch(struct ulo_engine *e, struct ulo_run *r)
 {
 	unsigned retries = 0;
@@ -313,6 +316,12 @@ static int ulo_run_fetch(struct ulo_engine *e, struct ulo_run *r)
 		ulo_stat_add(&e->st.readahead_fetches, 1);
 		ulo_stat_add(&e->st.readahead_bytes, r->len);
 	}
+	return 0;
+}
+
+/* Store fetched @r in the cache (or RAM).  Lock not held. */
+static void ulo_run_store(struct ulo_engine *e, struct ulo_run *r)
+{
 	if (e->cache && ulo_cache_given_up(e->cache)) {
 		struct ulo_ramstore *rs = ulo_ram_get(e);
 
@@ -327,7 +336,6 @@ static int ulo_run_fetch(struct ulo_engine *e, struct ulo_run *r)
 			ulo_warn("%s; blocks not yet cached are fetched from the source each time",
 				 ulo_errmsg());
 	}
-	return 0;
 }
 
 static void *ulo_worker(void *arg)
@@ -365,6 +373,17 @@ static void *ulo_worker(void *arg)
 		pthread_mutex_unlock(&e->lock);
 
 		ret = ulo_run_fetch(e, r);
+		if (!ret) {
+			/* Its readers go now; the flash write is not theirs to
+			 * wait for.  The run stays in flight (busy) until the
+			 * blocks are present, so a new reader joins it rather
+			 * than fetch them again. */
+			pthread_mutex_lock(&e->lock);
+			r->state = ULO_RUN_FETCHED;
+			pthread_cond_broadcast(&e->done_cv);
+			pthread_mutex_unlock(&e->lock);
+			ulo_run_store(e, r);
+		}
 
 		pthread_mutex_lock(&e->lock);
 		if (ret) {
@@ -683,7 +702,7 @@ static int ulo_engine_read_once(struct ulo_engine *e, void *buf, uint64_t off,
 	if (!x.err)
 		ulo_queue_readahead(e, off, len, last);
 	for (size_t i = 0; i < x.nwaits; i++)
-		while (x.waits[i]->state != ULO_RUN_DONE)
+		while (x.waits[i]->state < ULO_RUN_FETCHED)
 			pthread_cond_wait(&e->done_cv, &e->lock);
 	pthread_mutex_unlock(&e->lock);
 
@@ -837,6 +856,14 @@ void ulo_engine_cancel(struct ulo_engine *e)
 		ulo_run_finish(e, r);
 	}
 	pthread_cond_broadcast(&e->done_cv);
+	pthread_mutex_unlock(&e->lock);
+}
+
+void ulo_engine_settle(struct ulo_engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	while (e->inflight)
+		pthread_cond_wait(&e->done_cv, &e->lock);
 	pthread_mutex_unlock(&e->lock);
 }
 

@@ -7,7 +7,8 @@
  * against fetches already in flight, and fetched in parallel by a pool of
  * worker threads, one source request each.  No lock is held across source
  * or cache I/O.  Fetched blocks are stored and marked by the cache (which
- * makes them durable in its write order); a read never waits for that.
+ * makes them durable in its write order); a read waits for neither: it
+ * copies the run's bytes and returns while the worker writes them.
  */
 #ifndef ULOOP_ENGINE_H
 #define ULOOP_ENGINE_H
@@ -106,6 +107,11 @@ void ulo_engine_cancel(struct ulo_engine *e);
 
 /* Wait for every background fetch; the first background error, if any. */
 int ulo_engine_drain(struct ulo_engine *e);
+
+/* Wait until no fetch is in flight: every block fetched so far is in the
+ * cache (or its write failed) and counted.  For a caller that looks at the
+ * cache or the statistics right after its reads. */
+void ulo_engine_settle(struct ulo_engine *e);
 
 void ulo_engine_stats(struct ulo_engine *e, struct ulo_stats *out);
 
