@@ -741,6 +741,8 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 	 * device is idle (fill.c). */
 	if (!ulo_source_read_local(e->src, buf, off, len)) {
 		ulo_stat_add(&e->st.hit_blocks, ((off + len - 1) >> e->shift) - (off >> e->shift) + 1);
+		ulo_stat_add(&e->st.reads, 1);
+		ulo_stat_add(&e->st.bytes_served, len);
 		return 0;
 	}
 	/* Each -EAGAIN took a block back, which the next pass copies from

@@ -326,9 +326,12 @@ cp "$D/flat/flat-2.from-1.seed" "$T/fmap"
 awk 'NR > 8 { $3 = 1 } { print }' "$T/fmap" >"$D/flat/flat-2.from-1.seed"
 cp "$T/f1c" "$T/fc"
 : >"$one_log"
-$U cat "$furl" --cache "$T/fc" --length $((2 * 1024 * 1024)) >"$T/part" 2>"$T/err" || fail "cat of flat v2 failed: $(cat "$T/err")"
+$U cat "$furl" --cache "$T/fc" --length $((2 * 1024 * 1024)) --stats >"$T/part" 2>"$T/err" || fail "cat of flat v2 failed: $(cat "$T/err")"
 cp "$T/fmap" "$D/flat/flat-2.from-1.seed"
 head -c $((2 * 1024 * 1024)) "$T/f2" | cmp - "$T/part" || fail "flat v2's first 2 MiB differ"
+# Counted as what they are: hits, served.
+[ "$(field bytes_served <"$T/err")" = $((2 * 1024 * 1024)) ] && [ "$(field hit_blocks <"$T/err")" = 512 ] ||
+	fail "reads from the older version miscounted: $(cat "$T/err")"
 [ "$(img_fetched /flat/flat-2.img)" = 0 ] || fail "unchanged leaves fetched image bytes: $(cat "$one_log")"
 # (The tree's superblock and the level above the leaves, 4 KiB each, are
 # what every start loads.)
