@@ -15,6 +15,7 @@
 #                             sh); extra files copied in
 #   vm_boot NAME INITRD [DISKS] [APPEND]
 #                             boot it under TCG with user networking
+#                             (VM_PXE=DIR:FILE: from the NIC instead)
 #                             (restrict=on: the guest reaches nothing but
 #                             10.0.2.100:80 and :443, forwarded to
 #                             $VM_HTTP_PORT and $VM_HTTPS_PORT on
@@ -200,13 +201,25 @@ vm_initrd() {
 	rm -rf "$_o" "$_o.cpio.gz"
 }
 
+# The kernel command line every guest starts with (a PXE guest's comes
+# from its boot script, which puts this first too).
+VM_APPEND_BASE="console=ttyS0 panic=-1 loglevel=4 no_timer_check"
+
 vm_boot() {
 	_name=$1 _initrd=$2 _disk=${3:-} _append=${4:-}
 	_log=$T/$_name.log
+	_pxe="" _boot=""
 	set -- -accel "tcg,tb-size=$VM_TB_SIZE" -cpu "$VM_CPU" -m "$VM_MEM" -smp 1 -nodefaults -no-reboot \
-		-display none -serial "file:$_log" \
-		-kernel "$VMLINUZ" -initrd "$_initrd" \
-		-append "console=ttyS0 panic=-1 loglevel=4 no_timer_check $_append ${ULOOP_VM_DEBUG:+loglevel=7 sysrq_always_enabled}" ${ULOOP_VM_DEBUG:+-monitor unix:$ULOOP_VM_DEBUG.$_name,server,nowait}
+		-display none -serial "file:$_log" ${ULOOP_VM_DEBUG:+-monitor unix:$ULOOP_VM_DEBUG.$_name,server,nowait}
+	# VM_PXE=DIR:FILE: no kernel given; the NIC's firmware (QEMU's iPXE
+	# ROM under SeaBIOS) boots first, taking FILE from the user network's
+	# TFTP server (DIR); INITRD and APPEND are then the boot script's.
+	if [ -n "${VM_PXE:-}" ]; then
+		_pxe=",tftp=${VM_PXE%%:*},bootfile=${VM_PXE#*:}" _boot=",bootindex=0"
+	else
+		set -- "$@" -kernel "$VMLINUZ" -initrd "$_initrd" \
+			-append "$VM_APPEND_BASE $_append ${ULOOP_VM_DEBUG:+loglevel=7 sysrq_always_enabled}"
+	fi
 	# no_timer_check: under TCG on a busy host the kernel's check of the
 	# timer interrupt can fail and panic ("IO-APIC + timer doesn't work").
 	# The kernel's own defaults otherwise, init_on_alloc=1 among them (the
@@ -215,8 +228,8 @@ vm_boot() {
 	# there becomes eth0, the server's eth1).  VM_MAC: the server NIC's MAC.
 	# shellcheck disable=SC2086
 	set -- "$@" ${VM_QEMU_PRE:-} \
-		-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:nc 127.0.0.1 ${VM_HTTP_PORT:-9},guestfwd=tcp:10.0.2.100:443-cmd:nc 127.0.0.1 ${VM_HTTPS_PORT:-9}" \
-		-device "virtio-net-pci,netdev=n0${VM_MAC:+,mac=$VM_MAC}"
+		-netdev "user,id=n0,restrict=on$_pxe,guestfwd=tcp:10.0.2.100:80-cmd:nc 127.0.0.1 ${VM_HTTP_PORT:-9},guestfwd=tcp:10.0.2.100:443-cmd:nc 127.0.0.1 ${VM_HTTPS_PORT:-9}" \
+		-device "virtio-net-pci,netdev=n0${VM_MAC:+,mac=$VM_MAC}$_boot"
 	# A disk is FILE, or FILE,OPTIONS (e.g. readonly=on).
 	for _d in $_disk; do
 		set -- "$@" -drive "file=$_d,if=virtio,format=raw"
