@@ -29,6 +29,8 @@ done
 kver=$(apt-cache depends linux-image-amd64 2>/dev/null |
 	sed -n 's/.*Depends: linux-image-\(.*\)$/\1/p' | head -n 1)
 [ -z "$kver" ] || [ -d "/usr/src/linux-headers-$kver" ] || missing="$missing linux-headers-$kver"
+# UEFI for the PXE test (a file, not a command).
+[ -e /usr/share/ovmf/OVMF.fd ] || missing="$missing ovmf"
 [ -e /usr/src/linux-source-6.1.tar.xz ] ||
 	[ -s "${ULOOP_DEPS:-/var/cache/uloop-deps}/checkpatch-6.1/checkpatch.pl" ] ||
 	missing="$missing linux-source-6.1"

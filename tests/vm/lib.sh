@@ -15,7 +15,8 @@
 #                             sh); extra files copied in
 #   vm_boot NAME INITRD [DISKS] [APPEND]
 #                             boot it under TCG with user networking
-#                             (VM_PXE=DIR:FILE: from the NIC instead)
+#                             (VM_PXE=DIR:FILE: from the NIC instead;
+#                             VM_FIRMWARE=OVMF.fd: UEFI)
 #                             (restrict=on: the guest reaches nothing but
 #                             10.0.2.100:80 and :443, forwarded to
 #                             $VM_HTTP_PORT and $VM_HTTPS_PORT on
@@ -211,9 +212,12 @@ vm_boot() {
 	_pxe="" _boot=""
 	set -- -accel "tcg,tb-size=$VM_TB_SIZE" -cpu "$VM_CPU" -m "$VM_MEM" -smp 1 -nodefaults -no-reboot \
 		-display none -serial "file:$_log" ${ULOOP_VM_DEBUG:+-monitor unix:$ULOOP_VM_DEBUG.$_name,server,nowait}
+	# VM_FIRMWARE: the machine's firmware (OVMF.fd: UEFI), SeaBIOS else.
 	# VM_PXE=DIR:FILE: no kernel given; the NIC's firmware (QEMU's iPXE
-	# ROM under SeaBIOS) boots first, taking FILE from the user network's
-	# TFTP server (DIR); INITRD and APPEND are then the boot script's.
+	# ROM, a BIOS and a UEFI driver in one) boots first, taking FILE from
+	# the user network's TFTP server (DIR); INITRD and APPEND are then the
+	# boot script's.
+	[ -z "${VM_FIRMWARE:-}" ] || set -- "$@" -bios "$VM_FIRMWARE"
 	if [ -n "${VM_PXE:-}" ]; then
 		_pxe=",tftp=${VM_PXE%%:*},bootfile=${VM_PXE#*:}" _boot=",bootindex=0"
 	else
