@@ -17,6 +17,8 @@ need="$need mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin"
 # dracut for the dracut module's tests (network-legacy needs dhclient and
 # arping); initramfs-tools is built in a chroot (tests/vm/itools-tree.sh).
 need="$need dracut:dracut /usr/lib/dracut/modules.d/40network/netroot.sh:dracut-network dhclient:isc-dhcp-client arping:iputils-arping groff:groff-base"
+# PXE on a boot network of the test's own (a namespace): DHCP and TFTP.
+need="$need dnsmasq:dnsmasq-base ip:iproute2"
 [ "${1:-}" = demo ] && need="$need mksquashfs:squashfs-tools"
 
 missing=""

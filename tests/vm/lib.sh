@@ -16,7 +16,9 @@
 #   vm_boot NAME INITRD [DISKS] [APPEND]
 #                             boot it under TCG with user networking
 #                             (VM_PXE=DIR:FILE: from the NIC instead;
-#                             VM_FIRMWARE=OVMF.fd: UEFI)
+#                             VM_FIRMWARE=OVMF.fd: UEFI; VM_NETDEV and
+#                             VM_WRAP: another network, e.g. a tap in a
+#                             network namespace)
 #                             (restrict=on: the guest reaches nothing but
 #                             10.0.2.100:80 and :443, forwarded to
 #                             $VM_HTTP_PORT and $VM_HTTPS_PORT on
@@ -232,14 +234,17 @@ vm_boot() {
 	# there becomes eth0, the server's eth1).  VM_MAC: the server NIC's MAC.
 	# shellcheck disable=SC2086
 	set -- "$@" ${VM_QEMU_PRE:-} \
-		-netdev "user,id=n0,restrict=on$_pxe,guestfwd=tcp:10.0.2.100:80-cmd:nc 127.0.0.1 ${VM_HTTP_PORT:-9},guestfwd=tcp:10.0.2.100:443-cmd:nc 127.0.0.1 ${VM_HTTPS_PORT:-9}" \
+		-netdev "${VM_NETDEV:-user,id=n0,restrict=on$_pxe,guestfwd=tcp:10.0.2.100:80-cmd:nc 127.0.0.1 ${VM_HTTP_PORT:-9},guestfwd=tcp:10.0.2.100:443-cmd:nc 127.0.0.1 ${VM_HTTPS_PORT:-9}}" \
 		-device "virtio-net-pci,netdev=n0${VM_MAC:+,mac=$VM_MAC}$_boot"
 	# A disk is FILE, or FILE,OPTIONS (e.g. readonly=on).
 	for _d in $_disk; do
 		set -- "$@" -drive "file=$_d,if=virtio,format=raw"
 	done
 	_rc=0
-	timeout "$VM_TIMEOUT" qemu-system-x86_64 "$@" </dev/null >"$T/$_name.qemu" 2>&1 || _rc=$?
+	# VM_WRAP: a command QEMU runs under (ip netns exec NS: the guest's
+	# network is a tap there, VM_NETDEV=tap,id=n0,...).
+	# shellcheck disable=SC2086
+	timeout "$VM_TIMEOUT" ${VM_WRAP:-} qemu-system-x86_64 "$@" </dev/null >"$T/$_name.qemu" 2>&1 || _rc=$?
 	if [ $_rc -eq 124 ]; then
 		echo "vm $_name: timed out after ${VM_TIMEOUT}s; last console lines:" >&2
 		tail -n 20 "$_log" >&2
