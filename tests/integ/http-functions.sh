@@ -17,6 +17,11 @@
 #                               PROTOCOL CONNECTION STATUS BODY_BYTES" per
 #                               line); /r/X redirects to /X, /down/X (on
 #                               https) to http://.../X; killed at exit
+#   nginx_with_site NAME SITE [COMMAND...]
+#                               nginx with SITE (server blocks, e.g. a
+#                               configs/nginx/ file rendered) in its http{},
+#                               run under COMMAND (ip netns exec NS...):
+#                               sets NAME_log as above; killed at exit
 #   body_bytes LOG [URI]        body bytes sent (for URI), from LOG
 #
 # ULOOP_NET is the binary the network tests run: the static one when it
@@ -83,7 +88,7 @@ pin_of() {
 start_nginx() {
 	_name=$1 _root=$2 _cert=${3:-} _key=${4:-} _cca=${5:-}
 	_dir=$T/nginx-$_name
-	mkdir -p "$_dir/tmp"
+	mkdir -p "$_dir"
 	# nginx's workers run as an unprivileged user: let them in.
 	chmod a+rx "$T" "$_root"
 	_http=$(free_port)
@@ -98,26 +103,47 @@ start_nginx() {
 		_tls="$_tls }"
 		eval "${_name}_https=$_https"
 	fi
+	cat >"$_dir/site.conf" <<-CONF
+	keepalive_requests 100000;
+	server { listen 127.0.0.1:$_http; root $_root;
+		location /r/ { rewrite ^/r/(.*)\$ /\$1 redirect; } }
+	$_tls
+	CONF
+	nginx_with_site "$_name" "$_dir/site.conf"
+	eval "${_name}_http=$_http"
+}
+
+# nginx_with_site NAME SITE [COMMAND...]: an nginx whose http{} holds SITE
+# (server blocks: start_nginx's, or a configs/nginx/ file rendered for
+# the test), its state under $T/nginx-NAME, started under COMMAND (e.g.
+# ip netns exec NS); NAME_log is its access log, one request a line:
+# METHOD URI RANGE PROTOCOL CONNECTION STATUS BODY-BYTES.
+nginx_with_site() {
+	_name=$1 _site=$2
+	shift 2
+	_dir=$T/nginx-$_name
+	mkdir -p "$_dir/tmp"
+	# nginx's workers run as an unprivileged user: let them in.
+	chmod a+rx "$T"
 	cat >"$_dir/nginx.conf" <<-CONF
 	worker_processes 1;
 	pid $_dir/nginx.pid;
 	error_log $_dir/error.log;
-	events { worker_connections 512; }
+	events { worker_connections 1024; }
 	http {
 		log_format ul '\$request_method \$uri \$http_range \$server_protocol \$connection \$status \$body_bytes_sent';
 		access_log $_dir/access.log ul;
 		client_body_temp_path $_dir/tmp; proxy_temp_path $_dir/tmp;
 		fastcgi_temp_path $_dir/tmp; uwsgi_temp_path $_dir/tmp;
 		scgi_temp_path $_dir/tmp;
-		keepalive_requests 100000;
-		server { listen 127.0.0.1:$_http; root $_root;
-			location /r/ { rewrite ^/r/(.*)\$ /\$1 redirect; } }
-		$_tls
+		include $_site;
 	}
 	CONF
-	nginx -c "$_dir/nginx.conf" || fail "nginx $_name did not start: $(cat "$_dir/error.log")"
+	"$@" nginx -t -q -c "$_dir/nginx.conf" 2>"$_dir/t.err" ||
+		fail "nginx $_name: $_site does not load: $(cat "$_dir/t.err")"
+	"$@" nginx -c "$_dir/nginx.conf" || fail "nginx $_name did not start: $(cat "$_dir/error.log")"
 	on_exit "[ -e $_dir/nginx.pid ] && kill \$(cat $_dir/nginx.pid 2>/dev/null) 2>/dev/null"
-	eval "${_name}_http=$_http ${_name}_log=$_dir/access.log"
+	eval "${_name}_log=$_dir/access.log"
 }
 
 body_bytes() {

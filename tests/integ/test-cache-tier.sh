@@ -26,32 +26,15 @@ D=$T/origin-root
 mkdir -p "$D"
 
 # run_site NAME SITE-FILE SED-SCRIPT: nginx with the site rendered by the
-# sed script (the CHANGE lines), its access log in the harness's format.
+# sed script (the CHANGE lines).
 run_site() {
-	_d=$T/nginx-$1
-	mkdir -p "$_d/tmp"
-	sed "$3" "$2" >"$_d/site.conf"
-	cat >"$_d/nginx.conf" <<-CONF
-	worker_processes 1;
-	pid $_d/nginx.pid;
-	error_log $_d/error.log;
-	events { worker_connections 1024; }
-	http {
-		log_format ul '\$request_method \$uri \$http_range \$server_protocol \$connection \$status \$body_bytes_sent';
-		access_log $_d/access.log ul;
-		client_body_temp_path $_d/tmp; proxy_temp_path $_d/tmp;
-		fastcgi_temp_path $_d/tmp; uwsgi_temp_path $_d/tmp; scgi_temp_path $_d/tmp;
-		include $_d/site.conf;
-	}
-	CONF
-	chmod a+rx "$T"
-	nginx -t -q -c "$_d/nginx.conf" 2>"$_d/t.err" || fail "$2 does not load: $(cat "$_d/t.err")"
-	nginx -c "$_d/nginx.conf" || fail "nginx $1 did not start: $(cat "$_d/error.log")"
-	on_exit "[ -e $_d/nginx.pid ] && kill \$(cat $_d/nginx.pid 2>/dev/null) 2>/dev/null"
+	mkdir -p "$T/sites"
+	sed "$3" "$2" >"$T/sites/$1.conf"
+	nginx_with_site "$1" "$T/sites/$1.conf"
 }
 op=$(free_port)
 run_site origin "$CONF/uloop-origin.conf" "s|listen 80;|listen 127.0.0.1:$op;|; s|root /srv/uloop;|root $D;|"
-olog=$T/nginx-origin/access.log
+olog=$origin_log
 tp=$(free_port)
 mkdir -p "$T/tier-cache"
 chmod a+rwx "$T/tier-cache"

@@ -11,11 +11,11 @@ mkdir -p "$T/www/a" "$T/www/b"
 size=$((24 * 1024 * 1024))
 make_image "$T/www/a/img" $size
 start_nginx web "$T/www"
-conf=$T/nginx-web/nginx.conf
+conf=$T/nginx-web/nginx.conf site=$T/nginx-web/site.conf
 # /latest/img redirects to /a/img while that exists, else to /b/img:
 # decided per request, so moving files moves the target (a reload would
 # not: old workers keep serving their keep-alive connections).
-sed -i 's|location /r/ {|location = /latest/img { if (-f $document_root/a/img) { return 302 /a/img; } return 302 /b/img; }\n\t\tlocation /r/ {|' "$conf"
+sed -i 's|location /r/ {|location = /latest/img { if (-f $document_root/a/img) { return 302 /a/img; } return 302 /b/img; }\n\t\tlocation /r/ {|' "$site"
 nginx -c "$conf" -s reload
 sleep 0.5
 url="http://127.0.0.1:$web_http/latest/img"

@@ -30,6 +30,8 @@
 #                             the skeleton of a root image: busybox as
 #                             /bin/busybox and /bin/sh, the mount points
 #                             switch_root needs, and SUBDIRs
+#   vm_data_root DIR          the same with files under /data and their
+#                             sums in /expected, for the root to check
 #   vm_uloop_initrd OUT [OPTION]...
 #                             the uloop initramfs (initramfs/
 #                             uloop-mkinitramfs) for $KVER, quietly
@@ -154,6 +156,16 @@ vm_busybox_root() {
 	done
 	cp "$(command -v busybox)" "$_r/bin/busybox"
 	ln -s busybox "$_r/bin/sh"
+}
+
+# vm_data_root DIR: a busybox root (vm_busybox_root) with files to check
+# under /data (some of the host's docs) and their sums in /expected:
+# `(cd /data && sha256sum -c -s /expected)` in the root's init says
+# whether every byte came through.
+vm_data_root() {
+	vm_busybox_root "$1" etc data
+	cp -r /usr/share/doc/e* "$1/data/" 2>/dev/null
+	( cd "$1/data" && find . -type f | sort | while read -r _f; do sha256sum "$_f"; done ) >"$1/expected"
 }
 
 # vm_root_init FILE: the init of a test root: busybox's applets, the

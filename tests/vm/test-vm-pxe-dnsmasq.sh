@@ -18,15 +18,13 @@ vm_kernel
 CONF=$(cd "$(dirname "$0")/../../configs" && pwd)
 
 R=$T/root
-vm_busybox_root "$R" etc data
-cp -r /usr/share/doc/e* "$R/data/" 2>/dev/null
-( cd "$R/data" && find . -type f | sort | while read -r f; do sha256sum "$f"; done ) >"$R/expected"
+vm_data_root "$R"
 vm_root_init "$R/sbin/init" <<'INIT'
 echo "ROOT-INIT-REACHED pid $$"
 (cd /data && sha256sum -c -s /expected) && echo "ROOT FILES OK"
 INIT
 W=$T/www
-mkdir -p "$W/boot" "$T/tftp" "$T/ng/tmp"
+mkdir -p "$W/boot" "$T/tftp"
 mksquashfs "$R" "$T/root.sqfs" -no-progress -quiet -all-root >/dev/null
 "$ULOOP_NET" publish "$T/root.sqfs" "$W" --name root >/dev/null || fail "publish"
 vm_uloop_initrd "$W/boot/initrd.img"
@@ -52,23 +50,9 @@ nsx dnsmasq --conf-file="$T/dnsmasq.conf" --pid-file="$T/dnsmasq.pid" --user=roo
 	--dhcp-leasefile="$T/leases" --log-facility="$T/dnsmasq.log" --log-dhcp ||
 	fail "dnsmasq did not start: $(cat "$T/dnsmasq.log" 2>/dev/null)"
 on_exit "kill \$(cat $T/dnsmasq.pid 2>/dev/null) 2>/dev/null"
-sed -e "s|listen 80;|listen 10.9.0.1:80;|; s|root /srv/uloop;|root $W;|" "$CONF/nginx/uloop-origin.conf" >"$T/ng/site.conf"
-cat >"$T/ng/nginx.conf" <<CONFEOF
-worker_processes 1;
-pid $T/ng/nginx.pid;
-error_log $T/ng/error.log;
-events { worker_connections 256; }
-http {
-	log_format ul '\$request_method \$uri \$http_range \$server_protocol \$connection \$status \$body_bytes_sent';
-	access_log $T/ng/access.log ul;
-	client_body_temp_path $T/ng/tmp; proxy_temp_path $T/ng/tmp;
-	fastcgi_temp_path $T/ng/tmp; uwsgi_temp_path $T/ng/tmp; scgi_temp_path $T/ng/tmp;
-	include $T/ng/site.conf;
-}
-CONFEOF
-nsx nginx -c "$T/ng/nginx.conf" || fail "nginx did not start: $(cat "$T/ng/error.log")"
-on_exit "kill \$(cat $T/ng/nginx.pid 2>/dev/null) 2>/dev/null"
-log=$T/ng/access.log
+sed -e "s|listen 80;|listen 10.9.0.1:80;|; s|root /srv/uloop;|root $W;|" "$CONF/nginx/uloop-origin.conf" >"$T/origin.conf"
+nginx_with_site origin "$T/origin.conf" ip netns exec "$NS"
+log=$origin_log
 sed -e 's|^set server .*|set server http://10.9.0.1|' \
 	-e "s|^set extra .*|set extra $VM_APPEND_BASE|" \
 	"$CONF/pxe/uloop.ipxe" >"$T/tftp/uloop.ipxe"
