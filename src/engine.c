@@ -722,7 +722,7 @@ static int ulo_engine_read_once(struct ulo_engine *e, void *buf, uint64_t off,
 
 int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 {
-	uint64_t passes;
+	uint64_t nblk, passes;
 	int ret;
 
 	if (off > e->image_size || len > e->image_size - off)
@@ -731,23 +731,23 @@ int ulo_engine_read(struct ulo_engine *e, void *buf, uint64_t off, size_t len)
 			       e->src->id.location, len, off, e->image_size);
 	if (!len)
 		return 0;
+	nblk = ((off + len - 1) >> e->shift) - (off >> e->shift) + 1;
 	__atomic_store_n(&e->last_demand_ns, ulo_now_ns(), __ATOMIC_RELAXED);
 	if (e->rec.unit)
-		ulo_profile_rec_note(&e->rec, off >> e->shift,
-				     ((off + len - 1) >> e->shift) - (off >> e->shift) + 1);
+		ulo_profile_rec_note(&e->rec, off >> e->shift, nblk);
 	/* An update's boot: what the older version on the flash holds
 	 * unchanged is read from there, as a warm read is (no fetch, no
 	 * digest, no write); the fill copies it into the cache while the
 	 * device is idle (fill.c). */
 	if (!ulo_source_read_local(e->src, buf, off, len)) {
-		ulo_stat_add(&e->st.hit_blocks, ((off + len - 1) >> e->shift) - (off >> e->shift) + 1);
+		ulo_stat_add(&e->st.hit_blocks, nblk);
 		ulo_stat_add(&e->st.reads, 1);
 		ulo_stat_add(&e->st.bytes_served, len);
 		return 0;
 	}
 	/* Each -EAGAIN took a block back, which the next pass copies from
 	 * its fetch, never from the flash: at most one pass per block. */
-	passes = ((off + len - 1) >> e->shift) - (off >> e->shift) + 2;
+	passes = nblk + 1;
 	do
 		ret = ulo_engine_read_once(e, buf, off, len);
 	while (ret == -EAGAIN && --passes);
