@@ -24,30 +24,44 @@
 
 #define PROFILE_WAIT_MS 10000
 
-enum { OPT_OUTPUT = 600 };
+enum { OPT_OUTPUT = 600, OPT_TIMES };
+
+struct profile_args {
+	const char *out;
+	bool times;
+};
 
 static void profile_usage(FILE *f)
 {
-	fputs("Usage: uloop profile DEV [--output FILE]\n"
+	fputs("Usage: uloop profile DEV [--output FILE] [--times]\n"
 	      "\n"
 	      "Print the boot profile of DEV's daemon: every block read so far, in the\n"
 	      "order first read.  Taken once the boot is done, it is what `uloop attach\n"
 	      "--profile` (rd.uloop.profile=) fetches first on the next cold boot.\n"
 	      "\n"
 	      "Options:\n"
-	      "  --output FILE       write it to FILE (replaced whole) instead of stdout\n", f);
+	      "  --output FILE       write it to FILE (replaced whole) instead of stdout\n"
+	      "  --times             add to each extent when it was first read (ms after\n"
+	      "                      the attach): the boot's read trace.  A uloop\n"
+	      "                      without --times cannot replay such a profile\n", f);
 }
 
 static int profile_opt(int opt, const char *arg, void *ctx)
 {
-	if (opt != OPT_OUTPUT)
+	struct profile_args *a = ctx;
+
+	if (opt == OPT_OUTPUT)
+		a->out = arg;
+	else if (opt == OPT_TIMES)
+		a->times = true;
+	else
 		return 0;
-	*(const char **)ctx = arg;
 	return 1;
 }
 
-/* Copy @path, checked to be a profile, to @out (or stdout). */
-static int profile_copy(const char *path, const char *out)
+/* Copy @path, checked to be a profile, to @out (or stdout), with each
+ * extent's time if @times. */
+static int profile_copy(const char *path, const char *out, bool times)
 {
 	struct ulo_profile p;
 	char *buf = NULL;
@@ -68,7 +82,7 @@ static int profile_copy(const char *path, const char *out)
 	if (ret)
 		return ret;
 	if (!out) {
-		ret = ulo_profile_write(&p, stdout);
+		ret = ulo_profile_write(&p, times, stdout);
 	} else {
 		char tmp[4200];
 		int fd;
@@ -82,7 +96,7 @@ static int profile_copy(const char *path, const char *out)
 			if (fd >= 0)
 				close(fd);
 		} else {
-			ret = ulo_profile_write(&p, o);
+			ret = ulo_profile_write(&p, times, o);
 			if (!ret && fsync(fileno(o)) < 0)
 				ret = ulo_errno(-errno, "%s: fsync", tmp);
 			if (fclose(o) && !ret)
@@ -102,16 +116,18 @@ int cmd_profile(int argc, char **argv)
 	static const struct option lopts[] = {
 		CLI_OPT_HELP, CLI_OPT_VERBOSE,
 		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "times", no_argument, NULL, OPT_TIMES },
 		CLI_OPT_END
 	};
 	struct ulo_runstate_info ri;
-	const char *dev, *out = NULL;
+	struct profile_args a = { NULL, false };
+	const char *dev;
 	char path[4096];
 	struct cli_opts o;
 	int ret;
 
 	ret = cli_parse_own(argc, argv, lopts, profile_usage, 1, "one DEV", &o,
-			    profile_opt, &out);
+			    profile_opt, &a);
 	if (ret >= 0)
 		return ret;
 	dev = argv[optind];
@@ -138,5 +154,5 @@ int cmd_profile(int argc, char **argv)
 	if (!strcmp(ri.transport, "kmod") && ri.present_at_start)
 		cli_note("%s: the cache held %" PRIu64 " blocks when attached, and uloop.ko serves their reads without the daemon: the profile lacks those it did not read ahead (record one on a cold boot)",
 			 dev, ri.present_at_start);
-	return profile_copy(path, out) ? cli_fail() : ULO_EXIT_OK;
+	return profile_copy(path, a.out, a.times) ? cli_fail() : ULO_EXIT_OK;
 }

@@ -23,6 +23,7 @@ int ulo_profile_rec_init(struct ulo_profile_rec *r, uint64_t image_size,
 	memset(r, 0, sizeof(*r));
 	r->unit = unit;
 	r->nunits = ULO_DIV_ROUND_UP(image_size, unit);
+	r->t0_ns = ulo_now_ns();
 	if (ulo_bitmap_init(&r->seen, r->nunits))
 		return ulo_errno(-ENOMEM, "boot profile: bitmap of %" PRIu64 " blocks",
 				 r->nunits);
@@ -30,7 +31,7 @@ int ulo_profile_rec_init(struct ulo_profile_rec *r, uint64_t image_size,
 	return 0;
 }
 
-static bool ulo_rec_append(struct ulo_profile_rec *r, uint64_t u)
+static bool ulo_rec_append(struct ulo_profile_rec *r, uint64_t u, uint64_t ms)
 {
 	struct ulo_extent *last = r->n ? &r->ext[r->n - 1] : NULL;
 
@@ -54,19 +55,23 @@ static bool ulo_rec_append(struct ulo_profile_rec *r, uint64_t u)
 	}
 	r->ext[r->n].start = u;
 	r->ext[r->n].n = 1;
+	r->ext[r->n].ms = ms;
 	r->n++;
 	return true;
 }
 
 void ulo_profile_rec_note(struct ulo_profile_rec *r, uint64_t first, uint64_t n)
 {
+	uint64_t ms;
+
 	if (!r->unit)
 		return;
+	ms = (ulo_now_ns() - r->t0_ns) / 1000000;
 	pthread_mutex_lock(&r->lock);
 	for (uint64_t u = first; u < first + n && u < r->nunits && !r->full; u++) {
 		if (ulo_bitmap_test(&r->seen, u))
 			continue;
-		if (!ulo_rec_append(r, u)) {
+		if (!ulo_rec_append(r, u, ms)) {
 			/* Out of room: the order recorded so far stays good. */
 			r->full = true;
 			break;
@@ -125,14 +130,18 @@ static void ulo_put_quoted(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-int ulo_profile_write(const struct ulo_profile *p, FILE *f)
+int ulo_profile_write(const struct ulo_profile *p, bool times, FILE *f)
 {
 	fprintf(f, "%s\nsize %" PRIu64 "\nvalidator %s ", ULO_PROFILE_MAGIC,
 		p->size, ulo_id_kind_name(p->kind));
 	ulo_put_quoted(f, p->validator);
 	fprintf(f, "\nunit %" PRIu64 "\nextents %zu\n", p->unit, p->n);
-	for (size_t i = 0; i < p->n; i++)
-		fprintf(f, "%" PRIu64 " %" PRIu64 "\n", p->ext[i].start, p->ext[i].n);
+	for (size_t i = 0; i < p->n; i++) {
+		fprintf(f, "%" PRIu64 " %" PRIu64, p->ext[i].start, p->ext[i].n);
+		if (times)
+			fprintf(f, " %" PRIu64, p->ext[i].ms);
+		fputc('\n', f);
+	}
 	if (fflush(f) || ferror(f))
 		return ulo_errno(-errno ? -errno : -EIO, "writing the boot profile");
 	return 0;
@@ -223,8 +232,10 @@ int ulo_profile_parse(const char *text, size_t len, const char *what,
 		lineno++;
 		if (!ulo_next_line(text, len, &pos, line, sizeof(line), &bad))
 			goto short_file;
+		x->ms = 0;
 		if (!ulo_parse_u64(line, &x->start, &end) || *end != ' ' ||
-		    !ulo_parse_u64(end + 1, &x->n, &end) || *end || !x->n)
+		    !ulo_parse_u64(end + 1, &x->n, &end) || !x->n ||
+		    (*end == ' ' && (!ulo_parse_u64(end + 1, &x->ms, &end))) || *end)
 			goto bad_line;
 		if (x->start >= units || x->n > units - x->start) {
 			ulo_profile_free(out);

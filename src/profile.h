@@ -26,6 +26,13 @@
  * bytes (the recording cache's block size); each extent is "START COUNT"
  * in units, in first-use order.  `extents` counts them, so a truncated
  * file is refused rather than half replayed.
+ *
+ * An extent line may carry a third number, "START COUNT MS": when the
+ * boot first read it, in milliseconds after the daemon began recording.
+ * The daemon writes it (uloop profile --times prints it: the boot's read
+ * trace with its timing, which bench/storm replays); replay ignores it.
+ * Plain `uloop profile` leaves it out, so that older daemons, whose parser
+ * wants two numbers, can replay what a newer one recorded.
  */
 #ifndef ULOOP_PROFILE_H
 #define ULOOP_PROFILE_H
@@ -48,6 +55,7 @@
 
 struct ulo_extent {
 	uint64_t start, n;	/* units */
+	uint64_t ms;		/* first read, ms after recording began */
 };
 
 struct ulo_profile {
@@ -68,6 +76,7 @@ struct ulo_profile_rec {
 	struct ulo_extent *ext;
 	size_t n, cap;
 	bool full;		/* hit ULO_PROFILE_MAX_EXTENTS: stopped */
+	uint64_t t0_ns;		/* recording began (ulo_now_ns) */
 	uint64_t generation;	/* bumps with every change */
 };
 
@@ -84,7 +93,8 @@ void ulo_profile_rec_free(struct ulo_profile_rec *r);
 
 /* ---- the file ---- */
 
-int ulo_profile_write(const struct ulo_profile *p, FILE *f);
+/* With @times, each extent's ms too (the trace; see the format above). */
+int ulo_profile_write(const struct ulo_profile *p, bool times, FILE *f);
 /* Parse @len bytes of @text; errors name @what (a path or URL) and the line. */
 int ulo_profile_parse(const char *text, size_t len, const char *what,
 		      struct ulo_profile *out);

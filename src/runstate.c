@@ -188,7 +188,7 @@ void ulo_runstate_profile_path(const char *device, char *out, size_t len)
 
 static int ulo_runstate_profile_fill(FILE *f, const void *ctx)
 {
-	return ulo_profile_write(ctx, f);
+	return ulo_profile_write(ctx, true, f);
 }
 
 int ulo_runstate_write_profile(const char *device, const struct ulo_profile *p)

@@ -55,6 +55,7 @@ wait_fill() {	# wait_fill STATE: the fill thread reaches STATE (30 s)
 reads="700 3 4 5 2000 1200 1201 3000 9 700"
 boot() {
 	for b in $reads; do
+		[ "$b" != 3000 ] || sleep "${pause:-0}"
 		dd if="$dev" of=/dev/null bs=4096 skip="$b" count=1 iflag=direct status=none ||
 			fail "read of block $b failed"
 	done
@@ -64,8 +65,17 @@ image_reqs() { image_fetches "$s_log" | wc -l; }
 
 # 1. Record, print.
 attach "$T/c1"
-boot
+pause=0.4 boot
 $ULOOP profile "$dev" >"$T/p1" || fail "uloop profile failed"
+# --times: each extent's first read, in ms after the attach; the reads
+# before the pause and after it are that far apart.
+$ULOOP profile "$dev" --times >"$T/trace" || fail "uloop profile --times failed"
+sed -n '6,$p' "$T/trace" | awk 'NF != 3 || $3 < last { bad = 1 } { last = $3 }
+	$1 == 1200 { a = $3 } $1 == 3000 { b = $3 }
+	END { exit bad || b - a < 400 || b - a > 5000 }' ||
+	fail "--times: not the reads' times: $(cat "$T/trace")"
+awk 'NR <= 5 { print; next } { print $1, $2 }' "$T/trace" | cmp -s - "$T/p1" ||
+	fail "--times: other extents than the profile's: $(cat "$T/trace")"
 $ULOOP profile "$dev" --output "$T/p2" || fail "uloop profile --output failed"
 cmp -s "$T/p1" "$T/p2" || fail "--output wrote another profile than stdout"
 detach

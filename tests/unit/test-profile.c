@@ -5,7 +5,8 @@
  *
  * What must hold: the recorder keeps first-use order and each block once,
  * joining neighbours into extents, and stops (keeping what it has) when
- * full; what is written parses back the same; a profile that is cut
+ * full, each extent with the time of its first read; what is written
+ * parses back the same, with or without those times; a profile that is cut
  * short, has a stray line, an extent past the image or any other damage
  * is refused with its line named, never half used; a profile of another
  * image or version does not match; the replay plan merges what is close
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fill.h"
 #include "profile.h"
@@ -71,21 +73,63 @@ static void test_record_full(void)
 }
 
 /* Write @p to a string (the caller frees). */
-static char *to_text(const struct ulo_profile *p, size_t *len)
+static char *to_text_times(const struct ulo_profile *p, bool times, size_t *len)
 {
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
 
 	if (!f)
 		abort();
-	CHECK_EQ(ulo_profile_write(p, f), 0);
+	CHECK_EQ(ulo_profile_write(p, times, f), 0);
 	fclose(f);
 	return buf;
 }
 
+static char *to_text(const struct ulo_profile *p, size_t *len)
+{
+	return to_text_times(p, false, len);
+}
+
+/* The recorder stamps each new extent with the ms since it began; an
+ * extent that grows keeps its first time; --times writes them and they
+ * parse back; plain output leaves them out (an older parser wants two
+ * numbers a line). */
+static void test_times(void)
+{
+	struct ulo_profile_rec r;
+	struct ulo_profile p, q;
+	size_t len;
+	char *text;
+
+	CHECK_EQ(ulo_profile_rec_init(&r, img.size, 4096), 0);
+	ulo_profile_rec_note(&r, 10, 1);
+	usleep(30000);
+	ulo_profile_rec_note(&r, 11, 1);	/* joins 10: keeps its time */
+	ulo_profile_rec_note(&r, 40, 2);
+	CHECK_EQ(ulo_profile_rec_snapshot(&r, &img, &p), 0);
+	CHECK_EQ(p.n, 2);
+	CHECK(p.n == 2 && p.ext[0].ms < 30 && p.ext[1].ms >= 30 && p.ext[1].ms < 5000);
+	p.ext[0].ms = 7;
+	p.ext[1].ms = 1234;
+	text = to_text_times(&p, true, &len);
+	CHECK_STR_CONTAINS(text, "extents 2\n10 2 7\n40 2 1234\n");
+	CHECK_EQ(ulo_profile_parse(text, len, "p", &q), 0);
+	CHECK(q.n == 2 && q.ext[0].ms == 7 && q.ext[1].start == 40 && q.ext[1].ms == 1234);
+	ulo_profile_free(&q);
+	free(text);
+	text = to_text(&p, &len);
+	CHECK_STR_CONTAINS(text, "extents 2\n10 2\n40 2\n");
+	CHECK_EQ(ulo_profile_parse(text, len, "p", &q), 0);
+	CHECK(q.n == 2 && q.ext[0].ms == 0 && q.ext[1].ms == 0);
+	ulo_profile_free(&q);
+	free(text);
+	ulo_profile_free(&p);
+	ulo_profile_rec_free(&r);
+}
+
 static void test_roundtrip(void)
 {
-	struct ulo_extent ext[] = { { 7, 3 }, { 0, 1 }, { 99, 2 } };
+	struct ulo_extent ext[] = { { 7, 3, 0 }, { 0, 1, 0 }, { 99, 2, 0 } };
 	struct ulo_profile p = { .size = img.size, .kind = img.kind, .unit = 4096,
 				 .ext = ext, .n = 3 }, q;
 	char why[256];
@@ -126,6 +170,9 @@ static void test_refused(void)
 	expect_refused(HEAD "extents 1\n0 0\n", "line 6: not understood");
 	expect_refused(HEAD "extents 1\n-1 1\n", "line 6: not understood");
 	expect_refused(HEAD "extents 1\n0  1\n", "line 6: not understood");
+	expect_refused(HEAD "extents 1\n0 1 \n", "line 6: not understood");
+	expect_refused(HEAD "extents 1\n0 1 5 6\n", "line 6: not understood");
+	expect_refused(HEAD "extents 1\n0 1 x\n", "line 6: not understood");
 	expect_refused(HEAD "extents 1\n100 2\n", "line 6: extent past the image's end");
 	expect_refused(HEAD "extents 1\n18446744073709551615 2\n", "past the image's end");
 	expect_refused(HEAD "extents 1\n99999999999999999999 1\n", "line 6: not understood");
@@ -169,8 +216,8 @@ static void test_matches(void)
 static void test_plan(void)
 {
 	/* First-use order: 50, 10, 12, 30, then 99 (the short last unit). */
-	struct ulo_extent ext[] = { { 50, 2 }, { 10, 1 }, { 12, 1 }, { 30, 4 },
-				    { 100, 1 }, { 0, 1 } };
+	struct ulo_extent ext[] = { { 50, 2, 0 }, { 10, 1, 0 }, { 12, 1, 0 }, { 30, 4, 0 },
+				    { 100, 1, 0 }, { 0, 1, 0 } };
 	struct ulo_profile p = { .size = img.size, .unit = 4096, .ext = ext, .n = 6 };
 	struct ulo_byte_range r[8];
 	size_t pos = 0, n;
@@ -199,7 +246,7 @@ static void test_plan(void)
 	CHECK_EQ(pos, 2);
 	/* Without a gap, neighbours still merge; overlaps too. */
 	{
-		struct ulo_extent e2[] = { { 5, 2 }, { 7, 1 }, { 4, 2 } };
+		struct ulo_extent e2[] = { { 5, 2, 0 }, { 7, 1, 0 }, { 4, 2, 0 } };
 		struct ulo_profile p2 = { .size = img.size, .unit = 4096, .ext = e2, .n = 3 };
 
 		pos = 0;
@@ -239,6 +286,7 @@ int main(void)
 	UNIT_RUN(test_record);
 	UNIT_RUN(test_record_full);
 	UNIT_RUN(test_roundtrip);
+	UNIT_RUN(test_times);
 	UNIT_RUN(test_refused);
 	UNIT_RUN(test_matches);
 	UNIT_RUN(test_plan);
