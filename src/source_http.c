@@ -358,7 +358,8 @@ static int ulo_errno_for(long status)
  * @resolved.  Transient failures are retried like data requests, until
  * @deadline (ns). */
 static int ulo_http_probe(struct ulo_http_src *h, const char *url,
-			  char *resolved, struct ulo_identity *id, uint64_t deadline)
+			  char *resolved, struct ulo_identity *id, uint64_t deadline,
+			  unsigned retries)
 {
 	char cur[ULO_HTTP_URL_MAX], why[512];
 	struct ulo_http_req *r;
@@ -426,7 +427,7 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 
 			/* Never sleep past the deadline (a Retry-After of an
 			 * hour is a "no" for now). */
-			if (++attempt <= h->retries &&
+			if (++attempt <= retries &&
 			    ulo_now_ns() + wait * 1000000 < deadline) {
 				ulo_debug("http", "%s: %s; retrying", cur, why);
 				ulo_sleep_ms(wait);
@@ -607,7 +608,7 @@ static int ulo_http_reresolve(struct ulo_source *src, struct ulo_http_ep *ep,
 	char fresh[ULO_HTTP_URL_MAX];
 	int ret;
 
-	ret = ulo_http_probe(h, ep->url, fresh, &now_id, deadline);
+	ret = ulo_http_probe(h, ep->url, fresh, &now_id, deadline, h->retries);
 	if (ret)
 		return ret == -ESTALE ? -EIO : ret;
 	if (now_id.kind != src->id.kind || now_id.size != src->id.size ||
@@ -783,8 +784,10 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 		.verbose = o->verbose,
 	};
 	struct ulo_http_src *h;
+	char first_msg[512] = "";
+	int ret, first_err = 0;
+	uint64_t one;
 	bool https;
-	int ret;
 
 	if (strlen(location) >= ULO_HTTP_URL_MAX)
 		return ulo_err(-ENAMETOOLONG, "%.64s...: URL too long", location);
@@ -827,24 +830,47 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 	if (ret)
 		goto out_free;
 
+	/* A mirror is optional: it gets the time of one attempt with a
+	 * fallback (ulo_http_bound), so a hanging one costs little.  With
+	 * mirrors, a node boots while any of its servers serves the image,
+	 * the primary down (an origin that died in a boot storm) or not: the
+	 * primary is tried once, and retried only if no mirror answers. */
+	one = ULO_MAX(h->timeout_ms / 3, (unsigned)ULO_HTTP_ATTEMPT_MIN_MS) * 1000000ull;
 	snprintf(h->ep[0].url, sizeof(h->ep[0].url), "%s", location);
-	ret = ulo_http_probe(h, location, h->ep[0].resolved, &src->id,
-			     ulo_now_ns() + h->timeout_ms * 1000000ull);
-	if (ret)
+	ret = ulo_http_probe(h, location, h->ep[0].resolved, &src->id, ulo_now_ns() +
+			     (o->nmirrors ? one : h->timeout_ms * 1000000ull),
+			     o->nmirrors ? 0 : h->retries);
+	if (ret && !o->nmirrors)
 		goto out_free;
-	h->ep[0].usable = true;
-	h->nep = 1;
+	if (ret) {
+		first_err = ret;
+		snprintf(first_msg, sizeof(first_msg), "%s", ulo_errmsg());
+		ulo_http_note(o->notice, "%s not used: %s; trying its mirrors", location,
+			      first_msg);
+	} else {
+		h->ep[0].usable = true;
+		h->nep = 1;
+	}
 	for (unsigned i = 0; i < o->nmirrors && i < ULO_MAX_MIRRORS; i++) {
 		struct ulo_http_ep *ep = &h->ep[h->nep];
 		struct ulo_identity mid;
 
 		snprintf(ep->url, sizeof(ep->url), "%s", o->mirrors[i]);
-		/* A mirror is optional: it gets the time of one attempt with
-		 * a fallback (ulo_http_bound), so a hanging one costs little. */
-		if (ulo_http_probe(h, ep->url, ep->resolved, &mid, ulo_now_ns() +
-				   ULO_MAX(h->timeout_ms / 3, (unsigned)ULO_HTTP_ATTEMPT_MIN_MS) *
-				   1000000ull)) {
+		if (ulo_http_probe(h, ep->url, ep->resolved, &mid, ulo_now_ns() + one,
+				   h->retries)) {
 			ulo_http_note(o->notice, "mirror %s not used: %s", ep->url, ulo_errmsg());
+			continue;
+		}
+		if (!h->nep) {
+			/* The primary is down: the first mirror that answers
+			 * says what the image is.  It keeps the primary's
+			 * name (a cache filled through a mirror is the image
+			 * of the URL the node was given, as it is when both
+			 * answer alike). */
+			src->id = mid;
+			snprintf(src->id.location, sizeof(src->id.location), "%s", location);
+			ep->usable = true;
+			h->nep++;
 			continue;
 		}
 		if (mid.kind != src->id.kind || mid.size != src->id.size ||
@@ -858,6 +884,17 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 		}
 		ep->usable = true;
 		h->nep++;
+	}
+	if (!h->nep) {
+		/* No mirror either: the primary gets its retries after all. */
+		snprintf(h->ep[0].url, sizeof(h->ep[0].url), "%s", location);
+		if (ulo_http_probe(h, location, h->ep[0].resolved, &src->id,
+				   ulo_now_ns() + h->timeout_ms * 1000000ull, h->retries)) {
+			ret = ulo_err(first_err, "%s; no mirror serves it either", ulo_errmsg());
+			goto out_free;
+		}
+		h->ep[0].usable = true;
+		h->nep = 1;
 	}
 	src->priv = h;
 	return 0;

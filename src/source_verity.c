@@ -145,7 +145,9 @@ static int ulo_vsrc_fetch_manifest(const char *location,
 	struct ulo_source *s;
 	int ret;
 
-	mo.nmirrors = 0;	/* the primary's manifest is the version */
+	/* The primary's manifest is the version: a mirror's is read only
+	 * if it is the same file (its validator), or if the primary does
+	 * not answer (then the first mirror that does names the version). */
 	mo.root_hash = mo.verity_key = NULL;	/* checked on its text */
 	ret = ulo_source_open_plain(location, &mo, &s);
 	if (ret)

@@ -53,6 +53,21 @@ wait $pid || rc=$?
 $ULOOP_NET export "$T/c" "$T/out"
 cmp "$T/out" "$T/www/img" || fail "failover hydrate differs"
 
+# The primary down from the start (an origin that died before this node
+# booted): the mirror serves the image, after a note; with no server
+# left it is an error naming both.  The primary's probe is as short as a
+# mirror's: no retries for the whole request deadline.
+rm -f "$T/c"
+t0=$(date +%s)
+$ULOOP_NET hydrate "$u1" --mirror "$u2" --cache "$T/c" --no-progress >/dev/null 2>"$T/err" ||
+	fail "hydrate with the primary down failed: $(cat "$T/err")"
+grep -q "$u1 not used: .*; trying its mirrors" "$T/err" || fail "no note of the primary down: $(cat "$T/err")"
+$ULOOP_NET export "$T/c" "$T/out"
+cmp "$T/out" "$T/www/img" || fail "hydrate from the mirror alone differs"
+[ $(( $(date +%s) - t0 )) -lt 15 ] || fail "the dead primary held the start up: it was retried before the mirror was asked"
+expect_fail 1 "no mirror serves it either" $ULOOP_NET cat "$u1" --mirror "http://127.0.0.1:9/img" \
+	--length 4096 --timeout 6
+
 # A mirror that moves on to another image mid-run is dropped; the run
 # finishes from the primary, whole and unmixed.
 start_nginx two2 "$T/www2"
@@ -92,7 +107,7 @@ grep -q "mirror $udown not used: .*redirect from https to http://.* refused" "$T
 	fail "no refusal of the downgrading mirror: $(cat "$T/err")"
 cmp -n 4096 "$T/out" "$T/www/img" || fail "cat with a downgrading mirror differs"
 
-echo "spread, refused a mismatched mirror, failed over, dropped a changing mirror, refused downgrades"
+echo "spread, refused a mismatched mirror, failed over, booted with the primary down, dropped a changing mirror, refused downgrades"
 
 # uloop attach tells its caller the same as hydrate does: the refused
 # mirror's notice is on its stderr (the initramfs shows it on the
