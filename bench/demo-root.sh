@@ -7,7 +7,8 @@
 # does to a root (reads a few hundred files), prints the guest's uptime when
 # it starts and when it is done, and the bytes it read, then powers off.
 # For bench/boot.sh, on request on the kernel command line: demo.profile
-# prints the boot profile the daemon took (uloop profile, between
+# prints the boot profile the daemon took (uloop profile --times: the read
+# trace, with when each extent was first read; between
 # DEMO-PROFILE-BEGIN and -END), demo.hydrated waits until the daemon says
 # the cache is complete (DEMO-HYDRATED and the uptime).  The initramfs's
 # static uloop is /run/initramfs/shutdown in every flavour.
@@ -15,7 +16,7 @@
 # on 127.0.0.1 (VM_HTTP_PORT; the requests are logged in $demo_log).
 
 d=$ULOOP_TOP/build/demo
-img=$d/root-v5.squashfs
+img=$d/root-v6.squashfs
 mkdir -p "$d"
 if [ ! -s "$img" ]; then
 	echo "demo: building the root image (once) into $img"
@@ -36,7 +37,7 @@ done
 [ -x /run/initramfs/shutdown ] && ln -s /run/initramfs/shutdown /tmp/uloop
 if grep -q demo.profile /proc/cmdline; then
 	echo DEMO-PROFILE-BEGIN
-	/tmp/uloop profile "/dev/$dev"
+	/tmp/uloop profile --times "/dev/$dev"
 	echo DEMO-PROFILE-END
 fi
 if grep -q demo.hydrated /proc/cmdline; then

@@ -25,20 +25,13 @@ U=$ULOOP_NET
 D=$T/origin-root
 mkdir -p "$D"
 
-# run_site NAME SITE-FILE SED-SCRIPT: nginx with the site rendered by the
-# sed script (the CHANGE lines).
-run_site() {
-	mkdir -p "$T/sites"
-	sed "$3" "$2" >"$T/sites/$1.conf"
-	nginx_with_site "$1" "$T/sites/$1.conf"
-}
 op=$(free_port)
-run_site origin "$CONF/uloop-origin.conf" "s|listen 80;|listen 127.0.0.1:$op;|; s|root /srv/uloop;|root $D;|"
+config_site origin "$CONF/uloop-origin.conf" "s|listen 80;|listen 127.0.0.1:$op;|; s|root /srv/uloop;|root $D;|"
 olog=$origin_log
 tp=$(free_port)
 mkdir -p "$T/tier-cache"
 chmod a+rwx "$T/tier-cache"
-run_site tier "$CONF/uloop-cache-tier.conf" \
+config_site tier "$CONF/uloop-cache-tier.conf" \
 	"s|listen 80;|listen 127.0.0.1:$tp;|; s|/var/cache/nginx/uloop|$T/tier-cache|; s|server origin.example.org:80;|server 127.0.0.1:$op;|"
 origin="http://127.0.0.1:$op" tier="http://127.0.0.1:$tp"
 # Image bytes the origin sent (every file of the image but the manifest).
@@ -83,7 +76,7 @@ done
 once=$(origin_bytes)
 tree1=$(fsize "$D/root-1.verity")
 echo "4 nodes at once: the origin sent $once bytes (image $size1, tree $tree1)"
-# Each 1 MiB slice once; the last one short.
+# Each slice once; the last one short.
 [ "$once" -le $((size1 + tree1)) ] || fail "the origin sent $once bytes for 4 nodes: $(cat "$olog")"
 $U hydrate "$tier/root.uloop" --cache "$T/n4" --no-progress >/dev/null || fail "node 4"
 [ "$(origin_bytes)" = "$once" ] || fail "a fifth node cost the origin $(($(origin_bytes) - once)) bytes"
@@ -101,7 +94,7 @@ grep -q "root hash $(sed -n 's/^root-hash //p' "$D/root.uloop" | cut -c1-16)\|up
 $U export "$T/n0" "$T/out" && cmp -n "$(fsize "$D/root-2.img")" "$T/out" "$D/root-2.img" || fail "node 0 is not version 2"
 v2=$(origin_bytes)
 echo "v2 through the tier: the origin sent $v2 bytes"
-# The changed blocks' slice (1 MiB), the tree's slices, the seed map and
+# The changed blocks' slices, the tree's slices, the seed map and
 # pack: not the image.
 [ "$v2" -le $((1048576 + $(fsize "$D/root-2.verity") + 65536)) ] || fail "v2 cost the origin $v2 bytes: $(cat "$olog")"
 echo "ok: a new version is seen at once, and costs the origin the change"
