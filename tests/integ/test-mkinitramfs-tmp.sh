@@ -65,3 +65,33 @@ cmp -s "$T/x/init" "$top/initramfs/init" || fail "the image's /init is not initr
 [ -z "$(ls -A "$T/shared" | grep -v -x -e uloop-initramfs.FIXED.ko -e uloop-initramfs.FIXED.list -e uloop-initramfs.FIXED.tmp)" ] ||
 	fail "the builder left files in TMPDIR: $(ls -A "$T/shared")"
 echo "mkinitramfs: planted neighbours of its private directory and output untouched; $(wc -l <"$T/got.list") entries, /init intact"
+
+# --image: the lines to paste into configs/pxe, the iPXE kernel line the
+# shipped uloop.ipxe's with its CHANGE lines set alike.
+TMPDIR=$T/private "$top/initramfs/uloop-mkinitramfs" --kver "$kver" --kmoddir "$kroot/lib/modules/$kver" \
+	--compress gzip --output "$T/lines.img" --image http://boot.example.org:8080/v/root.uloop \
+	--cache LABEL=flash:/c >"$T/lines" || fail "--image: the build failed"
+grep -q "copy /boot/vmlinuz-$kver and $T/lines.img to http://boot.example.org:8080/boot/" "$T/lines" ||
+	fail "--image: no copy line: $(cat "$T/lines")"
+grep -E '^(kernel|initrd) ' "$top/configs/pxe/uloop.ipxe" |
+	sed -e 's|${image}|http://boot.example.org:8080/v/root.uloop|g' \
+		-e 's|${server}|http://boot.example.org:8080|g' \
+		-e 's|${cache}|LABEL=flash:/c|g' -e 's| ${extra}$||' >"$T/shipped"
+grep -E '^    (kernel|initrd --name) ' "$T/lines" | sed 's/^    //' >"$T/printed"
+diff -u "$T/shipped" "$T/printed" >&2 || fail "--image: the iPXE lines are not the shipped script's"
+for want in "APPEND root=uloop:http://boot.example.org:8080/v/root.uloop ip=dhcp rd.uloop.cache=LABEL=flash:/c" \
+	"IPAPPEND 2" "linux (http,boot.example.org:8080)/boot/vmlinuz root=uloop:" "initrd (http,boot.example.org:8080)/boot/initrd.img"; do
+	grep -qF "$want" "$T/lines" || fail "--image: no '$want': $(cat "$T/lines")"
+done
+# (Not expect_fail: $T/out is a directory here.)
+refused() {	# refused MESSAGE ARG...
+	_m=$1
+	shift
+	! "$top/initramfs/uloop-mkinitramfs" --kver "$kver" --output "$T/x.img" "$@" 2>"$T/e" ||
+		fail "mkinitramfs $*: not refused"
+	grep -qF -- "$_m" "$T/e" || fail "mkinitramfs $*: said '$(cat "$T/e")', not '$_m'"
+}
+refused "--image: ftp://h/r is not an http:// or https:// URL" --image ftp://h/r
+refused "--cache goes with --image" --cache /dev/vda
+refused "no spaces or quotes" --image "http://h/r x"
+echo "mkinitramfs --image: the boot lines for iPXE (the shipped script's), PXELINUX and GRUB"
