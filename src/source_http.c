@@ -357,6 +357,28 @@ static int ulo_errno_for(long status)
 /* Resolve @url's redirects with a range GET of byte 0; fill @id and
  * @resolved.  Transient failures are retried like data requests, until
  * @deadline (ns). */
+/*
+ * A live server asking to be asked later (429 Too Many Requests, 503
+ * Service Unavailable), as an overloaded origin in a boot storm does: the
+ * time it says so for does not count against the request's deadline (up
+ * to ULO_HTTP_BUSY_FACTOR deadlines in all), nor its answers against
+ * --retries.  A node whose server is busy boots later; it does not fail.
+ */
+#define ULO_HTTP_BUSY_FACTOR 10
+static bool ulo_http_busy(const struct ulo_http_req *r)
+{
+	return r->status == 429 || r->status == 503;
+}
+
+/* After a busy answer to an attempt begun at @t0 (ns), to be retried in
+ * @wait_ms: the deadline moves on by that time, never past @cap. */
+static uint64_t ulo_http_busy_deadline(uint64_t deadline, uint64_t t0,
+				       uint64_t wait_ms, uint64_t cap)
+{
+	deadline += ulo_now_ns() - t0 + wait_ms * 1000000ull;
+	return ULO_MIN(deadline, cap);
+}
+
 static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 			  char *resolved, struct ulo_identity *id, uint64_t deadline,
 			  unsigned retries)
@@ -364,7 +386,8 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 	char cur[ULO_HTTP_URL_MAX], why[512];
 	struct ulo_http_req *r;
 	uint64_t backoff = ULO_HTTP_BACKOFF_MIN_MS, first, last, total;
-	unsigned hops = 0, attempt = 0;
+	unsigned hops = 0, attempt = 0, tries = 0;
+	uint64_t t0, cap = ulo_now_ns() + (deadline - ulo_now_ns()) * ULO_HTTP_BUSY_FACTOR;
 	uint8_t byte;
 	bool unsat, weak = false, etag_ok, lm_ok;
 	int ret;
@@ -382,6 +405,7 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 		r->len = 1;
 		r->buf = &byte;
 		ulo_http_bound(h, r, deadline, false);
+		t0 = ulo_now_ns();
 		ret = ulo_http_perform(h->client, r);
 		if (ret)
 			goto out;
@@ -427,7 +451,12 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 
 			/* Never sleep past the deadline (a Retry-After of an
 			 * hour is a "no" for now). */
-			if (++attempt <= retries &&
+			bool busy = retries && ulo_http_busy(r);
+
+			tries++;
+			if (busy)
+				deadline = ulo_http_busy_deadline(deadline, t0, wait, cap);
+			if ((busy || ++attempt <= retries) &&
 			    ulo_now_ns() + wait * 1000000 < deadline) {
 				ulo_debug("http", "%s: %s; retrying", cur, why);
 				ulo_sleep_ms(wait);
@@ -443,7 +472,7 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 		}
 		if (cls == ULO_HTTP_TRANSIENT) {
 			ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s", cur,
-				      attempt, why);
+				      tries, why);
 			goto out;
 		}
 		if (cls != ULO_HTTP_OK) {
@@ -641,10 +670,11 @@ static int ulo_http_read_server(struct ulo_source *src, void *buf, uint64_t off,
 {
 	struct ulo_http_src *h = src->priv;
 	uint64_t deadline = ulo_now_ns() + h->timeout_ms * 1000000ull;
+	uint64_t cap = ulo_now_ns() + h->timeout_ms * 1000000ull * ULO_HTTP_BUSY_FACTOR;
 	uint64_t backoff = ULO_HTTP_BACKOFF_MIN_MS;
 	char url[ULO_HTTP_URL_MAX], why[512] = "";
 	struct ulo_http_req *r;
-	unsigned attempt = 0, reresolved = 0;
+	unsigned attempt = 0, tries = 0, reresolved = 0;
 	int ret;
 
 	r = malloc(sizeof(*r));
@@ -666,7 +696,7 @@ static int ulo_http_read_server(struct ulo_source *src, void *buf, uint64_t off,
 		if (wait && ulo_now_ns() + wait * 1000000 >= deadline) {
 			/* Every server is backing off past our deadline. */
 			ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s; not to be asked for %" PRIu64 " s more",
-				      url, attempt, why[0] ? why : "busy",
+				      url, tries, why[0] ? why : "busy",
 				      ULO_DIV_ROUND_UP(wait, 1000));
 			break;
 		}
@@ -729,11 +759,14 @@ static int ulo_http_read_server(struct ulo_source *src, void *buf, uint64_t off,
 		}
 		wait = ulo_retry_wait(backoff, r->retry_after);
 		ulo_http_penalise(h, ep, wait, ulo_now_ns() - t0);
-		if (++attempt > h->retries ||
+		tries++;
+		if (ulo_http_busy(r))
+			deadline = ulo_http_busy_deadline(deadline, t0, wait, cap);
+		if ((!ulo_http_busy(r) && ++attempt > h->retries) ||
 		    (!others && ulo_now_ns() + wait * 1000000 >= deadline) ||
 		    ulo_now_ns() >= deadline) {
 			ret = ulo_err(-EIO, "%s: giving up after %u attempts: %s", url,
-				      attempt, why);
+				      tries, why);
 			break;
 		}
 		if (retries)
@@ -741,7 +774,7 @@ static int ulo_http_read_server(struct ulo_source *src, void *buf, uint64_t off,
 		/* The next pick waits out this server's backoff, unless a
 		 * mirror is ready sooner. */
 		ulo_debug("http", "%s: %s; retry %u (server backs off %" PRIu64 " ms)",
-			  url, why, attempt, wait);
+			  url, why, tries, wait);
 		backoff = ULO_MIN(backoff * 2, (uint64_t)ULO_HTTP_BACKOFF_MAX_MS);
 	}
 	free(r);
