@@ -58,6 +58,7 @@ rd.uloop.pin all
 rd.uloop.offline all
 rd.uloop.profile all
 rd.uloop.hydrate all
+rd.uloop.jitter all
 rd.uloop.roothash all
 rd.uloop.verity all
 rd.uloop.debug all
@@ -106,7 +107,7 @@ uloop_parse_line() {
 	ULOOP_TRANSPORT=auto ULOOP_MIRRORS="" ULOOP_CA="" ULOOP_PINS="" ULOOP_OFFLINE=""
 	ULOOP_PROFILE="" ULOOP_HYDRATE="" ULOOP_ROOTHASH="" ULOOP_VERITY=eio
 	ULOOP_DEBUG="" ULOOP_RESET="" ULOOP_OVLRO="" ULOOP_REBOOT_DELAY=30 ULOOP_WARN="" ULOOP_ERR=""
-	ULOOP_GIVEN=""
+	ULOOP_GIVEN="" _jit=""
 	IPS="" BOOTIF="" INIT=/sbin/init SHELL_OK="" BREAK=""
 	_rootgiven=""
 	_cl=$1
@@ -145,6 +146,11 @@ uloop_parse_line() {
 		rd.uloop.profile=*) ULOOP_PROFILE=${_a#*=} ;;
 		rd.uloop.hydrate) ULOOP_HYDRATE=- ;;
 		rd.uloop.hydrate=*) ULOOP_HYDRATE=${_a#*=} ;;
+		rd.uloop.jitter=*)
+			case ${_a#*=} in
+			""|*[!0-9]*) uloop_err "$_a: not a number of seconds" ;;
+			*) _jit=${_a#*=} ;;
+			esac ;;
 		rd.uloop.roothash=*) ULOOP_ROOTHASH=${_a#*=} ;;
 		rd.uloop.verity=*) ULOOP_VERITY=${_a#*=} ;;
 		rd.uloop.debug|rd.uloop.debug=*) ULOOP_DEBUG=""; uloop_bool "$_a" && ULOOP_DEBUG=1 ;;
@@ -163,6 +169,14 @@ uloop_parse_line() {
 	done <<EOF
 $(cmdline_words "$_cl")
 EOF
+	# rd.uloop.jitter=S: the background fill starts after a random 0..S
+	# seconds (a rack powered on at once does not hydrate at once),
+	# unless rd.uloop.hydrate says its own.
+	case $_jit,$ULOOP_HYDRATE in
+	,*|*,|*,*,jitter=*) ;;
+	*,-) ULOOP_HYDRATE=",jitter=$_jit" ;;
+	*) ULOOP_HYDRATE="$ULOOP_HYDRATE,jitter=$_jit" ;;
+	esac
 	return 0
 }
 
