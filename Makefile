@@ -22,6 +22,10 @@
 #                     with a boot profile, hydrated, offline, at +20 ms,
 #                     over nbd and uloop.ko, against a local disk and RAM
 #                     (root; about 15 min; bench/README)
+#   make bench-storm  a boot storm: 10, 50, 100 simulated nodes against the
+#                     origin alone, the configs/ cache tier, an origin
+#                     shedding load and a failover (root; part of make
+#                     bench; bench/README)
 #   make fuzz         the HTTP parsers under libFuzzer for FUZZ_SECONDS (600)
 #   make static       build/static/uloop: one static binary for initramfs
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -90,7 +94,7 @@ U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(HTTP_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
-.PHONY: all static check check-unit check-integ check-vm demo demo-engine bench bench-peers bench-boot bench-update install \
+.PHONY: all static check check-unit check-integ check-vm demo demo-engine bench bench-peers bench-boot bench-update bench-storm install \
 	clean fuzz \
 	test-bins deps-check
 
@@ -219,6 +223,11 @@ bench: all static $(B)/bench/randread $(B)/kmod/uloopd-test
 	bench/http-fill.sh
 	bench/nbd.sh
 	bench/kmod.sh
+	bench/storm.sh
+
+# A boot storm through the configs/ servers (bench/storm.sh).
+bench-storm: deps-check all static
+	bench/storm.sh
 
 # uloop side by side with its peers, on the host (FUSE files, loop devices).
 bench-peers: all $(B)/bench/randread

@@ -21,6 +21,7 @@
 #                    rate STORM_LIMIT_RATE requests a second, 2 at a time):
 #                    429 and 503 with Retry-After; the nodes back off
 #   failover N       N nodes given a mirror; the origin is killed 1 s in
+# STORM_NODES and STORM_SERVERS pick rows (the lone one is always run).
 # Columns: nodes done, failed, p50/p99/max seconds from a node's start to
 # its last read, origin egress (bytes the origin(s) sent) and that over
 # one node's boot bytes, and 429/503 answers.
@@ -36,6 +37,7 @@ ULOOP_TOP=$(cd "$(dirname "$0")/.." && pwd)
 requires_root
 requires mksquashfs nginx cc curl
 NODES=${STORM_NODES-10 50 100}
+SERVERS=${STORM_SERVERS-origin tier limited failover}
 LIMIT_RATE=${STORM_LIMIT_RATE:-50}
 ulimit -n 65536 2>/dev/null || true
 
@@ -85,24 +87,24 @@ clear_logs
 storm_run lone "$o" 1 "$trace"
 row lone 1
 for n in $NODES; do
-	clear_logs
-	storm_run origin "$o" "$n" "$trace"
-	row origin "$n"
-	clear_logs
-	storm_tier tier "$origin_port"
-	storm_run tier "http://127.0.0.1:$tier_port/root.uloop" "$n" "$trace"
-	row tier "$n"
-	storm_stop tier
-	clear_logs
-	storm_run limited "http://127.0.0.1:$limited_port/root.uloop" "$n" "$trace"
-	row limited "$n"
-	clear_logs
-	(sleep 1; storm_stop origin) &
-	storm_run failover "$o" "$n" "$trace" --mirror "$m"
-	wait
-	row failover "$n"
-	storm_origin origin "$T/www"	# again, on a new port
-	o=http://127.0.0.1:$origin_port/root.uloop
+	for s in $SERVERS; do
+		clear_logs
+		case $s in
+		origin) storm_run origin "$o" "$n" "$trace" ;;
+		tier)	storm_tier tier "$origin_port"
+			storm_run tier "http://127.0.0.1:$tier_port/root.uloop" "$n" "$trace"
+			storm_stop tier ;;
+		limited) storm_run limited "http://127.0.0.1:$limited_port/root.uloop" "$n" "$trace" ;;
+		failover)
+			(sleep 1; storm_stop origin) &
+			storm_run failover "$o" "$n" "$trace" --mirror "$m"
+			wait
+			storm_origin origin "$T/www"	# again, on a new port
+			o=http://127.0.0.1:$origin_port/root.uloop ;;
+		*)	fail "STORM_SERVERS: no '$s' (origin tier limited failover)" ;;
+		esac
+		row "$s" "$n"
+	done
 done
 
 echo
