@@ -17,8 +17,11 @@ need="$need mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin"
 # dracut for the dracut module's tests (network-legacy needs dhclient and
 # arping); initramfs-tools is built in a chroot (tests/vm/itools-tree.sh).
 need="$need dracut:dracut /usr/lib/dracut/modules.d/40network/netroot.sh:dracut-network dhclient:isc-dhcp-client arping:iputils-arping groff:groff-base"
-# PXE on a boot network of the test's own (a namespace): DHCP and TFTP.
-need="$need dnsmasq:dnsmasq-base ip:iproute2"
+# PXE on a boot network of the test's own (a namespace): DHCP and TFTP;
+# ISC dhcpd; the PXELINUX and GRUB boot loaders (their files below).
+need="$need dnsmasq:dnsmasq-base ip:iproute2 dhcpd:isc-dhcp-server grub-mknetdir:grub-common"
+# Squid as the cache tier (configs/squid).
+need="$need squid:squid"
 [ "${1:-}" = demo ] && need="$need mksquashfs:squashfs-tools"
 
 missing=""
@@ -31,8 +34,12 @@ done
 kver=$(apt-cache depends linux-image-amd64 2>/dev/null |
 	sed -n 's/.*Depends: linux-image-\(.*\)$/\1/p' | head -n 1)
 [ -z "$kver" ] || [ -d "/usr/src/linux-headers-$kver" ] || missing="$missing linux-headers-$kver"
-# UEFI for the PXE test (a file, not a command).
-[ -e /usr/share/ovmf/OVMF.fd ] || missing="$missing ovmf"
+# UEFI for the PXE tests, and the boot loaders' files (not commands).
+for pair in /usr/share/ovmf/OVMF.fd:ovmf /usr/lib/PXELINUX/pxelinux.0:pxelinux \
+	/usr/lib/syslinux/modules/bios/ldlinux.c32:syslinux-common \
+	/usr/lib/grub/x86_64-efi/efinet.mod:grub-efi-amd64-bin; do
+	[ -e "${pair%%:*}" ] || missing="$missing ${pair#*:}"
+done
 [ -e /usr/src/linux-source-6.1.tar.xz ] ||
 	[ -s "${ULOOP_DEPS:-/var/cache/uloop-deps}/checkpatch-6.1/checkpatch.pl" ] ||
 	missing="$missing linux-source-6.1"
