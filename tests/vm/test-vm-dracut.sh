@@ -8,13 +8,14 @@
 # included.  Both boots: the daemon the initramfs started serves the
 # root after switch_root (same PID); uloop's /run/initramfs/shutdown
 # (the pre-pivot hook's) detaches the image at the end.  Then the root
-# published with uloop publish, booted from its manifest and root hash:
-# on dm-verity over the uloop device.
+# published with uloop publish, booted over PXE (iPXE, uloop.ipxe) from
+# its manifest and root hash: on dm-verity over the uloop device.
 # (tests/vm/distro-lib.sh has the checks.)
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/distro-lib.sh"
+. "$(dirname "$0")/pxe-lib.sh"
 requires_root
 vm_kernel
 distro_setup
@@ -25,6 +26,15 @@ distro_boot dracut-warm "$T/initrd" "$A" warm reboot
 # The same root published (uloop publish), from its manifest with its
 # root hash: mounted from dm-verity over the uloop device (a new image
 # for the flash: cold), down through uloop's shutdown all the same.
-distro_boot dracut-verity "$T/initrd" "root=uloop:$DISTRO_VERITY_URL ip=dhcp rd.uloop.cache=/dev/vda rd.uloop.roothash=$DISTRO_ROOTHASH rd.shell=0"
+# Booted over PXE: no -kernel; QEMU's iPXE ROM runs configs/pxe/uloop.ipxe
+# (from the user network's TFTP), which fetches the kernel and this
+# dracut initramfs from nginx.
+mkdir -p "$T/www/boot" "$T/tftp"
+cp "$VMLINUZ" "$T/www/boot/vmlinuz"
+cp "$T/initrd" "$T/www/boot/initrd.img"
+chmod -R a+rX "$T/www/boot"
+pxe_ipxe http://10.0.2.100 "$T/tftp/uloop.ipxe" "$DISTRO_VERITY_URL" "rd.uloop.roothash=$DISTRO_ROOTHASH rd.shell=0"
+VM_PXE="$T/tftp:uloop.ipxe" distro_boot dracut-verity "" "root=uloop:$DISTRO_VERITY_URL ip=dhcp rd.uloop.cache=/dev/vda rd.uloop.roothash=$DISTRO_ROOTHASH rd.shell=0"
+grep -q ' /boot/initrd.img ' "$T/dracut-verity.all" || fail "dracut-verity: the initramfs did not come over HTTP"
 grep -aq "ULOOP-DISTRO: LOWER ON DM-VERITY" "$T/dracut-verity.log" ||
 	fail "dracut-verity: the root is not on dm-verity"
