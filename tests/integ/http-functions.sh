@@ -155,6 +155,34 @@ config_site() {
 	nginx_with_site "$1" "$T/sites/$1.conf"
 }
 
+# nodes_at_once N URL IMAGE: N nodes hydrate URL at the same time, each
+# into a cache of its own ($T/n0, $T/n1...), and each must end with
+# IMAGE's bytes and no word on stderr.
+nodes_at_once() {
+	_i=0
+	while [ $_i -lt "$1" ]; do
+		$ULOOP_NET hydrate "$2" --cache "$T/n$_i" --no-progress >/dev/null 2>"$T/e$_i" &
+		_i=$((_i + 1))
+	done
+	wait || :
+	_i=0
+	while [ $_i -lt "$1" ]; do
+		[ -s "$T/n$_i" ] && ! grep -q . "$T/e$_i" || fail "node $_i: $(cat "$T/e$_i")"
+		$ULOOP_NET export "$T/n$_i" "$T/out" && cmp -n "$(fsize "$3")" "$T/out" "$3" ||
+			fail "node $_i's cache is not the image"
+		_i=$((_i + 1))
+	done
+}
+
+# publish_v2 V1 DIR: version 2 of the image V1 (8 KiB at block 700
+# changed) published into DIR as root (version 1 there already).
+publish_v2() {
+	cp "$1" "$T/v2"
+	head -c 8192 /dev/urandom | dd of="$T/v2" bs=4096 seek=700 conv=notrunc 2>/dev/null
+	$ULOOP_NET publish "$T/v2" "$2" --name root >/dev/null || fail "publish v2"
+	chmod -R a+rX "$2"
+}
+
 body_bytes() {
 	awk -v uri="${2:-}" 'uri == "" || $2 == uri { n += $NF } END { print n + 0 }' "$1"
 }

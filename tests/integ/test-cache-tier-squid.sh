@@ -72,19 +72,7 @@ tree1=$(fsize "$D/root-1.verity")
 : >"$olog"
 
 # 1. Four nodes at once.
-i=0
-while [ $i -lt 4 ]; do
-	$U hydrate "$tier/root.uloop" --cache "$T/n$i" --no-progress >/dev/null 2>"$T/e$i" &
-	i=$((i + 1))
-done
-wait
-i=0
-while [ $i -lt 4 ]; do
-	[ -s "$T/n$i" ] && ! grep -q . "$T/e$i" || fail "node $i: $(cat "$T/e$i")"
-	$U export "$T/n$i" "$T/out" && cmp -n "$size1" "$T/out" "$D/root-1.img" ||
-		fail "node $i's cache is not the image"
-	i=$((i + 1))
-done
+nodes_at_once 4 "$tier/root.uloop" "$D/root-1.img"
 once=$(origin_bytes)
 echo "4 nodes at once through Squid: the origin sent $once bytes (image $size1, tree $tree1)"
 [ "$once" -le $((size1 + tree1)) ] || fail "the origin sent $once bytes for 4 nodes: $(cat "$olog")"
@@ -94,10 +82,7 @@ grep -q ' /root.uloop .* 304 \| /root.uloop .* 200 ' "$olog" || fail "the manife
 echo "ok: the origin sends each version once"
 
 # 2. Version 2: seen at once, its files fetched once.
-cp "$T/v1" "$T/v2"
-head -c 8192 /dev/urandom | dd of="$T/v2" bs=4096 seek=700 conv=notrunc 2>/dev/null
-$U publish "$T/v2" "$D" --name root >/dev/null || fail "publish v2"
-chmod -R a+rX "$D"
+publish_v2 "$T/v1" "$D"
 : >"$olog"
 $U hydrate "$tier/root.uloop" --cache "$T/n0" --no-progress >/dev/null 2>"$T/e" || fail "v2 through Squid: $(cat "$T/e")"
 $U export "$T/n0" "$T/out" && cmp -n "$(fsize "$D/root-2.img")" "$T/out" "$D/root-2.img" ||

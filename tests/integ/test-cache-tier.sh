@@ -60,19 +60,7 @@ echo "ok: the origin's headers"
 
 # 2. Nodes through the tier: four at once, then one more.
 : >"$olog"
-i=0
-while [ $i -lt 4 ]; do
-	$U hydrate "$tier/root.uloop" --cache "$T/n$i" --no-progress >/dev/null 2>"$T/e$i" &
-	i=$((i + 1))
-done
-wait || :
-i=0
-while [ $i -lt 4 ]; do
-	[ -s "$T/n$i" ] && ! grep -q . "$T/e$i" || fail "node $i: $(cat "$T/e$i")"
-	$U export "$T/n$i" "$T/out" && cmp -n "$size1" "$T/out" "$D/root-1.img" ||
-		fail "node $i's cache is not the image"
-	i=$((i + 1))
-done
+nodes_at_once 4 "$tier/root.uloop" "$D/root-1.img"
 once=$(origin_bytes)
 tree1=$(fsize "$D/root-1.verity")
 echo "4 nodes at once: the origin sent $once bytes (image $size1, tree $tree1)"
@@ -83,10 +71,7 @@ $U hydrate "$tier/root.uloop" --cache "$T/n4" --no-progress >/dev/null || fail "
 echo "ok: the origin sends each slice once"
 
 # 3. Version 2 through the tier: seen at once, the origin sends the change.
-cp "$T/v1" "$T/v2"
-head -c 8192 /dev/urandom | dd of="$T/v2" bs=4096 seek=700 conv=notrunc 2>/dev/null
-$U publish "$T/v2" "$D" --name root >/dev/null || fail "publish v2"
-chmod -R a+rX "$D"
+publish_v2 "$T/v1" "$D"
 : >"$olog"
 $U hydrate "$tier/root.uloop" --cache "$T/n0" --no-progress >/dev/null 2>"$T/e" || fail "v2 through the tier: $(cat "$T/e")"
 grep -q "root hash $(sed -n 's/^root-hash //p' "$D/root.uloop" | cut -c1-16)\|update from the version" "$T/e" ||
