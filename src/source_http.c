@@ -25,7 +25,8 @@
  * (connection refused or reset, timeout, stall, short body, 408, 429, 5xx)
  * are retried with exponential backoff from 100 ms, doubling to 5 s,
  * honouring Retry-After, within a per-request deadline and retry count;
- * the engine sees -EIO only after that.  Permanent ones (404, 410, 401,
+ * the engine sees -EIO only after that.  A busy server (429, 503: alive,
+ * shedding load) is waited out beyond both, up to ten deadlines.  Permanent ones (404, 410, 401,
  * 403, other 4xx, 200 or 416 to a range, protocol violations, garbage,
  * TLS failures) drop that server for the run (one warning) when another
  * is left, and the read goes on there; the last server's permanent error
@@ -34,8 +35,10 @@
  * server's URL (pre-signed URLs expire) and tries again.
  *
  * Mirrors are probed at open and used only if their identity (kind, size,
- * validator) equals the primary's; an http:// mirror of an https:// image
- * is refused (no silent TLS downgrade).  Requests go to the server that
+ * validator) equals the primary's; a primary that does not answer its
+ * one try is passed over for the first mirror that does (which then says
+ * what the image is).  An http:// mirror of an https:// image is refused
+ * (no silent TLS downgrade).  Requests go to the server that
  * should cost least: one still backing off (or under Retry-After) waits;
  * one that failed transiently lately is avoided while another can serve
  * (1 s plus the failed attempt's time, doubling per failure in a row, at
@@ -354,9 +357,6 @@ static int ulo_errno_for(long status)
 	}
 }
 
-/* Resolve @url's redirects with a range GET of byte 0; fill @id and
- * @resolved.  Transient failures are retried like data requests, until
- * @deadline (ns). */
 /*
  * A live server asking to be asked later (429 Too Many Requests, 503
  * Service Unavailable), as an overloaded origin in a boot storm does: the
@@ -379,6 +379,9 @@ static uint64_t ulo_http_busy_deadline(uint64_t deadline, uint64_t t0,
 	return ULO_MIN(deadline, cap);
 }
 
+/* Resolve @url's redirects with a range GET of byte 0; fill @id and
+ * @resolved.  Transient failures are retried like data requests, at most
+ * @retries times (busy answers aside, as above), until @deadline (ns). */
 static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 			  char *resolved, struct ulo_identity *id, uint64_t deadline,
 			  unsigned retries)
