@@ -9,7 +9,8 @@
 # root after switch_root (same PID); uloop's /run/initramfs/shutdown
 # (the pre-pivot hook's) detaches the image at the end.  Then the root
 # published with uloop publish, booted over PXE (iPXE, uloop.ipxe) from
-# its manifest and root hash: on dm-verity over the uloop device.
+# its manifest and root hash, cold then warm: on dm-verity over the uloop
+# device.
 # (tests/vm/distro-lib.sh has the checks.)
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
@@ -38,3 +39,8 @@ VM_PXE="$T/tftp:uloop.ipxe" distro_boot dracut-verity "" "root=uloop:$DISTRO_VER
 grep -q ' /boot/initrd.img ' "$T/dracut-verity.all" || fail "dracut-verity: the initramfs did not come over HTTP"
 grep -aq "ULOOP-DISTRO: LOWER ON DM-VERITY" "$T/dracut-verity.log" ||
 	fail "dracut-verity: the root is not on dm-verity"
+# Warm over PXE too: the kernel and initramfs come again, the image not.
+VM_PXE="$T/tftp:uloop.ipxe" distro_boot dracut-verity-warm "" "root=uloop:$DISTRO_VERITY_URL ip=dhcp rd.uloop.cache=/dev/vda rd.uloop.roothash=$DISTRO_ROOTHASH rd.shell=0" warm
+grep -q ' /boot/initrd.img ' "$T/dracut-verity-warm.all" || fail "dracut-verity-warm: the initramfs did not come over HTTP"
+grep -aq "ULOOP-DISTRO: LOWER ON DM-VERITY" "$T/dracut-verity-warm.log" ||
+	fail "dracut-verity-warm: the root is not on dm-verity"
