@@ -47,7 +47,7 @@
 #include "identity.h"
 
 #define ULO_PROFILE_MAGIC "uloop-profile 1"
-/* Extents recorded at most: 1 MiB of memory in the daemon, about 16 MiB of
+/* Extents recorded at most: 1.5 MiB of memory in the daemon, about 16 MiB of
  * file; a boot of a few hundred MB of scattered reads needs some 10,000. */
 #define ULO_PROFILE_MAX_EXTENTS (64 * 1024)
 /* A profile file larger than this is refused unread. */
