@@ -39,6 +39,9 @@ struct ulo_source_opts {
 	bool allow_downgrade;	/* follow an https -> http redirect */
 	const char *mirrors[ULO_MAX_MIRRORS];	/* same image elsewhere */
 	unsigned nmirrors;
+	/* Ask the mirrors only if the primary cannot be reached (a
+	 * manifest: the primary's names the version). */
+	bool mirrors_as_fallback;
 	bool verbose;		/* protocol trace to stderr */
 	/* Trust for a manifest (source_verity.c): the root hash it must
 	 * carry (hex), and/or the public key its signature must verify

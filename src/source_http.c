@@ -99,6 +99,7 @@ struct ulo_http_ep {
 	char url[ULO_HTTP_URL_MAX];	/* as given */
 	char resolved[ULO_HTTP_URL_MAX];	/* after redirects; lock */
 	bool usable;		/* lock; false: dropped for the run */
+	bool mirror;		/* a --mirror, not the image's own URL */
 	uint64_t down_until_ns;	/* lock; not asked before (backoff, Retry-After) */
 	uint64_t avoid_until_ns;	/* lock; others preferred until then */
 	unsigned fails;		/* lock; transient failures in a row */
@@ -108,6 +109,10 @@ struct ulo_http_src {
 	struct ulo_http_client *client;
 	struct ulo_http_ep ep[1 + ULO_MAX_MIRRORS];
 	unsigned nep;
+	/* The server whose image the run follows: its image changing stops
+	 * the run (another server's is dropped).  The image's own URL, or
+	 * the mirror that named the image while that URL did not answer. */
+	unsigned primary;
 	unsigned rr;		/* round-robin cursor (atomic) */
 	pthread_mutex_t lock;
 	unsigned timeout_ms;
@@ -359,7 +364,8 @@ static int ulo_errno_for(long status)
 
 /*
  * A live server asking to be asked later (429 Too Many Requests, 503
- * Service Unavailable), as an overloaded origin in a boot storm does: the
+ * Service Unavailable with Retry-After), as an overloaded origin in a
+ * boot storm does: the
  * time it says so for does not count against the request's deadline (up
  * to ULO_HTTP_BUSY_FACTOR deadlines in all), nor its answers against
  * --retries.  A node whose server is busy boots later; it does not fail.
@@ -367,7 +373,9 @@ static int ulo_errno_for(long status)
 #define ULO_HTTP_BUSY_FACTOR 10
 static bool ulo_http_busy(const struct ulo_http_req *r)
 {
-	return r->status == 429 || r->status == 503;
+	/* A 503 without Retry-After is as often a proxy that cannot reach
+	 * its origin, or a maintenance page: a failure, not a queue. */
+	return r->status == 429 || (r->status == 503 && r->retry_after >= 0);
 }
 
 /* After a busy answer to an attempt begun at @t0 (ns), to be retried in
@@ -381,16 +389,17 @@ static uint64_t ulo_http_busy_deadline(uint64_t deadline, uint64_t t0,
 
 /* Resolve @url's redirects with a range GET of byte 0; fill @id and
  * @resolved.  Transient failures are retried like data requests, at most
- * @retries times (busy answers aside, as above), until @deadline (ns). */
+ * @retries times, until @deadline (ns); busy answers are waited out (as
+ * above) until @cap, if it is later. */
 static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 			  char *resolved, struct ulo_identity *id, uint64_t deadline,
-			  unsigned retries)
+			  uint64_t cap, unsigned retries)
 {
 	char cur[ULO_HTTP_URL_MAX], why[512];
 	struct ulo_http_req *r;
 	uint64_t backoff = ULO_HTTP_BACKOFF_MIN_MS, first, last, total;
 	unsigned hops = 0, attempt = 0, tries = 0;
-	uint64_t t0, cap = ulo_now_ns() + (deadline - ulo_now_ns()) * ULO_HTTP_BUSY_FACTOR;
+	uint64_t t0;
 	uint8_t byte;
 	bool unsat, weak = false, etag_ok, lm_ok;
 	int ret;
@@ -454,7 +463,7 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 
 			/* Never sleep past the deadline (a Retry-After of an
 			 * hour is a "no" for now). */
-			bool busy = retries && ulo_http_busy(r);
+			bool busy = cap > deadline && ulo_http_busy(r);
 
 			tries++;
 			if (busy)
@@ -572,7 +581,7 @@ static struct ulo_http_ep *ulo_http_pick(struct ulo_http_src *h, char *url,
 static const char *ulo_http_ep_name(const struct ulo_http_src *h,
 				    const struct ulo_http_ep *ep)
 {
-	return ep == &h->ep[0] ? "" : "mirror ";
+	return ep->mirror ? "mirror " : "";
 }
 
 /*
@@ -633,19 +642,19 @@ static void ulo_http_healthy(struct ulo_http_src *h, struct ulo_http_ep *ep)
  * could not be resolved, or a mirror leads to another image: drop it).
  */
 static int ulo_http_reresolve(struct ulo_source *src, struct ulo_http_ep *ep,
-			      uint64_t deadline)
+			      uint64_t deadline, uint64_t cap)
 {
 	struct ulo_http_src *h = src->priv;
 	struct ulo_identity now_id;
 	char fresh[ULO_HTTP_URL_MAX];
 	int ret;
 
-	ret = ulo_http_probe(h, ep->url, fresh, &now_id, deadline, h->retries);
+	ret = ulo_http_probe(h, ep->url, fresh, &now_id, deadline, cap, h->retries);
 	if (ret)
 		return ret == -ESTALE ? -EIO : ret;
 	if (now_id.kind != src->id.kind || now_id.size != src->id.size ||
 	    strcmp(now_id.validator, src->id.validator))
-		return ulo_err(ep == &h->ep[0] ? -ESTALE : -EIO,
+		return ulo_err(ep == &h->ep[h->primary] ? -ESTALE : -EIO,
 			       "%s: the image changed on the server (%s %s, was %s); refusing its data",
 			       ep->url, ulo_id_kind_name(now_id.kind),
 			       now_id.validator, src->id.validator);
@@ -726,7 +735,7 @@ static int ulo_http_read_server(struct ulo_source *src, void *buf, uint64_t off,
 				*server = ep - h->ep;
 			break;
 		}
-		if (cls == ULO_HTTP_STALE && ep != &h->ep[0]) {
+		if (cls == ULO_HTTP_STALE && ep != &h->ep[h->primary]) {
 			/* A mirror moved on (or lags): it is no longer the same
 			 * image; drop it and ask another server. */
 			ulo_http_drop(h, ep, why, true);
@@ -743,7 +752,7 @@ static int ulo_http_read_server(struct ulo_source *src, void *buf, uint64_t off,
 		     (strcmp(ep->url, url) && (r->status == 401 || r->status == 403 ||
 					       r->status == 404 || r->status == 410)))) {
 			reresolved |= bit;
-			ret = ulo_http_reresolve(src, ep, deadline);
+			ret = ulo_http_reresolve(src, ep, deadline, cap);
 			if (!ret)
 				continue;
 			if (ret == -ESTALE)
@@ -822,7 +831,7 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 	struct ulo_http_src *h;
 	char first_msg[512] = "";
 	int ret, first_err = 0;
-	uint64_t one;
+	uint64_t now, one, cap;
 	bool https;
 
 	if (strlen(location) >= ULO_HTTP_URL_MAX)
@@ -866,23 +875,31 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 	if (ret)
 		goto out_free;
 
-	/* A mirror is optional: it gets the time of one attempt with a
-	 * fallback (ulo_http_bound), so a hanging one costs little.  With
-	 * mirrors, a node boots while any of its servers serves the image,
-	 * the primary down (an origin that died in a boot storm) or not: the
-	 * primary is tried once, and retried only if no mirror answers. */
+	/*
+	 * A mirror is optional: it gets the time of one attempt with a
+	 * fallback (ulo_http_bound), so a hanging one costs little, and a
+	 * busy one is passed over.  With mirrors, a node boots while any of
+	 * its servers serves the image: the image's own URL is tried once
+	 * (a busy answer waited out: that server is alive), and if it cannot
+	 * be reached (-EIO: refused, reset, timed out, 5xx) the first mirror
+	 * that answers names the image.  An answer that it has no such image
+	 * (404...) stands: a mirror's copy never overrides it.  The URL that
+	 * did not answer is still asked later, once the others have been.
+	 * With @o->mirrors_as_fallback the mirrors are asked only then.
+	 */
+	now = ulo_now_ns();
 	one = ULO_MAX(h->timeout_ms / 3, (unsigned)ULO_HTTP_ATTEMPT_MIN_MS) * 1000000ull;
+	cap = now + h->timeout_ms * 1000000ull * ULO_HTTP_BUSY_FACTOR;
 	snprintf(h->ep[0].url, sizeof(h->ep[0].url), "%s", location);
-	ret = ulo_http_probe(h, location, h->ep[0].resolved, &src->id, ulo_now_ns() +
-			     (o->nmirrors ? one : h->timeout_ms * 1000000ull),
+	ret = ulo_http_probe(h, location, h->ep[0].resolved, &src->id,
+			     now + (o->nmirrors ? one : h->timeout_ms * 1000000ull), cap,
 			     o->nmirrors ? 0 : h->retries);
-	if (ret && !o->nmirrors)
+	if (ret && (!o->nmirrors || ret != -EIO))
 		goto out_free;
 	if (ret) {
 		first_err = ret;
 		snprintf(first_msg, sizeof(first_msg), "%s", ulo_errmsg());
-		ulo_http_note(o->notice, "%s not used: %s; trying its mirrors", location,
-			      first_msg);
+		ulo_http_note(o->notice, "%s; trying its mirrors", first_msg);
 	} else {
 		h->ep[0].usable = true;
 		h->nep = 1;
@@ -890,23 +907,24 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 	for (unsigned i = 0; i < o->nmirrors && i < ULO_MAX_MIRRORS; i++) {
 		struct ulo_http_ep *ep = &h->ep[h->nep];
 		struct ulo_identity mid;
+		uint64_t end = ulo_now_ns() + one;
 
+		if (h->nep && o->mirrors_as_fallback)
+			break;
 		snprintf(ep->url, sizeof(ep->url), "%s", o->mirrors[i]);
-		if (ulo_http_probe(h, ep->url, ep->resolved, &mid, ulo_now_ns() + one,
-				   h->retries)) {
+		ep->mirror = true;
+		if (ulo_http_probe(h, ep->url, ep->resolved, &mid, end, end, h->retries)) {
 			ulo_http_note(o->notice, "mirror %s not used: %s", ep->url, ulo_errmsg());
 			continue;
 		}
 		if (!h->nep) {
-			/* The primary is down: the first mirror that answers
-			 * says what the image is.  It keeps the primary's
-			 * name (a cache filled through a mirror is the image
-			 * of the URL the node was given, as it is when both
-			 * answer alike). */
+			/* It names the image, under the URL the node was
+			 * given (a cache filled through a mirror is that
+			 * URL's image, as when both answer alike). */
 			src->id = mid;
 			snprintf(src->id.location, sizeof(src->id.location), "%s", location);
 			ep->usable = true;
-			h->nep++;
+			h->primary = h->nep++;
 			continue;
 		}
 		if (mid.kind != src->id.kind || mid.size != src->id.size ||
@@ -921,12 +939,28 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 		ep->usable = true;
 		h->nep++;
 	}
-	if (!h->nep) {
+	if (first_err && h->nep) {
+		/* The image's own URL, asked again once it has rested; its
+		 * replies are checked against the image named (a 412 or
+		 * another validator drops it, as any mirror's). */
+		struct ulo_http_ep *ep = &h->ep[h->nep++];
+
+		memset(ep, 0, sizeof(*ep));
+		snprintf(ep->url, sizeof(ep->url), "%s", location);
+		snprintf(ep->resolved, sizeof(ep->resolved), "%s", location);
+		ep->usable = true;
+		ulo_http_penalise(h, ep, 0, ulo_now_ns() - now);
+	} else if (first_err) {
 		/* No mirror either: the primary gets its retries after all. */
+		memset(&h->ep[0], 0, sizeof(h->ep[0]));
 		snprintf(h->ep[0].url, sizeof(h->ep[0].url), "%s", location);
-		if (ulo_http_probe(h, location, h->ep[0].resolved, &src->id,
-				   ulo_now_ns() + h->timeout_ms * 1000000ull, h->retries)) {
-			ret = ulo_err(first_err, "%s; no mirror serves it either", ulo_errmsg());
+		now = ulo_now_ns();
+		ret = ulo_http_probe(h, location, h->ep[0].resolved, &src->id,
+				     now + h->timeout_ms * 1000000ull,
+				     now + h->timeout_ms * 1000000ull * ULO_HTTP_BUSY_FACTOR,
+				     h->retries);
+		if (ret) {
+			ret = ulo_err(ret, "%s; no mirror serves it either", ulo_errmsg());
 			goto out_free;
 		}
 		h->ep[0].usable = true;

@@ -145,9 +145,10 @@ static int ulo_vsrc_fetch_manifest(const char *location,
 	struct ulo_source *s;
 	int ret;
 
-	/* The primary's manifest is the version: a mirror's is read only
-	 * if it is the same file (its validator), or if the primary does
-	 * not answer (then the first mirror that does names the version). */
+	/* The primary's manifest is the version: the mirrors' are asked
+	 * only if it cannot be reached (then the first that answers names
+	 * the version). */
+	mo.mirrors_as_fallback = true;
 	mo.root_hash = mo.verity_key = NULL;	/* checked on its text */
 	ret = ulo_source_open_plain(location, &mo, &s);
 	if (ret)

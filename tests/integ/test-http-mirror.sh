@@ -61,7 +61,7 @@ rm -f "$T/c"
 t0=$(date +%s)
 $ULOOP_NET hydrate "$u1" --mirror "$u2" --cache "$T/c" --no-progress >/dev/null 2>"$T/err" ||
 	fail "hydrate with the primary down failed: $(cat "$T/err")"
-grep -q "$u1 not used: .*; trying its mirrors" "$T/err" || fail "no note of the primary down: $(cat "$T/err")"
+grep -q "$u1: giving up after 1 attempts: .*; trying its mirrors" "$T/err" || fail "no note of the primary down: $(cat "$T/err")"
 $ULOOP_NET export "$T/c" "$T/out"
 cmp "$T/out" "$T/www/img" || fail "hydrate from the mirror alone differs"
 [ $(( $(date +%s) - t0 )) -lt 15 ] || fail "the dead primary held the start up: it was retried before the mirror was asked"
