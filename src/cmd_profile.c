@@ -150,7 +150,11 @@ int cmd_profile(int argc, char **argv)
 	 * the profile as of now. */
 	if (ulo_runstate_sync(dev, PROFILE_WAIT_MS))
 		return cli_fail();
-	ulo_runstate_profile_path(dev, path, sizeof(path));
+	ulo_runstate_profile_path(dev, a.times, path, sizeof(path));
+	if (a.times && access(path, F_OK) < 0) {
+		cli_note("%s: its daemon records no times (a uloop without profile --times)", dev);
+		return ULO_EXIT_FAIL;
+	}
 	if (!strcmp(ri.transport, "kmod") && ri.present_at_start)
 		cli_note("%s: the cache held %" PRIu64 " blocks when attached, and uloop.ko serves their reads without the daemon: the profile lacks those it did not read ahead (record one on a cold boot)",
 			 dev, ri.present_at_start);

@@ -178,34 +178,47 @@ int ulo_runstate_write(const struct ulo_runstate *s)
 	return ret;
 }
 
-void ulo_runstate_profile_path(const char *device, char *out, size_t len)
+void ulo_runstate_profile_path(const char *device, bool times, char *out, size_t len)
 {
+	const char *ext = times ? ".trace" : ".profile";
+
 	ulo_runstate_path(device, out, len);
-	/* NAME.json -> NAME.profile */
-	if (strlen(out) > 5 && strlen(out) + 3 < len)
-		strcpy(out + strlen(out) - 5, ".profile");
+	/* NAME.json -> NAME.profile, NAME.trace */
+	if (strlen(out) > 5 && strlen(out) - 5 + strlen(ext) < len)
+		strcpy(out + strlen(out) - 5, ext);
 }
 
 static int ulo_runstate_profile_fill(FILE *f, const void *ctx)
 {
+	return ulo_profile_write(ctx, false, f);
+}
+
+static int ulo_runstate_trace_fill(FILE *f, const void *ctx)
+{
 	return ulo_profile_write(ctx, true, f);
 }
 
+/* Two files: the profile as every uloop reads it, and the same with each
+ * extent's time (uloop profile --times), which an older uloop in the
+ * root, reading what a newer initramfs daemon wrote, would refuse. */
 int ulo_runstate_write_profile(const char *device, const struct ulo_profile *p)
 {
 	char path[4096];
+	int ret;
 
-	ulo_runstate_profile_path(device, path, sizeof(path));
-	return ulo_rundir_replace(strrchr(path, '/') + 1, ulo_runstate_profile_fill, p);
+	ulo_runstate_profile_path(device, true, path, sizeof(path));
+	ret = ulo_rundir_replace(strrchr(path, '/') + 1, ulo_runstate_trace_fill, p);
+	ulo_runstate_profile_path(device, false, path, sizeof(path));
+	return ulo_rundir_replace(strrchr(path, '/') + 1, ulo_runstate_profile_fill, p) ?: ret;
 }
 
 void ulo_runstate_remove(const char *device)
 {
 	char path[4096];
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		if (i)
-			ulo_runstate_profile_path(device, path, sizeof(path));
+			ulo_runstate_profile_path(device, i == 2, path, sizeof(path));
 		else
 			ulo_runstate_path(device, path, sizeof(path));
 		if (ulo_rundir_fd >= 0)

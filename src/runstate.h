@@ -68,7 +68,8 @@ struct ulo_runstate_info {
 void ulo_runstate_path(const char *device, char *out, size_t len);
 int ulo_runstate_write(const struct ulo_runstate *s);
 /* NAME.profile beside NAME.json: the boot profile `uloop profile` reads. */
-void ulo_runstate_profile_path(const char *device, char *out, size_t len);
+/* NAME.profile, or with @times NAME.trace (each extent with its time). */
+void ulo_runstate_profile_path(const char *device, bool times, char *out, size_t len);
 int ulo_runstate_write_profile(const char *device, const struct ulo_profile *p);
 void ulo_runstate_remove(const char *device);
 /* The pid recorded for @device: 0 if none, or -errno. */
