@@ -79,8 +79,8 @@ storm_node() {
 		--device "$_d/dev" "$@" >"$_d/attach.log" 2>&1; then
 		"$storm_replay" "$_trace" "$_d/dev" "$_t0" >"$_d/result" 2>&1 ||
 			echo "error (replay) $(tail -n 1 "$_d/result")" >>"$_d/result"
-		"$ULOOP_NET" status "$_d/dev" --json >"$_d/status.json" 2>/dev/null
-		"$ULOOP_NET" detach "$_d/dev" >/dev/null 2>&1
+		"$ULOOP_NET" status "$_d/dev" --json >"$_d/status.json" 2>/dev/null || :
+		"$ULOOP_NET" detach "$_d/dev" >/dev/null 2>&1 || :
 	else
 		echo "error (attach) $(tail -n 1 "$_d/attach.log")" >"$_d/result"
 	fi
@@ -106,7 +106,7 @@ storm_run() {
 		_i=$((_i + 1))
 	done
 	wait
-	cat "$storm_dir"/n*/result >"$storm_dir/results" 2>/dev/null
+	cat "$storm_dir"/n*/result >"$storm_dir/results" 2>/dev/null || :
 	storm_ok=$(grep -c '^done ' "$storm_dir/results" || true)
 	storm_failed=$((_n - storm_ok))
 	storm_errors=$(grep -v '^done ' "$storm_dir/results" | head -n 1 || true)

@@ -116,7 +116,7 @@ awk 'NR == 1 { lb = $8; lt = $5 }
 		print "|---|---|---|---|---|---|---|---|---|---|"
 		for (i = 1; i <= NR; i++) {
 			split(rows[i], f, " ")
-			printf "| %-9s | %4d | %4d | %6d | %6.2f | %6.2f | %6.2f | %12d | %8.2f | %7d |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[8] / lb, f[9]
+			printf "| %-9s | %4d | %4d | %6d | %6.2f | %6.2f | %6.2f | %12.0f | %8.2f | %7d |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[8] / lb, f[9]
 		}
 		printf "\nlone node: %.2f s, %d bytes\n", lt, lb
 	}' "$T/rows"

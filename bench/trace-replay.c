@@ -57,7 +57,7 @@ static void sleep_until(uint64_t t)
 int main(int argc, char **argv)
 {
 	uint64_t size = 0, unit = 0, t0, start, n, ms, bytes = 0, reads = 0;
-	char line[512];
+	char line[8192];
 	FILE *f;
 	void *buf;
 	int fd, fields;

@@ -148,8 +148,9 @@ uloop_parse_line() {
 		rd.uloop.hydrate=*) ULOOP_HYDRATE=${_a#*=} ;;
 		rd.uloop.jitter=*)
 			case ${_a#*=} in
-			""|*[!0-9]*) uloop_err "$_a: not a number of seconds" ;;
-			*) _jit=${_a#*=} ;;
+			""|*[!0-9]*|??????*) uloop_err "$_a: not a number of seconds up to 86400" ;;
+			*)	if [ "${_a#*=}" -le 86400 ]; then _jit=${_a#*=}
+				else uloop_err "$_a: not a number of seconds up to 86400"; fi ;;
 			esac ;;
 		rd.uloop.roothash=*) ULOOP_ROOTHASH=${_a#*=} ;;
 		rd.uloop.verity=*) ULOOP_VERITY=${_a#*=} ;;

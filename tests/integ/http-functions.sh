@@ -184,7 +184,7 @@ publish_v2() {
 }
 
 body_bytes() {
-	awk -v uri="${2:-}" 'uri == "" || $2 == uri { n += $NF } END { print n + 0 }' "$1"
+	awk -v uri="${2:-}" 'uri == "" || $2 == uri { n += $NF } END { printf "%.0f\n", n }' "$1"
 }
 
 # image_fetches LOG: the requests of an access log that fetched image

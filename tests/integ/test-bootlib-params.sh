@@ -78,7 +78,9 @@ $U rd.uloop.hydrate=8M rd.uloop.jitter=300|ok ULOOP_HYDRATE=8M,jitter=300
 $U rd.uloop.jitter=60 rd.uloop.hydrate|ok ULOOP_HYDRATE=,jitter=60
 $U rd.uloop.hydrate=8M,jitter=5 rd.uloop.jitter=300|ok ULOOP_HYDRATE=8M,jitter=5
 $U rd.uloop.jitter=300|ok ULOOP_HYDRATE=
-$U rd.uloop.hydrate=8M rd.uloop.jitter=5m|rd.uloop.jitter=5m: not a number of seconds
+$U rd.uloop.hydrate=8M rd.uloop.jitter=5m|rd.uloop.jitter=5m: not a number of seconds up to 86400
+$U rd.uloop.hydrate=8M rd.uloop.jitter=86401|rd.uloop.jitter=86401: not a number of seconds up to 86400
+$U rd.uloop.hydrate=8M rd.uloop.jitter=86400|ok ULOOP_HYDRATE=8M,jitter=86400
 $U rd.uloop.hydrate rd.uloop.jitter=|rd.uloop.jitter=: empty value
 $U rd.uloop.hydrate=,|rd.uloop.hydrate=,: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
 $U rd.uloop.debug=off|ok ULOOP_DEBUG=

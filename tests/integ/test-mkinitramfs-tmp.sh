@@ -80,7 +80,8 @@ grep -E '^(kernel|initrd) ' "$top/configs/pxe/uloop.ipxe" |
 grep -E '^    (kernel|initrd --name) ' "$T/lines" | sed 's/^    //' >"$T/printed"
 diff -u "$T/shipped" "$T/printed" >&2 || fail "--image: the iPXE lines are not the shipped script's"
 for want in "APPEND root=uloop:http://boot.example.org:8080/v/root.uloop ip=dhcp rd.uloop.cache=LABEL=flash:/c" \
-	"IPAPPEND 2" "linux (http,boot.example.org:8080)/boot/vmlinuz root=uloop:" "initrd (http,boot.example.org:8080)/boot/initrd.img"; do
+	"IPAPPEND 2" "linux (http,boot.example.org:8080)/boot/vmlinuz root=uloop:" "initrd (http,boot.example.org:8080)/boot/initrd.img" \
+	"(GRUB fetches plain http from port 80 of boot.example.org"; do
 	grep -qF "$want" "$T/lines" || fail "--image: no '$want': $(cat "$T/lines")"
 done
 # (Not expect_fail: $T/out is a directory here.)
