@@ -33,6 +33,13 @@ storm_origin() {
 	eval "${1}_port=$_p"
 }
 
+# storm_limited NAME ROOT RATE [SED]: storm_origin with its LIMIT lines
+# uncommented: RATE requests a second, 2 at a time, beyond that 429 and
+# 503 with Retry-After; SED as storm_origin's (a smaller burst...).
+storm_limited() {
+	storm_origin "$1" "$2" "s|^\([[:space:]]*\)#\(.*\)# LIMIT\$|\1\2|; s|rate=[0-9]*r/s|rate=${3}r/s|; s|limit_conn uloop_conn [0-9]*|limit_conn uloop_conn 2|; ${4:-}"
+}
+
 # storm_tier NAME ORIGIN-PORT...: a cache tier with an empty cache in
 # front of those origins (the first, then the others as backups).  Sets
 # NAME_port.

@@ -67,7 +67,7 @@ echo "storm: image $(fsize "$img") bytes; the boot reads $(storm_trace_bytes "$t
 
 storm_origin origin "$T/www"
 storm_origin mirror "$T/www"
-storm_origin limited "$T/www" "s|^\([[:space:]]*\)#\(.*\)# LIMIT\$|\1\2|; s|rate=[0-9]*r/s|rate=${LIMIT_RATE}r/s|; s|limit_conn uloop_conn [0-9]*|limit_conn uloop_conn 2|"
+storm_limited limited "$T/www" "$LIMIT_RATE"
 o=http://127.0.0.1:$origin_port/root.uloop
 m=http://127.0.0.1:$mirror_port/root.uloop
 logs() { cat "$origin_log" "$mirror_log" "$limited_log"; }

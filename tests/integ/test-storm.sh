@@ -71,7 +71,7 @@ $ULOOP_NET check "$storm_dir/n0/cache" --source "$o/root.uloop" >"$T/check" 2>&1
 storm_stop tier
 
 # 4. The origin sheds load: its LIMIT lines, at 50 requests a second.
-storm_origin limited "$T/www" 's|^\([[:space:]]*\)#\(.*\)# LIMIT$|\1\2|; s|rate=[0-9]*r/s|rate=50r/s|; s|limit_conn uloop_conn [0-9]*|limit_conn uloop_conn 2|; s|burst=[0-9]*|burst=5|'
+storm_limited limited "$T/www" 50 's|burst=[0-9]*|burst=5|'
 storm_run limited "http://127.0.0.1:$limited_port/root.uloop" "$N" "$T/trace"
 all_ok "origin shedding load"
 shed=$(awk '$6 == 429 || $6 == 503' "$limited_log" | wc -l)

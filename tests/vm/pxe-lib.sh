@@ -23,6 +23,9 @@
 #                             log $T/NAME.log; stopped at exit
 #   pxe_origin NS WWW         configs/nginx/uloop-origin.conf serving WWW
 #                             at 10.9.0.1:80 in pxe_netns NS (origin_log)
+#   pxe_netns_boots NS NAME WANT...  pxe_origin NS (serving $T/www), then pxe_boots NAME
+#                             from the NIC on pxe_netns NS's tap (its DHCP
+#                             and TFTP the caller's)
 #   pxe_boots NAME WEBLOG WANT...  cold, then warm from the same new
 #                             flash, as vm_boot NAME-cold/-warm with the
 #                             VM_ settings of the caller; each boot must
@@ -80,6 +83,14 @@ pxe_origin() {
 	sed -e "s|listen 80;|listen 10.9.0.1:80;|; s|root /srv/uloop;|root $2;|" \
 		"$pxe_conf/nginx/uloop-origin.conf" >"$T/origin.conf"
 	nginx_with_site origin "$T/origin.conf" ip netns exec "$1"
+}
+
+pxe_netns_boots() {
+	_pn_ns=$1 _pn_n=$2
+	shift 2
+	pxe_origin "$_pn_ns" "$T/www"
+	VM_WRAP="ip netns exec $_pn_ns" VM_NETDEV=$pxe_netdev VM_PXE=x:x \
+		pxe_boots "$_pn_n" "$origin_log" "$@"
 }
 
 # (Its variables are its own: vm_boot's are _name, _log...)

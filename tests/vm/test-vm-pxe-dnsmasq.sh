@@ -27,10 +27,7 @@ pxe_netns "$NS"
 # The servers, from configs/ (the CHANGE lines set for this network).
 sed -e "s|^tftp-root=.*|tftp-root=$T/tftp|" "$pxe_conf/pxe/dnsmasq-uloop.conf" >"$T/dnsmasq.conf"
 pxe_dnsmasq "$NS" dnsmasq --conf-file="$T/dnsmasq.conf" --dhcp-leasefile="$T/leases" --log-dhcp
-pxe_origin "$NS" "$T/www"
-
-VM_WRAP="ip netns exec $NS" VM_NETDEV=$pxe_netdev VM_PXE=x:x \
-	pxe_boots dnsmasq "$origin_log" ROOT-INIT-REACHED "ROOT FILES OK" "BOOTIF GIVEN"
+pxe_netns_boots "$NS" dnsmasq ROOT-INIT-REACHED "ROOT FILES OK" "BOOTIF GIVEN"
 grep -q "sent .*/uloop.ipxe" "$T/dnsmasq.log" || fail "dnsmasq sent no uloop.ipxe: $(tail -n 20 "$T/dnsmasq.log")"
 # Two leases asked for each boot (the firmware's, the initramfs's): one
 # address, the node's MAC.

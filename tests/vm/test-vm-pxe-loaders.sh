@@ -69,9 +69,7 @@ ip netns exec "$NS" dhcpd -4 -q -cf "$T/dhcpd.conf" -lf "$T/dhcpd.leases" -pf "$
 	>"$T/dhcpd.out" 2>&1 || fail "dhcpd did not start: $(cat "$T/dhcpd.out")"
 on_exit "kill \$(cat $T/dhcpd.pid 2>/dev/null) 2>/dev/null"
 pxe_dnsmasq "$NS" tftp --port=0 --enable-tftp --tftp-root="$D" --interface=br0 --bind-interfaces
-pxe_origin "$NS" "$T/www"
-VM_WRAP="ip netns exec $NS" VM_NETDEV=$pxe_netdev VM_PXE=x:x \
-	pxe_boots dhcpd "$origin_log" ROOT-INIT-REACHED "ROOT FILES OK" "BOOTIF GIVEN"
+pxe_netns_boots "$NS" dhcpd ROOT-INIT-REACHED "ROOT FILES OK" "BOOTIF GIVEN"
 grep -q "sent .*/uloop.ipxe" "$T/tftp.log" || fail "no uloop.ipxe sent over TFTP: $(cat "$T/tftp.log")"
 [ "$(grep -c '^lease ' "$T/dhcpd.leases")" -ge 1 ] || fail "dhcpd gave no lease: $(cat "$T/dhcpd.leases")"
 echo "ok: ISC dhcpd, configs/pxe/dhcpd-uloop.conf, cold and warm"
