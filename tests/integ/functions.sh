@@ -63,6 +63,18 @@ make_image() {
 	head -c "$2" /dev/urandom >"$1"
 }
 
+# flip_byte FILE OFFSET: invert one byte, so it always changes (writing a
+# fixed byte into random data leaves it as it was once in 256 runs), and
+# keep the mtime, so a server still names the file by the same ETag.
+flip_byte() {
+	_fb=$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')
+	[ -n "$_fb" ] || fail "flip_byte: $1 has no byte at offset $2"
+	touch -r "$1" "$T/.flip-mtime"
+	printf "\\$(printf '%o' $((_fb ^ 255)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+	touch -r "$T/.flip-mtime" "$1"
+}
+
 expect_fail() {
 	_want_rc=$1 _want_msg=$2
 	shift 2

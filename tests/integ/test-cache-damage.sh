@@ -16,14 +16,8 @@ $ULOOP hydrate "$T/img" --cache "$T/c" --block-size 64K --no-progress >/dev/null
 data_off=$($ULOOP info "$T/c" | sed -n 's/^data: *offset \([0-9]*\),.*/\1/p')
 [ -n "$data_off" ] || fail "no data offset in uloop info"
 
-flip_at() {	# flip_at FILE OFFSET: invert one byte
-	python3 -c 'import sys
-f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1)
-f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
-}
-
 # 1. One byte of block 5.
-flip_at "$T/c" $((data_off + 5 * 65536 + 1000))
+flip_byte "$T/c" $((data_off + 5 * 65536 + 1000))
 expect_fail 1 "block 5 (image offset 327680): checksum mismatch" $ULOOP check "$T/c"
 $ULOOP cat "$T/img" --cache "$T/c" --block-size 64K >"$T/out" 2>"$T/err"
 cmp "$T/out" "$T/img" || fail "served damaged data"
@@ -34,7 +28,7 @@ $ULOOP check "$T/c" | grep -q "64 of 64 blocks present, all matching their check
 $ULOOP check "$T/c" --source "$T/img" >/dev/null
 
 # 2. check with --source names a damaged block once, as damaged.
-flip_at "$T/c" $((data_off + 9 * 65536))
+flip_byte "$T/c" $((data_off + 9 * 65536))
 expect_fail 1 "1 of 64 present blocks differ from $T/img or fail their checksum" \
 	$ULOOP check "$T/c" --source "$T/img"
 grep -c "block 9" "$T/err" | grep -qx 1 || fail "block 9 reported $(grep -c 'block 9' "$T/err") times"
@@ -51,7 +45,7 @@ grep -q "Input/output error.*fetched again from the source" "$T/err" ||
 
 # 4. Through a daemon: the counters in uloop status.
 if [ -c /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
-	flip_at "$T/c" $((data_off + 20 * 65536 + 5))
+	flip_byte "$T/c" $((data_off + 20 * 65536 + 5))
 	$ULOOP attach "$T/img" --cache "$T/c" --block-size 64K --transport fuse --device "$T/dev" >/dev/null
 	on_exit "$ULOOP detach $T/dev 2>/dev/null || true"
 	cmp "$T/dev" "$T/img" || fail "the device served damaged data"
@@ -68,7 +62,7 @@ fi
 # one warning; every byte still right.
 i=30
 while [ $i -lt 50 ]; do
-	flip_at "$T/c" $((data_off + i * 65536 + 77))
+	flip_byte "$T/c" $((data_off + i * 65536 + 77))
 	i=$((i + 1))
 done
 $ULOOP cat "$T/img" --cache "$T/c" --block-size 64K >"$T/out" 2>"$T/err"
@@ -86,7 +80,7 @@ if [ -c /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
 	$ULOOP hydrate "$T/img" --cache "$T/c2" --block-size 64K --no-progress >/dev/null
 	i=30
 	while [ $i -lt 50 ]; do
-		flip_at "$T/c2" $((data_off + i * 65536 + 77))
+		flip_byte "$T/c2" $((data_off + i * 65536 + 77))
 		i=$((i + 1))
 	done
 	$ULOOP attach "$T/img" --cache "$T/c2" --block-size 64K --transport fuse --device "$T/dev2" >/dev/null

@@ -13,11 +13,6 @@ poke() {	# poke FILE OFFSET BYTE-IN-OCTAL: overwrite one byte
 	printf "\\$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
-flip() {	# flip FILE OFFSET: invert one byte (always a change)
-	_b=$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')
-	poke "$1" "$2" "$(printf '%o' $((_b ^ 255)))"
-}
-
 refused() {	# refused CAUSE: every command on $T/c fails with CAUSE
 	for u in "$ULOOP" "$ULOOP_ASAN"; do
 		expect_fail 1 "$1" "$u" info "$T/c"
@@ -30,8 +25,8 @@ refused() {	# refused CAUSE: every command on $T/c fails with CAUSE
 
 damage() {	# damage OFFSET: invert the same byte in both header copies
 	cp "$T/good" "$T/c"
-	flip "$T/c" "$1"
-	flip "$T/c" $(($1 + 4096))
+	flip_byte "$T/c" "$1"
+	flip_byte "$T/c" $(($1 + 4096))
 	cp "$T/c" "$T/c.before"
 }
 
@@ -68,7 +63,7 @@ $ULOOP check "$T/c" --source "$T/img"
 # One damaged copy: the other one carries on, data intact.
 for slot in 0 4096; do
 	cp "$T/good" "$T/c"
-	flip "$T/c" $((slot + 50))
+	flip_byte "$T/c" $((slot + 50))
 	$ULOOP check "$T/c" --source "$T/img" >/dev/null ||
 		fail "cache with one good header copy (bad copy at $slot) refused"
 	$ULOOP export "$T/c" "$T/out"

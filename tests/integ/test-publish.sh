@@ -39,7 +39,7 @@ cmp -n $((3 * 1024 * 1024 + 100)) "$T/img" "$D/root-1.img" || fail "root-1.img d
 veritysetup verify "$D/root-1.img" "$D/root-1.verity" "$printed" ||
 	fail "veritysetup verify refused the published version"
 cp "$D/root-1.img" "$T/bad.img"
-printf 'X' | dd of="$T/bad.img" bs=1 seek=1234567 conv=notrunc status=none
+flip_byte "$T/bad.img" 1234567
 veritysetup verify "$T/bad.img" "$D/root-1.verity" "$printed" >/dev/null 2>&1 &&
 	fail "veritysetup verify passed an image with a changed byte"
 echo "version 1: veritysetup verify passes it, and fails it with one byte changed"

@@ -249,7 +249,7 @@ for damage in flip cut; do
 	cp "$T/pack.good" "$D/root-2.from-1.pack"
 	n=$(fsize "$T/pack.good")
 	if [ $damage = flip ]; then
-		printf '\377' | dd of="$D/root-2.from-1.pack" bs=1 seek=$((n / 2)) conv=notrunc 2>/dev/null
+		flip_byte "$D/root-2.from-1.pack" $((n / 2))
 	else
 		head -c $((n / 2)) "$T/pack.good" >"$D/root-2.from-1.pack"
 	fi

@@ -122,19 +122,9 @@ echo "ok: attached manifest, status, uloop verity's refusals, offline with the r
 # the mirror used, the failure counted; the cache ends up exact.
 mkdir -p "$T/bad"
 cp -p "$D"/root* "$T/bad/"
-flip() {	# FILE OFFSET: xor one byte with 0x20, keeping the mtime
-	python3 - "$1" "$2" <<-'PY'
-	import os, sys
-	p, off = sys.argv[1], int(sys.argv[2])
-	st = os.stat(p)
-	with open(p, "r+b") as f:
-	    f.seek(off); b = f.read(1); f.seek(off); f.write(bytes([b[0] ^ 0x20]))
-	os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
-	PY
-}
 off=77
 while [ $off -lt $size ]; do
-	flip "$T/bad/root-1.img" $off
+	flip_byte "$T/bad/root-1.img" $off
 	off=$((off + 512 * 1024 + 4096))
 done
 start_nginx bad "$T/bad"
@@ -152,7 +142,7 @@ echo "ok: tampering primary refused, mirror used, counted"
 # 5. The tampering server alone: the read fails with EIO, the bad block
 # is never cached (the good server then fills the same cache exactly).
 cp -p "$D/root-1.img" "$T/bad/"
-flip "$T/bad/root-1.img" $((3 * 1024 * 1024 + 77))
+flip_byte "$T/bad/root-1.img" $((3 * 1024 * 1024 + 77))
 rm -f "$T/c"
 expect_fail 1 "data block 768 (bytes 3145728+4096) does not match its hash" \
 	$ULOOP_NET hydrate "$bad" --cache "$T/c" --no-progress --connections 1
@@ -172,7 +162,7 @@ cmp "$T/out" "$T/device" || fail "the refused block was cached"
 cp -p "$D"/root* "$T/bad/"
 # 1281 data blocks: the superblock's block, one block of level 1, 11 leaves.
 [ "$(fsize "$D/root-1.verity")" = $((13 * 4096)) ] || fail "unexpected tree size"
-flip "$T/bad/root-1.verity" $(( (2 + 4) * 4096 + 9 ))	# leaf 4: data blocks 512..639
+flip_byte "$T/bad/root-1.verity" $(( (2 + 4) * 4096 + 9 ))	# leaf 4: data blocks 512..639
 rm -f "$T/c"
 expect_fail 1 "hash block 6 does not match the tree of root hash $root" \
 	$ULOOP_NET hydrate "$bad" --cache "$T/c" --no-progress --connections 1
@@ -181,7 +171,7 @@ hydrate "$bad" --mirror "$url" --cache "$T/c" >"$T/j" 2>"$T/err" ||
 $ULOOP_NET export "$T/c" "$T/out"
 cmp "$T/out" "$T/device" || fail "a tampered hash block reached the cache"
 cp -p "$D"/root* "$T/bad/"
-flip "$T/bad/root-1.verity" $((4096 + 40))
+flip_byte "$T/bad/root-1.verity" $((4096 + 40))
 expect_fail 1 "hash block 1 does not match the tree of root hash $root" \
 	$ULOOP_NET cat "$bad" --length 4096
 echo "ok: tampered hash tree refused (a leaf: its data only; level 1: every read)"
