@@ -170,6 +170,8 @@ int ulo_bind_source(struct ulo_cache *c, struct ulo_source *src, bool offline,
 
 	memset(bi, 0, sizeof(*bi));
 	ret = ulo_cache_bind(c, &src->id, offline, &bi->res, &bi->dropped);
+	if (!ret && bi->res == ULO_BIND_REUSED)
+		ret = ulo_cache_recover(c, &bi->rec);
 	/* A root hash names every byte, and every fetched byte was checked
 	 * against it: nothing to compare. */
 	if (ret || (bi->res != ULO_BIND_REUSED && bi->res != ULO_BIND_ADOPTED) ||

@@ -17,6 +17,7 @@ struct ulo_bind_info {
 	uint64_t dropped;	/* blocks thrown away */
 	uint64_t differ_off;	/* DIFFERED: an image offset that differed */
 	unsigned sampled;	/* 4 KiB ranges compared with the source */
+	struct ulo_recovery rec;	/* REUSED after an unclean stop */
 };
 
 /*
@@ -24,7 +25,9 @@ struct ulo_bind_info {
  * image is then compared with @src on a sample of its present blocks, and
  * dropped (res ULO_BIND_DIFFERED) if any byte differs, or refused with
  * -ESTALE if @offline.  A sample the source cannot serve fails the bind:
- * nothing unverified is served.  Before the committer starts.
+ * nothing unverified is served.  A cache kept after an unclean stop first
+ * has its last commit's blocks checked (ulo_cache_recover(), in @bi->rec).
+ * Before the committer starts.
  */
 int ulo_bind_source(struct ulo_cache *c, struct ulo_source *src, bool offline,
 		    struct ulo_bind_info *bi);

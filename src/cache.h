@@ -106,6 +106,24 @@ int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len);
 bool ulo_cache_withdraw(struct ulo_cache *c, uint64_t blk);	/* was present */
 
 /*
+ * After an unclean stop (the header's clean flag was not set at open),
+ * read the blocks its last commit wrote, as the header names them, against
+ * their checksums; one that fails is taken back and fetched again.  Only a
+ * writable native cache with checksums, bound and kept (call it after
+ * ulo_cache_bind() said REUSED, before serving); once per open.  Returns
+ * 0 with @r filled (r->ran false if there was nothing to do) or -ENOMEM.
+ */
+struct ulo_recovery {
+	bool ran;
+	uint64_t generation;	/* of the header read at open */
+	uint32_t extents;	/* the epoch's */
+	uint64_t checked;	/* present blocks read */
+	uint64_t bad;		/* of them, taken back */
+	char first[256];	/* the first one's error */
+};
+int ulo_cache_recover(struct ulo_cache *c, struct ulo_recovery *r);
+
+/*
  * Block @blk failed a read or its checksum (@err, ulo_errmsg() saying
  * how): withdraw it, count it (once, however many readers saw it;
  * -EBADMSG a checksum, else a read error) and, for the first

@@ -14,8 +14,11 @@
  *   40  image_size u64         140 reserved u32
  *   48  bitmap_offset     144  validator[256]
  *   56  bitmap_length     400  location[2048]
- *   64  data_offset      2448  reserved, zero
- *   72  data_length      4092  crc32c of bytes 0..4091
+ *   64  data_offset      2448  csum_offset u64, 2456 csum_length u64
+ *   72  data_length      2464  epoch_count u32, 2468 reserved u32
+ *                        2472  epoch extents: 100 x (start u64, count u64)
+ *                        4072  reserved, zero
+ *                        4092  crc32c of bytes 0..4091
  *
  * Every length and offset is checked with overflow-safe arithmetic; a
  * decoded header is only trusted after ulo_header_check_layout().
@@ -23,7 +26,9 @@
 #include "cache_header.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crc32c.h"
@@ -32,7 +37,11 @@
 #define OFF_VALIDATOR 144
 #define OFF_LOCATION 400
 #define OFF_CSUM 2448		/* v2: csum_offset, csum_length */
-#define OFF_RESERVED 2464
+#define OFF_EPOCH 2464		/* v2: epoch_count, reserved, extents */
+#define OFF_EPOCH_EXT 2472
+#define OFF_RESERVED (OFF_EPOCH_EXT + ULO_HDR_EPOCH_MAX * 16)
+
+_Static_assert(OFF_RESERVED <= ULO_HDR_CRC_OFF, "epoch overlaps the CRC");
 
 void ulo_header_encode(const struct ulo_header *h, uint8_t *s)
 {
@@ -64,6 +73,11 @@ void ulo_header_encode(const struct ulo_header *h, uint8_t *s)
 	ulo_put_le16(s + 138, vlen);
 	memcpy(s + OFF_VALIDATOR, h->id.validator, vlen);
 	memcpy(s + OFF_LOCATION, h->id.location, llen);
+	ulo_put_le32(s + OFF_EPOCH, h->epoch.n);
+	for (uint32_t i = 0; i < h->epoch.n && i < ULO_HDR_EPOCH_MAX; i++) {
+		ulo_put_le64(s + OFF_EPOCH_EXT + 16 * i, h->epoch.ext[i].start);
+		ulo_put_le64(s + OFF_EPOCH_EXT + 16 * i + 8, h->epoch.ext[i].count);
+	}
 	ulo_put_le32(s + ULO_HDR_CRC_OFF, ulo_crc32c(0, s, ULO_HDR_CRC_OFF));
 }
 
@@ -78,6 +92,41 @@ static int ulo_why(char *why, size_t len, int err, const char *fmt, ...)
 	vsnprintf(why, len, fmt, ap);
 	va_end(ap);
 	return err;
+}
+
+/* The epoch: at most ULO_HDR_EPOCH_MAX extents, each non-empty, within
+ * the image, ascending and disjoint; the unused slots zero. */
+static int ulo_header_decode_epoch(const uint8_t *s, struct ulo_header *h,
+				   char *why, size_t whylen)
+{
+	uint64_t nblocks = ulo_header_nblocks(h), next = 0;
+	uint32_t n = ulo_get_le32(s + OFF_EPOCH);
+
+	if (ulo_get_le32(s + OFF_EPOCH + 4) || (h->version < 2 && n))
+		return ulo_why(why, whylen, -EINVAL, "reserved field not zero");
+	if (n > ULO_HDR_EPOCH_MAX)
+		return ulo_why(why, whylen, -EINVAL,
+			       "epoch_count %u, at most %u", n, ULO_HDR_EPOCH_MAX);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t start = ulo_get_le64(s + OFF_EPOCH_EXT + 16 * i);
+		uint64_t count = ulo_get_le64(s + OFF_EPOCH_EXT + 16 * i + 8);
+
+		if (!count || start < next || start >= nblocks ||
+		    count > nblocks - start)
+			return ulo_why(why, whylen, -EINVAL,
+				       "epoch extent %u (blocks %llu, +%llu) empty, out of order or past the image's %llu blocks",
+				       i, (unsigned long long)start,
+				       (unsigned long long)count,
+				       (unsigned long long)nblocks);
+		h->epoch.ext[i].start = start;
+		h->epoch.ext[i].count = count;
+		next = start + count;
+	}
+	h->epoch.n = n;
+	if (!ulo_all_zero(s + OFF_EPOCH_EXT + 16 * n,
+			  (size_t)(ULO_HDR_EPOCH_MAX - n) * 16))
+		return ulo_why(why, whylen, -EINVAL, "unused epoch extents not zero");
+	return 0;
 }
 
 int ulo_header_decode(const uint8_t *s, struct ulo_header *h,
@@ -162,7 +211,106 @@ int ulo_header_decode(const uint8_t *s, struct ulo_header *h,
 			       "source_size %llu does not match image_size %llu",
 			       (unsigned long long)h->id.size,
 			       (unsigned long long)h->image_size);
+	return ulo_header_decode_epoch(s, h, why, whylen);
+}
+
+/* Sort key for joining extents: the gap after extent i. */
+struct ulo_gap {
+	uint64_t len;
+	size_t i;
+};
+
+static int ulo_gap_cmp(const void *a, const void *b)
+{
+	const struct ulo_gap *x = a, *y = b;
+
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Append run [start, start + count) to @runs (growing), merging a run
+ * that continues the last. */
+static int ulo_runs_add(struct ulo_epoch_ext **runs, size_t *n, size_t *cap,
+			uint64_t start, uint64_t count)
+{
+	if (*n && (*runs)[*n - 1].start + (*runs)[*n - 1].count == start) {
+		(*runs)[*n - 1].count += count;
+		return 0;
+	}
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 256;
+		struct ulo_epoch_ext *t = realloc(*runs, nc * sizeof(**runs));
+
+		if (!t)
+			return -ENOMEM;
+		*runs = t;
+		*cap = nc;
+	}
+	(*runs)[(*n)++] = (struct ulo_epoch_ext){ start, count };
 	return 0;
+}
+
+void ulo_epoch_from_words(struct ulo_epoch *e, const struct ulo_epoch_word *words,
+			  size_t nw)
+{
+	struct ulo_epoch_ext *runs = NULL;
+	struct ulo_gap *gaps = NULL;
+	bool *join = NULL, nomem = false;
+	size_t n = 0, cap = 0;
+	uint64_t first = UINT64_MAX, last = 0;
+
+	memset(e, 0, sizeof(*e));
+	for (size_t w = 0; w < nw; w++) {
+		uint64_t bits = words[w].bits, base = words[w].wi * 64;
+		unsigned b = 0, start;
+
+		while (b < 64 && bits >> b) {
+			while (!((bits >> b) & 1))
+				b++;
+			start = b;
+			while (b < 64 && ((bits >> b) & 1))
+				b++;
+			first = ULO_MIN(first, base + start);
+			last = base + b;
+			if (!nomem)
+				nomem = ulo_runs_add(&runs, &n, &cap, base + start,
+						     b - start) != 0;
+		}
+	}
+	if (first == UINT64_MAX)
+		goto out;
+	if (n > ULO_HDR_EPOCH_MAX && !nomem) {
+		gaps = malloc((n - 1) * sizeof(*gaps));
+		join = calloc(n, sizeof(*join));
+		nomem = !gaps || !join;
+	}
+	if (nomem) {	/* no memory to do better: one extent covers all */
+		e->n = 1;
+		e->ext[0] = (struct ulo_epoch_ext){ first, last - first };
+		goto out;
+	}
+	if (n > ULO_HDR_EPOCH_MAX) {
+		/* Join each run to the next across the n - MAX smallest gaps:
+		 * MAX extents, covering the fewest blocks not committed. */
+		for (size_t i = 0; i + 1 < n; i++)
+			gaps[i] = (struct ulo_gap){
+				runs[i + 1].start - runs[i].start - runs[i].count, i };
+		qsort(gaps, n - 1, sizeof(*gaps), ulo_gap_cmp);
+		for (size_t k = 0; k < n - ULO_HDR_EPOCH_MAX; k++)
+			join[gaps[k].i] = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (i && join && join[i - 1]) {
+			struct ulo_epoch_ext *x = &e->ext[e->n - 1];
+
+			x->count = runs[i].start + runs[i].count - x->start;
+		} else {
+			e->ext[e->n++] = runs[i];
+		}
+	}
+out:
+	free(runs);
+	free(gaps);
+	free(join);
 }
 
 /* a + b > limit, without overflow. */
@@ -275,6 +423,15 @@ void ulo_header_layout(struct ulo_header *h)
 	}
 	h->data_offset = ULO_ROUND_UP(end, bs);
 	h->data_length = nblocks * bs;
+}
+
+bool ulo_header_first_write_torn(const uint8_t *area)
+{
+	struct ulo_header h;
+	char w[256];
+
+	return ulo_header_decode(area, &h, w, sizeof(w)) == -ENODATA &&
+	       ulo_header_decode(area + ULO_HDR_SLOT_SIZE, &h, w, sizeof(w)) == -EBADMSG;
 }
 
 int ulo_header_pick(const uint8_t *area, struct ulo_header *h, int *slot,

@@ -10,6 +10,7 @@
 #ifndef ULOOP_CACHE_HEADER_H
 #define ULOOP_CACHE_HEADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,21 @@
 #define ULO_HDR_COMPAT_ALL 0ull
 #define ULO_HDR_INCOMPAT_ALL 0ull
 
+/*
+ * The epoch: the blocks of the last commit, as sorted, disjoint extents,
+ * written with the header before that commit's bits (docs/cache-format.md,
+ * "Recovery after an unclean stop").  A commit of more runs than fit is
+ * recorded as fewer, wider extents: a cover, never less than the commit.
+ */
+#define ULO_HDR_EPOCH_MAX 100
+
+struct ulo_epoch {
+	uint32_t n;		/* extents used */
+	struct ulo_epoch_ext {
+		uint64_t start, count;	/* blocks; count > 0 */
+	} ext[ULO_HDR_EPOCH_MAX];
+};
+
 struct ulo_header {
 	uint32_t version;
 	uint64_t compat;	/* compatible feature bits */
@@ -59,6 +75,7 @@ struct ulo_header {
 	uint8_t uuid[16];	/* random at creation */
 	uint64_t created, updated;	/* unix seconds */
 	struct ulo_identity id;	/* the bound image; kind NONE = unbound */
+	struct ulo_epoch epoch;	/* v2: the last commit's blocks */
 };
 
 static inline uint64_t ulo_header_nblocks(const struct ulo_header *h)
@@ -91,6 +108,17 @@ int ulo_header_check_layout(const struct ulo_header *h, uint64_t capacity,
 /* Fill in the regions of @h for its version, image_size and block_shift. */
 void ulo_header_layout(struct ulo_header *h);
 
+/*
+ * Record the runs of set bits in @words (@nw pairs of bitmap word index
+ * and its bits, ascending) as @e: merged across words, then, if more than
+ * ULO_HDR_EPOCH_MAX, joined across their smallest gaps until they fit.
+ */
+struct ulo_epoch_word {
+	uint64_t wi, bits;
+};
+void ulo_epoch_from_words(struct ulo_epoch *e, const struct ulo_epoch_word *words,
+			  size_t nw);
+
 /* Bytes of the on-disk bitmap holding @nbits bits in version @version. */
 uint64_t ulo_header_bitmap_bytes(uint32_t version, uint64_t nbits);
 
@@ -101,5 +129,13 @@ uint64_t ulo_header_bitmap_bytes(uint32_t version, uint64_t nbits);
  */
 int ulo_header_pick(const uint8_t *area, struct ulo_header *h, int *slot,
 		    char *why, size_t whylen);
+
+/*
+ * True if the 8 KiB header area is what a power cut leaves in the middle
+ * of a cache's first layout on a device: copy 2 (generation 1's) torn,
+ * copy 1 never written.  No bit was ever committed then (a commit writes
+ * copy 1 before any bit), so nothing is lost by laying it out anew.
+ */
+bool ulo_header_first_write_torn(const uint8_t *area);
 
 #endif

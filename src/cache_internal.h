@@ -73,6 +73,11 @@ struct ulo_cache {
 	uint8_t bind_id[16];	/* random, new at every layout: readers
 				 * check it to tell a drop happened */
 	bool was_clean;		/* native: clean flag found at open */
+	bool recovered;		/* ulo_cache_recover() ran */
+	uint64_t open_generation;	/* native: the header's at open */
+	/* native: the blocks of the last commit, as its header records them
+	 * (written before its bits); commit_lock */
+	struct ulo_epoch epoch;
 
 	struct ulo_bitmap present;	/* lock-free */
 	struct ulo_bitmap pending;	/* lock-free; drained by commit */

@@ -80,6 +80,7 @@ static void ulo_native_adopt(struct ulo_cache *c, const struct ulo_header *h)
 	c->bitmap_bytes = ULO_ROUND_UP(ulo_bitmap_disk_bytes(c->nblocks),
 				       ULO_BITMAP_ALIGN);
 	c->id = h->id;
+	c->epoch = h->epoch;
 	memcpy(c->bind_id, h->uuid, sizeof(c->bind_id));
 }
 
@@ -180,6 +181,11 @@ static int ulo_native_load(struct ulo_cache *c)
 	ret = ulo_header_pick(area, &h, &slot, why, sizeof(why));
 	if (ret && ret != -ENODATA && c->wipe)
 		return -ENODATA;	/* damaged: --wipe starts over */
+	if (ret == -EBADMSG && ulo_header_first_write_torn(area))
+		/* A power cut during the first layout: no bit was committed,
+		 * and the half header is ours, not someone's data.  An empty
+		 * cache, to readers too; a writer lays it out anew. */
+		return -ENODATA;
 	if (ret == -ENODATA) {
 		if (c->wipe)
 			return -ENODATA;
@@ -209,6 +215,7 @@ static int ulo_native_load(struct ulo_cache *c)
 	c->block_size = 1u << h.block_shift;
 	ulo_native_adopt(c, &h);
 	c->was_clean = h.flags & ULO_HDR_F_CLEAN;
+	c->open_generation = h.generation;
 	/* Format 1 has no checksums: a writer lays it out anew (bind.c's
 	 * ulo_cache_bind sees this, unbinds first, then formats). */
 	c->needs_relayout = h.version < ULO_HDR_VERSION && !c->readonly;
@@ -270,7 +277,7 @@ static int ulo_native_write_slot(struct ulo_cache *c, int fd,
 	if (ret)
 		return ulo_errno(ret, "cache %s: pwrite (header)", c->path);
 	ulo_failpoint("header-written");
-	if (fdatasync(fd) < 0)
+	if (!ulo_failpoint_mode("no-flush-before-bits") && fdatasync(fd) < 0)
 		return ulo_errno(-errno, "cache %s: fdatasync (header)", c->path);
 	ulo_failpoint("header-synced");
 	return 0;
@@ -286,6 +293,7 @@ static int ulo_native_write_header(struct ulo_cache *c, bool clean)
 	h.updated = (uint64_t)time(NULL);
 	h.flags = clean ? ULO_HDR_F_CLEAN : 0;
 	h.id = c->id;
+	h.epoch = h.version >= 2 ? c->epoch : (struct ulo_epoch){ 0 };
 	ret = ulo_native_write_slot(c, c->fd, &h);
 	if (!ret)
 		n->h = h;
@@ -295,6 +303,7 @@ static int ulo_native_write_header(struct ulo_cache *c, bool clean)
 static int ulo_native_unbind(struct ulo_cache *c)
 {
 	memset(&c->id, 0, sizeof(c->id));
+	c->epoch.n = 0;
 	return ulo_native_write_header(c, false);
 }
 

@@ -326,6 +326,15 @@ void cli_note_bound_cache(struct ulo_cache *c, const struct ulo_source *src,
 {
 	uint64_t short_by;
 
+	if (bi->rec.ran && !bi->rec.bad)
+		cli_note("cache %s: not closed cleanly (generation %" PRIu64 "); the %" PRIu64
+			 " blocks of its last commit match their checksums",
+			 ulo_cache_path(c), bi->rec.generation, bi->rec.checked);
+	else if (bi->rec.ran)
+		cli_note("cache %s: not closed cleanly (generation %" PRIu64 "); %" PRIu64 " of the %" PRIu64
+			 " blocks of its last commit did not match their checksums and are fetched again (the first: %s)",
+			 ulo_cache_path(c), bi->rec.generation, bi->rec.bad, bi->rec.checked,
+			 bi->rec.first);
 	if (bi->res == ULO_BIND_DROPPED)
 		cli_note("cache %s: held another image; dropped its %" PRIu64
 			 " blocks, now caching %s", ulo_cache_path(c), bi->dropped,

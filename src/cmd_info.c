@@ -9,6 +9,16 @@
 #include "json.h"
 #include "util.h"
 
+/* Blocks the epoch's extents span (a cover: at least the commit's). */
+static uint64_t info_epoch_blocks(const struct ulo_epoch *e)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < e->n; i++)
+		n += e->ext[i].count;
+	return n;
+}
+
 static void info_usage(FILE *f)
 {
 	fputs("Usage: uloop info CACHE [--bitmap PATH] [--json]\n"
@@ -80,6 +90,8 @@ static void info_json(const struct ulo_cache *c, const struct ulo_header *h)
 		ulo_json_u64(&j, "version", h->version);
 		ulo_json_u64(&j, "generation", h->generation);
 		ulo_json_bool(&j, "clean", h->flags & ULO_HDR_F_CLEAN);
+		ulo_json_u64(&j, "last_commit_extents", h->epoch.n);
+		ulo_json_u64(&j, "last_commit_blocks", info_epoch_blocks(&h->epoch));
 		ulo_json_u64(&j, "compat_features", h->compat);
 		ulo_json_u64(&j, "incompat_features", h->incompat);
 		ulo_json_u64(&j, "created", h->created);
@@ -134,7 +146,9 @@ static void info_text(const struct ulo_cache *c, const struct ulo_header *h)
 	       h->version, h->compat, h->incompat);
 	printf("generation:   %" PRIu64 "\n", h->generation);
 	printf("shutdown:     %s\n", h->flags & ULO_HDR_F_CLEAN ? "clean" :
-	       "not clean (in use, or it crashed: present blocks are still valid)");
+	       "not clean (in use, or it crashed: the next writer checks the last commit's blocks)");
+	printf("last commit:  %" PRIu64 " blocks in %u extents\n",
+	       info_epoch_blocks(&h->epoch), h->epoch.n);
 	printf("created:      %s\n", info_time(h->created, t, sizeof(t)));
 	printf("updated:      %s\n", info_time(h->updated, t, sizeof(t)));
 	printf("bitmap:       offset %" PRIu64 ", %" PRIu64 " bytes\n",

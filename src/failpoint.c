@@ -28,6 +28,13 @@ bool ulo_failpoint_hit(const char *name)
 	return __atomic_add_fetch(&ulo_fp_count, 1, __ATOMIC_SEQ_CST) == want;
 }
 
+bool ulo_failpoint_mode(const char *name)
+{
+	const char *spec = getenv("ULOOP_FAILPOINT");
+
+	return spec && !strcmp(spec, name);
+}
+
 void ulo_failpoint_die(void)
 {
 	for (;;)

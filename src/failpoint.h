@@ -8,6 +8,10 @@
  * to 1), which is what a crash at that step looks like to the cache.  A few
  * points inject an error instead (their callers test ulo_failpoint_hit()
  * and fail as the system call would): data-sync-eio, cache-read-eio.
+ * ULOOP_FAILPOINT=NAME of a mode (ulo_failpoint_mode()) changes a step
+ * every time instead: no-flush-before-bits leaves out the commit's flushes
+ * of the data and the header, the bug a power-cut test must catch
+ * (tests/vm/test-vm-power-loss.sh runs it as its control).
  */
 #ifndef ULOOP_FAILPOINT_H
 #define ULOOP_FAILPOINT_H
@@ -19,6 +23,8 @@
  * work (for a torn write) and calls ulo_failpoint_die(). */
 bool ulo_failpoint_hit(const char *name);
 void ulo_failpoint_die(void) __attribute__((noreturn));
+/* True, every time, while ULOOP_FAILPOINT is exactly @name. */
+bool ulo_failpoint_mode(const char *name);
 #else
 static inline bool ulo_failpoint_hit(const char *name)
 {
@@ -28,6 +34,12 @@ static inline bool ulo_failpoint_hit(const char *name)
 
 static inline void ulo_failpoint_die(void)
 {
+}
+
+static inline bool ulo_failpoint_mode(const char *name)
+{
+	(void)name;
+	return false;
 }
 #endif
 

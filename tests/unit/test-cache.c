@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// reliability: E3; partly C3 C4 C5 C6 R4 E2
 /*
  * test-cache.c - the cache layer (cache.c, cache_native.c, cache_2007.c)
  * against real files in a temporary directory.
@@ -1319,6 +1320,105 @@ static void child_drop(const char *p)
 	ulo_cache_bind(c, &id, false, &res, NULL);	/* dies in it */
 }
 
+static void child_two_commits(const char *p)
+{
+	struct ulo_identity id;
+	enum ulo_bind_result res;
+	struct ulo_cache *c;
+
+	unlink(p);
+	make_id(&id, IMG_SIZE, "ino=31 mtime=1700000031.0");
+	if (open_cache(p, NULL, BS, true, false, false, &c) ||
+	    ulo_cache_bind(c, &id, false, &res, NULL) ||
+	    put_blocks(c, 2, 3, 31) || ulo_cache_commit(c) ||
+	    put_blocks(c, 7, 2, 31) || ulo_cache_commit(c))
+		_exit(2);
+	/* Gone without a close: not clean; the last commit is blocks 7-8. */
+}
+
+/* Reopen @p as a writer bound to its image, and run the recovery. */
+static struct ulo_cache *recover(const char *p, struct ulo_recovery *r)
+{
+	struct ulo_identity id;
+	enum ulo_bind_result res = -1;
+	struct ulo_cache *c;
+
+	make_id(&id, IMG_SIZE, "ino=31 mtime=1700000031.0");
+	memset(r, 0xff, sizeof(*r));
+	if (open_cache(p, NULL, 0, false, false, false, &c) ||
+	    ulo_cache_bind(c, &id, false, &res, NULL) || res != ULO_BIND_REUSED ||
+	    ulo_cache_recover(c, r)) {
+		CHECK(!"reopen and recover");
+		ulo_cache_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* C5: after an unclean stop the last commit's blocks are read against
+ * their checksums, and only those; a clean stop skips it. */
+static void test_recover(void)
+{
+	const char *p = tpath("recover.cache");
+	struct ulo_recovery r;
+	struct ulo_header h;
+	struct ulo_cache *c;
+	uint8_t x = 0x5a, buf[BS];
+	uint64_t bad;
+
+	CHECK(crash_child(NULL, child_two_commits, p));
+	CHECK_EQ(disk_header(p, &h), 0);
+	CHECK_EQ(h.flags & ULO_HDR_F_CLEAN, 0);
+	c = recover(p, &r);
+	if (!c)
+		return;
+	CHECK(r.ran);
+	CHECK_EQ(r.generation, h.generation);
+	CHECK_EQ(r.extents, 1);
+	CHECK_EQ(r.checked, 2);
+	CHECK_EQ(r.bad, 0);
+	CHECK_EQ(ulo_cache_count(c), 5);
+	/* Once per open. */
+	CHECK_EQ(ulo_cache_recover(c, &r), 0);
+	CHECK(!r.ran);
+	ulo_cache_close(c);
+
+	/* Clean now: nothing to do. */
+	c = recover(p, &r);
+	if (!c)
+		return;
+	CHECK(!r.ran);
+	ulo_cache_close(c);
+
+	/* A flash that lost block 8 of the last commit (and block 3 of an
+	 * earlier one): 8 is taken back at the start, 3 is left to the
+	 * read path's check. */
+	CHECK(crash_child(NULL, child_two_commits, p));
+	CHECK_EQ(disk_header(p, &h), 0);
+	CHECK_EQ(write_file_at(p, &x, 1, h.data_offset + 8 * BS + 77), 0);
+	CHECK_EQ(write_file_at(p, &x, 1, h.data_offset + 3 * BS + 77), 0);
+	c = recover(p, &r);
+	if (!c)
+		return;
+	CHECK(r.ran);
+	CHECK_EQ(r.checked, 2);
+	CHECK_EQ(r.bad, 1);
+	CHECK_STR_CONTAINS(r.first, "block 8");
+	CHECK(!ulo_cache_present(c, 8));
+	CHECK(ulo_cache_present(c, 7));
+	CHECK(ulo_cache_present(c, 3));
+	CHECK_EQ(ulo_cache_read_checked(c, buf, 3 * BS, BS, &bad), -EBADMSG);
+	CHECK_EQ(bad, 3);
+	/* Its bit goes at the next commit: closed, block 8 stays missing. */
+	CHECK_EQ(ulo_cache_close(c), 0);
+	CHECK_EQ(open_cache(p, NULL, 0, false, true, false, &c), 0);
+	if (!c)
+		return;
+	CHECK(!ulo_cache_present(c, 8));
+	CHECK_EQ(ulo_cache_count(c), 4);
+	ulo_cache_close(c);
+}
+
 static void test_crash(void)
 {
 	const char *p = tpath("crash.cache");
@@ -1347,16 +1447,30 @@ static void test_crash(void)
 	CHECK_EQ(disk_bitmap_byte(p, 0), 1 << 1);
 	CHECK_EQ(disk_header(p, &h0), 0);
 
-	/* A torn header write at the end of a commit (the bind's header is
-	 * the first write): the other copy is used, the bits stand. */
+	/* A torn header write in a commit (the bind's header is the first
+	 * write): the other copy is used; the commit's bits were never
+	 * written, since its header goes first. */
 	CHECK(crash_child("header-torn:2", child_commit, p));
 	CHECK_EQ(disk_header(p, &h1), 0);
 	CHECK_EQ(h1.generation, h0.generation + 1);	/* the bind's header */
 	CHECK_EQ(open_cache(p, NULL, 0, false, true, false, &c), 0);
 	if (!c)
 		return;
-	CHECK(ulo_cache_present(c, 3));
+	CHECK(!ulo_cache_present(c, 3));
 	CHECK(!strcmp(ulo_cache_identity(c)->validator, id.validator));
+	ulo_cache_close(c);
+
+	/* Killed once the bits are on disk: the header already names the
+	 * commit's block (the epoch), and the block is there. */
+	CHECK(crash_child("bits-synced", child_commit, p));
+	CHECK_EQ(disk_header(p, &h1), 0);
+	CHECK_EQ(h1.epoch.n, 1);
+	CHECK_EQ(h1.epoch.ext[0].start, 3);
+	CHECK_EQ(h1.epoch.ext[0].count, 1);
+	CHECK_EQ(open_cache(p, NULL, 0, false, true, false, &c), 0);
+	if (!c)
+		return;
+	CHECK(ulo_cache_present(c, 3));
 	ulo_cache_close(c);
 
 	/* Killed in the middle of dropping the image: the old bits are not
@@ -1403,6 +1517,7 @@ int main(void)
 	UNIT_RUN(test_2007_adopt);
 	UNIT_RUN(test_2007_short_bitmap);
 	UNIT_RUN(test_crash);
+	UNIT_RUN(test_recover);
 	unit_rm_tree(tmpdir);
 	return unit_done();
 }

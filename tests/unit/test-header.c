@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// reliability: partly C3 R4
 /*
  * test-header.c - the native cache header codec (cache_header.c).
  *
@@ -60,7 +61,9 @@ static bool header_eq(const struct ulo_header *a, const struct ulo_header *b)
 	       a->created == b->created && a->updated == b->updated &&
 	       a->id.kind == b->id.kind && a->id.size == b->id.size &&
 	       !strcmp(a->id.validator, b->id.validator) &&
-	       !strcmp(a->id.location, b->id.location);
+	       !strcmp(a->id.location, b->id.location) &&
+	       a->epoch.n == b->epoch.n &&
+	       !memcmp(a->epoch.ext, b->epoch.ext, a->epoch.n * sizeof(a->epoch.ext[0]));
 }
 
 /* Recompute the slot CRC after patching a field. */
@@ -464,7 +467,7 @@ static void test_identity_kind(void)
 
 static void test_reserved(void)
 {
-	static const size_t at[] = { 124, 127, 140, 143, 2464, 3000, 4091 };
+	static const size_t at[] = { 124, 127, 140, 143, 2468, 2471, 4072, 4091 };
 	uint8_t slot[ULO_HDR_SLOT_SIZE];
 
 	for (size_t i = 0; i < ULO_ARRAY_SIZE(at); i++) {
@@ -479,6 +482,120 @@ static void test_reserved(void)
 	slot[2448] = 1;
 	recrc(slot);
 	expect_refused("v1 csum field", slot, -EINVAL, "reserved");
+}
+
+/* The epoch: full, it comes back; each malformed extent is refused. */
+static void test_epoch(void)
+{
+	uint8_t slot[ULO_HDR_SLOT_SIZE];
+	struct ulo_header h, back;
+	char why[512];
+
+	fill_header(&h, 12, 4096ull * 1000 + 1, 9);	/* 1001 blocks */
+	h.epoch.n = ULO_HDR_EPOCH_MAX;
+	for (uint32_t i = 0; i < ULO_HDR_EPOCH_MAX; i++)
+		h.epoch.ext[i] = (struct ulo_epoch_ext){ i * 10, i == 99 ? 11 : 5 };
+	ulo_header_encode(&h, slot);
+	CHECK_EQ(ulo_header_decode(slot, &back, why, sizeof(why)), 0);
+	CHECK(header_eq(&h, &back));
+	CHECK_EQ(back.epoch.ext[99].start + back.epoch.ext[99].count, 1001);
+
+	struct {
+		const char *what;
+		uint32_t n;
+		uint64_t s0, c0, s1, c1;
+		const char *needle;
+	} bad[] = {
+		{ "empty extent", 1, 3, 0, 0, 0, "epoch extent 0" },
+		{ "past the end", 1, 1000, 2, 0, 0, "1001 blocks" },
+		{ "start past the end", 1, 1001, 1, 0, 0, "epoch extent 0" },
+		{ "count overflows", 1, 5, UINT64_MAX, 0, 0, "epoch extent 0" },
+		{ "overlap", 2, 10, 5, 14, 1, "epoch extent 1" },
+		{ "out of order", 2, 10, 5, 2, 1, "epoch extent 1" },
+		{ "too many", ULO_HDR_EPOCH_MAX + 1, 0, 1, 0, 0, "epoch_count" },
+	};
+	for (size_t i = 0; i < ULO_ARRAY_SIZE(bad); i++) {
+		fill_header(&h, 12, 4096ull * 1000 + 1, 9);
+		ulo_header_encode(&h, slot);
+		ulo_put_le32(slot + 2464, bad[i].n);
+		ulo_put_le64(slot + 2472, bad[i].s0);
+		ulo_put_le64(slot + 2480, bad[i].c0);
+		ulo_put_le64(slot + 2488, bad[i].s1);
+		ulo_put_le64(slot + 2496, bad[i].c1);
+		recrc(slot);
+		expect_refused(bad[i].what, slot, -EINVAL, bad[i].needle);
+	}
+	/* An extent beyond the count is not ignored. */
+	fill_header(&h, 12, 4096ull * 1000 + 1, 9);
+	h.epoch.n = 1;
+	h.epoch.ext[0] = (struct ulo_epoch_ext){ 0, 1 };
+	ulo_header_encode(&h, slot);
+	ulo_put_le64(slot + 2488, 7);
+	recrc(slot);
+	expect_refused("stray extent", slot, -EINVAL, "unused epoch extents");
+	/* Format 1 had no epoch. */
+	good_slot(slot);
+	ulo_put_le32(slot + 8, 1);
+	ulo_put_le64(slot + 2448, 0);
+	ulo_put_le64(slot + 2456, 0);
+	ulo_put_le32(slot + 2464, 1);
+	recrc(slot);
+	expect_refused("v1 epoch", slot, -EINVAL, "reserved");
+}
+
+/* Bits of words -> extents: runs merged across words, joined across the
+ * smallest gaps when more than fit, never fewer blocks than the bits. */
+static void test_epoch_from_words(void)
+{
+	struct ulo_epoch_word w[3] = {
+		{ 0, 0xf000000000000000ull },	/* 60..63 */
+		{ 1, 0x3ull | (1ull << 10) },	/* 64..65, 74 */
+		{ 5, 1ull << 63 },		/* 383 */
+	};
+	static struct ulo_epoch_word many[400];
+	struct ulo_epoch e;
+
+	ulo_epoch_from_words(&e, w, 3);
+	CHECK_EQ(e.n, 3);
+	CHECK_EQ(e.ext[0].start, 60);
+	CHECK_EQ(e.ext[0].count, 6);
+	CHECK_EQ(e.ext[1].start, 74);
+	CHECK_EQ(e.ext[1].count, 1);
+	CHECK_EQ(e.ext[2].start, 383);
+	CHECK_EQ(e.ext[2].count, 1);
+	ulo_epoch_from_words(&e, w, 0);
+	CHECK_EQ(e.n, 0);
+
+	/* 400 words of 3 runs each (gaps of 30 and 29 inside a word, 64 or
+	 * 128 between words): 1200 runs into 100 extents, every block kept,
+	 * and no 128 gap joined while 64 gaps stand. */
+	for (size_t i = 0; i < 400; i++) {
+		many[i].wi = i * 2 + (i % 8 == 7);	/* a longer gap each 8 */
+		many[i].bits = 0x3ull | (0x3ull << 32) | (1ull << 63);
+	}
+	ulo_epoch_from_words(&e, many, 400);
+	CHECK_EQ(e.n, ULO_HDR_EPOCH_MAX);
+	for (size_t i = 0; i < 400; i++)
+		for (unsigned b = 0; b < 64; b++) {
+			uint64_t blk = many[i].wi * 64 + b;
+			bool in = false;
+
+			if (!((many[i].bits >> b) & 1))
+				continue;
+			for (uint32_t k = 0; k < e.n; k++)
+				in |= blk >= e.ext[k].start &&
+				      blk < e.ext[k].start + e.ext[k].count;
+			if (!in)
+				fprintf(stderr, "  block %llu not covered\n",
+					(unsigned long long)blk);
+			CHECK(in);
+		}
+	for (uint32_t k = 1; k < e.n; k++) {
+		uint64_t gap = e.ext[k].start - e.ext[k - 1].start - e.ext[k - 1].count;
+
+		CHECK(e.ext[k].start > e.ext[k - 1].start + e.ext[k - 1].count);
+		CHECK(gap >= 64);
+	}
 }
 
 static void test_string_lengths(void)
@@ -825,6 +942,30 @@ static void test_pick_no_magic(void)
 	CHECK_EQ(ulo_header_pick(area, &h, &slot, why, sizeof(why)), -ENODATA);
 }
 
+/* A cut in the first layout's header write: copy 2 torn, copy 1 blank. */
+static void test_first_write_torn(void)
+{
+	uint8_t area[ULO_HDR_AREA] = { 0 }, slot[ULO_HDR_SLOT_SIZE];
+	struct ulo_header h;
+
+	fill_header(&h, 16, IMG_SIZE, 1);
+	ulo_header_encode(&h, slot);
+	memcpy(area + ULO_HDR_SLOT_SIZE, slot, 512);	/* one sector landed */
+	CHECK(ulo_header_first_write_torn(area));
+	/* Copy 1 holds a header: a real cache, damaged; not this case. */
+	fill_header(&h, 16, IMG_SIZE, 2);
+	ulo_header_encode(&h, area);
+	CHECK(!ulo_header_first_write_torn(area));
+	/* Copy 2 whole: not torn. */
+	memset(area, 0, ULO_HDR_SLOT_SIZE);
+	memcpy(area + ULO_HDR_SLOT_SIZE, slot, ULO_HDR_SLOT_SIZE);
+	CHECK(!ulo_header_first_write_torn(area));
+	/* Copy 1 torn, copy 2 blank: generation 1 never goes to copy 1. */
+	memset(area, 0, sizeof(area));
+	memcpy(area, slot, 512);
+	CHECK(!ulo_header_first_write_torn(area));
+}
+
 static void test_pick_torn(void)
 {
 	uint8_t area[ULO_HDR_AREA], slot_new[ULO_HDR_SLOT_SIZE];
@@ -880,6 +1021,8 @@ int main(void)
 	UNIT_RUN(test_block_shift);
 	UNIT_RUN(test_identity_kind);
 	UNIT_RUN(test_reserved);
+	UNIT_RUN(test_epoch);
+	UNIT_RUN(test_epoch_from_words);
 	UNIT_RUN(test_string_lengths);
 	UNIT_RUN(test_string_contents);
 	UNIT_RUN(test_source_size);
@@ -891,5 +1034,6 @@ int main(void)
 	UNIT_RUN(test_pick_both_bad);
 	UNIT_RUN(test_pick_no_magic);
 	UNIT_RUN(test_pick_torn);
+	UNIT_RUN(test_first_write_torn);
 	return unit_done();
 }
