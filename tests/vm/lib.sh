@@ -32,6 +32,8 @@
 #                             switch_root needs, and SUBDIRs
 #   vm_data_root DIR          the same with files under /data and their
 #                             sums in /expected, for the root to check
+#   vm_dm                     device-mapper for a guest: the modules, and
+#                             dmsetup's files for vm_initrd in VM_DM_FILES
 #   vm_uloop_initrd OUT [OPTION]...
 #                             the uloop initramfs (initramfs/
 #                             uloop-mkinitramfs) for $KVER, quietly
@@ -189,6 +191,19 @@ vm_uloop_ko() {
 	[ "${1:-}" = daemon ] || return 0
 	D=$top/build/kmod/uloopd-test
 	[ -x "$D" ] || fail "missing $D (make test-bins)"
+}
+
+# vm_dm: device-mapper in a guest: its modules join VM_MODULES, and
+# VM_DM_FILES holds the FILE:GUESTPATH pairs (for vm_initrd) of dmsetup and
+# the libraries it loads, at their paths.  The guest runs dmsetup with
+# DM_DISABLE_UDEV=1 (no udev there: libdevmapper makes /dev/mapper/NAME).
+vm_dm() {
+	requires dmsetup
+	VM_MODULES="$VM_MODULES dm_mod dm_log_writes"
+	_dm=$(command -v dmsetup)
+	VM_DM_FILES="$_dm:/sbin/dmsetup $(ldd "$_dm" |
+		awk '$2 == "=>" && $3 ~ /^\// { print $3 ":" $3 } $1 ~ /^\// { print $1 ":" $1 }' |
+		tr '\n' ' ')"
 }
 
 vm_uloop_initrd() {
