@@ -54,6 +54,10 @@ BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
 	-DULOOP_VERSION='"$(VERSION)"' $(WARN) -MMD -MP -ffunction-sections -fdata-sections \
 	-Ikmod/include/uapi
 LDLIBS += -pthread
+# The last commit's time: a floor for the clock https certificates are
+# checked against (src/source_http.c); none outside a git tree.
+BUILD_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+BASE_CFLAGS += -DULO_BUILD_EPOCH=$(or $(BUILD_EPOCH),0)
 
 ULOOP_DEPS ?= /var/cache/uloop-deps
 CURL_DIR := $(ULOOP_DEPS)/curl-$(shell sha256sum tools/build-curl.sh | cut -c1-12)

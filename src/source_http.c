@@ -122,6 +122,40 @@ struct ulo_http_src {
 };
 
 /* What went wrong, in words, for the message; returns the class. */
+/*
+ * The clock TLS checks certificates against.  ULO_BUILD_EPOCH (make: the
+ * last commit's time) is a floor: a clock before it is wrong for certain
+ * (no RTC, a flat battery: 1970), and every certificate would look not yet
+ * valid, so https is refused up front with a line that says so.  A clock
+ * far ahead shows as expired certificates: their error names the clock.
+ */
+#ifndef ULO_BUILD_EPOCH
+#define ULO_BUILD_EPOCH 0
+#endif
+
+static const char *ulo_http_utc(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, len, "%" PRId64 " s after 1970", t);
+	return buf;
+}
+
+static int ulo_http_clock_check(const char *url)
+{
+	int64_t now = (int64_t)time(NULL);
+	char a[48], b[48];
+
+	if (now >= (int64_t)ULO_BUILD_EPOCH)
+		return 0;
+	return ulo_err(-EINVAL,
+		       "%s: the clock here says %s, before this uloop was built (%.10s): no TLS certificate can be checked with it; set the clock before uloop runs (an RTC, or NTP)",
+		       url, ulo_http_utc(now, a, sizeof(a)),
+		       ulo_http_utc((int64_t)ULO_BUILD_EPOCH, b, sizeof(b)));
+}
+
 static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 					     const struct ulo_http_req *r,
 					     char *why, size_t len)
@@ -142,10 +176,21 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 	if (r->curl_code && !r->overflow) {
 		snprintf(why, len, "%s", r->curl_err);
 		switch (r->curl_code) {
-		case CURLE_PEER_FAILED_VERIFICATION:
-			snprintf(why, len, "TLS: server certificate rejected (%s)",
-				 r->curl_err);
+		case CURLE_PEER_FAILED_VERIFICATION: {
+			char now[48];
+
+			ulo_http_utc((int64_t)time(NULL), now, sizeof(now));
+			if (strstr(r->curl_err, "BADCERT_EXPIRED"))
+				snprintf(why, len, "TLS: server certificate expired, by the clock here (%s; if that is wrong, set the clock)",
+					 now);
+			else if (strstr(r->curl_err, "BADCERT_FUTURE"))
+				snprintf(why, len, "TLS: server certificate not valid yet, by the clock here (%s; if that is wrong, set the clock)",
+					 now);
+			else
+				snprintf(why, len, "TLS: server certificate rejected (%s)",
+					 r->curl_err);
 			return ULO_HTTP_PERMANENT;
+		}
 		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 			snprintf(why, len, "TLS: server public key matches no --pin");
 			return ULO_HTTP_PERMANENT;
@@ -850,16 +895,18 @@ static int ulo_http_open(struct ulo_source *src, const char *location,
 				       "mirror %s is http:// but the image is https://: refusing a downgrade",
 				       m);
 	}
-	if (!o->ca_file && !o->insecure) {
+	if (!o->insecure) {
 		const char *tls = https ? location : NULL;
 
 		for (unsigned i = 0; i < o->nmirrors && !tls; i++)
 			if (!strncasecmp(o->mirrors[i], "https://", 8))
 				tls = o->mirrors[i];
-		if (tls)
+		if (tls && !o->ca_file)
 			return ulo_err(-EINVAL,
 				       "%s: no trust anchors for https: pass --ca FILE (nothing is trusted implicitly)",
 				       tls);
+		if (tls && (ret = ulo_http_clock_check(tls)))
+			return ret;
 	}
 	h = calloc(1, sizeof(*h));
 	if (!h)
