@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly E2
 # Damage on the flash under a cache (format 2 checksums): a flipped byte
 # in cached data, a bit flipped in the bitmap, a read the flash fails.
 # Nothing wrong is ever served: the block fails its CRC (or its read), is
@@ -68,9 +69,10 @@ done
 $ULOOP cat "$T/img" --cache "$T/c" --block-size 64K >"$T/out" 2>"$T/err"
 cmp "$T/out" "$T/img" || fail "served damaged data from a failing flash"
 [ "$(grep -c "no longer used" "$T/err")" -eq 1 ] || fail "give-up warnings: $(cat "$T/err")"
-# 10 faults are told at most, whoever meets them (a read, or the bind's
-# sample of 3 random cached blocks, which may land on damaged ones).
-[ "$(grep -c "fetched again from the source" "$T/err")" -le 10 ] || fail "more than 10 fault lines"
+# 5 faults are told at most, whoever meets them (a read, or the bind's
+# sample of 3 random cached blocks, which may land on damaged ones): the
+# kernel log would drop the give-up line after 10 (ULO_CACHE_TOLD_FAULTS).
+[ "$(grep -c "fetched again from the source" "$T/err")" -le 5 ] || fail "more than 5 fault lines"
 grep -q "no longer used (blocks fetched from now on are kept in RAM, at most [0-9]* MiB)" "$T/err" ||
 	fail "the give-up warning does not say the blocks go to RAM: $(cat "$T/err")"
 
