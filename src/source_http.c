@@ -222,6 +222,14 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 			return ULO_HTTP_TRANSIENT;
 		}
 	}
+	/* Closed inside the header block: libcurl hands that over as a whole
+	 * reply (the status line came), but it is the network's doing (a
+	 * reset, a NAT dropping the flow), not a malformed answer. */
+	if (!r->headers_done) {
+		snprintf(why, len, "connection closed in the middle of the reply's headers (status %ld)",
+			 r->status);
+		return ULO_HTTP_TRANSIENT;
+	}
 	switch (r->status) {
 	case 206:
 		break;
