@@ -8,6 +8,8 @@
 #   make check-integ  shell tests against the built binaries
 #   make check-vm     QEMU boots of Debian's kernel: the three initramfs
 #                     flavours, nbd, uloop.ko, the root daemon (root)
+#   make reliability  the reliability table of the last test run: which
+#                     tests cover each case of the catalogue, and how they did
 #   make demo         a diskless QEMU node boots from nginx on 127.0.0.1,
 #                     cold then warm (root); make demo-engine: the engine
 #                     alone on a demo image
@@ -98,7 +100,7 @@ U_LIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/obj/%.o) $(HTTP_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/%)
 
-.PHONY: all static check check-unit check-integ check-vm demo demo-engine bench bench-peers bench-boot bench-update bench-storm install \
+.PHONY: all static check check-unit check-integ check-vm reliability demo demo-engine bench bench-peers bench-boot bench-update bench-storm install \
 	clean fuzz \
 	test-bins deps-check
 
@@ -231,6 +233,10 @@ check-integ: test-bins
 
 check-vm: test-bins
 	tests/run-tests.sh tests/vm
+
+# The reliability table of the last test run (make check prints it too).
+reliability:
+	@sh tests/reliability-report.sh
 
 demo: deps-check all static
 	bench/demo.sh

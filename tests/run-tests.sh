@@ -9,6 +9,8 @@
 # output goes to build/test-logs/NAME.log and is shown when it fails.
 # The tests of tests/vm run at the same time (each boots its guests one
 # after another; under TCG a guest keeps one core busy).
+# Before it, the reliability report (tests/reliability-report.sh): the
+# whole table when every directory ran (make check), else its last line.
 # The last line is always "N passed, N failed" (then "N skipped").
 set -u
 
@@ -16,14 +18,18 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 logs="$top/build/test-logs"
 mkdir -p "$logs"
 pass=0 fail=0 skip=0 failed=""
+: >"$logs/results"	# NAME PASS|FAIL|SKIP, for the reliability report
 
 report() {	# report NAME RC SECS
 	name=$1 rc=$2 secs=$3
 	log="$logs/$name.log"
 	case $rc in
-	0)	pass=$((pass + 1)); echo "PASS $name (${secs}s)" ;;
-	77)	skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$log")" ;;
+	0)	pass=$((pass + 1)); echo "PASS $name (${secs}s)"
+		echo "$name PASS" >>"$logs/results" ;;
+	77)	skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$log")"
+		echo "$name SKIP" >>"$logs/results" ;;
 	*)	fail=$((fail + 1)); failed="$failed $name"
+		echo "$name FAIL" >>"$logs/results"
 		echo "FAIL $name (exit $rc, ${secs}s); last lines of $log:"
 		tail -n 30 "$log" | sed 's/^/    /' ;;
 	esac
@@ -97,6 +103,11 @@ for dir in "$@"; do
 	esac
 done
 
+if [ $# -ge 4 ]; then
+	sh "$top/tests/reliability-report.sh" "$logs/results" || fail=$((fail + 1))
+else
+	sh "$top/tests/reliability-report.sh" "$logs/results" | tail -n 1
+fi
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly R4
 # The 2007 two-file layout, exactly as the 2007 readme specifies: the
 # cache file is the image (size rounded up to the page size) and the
 # bitmap has one bit per 4 KiB page, LSB first, its size rounded up to the

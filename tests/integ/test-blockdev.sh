@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly R1 I2
 # The 2007 "ulobdev" case: the source is a block device and the cache is a
 # raw partition (both loop devices here).  Hydrate, export, warm rerun; a
 # device holding other data is refused unless --wipe; a device too small

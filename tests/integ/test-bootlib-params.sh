@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly I1 I2
 # The boot library's parameters (initramfs/lib/cmdline.sh, shared by the
 # standalone /init, initramfs-tools and dracut), under dash and busybox
 # ash: every form of every parameter either sets what it says or ends in

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: E1
 # A cache on a filesystem too small for the image (a full flash): the
 # command says so at once, naming the cache, and every byte read is still
 # the image's; the first failed write is reported once; what was kept

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly I2
 # A device that holds someone's data is never formatted as a cache
 # without --wipe, wherever its signature lives: btrfs keeps its superblock
 # at 64 KiB (its first 64 KiB are zero), a GPT, swap, ext4, vfat, LUKS,

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: R1
 # The web server configs of configs/nginx, as an admin installs them: the
 # origin site (uloop-origin.conf) and the cache tier in front of it
 # (uloop-cache-tier.conf), each in its own nginx on 127.0.0.1 with only

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly R4
 # Damaged caches are refused with a clear error naming the file and the
 # cause, never a crash (the ASan+UBSan build runs too), never served.  A
 # single damaged header copy is survived thanks to the other one.

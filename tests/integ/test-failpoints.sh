@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly C1 C3 C4
 # A crash at each step of the cache write order (test build with
 # failpoints: the process SIGKILLs itself there).  Each crash must leave a
 # cache that opens, claims only blocks equal to the image, and completes

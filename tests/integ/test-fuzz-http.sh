@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly H8
 # A short libFuzzer run of the HTTP field parsers (make fuzz runs long):
 # no crash, no sanitizer report, no broken contract (the harness aborts).
 . "$(dirname "$0")/functions.sh"

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly H6 T4
 # Over HTTP and HTTPS from a real nginx: hydrate + export is byte-exact,
 # 1000 random cat ranges equal the image, a warm rerun sends no data (only
 # the one-byte identity probe, read from nginx's access log), and a

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: R1 R2; partly R4
 # The image atomically replaced on the web server (mv, as a publisher
 # does): between runs the cache is dropped and the new image comes out
 # whole; during a hydrate the run stops with "the image changed" on the

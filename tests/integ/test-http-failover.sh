@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly H1 H2 H3 H5 H7 N3
 # Failover between the image's URL and its mirrors (hostile-server.py: one
 # server, the same image at every /MODE/x, so /good/x and /MODE/x are two
 # URLs of one image).  For each way a server can fail a data request:

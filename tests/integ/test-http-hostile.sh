@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: H2; partly R2 R3 H1 H3 H4 H5 H6 H7 N1
 # Against a server that misbehaves on purpose (hostile-server.py: every
 # mode answers the identity probe correctly, then gets data requests
 # wrong in its own way), uloop takes only exact bytes: for each mode a cat

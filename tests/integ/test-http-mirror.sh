@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: R3 N3; partly R2 H6
 # Mirrors: requests are spread over servers serving the identical image;
 # when the primary dies mid-hydrate the mirror carries on; a mirror that
 # serves another image (another ETag) is refused and never used.

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly R2
 # A redirect is resolved once and its target reused; when the target stops
 # working (a pre-signed URL expires, the image moves), uloop resolves the
 # original URL again and carries on if it is still the same image, or

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: R1
 # An image replaced by another of the same size with its mtime kept
 # (cp -p, rsync -t): nginx's ETag (mtime-size) and Last-Modified do not
 # change, so the identity alone took the old cache for the new image and

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly R1 R2
 # The source replaced by another file of the same size is a new image:
 # detected, the old blocks dropped, never mixed with the new ones.  With
 # --offline the old cache is kept and refused instead.  A source changed

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly T4 I1
 # Kernel command line values are data in the boot library all three
 # flavours share (initramfs/lib/cmdline.sh and boot.sh; dracut's
 # uloop-dracut.sh feeds it getcmdline), under dash and busybox ash: values with

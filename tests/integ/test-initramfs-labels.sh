@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly I2
 # LABEL=, UUID=, PARTUUID= and PARTLABEL= values are names, matched
 # literally, never patterns: on a fake /sys with an EFI partition and a
 # cache partition, initramfs/lib/dev.sh (under dash and busybox ash) finds

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly I2
 # The RAM tmpfs mounts have explicit sizes (the boot library all three
 # flavours share, under dash and busybox ash): the RAM cache at most 25%
 # of RAM (and nosuid, nodev, noexec), the RAM writable layer rd.uloop.overlay=tmpfs:size=N or 50%;

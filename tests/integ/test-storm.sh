@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly H7 N3
 # A small boot storm (bench/storm.sh is the large one): nodes, each a
 # uloop daemon on its own empty cache replaying a boot's read trace,
 # start within two seconds against the configs/nginx servers on

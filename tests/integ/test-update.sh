@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly C4
 # Updates (docs/updates.md): a node whose cache holds version N of a
 # manifest fetches only what version N+1 changed.  A squashfs rebuilt
 # after a few files changed (everything after them shifts by bytes, not

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly I3
 # Verify on fetch: a manifest URL (uloop publish) served by nginx, read
 # through the cache with every fetched block checked against the hash
 # tree.  Tampering servers (a flipped byte in a data block, in a leaf hash

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// reliability: partly R2 N2 E1
 /*
  * test-engine.c - the fetch engine (engine.c) over an in-memory source and
  * a real cache file in a temporary directory.

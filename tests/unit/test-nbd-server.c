@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// reliability: partly N2
 /*
  * test-nbd-server.c - the NBD transmission phase, server side (nbd_server.c),
  * driven over a socketpair by a test that plays the kernel's nbd driver.

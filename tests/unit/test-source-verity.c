@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// reliability: partly I3
 /*
  * test-source-verity.c - the verity source (src/source_verity.c) over
  * files: a manifest, its image and its hash file written here (as publish

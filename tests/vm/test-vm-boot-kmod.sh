@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly R1 D2
 # The diskless boot with uloop.ko in the initramfs (uloop-mkinitramfs
 # --uloop-ko): rd.uloop.transport=auto picks the module, the root is on
 # /dev/uloop0 and every file reads right; the warm boot fetches no image

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly E1
 # Boot options on real filesystems, two boots:
 #  - rd.uloop.cache=LABEL=flash:/uloop/root.cache: the cache is a file in
 #    an ext4 filesystem found by its label;

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly R1 D2
 # Diskless boot end to end with the standalone initramfs
 # (initramfs/uloop-mkinitramfs): root=uloop:URL from nginx, the cache on a
 # virtio disk (the node's flash), an overlay on tmpfs, switch_root into the

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly I2
 # A malformed kernel command line gets one clear console line naming the
 # parameter and the cause, then a reboot (rd.uloop.reboot_delay=0 here, so
 # the guest stops at once; rd.shell would give a shell), never a silent

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: D2
 # A real distribution userland boots through the standalone uloop
 # initramfs: a minimal Debian 12 (tests/vm/debian-root.sh: the essential
 # packages and systemd, cached between runs) as a squashfs from nginx,

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly D2
 # dracut --add uloop (network-legacy), what the plain boots of
 # test-vm-dracut.sh do not reach: four boots of the Debian 12 root, the
 # cache on the node's flash, the writable layer persistent on a second

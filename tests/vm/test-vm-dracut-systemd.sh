@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: D2
 # dracut --add uloop with systemd in the initramfs (dracut-systemd,
 # systemd-networkd: the initqueue job of 90uloop stands in for netroot,
 # dracut-uloop-generator writes sysroot.mount): a Debian 12 root

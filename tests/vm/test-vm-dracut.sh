@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: D2
 # dracut --add uloop, without systemd in the initramfs (dracut's own
 # init, network-legacy: dhclient calls the netroot handler
 # /sbin/ulooproot): a Debian 12 root (systemd) from nginx, the cache on

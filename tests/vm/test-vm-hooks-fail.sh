@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly I2
 # Bad input to the distributions' hooks: dracut's 90uloop (network-legacy,
 # dracut's own init) and the initramfs-tools script stop the boot with one
 # console line naming the parameter or the image, and the cause; no root

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: D2
 # The initramfs-tools hook: Debian's mkinitramfs (in a chroot of
 # itools-tree.sh: initramfs-tools and dracut do not install side by side)
 # with hooks/initramfs-tools in place, MODULES=netboot (slim: network

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly K2 K3 K4
 # uloop.ko against a hostile or clumsy daemon and users, in a guest:
 #  1. malformed completions at a high rate around every real one (unknown
 #     tag, wrong length, wrong offset, unknown flag, reserved field, bad

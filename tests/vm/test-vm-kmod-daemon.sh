@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly D1 K3 E2
 # The real daemon on uloop.ko: `uloop attach --transport kmod|auto` serving
 # a squashfs from nginx, in a Debian-kernel guest:
 #  1. auto, module not loaded: `modprobe uloop` loads it and kmod is

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly D1 K3 E2
 # uloop.ko in a Debian-kernel guest, served by tests/kmod/uloopd-test:
 #  1. a squashfs through /dev/uloopN, cache on a raw virtio disk at a data
 #     offset (direct-I/O hits): every file's checksum is right, cold;

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly R4
 # What must not happen to a device in use, in a guest:
 #  - a second attach on a live /dev/nbdN is refused, the first goes on;
 #  - a takeover is refused when the image changed or the device was

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly R1 D1
 # uloop attach over the kernel NBD driver, in a Debian-kernel guest:
 #  1. cold: attach a squashfs from nginx with the cache on a virtio disk,
 #     mount it, every file's checksum equals the host's;

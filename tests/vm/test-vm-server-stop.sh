@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly N2
 # The web server goes away in the middle of a session: reads of blocks not
 # cached are retried, then fail with a clear I/O error (never wrong data,
 # never a hang); once the server is back, reads succeed again on the same

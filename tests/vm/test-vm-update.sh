@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly C1 C2 C4
 # Updates at boot (docs/updates.md), the standalone initramfs, one flash
 # through every version: a cache file on an ext4 flash (rd.uloop.cache=
 # LABEL=flash:/uloop/root.uc), a manifest published with `uloop publish`

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
+# reliability: partly I3
 # Verified diskless boots (the standalone initramfs; the boot library is
 # the same in dracut and initramfs-tools): an image published with
 # `uloop publish`, booted from its manifest over plain http://.
