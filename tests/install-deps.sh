@@ -14,6 +14,8 @@ need="$need qemu-system-x86_64:qemu-system-x86 busybox:busybox-static nc:netcat-
 need="$need mmdebstrap:mmdebstrap"
 # Signatures a cache must never be laid over (test-cache-signatures).
 need="$need mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin"
+# Device-mapper in the guests: power cuts (dm-log-writes), bad sectors.
+need="$need dmsetup:dmsetup"
 # dracut for the dracut module's tests (network-legacy needs dhclient and
 # arping); initramfs-tools is built in a chroot (tests/vm/itools-tree.sh).
 need="$need dracut:dracut /usr/lib/dracut/modules.d/40network/netroot.sh:dracut-network dhclient:isc-dhcp-client arping:iputils-arping groff:groff-base"
