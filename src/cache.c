@@ -15,6 +15,8 @@
  *               blocks (the epoch), before any of their bits is on disk.
  *   4. bits     only then are the bits ORed into the on-disk bitmap, page by
  *               page, and flushed.
+ *   (3 and 4 run once per part of at most 100 runs of blocks, so that each
+ *   header names its part exactly.)
  *
  * So after any crash the newest header names every block whose bit may
  * have reached the disk in the last commit, and a start after an unclean
@@ -254,8 +256,10 @@ static int ulo_cache_relayout(struct ulo_cache *c, const struct ulo_identity *id
 	ulo_cache_free_bitmaps(c);
 	c->laid_out = false;
 	ret = c->fmt->format(c, id);
-	if (!ret)
+	if (!ret) {
 		c->laid_out = true;
+		c->unchecked = false;	/* a new layout: no old block to check */
+	}
 	ulo_cache_reopen_direct(c);	/* a file cache is a new file now */
 	return ret;
 }
@@ -623,11 +627,21 @@ static int ulo_cache_recover_run(struct ulo_cache *c, uint8_t *buf, size_t bufsz
 			b = e;
 			continue;
 		}
-		/* The blocks before the bad one passed; it is taken back. */
+		/* It is taken back.  A checksum mismatch names the first bad
+		 * block, all before it passed; a failed read names the first
+		 * block that cannot be read, those before it are not checked
+		 * yet: they are, on their own. */
 		if (!r->bad)
 			snprintf(r->first, sizeof(r->first), "%s", ulo_errmsg());
-		r->checked += bad - b + 1;
+		r->checked++;
 		r->bad += ulo_cache_withdraw(c, bad);
+		if (ret == -EBADMSG) {
+			r->checked += bad - b;
+		} else if (bad > b) {
+			ret = ulo_cache_recover_run(c, buf, bufsz, b, bad, r);
+			if (ret)
+				return ret;
+		}
 		b = bad + 1;
 	}
 	return 0;
@@ -649,6 +663,7 @@ int ulo_cache_recover(struct ulo_cache *c, struct ulo_recovery *r)
 	e = c->epoch;
 	pthread_mutex_unlock(&c->commit_lock);
 	c->recovered = true;
+	c->unchecked = false;
 	r->ran = true;
 	r->generation = c->open_generation;
 	r->extents = e.n;
@@ -1027,6 +1042,31 @@ static int ulo_cache_write_dirty(struct ulo_cache *c)
 	return 0;
 }
 
+/*
+ * The end of the part of @s (@n words, ascending) that starts at @i: as
+ * many words as hold at most ULO_HDR_EPOCH_MAX runs of set bits, a run
+ * going on across adjacent words counted once; at least one word (a word
+ * holds at most 32 runs).
+ */
+static size_t ulo_epoch_part_end(const struct ulo_epoch_word *s, size_t n,
+				 size_t i)
+{
+	unsigned runs = 0;
+	size_t j;
+
+	for (j = i; j < n; j++) {
+		unsigned r = (unsigned)__builtin_popcountll(s[j].bits & ~(s[j].bits << 1));
+
+		if (j > i && s[j - 1].wi + 1 == s[j].wi &&
+		    (s[j].bits & 1) && (s[j - 1].bits >> 63))
+			r--;	/* the last word's run goes on */
+		if (j > i && runs + r > ULO_HDR_EPOCH_MAX)
+			break;
+		runs += r;
+	}
+	return j;
+}
+
 static int ulo_cache_commit_locked(struct ulo_cache *c)
 {
 	struct ulo_epoch_word *s;
@@ -1058,30 +1098,40 @@ static int ulo_cache_commit_locked(struct ulo_cache *c)
 		goto out_broken;
 	}
 	ulo_failpoint("data-synced");
-	/* The epoch goes to disk before any of its bits (step 3). */
-	ulo_epoch_from_words(&c->epoch, s, n);
-	ret = c->fmt->write_header(c, false);
-	if (ret)
-		goto out_broken;
-	for (size_t i = 0; i < n; i++) {
-		ulo_bitmap_or_word(&c->durable, s[i].wi, s[i].bits);
-		ulo_bitmap_set(&c->dirty, s[i].wi * 8 / ULO_BITMAP_ALIGN);
-		/* Written and clean now: the page cache's copy of the data
-		 * goes (reads are direct; see ulo_cache_reopen_direct()). */
-		if (c->dio_fd >= 0)
-			posix_fadvise(c->fd, (off_t)(c->data_offset +
-				      ((s[i].wi * 64) << c->block_shift)),
-				      (off_t)(64ull << c->block_shift), POSIX_FADV_DONTNEED);
+	/* Steps 3 and 4, part by part: each header names its part's blocks
+	 * exactly (at most ULO_HDR_EPOCH_MAX runs, so never a cover that
+	 * would make a recovery read the older blocks between them), and
+	 * goes to disk before any of their bits.  A commit of bits cleared
+	 * only is one part with an empty epoch. */
+	for (size_t i = 0, j; i < n || (!n && !i); i = j) {
+		j = ulo_epoch_part_end(s, n, i);
+		ulo_epoch_from_words(&c->epoch, n ? s + i : NULL, j - i);
+		ret = c->fmt->write_header(c, false);
+		if (ret)
+			goto out_broken;
+		for (size_t k = i; k < j; k++) {
+			ulo_bitmap_or_word(&c->durable, s[k].wi, s[k].bits);
+			ulo_bitmap_set(&c->dirty, s[k].wi * 8 / ULO_BITMAP_ALIGN);
+			/* Written and clean now: the page cache's copy of the
+			 * data goes (reads are direct; see
+			 * ulo_cache_reopen_direct()). */
+			if (c->dio_fd >= 0)
+				posix_fadvise(c->fd, (off_t)(c->data_offset +
+					      ((s[k].wi * 64) << c->block_shift)),
+					      (off_t)(64ull << c->block_shift), POSIX_FADV_DONTNEED);
+		}
+		ret = ulo_cache_write_dirty(c);
+		if (ret)
+			goto out_broken;
+		c->withdrawn = false;
+		ulo_failpoint("bits-written");
+		ret = c->fmt->sync_bitmap(c);
+		if (ret)
+			goto out_broken;
+		ulo_failpoint("bits-synced");
+		if (!n)
+			break;
 	}
-	ret = ulo_cache_write_dirty(c);
-	if (ret)
-		goto out_broken;
-	c->withdrawn = false;
-	ulo_failpoint("bits-written");
-	ret = c->fmt->sync_bitmap(c);
-	if (ret)
-		goto out_broken;
-	ulo_failpoint("bits-synced");
 	c->commits++;
 	free(s);
 	return 0;
@@ -1158,8 +1208,10 @@ int ulo_cache_close(struct ulo_cache *c)
 	pthread_mutex_lock(&c->commit_lock);
 	if (!c->readonly && c->laid_out && !c->broken) {
 		ret = ulo_cache_commit_locked(c);
+		/* Clean only if its last unclean stop was recovered from: an
+		 * offline run, which never binds, leaves that to the next. */
 		if (!ret)
-			ret = c->fmt->write_header(c, true);
+			ret = c->fmt->write_header(c, !c->unchecked);
 	}
 	if (!ret && (c->broken || c->full)) {
 		/* Say so: blocks fetched since were not kept. */

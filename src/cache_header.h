@@ -49,8 +49,9 @@
 /*
  * The epoch: the blocks of the last commit, as sorted, disjoint extents,
  * written with the header before that commit's bits (docs/cache-format.md,
- * "Recovery after an unclean stop").  A commit of more runs than fit is
- * recorded as fewer, wider extents: a cover, never less than the commit.
+ * "Recovery after an unclean stop").  The commit goes in parts of at most
+ * this many runs (cache.c), so it fits; ulo_epoch_from_words() still
+ * records more as fewer, wider extents (a cover, never less) if asked.
  */
 #define ULO_HDR_EPOCH_MAX 100
 

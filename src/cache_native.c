@@ -215,6 +215,7 @@ static int ulo_native_load(struct ulo_cache *c)
 	c->block_size = 1u << h.block_shift;
 	ulo_native_adopt(c, &h);
 	c->was_clean = h.flags & ULO_HDR_F_CLEAN;
+	c->unchecked = !c->was_clean;
 	c->open_generation = h.generation;
 	/* Format 1 has no checksums: a writer lays it out anew (bind.c's
 	 * ulo_cache_bind sees this, unbinds first, then formats). */
@@ -293,7 +294,9 @@ static int ulo_native_write_header(struct ulo_cache *c, bool clean)
 	h.updated = (uint64_t)time(NULL);
 	h.flags = clean ? ULO_HDR_F_CLEAN : 0;
 	h.id = c->id;
-	h.epoch = h.version >= 2 ? c->epoch : (struct ulo_epoch){ 0 };
+	/* A clean header needs no epoch (nothing is recovered after a clean
+	 * close), and without one a uloop from before the epoch reads it. */
+	h.epoch = h.version >= 2 && !clean ? c->epoch : (struct ulo_epoch){ 0 };
 	ret = ulo_native_write_slot(c, c->fd, &h);
 	if (!ret)
 		n->h = h;

@@ -92,6 +92,14 @@ static void info_json(const struct ulo_cache *c, const struct ulo_header *h)
 		ulo_json_bool(&j, "clean", h->flags & ULO_HDR_F_CLEAN);
 		ulo_json_u64(&j, "last_commit_extents", h->epoch.n);
 		ulo_json_u64(&j, "last_commit_blocks", info_epoch_blocks(&h->epoch));
+		ulo_json_arr_begin(&j, "last_commit");
+		for (uint32_t i = 0; i < h->epoch.n; i++) {
+			ulo_json_obj_begin(&j, NULL);
+			ulo_json_u64(&j, "start", h->epoch.ext[i].start);
+			ulo_json_u64(&j, "count", h->epoch.ext[i].count);
+			ulo_json_obj_end(&j);
+		}
+		ulo_json_arr_end(&j);
 		ulo_json_u64(&j, "compat_features", h->compat);
 		ulo_json_u64(&j, "incompat_features", h->incompat);
 		ulo_json_u64(&j, "created", h->created);

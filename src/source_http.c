@@ -124,11 +124,14 @@ struct ulo_http_src {
 /* What went wrong, in words, for the message; returns the class. */
 /*
  * The clock TLS checks certificates against.  ULO_BUILD_EPOCH (make: the
- * last commit's time) is a floor: a clock before it is wrong for certain
- * (no RTC, a flat battery: 1970), and every certificate would look not yet
- * valid, so https is refused up front with a line that says so.  A clock
- * far ahead shows as expired certificates: their error names the clock.
+ * last commit's time) less a year is a floor: a clock before it is wrong
+ * for certain (no RTC, a flat battery: 1970), and every certificate would
+ * look not yet valid, so https is refused up front with a line that says
+ * so.  The year: a commit dated ahead of the world's clock must not stop
+ * every node whose clock is right.  A clock far ahead shows as expired
+ * certificates: their error names the clock.
  */
+#define ULO_CLOCK_MARGIN_S (366 * 86400ll)
 #ifndef ULO_BUILD_EPOCH
 #define ULO_BUILD_EPOCH 0
 #endif
@@ -148,10 +151,10 @@ static int ulo_http_clock_check(const char *url)
 	int64_t now = (int64_t)time(NULL);
 	char a[48], b[48];
 
-	if (now >= (int64_t)ULO_BUILD_EPOCH)
+	if (now >= (int64_t)ULO_BUILD_EPOCH - ULO_CLOCK_MARGIN_S)
 		return 0;
 	return ulo_err(-EINVAL,
-		       "%s: the clock here says %s, before this uloop was built (%.10s): no TLS certificate can be checked with it; set the clock before uloop runs (an RTC, or NTP)",
+		       "%s: the clock here says %s, more than a year before this uloop was built (%.10s): no TLS certificate can be checked with it; set the clock before uloop runs (an RTC, or NTP)",
 		       url, ulo_http_utc(now, a, sizeof(a)),
 		       ulo_http_utc((int64_t)ULO_BUILD_EPOCH, b, sizeof(b)));
 }
@@ -180,11 +183,14 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 			char now[48];
 
 			ulo_http_utc((int64_t)time(NULL), now, sizeof(now));
+			/* libcurl names one flag, expiry first: an expired
+			 * certificate may be untrusted as well, so rejected
+			 * it stays, whatever the clock. */
 			if (strstr(r->curl_err, "BADCERT_EXPIRED"))
-				snprintf(why, len, "TLS: server certificate expired, by the clock here (%s; if that is wrong, set the clock)",
+				snprintf(why, len, "TLS: server certificate rejected: expired, by the clock here (%s; if that is wrong, set the clock)",
 					 now);
 			else if (strstr(r->curl_err, "BADCERT_FUTURE"))
-				snprintf(why, len, "TLS: server certificate not valid yet, by the clock here (%s; if that is wrong, set the clock)",
+				snprintf(why, len, "TLS: server certificate rejected: not valid yet, by the clock here (%s; if that is wrong, set the clock)",
 					 now);
 			else
 				snprintf(why, len, "TLS: server certificate rejected (%s)",

@@ -224,7 +224,14 @@ uloop_check() {
 	case $ULOOP_UNION in overlay|aufs) ;; *) echo "rd.uloop.union=$ULOOP_UNION: not overlay or aufs"; return 1 ;; esac
 	case $ULOOP_FSTYPE in auto|squashfs|erofs|ext4) ;; *) echo "rd.uloop.fstype=$ULOOP_FSTYPE: not auto, squashfs, erofs or ext4"; return 1 ;; esac
 	case $ULOOP_TRANSPORT in auto|kmod|nbd) ;; *) echo "rd.uloop.transport=$ULOOP_TRANSPORT: not auto, kmod or nbd"; return 1 ;; esac
+	# Trust anchors come from the initramfs only: a regular file, never a
+	# device (a disk an attacker could write) or what a mount brought in.
+	case $ULOOP_CA in
+	/dev/*|/proc/*|/sys/*|/run/*|/mnt/*|/media/*|*/../*|../*)
+		echo "rd.uloop.ca=$ULOOP_CA: not a file packed in the initramfs"; return 1 ;;
+	esac
 	[ -z "$ULOOP_CA" ] || [ -r "$ULOOP_CA" ] || { echo "rd.uloop.ca=$ULOOP_CA: no such file in the initramfs"; return 1; }
+	[ -z "$ULOOP_CA" ] || [ -f "$ULOOP_CA" ] || { echo "rd.uloop.ca=$ULOOP_CA: not a file packed in the initramfs"; return 1; }
 	case $ULOOP_PROFILE in
 	""|http://?*|https://?*|/?*) ;;
 	*) echo "rd.uloop.profile=$ULOOP_PROFILE: not an http:// or https:// URL, a /path in the initramfs, or none"; return 1 ;;

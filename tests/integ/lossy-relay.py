@@ -82,10 +82,13 @@ async def relay(args, rnd, creader, cwriter):
                     if reset_now:
                         counts["resets"] += 1
                         write_log(args.log)
-                        end = len(data)
-                        if args.cut == "headers" and data.find(b"\r\n\r\n") > 0:
-                            end = data.find(b"\r\n\r\n")
-                        cut = rnd.randrange(end + 1)
+                        # any: from nothing to all of this chunk; headers:
+                        # at least a byte, short of the blank line
+                        end = data.find(b"\r\n\r\n")
+                        if args.cut == "headers" and end > 1:
+                            cut = rnd.randrange(1, end)
+                        else:
+                            cut = rnd.randrange(len(data) + 1)
                         cwriter.write(data[:cut])
                         await cwriter.drain()
                         if args.close == "fin":

@@ -53,6 +53,10 @@ $U rd.uloop.mirror=https://m/r.sq|ok ULOOP_MIRRORS=https://m/r.sq
 $U rd.uloop.mirror=m/r.sq|rd.uloop.mirror=m/r.sq: not an http:// or https:// URL
 $U rd.uloop.ca=$T/ca.pem|ok ULOOP_CA=$T/ca.pem
 $U rd.uloop.ca=$T/none.pem|rd.uloop.ca=$T/none.pem: no such file in the initramfs
+$U rd.uloop.ca=/dev/null|rd.uloop.ca=/dev/null: not a file packed in the initramfs
+$U rd.uloop.ca=/proc/self/environ|rd.uloop.ca=/proc/self/environ: not a file packed in the initramfs
+$U rd.uloop.ca=$T/../$(basename "$T")/ca.pem|rd.uloop.ca=$T/../$(basename "$T")/ca.pem: not a file packed in the initramfs
+$U rd.uloop.ca=$T|rd.uloop.ca=$T: not a file packed in the initramfs
 $U rd.uloop.pin=sha256//AAAA=|ok ULOOP_PINS=sha256//AAAA=
 $U rd.uloop.pin=md5//AAAA|rd.uloop.pin=md5//AAAA: not sha256//BASE64
 $U rd.uloop.pin=sha256//|rd.uloop.pin=sha256//: not sha256//BASE64

@@ -68,8 +68,8 @@ refused "server certificate rejected" "https://localhost:$elsewhere_https/img" $
 refused "server certificate rejected" "https://127.0.0.1:$dnsonly_https/img" $CA
 refused "server certificate rejected" "https://127.0.0.1:$iptext_https/img" $CA
 ok "https://localhost:$dnsonly_https/img" $CA
-refused "server certificate expired, by the clock here" "https://localhost:$expired_https/img" $CA
-refused "server certificate expired, by the clock here" "https://127.0.0.1:$expired_https/img" $CA
+refused "server certificate rejected: expired, by the clock here" "https://localhost:$expired_https/img" $CA
+refused "server certificate rejected: expired, by the clock here" "https://127.0.0.1:$expired_https/img" $CA
 
 # Pins: the right one (among others: rotation), a wrong one alone.
 good_pin=$(pin_of "$P/good.pem")

@@ -1355,6 +1355,38 @@ static struct ulo_cache *recover(const char *p, struct ulo_recovery *r)
 	return c;
 }
 
+/* A commit of more runs than a header names goes in parts, each header
+ * naming its part exactly: 150 runs (every other block, 32 to a bitmap
+ * word) make two headers, words 0-2 (96 runs) and 3-4 (54). */
+static void test_commit_parts(void)
+{
+	const char *p = tpath("parts.cache");
+	struct ulo_identity id;
+	enum ulo_bind_result res;
+	struct ulo_header h0, h1;
+	struct ulo_cache *c;
+
+	make_id(&id, 4096 * 400, "ino=41 mtime=1700000041.0");
+	CHECK_EQ(open_cache(p, NULL, 4096, true, false, false, &c), 0);
+	if (!c)
+		return;
+	CHECK_EQ(ulo_cache_bind(c, &id, false, &res, NULL), 0);
+	CHECK_EQ(ulo_cache_commit(c), 0);
+	CHECK_EQ(disk_header(p, &h0), 0);
+	for (uint64_t b = 0; b < 300; b += 2)
+		CHECK_EQ(put_blocks(c, b, 1, 41), 0);
+	CHECK_EQ(ulo_cache_commit(c), 0);
+	CHECK_EQ(disk_header(p, &h1), 0);
+	CHECK_EQ(h1.generation, h0.generation + 2);
+	CHECK_EQ(h1.epoch.n, 54);
+	for (uint32_t i = 0; i < h1.epoch.n; i++) {
+		CHECK_EQ(h1.epoch.ext[i].count, 1);
+		CHECK_EQ(h1.epoch.ext[i].start, 192 + 2 * i);
+	}
+	CHECK_EQ(ulo_cache_count(c), 150);
+	ulo_cache_close(c);
+}
+
 /* C5: after an unclean stop the last commit's blocks are read against
  * their checksums, and only those; a clean stop skips it. */
 static void test_recover(void)
@@ -1389,6 +1421,26 @@ static void test_recover(void)
 		return;
 	CHECK(!r.ran);
 	ulo_cache_close(c);
+
+	/* Opened and closed without a bind (an offline run): not recovered,
+	 * so not marked clean either; the next bind still recovers. */
+	CHECK(crash_child(NULL, child_two_commits, p));
+	CHECK_EQ(open_cache(p, NULL, 0, false, false, false, &c), 0);
+	if (!c)
+		return;
+	CHECK_EQ(ulo_cache_close(c), 0);
+	CHECK_EQ(disk_header(p, &h), 0);
+	CHECK_EQ(h.flags & ULO_HDR_F_CLEAN, 0);
+	c = recover(p, &r);
+	if (!c)
+		return;
+	CHECK(r.ran);
+	CHECK_EQ(r.bad, 0);
+	ulo_cache_close(c);
+	/* A clean header carries no epoch (an older uloop reads it). */
+	CHECK_EQ(disk_header(p, &h), 0);
+	CHECK(h.flags & ULO_HDR_F_CLEAN);
+	CHECK_EQ(h.epoch.n, 0);
 
 	/* A flash that lost block 8 of the last commit (and block 3 of an
 	 * earlier one): 8 is taken back at the start, 3 is left to the
@@ -1518,6 +1570,7 @@ int main(void)
 	UNIT_RUN(test_2007_short_bitmap);
 	UNIT_RUN(test_crash);
 	UNIT_RUN(test_recover);
+	UNIT_RUN(test_commit_parts);
 	unit_rm_tree(tmpdir);
 	return unit_done();
 }

@@ -52,9 +52,9 @@ refused() {	# refused NAME LINE: no root, LINE on the console, no image byte
 }
 
 boot past "-rtc base=1970-01-01T00:00:00" || true
-refused past "the clock here says 1970-01-01 [0-9:]* UTC, before this uloop was built"
+refused past "the clock here says 1970-01-01 [0-9:]* UTC, more than a year before this uloop was built"
 boot future "-rtc base=2068-06-01T00:00:00" || true
-refused future "server certificate expired, by the clock here (20[0-9-]* [0-9:]* UTC"
+refused future "server certificate rejected: expired, by the clock here (20[0-9-]* [0-9:]* UTC"
 
 s=$(date +%s)
 cpu=$VM_CPU
