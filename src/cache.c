@@ -655,15 +655,14 @@ int ulo_cache_recover(struct ulo_cache *c, struct ulo_recovery *r)
 	int ret = 0;
 
 	memset(r, 0, sizeof(*r));
-	if (c->readonly || !c->laid_out || c->was_clean || c->recovered ||
+	if (c->readonly || !c->laid_out || !c->unchecked ||
 	    !c->csum_offset || c->fmt != &ulo_cache_fmt_native ||
 	    c->id.kind == ULO_ID_NONE)
 		return 0;
 	pthread_mutex_lock(&c->commit_lock);
 	e = c->epoch;
 	pthread_mutex_unlock(&c->commit_lock);
-	c->recovered = true;
-	c->unchecked = false;
+	c->unchecked = false;	/* once per open */
 	r->ran = true;
 	r->generation = c->open_generation;
 	r->extents = e.n;

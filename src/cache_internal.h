@@ -73,9 +73,9 @@ struct ulo_cache {
 	uint8_t bind_id[16];	/* random, new at every layout: readers
 				 * check it to tell a drop happened */
 	bool was_clean;		/* native: clean flag found at open */
-	bool recovered;		/* ulo_cache_recover() ran */
-	bool unchecked;		/* native: found not clean and not recovered
-				 * yet: closing it must not mark it clean */
+	bool unchecked;		/* native: found not clean, not recovered nor
+				 * laid out anew since: ulo_cache_recover()
+				 * has work, and closing must not mark it clean */
 	uint64_t open_generation;	/* native: the header's at open */
 	/* native: the blocks of the last commit, as its header records them
 	 * (written before its bits); commit_lock */
