@@ -33,6 +33,18 @@ run_then() {	# run_then SIGNAL: hydrate at a rate, send SIGNAL after 2.5 s
 	wait $pid 2>/dev/null || true
 }
 
+killed_at() {	# killed_at FAILPOINT [OPTION]...: a new cache, hydrate killed there
+	_fp=$1
+	shift
+	rm -f "$T/c"
+	rc=0
+	ULOOP_FAILPOINT=$_fp $ULOOP_FP hydrate "$T/img" --cache "$T/c" --block-size 4K \
+		--no-progress "$@" >/dev/null 2>&1 || rc=$?
+	[ $rc -eq 137 ] || fail "hydrate was not killed at $_fp (exit $rc)"
+	info
+	data_off=$($ULOOP info "$T/c" | sed -n 's/^data: *offset \([0-9]*\),.*/\1/p')
+}
+
 # 1. SIGTERM: clean; the next start is silent about it.
 run_then TERM
 info
@@ -57,19 +69,13 @@ echo "SIGKILL: the next start read the last commit's blocks ($n named), all good
 # 3. Killed once the first commit's bits are on disk (a first commit: every
 # present block is the epoch's); a block of it loses a byte (the flash lied
 # about the flush).
-rm -f "$T/c"
-rc=0
-ULOOP_FAILPOINT=bits-synced:1 $ULOOP_FP hydrate "$T/img" --cache "$T/c" --block-size 4K \
-	--no-progress >/dev/null 2>&1 || rc=$?
-[ $rc -eq 137 ] || fail "hydrate was not killed at bits-synced (exit $rc)"
-info
+killed_at bits-synced:1
 present=$(json_get blocks_present <"$T/info")
 [ "$(json_get last_commit_blocks <"$T/info")" -ge "$present" ] ||
 	fail "the epoch names $(json_get last_commit_blocks <"$T/info") blocks, the commit wrote $present"
 # The first extent's first block.
 blk=$(sed -n 's/.*"last_commit":\[{"start":\([0-9]*\),.*/\1/p' "$T/info")
 [ -n "$blk" ] || fail "no epoch extents in uloop info --json: $(cat "$T/info")"
-data_off=$($ULOOP info "$T/c" | sed -n 's/^data: *offset \([0-9]*\),.*/\1/p')
 flip_byte "$T/c" $((data_off + blk * 4096 + 5))
 $ULOOP hydrate "$T/img" --cache "$T/c" --no-progress --json >"$T/h" 2>"$T/err" ||
 	fail "hydrate after the kill: $(cat "$T/err")"
@@ -77,20 +83,14 @@ grep -q "1 of the $present blocks of its last commit did not match their checksu
 	fail "the damaged block was not named: $(cat "$T/err")"
 [ "$(json_get bytes_fetched <"$T/h")" = 4096 ] ||
 	fail "fetched $(json_get bytes_fetched <"$T/h") bytes, not the one block"
-$ULOOP check "$T/c" --source "$T/img" >/dev/null || fail "check after recovering block 100"
+$ULOOP check "$T/c" --source "$T/img" >/dev/null || fail "check after recovering block $blk"
 echo "a lost block of the last commit: taken back at the start, 4 KiB fetched"
 
 # 4. Three commits; block 0 (the first) damaged, the kill after the third.
-rm -f "$T/c"
-rc=0
-ULOOP_FAILPOINT=bits-synced:3 $ULOOP_FP hydrate "$T/img" --cache "$T/c" --block-size 4K \
-	--rate 2M --no-progress >/dev/null 2>&1 || rc=$?
-[ $rc -eq 137 ] || fail "hydrate was not killed at the third bits-synced (exit $rc)"
-info
+killed_at bits-synced:3 --rate 2M
 last=$(json_get last_commit_blocks <"$T/info")
 present=$(json_get blocks_present <"$T/info")
 [ "$last" -lt "$present" ] || fail "the last commit ($last blocks) is all there is ($present)"
-data_off=$($ULOOP info "$T/c" | sed -n 's/^data: *offset \([0-9]*\),.*/\1/p')
 flip_byte "$T/c" $((data_off + 5))
 run_then TERM
 grep -q "the $last blocks of its last commit match their checksums" "$T/err" ||
