@@ -32,13 +32,7 @@ static void info_usage(FILE *f)
 
 static const char *info_time(uint64_t t, char *buf, size_t len)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!t || !gmtime_r(&tt, &tm))
-		return "-";
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
+	return t ? ulo_utc((int64_t)t, ULO_UTC_ISO, buf, len) : "-";
 }
 
 static void info_uuid(const uint8_t *u, char *out)

@@ -518,8 +518,6 @@ static int publish_run(struct publish *p)
 	uint64_t *vers = NULL;
 	size_t nvers = 0;
 	unsigned removed = 0;
-	struct tm tm;
-	time_t now = time(NULL);
 	int lockfd, ret, len;
 
 	/* One lock for the directory: publishing is rare, and a lock per
@@ -551,8 +549,7 @@ static int publish_run(struct publish *p)
 	snprintf(m.hash_tree, sizeof(m.hash_tree), "%s-%" PRIu64 ".verity", p->name, m.version);
 	snprintf(img_tmp, sizeof(img_tmp), ".%s.tmp", m.image);
 	snprintf(hash_tmp, sizeof(hash_tmp), ".%s.tmp", m.hash_tree);
-	gmtime_r(&now, &tm);
-	strftime(m.created, sizeof(m.created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	ulo_utc((int64_t)time(NULL), ULO_UTC_ISO, m.created, sizeof(m.created));
 
 	t.img_name = img_tmp;
 	t.hash_name = hash_tmp;

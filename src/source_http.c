@@ -136,16 +136,6 @@ struct ulo_http_src {
 #define ULO_BUILD_EPOCH 0
 #endif
 
-static const char *ulo_http_utc(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
-		snprintf(buf, len, "%" PRId64 " s after 1970", t);
-	return buf;
-}
-
 static int ulo_http_clock_check(const char *url)
 {
 	int64_t now = (int64_t)time(NULL);
@@ -155,8 +145,8 @@ static int ulo_http_clock_check(const char *url)
 		return 0;
 	return ulo_err(-EINVAL,
 		       "%s: the clock here says %s, more than a year before this uloop was built (%.10s): no TLS certificate can be checked with it; set the clock before uloop runs (an RTC, or NTP)",
-		       url, ulo_http_utc(now, a, sizeof(a)),
-		       ulo_http_utc((int64_t)ULO_BUILD_EPOCH, b, sizeof(b)));
+		       url, ulo_utc(now, ULO_UTC_TEXT, a, sizeof(a)),
+		       ulo_utc((int64_t)ULO_BUILD_EPOCH, ULO_UTC_TEXT, b, sizeof(b)));
 }
 
 static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
@@ -182,7 +172,7 @@ static enum ulo_http_class ulo_http_classify(const struct ulo_identity *id,
 		case CURLE_PEER_FAILED_VERIFICATION: {
 			char now[48];
 
-			ulo_http_utc((int64_t)time(NULL), now, sizeof(now));
+			ulo_utc((int64_t)time(NULL), ULO_UTC_TEXT, now, sizeof(now));
 			/* libcurl names one flag, expiry first: an expired
 			 * certificate may be untrusted as well, so rejected
 			 * it stays, whatever the clock. */

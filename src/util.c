@@ -346,3 +346,14 @@ int ulo_mmap_ro(int fd, uint64_t len, const char *what, void **out)
 	*out = p;
 	return 0;
 }
+
+const char *ulo_utc(int64_t t, enum ulo_utc_style style, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) ||
+	    !strftime(buf, len, style == ULO_UTC_TEXT ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "%" PRId64 " s after 1970", t);
+	return buf;
+}

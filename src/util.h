@@ -128,6 +128,16 @@ static inline uint64_t ulo_get_le64(const uint8_t *p)
 	return ulo_get_le32(p) | (uint64_t)ulo_get_le32(p + 4) << 32;
 }
 
+/* Times in UTC, one formatter for every line and file that shows one:
+ * T (seconds since 1970) in STYLE into BUF; a time the C library cannot
+ * break down (a clock far off, a corrupt header) becomes "N s after 1970"
+ * rather than an empty or stale string. */
+enum ulo_utc_style {
+	ULO_UTC_ISO,	/* 2026-12-07T03:45:34Z: files, JSON, uloop info */
+	ULO_UTC_TEXT,	/* 2026-12-07 03:45:34 UTC: sentences in errors */
+};
+const char *ulo_utc(int64_t t, enum ulo_utc_style style, char *buf, size_t len);
+
 /* Line-based text formats (boot profiles, manifests). */
 /* The next line of [*pos, len) into @line (NUL-terminated, no newline):
  * false at the end, or (with *@bad) for a line too long, holding a NUL,

@@ -318,6 +318,20 @@ static void test_same_file(void)
 	unlink(a), unlink(b), unlink(l), unlink(h), rmdir(dir);
 }
 
+/* One UTC formatter for headers, manifests and error lines: both styles,
+ * and a time gmtime cannot break down (a header from a corrupt cache)
+ * still reads as a number, never as an empty or stale buffer. */
+static void test_utc(void)
+{
+	char buf[48];
+
+	CHECK(strcmp(ulo_utc(1796615134, ULO_UTC_ISO, buf, sizeof(buf)), "2026-12-07T03:45:34Z") == 0);
+	CHECK(strcmp(ulo_utc(1796615134, ULO_UTC_TEXT, buf, sizeof(buf)), "2026-12-07 03:45:34 UTC") == 0);
+	CHECK(strcmp(ulo_utc(0, ULO_UTC_TEXT, buf, sizeof(buf)), "1970-01-01 00:00:00 UTC") == 0);
+	CHECK(strcmp(ulo_utc(INT64_MAX, ULO_UTC_ISO, buf, sizeof(buf)), "9223372036854775807 s after 1970") == 0);
+	CHECK(strcmp(ulo_utc(1796615134, ULO_UTC_ISO, buf, 8), "1796615") == 0);	/* cut, terminated */
+}
+
 int main(void)
 {
 	UNIT_RUN(test_parse_size_ok);
@@ -329,5 +343,6 @@ int main(void)
 	UNIT_RUN(test_le_codec);
 	UNIT_RUN(test_json);
 	UNIT_RUN(test_same_file);
+	UNIT_RUN(test_utc);
 	return unit_done();
 }
