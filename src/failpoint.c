@@ -3,6 +3,7 @@
 #ifdef ULOOP_FAILPOINTS
 #include "failpoint.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,25 @@ bool ulo_failpoint_mode(const char *name)
 	const char *spec = getenv("ULOOP_FAILPOINT");
 
 	return spec && !strcmp(spec, name);
+}
+
+bool ulo_failpoint_pause(void)
+{
+	const char *f = getenv("ULOOP_FAILPOINT_PAUSE");
+	int fd;
+
+	if (!f || !*f)
+		return false;
+	/* Empty: its name is the whole message. */
+	fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return false;	/* no way to tell the test: crash as asked */
+	close(fd);
+	/* Polled, not timed: the step waits as long as the test needs (a
+	 * guest under TCG swaps a device-mapper table in seconds). */
+	while (access(f, F_OK) == 0)
+		usleep(10000);
+	return true;
 }
 
 void ulo_failpoint_die(void)

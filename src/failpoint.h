@@ -12,6 +12,12 @@
  * every time instead: no-flush-before-bits leaves out the commit's flushes
  * of the data and the header, the bug a power-cut test must catch
  * (tests/vm/test-vm-power-loss.sh runs it as its control).
+ *
+ * ULOOP_FAILPOINT_PAUSE=FILE turns the armed crash point into a pause: the
+ * process creates FILE, waits until FILE is gone, and goes on.  A test uses
+ * the pause to change the world at that exact step (e.g. make the flash
+ * fail writes in the middle of a commit, tests/vm/test-vm-commit-fail.sh)
+ * without depending on timing: the step cannot pass before the test says.
  */
 #ifndef ULOOP_FAILPOINT_H
 #define ULOOP_FAILPOINT_H
@@ -25,6 +31,8 @@ bool ulo_failpoint_hit(const char *name);
 void ulo_failpoint_die(void) __attribute__((noreturn));
 /* True, every time, while ULOOP_FAILPOINT is exactly @name. */
 bool ulo_failpoint_mode(const char *name);
+/* With ULOOP_FAILPOINT_PAUSE set: announce, wait for the test, true. */
+bool ulo_failpoint_pause(void);
 #else
 static inline bool ulo_failpoint_hit(const char *name)
 {
@@ -41,12 +49,17 @@ static inline bool ulo_failpoint_mode(const char *name)
 	(void)name;
 	return false;
 }
+
+static inline bool ulo_failpoint_pause(void)
+{
+	return false;
+}
 #endif
 
-/* Crash here if @name is armed. */
+/* Crash here if @name is armed (or pause, with ULOOP_FAILPOINT_PAUSE). */
 static inline void ulo_failpoint(const char *name)
 {
-	if (ulo_failpoint_hit(name))
+	if (ulo_failpoint_hit(name) && !ulo_failpoint_pause())
 		ulo_failpoint_die();
 }
 
