@@ -1136,6 +1136,18 @@ static int ulo_cache_commit_locked(struct ulo_cache *c)
 	return 0;
 
 out_broken:
+	/*
+	 * Said once, as a warning (the kernel log, for a daemon): until now a
+	 * failed commit was only a debug line of the commit thread, and a node
+	 * whose flash had stopped taking writes looked healthy while it fetched
+	 * every new block for good.  The previous generation stays on disk (no
+	 * header goes out after a failed flush, no bit before its header), the
+	 * blocks already committed are still served, and the next start finds
+	 * the header not clean and checks the last commit (ulo_cache_recover).
+	 */
+	if (!c->broken)
+		ulo_warn("%s; the cache is read-only from now on: the blocks it holds are still served, new ones are fetched and not kept (the next start checks its last commit)",
+			 ulo_errmsg());
 	__atomic_store_n(&c->broken, ret, __ATOMIC_RELEASE);
 	free(s);
 	return ret;
