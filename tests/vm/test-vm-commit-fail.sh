@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# reliability: C6; partly C5
+# reliability: C6 E3; partly C5
 # A commit that fails midway (C6), in a guest: the cache is a raw device
 # under device-mapper, the daemon is the test build, and a failpoint pauses
 # its commit thread at one step (ULOOP_FAILPOINT_PAUSE: the thread creates

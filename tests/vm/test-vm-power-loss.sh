@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# reliability: C1; partly C2 C3
+# reliability: C1 C2; partly C3
 # Power cuts at every flush (docs/cache-format.md, "The promise"): a guest
 # keeps its cache on a raw device under dm-log-writes, which logs every
 # write in the order the block layer lets it reach the flash.  Then the
@@ -8,7 +8,10 @@
 # each flush and to random cuts before the next one (any of the writes in
 # between kept, lost or torn, as a volatile write cache may), and `uloop
 # check --source` must find every present block equal to the image in
-# each state, or no cache at all.
+# each state, or no cache at all.  The random cuts are C2's volatile
+# write cache dropped at a random moment, about 500 of them per run (the
+# catalogue's dm-flakey loop asks for 200); test-vm-flakey does the same
+# with dm-flakey's drop_writes and a daemon that restarts on the result.
 #
 # The guest's workload: a hydrate killed (-9) midway and run again to the
 # end; the device attached (nbd) for another image, so the first one is
