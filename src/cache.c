@@ -839,6 +839,8 @@ void ulo_cache_damage(const struct ulo_cache *c, struct ulo_cache_damage *d)
 	d->read_errors = __atomic_load_n(&c->read_errors, __ATOMIC_RELAXED);
 	d->refetched = __atomic_load_n(&c->refetched, __ATOMIC_RELAXED);
 	d->given_up = !!__atomic_load_n(&c->failed, __ATOMIC_RELAXED);
+	d->write_failed = !!__atomic_load_n(&c->broken, __ATOMIC_RELAXED);
+	d->full = !!__atomic_load_n(&c->full, __ATOMIC_RELAXED);
 }
 
 bool ulo_cache_given_up(const struct ulo_cache *c)

@@ -251,6 +251,11 @@ struct ulo_cache_damage {
 	uint64_t read_errors;	/* reads of cached data the flash failed */
 	uint64_t refetched;	/* blocks taken back for it */
 	bool given_up;		/* after ULO_CACHE_MAX_FAULTS: flash not used */
+	/* New blocks are no longer kept, the ones held still served: a
+	 * commit or write failed (read-only until the next start), or the
+	 * flash is full. */
+	bool write_failed;
+	bool full;
 };
 void ulo_cache_damage(const struct ulo_cache *c, struct ulo_cache_damage *d);
 

@@ -88,15 +88,23 @@ static void status_line(const char *json)
 	if (cache[0]) {
 		static const char *const f[] = { "cache_csum_errors", "cache_read_errors",
 						 "cache_refetched", "bitmap_csum_errors" };
-		char v[4][32], up[8], ram[32], gave[80] = "";
+		char v[4][32], up[8], ram[32], wf[8], full[8], gave[96] = "";
 
 		for (int i = 0; i < 4; i++)
 			ulo_runstate_field(json, f[i], v[i], sizeof(v[i]));
 		ulo_runstate_field(json, "cache_given_up", up, sizeof(up));
 		ulo_runstate_field(json, "ram_bytes", ram, sizeof(ram));
+		ulo_runstate_field(json, "cache_write_failed", wf, sizeof(wf));
+		ulo_runstate_field(json, "cache_full", full, sizeof(full));
+		/* The worst state wins: given up reads nothing from the flash,
+		 * the other two still serve what it holds. */
 		if (atoi(up))
 			snprintf(gave, sizeof(gave), "; given up, %s bytes kept in RAM",
 				 ram[0] ? ram : "0");
+		else if (atoi(wf))
+			snprintf(gave, sizeof(gave), "; read-only: a write failed, new blocks are not kept until the next start");
+		else if (atoi(full))
+			snprintf(gave, sizeof(gave), "; full: new blocks are not kept");
 		printf("  flash:  %s checksum errors, %s read errors, %s blocks fetched again, %s bitmap sectors bad%s\n",
 		       v[0][0] ? v[0] : "0", v[1][0] ? v[1] : "0", v[2][0] ? v[2] : "0",
 		       v[3][0] ? v[3] : "0", gave);

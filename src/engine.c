@@ -899,6 +899,8 @@ void ulo_engine_stats(struct ulo_engine *e, struct ulo_stats *out)
 		out->cache_refetched = d.refetched;
 		out->bitmap_csum_errors = d.bitmap_csum_errors;
 		out->cache_given_up = d.given_up;
+		out->cache_write_failed = d.write_failed;
+		out->cache_full = d.full;
 	}
 	out->ram_bytes = ulo_ram_bytes(ulo_ram(e));
 	out->verify_failures = __atomic_load_n(&e->src->bad_blocks, __ATOMIC_RELAXED);

@@ -48,6 +48,8 @@ void ulo_stats_json(struct ulo_json *j, const char *key,
 	ulo_json_u64(j, "cache_refetched", s->cache_refetched);
 	ulo_json_u64(j, "bitmap_csum_errors", s->bitmap_csum_errors);
 	ulo_json_u64(j, "cache_given_up", s->cache_given_up);
+	ulo_json_u64(j, "cache_write_failed", s->cache_write_failed);
+	ulo_json_u64(j, "cache_full", s->cache_full);
 	ulo_json_u64(j, "ram_bytes", s->ram_bytes);
 	ulo_json_u64(j, "verify_failures", s->verify_failures);
 	ulo_json_u64(j, "seeded_bytes", s->seeded_bytes);

@@ -39,6 +39,10 @@ struct ulo_stats {
 	uint64_t cache_refetched;
 	uint64_t bitmap_csum_errors;
 	uint64_t cache_given_up;
+	/* 1 once new blocks are no longer kept: a commit or a write failed
+	 * (read-only until the next start), or the flash is full. */
+	uint64_t cache_write_failed;
+	uint64_t cache_full;
 	uint64_t ram_bytes;	/* held in RAM since the flash was given up */
 	/* Fetches whose bytes failed verification against the hash tree
 	 * (a manifest's source): never cached or served. */

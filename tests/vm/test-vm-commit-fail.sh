@@ -14,6 +14,7 @@
 # Then the pause ends, and each time:
 #  - the daemon says, once, in the kernel log, that the cache is read-only
 #    from now on, naming the cache and the failed step;
+#  - `uloop status` says so on its flash line;
 #  - every read of the device is right (sha256 of all of it), the blocks
 #    fetched from then on served and not kept;
 #  - the flash heals (the table linear again) before the daemon stops: it
@@ -132,6 +133,8 @@ for step in commit-start header-written bits-written; do
 	[ "$n" -eq 1 ] || fail "$step: $n read-only warnings, not one: $log"
 	echo "$log" | grep -q "cache /dev/mapper/flash: fdatasync (.*): Input/output error; the cache is read-only" ||
 		fail "$step: the warning does not name the cache and the failed flush: $log"
+	grep -aq "$step: STATUS .*flash: .*; read-only: a write failed" "$L" ||
+		fail "$step: uloop status does not say the cache is read-only: $(grep -a "$step: STATUS" "$L")"
 	# shellcheck disable=SC2046
 	set -- $(sed -n "s/.*$step: GENERATION seen \([0-9]*\) after \([0-9]*\).*/\1 \2/p" "$L")
 	[ $# -eq 2 ] || fail "$step: no generation line"
