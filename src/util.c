@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -356,4 +358,53 @@ const char *ulo_utc(int64_t t, enum ulo_utc_style style, char *buf, size_t len)
 	    !strftime(buf, len, style == ULO_UTC_TEXT ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(buf, len, "%" PRId64 " s after 1970", t);
 	return buf;
+}
+
+/*
+ * A daemon out of descriptors fails in the worst way: libcurl cannot open
+ * a socket, the source takes it for a network fault and retries with
+ * backoff, and every read is seconds late with nothing said (a test at
+ * `ulimit -n 18` read 15 times slower, no error anywhere).  So the need
+ * is checked once, up front.  New descriptors take the lowest free
+ * numbers, and a number at or above the soft limit is refused: only the
+ * open ones below the limit use it up (an inherited fd 251 does not).
+ */
+int ulo_fd_reserve(unsigned more, const char *what)
+{
+	struct rlimit rl;
+	struct dirent *d;
+	uint64_t open_fds = 0, need;
+	DIR *dir;
+	int self;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return ulo_errno(-errno, "getrlimit(RLIMIT_NOFILE)");
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		return 0;
+	self = dirfd(dir);
+	while ((d = readdir(dir))) {
+		uint64_t fd;
+		const char *end;
+
+		if (ulo_parse_u64(d->d_name, &fd, &end) && !*end &&
+		    fd != (uint64_t)self && fd < rl.rlim_cur)
+			open_fds++;
+	}
+	closedir(dir);
+	need = open_fds + more;
+	if (need <= rl.rlim_cur)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max)
+		return ulo_err(-EMFILE, "too many open files: the limit is %llu (ulimit -n) and %llu are needed (%llu open, %u more for %s); raise the limit or ask for fewer connections",
+			       (unsigned long long)rl.rlim_max,
+			       (unsigned long long)need,
+			       (unsigned long long)open_fds, more, what);
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return ulo_errno(-errno, "setrlimit(RLIMIT_NOFILE) to %llu for %s",
+				 (unsigned long long)need, what);
+	ulo_debug("util", "soft open-file limit raised to %llu for %s",
+		  (unsigned long long)need, what);
+	return 0;
 }

@@ -88,6 +88,15 @@ int ulo_create_fresh(int dirfd, const char *name, mode_t mode);
 /* Monotonic clock in nanoseconds. */
 uint64_t ulo_now_ns(void);
 
+/*
+ * Make room for @more file descriptors beyond those open now, before a
+ * long-running command depends on them (@what: what they are for, for
+ * the message).  A soft RLIMIT_NOFILE too low is raised to what is
+ * needed; a hard one too low is an error (-EMFILE) naming both numbers.
+ * Without /proc the count is unknown and nothing is checked.
+ */
+int ulo_fd_reserve(unsigned more, const char *what);
+
 /* Little-endian codec for on-disk structures. */
 /* Is @v a power of two in [@lo, @hi]? */
 static inline bool ulo_pow2_in(uint32_t v, uint32_t lo, uint32_t hi)

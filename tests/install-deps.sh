@@ -24,6 +24,8 @@ need="$need dracut:dracut /usr/lib/dracut/modules.d/40network/netroot.sh:dracut-
 need="$need dnsmasq:dnsmasq-base ip:iproute2 dhcpd:isc-dhcp-server grub-mknetdir:grub-common"
 # Squid as the cache tier (configs/squid).
 need="$need squid:squid"
+# A heavy parallel read load with verified data (test-exhaust).
+need="$need fio:fio"
 [ "${1:-}" = demo ] && need="$need mksquashfs:squashfs-tools"
 
 missing=""
