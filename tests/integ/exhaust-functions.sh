@@ -79,6 +79,7 @@ sampler_start() {
 		done
 	) &
 	_sampler=$!
+	on_exit "rm -f $T/sampling; kill $_sampler 2>/dev/null"
 }
 
 sampler_stop() {
