@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http_client.h"
 #include "seed.h"
 #include "sign.h"
 #include "update.h"
@@ -446,4 +447,17 @@ int cli_open_cache_ro(const struct cli_opts *o, struct ulo_cache **out)
 	};
 
 	return ulo_cache_open(&co, out) ? cli_fail() : 0;
+}
+
+int cli_reserve_fds(const struct cli_opts *o, const struct ulo_source *src,
+		    unsigned spare)
+{
+	unsigned c = o->eng.connections;
+	unsigned more = spare;
+	char why[96];
+
+	if (strstr(src->id.location, "://"))
+		more += ulo_http_socket_bound(c, 1 + o->src.nmirrors);
+	snprintf(why, sizeof(why), "%u source connections and %u spare", c, spare);
+	return ulo_fd_reserve(more, why);
 }

@@ -166,6 +166,14 @@ int cli_open_bound_cache(const struct cli_opts *o, struct ulo_source *src,
 /* Open the cache of @o read-only for inspection. */
 int cli_open_cache_ro(const struct cli_opts *o, struct ulo_cache **out);
 /*
+ * Before a long run: room for the descriptors it will open
+ * (ulo_fd_reserve): a network source's sockets (ulo_http_socket_bound,
+ * its mirrors counted) and @spare more (a resolver's socket; a daemon's
+ * run state rewrite, a profile).  0, or -EMFILE with the message set.
+ */
+int cli_reserve_fds(const struct cli_opts *o, const struct ulo_source *src,
+		    unsigned spare);
+/*
  * The start of every command whose first operand is a CACHE opened for
  * inspection (info, check): parse, name the cache, check the options,
  * open it.  -1 to go on (*@out set), else the exit status.

@@ -362,20 +362,11 @@ int cmd_attach(int argc, char **argv)
 		a.fo.apply_pack = ulo_update_apply_pack;
 		ret = ulo_fill_start(a.eng, a.cache, &a.src->id, &a.fo, &a.fill);
 	}
-	if (!ret) {
-		/* The descriptors it will open while it runs: libcurl's
-		 * sockets (per connection one in use and one kept idle or
-		 * closing, at least 8: src/http_client.c's pools), and a few
-		 * for the run state's rewrite, a resolver, a profile.  Too
-		 * few is an error now, never fetches silently retried. */
-		unsigned c = a.o.eng.connections;
-		unsigned more = 4 + (strstr(a.src->id.location, "://") ?
-				     ULO_MAX(8u, 2 * c) : 0);
-		char why[64];
-
-		snprintf(why, sizeof(why), "%u source connections", c);
-		ret = ulo_fd_reserve(more, why);
-	}
+	/* Too few descriptors is an error now, never fetches silently
+	 * retried for want of a socket.  Spare: a resolver's socket, the
+	 * run state's rewrite, a profile's. */
+	if (!ret)
+		ret = cli_reserve_fds(&a.o, a.src, 3);
 	if (!ret) {
 		/* The run state exists before anyone is told "ready": detach
 		 * and status see the daemon from the first moment. */

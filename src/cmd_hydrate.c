@@ -119,6 +119,11 @@ int cmd_hydrate(int argc, char **argv)
 		cli_fail();
 		goto out;
 	}
+	/* Short of descriptors, every fetch would wait out a retry. */
+	if (cli_reserve_fds(&o, src, 2)) {	/* a resolver's socket, one more */
+		cli_fail();
+		goto out;
+	}
 	/* Ctrl-C or SIGTERM: stop fetching, keep what came, close cleanly. */
 	if (cli_cancel_on_signals(eng)) {
 		cli_fail();

@@ -526,6 +526,7 @@ static int ulo_http_loop_start(struct ulo_http_client *cl,
 	l->multi = curl_multi_init();
 	if (!l->multi)
 		return ulo_err(-ENOMEM, "curl_multi_init failed");
+	/* Both numbers bound the sockets: ulo_http_socket_bound(). */
 	curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conns);
 	curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)ULO_MAX(4u, 2 * conns));
 	curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
@@ -555,11 +556,28 @@ static void ulo_http_loop_stop(struct ulo_http_loop *l)
 	}
 }
 
+/* One loop per CPU, at most one per connection and ULO_HTTP_MAX_LOOPS. */
+static unsigned ulo_http_nloops(unsigned conns)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return ULO_MIN(conns, (unsigned)ULO_MAX(1L, ULO_MIN(cpus, (long)ULO_HTTP_MAX_LOOPS)));
+}
+
+unsigned ulo_http_socket_bound(unsigned conns, unsigned hosts)
+{
+	unsigned n, per;
+
+	conns = ULO_MAX(1u, conns);
+	n = ulo_http_nloops(conns);
+	per = ULO_DIV_ROUND_UP(conns, n);
+	return n * ULO_MIN(ULO_MAX(1u, hosts) * per, ULO_MAX(4u, 2 * per));
+}
+
 int ulo_http_client_new(const struct ulo_http_conf *conf,
 			struct ulo_http_client **out)
 {
 	unsigned conns = ULO_MAX(1u, conf->connections);
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct ulo_http_client *c;
 	int ret;
 
@@ -597,7 +615,7 @@ int ulo_http_client_new(const struct ulo_http_conf *conf,
 			return ulo_err(-EIO, "--ca %s: cannot read it", conf->ca_file);
 		}
 	}
-	c->nloops = ULO_MIN(conns, (unsigned)ULO_MAX(1L, ULO_MIN(cpus, (long)ULO_HTTP_MAX_LOOPS)));
+	c->nloops = ulo_http_nloops(conns);
 	for (unsigned i = 0; i < c->nloops; i++) {
 		ret = ulo_http_loop_start(c, &c->loops[i],
 					  ULO_DIV_ROUND_UP(conns, c->nloops));

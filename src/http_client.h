@@ -78,6 +78,11 @@ struct ulo_http_req {
 	struct ulo_http_req *next;
 };
 
+/* The most sockets a client of @conns connections keeps open at once to
+ * @hosts servers: each loop's share of @conns per server (its
+ * MAX_HOST_CONNECTIONS), no more than its cache of idle ones holds
+ * (MAXCONNECTS) once there are several servers. */
+unsigned ulo_http_socket_bound(unsigned conns, unsigned hosts);
 int ulo_http_client_new(const struct ulo_http_conf *conf,
 			struct ulo_http_client **out);
 /* Perform one attempt.  0 once the attempt is over (whatever happened:

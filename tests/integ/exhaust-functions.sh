@@ -53,19 +53,15 @@ fio_load() {
 	echo "fio $_n ($*): $(sed -n 's/^ *READ: \(bw=[^ ]*\).*\(io=[^ ]*\).*\(run=[^ ]*\).*/\1 \2 \3/p' "$T/fio-$_n.out"), no error, every 4 KiB verified"
 }
 
-# The kernel's count of a FUSE connection's requests not yet answered;
-# fusectl is mounted for it if it is not (and unmounted at exit).
-_fuse_waiting_file() {
-	_w=/sys/fs/fuse/connections/$(stat -c %d "$1")/waiting
-	if [ ! -e "$_w" ] && [ -d /sys/fs/fuse/connections ] &&
+sampler_start() {
+	# The kernel's count of the FUSE connection's requests not yet
+	# answered; fusectl is mounted for it if it is not (until exit).
+	_waitf=/sys/fs/fuse/connections/$(stat -c %d "$3")/waiting
+	if [ ! -e "$_waitf" ] && [ -d /sys/fs/fuse/connections ] &&
+		! grep -q ' /sys/fs/fuse/connections ' /proc/self/mounts &&
 		mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null; then
 		on_exit "umount /sys/fs/fuse/connections"
 	fi
-	[ -e "$_w" ] && echo "$_w" || echo /nonexistent
-}
-
-sampler_start() {
-	_waitf=$(_fuse_waiting_file "$3")
 	: >"$T/samples"
 	touch "$T/sampling"
 	(
