@@ -175,6 +175,11 @@ $(B)/test/replay-writes: tests/vm/replay-writes.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -o $@ $<
 
+# uloop.ko's fuzzer, static for the guests (test-vm-kmod-fuzz).
+$(B)/test/ioctl-fuzz: tests/vm/ioctl-fuzz.c kmod/include/uapi/linux/uloop.h
+	@mkdir -p $(@D)
+	$(CC) -static -O2 -Wall -Wextra -Ikmod/include/uapi -o $@ $<
+
 $(B)/test/uloop: $(T_CLI_OBJ) $(T_LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -213,7 +218,7 @@ fuzz: $(B)/fuzz/fuzz-http-parse
 		$(B)/fuzz/corpus-http tests/fuzz/corpus-http
 
 test-bins: all static $(B)/test/uloop $(B)/asan/uloop $(UNIT_BIN) \
-	$(B)/static-fp/uloop $(B)/test/replay-writes \
+	$(B)/static-fp/uloop $(B)/test/replay-writes $(B)/test/ioctl-fuzz \
 	$(B)/fuzz/fuzz-http-parse \
 	$(B)/examples/ulo2007-example $(B)/kmod/uloopd-test
 
