@@ -61,15 +61,9 @@ static uint64_t ulo_2007_bitmap_size(uint64_t nblocks)
 		       ULO_ROUND_UP(ULO_DIV_ROUND_UP(nblocks, 8), ULO_2007_PAGE));
 }
 
-static int ulo_hex(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static int ulo_2007_get_rec(struct ulo_cache *c, struct ulo_2007_rec *rec)
 {
-	char buf[ULO_ID_LOCATION_MAX + ULO_ID_VALIDATOR_MAX + 128];
-	char *f[5], *p = buf;
+	char buf[ULO_2007_REC_MAX + 1];
 	ssize_t n;
 
 	memset(rec, 0, sizeof(*rec));
@@ -83,42 +77,18 @@ static int ulo_2007_get_rec(struct ulo_cache *c, struct ulo_2007_rec *rec)
 					 c->bitmap_path, ULO_2007_XATTR);
 		return 0;
 	}
-	buf[n] = '\0';
-	for (int i = 0; i < 5; i++) {
-		f[i] = p;
-		p = i < 4 ? strchr(p, '\n') : NULL;
-		if (i < 4 && !p)
-			goto bad;
-		if (p)
-			*p++ = '\0';
-	}
-	rec->id.kind = strtoul(f[0], NULL, 10);
-	rec->id.size = strtoull(f[1], NULL, 10);
-	if (rec->id.kind > ULO_ID_KIND_MAX || strlen(f[4]) != 32 ||
-	    strlen(f[2]) >= ULO_ID_VALIDATOR_MAX || strlen(f[3]) >= ULO_ID_LOCATION_MAX ||
-	    (rec->id.kind != ULO_ID_NONE && !rec->id.size))
-		goto bad;
-	for (int i = 0; i < 16; i++) {
-		int hi = ulo_hex(f[4][2 * i]), lo = ulo_hex(f[4][2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			goto bad;
-		rec->bind_id[i] = hi << 4 | lo;
-	}
-	strcpy(rec->id.validator, f[2]);
-	strcpy(rec->id.location, f[3]);
+	if (ulo_2007_rec_decode(buf, n, &rec->id, rec->bind_id))
+		return ulo_err(-EINVAL, "bitmap %s: malformed %s attribute (pass --wipe to start over)",
+			       c->bitmap_path, ULO_2007_XATTR);
 	rec->present = true;
 	return 0;
-bad:
-	return ulo_err(-EINVAL, "bitmap %s: malformed %s attribute (pass --wipe to start over)",
-		       c->bitmap_path, ULO_2007_XATTR);
 }
 
 /* Write the record (kind NONE: "dropping") and flush it. */
 static int ulo_2007_set_rec(struct ulo_cache *c, const struct ulo_identity *id,
 			    const uint8_t *bind_id)
 {
-	char buf[ULO_ID_LOCATION_MAX + ULO_ID_VALIDATOR_MAX + 128];
+	char buf[ULO_2007_REC_MAX];
 	int n;
 
 	n = snprintf(buf, sizeof(buf), "%d\n%" PRIu64 "\n%s\n%s\n", id->kind,

@@ -462,3 +462,68 @@ int ulo_header_pick(const uint8_t *area, struct ulo_header *h, int *slot,
 	return ulo_why(why, whylen, r[0], "both header copies bad: %s; %s",
 		       w[0], w[1]);
 }
+
+uint64_t ulo_header_bitmap_sectors(uint8_t *bm, uint64_t len)
+{
+	uint64_t nsec = len / ULO_BM_SECTOR, bad = 0;
+
+	for (uint64_t s = 0; s < nsec; s++) {
+		uint8_t *p = bm + s * ULO_BM_SECTOR;
+		uint32_t crc = ulo_get_le32(p + ULO_BM_SECTOR_BITS);
+		bool zero = !crc && ulo_all_zero(p, ULO_BM_SECTOR_BITS);
+
+		/* A sector whose CRC fails (bit rot, a flipped bit, a sector
+		 * the flash lost) is trusted for nothing: its blocks count as
+		 * missing and are fetched again. */
+		if (!zero && crc != ulo_crc32c(0, p, ULO_BM_SECTOR_BITS)) {
+			memset(p, 0, ULO_BM_SECTOR_BITS);
+			bad++;
+		}
+		/* Dense: sector s's bits go to byte s * 508 (memmove: the
+		 * target is never past the source). */
+		memmove(bm + s * ULO_BM_SECTOR_BITS, p, ULO_BM_SECTOR_BITS);
+	}
+	/* What compaction left behind is no bits of anyone's. */
+	memset(bm + nsec * ULO_BM_SECTOR_BITS, 0, len - nsec * ULO_BM_SECTOR_BITS);
+	return bad;
+}
+
+static int ulo_hexdigit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int ulo_2007_rec_decode(char *buf, size_t n, struct ulo_identity *id,
+			uint8_t *bind_id)
+{
+	char *f[5], *p = buf;
+
+	memset(id, 0, sizeof(*id));
+	if (n > ULO_2007_REC_MAX)
+		return -EINVAL;
+	buf[n] = '\0';
+	for (int i = 0; i < 5; i++) {
+		f[i] = p;
+		p = i < 4 ? strchr(p, '\n') : NULL;
+		if (i < 4 && !p)
+			return -EINVAL;
+		if (p)
+			*p++ = '\0';
+	}
+	id->kind = strtoul(f[0], NULL, 10);
+	id->size = strtoull(f[1], NULL, 10);
+	if (id->kind > ULO_ID_KIND_MAX || strlen(f[4]) != 32 ||
+	    strlen(f[2]) >= ULO_ID_VALIDATOR_MAX || strlen(f[3]) >= ULO_ID_LOCATION_MAX ||
+	    (id->kind != ULO_ID_NONE && !id->size))
+		return -EINVAL;
+	for (int i = 0; i < 16; i++) {
+		int hi = ulo_hexdigit(f[4][2 * i]), lo = ulo_hexdigit(f[4][2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		bind_id[i] = hi << 4 | lo;
+	}
+	strcpy(id->validator, f[2]);
+	strcpy(id->location, f[3]);
+	return 0;
+}

@@ -139,4 +139,24 @@ int ulo_header_pick(const uint8_t *area, struct ulo_header *h, int *slot,
  */
 bool ulo_header_first_write_torn(const uint8_t *area);
 
+/*
+ * A version 2 on-disk bitmap of @len bytes, as read from the cache: check
+ * every 512-byte sector's CRC-32C and turn @bm, in place, into the dense
+ * bits (bytes [0, len / 512 * 508), the rest zeroed).  A sector failing
+ * its CRC gives zero bits (its blocks are fetched again); an all-zero
+ * sector is an empty one.  Returns the number of sectors that failed.
+ */
+uint64_t ulo_header_bitmap_sectors(uint8_t *bm, uint64_t len);
+
+/*
+ * The 2007 layout's record (cache_2007.c), the bitmap file's extended
+ * attribute: "kind\nsize\nvalidator\nlocation\nbind-id", bind-id 32
+ * lowercase hex digits.  Decode @n bytes of @buf (which has room for one
+ * more byte, a NUL, and is changed) into @id and the 16 bytes of
+ * @bind_id.  0 or -EINVAL.
+ */
+#define ULO_2007_REC_MAX (ULO_ID_LOCATION_MAX + ULO_ID_VALIDATOR_MAX + 128)
+int ulo_2007_rec_decode(char *buf, size_t n, struct ulo_identity *id,
+			uint8_t *bind_id);
+
 #endif

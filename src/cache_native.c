@@ -101,32 +101,12 @@ static void ulo_native_encode_sector(const struct ulo_cache *c, uint64_t s,
 	ulo_put_le32(out + ULO_BM_SECTOR_BITS, ulo_crc32c(0, out, ULO_BM_SECTOR_BITS));
 }
 
-/*
- * Check every sector of an on-disk format 2 bitmap @bm and turn it, in
- * place, into the dense bits (bytes [0, nsectors * 508)).  A sector whose
- * CRC fails (bit rot, a flipped bit, a sector the flash lost) is trusted
- * for nothing: its blocks count as missing and are fetched again.
- */
+/* Check and compact the on-disk bitmap (ulo_header_bitmap_sectors), with
+ * one warning for the sectors that failed. */
 static void ulo_native_check_sectors(struct ulo_cache *c, uint8_t *bm,
 				     uint64_t len)
 {
-	uint64_t nsec = len / ULO_BM_SECTOR;
-
-	for (uint64_t s = 0; s < nsec; s++) {
-		uint8_t *p = bm + s * ULO_BM_SECTOR;
-		uint32_t crc = ulo_get_le32(p + ULO_BM_SECTOR_BITS);
-		bool zero = !crc && ulo_all_zero(p, ULO_BM_SECTOR_BITS);
-
-		if (!zero && crc != ulo_crc32c(0, p, ULO_BM_SECTOR_BITS)) {
-			memset(p, 0, ULO_BM_SECTOR_BITS);
-			c->bm_csum_errors++;
-		}
-		/* Dense: sector s's bits go to byte s * 508 (memmove: the
-		 * target is never past the source). */
-		memmove(bm + s * ULO_BM_SECTOR_BITS, p, ULO_BM_SECTOR_BITS);
-	}
-	/* What compaction left behind is no bits of anyone's. */
-	memset(bm + nsec * ULO_BM_SECTOR_BITS, 0, len - nsec * ULO_BM_SECTOR_BITS);
+	c->bm_csum_errors += ulo_header_bitmap_sectors(bm, len);
 	if (c->bm_csum_errors)
 		ulo_warn("cache %s: %" PRIu64 " bitmap sector%s failed %s checksum; the blocks %s covered are fetched again",
 			 c->path, c->bm_csum_errors, c->bm_csum_errors == 1 ? "" : "s",

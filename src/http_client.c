@@ -110,6 +110,45 @@ bool ulo_http_ip_literal(const char *host, uint8_t *addr, size_t *alen)
 	return inet_pton(AF_INET, host, addr) == 1;
 }
 
+int ulo_http_redirect_target(const char *cur, const char *location,
+			     bool allow_downgrade, char *out, size_t cap,
+			     char *why, size_t whylen)
+{
+	CURLU *u = curl_url();
+	char *next = NULL;
+	int ret = 0;
+
+	/* libcurl resolves the reference against the URL it came from
+	 * (RFC 3986 5.2), as a browser would; what it makes of it is then
+	 * judged as a whole. */
+	if (!u || curl_url_set(u, CURLUPART_URL, cur, 0) ||
+	    curl_url_set(u, CURLUPART_URL, location, 0) ||
+	    curl_url_get(u, CURLUPART_URL, &next, 0)) {
+		curl_url_cleanup(u);
+		snprintf(why, whylen, "%s: redirect to a malformed location '%s'",
+			 cur, location);
+		return -EPROTO;
+	}
+	curl_url_cleanup(u);
+	if (strncasecmp(next, "http://", 7) && strncasecmp(next, "https://", 8)) {
+		snprintf(why, whylen, "%s: redirect to %s refused (http and https only)",
+			 cur, next);
+		ret = -EPROTO;
+	} else if (!strncasecmp(cur, "https://", 8) &&
+		   !strncasecmp(next, "http://", 7) && !allow_downgrade) {
+		snprintf(why, whylen, "%s: redirect from https to %s refused", cur, next);
+		ret = -EPROTO;
+	} else if (strlen(next) >= cap) {
+		snprintf(why, whylen, "%s: redirect to a URL longer than %zu bytes refused",
+			 cur, cap - 1);
+		ret = -EPROTO;
+	} else {
+		memcpy(out, next, strlen(next) + 1);
+	}
+	curl_free(next);
+	return ret;
+}
+
 /*
  * Keep a field's value, whole or not at all: a value that does not fit
  * @cap (NUL included) or holds a control character (CR, LF, NUL... HTAB
@@ -153,7 +192,7 @@ static bool ulo_http_once(struct ulo_http_req *r, unsigned bit, const char *name
 	return true;
 }
 
-static size_t ulo_http_header_cb(char *line, size_t size, size_t n, void *arg)
+size_t ulo_http_header_cb(char *line, size_t size, size_t n, void *arg)
 {
 	struct ulo_http_req *r = arg;
 	size_t len = size * n, nlen, vlen;

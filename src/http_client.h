@@ -94,4 +94,23 @@ void ulo_http_client_free(struct ulo_http_client *c);
  * address in network order goes to @addr (4 or 16 bytes) and @alen. */
 bool ulo_http_ip_literal(const char *host, uint8_t *addr, size_t *alen);
 
+/*
+ * Where a redirect from @cur to the Location value @location leads: the
+ * reference resolved against @cur into @out (@cap bytes, NUL included).
+ * 0, or -EPROTO with @why saying why it is refused: malformed, not http
+ * or https, https to http without @allow_downgrade, longer than @cap.
+ */
+int ulo_http_redirect_target(const char *cur, const char *location,
+			     bool allow_downgrade, char *out, size_t cap,
+			     char *why, size_t whylen);
+
+/*
+ * libcurl's header callback (CURLOPT_HEADERFUNCTION, @arg the request):
+ * one line of the response head.  The fields uloop reads go into the
+ * request (see struct ulo_http_req); it returns @size * @n to go on, 0
+ * to stop the transfer (a field refused: bad_header says why; or past
+ * ULO_HTTP_HEADER_CAP: headers_too_big).
+ */
+size_t ulo_http_header_cb(char *line, size_t size, size_t n, void *arg);
+
 #endif

@@ -444,7 +444,7 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 			  char *resolved, struct ulo_identity *id, uint64_t deadline,
 			  uint64_t cap, unsigned retries)
 {
-	char cur[ULO_HTTP_URL_MAX], why[512];
+	char cur[ULO_HTTP_URL_MAX], next[ULO_HTTP_URL_MAX], why[512 + 2 * ULO_HTTP_URL_MAX];
 	struct ulo_http_req *r;
 	uint64_t backoff = ULO_HTTP_BACKOFF_MIN_MS, first, last, total;
 	unsigned hops = 0, attempt = 0, tries = 0;
@@ -472,39 +472,18 @@ static int ulo_http_probe(struct ulo_http_src *h, const char *url,
 			goto out;
 		cls = ulo_http_classify(&(struct ulo_identity){ 0 }, r, why, sizeof(why));
 		if (cls == ULO_HTTP_REDIRECTED) {
-			CURLU *u = curl_url();
-			char *next = NULL;
-
 			if (++hops > ULO_HTTP_MAX_HOPS) {
 				ret = ulo_err(-ELOOP, "%s: more than %d redirects (the last from %s)",
 					      url, ULO_HTTP_MAX_HOPS, cur);
 				goto out;
 			}
-			if (!u || curl_url_set(u, CURLUPART_URL, cur, 0) ||
-			    curl_url_set(u, CURLUPART_URL, r->location, 0) ||
-			    curl_url_get(u, CURLUPART_URL, &next, 0)) {
-				curl_url_cleanup(u);
-				ret = ulo_err(-EPROTO, "%s: redirect to a malformed location '%s'",
-					      cur, r->location);
+			ret = ulo_http_redirect_target(cur, r->location, h->allow_downgrade,
+						       next, sizeof(next), why, sizeof(why));
+			if (ret) {
+				ret = ulo_err(ret, "%s", why);
 				goto out;
 			}
-			curl_url_cleanup(u);
-			if (strncasecmp(next, "http://", 7) && strncasecmp(next, "https://", 8)) {
-				ret = ulo_err(-EPROTO, "%s: redirect to %s refused (http and https only)",
-					      cur, next);
-			} else if (!strncasecmp(cur, "https://", 8) &&
-				   !strncasecmp(next, "http://", 7) && !h->allow_downgrade) {
-				ret = ulo_err(-EPROTO, "%s: redirect from https to %s refused",
-					      cur, next);
-			} else if (strlen(next) >= sizeof(cur)) {
-				ret = ulo_err(-EPROTO, "%s: redirect to a URL longer than %zu bytes refused",
-					      cur, sizeof(cur) - 1);
-			}
-			if (!ret)
-				snprintf(cur, sizeof(cur), "%s", next);
-			curl_free(next);
-			if (ret)
-				goto out;
+			snprintf(cur, sizeof(cur), "%s", next);
 			continue;
 		}
 		if (cls == ULO_HTTP_TRANSIENT) {
