@@ -28,7 +28,7 @@
 #                     origin alone, the configs/ cache tier, an origin
 #                     shedding load and a failover (root; part of make
 #                     bench; bench/README)
-#   make fuzz         the HTTP parsers under libFuzzer for FUZZ_SECONDS (600)
+#   make fuzz         each libFuzzer harness (tests/fuzz) for FUZZ_SECONDS (600)
 #   make static       build/static/uloop: one static binary for initramfs
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -201,25 +201,47 @@ $(B)/examples/ulo2007-example: docs/examples/ulo2007-example.c $(B)/libuloop.a \
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -I$(B)/include -o $@ $< -L$(B) -luloop -lblkid -pthread
 
-# libFuzzer needs clang; without it the fuzz test skips (tests/install-deps.sh
-# installs it for make check).
+# libFuzzer needs clang; without it the fuzz tests skip (tests/install-deps.sh
+# installs it for make check).  Each harness is built from the sources it
+# fuzzes, under ASan+UBSan; its corpus, tests/fuzz/corpus-NAME, is run as
+# a regression test by tests/integ/test-fuzz-*.sh.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 600
-$(B)/fuzz/fuzz-http-parse: tests/fuzz/fuzz-http-parse.c src/http_parse.c src/http_parse.h
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc
+FUZZ_NAMES := http-parse cache-header url manifest
+FUZZ_BIN := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz-%)
+FUZZ_SRC_http-parse := src/http_parse.c
+FUZZ_SRC_cache-header := src/cache_header.c src/crc32c.c src/util.c src/bitmap.c
+FUZZ_SRC_url := src/http_client.c src/tls_verify.c src/util.c src/http_parse.c \
+	src/identity.c
+FUZZ_SRC_manifest := src/manifest.c src/seedmap.c src/profile.c src/verity.c \
+	src/sha256.c src/util.c src/identity.c src/bitmap.c
+# The URL harness runs libcurl's URL parser (the one uloop links).
+FUZZ_LIBS_url := $(CURL_LIBS) -lz -pthread
+FUZZ_CFLAGS_url := $(CURL_CFLAGS) -DULOOP_VERSION='"fuzz"'
+
+.SECONDEXPANSION:
+$(FUZZ_BIN): $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $$(FUZZ_SRC_$$*) $(wildcard src/*.h) | $(CURL_LIB)
 	@mkdir -p $(@D)
 	if command -v $(FUZZ_CC) >/dev/null; then \
-		$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
-			-Isrc -o $@ tests/fuzz/fuzz-http-parse.c src/http_parse.c; \
+		$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_CFLAGS_$*) -o $@ $< $(FUZZ_SRC_$*) \
+			$(FUZZ_LIBS_$*); \
 	else rm -f $@; fi
 
-fuzz: $(B)/fuzz/fuzz-http-parse
-	mkdir -p $(B)/fuzz/corpus-http
-	$(B)/fuzz/fuzz-http-parse -max_total_time=$(FUZZ_SECONDS) \
-		$(B)/fuzz/corpus-http tests/fuzz/corpus-http
+# Each harness for FUZZ_SECONDS, its new inputs kept in build/fuzz
+# (copy the interesting ones to tests/fuzz/corpus-NAME, NAME the
+# harness's first word: http, cache, url, manifest).
+fuzz: $(FUZZ_BIN)
+	for n in $(FUZZ_NAMES); do \
+		c=$${n%%-*}; mkdir -p $(B)/fuzz/corpus-$$c && \
+		UBSAN_OPTIONS=halt_on_error=1 $(B)/fuzz/fuzz-$$n \
+			-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/ \
+			$(B)/fuzz/corpus-$$c tests/fuzz/corpus-$$c || exit 1; \
+	done
 
 test-bins: all static $(B)/test/uloop $(B)/asan/uloop $(UNIT_BIN) \
 	$(B)/static-fp/uloop $(B)/test/replay-writes $(B)/test/ioctl-fuzz \
-	$(B)/fuzz/fuzz-http-parse \
+	$(FUZZ_BIN) \
 	$(B)/examples/ulo2007-example $(B)/kmod/uloopd-test
 
 # Test dependencies come from the distribution; the script skips what is
