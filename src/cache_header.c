@@ -493,15 +493,36 @@ static int ulo_hexdigit(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* A decimal number as uloop writes one ("%d", "%" PRIu64): digits only,
+ * no sign, no leading zero, no junk after, no overflow. */
+static bool ulo_rec_number(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s || (s[0] == '0' && s[1]))
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
 int ulo_2007_rec_decode(char *buf, size_t n, struct ulo_identity *id,
 			uint8_t *bind_id)
 {
+	uint64_t kind;
+
 	char *f[5], *p = buf;
 
 	memset(id, 0, sizeof(*id));
 	if (n > ULO_2007_REC_MAX)
 		return -EINVAL;
 	buf[n] = '\0';
+	if (strlen(buf) != n)	/* a NUL inside: bytes after it would be ignored */
+		return -EINVAL;
 	for (int i = 0; i < 5; i++) {
 		f[i] = p;
 		p = i < 4 ? strchr(p, '\n') : NULL;
@@ -510,9 +531,14 @@ int ulo_2007_rec_decode(char *buf, size_t n, struct ulo_identity *id,
 		if (p)
 			*p++ = '\0';
 	}
-	id->kind = strtoul(f[0], NULL, 10);
-	id->size = strtoull(f[1], NULL, 10);
-	if (id->kind > ULO_ID_KIND_MAX || strlen(f[4]) != 32 ||
+	/* Strictly what ulo_2007_set_rec writes: strtoul() would read
+	 * "300&00" as 300 and "-1" as the largest size, so a damaged record
+	 * would name another image instead of being refused. */
+	if (!ulo_rec_number(f[0], ULO_ID_KIND_MAX, &kind) ||
+	    !ulo_rec_number(f[1], UINT64_MAX, &id->size))
+		return -EINVAL;
+	id->kind = (enum ulo_id_kind)kind;
+	if (strlen(f[4]) != 32 ||
 	    strlen(f[2]) >= ULO_ID_VALIDATOR_MAX || strlen(f[3]) >= ULO_ID_LOCATION_MAX ||
 	    (id->kind != ULO_ID_NONE && !id->size))
 		return -EINVAL;
