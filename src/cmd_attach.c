@@ -249,7 +249,7 @@ static int attach_opt(int opt, const char *arg, void *ctx)
 		return 1;
 	case OPT_HYDRATE:
 		a->fo.hydrate = true;
-		if (ulo_fill_parse_hydrate(arg, &a->fo.rate, &a->fo.jitter_s)) {
+		if (ulo_parse_hydrate(arg, &a->fo.rate, &a->fo.jitter_s)) {
 			cli_usage_error("--hydrate: invalid value '%s' (RATE[,jitter=SECONDS], RATE a size per second, 0 or max for no limit)",
 					arg);
 			exit(ULO_EXIT_USAGE);

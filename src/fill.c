@@ -479,35 +479,3 @@ void ulo_fill_stop(struct ulo_fill *f)
 	free(f->profile_loc);
 	free(f);
 }
-
-int ulo_fill_parse_hydrate(const char *spec, uint64_t *rate, unsigned *jitter_s)
-{
-	char buf[64], *comma;
-	uint64_t j;
-
-	*rate = 0;
-	*jitter_s = 0;
-	if (!spec || !*spec)
-		return 0;
-	if (strlen(spec) >= sizeof(buf))
-		return -EINVAL;
-	snprintf(buf, sizeof(buf), "%s", spec);
-	comma = strchr(buf, ',');
-	if (comma) {
-		char *end;
-
-		*comma = '\0';
-		if (strncmp(comma + 1, "jitter=", 7) || comma[8] < '0' || comma[8] > '9')
-			return -EINVAL;
-		errno = 0;
-		j = strtoull(comma + 8, &end, 10);
-		if (errno || *end || j > 86400)
-			return -EINVAL;
-		*jitter_s = (unsigned)j;
-	}
-	if (!*buf)
-		return comma ? 0 : -EINVAL;	/* ",jitter=S": no limit */
-	if (!strcmp(buf, "max"))
-		return 0;
-	return ulo_parse_size(buf, rate) ? -EINVAL : 0;
-}

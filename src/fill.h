@@ -85,8 +85,5 @@ const char *ulo_fill_state_name(enum ulo_fill_state s);
 /* Stop (background fetches in progress finish) and free.  NULL is fine. */
 void ulo_fill_stop(struct ulo_fill *f);
 
-/* "RATE[,jitter=SECONDS]" as in rd.uloop.hydrate and --hydrate=: RATE a
- * size per second ("8M"), 0 or "max" for no limit.  0 or -EINVAL. */
-int ulo_fill_parse_hydrate(const char *spec, uint64_t *rate, unsigned *jitter_s);
 
 #endif

@@ -58,6 +58,10 @@ int ulo_warn_to_kmsg(void);
  * Returns 0 or -EINVAL (empty, junk, overflow).
  */
 int ulo_parse_size(const char *s, uint64_t *out);
+
+/* "RATE[,jitter=SECONDS]" as in rd.uloop.hydrate and --hydrate=: RATE a
+ * size per second ("8M"), 0 or "max" for no limit.  0 or -EINVAL. */
+int ulo_parse_hydrate(const char *spec, uint64_t *rate, unsigned *jitter_s);
 /* Format @n as "64 KiB", "1.5 GiB"... into @buf. */
 const char *ulo_fmt_size(uint64_t n, char *buf, size_t len);
 

@@ -260,25 +260,25 @@ static void test_hydrate_spec(void)
 	uint64_t rate;
 	unsigned j;
 
-	CHECK_EQ(ulo_fill_parse_hydrate(NULL, &rate, &j), 0);
+	CHECK_EQ(ulo_parse_hydrate(NULL, &rate, &j), 0);
 	CHECK(rate == 0 && j == 0);
-	CHECK_EQ(ulo_fill_parse_hydrate("8M", &rate, &j), 0);
+	CHECK_EQ(ulo_parse_hydrate("8M", &rate, &j), 0);
 	CHECK(rate == 8 << 20 && j == 0);
-	CHECK_EQ(ulo_fill_parse_hydrate("1G,jitter=30", &rate, &j), 0);
+	CHECK_EQ(ulo_parse_hydrate("1G,jitter=30", &rate, &j), 0);
 	CHECK(rate == 1ull << 30 && j == 30);
-	CHECK_EQ(ulo_fill_parse_hydrate("max,jitter=5", &rate, &j), 0);
+	CHECK_EQ(ulo_parse_hydrate("max,jitter=5", &rate, &j), 0);
 	CHECK(rate == 0 && j == 5);
-	CHECK_EQ(ulo_fill_parse_hydrate(",jitter=5", &rate, &j), 0);
+	CHECK_EQ(ulo_parse_hydrate(",jitter=5", &rate, &j), 0);
 	CHECK(rate == 0 && j == 5);
-	CHECK_EQ(ulo_fill_parse_hydrate("0", &rate, &j), 0);
+	CHECK_EQ(ulo_parse_hydrate("0", &rate, &j), 0);
 	CHECK_EQ(rate, 0);
-	CHECK_EQ(ulo_fill_parse_hydrate("fast", &rate, &j), -EINVAL);
-	CHECK_EQ(ulo_fill_parse_hydrate("8M,jitter=", &rate, &j), -EINVAL);
-	CHECK_EQ(ulo_fill_parse_hydrate("8M,jitter=-1", &rate, &j), -EINVAL);
-	CHECK_EQ(ulo_fill_parse_hydrate("8M,jitter=1x", &rate, &j), -EINVAL);
-	CHECK_EQ(ulo_fill_parse_hydrate("8M,jitter=100000", &rate, &j), -EINVAL);
-	CHECK_EQ(ulo_fill_parse_hydrate("8M,delay=5", &rate, &j), -EINVAL);
-	CHECK_EQ(ulo_fill_parse_hydrate(",", &rate, &j), -EINVAL);
+	CHECK_EQ(ulo_parse_hydrate("fast", &rate, &j), -EINVAL);
+	CHECK_EQ(ulo_parse_hydrate("8M,jitter=", &rate, &j), -EINVAL);
+	CHECK_EQ(ulo_parse_hydrate("8M,jitter=-1", &rate, &j), -EINVAL);
+	CHECK_EQ(ulo_parse_hydrate("8M,jitter=1x", &rate, &j), -EINVAL);
+	CHECK_EQ(ulo_parse_hydrate("8M,jitter=100000", &rate, &j), -EINVAL);
+	CHECK_EQ(ulo_parse_hydrate("8M,delay=5", &rate, &j), -EINVAL);
+	CHECK_EQ(ulo_parse_hydrate(",", &rate, &j), -EINVAL);
 }
 
 int main(void)
