@@ -13,10 +13,17 @@
 #   these names; tests/integ/test-bootlib-params.sh checks that the parser,
 #   uloop.cmdline(7) and docs/initramfs.md all agree with it.
 #
-# cmdline_words LINE: the words of LINE, one a line, split as the kernel
-#   splits its command line: at blanks, except inside double quotes,
-#   which are dropped (rd.uloop.cache="LABEL=my cache" is one word, its
-#   value LABEL=my cache).  A newline always separates.
+# cmdline_words LINE: the words of LINE, one a line, split exactly as the
+#   kernel splits its command line (next_arg() in lib/cmdline.c): at
+#   blanks (space, \t \n \v \f \r and the byte 0xa0) outside double
+#   quotes; a '"' opening the word or its value is dropped, and then a '"'
+#   closing the word; other quotes stay ("rd.uloop.cache=LABEL=my cache"
+#   and rd.uloop.cache="LABEL=my cache" are LABEL=my cache, a"b c"d is
+#   itself); a value-less "--" ends the parameters (the rest is init's).
+#   Each word is printed as "w" PARAM[=VALUE], or, if it holds a newline
+#   (possible inside quotes), as "n" and its text up to the newline: a
+#   value is one line, and never leaks a second word.
+#   tests/integ/test-kcmdline.sh checks it against a C port of next_arg().
 #
 # uloop_parse [FILE], uloop_parse_line TEXT: reads FILE (/proc/cmdline),
 #   or TEXT (dracut's getcmdline, which adds /etc/cmdline.d), and sets
@@ -28,6 +35,7 @@
 #   standalone /init IPS BOOTIF INIT SHELL_OK BREAK; ULOOP_WARN (unknown
 #   rd.uloop.* words) and ULOOP_ERR (the first empty or malformed value:
 #   the parser never stops the boot itself, uloop_check reports it).
+#   ULOOP_WORDS is what cmdline_words made of TEXT.
 #   MIRRORS, PINS, IPS and WARN are lists, one value a line.  Values are
 #   data: only ever expanded quoted, or split at newlines with globbing
 #   off.  root= wins over netroot=, wherever each stands (as dracut).
@@ -73,21 +81,58 @@ rd.shell init
 rd.break init'
 
 cmdline_words() {
-	_r=$1 _w="" _q="" _h=""
-	while [ -n "$_r" ]; do
-		_t=${_r#?}
-		_c=${_r%"$_t"}
-		_r=$_t
-		case $_c in
-		'"') if [ -n "$_q" ]; then _q=""; else _q=1; fi; _h=1 ;;
-		"$NL") [ -z "$_h" ] || printf '%s\n' "$_w"; _w="" _h="" ;;
-		' '|'	')
-			if [ -n "$_q" ]; then _w=$_w$_c
-			else [ -z "$_h" ] || printf '%s\n' "$_w"; _w="" _h=""; fi ;;
-		*) _w=$_w$_c _h=1 ;;
-		esac
+	# Byte by byte, as octal numbers: what a shell makes of a multibyte
+	# character (busybox ash takes UTF-8 whole) cannot matter, and the
+	# kernel's 0xa0 (240) is found even inside one.  Each word is kept as
+	# \0ooo escapes and printed with printf %b.
+	_st="" _wo=$(printf '%s' "$1" | od -A n -v -t o1)
+	for _b in $_wo; do
+		if [ -z "$_st" ]; then
+			case $_b in 011|012|013|014|015|040|240) continue ;; esac
+			# A word starts; a '"' first is dropped, and opens a quote.
+			_st=1 _iq="" _lq="" _e="" _p="" _v="" _n=0 _last=""
+			if [ "$_b" = 042 ]; then _iq=1 _lq=1; continue; fi
+		fi
+		if [ -z "$_iq" ]; then
+			case $_b in 011|012|013|014|015|040|240) cmdline_word || return 0; _st=""; continue ;; esac
+		fi
+		# The first '=' but the word's first byte splits param and value.
+		if [ -z "$_e" ] && [ "$_n" -gt 0 ] && [ "$_b" = 075 ]; then
+			_e=1
+		elif [ -n "$_e" ]; then
+			_v="$_v\\0$_b"
+		else
+			_p="$_p\\0$_b"
+		fi
+		if [ "$_b" = 042 ]; then if [ -n "$_iq" ]; then _iq=""; else _iq=1; fi; fi
+		_n=$((_n + 1)) _last=$_b
 	done
-	[ -z "$_h" ] || printf '%s\n' "$_w"
+	[ -z "$_st" ] || cmdline_word || return 0
+}
+
+# The word cmdline_words collected, printed as the kernel reads it.
+# Returns 1 for a value-less "--": the end of the parameters.
+cmdline_word() {
+	_z=""	# the word's last byte was dropped
+	if [ -n "$_e" ]; then
+		case $_v in '\0042'*)
+			# A value opening with '"' loses it, and a '"' ending the word.
+			_v=${_v#'\0042'}
+			[ "$_last" != 042 ] || { _v=${_v%'\0042'}; _z=1; } ;;
+		esac
+	fi
+	# A word that opened with '"' loses a '"' ending it too.
+	if [ -n "$_lq" ] && [ -z "$_z" ] && [ "$_last" = 042 ]; then
+		if [ -n "$_e" ]; then _v=${_v%'\0042'}; else _p=${_p%'\0042'}; fi
+	fi
+	[ -n "$_e" ] || [ "$_p" != '\0055\0055' ] || return 1
+	_w=$_p
+	[ -z "$_e" ] || _w="$_w\\0075$_v"
+	case $_w in
+	*'\0012'*) printf 'n%b\n' "${_w%%'\0012'*}" ;;
+	*) printf 'w%b\n' "$_w" ;;
+	esac
+	return 0
 }
 
 # A switch given bare or =VALUE: off only for =0, =no and =off (dracut's
@@ -110,10 +155,19 @@ uloop_parse_line() {
 	ULOOP_GIVEN="" _jit=""
 	IPS="" BOOTIF="" INIT=/sbin/init SHELL_OK="" BREAK=""
 	_rootgiven=""
-	_cl=$1
+	ULOOP_WORDS=$(cmdline_words "$1")
 	# A here-document, not a pipe: the loop runs in this shell, so what
 	# it sets stays set.
 	while IFS= read -r _a; do
+		case $_a in
+		n*)	# A newline inside a quoted value: refused for our names.
+			_a=${_a#n}
+			case ${_a%%=*} in rd.uloop.?*|rd.live.overlay.?*|root|netroot|ip|init|BOOTIF|rd.neednet|rd.shell|rd.break)
+				uloop_err "${_a%%=*}: a newline in its value" ;;
+			esac
+			continue ;;
+		esac
+		_a=${_a#w}
 		# An empty value (the value, not the last character: a base64
 		# pin ends in '=').
 		case $_a in *=*) [ -n "${_a#*=}" ] ||
@@ -168,16 +222,18 @@ uloop_parse_line() {
 		rd.uloop.*) ULOOP_WARN="$ULOOP_WARN${ULOOP_WARN:+$NL}$_a" ;;
 		esac
 	done <<EOF
-$(cmdline_words "$_cl")
+$ULOOP_WORDS
 EOF
 	# rd.uloop.jitter=S: the background fill starts after a random 0..S
 	# seconds (a rack powered on at once does not hydrate at once),
 	# unless rd.uloop.hydrate says its own.
-	case $_jit,$ULOOP_HYDRATE in
-	,*|*,|*,*,jitter=*) ;;
-	*,-) ULOOP_HYDRATE=",jitter=$_jit" ;;
-	*) ULOOP_HYDRATE="$ULOOP_HYDRATE,jitter=$_jit" ;;
-	esac
+	if [ -n "$_jit" ] && [ -n "$ULOOP_HYDRATE" ]; then
+		case $ULOOP_HYDRATE in
+		-) ULOOP_HYDRATE=",jitter=$_jit" ;;
+		*,jitter=*) ;;
+		*) ULOOP_HYDRATE="$ULOOP_HYDRATE,jitter=$_jit" ;;
+		esac
+	fi
 	return 0
 }
 

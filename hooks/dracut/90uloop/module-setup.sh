@@ -78,10 +78,12 @@ install() {
 	# The key a manifest's signature must verify with: then only a
 	# signed manifest boots (docs/verity.md).
 	[ ! -r /etc/uloop/verity.pub ] || inst_simple /etc/uloop/verity.pub
-	inst_multiple awk grep tail cat ip udevadm sync env sed tr readlink cp cut ln mv
-	# blkid names a cache or layer filesystem's type; dd and od read
-	# the magic where it is missing (dev.sh).
-	inst_multiple -o blkid dd od
+	# od: the command line is split byte by byte (cmdline.sh), and dev.sh
+	# reads a filesystem's magic with it.
+	inst_multiple awk grep tail cat ip udevadm sync env sed tr readlink cp cut ln mv od
+	# blkid names a cache or layer filesystem's type; dd reads the magic
+	# where it is missing (dev.sh).
+	inst_multiple -o blkid dd
 	inst_hook cmdline 90 "$moddir/parse-uloop.sh"
 	inst_script "$moddir/ulooproot.sh" /sbin/ulooproot
 	inst_hook pre-pivot 90 "$moddir/uloop-pre-pivot.sh"
