@@ -180,6 +180,11 @@ $(B)/test/ioctl-fuzz: tests/vm/ioctl-fuzz.c kmod/include/uapi/linux/uloop.h
 	@mkdir -p $(@D)
 	$(CC) -static -O2 -Wall -Wextra -Ikmod/include/uapi -o $@ $<
 
+# The kernel's command-line tokeniser, ported, for test-kcmdline.sh.
+$(B)/test/kcmdline: tests/integ/kcmdline.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -o $@ $<
+
 $(B)/test/uloop: $(T_CLI_OBJ) $(T_LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -241,6 +246,7 @@ fuzz: $(FUZZ_BIN)
 
 test-bins: all static $(B)/test/uloop $(B)/asan/uloop $(UNIT_BIN) \
 	$(B)/static-fp/uloop $(B)/test/replay-writes $(B)/test/ioctl-fuzz \
+	$(B)/test/kcmdline \
 	$(FUZZ_BIN) \
 	$(B)/examples/ulo2007-example $(B)/kmod/uloopd-test
 
