@@ -213,7 +213,7 @@ $(B)/examples/ulo2007-example: docs/examples/ulo2007-example.c $(B)/libuloop.a \
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc
-FUZZ_NAMES := http-parse cache-header url manifest
+FUZZ_NAMES := http-parse cache-header url manifest options
 FUZZ_BIN := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz-%)
 FUZZ_SRC_http-parse := src/http_parse.c
 FUZZ_SRC_cache-header := src/cache_header.c src/crc32c.c src/util.c src/bitmap.c
@@ -221,6 +221,7 @@ FUZZ_SRC_url := src/http_client.c src/tls_verify.c src/util.c src/http_parse.c \
 	src/identity.c
 FUZZ_SRC_manifest := src/manifest.c src/seedmap.c src/profile.c src/verity.c \
 	src/sha256.c src/util.c src/identity.c src/bitmap.c
+FUZZ_SRC_options := src/util.c
 # The URL harness runs libcurl's URL parser (the one uloop links).
 FUZZ_LIBS_url := $(CURL_LIBS) -lz -pthread
 FUZZ_CFLAGS_url := $(CURL_CFLAGS) -DULOOP_VERSION='"fuzz"'
@@ -235,7 +236,7 @@ $(FUZZ_BIN): $(B)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $$(FUZZ_SRC_$$*) $(wildcard s
 
 # Each harness for FUZZ_SECONDS, its new inputs kept in build/fuzz
 # (copy the interesting ones to tests/fuzz/corpus-NAME, NAME the
-# harness's first word: http, cache, url, manifest).
+# harness's first word: http, cache, url, manifest, options).
 fuzz: $(FUZZ_BIN)
 	for n in $(FUZZ_NAMES); do \
 		c=$${n%%-*}; mkdir -p $(B)/fuzz/corpus-$$c && \
