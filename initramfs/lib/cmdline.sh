@@ -310,19 +310,27 @@ uloop_check() {
 	return 0
 }
 
-# RATE[,jitter=SECONDS] of rd.uloop.hydrate (uloop checks it again).
+# RATE[,jitter=SECONDS] of rd.uloop.hydrate.  Nothing uloop attach
+# would refuse passes (tests/fuzz/fuzz-options.c holds uloop to this):
+# jitter up to 86400 s, a RATE that fits 64 bits (at most 9 digits
+# before a suffix, 18 without).
 uloop_rate_ok() {
 	_rr=${1%%,*}
 	if [ "$_rr" != "$1" ]; then
 		_rj=${1#*,}
 		case $_rj in jitter=[0-9]*) ;; *) return 1 ;; esac
-		case ${_rj#jitter=} in *[!0-9]*) return 1 ;; esac
+		case ${_rj#jitter=} in *[!0-9]*|??????*) return 1 ;; esac
+		[ "${_rj#jitter=}" -le 86400 ] || return 1
 	fi
 	case $_rr in
 	max) return 0 ;;
 	"") [ "$_rr" != "$1" ]; return ;;	# ",jitter=S": no limit
 	esac
 	case ${_rr%[kKmMgG]} in ""|*[!0-9]*) return 1 ;; esac
+	case $_rr in
+	*[kKmMgG]) case $_rr in ???????????*) return 1 ;; esac ;;
+	*) case $_rr in ???????????????????*) return 1 ;; esac ;;
+	esac
 	return 0
 }
 

@@ -79,6 +79,11 @@ $U rd.uloop.hydrate=fast|rd.uloop.hydrate=fast: not RATE[,jitter=SECONDS] (RATE:
 $U rd.uloop.hydrate=8M,jitter=|rd.uloop.hydrate=8M,jitter=: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
 $U rd.uloop.hydrate=8M,jitter=5s|rd.uloop.hydrate=8M,jitter=5s: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
 $U rd.uloop.hydrate=8M,delay=5|rd.uloop.hydrate=8M,delay=5: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
+$U rd.uloop.hydrate=8M,jitter=86401|rd.uloop.hydrate=8M,jitter=86401: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
+$U rd.uloop.hydrate=,jitter=000001|rd.uloop.hydrate=,jitter=000001: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
+$U rd.uloop.hydrate=99999999999999999999|rd.uloop.hydrate=99999999999999999999: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
+$U rd.uloop.hydrate=9999999999G|rd.uloop.hydrate=9999999999G: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)
+$U rd.uloop.hydrate=999999999G,jitter=86400|ok ULOOP_HYDRATE=999999999G,jitter=86400
 $U rd.uloop.hydrate=8M rd.uloop.jitter=300|ok ULOOP_HYDRATE=8M,jitter=300
 $U rd.uloop.jitter=60 rd.uloop.hydrate|ok ULOOP_HYDRATE=,jitter=60
 $U rd.uloop.hydrate=8M,jitter=5 rd.uloop.jitter=300|ok ULOOP_HYDRATE=8M,jitter=5
