@@ -61,7 +61,7 @@ differ() {
 		if ! cmp -s "$T/want" "$T/got"; then
 			first=$(diff -a "$T/want" "$T/got" | head -n 1 | sed 's/[^0-9].*//')
 			cn=$(head -n "$first" "$T/want" | grep -c '^#case ')
-			echo "first difference, case $cn of $1 (\\0ooo-escaped):" >&2
+			printf 'first difference, case %s of %s (bytes as \\0ooo):\n' "$cn" "$1" >&2
 			show_case "$2" "$cn" >&2
 			diff -a "$T/want" "$T/got" | head -n 20 | cut -c1-200 >&2
 			[ -z "${3:-}" ] || cp "$2" "$3"
