@@ -5,11 +5,13 @@
  *
  * The command's part: the options, the daemon's life, and the order of
  * things.  Fork first (threads do not survive fork), then become a
- * root-storage daemon if we run from an initramfs, block the signals we
- * wait for (before any thread exists, so every thread inherits the mask),
- * then open source, cache and engine, start the transport, write the run
- * state, and only then tell the parent "ready": `uloop attach` returns
- * when the device can be mounted (and fails if SIGTERM came meanwhile).
+ * root-storage daemon if we run from an initramfs (or, once the transport
+ * has started, if it took over a root-storage daemon's device), block
+ * the signals we wait for (before any thread exists, so every thread
+ * inherits the mask), then open source, cache and engine, start the
+ * transport, write the run state, and only then tell the parent
+ * "ready": `uloop attach` returns when the device can be mounted (and
+ * fails if SIGTERM came meanwhile).
  * The main thread then sleeps in sigwait(): SIGTERM/SIGINT detach
  * cleanly; SIGUSR1 comes from the transport when the device was ended
  * from outside (uloop detach, nbd-client -d, umount of a fuse file);
@@ -350,6 +352,14 @@ int cmd_attach(int argc, char **argv)
 		ret = ulo_transport_start(&a.to, a.eng, a.cache, a.src, attach_gone, NULL, &a.tr);
 	if (a.tr)
 		snprintf(a.devpath, sizeof(a.devpath), "%s", ulo_transport_path(a.tr));
+	/* The successor of a root-disk daemon serves the root as it did,
+	 * wherever the supervisor started it (the real root has no
+	 * /etc/initrd-release): locked, never the OOM killer's pick, and
+	 * its own successor told so by the run state. */
+	if (!ret && !a.to.hold_forever && ulo_transport_root_storage(a.tr)) {
+		ulo_root_storage_apply(cli_argv0, attach_warn);
+		a.to.hold_forever = true;
+	}
 	ulo_debug("attach", "device started: %d", ret);
 	if (!ret && a.cache)
 		present0 = ulo_cache_count(a.cache);
@@ -377,6 +387,7 @@ int cmd_attach(int argc, char **argv)
 			.pid = getpid(), .src = a.src, .cache = a.cache,
 			.eng = a.eng, .started = time(NULL),
 			.read_write = a.to.read_write,
+			.root_storage = a.to.hold_forever,
 			.present_at_start = present0, .fill = a.fill,
 			.profile_source = a.fo.profile,
 		};

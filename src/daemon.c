@@ -107,11 +107,17 @@ void ulo_daemon_fail(int fd, const char *msg)
 
 bool ulo_root_storage_daemon(char *argv0, void (*warn)(const char *msg))
 {
+	if (access("/etc/initrd-release", F_OK) != 0)
+		return false;
+	ulo_root_storage_apply(argv0, warn);
+	return true;
+}
+
+void ulo_root_storage_apply(char *argv0, void (*warn)(const char *msg))
+{
 	char msg[256];
 	int fd;
 
-	if (access("/etc/initrd-release", F_OK) != 0)
-		return false;
 	/* systemd's rule: argv[0][0] == '@' marks a root-storage daemon. */
 	argv0[0] = '@';
 	/* MCL_ONFAULT: lock what is used, not every thread's whole stack
@@ -129,5 +135,4 @@ bool ulo_root_storage_daemon(char *argv0, void (*warn)(const char *msg))
 	}
 	if (fd >= 0)
 		close(fd);
-	return true;
 }

@@ -32,5 +32,13 @@ void ulo_daemon_fail(int fd, const char *msg);
  * @warn (may be NULL) and not fatal.
  */
 bool ulo_root_storage_daemon(char *argv0, void (*warn)(const char *msg));
+/*
+ * The same three things unconditionally: for a daemon that took over the
+ * device of a root-disk daemon (its run state says so).  A supervisor in
+ * the real root restarts it there, where /etc/initrd-release is gone, and
+ * it serves the root all the same: the kernel must not pick it for an
+ * OOM kill, nor page it out, any more than its predecessor.
+ */
+void ulo_root_storage_apply(char *argv0, void (*warn)(const char *msg));
 
 #endif

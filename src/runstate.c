@@ -115,6 +115,7 @@ static int ulo_runstate_json(FILE *f, const void *ctx)
 	ulo_json_str(&j, "device", s->device);
 	ulo_json_str(&j, "transport", s->transport);
 	ulo_json_bool(&j, "read_write", s->read_write);
+	ulo_json_bool(&j, "root_storage", s->root_storage);
 	ulo_json_u64(&j, "pid", s->pid);
 	ulo_json_u64(&j, "started", s->started);
 	if (__atomic_load_n(&ulo_sync_on, __ATOMIC_ACQUIRE)) {
@@ -293,6 +294,8 @@ int ulo_runstate_read(const char *device, struct ulo_runstate_info *out)
 	out->alive = ulo_runstate_pid_alive(out->pid);
 	ulo_runstate_field(buf, "read_write", v, sizeof(v));
 	out->read_write = !strcmp(v, "true");
+	ulo_runstate_field(buf, "root_storage", v, sizeof(v));
+	out->root_storage = !strcmp(v, "true");
 	ulo_runstate_field(buf, "source", out->source, sizeof(out->source));
 	ulo_runstate_field(buf, "kind", out->kind, sizeof(out->kind));
 	ulo_runstate_field(buf, "validator", out->validator, sizeof(out->validator));

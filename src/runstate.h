@@ -44,6 +44,7 @@ struct ulo_runstate {
 	struct ulo_engine *eng;
 	long started;		/* unix seconds */
 	bool read_write;
+	bool root_storage;	/* serves the root: a successor is one too */
 	uint64_t present_at_start;	/* cached blocks when attached */
 	struct ulo_fill *fill;	/* may be NULL */
 	const char *profile_source;	/* --profile, or NULL */
@@ -54,6 +55,7 @@ struct ulo_runstate_info {
 	pid_t pid;
 	bool alive;		/* the pid is a running uloop */
 	bool read_write;
+	bool root_storage;	/* a root-disk daemon (daemon.h) */
 	char source[2048];
 	char kind[32];		/* the identity's kind ("etag", "root-hash"...) */
 	char validator[256];

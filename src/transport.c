@@ -49,6 +49,7 @@ struct ulo_transport {
 	void *ctx;
 	pthread_t watcher;
 	bool watching;
+	bool root;		/* took over a root-disk daemon's device */
 	char path[4096];
 };
 
@@ -85,12 +86,15 @@ static bool transport_same_image(const struct ulo_runstate_info *ri,
 	       !strcmp(ri->validator, src->id.validator);
 }
 
-/* May we take over @device?  If not, @why says why. */
+/* May we take over @device?  If not, @why says why; if so, @root says
+ * whether its dead daemon served the root (a root-disk daemon). */
 static bool transport_may_take_over(const struct ulo_transport_opts *o, const char *device,
-				    const struct ulo_source *src, char *why, size_t len)
+				    const struct ulo_source *src, char *why, size_t len,
+				    bool *root)
 {
 	struct ulo_runstate_info ri;
 
+	*root = false;
 	snprintf(why, len, "not attached by uloop");
 	if (!device || ulo_runstate_read(device, &ri))
 		return false;
@@ -101,8 +105,10 @@ static bool transport_may_take_over(const struct ulo_transport_opts *o, const ch
 	else if (!transport_same_image(&ri, src))
 		snprintf(why, len, "it served another image (%.200s %.60s)", ri.source,
 			 ri.validator);
-	else
+	else {
+		*root = ri.root_storage;
 		return true;
+	}
 	return false;
 }
 
@@ -162,22 +168,33 @@ static int transport_start_kmod(const struct ulo_transport_opts *o, struct ulo_e
 	};
 	int idx[ULO_KMOD_SCAN], n, ret;
 	char why[512], dev[32];
+	bool root;
 
 	if (o->device) {
-		ko.may_take_over = transport_may_take_over(o, o->device, src, why, sizeof(why));
+		ko.may_take_over = transport_may_take_over(o, o->device, src, why, sizeof(why),
+							   &root);
+		/* A root disk's successor holds its misses however long too. */
+		if (ko.may_take_over && root)
+			ko.hold_ms = ULOOP_HOLD_FOREVER;
 		ret = ulo_kmod_start(&ko, eng, cache, &t->kmod);
+		t->root = !ret && root && ulo_kmod_took_over(t->kmod);
 		return ret == -EBUSY ? ulo_err(ret, "%s: in use: %s", o->device, why) : ret;
 	}
 	n = ulo_kmod_devices(idx, ULO_KMOD_SCAN);
 	for (int i = 0; i < n; i++) {
 		snprintf(dev, sizeof(dev), "/dev/uloop%d", idx[i]);
-		if (!transport_may_take_over(o, dev, src, why, sizeof(why)))
+		if (!transport_may_take_over(o, dev, src, why, sizeof(why), &root))
 			continue;
 		ko.index = idx[i];
 		ko.may_take_over = true;
-		if (!ulo_kmod_start(&ko, eng, cache, &t->kmod))
+		if (root)
+			ko.hold_ms = ULOOP_HOLD_FOREVER;
+		if (!ulo_kmod_start(&ko, eng, cache, &t->kmod)) {
+			t->root = root;
 			return 0;
+		}
 		ulo_debug("attach", "%s: no takeover: %s", dev, ulo_errmsg());
+		ko.hold_ms = o->hold_forever ? ULOOP_HOLD_FOREVER : o->dead_conn_s * 1000;
 	}
 	ko.index = -1;
 	ko.may_take_over = false;
@@ -204,6 +221,7 @@ static int transport_start_nbd(const struct ulo_transport_opts *o, struct ulo_en
 		.backend = backend,
 		.write_limit = o->read_write ? o->write_limit : 0,
 	};
+	bool root;
 	int ret;
 
 	/* The image and the mode: the driver gives a successor the device
@@ -211,8 +229,9 @@ static int transport_start_nbd(const struct ulo_transport_opts *o, struct ulo_en
 	snprintf(backend, sizeof(backend), "uloop %s %.200s %.40s %llu",
 		 o->read_write ? "rw" : "ro", src->id.location, src->id.validator,
 		 (unsigned long long)src->id.size);
-	no.may_take_over = transport_may_take_over(o, o->device, src, why, sizeof(why));
+	no.may_take_over = transport_may_take_over(o, o->device, src, why, sizeof(why), &root);
 	ret = ulo_nbd_start(&no, eng, cache, src->id.size, &t->nbd);
+	t->root = !ret && root && ulo_nbd_took_over(t->nbd);
 	return ret == -EBUSY ? ulo_err(ret, "%s: in use: %s",
 				       o->device ? o->device : "nbd device", why) : ret;
 }
@@ -270,6 +289,11 @@ int ulo_transport_start(const struct ulo_transport_opts *o, struct ulo_engine *e
 const char *ulo_transport_path(const struct ulo_transport *t)
 {
 	return t->path;
+}
+
+bool ulo_transport_root_storage(const struct ulo_transport *t)
+{
+	return t && t->root;
 }
 
 const char *ulo_transport_kind(const struct ulo_transport *t)

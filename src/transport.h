@@ -65,6 +65,9 @@ int ulo_transport_start(const struct ulo_transport_opts *o, struct ulo_engine *e
 			void (*gone)(void *ctx), void *ctx, struct ulo_transport **out);
 /* What is served: "/dev/nbdN", "/dev/uloopN" or the fuse file. */
 const char *ulo_transport_path(const struct ulo_transport *t);
+/* Did it take over the device of a root-disk daemon (run state's
+ * root_storage)?  Then the caller is one too (ulo_root_storage_apply). */
+bool ulo_transport_root_storage(const struct ulo_transport *t);
 /* "kmod", "nbd" or "fuse". */
 const char *ulo_transport_kind(const struct ulo_transport *t);
 /*

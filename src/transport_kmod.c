@@ -372,6 +372,11 @@ out_free:
 	return ret;
 }
 
+bool ulo_kmod_took_over(const struct ulo_kmod_dev *d)
+{
+	return d->took_over;
+}
+
 const char *ulo_kmod_path(const struct ulo_kmod_dev *d)
 {
 	return d->path;

@@ -57,6 +57,8 @@ int ulo_kmod_start(const struct ulo_kmod_opts *o, struct ulo_engine *eng,
 		   struct ulo_cache *cache, struct ulo_kmod_dev **out);
 /* "/dev/uloopN" */
 const char *ulo_kmod_path(const struct ulo_kmod_dev *d);
+/* True if an existing device was taken over (ATTACH, not ADD). */
+bool ulo_kmod_took_over(const struct ulo_kmod_dev *d);
 /* Block until the device is removed (uloop detach) or shut down. */
 void ulo_kmod_wait(struct ulo_kmod_dev *d);
 /*
