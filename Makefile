@@ -185,6 +185,11 @@ $(B)/test/kcmdline: tests/integ/kcmdline.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -o $@ $<
 
+# Memory pressure in a guest (D3): static, for a busybox root.
+$(B)/test/memhog: tests/vm/memhog.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -static -o $@ $<
+
 $(B)/test/uloop: $(T_CLI_OBJ) $(T_LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -247,7 +252,7 @@ fuzz: $(FUZZ_BIN)
 
 test-bins: all static $(B)/test/uloop $(B)/asan/uloop $(UNIT_BIN) \
 	$(B)/static-fp/uloop $(B)/test/replay-writes $(B)/test/ioctl-fuzz \
-	$(B)/test/kcmdline \
+	$(B)/test/kcmdline $(B)/test/memhog \
 	$(FUZZ_BIN) \
 	$(B)/examples/ulo2007-example $(B)/kmod/uloopd-test
 
