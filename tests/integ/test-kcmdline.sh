@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# reliability: partly I1
+# reliability: I1
 # The boot library's command-line parser (initramfs/lib/cmdline.sh) against
 # the kernel's own tokeniser, under dash and busybox ash.  kcmdline (a C
 # port of the kernel's next_arg(), tests/integ/kcmdline.c) prints, for each
