@@ -34,6 +34,9 @@
 #                             sums in /expected, for the root to check
 #   vm_dm                     device-mapper for a guest: the modules, and
 #                             dmsetup's files for vm_initrd in VM_DM_FILES
+#   vm_expect NAME LOG LINE...
+#                             every LINE in a guest's LOG, each said ok or
+#                             FAIL; status 1 if one is missing
 #   vm_uloop_initrd OUT [OPTION]...
 #                             the uloop initramfs (initramfs/
 #                             uloop-mkinitramfs) for $KVER, quietly
@@ -193,15 +196,34 @@ vm_uloop_ko() {
 	[ -x "$D" ] || fail "missing $D (make test-bins)"
 }
 
+# vm_expect NAME LOG LINE...: each LINE must be in the guest's LOG; prints
+# "ok: NAME: LINE" or "FAIL: NAME: no 'LINE'" for each, and fails (status 1)
+# if one is missing, after naming all of them (a test with two guests says
+# what each lacked before it stops).
+vm_expect() {
+	_n=$1 _l=$2 _r=0
+	shift 2
+	for _w in "$@"; do
+		if grep -aq "$_w" "$_l"; then
+			echo "ok: $_n: $_w"
+		else
+			echo "FAIL: $_n: no '$_w'"
+			_r=1
+		fi
+	done
+	return $_r
+}
+
 # vm_dm: device-mapper in a guest: its modules join VM_MODULES, and
 # VM_DM_FILES holds the FILE:GUESTPATH pairs (for vm_initrd) of dmsetup and
-# the libraries it loads, at their paths.  The guest runs dmsetup with
+# the libraries it loads, at their paths, and /lib/guest-dm.sh (dm_table,
+# tests/vm/guest-dm.sh).  The guest runs dmsetup with
 # DM_DISABLE_UDEV=1 (no udev there: libdevmapper makes /dev/mapper/NAME).
 vm_dm() {
 	requires dmsetup
 	VM_MODULES="$VM_MODULES dm_mod dm_log_writes"
 	_dm=$(command -v dmsetup)
-	VM_DM_FILES="$_dm:/sbin/dmsetup $(ldd "$_dm" |
+	VM_DM_FILES="$top/tests/vm/guest-dm.sh:/lib/guest-dm.sh $_dm:/sbin/dmsetup $(ldd "$_dm" |
 		awk '$2 == "=>" && $3 ~ /^\// { print $3 ":" $3 } $1 ~ /^\// { print $1 ":" $1 }' |
 		tr '\n' ' ')"
 }

@@ -46,13 +46,7 @@ SZ=$(blockdev --getsz /dev/vda)
 U=http://10.0.2.100/img
 c=/dev/mapper/flash
 dmsetup create flash --table "0 $SZ linear /dev/vda 0"
-table() {
-	# --nolockfs: a plain suspend syncs the device first (freeze_bdev),
-	# which would write the paused step's pages before the writes fail.
-	dmsetup suspend --nolockfs flash
-	dmsetup load flash --table "$1"
-	dmsetup resume flash
-}
+. /lib/guest-dm.sh
 gen() { uloop info $c | sed -n 's/^generation: *\([0-9]*\).*/\1/p'; }
 # wait_for N CMD...: until CMD succeeds, N times 0.2 s at most (a bound
 # against a hang, not a deadline: what it waits for takes a second or two).
@@ -95,7 +89,7 @@ for fp in commit-start:1 header-written:2 bits-written:1; do
 	done
 	wait_for 1500 [ -e /tmp/pause ]
 	seen=$(gen)
-	table "0 $SZ flakey /dev/vda 0 0 1 1 error_writes"
+	dm_table flash "0 $SZ flakey /dev/vda 0 0 1 1 error_writes"
 	rm /tmp/pause
 	# The warning, then every read right (blocks fetched, not kept).
 	wait_for 300 warned || true
@@ -103,7 +97,7 @@ for fp in commit-start:1 header-written:2 bits-written:1; do
 	whole "$step: failed"
 	uloop status "$dev" | sed -n "s/^/$step: STATUS /p"
 	# The flash heals; the daemon stops: not clean all the same.
-	table "0 $SZ linear /dev/vda 0"
+	dm_table flash "0 $SZ linear /dev/vda 0"
 	uloop detach "$dev" 2>&1 | sed "s/^/$step: DETACH /" || true
 	echo 3 >/proc/sys/vm/drop_caches
 	echo "$step: GENERATION seen $seen after $(gen)"

@@ -185,14 +185,7 @@ for m in nbd kmod; do
 	grep -aE "^(D1|kernel:|READER|ATTACH|TAKEOVER|driver lines|successors)" "$T/$m.log" || true
 	passes=$(sed -n 's/^D1 .* passes \([0-9]*\),.*/\1/p' "$T/$m.log")
 	echo "$m: bytes verified $(( ${passes:-0} * $(cat "$T/bytes") ))"
-	for want in "ROOT DAEMON" "SUCCESSORS ROOTED" "ROUNDS DONE" "READER CLEAN" "DEVICE THERE" "NO FAILED REQUEST" \
-		"CACHE CLEAN" "DMESG CLEAN"; do
-		if grep -q "$want" "$T/$m.log"; then
-			echo "ok: $m: $want"
-		else
-			echo "FAIL: $m: no '$want'"
-			bad=1
-		fi
-	done
+	vm_expect $m "$T/$m.log" "ROOT DAEMON" "SUCCESSORS ROOTED" "ROUNDS DONE" "READER CLEAN" \
+		"DEVICE THERE" "NO FAILED REQUEST" "CACHE CLEAN" "DMESG CLEAN" || bad=1
 done
 [ $bad = 0 ] || { tail -n 30 "$T/nbd.log" "$T/kmod.log"; fail "D1 failed"; }

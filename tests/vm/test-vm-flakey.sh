@@ -71,13 +71,7 @@ NB=2048		# 4 KiB blocks of the 8 MiB image
 U=http://10.0.2.100/img
 c=/dev/mapper/flash
 dmsetup create flash --table "0 $SZ linear /dev/vda 0"
-table() {
-	# --nolockfs: a plain suspend syncs the device first (freeze_bdev): a
-	# flush at the cut that the daemon did not ask for.
-	dmsetup suspend --nolockfs flash
-	dmsetup load flash --table "$1"
-	dmsetup resume flash
-}
+. /lib/guest-dm.sh
 # The page cache writes back early and often (0.1 s): writes reach the
 # disk in the kernel's order, not only at the daemon's flushes.
 echo 10 >/proc/sys/vm/dirty_writeback_centisecs
@@ -138,7 +132,7 @@ while [ $r -le "$ROUNDS" ]; do
 	rp=$!
 	sleep "$((RANDOM % 2)).$((RANDOM % 10))"
 	echo DOWN >>/tmp/rlog
-	table "0 $SZ flakey /dev/vda 0 0 1 1 drop_writes"
+	dm_table flash "0 $SZ flakey /dev/vda 0 0 1 1 drop_writes"
 	# The daemon goes on for up to 1 s, its writes lost, then the cut.
 	sleep "0.$((RANDOM % 10))"
 	touch /tmp/stop
@@ -146,7 +140,7 @@ while [ $r -le "$ROUNDS" ]; do
 	kill -9 "$pid"
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 	blockdev --flushbufs $c
-	table "0 $SZ linear /dev/vda 0"
+	dm_table flash "0 $SZ linear /dev/vda 0"
 	echo 3 >/proc/sys/vm/drop_caches
 	# Reads finished before the cut must be right; after it, counted.
 	if sed '/^DOWN$/q' /tmp/rlog | grep -q '^BAD'; then

@@ -151,15 +151,8 @@ for m in nbd kmod; do
 		"$T/$m.log" | sed "s/^/$m: /"
 	dev=/dev/nbd0
 	[ $m = kmod ] && dev=/dev/uloop0
-	for want in "root device: $dev" "DAEMON OOM -1000" "DAEMON MLOCKED" "READS PROGRESSED" "DAEMON ALIVE" \
-		"DAEMON NOT OOM-KILLED" "PRESSURE REAL" "NO HUNG TASK" "NO READ ERROR"; do
-		if grep -q "$want" "$T/$m.log"; then
-			echo "ok: $m: $want"
-		else
-			echo "FAIL: $m: no '$want'"
-			bad=1
-		fi
-	done
+	vm_expect $m "$T/$m.log" "root device: $dev" "DAEMON OOM -1000" "DAEMON MLOCKED" "READS PROGRESSED" \
+		"DAEMON ALIVE" "DAEMON NOT OOM-KILLED" "PRESSURE REAL" "NO HUNG TASK" "NO READ ERROR" || bad=1
 done
 [ $bad = 0 ] || { tail -n 30 "$T/nbd.log" "$T/kmod.log"; fail "D3 failed"; }
 echo "memory pressure: $SECS s at 95% of RAM, root reads kept progressing on nbd and kmod, the daemon kept"
