@@ -494,28 +494,20 @@ static int ulo_hexdigit(char c)
 }
 
 /* A decimal number as uloop writes one ("%d", "%" PRIu64): digits only,
- * no sign, no leading zero, no junk after, no overflow. */
+ * no sign, no leading zero, no junk after, no overflow, at most @max. */
 static bool ulo_rec_number(const char *s, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0;
+	const char *end;
 
-	if (!*s || (s[0] == '0' && s[1]))
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (max - (uint64_t)(*s - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return true;
+	return ulo_parse_u64(s, out, &end) && !*end && !(s[0] == '0' && s[1]) &&
+	       *out <= max;
 }
 
 int ulo_2007_rec_decode(char *buf, size_t n, struct ulo_identity *id,
 			uint8_t *bind_id)
 {
-	uint64_t kind;
-
 	char *f[5], *p = buf;
+	uint64_t kind;
 
 	memset(id, 0, sizeof(*id));
 	if (n > ULO_2007_REC_MAX)

@@ -192,14 +192,11 @@ int ulo_parse_hydrate(const char *spec, uint64_t *rate, unsigned *jitter_s)
 	snprintf(buf, sizeof(buf), "%s", spec);
 	comma = strchr(buf, ',');
 	if (comma) {
-		char *end;
+		const char *end;
 
 		*comma = '\0';
-		if (strncmp(comma + 1, "jitter=", 7) || comma[8] < '0' || comma[8] > '9')
-			return -EINVAL;
-		errno = 0;
-		j = strtoull(comma + 8, &end, 10);
-		if (errno || *end || j > 86400)
+		if (strncmp(comma + 1, "jitter=", 7) || !ulo_parse_u64(comma + 8, &j, &end) ||
+		    *end || j > 86400)
 			return -EINVAL;
 		*jitter_s = (unsigned)j;
 	}
