@@ -161,10 +161,13 @@ static int transport_start_kmod(const struct ulo_transport_opts *o, struct ulo_e
 				struct ulo_cache *cache, const struct ulo_source *src,
 				struct ulo_transport *t)
 {
+	/* Misses wait this long for a successor; a root disk's successor
+	 * holds them however long, as its predecessor did. */
+	const unsigned hold = o->hold_forever ? ULOOP_HOLD_FOREVER : o->dead_conn_s * 1000;
 	struct ulo_kmod_opts ko = {
 		.index = o->device ? ulo_kmod_index_of(o->device) : -1,
 		.threads = o->connections,
-		.hold_ms = o->hold_forever ? ULOOP_HOLD_FOREVER : o->dead_conn_s * 1000,
+		.hold_ms = hold,
 	};
 	int idx[ULO_KMOD_SCAN], n, ret;
 	char why[512], dev[32];
@@ -173,9 +176,7 @@ static int transport_start_kmod(const struct ulo_transport_opts *o, struct ulo_e
 	if (o->device) {
 		ko.may_take_over = transport_may_take_over(o, o->device, src, why, sizeof(why),
 							   &root);
-		/* A root disk's successor holds its misses however long too. */
-		if (ko.may_take_over && root)
-			ko.hold_ms = ULOOP_HOLD_FOREVER;
+		ko.hold_ms = root ? ULOOP_HOLD_FOREVER : hold;	/* root: a takeover */
 		ret = ulo_kmod_start(&ko, eng, cache, &t->kmod);
 		t->root = !ret && root && ulo_kmod_took_over(t->kmod);
 		return ret == -EBUSY ? ulo_err(ret, "%s: in use: %s", o->device, why) : ret;
@@ -187,15 +188,14 @@ static int transport_start_kmod(const struct ulo_transport_opts *o, struct ulo_e
 			continue;
 		ko.index = idx[i];
 		ko.may_take_over = true;
-		if (root)
-			ko.hold_ms = ULOOP_HOLD_FOREVER;
+		ko.hold_ms = root ? ULOOP_HOLD_FOREVER : hold;
 		if (!ulo_kmod_start(&ko, eng, cache, &t->kmod)) {
 			t->root = root;
 			return 0;
 		}
 		ulo_debug("attach", "%s: no takeover: %s", dev, ulo_errmsg());
-		ko.hold_ms = o->hold_forever ? ULOOP_HOLD_FOREVER : o->dead_conn_s * 1000;
 	}
+	ko.hold_ms = hold;
 	ko.index = -1;
 	ko.may_take_over = false;
 	return ulo_kmod_start(&ko, eng, cache, &t->kmod);
