@@ -141,6 +141,32 @@ static inline uint64_t ulo_get_le64(const uint8_t *p)
 	return ulo_get_le32(p) | (uint64_t)ulo_get_le32(p + 4) << 32;
 }
 
+/* Big-endian fields (UML COW headers, cow_uml.c). */
+static inline void ulo_put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static inline void ulo_put_be64(uint8_t *p, uint64_t v)
+{
+	ulo_put_be32(p, v >> 32);
+	ulo_put_be32(p + 4, v);
+}
+
+static inline uint32_t ulo_get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t ulo_get_be64(const uint8_t *p)
+{
+	return (uint64_t)ulo_get_be32(p) << 32 | ulo_get_be32(p + 4);
+}
+
 /* Times in UTC, one formatter for every line and file that shows one:
  * T (seconds since 1970) in STYLE into BUF; a time the C library cannot
  * break down (a clock far off, a corrupt header) becomes "N s after 1970"

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cow.h - a persistent writable layer: a stack of UML COW files over the
+ * image.
+ *
+ * The top file takes the device's writes; the files below it are frozen
+ * (earlier snapshots); the image (read through the engine, so fetched
+ * lazily and cached) is the bottom.  A sector reads from the highest
+ * layer whose bit says it holds it.  Each file names the one below in its
+ * header (cow_uml.h), so opening the top finds the whole stack; the
+ * bottom one names the image (its path, or its URL with the image's
+ * identity noted beside it).
+ *
+ * Durability is the cache's promise applied to writes: a write is put in
+ * place at once and its bit set in memory (reads see it), but the on-disk
+ * bit is written only at a flush, after the data is synced, and synced in
+ * turn.  So after a crash or a power cut the file is consistent: every
+ * sector whose bit is set holds what was written to it, the writes up to
+ * the last completed flush are all there, and later ones may or may not
+ * be (what a disk with a volatile write cache promises).
+ *
+ * Threads: read, write and flush may run from many threads at once;
+ * snapshot waits for them and holds them off while it switches the top.
+ */
+#ifndef ULOOP_COW_H
+#define ULOOP_COW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cow_uml.h"
+#include "identity.h"
+#include "ramwrites.h"	/* ulo_base_read_fn */
+
+#define ULO_COW_MAX_DEPTH 16
+
+struct ulo_cow;
+
+struct ulo_cow_opts {
+	const char *path;	/* the top COW file (created if missing) */
+	/* The image at the bottom: its identity (location: absolute path or
+	 * URL; size) and how to read it.  base_read may be NULL for a stack
+	 * only inspected (info) or merged in place. */
+	const struct ulo_identity *base;
+	ulo_base_read_fn base_read;
+	void *base_ctx;
+	bool readonly;		/* no writes, no creation, no locks taken */
+	/* Accept layers whose lower file's mtime moved: an in-place merge
+	 * that stopped half-way writes the lower file before it is done
+	 * (redoing it is safe: the upper layer still holds every sector). */
+	bool ignore_mtime;
+};
+
+/*
+ * Open (or, with a writable open of a missing or empty file, create as
+ * UML COW V3 over o->base) the stack whose top is o->path.  Every layer is
+ * checked as UML checks it (the file below exists, has the recorded size
+ * and mtime) and against the image (same location and size; the
+ * identity noted for a URL).  0 or -errno with a message naming the file.
+ */
+int ulo_cow_open(const struct ulo_cow_opts *o, struct ulo_cow **out);
+
+/*
+ * Open the stack under @path without knowing its image: follow the
+ * backing names down to the first that is not a COW file, which is the
+ * image (its location in @base_location, its size in *@size).  For
+ * merge and info.
+ */
+int ulo_cow_find_base(const char *path, char *base_location, size_t len,
+		      uint64_t *size);
+
+int ulo_cow_read(struct ulo_cow *s, void *buf, uint64_t off, size_t len);
+/* Writes go to the top; -EROFS for a read-only stack, -EIO after a
+ * failed flush (nothing more is promised). */
+int ulo_cow_write(struct ulo_cow *s, const void *buf, uint64_t off, size_t len);
+/* Make every completed write durable (data, then its bits). */
+int ulo_cow_flush(struct ulo_cow *s);
+/*
+ * Start a new top layer @path (which must not exist) over the current
+ * one, at a barrier: writes completed before are in the old top, made
+ * durable first; writes after go to the new one.  The old top is frozen.
+ */
+int ulo_cow_snapshot(struct ulo_cow *s, const char *path);
+
+/* Sectors [@s, @s + @n) of layer @i (0 = top): does it hold them?  For
+ * merge: the count of the run starting at @s that it holds, or lacks
+ * (*@held says which). */
+uint64_t ulo_cow_run(struct ulo_cow *s, unsigned i, uint64_t sector,
+		     uint64_t n, bool *held);
+/* Read sectors straight from layer @i's data (for merge). */
+int ulo_cow_read_layer(struct ulo_cow *s, unsigned i, void *buf,
+		       uint64_t sector, uint64_t n);
+
+unsigned ulo_cow_depth(const struct ulo_cow *s);
+const char *ulo_cow_path(const struct ulo_cow *s, unsigned i);
+const struct ulo_uml_hdr *ulo_cow_header(const struct ulo_cow *s, unsigned i);
+uint64_t ulo_cow_size(const struct ulo_cow *s);
+uint32_t ulo_cow_sector_size(const struct ulo_cow *s);
+/* Bytes the top holds (sectors with a bit, times the sector size). */
+uint64_t ulo_cow_top_bytes(struct ulo_cow *s);
+/* Flushes done, and the sticky error of a failed one (0: none). */
+uint64_t ulo_cow_flushes(struct ulo_cow *s);
+int ulo_cow_error(struct ulo_cow *s);
+
+/* Flush (if writable) and close; errors are warned about. */
+void ulo_cow_free(struct ulo_cow *s);
+
+#endif
