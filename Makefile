@@ -77,7 +77,7 @@ B := build
 LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_file.c source_verity.c seedmap.c seedmap_compute.c seed.c \
 	cache_header.c cache.c cache_native.c cache_2007.c cache_verify.c json.c stats.c \
 	plan.c profile.c sha256.c verity.c manifest.c engine.c fill.c ramstore.c progress.c failpoint.c transport_fuse.c api2007.c \
-	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c transport.c offline.c daemon.c runstate.c ramwrites.c cow_uml.c cow.c \
+	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c transport.c offline.c daemon.c runstate.c ramwrites.c cow_uml.c cow.c wlayer.c \
 	dm_verity.c
 # libuloop-http.a: the HTTP source, for the uloop command, which registers
 # it, the manifest signatures (sign.c) and updates' packs (seedpack.c,
@@ -86,7 +86,7 @@ LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_f
 HTTP_SRC := source_http.c http_client.c http_parse.c tls_verify.c sign.c seedpack.c update.c
 CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_check.c cmd_export.c \
 	cmd_cat.c cmd_attach.c cmd_detach.c cmd_profile.c cmd_status.c cmd_ulo2007.c \
-	cmd_sync.c cmd_shutdown.c cmd_publish.c cmd_verity.c
+	cmd_sync.c cmd_shutdown.c cmd_publish.c cmd_verity.c cmd_snapshot.c cmd_merge.c
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 HTTP_OBJ := $(HTTP_SRC:%.c=$(B)/obj/%.o)

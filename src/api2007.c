@@ -112,7 +112,7 @@ int ulo_init(struct ulo_init *init)
 	ret = ulo_cache_bind(ulo_lib.cache, id, false, &res, NULL);
 	if (ret)
 		goto out_cache;
-	ret = ulo_fuse_mount(init->path[ULO_DEV], init->size, &ulo_lib.fuse);
+	ret = ulo_fuse_mount(init->path[ULO_DEV], init->size, false, &ulo_lib.fuse);
 	if (ret)
 		goto out_cache;
 	ulo_global.fd[ULO_DEV] = ulo_fuse_fd(ulo_lib.fuse);

@@ -208,6 +208,8 @@ int cmd_detach(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_verity(int argc, char **argv);
 /* Run as /run/initramfs/shutdown by systemd-shutdown (PID 1). */

@@ -74,6 +74,10 @@ static void attach_usage(FILE *f)
 	      "  --read-write        accept writes: kept in memory for the daemon's life,\n"
 	      "                      never written to the cache or the source\n"
 	      "  --write-limit N     memory for those writes (default 256M)\n"
+	      "  --cow FILE          accept writes and keep them in FILE, a UML COW\n"
+	      "                      file (made if missing or empty), across reboots;\n"
+	      "                      a stack of them if FILE was made over another\n"
+	      "                      (uloop snapshot); nbd or fuse\n"
 	      "  --offline           keep (do not drop) a cache of another image\n"
 	      "  --wipe              allow overwriting a file/device that is not a cache\n"
 	      "  -v, --verbose       debug output\n"
@@ -81,7 +85,7 @@ static void attach_usage(FILE *f)
 }
 
 enum { OPT_DEVICE = 400, OPT_TRANSPORT, OPT_FOREGROUND, OPT_READ_WRITE,
-       OPT_RECONNECT, OPT_WRITE_LIMIT, OPT_PROFILE, OPT_HYDRATE };
+       OPT_RECONNECT, OPT_WRITE_LIMIT, OPT_PROFILE, OPT_HYDRATE, OPT_COW };
 
 #define ATTACH_WRITE_LIMIT (256ull << 20)
 
@@ -92,6 +96,9 @@ struct attach {
 	struct ulo_cache *cache;
 	struct ulo_engine *eng;
 	struct ulo_transport *tr;
+	const char *cow_path;	/* --cow */
+	struct ulo_cow *cow;
+	bool write_limit_given;
 	struct ulo_fill_opts fo;
 	struct ulo_fill *fill;
 	struct ulo_runstate rs;	/* what the state files say */
@@ -123,6 +130,31 @@ static void *attach_state_thread(void *arg)
 }
 
 /*
+ * The COW's part of a sync: a snapshot asked for (`uloop snapshot`:
+ * runstate.h) starts a new top at a flush barrier; else a flush.
+ */
+static int attach_snapshot(struct attach *a)
+{
+	char path[4096];
+	int ret;
+
+	if (!ulo_runstate_take_snapshot(a->devpath, path, sizeof(path)))
+		return ulo_cow_flush(a->cow);
+	ret = ulo_cow_snapshot(a->cow, path);
+	if (ret)
+		ulo_warn("%s: snapshot: %s", a->devpath, ulo_errmsg());
+	else
+		attach_warn(path);
+	return ret;
+}
+
+/* The COW stack's image: the engine's bytes. */
+static int attach_cow_base(void *ctx, void *buf, uint64_t off, size_t len)
+{
+	return ulo_engine_read(ctx, buf, off, len);
+}
+
+/*
  * `uloop sync` and `uloop profile` (SIGUSR2): commit what the cache holds
  * now, rather than at the committer's next turn, write the boot profile
  * recorded so far, and say so in the run state at once, its counters
@@ -130,9 +162,11 @@ static void *attach_state_thread(void *arg)
  */
 static void attach_sync(struct attach *a)
 {
-	int ret = a->cache ? ulo_cache_commit(a->cache) : 0;
+	int ret = a->cow ? attach_snapshot(a) : 0;
 	struct ulo_profile p;
 
+	if (!ret && a->cache)
+		ret = ulo_cache_commit(a->cache);
 	ulo_runstate_synced(ret, ret ? ulo_errmsg() : "");
 	if (!ulo_engine_profile(a->eng, &p) &&
 	    ulo_runstate_write_profile(a->devpath, &p))
@@ -257,7 +291,12 @@ static int attach_opt(int opt, const char *arg, void *ctx)
 			exit(ULO_EXIT_USAGE);
 		}
 		return 1;
+	case OPT_COW:
+		a->cow_path = arg;
+		a->to.read_write = true;
+		return 1;
 	case OPT_WRITE_LIMIT:
+		a->write_limit_given = true;
 		if (ulo_parse_size(arg, &a->to.write_limit) || a->to.write_limit < 4096) {
 			cli_usage_error("--write-limit: invalid size '%s'", arg);
 			exit(ULO_EXIT_USAGE);
@@ -289,6 +328,7 @@ int cmd_attach(int argc, char **argv)
 		{ "write-limit", required_argument, NULL, OPT_WRITE_LIMIT },
 		{ "profile", required_argument, NULL, OPT_PROFILE },
 		{ "hydrate", optional_argument, NULL, OPT_HYDRATE },
+		{ "cow", required_argument, NULL, OPT_COW },
 		CLI_OPT_END
 	};
 	struct attach a = {
@@ -310,6 +350,10 @@ int cmd_attach(int argc, char **argv)
 	if ((a.fo.profile || a.fo.hydrate) && !a.o.cache)
 		return cli_usage_error("%s needs a cache (--cache): what it fetches is kept there",
 				       a.fo.profile ? "--profile" : "--hydrate");
+	if (a.cow_path && a.write_limit_given)
+		return cli_usage_error("--write-limit and --cow: writes are kept in the COW file, not in memory");
+	if (a.cow_path && a.o.offline)
+		return cli_usage_error("--cow and --offline: a COW needs its image's identity, which an offline start cannot check");
 	if ((a.fo.profile || a.fo.hydrate) && a.o.offline)
 		return cli_usage_error("%s and --offline: an offline image fetches nothing",
 				       a.fo.profile ? "--profile" : "--hydrate");
@@ -348,6 +392,15 @@ int cmd_attach(int argc, char **argv)
 	ulo_debug("attach", "source and cache open: %d", ret);
 	if (!ret)
 		ret = ulo_engine_new(a.src, a.cache, &a.o.eng, &a.eng);
+	if (!ret && a.cow_path) {
+		struct ulo_cow_opts wo = {
+			.path = a.cow_path, .base = &a.src->id,
+			.base_read = attach_cow_base, .base_ctx = a.eng,
+		};
+
+		ret = ulo_cow_open(&wo, &a.cow);
+		a.to.cow = a.cow;
+	}
 	if (!ret)
 		ret = ulo_transport_start(&a.to, a.eng, a.cache, a.src, attach_gone, NULL, &a.tr);
 	if (a.tr)
@@ -385,6 +438,7 @@ int cmd_attach(int argc, char **argv)
 		a.rs = (struct ulo_runstate){
 			.device = a.devpath, .transport = a.to.kind,
 			.pid = getpid(), .src = a.src, .cache = a.cache,
+			.cow = a.cow,
 			.eng = a.eng, .started = time(NULL),
 			.read_write = a.to.read_write,
 			.root_storage = a.to.hold_forever,
@@ -433,6 +487,8 @@ out:
 	 * its free (uloop.ko's session carries the engine's stores). */
 	ulo_engine_free(a.eng);
 	ulo_transport_free(a.tr);
+	/* After the transport, whose writes it takes: the last flush. */
+	ulo_cow_free(a.cow);
 	if (a.cache && ulo_cache_close(a.cache))
 		ulo_warn("%s", ulo_errmsg());
 	ulo_source_close(a.src);

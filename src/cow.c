@@ -524,7 +524,7 @@ int ulo_cow_open(const struct ulo_cow_opts *o, struct ulo_cow **out)
 	s->readonly = o->readonly;
 	s->base_read = o->base_read;
 	s->base_ctx = o->base_ctx;
-	if (!o->readonly) {
+	if (!o->readonly && o->base) {
 		uint32_t mtime = 0;
 
 		if (cow_base_is_file(o->base)) {
@@ -542,13 +542,13 @@ int ulo_cow_open(const struct ulo_cow_opts *o, struct ulo_cow **out)
 		if (ret)
 			goto fail;
 	}
-	ret = cow_layer_open(o->path, !o->readonly, o->readonly ? NULL : &create,
-			     &top);
+	ret = cow_layer_open(o->path, !o->readonly,
+			     o->readonly || !o->base ? NULL : &create, &top);
 	if (ret)
 		goto fail;
 	s->layer[s->depth++] = top;
 	/* Down the stack: a backing name that is a COW file is a layer. */
-	while (!(cow_base_is_file(o->base) &&
+	while (!(o->base && cow_base_is_file(o->base) &&
 		 ulo_same_file(s->layer[s->depth - 1]->h.backing, o->base->location)) &&
 	       cow_is_cow_file(s->layer[s->depth - 1]->h.backing)) {
 		ret = cow_push_lower(s, s->layer[s->depth - 1]->h.backing,
@@ -556,9 +556,11 @@ int ulo_cow_open(const struct ulo_cow_opts *o, struct ulo_cow **out)
 		if (ret)
 			goto fail;
 	}
-	ret = cow_check_base(s->layer[s->depth - 1], o->base, o->ignore_mtime);
-	if (ret)
-		goto fail;
+	if (o->base) {
+		ret = cow_check_base(s->layer[s->depth - 1], o->base, o->ignore_mtime);
+		if (ret)
+			goto fail;
+	}
 	s->size = top->h.size;
 	s->ss = top->h.sector_size;
 	ret = cow_alloc_dirty(s);
@@ -873,16 +875,26 @@ out:
 	return ret;
 }
 
-uint64_t ulo_cow_run(struct ulo_cow *s, unsigned i, uint64_t sector,
-		     uint64_t n, bool *held)
+/* The highest of layers [0, @k) holding @sec, or @k. */
+static unsigned cow_owner_upto(const struct ulo_cow *s, unsigned k, uint64_t sec)
 {
-	const struct cow_layer *l = s->layer[i];
-	uint64_t k = 1;
+	unsigned i;
 
-	*held = cow_bit(l, sector);
-	while (k < n && cow_bit(l, sector + k) == *held)
-		k++;
-	return k;
+	for (i = 0; i < k; i++)
+		if (cow_bit(s->layer[i], sec))
+			break;
+	return i;
+}
+
+uint64_t ulo_cow_run(struct ulo_cow *s, unsigned k, uint64_t sector,
+		     uint64_t n, unsigned *owner)
+{
+	uint64_t run = 1;
+
+	*owner = cow_owner_upto(s, k, sector);
+	while (run < n && cow_owner_upto(s, k, sector + run) == *owner)
+		run++;
+	return run;
 }
 
 int ulo_cow_read_layer(struct ulo_cow *s, unsigned i, void *buf,
@@ -929,6 +941,16 @@ uint64_t ulo_cow_top_bytes(struct ulo_cow *s)
 	n = s->held * s->ss;
 	pthread_mutex_unlock(&s->bits_mx);
 	return n;
+}
+
+void ulo_cow_top_info(struct ulo_cow *s, char *top, size_t len,
+		      unsigned *depth, uint64_t *bytes)
+{
+	pthread_rwlock_rdlock(&s->lock);
+	snprintf(top, len, "%s", s->layer[0]->path);
+	*depth = s->depth;
+	*bytes = ulo_cow_top_bytes(s);
+	pthread_rwlock_unlock(&s->lock);
 }
 
 uint64_t ulo_cow_flushes(struct ulo_cow *s)

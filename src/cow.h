@@ -41,7 +41,8 @@ struct ulo_cow_opts {
 	const char *path;	/* the top COW file (created if missing) */
 	/* The image at the bottom: its identity (location: absolute path or
 	 * URL; size) and how to read it.  base_read may be NULL for a stack
-	 * only inspected (info) or merged in place. */
+	 * only inspected (info) or merged in place; base NULL: the bottom is
+	 * not checked, nothing is created (an in-place merge's target). */
 	const struct ulo_identity *base;
 	ulo_base_read_fn base_read;
 	void *base_ctx;
@@ -83,11 +84,11 @@ int ulo_cow_flush(struct ulo_cow *s);
  */
 int ulo_cow_snapshot(struct ulo_cow *s, const char *path);
 
-/* Sectors [@s, @s + @n) of layer @i (0 = top): does it hold them?  For
- * merge: the count of the run starting at @s that it holds, or lacks
- * (*@held says which). */
-uint64_t ulo_cow_run(struct ulo_cow *s, unsigned i, uint64_t sector,
-		     uint64_t n, bool *held);
+/* For merge: which of the top @k layers holds sector @sector (*@owner:
+ * 0..@k-1, or @k: none of them), and for how many sectors from there,
+ * at most @n, that stays so. */
+uint64_t ulo_cow_run(struct ulo_cow *s, unsigned k, uint64_t sector,
+		     uint64_t n, unsigned *owner);
 /* Read sectors straight from layer @i's data (for merge). */
 int ulo_cow_read_layer(struct ulo_cow *s, unsigned i, void *buf,
 		       uint64_t sector, uint64_t n);
@@ -102,6 +103,11 @@ uint64_t ulo_cow_top_bytes(struct ulo_cow *s);
 /* Flushes done, and the sticky error of a failed one (0: none). */
 uint64_t ulo_cow_flushes(struct ulo_cow *s);
 int ulo_cow_error(struct ulo_cow *s);
+
+/* What a status shows, taken at once (a snapshot may switch the top):
+ * the top's path, the layers, the bytes the top holds. */
+void ulo_cow_top_info(struct ulo_cow *s, char *top, size_t len,
+		      unsigned *depth, uint64_t *bytes);
 
 /* Flush (if writable) and close; errors are warned about. */
 void ulo_cow_free(struct ulo_cow *s);

@@ -21,6 +21,8 @@ static const struct {
 	{ "status", cmd_status, "show attached devices" },
 	{ "profile", cmd_profile, "print the boot profile an attached daemon recorded" },
 	{ "sync", cmd_sync, "commit a daemon's cache now" },
+	{ "snapshot", cmd_snapshot, "start a new top COW layer on an attached device" },
+	{ "merge", cmd_merge, "flatten a stack of COW files (uml_moo's job)" },
 	{ "hydrate", cmd_hydrate, "fetch every missing block into a cache" },
 	{ "info", cmd_info, "show a cache's header and fill level" },
 	{ "check", cmd_check, "verify a cache (and its blocks against a source)" },

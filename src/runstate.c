@@ -153,6 +153,17 @@ static int ulo_runstate_json(FILE *f, const void *ctx)
 		ulo_json_u64(&j, "blocks_present", ulo_cache_count(s->cache));
 		ulo_json_u64(&j, "blocks_present_at_start", s->present_at_start);
 	}
+	if (s->cow) {
+		char top[4096];
+		unsigned depth;
+		uint64_t bytes;
+
+		ulo_cow_top_info(s->cow, top, sizeof(top), &depth, &bytes);
+		ulo_json_str(&j, "cow", top);
+		ulo_json_u64(&j, "cow_layers", depth);
+		ulo_json_u64(&j, "cow_bytes", bytes);
+		ulo_json_bool(&j, "cow_failed", ulo_cow_error(s->cow) != 0);
+	}
 	/* The boot profile given (fill.h): none, loading, ignored,
 	 * loaded (being replayed), replayed. */
 	ulo_json_str(&j, "profile", fs.profile);
@@ -301,6 +312,7 @@ int ulo_runstate_read(const char *device, struct ulo_runstate_info *out)
 	ulo_runstate_field(buf, "validator", out->validator, sizeof(out->validator));
 	ulo_runstate_field(buf, "salt", out->salt, sizeof(out->salt));
 	ulo_runstate_field(buf, "cache", out->cache, sizeof(out->cache));
+	ulo_runstate_field(buf, "cow", out->cow, sizeof(out->cow));
 	ulo_runstate_field(buf, "size", v, sizeof(v));
 	out->size = strtoull(v, NULL, 10);
 	ulo_runstate_field(buf, "transport", out->transport, sizeof(out->transport));
@@ -383,6 +395,71 @@ int ulo_runstate_sync(const char *device, int timeout_ms)
 	}
 	return ulo_err(-ETIMEDOUT, "%s: its daemon (pid %d) did not commit within %d s",
 		       device, (int)pid, timeout_ms / 1000);
+}
+
+/* NAME.json -> NAME.snapshot */
+static void ulo_runstate_snapshot_path(const char *device, char *out, size_t len)
+{
+	ulo_runstate_path(device, out, len);
+	if (strlen(out) > 5 && strlen(out) - 5 + strlen(".snapshot") < len)
+		strcpy(out + strlen(out) - 5, ".snapshot");
+}
+
+int ulo_runstate_snapshot(const char *device, const char *newcow, int timeout_ms)
+{
+	char path[4096], tmp[4200], buf[16384], top[1024];
+	FILE *f;
+	int ret;
+
+	ret = ulo_runstate_slurp(device, buf, sizeof(buf));
+	if (ret)
+		return ulo_err(ret, "%s: not attached (no state in %s)",
+			       device, ULO_RUNDIR);
+	ulo_runstate_field(buf, "cow", top, sizeof(top));
+	if (!top[0])
+		return ulo_err(-EINVAL, "%s: attached without --cow: no COW stack to snapshot",
+			       device);
+	ulo_runstate_snapshot_path(device, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return ulo_errno(-errno, "%s", tmp);
+	fprintf(f, "%s\n", newcow);
+	if (fclose(f) || rename(tmp, path) < 0) {
+		ret = ulo_errno(-errno, "%s", path);
+		unlink(tmp);
+		return ret;
+	}
+	ret = ulo_runstate_sync(device, timeout_ms);
+	unlink(path);	/* not taken: a daemon gone or too slow */
+	if (ret)
+		return ret;
+	if (ulo_runstate_slurp(device, buf, sizeof(buf)))
+		return ulo_err(-ESRCH, "%s: detached during the snapshot", device);
+	ulo_runstate_field(buf, "cow", top, sizeof(top));
+	if (strcmp(top, newcow))
+		return ulo_err(-EIO, "%s: the daemon did not take the snapshot (its top is %s)",
+			       device, top);
+	return 0;
+}
+
+bool ulo_runstate_take_snapshot(const char *device, char *out, size_t len)
+{
+	char path[4096];
+	FILE *f;
+	bool got = false;
+
+	ulo_runstate_snapshot_path(device, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fgets(out, (int)len, f)) {
+		out[strcspn(out, "\n")] = 0;
+		got = out[0] == '/';
+	}
+	fclose(f);
+	unlink(path);
+	return got;
 }
 
 int ulo_runstate_each(int (*fn)(const char *device, void *ctx), void *ctx)

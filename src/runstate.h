@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include "cache.h"
+#include "cow.h"
 #include "engine.h"
 #include "fill.h"
 #include "profile.h"
@@ -41,6 +42,7 @@ struct ulo_runstate {
 	pid_t pid;
 	struct ulo_source *src;
 	struct ulo_cache *cache;	/* may be NULL */
+	struct ulo_cow *cow;		/* --cow's stack, or NULL */
 	struct ulo_engine *eng;
 	long started;		/* unix seconds */
 	bool read_write;
@@ -61,6 +63,7 @@ struct ulo_runstate_info {
 	char validator[256];
 	char salt[2 * 256 + 1];	/* a verified image's (hex), "" if none */
 	char cache[1024];	/* "" without a cache */
+	char cow[1024];		/* the top COW file, "" without one */
 	char transport[16];
 	uint64_t size;
 	uint64_t present_at_start;
@@ -93,6 +96,18 @@ void ulo_runstate_synced(int err, const char *msg);
 /* Ask @device's daemon to commit its cache now and wait (at most
  * @timeout_ms) until it did: 0, or -errno with a message. */
 int ulo_runstate_sync(const char *device, int timeout_ms);
+/*
+ * `uloop snapshot`: ask @device's daemon to start a new top COW layer at
+ * @newcow (an absolute path), at a flush barrier, and wait (at most
+ * @timeout_ms) until it answered; 0 once the run state names @newcow as
+ * its top, or -errno with the daemon's reason.  The request is a file
+ * beside the run state (NAME.snapshot), answered with the sync (SIGUSR2).
+ */
+int ulo_runstate_snapshot(const char *device, const char *newcow, int timeout_ms);
+/* The daemon's side: the path a snapshot request names, taken (the file
+ * removed); false if none is pending. */
+bool ulo_runstate_take_snapshot(const char *device, char *out, size_t len);
+
 /* Call @fn with the device of every run state in ULO_RUNDIR (those of
  * live and dead daemons); stops at, and returns, the first non-zero. */
 int ulo_runstate_each(int (*fn)(const char *device, void *ctx), void *ctx);

@@ -50,6 +50,7 @@ struct ulo_transport {
 	pthread_t watcher;
 	bool watching;
 	bool root;		/* took over a root-disk daemon's device */
+	struct ulo_wlayer *writes;	/* --read-write: what was written */
 	char path[4096];
 };
 
@@ -63,7 +64,7 @@ int ulo_transport_choose(struct ulo_transport_opts *o)
 		if (!o->cache)
 			return ulo_err(-EINVAL, "--transport kmod needs --cache: uloop.ko reads cached blocks from it (use nbd without a cache)");
 		if (o->read_write)
-			return ulo_err(-EINVAL, "--read-write: the kmod transport is read-only; use --transport nbd");
+			return ulo_err(-EINVAL, "writes (--read-write, --cow): the kmod transport is read-only; use --transport nbd");
 		if (o->device && ulo_kmod_index_of(o->device) < 0)
 			return ulo_err(-EINVAL, "--device %s: the kmod transport serves /dev/uloopN",
 				       o->device);
@@ -71,8 +72,6 @@ int ulo_transport_choose(struct ulo_transport_opts *o)
 			return ulo_err(-ENODEV, "%s: missing: uloop.ko is not loaded and `modprobe uloop` failed",
 				       ULO_KMOD_CONTROL);
 	}
-	if (o->read_write && !strcmp(o->kind, "fuse"))
-		return ulo_err(-EINVAL, "--read-write: the fuse transport is read-only; use nbd");
 	if (strcmp(o->kind, "nbd") && strcmp(o->kind, "fuse") && strcmp(o->kind, "kmod"))
 		return ulo_err(-EINVAL, "--transport: '%s' is not auto, nbd, fuse or kmod", o->kind);
 	return 0;
@@ -219,7 +218,7 @@ static int transport_start_nbd(const struct ulo_transport_opts *o, struct ulo_en
 		.timeout_s = (o->source_timeout_s ? o->source_timeout_s : 60) + 15,
 		.dead_conn_s = o->dead_conn_s,
 		.backend = backend,
-		.write_limit = o->read_write ? o->write_limit : 0,
+		.writes = t->writes,
 	};
 	bool root;
 	int ret;
@@ -241,6 +240,28 @@ static int transport_fuse_read(void *ctx, void *buf, uint64_t off, size_t len)
 	return ulo_engine_read(ctx, buf, off, len);
 }
 
+static int transport_fuse_rw_read(void *ctx, void *buf, uint64_t off, size_t len)
+{
+	return ulo_wlayer_read(ctx, buf, off, len);
+}
+
+static int transport_fuse_write(void *ctx, const void *buf, uint64_t off,
+				size_t len)
+{
+	return ulo_wlayer_write(ctx, buf, off, len);
+}
+
+static int transport_fuse_sync(void *ctx)
+{
+	return ulo_wlayer_flush(ctx);
+}
+
+/* The writable layer's image: the engine's bytes. */
+static int transport_base_read(void *ctx, void *buf, uint64_t off, size_t len)
+{
+	return ulo_engine_read(ctx, buf, off, len);
+}
+
 static int transport_start_fuse(const struct ulo_transport_opts *o, struct ulo_engine *eng,
 				const struct ulo_source *src, struct ulo_transport *t)
 {
@@ -248,10 +269,15 @@ static int transport_start_fuse(const struct ulo_transport_opts *o, struct ulo_e
 
 	if (!o->device)
 		return ulo_err(-EINVAL, "attach: --transport fuse needs --device FILE");
-	ret = ulo_fuse_mount(o->device, src->id.size, &t->fuse);
+	ret = ulo_fuse_mount(o->device, src->id.size, t->writes != NULL, &t->fuse);
 	if (ret)
 		return ret;
 	ulo_fuse_on_gone(t->fuse, t->gone, t->ctx);
+	if (t->writes) {
+		ulo_fuse_writable(t->fuse, transport_fuse_write, transport_fuse_sync);
+		return ulo_fuse_run(t->fuse, o->connections, transport_fuse_rw_read,
+				    t->writes);
+	}
 	return ulo_fuse_run(t->fuse, o->connections, transport_fuse_read, eng);
 }
 
@@ -267,6 +293,17 @@ int ulo_transport_start(const struct ulo_transport_opts *o, struct ulo_engine *e
 	t->kind = o->kind;
 	t->gone = gone;
 	t->ctx = ctx;
+	if (o->cow)
+		ret = ulo_wlayer_cow(o->cow, &t->writes);
+	else if (o->read_write)
+		ret = ulo_wlayer_ram(src->id.size, o->write_limit,
+				     transport_base_read, eng, &t->writes);
+	else
+		ret = 0;
+	if (ret) {
+		*out = t;
+		return ret;
+	}
 	if (!strcmp(o->kind, "kmod")) {
 		ret = transport_start_kmod(o, eng, cache, src, t);
 		if (!ret)
@@ -326,6 +363,7 @@ void ulo_transport_free(struct ulo_transport *t)
 		return;
 	ulo_nbd_free(t->nbd);
 	ulo_kmod_free(t->kmod);
+	ulo_wlayer_free(t->writes);
 	free(t);
 }
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "cow.h"
 #include "engine.h"
 #include "source.h"
 
@@ -30,8 +31,11 @@ struct ulo_transport_opts {
 	const char *kind;	/* "auto", "kmod", "nbd" or "fuse" */
 	const char *device;	/* /dev/nbdN, /dev/uloopN, a file (fuse), or NULL */
 	const char *cache;	/* the cache's path, or NULL: none */
-	bool read_write;	/* writes accepted (kept in memory) */
-	uint64_t write_limit;	/* bytes of those writes */
+	bool read_write;	/* writes accepted (kept in memory, or in @cow) */
+	uint64_t write_limit;	/* bytes of those writes in memory */
+	struct ulo_cow *cow;	/* non-NULL: writes go to this COW stack
+				 * (nbd, fuse; the caller frees it after
+				 * ulo_transport_free()) */
 	unsigned connections;	/* requests served in parallel */
 	unsigned source_timeout_s;	/* the source's deadline (0: its default, 60) */
 	unsigned dead_conn_s;	/* how long I/O waits for a restarted daemon */
@@ -40,7 +44,7 @@ struct ulo_transport_opts {
 
 /*
  * Resolve o->kind "auto" (in place) and check the combination: kmod
- * needs a cache and uloop.ko, and is read-only like fuse; --device must
+ * needs a cache and uloop.ko, and is read-only; --device must
  * name the transport's kind of device.
  */
 int ulo_transport_choose(struct ulo_transport_opts *o);

@@ -5,7 +5,11 @@
  * The mount's root inode is the file itself (rootmode=S_IFREG), mounted
  * over a regular file, so there is no directory to look anything up in:
  * the server answers INIT, GETATTR, OPEN, READ, RELEASE/FLUSH/FSYNC and
- * STATFS, refuses writes with EROFS and everything else with ENOSYS.
+ * STATFS, and everything else with ENOSYS.  Writes are refused with EROFS
+ * unless the owner gave a writer (ulo_fuse_writable(): a --read-write
+ * device, its writes kept in memory or in a COW file): then WRITE goes to
+ * it and FSYNC to its sync, which is what makes them durable.  The size
+ * is fixed: a truncation is refused.
  *
  * Threads: each server thread polls the (non-blocking) /dev/fuse
  * descriptor and a stop pipe, reads one request, answers it, repeat.
@@ -35,6 +39,7 @@
 #define ULO_FUSE_MAX_PAGES 256	/* 1 MiB reads */
 #define ULO_FUSE_MAX_THREADS 16
 #define ULO_FUSE_IN_BUF (64 * 1024)
+#define ULO_FUSE_MAX_WRITE (32 * 1024)	/* fits ULO_FUSE_IN_BUF with headers */
 
 struct ulo_fuse {
 	char path[4096];
@@ -49,6 +54,8 @@ struct ulo_fuse {
 	void (*on_gone)(void *ctx);
 	void *gone_ctx;
 	ulo_fuse_read_fn rd;
+	ulo_fuse_write_fn wr;	/* NULL: read-only */
+	ulo_fuse_sync_fn sync;
 	void *ctx;
 	pthread_t threads[ULO_FUSE_MAX_THREADS];
 	unsigned nthreads;
@@ -71,7 +78,8 @@ static bool ulo_fuse_mounted(const char *path)
 	return found;
 }
 
-int ulo_fuse_mount(const char *path, uint64_t size, struct ulo_fuse **out)
+int ulo_fuse_mount(const char *path, uint64_t size, bool writable,
+		   struct ulo_fuse **out)
 {
 	struct ulo_fuse *f;
 	char opts[256], target[64 + PATH_MAX];
@@ -130,9 +138,10 @@ int ulo_fuse_mount(const char *path, uint64_t size, struct ulo_fuse **out)
 	}
 	snprintf(opts, sizeof(opts),
 		 "fd=%d,rootmode=%o,user_id=%u,group_id=%u,allow_other,max_read=%u",
-		 f->fd, S_IFREG | 0444, f->uid, f->gid,
+		 f->fd, S_IFREG | (writable ? 0644 : 0444), f->uid, f->gid,
 		 ULO_FUSE_MAX_PAGES * 4096);
-	ret = mount("uloop", target, "fuse.uloop", MS_NOSUID | MS_NODEV | MS_RDONLY,
+	ret = mount("uloop", target, "fuse.uloop",
+		    MS_NOSUID | MS_NODEV | (writable ? 0 : MS_RDONLY),
 		    opts);
 	close(fd);
 	if (ret < 0) {
@@ -188,7 +197,7 @@ static void ulo_fuse_attr(struct ulo_fuse *f, struct fuse_attr *a)
 	a->size = f->size;
 	a->blocks = ULO_DIV_ROUND_UP(f->size, 512);
 	a->atime = a->mtime = a->ctime = now;
-	a->mode = S_IFREG | 0444;
+	a->mode = S_IFREG | (f->wr ? 0644 : 0444);
 	a->nlink = 1;
 	a->uid = f->uid;
 	a->gid = f->gid;
@@ -212,7 +221,7 @@ static void ulo_fuse_init(struct ulo_fuse *f, const struct fuse_in_header *ih,
 	out.flags = in->flags & (FUSE_ASYNC_READ | FUSE_MAX_PAGES);
 	out.max_background = 64;
 	out.congestion_threshold = 48;
-	out.max_write = 4096;
+	out.max_write = ULO_FUSE_MAX_WRITE;
 	out.time_gran = 1;
 	out.max_pages = ULO_FUSE_MAX_PAGES;
 	if (out.minor < 23)
@@ -242,6 +251,65 @@ static void ulo_fuse_read(struct ulo_fuse *f, const struct fuse_in_header *ih,
 	ulo_fuse_reply(f, ih->unique, 0, buf, len);
 }
 
+static int ulo_fuse_sync(struct ulo_fuse *f)
+{
+	int ret = f->sync(f->ctx);
+
+	if (ret)
+		ulo_debug("fuse", "fsync: %s", ulo_errmsg());
+	return ret ? -EIO : 0;
+}
+
+/* WRITE: the data follows its fuse_write_in in the request (@n bytes). */
+static void ulo_fuse_write(struct ulo_fuse *f, const struct fuse_in_header *ih,
+			   const struct fuse_write_in *in, size_t n)
+{
+	struct fuse_write_out out = { 0 };
+	int ret;
+
+	if (!f->wr) {
+		ulo_fuse_reply(f, ih->unique, -EROFS, NULL, 0);
+		return;
+	}
+	if (n < sizeof(*in) || in->size > n - sizeof(*in)) {
+		ulo_fuse_reply(f, ih->unique, -EINVAL, NULL, 0);
+		return;
+	}
+	if (in->offset > f->size || in->size > f->size - in->offset) {
+		ulo_fuse_reply(f, ih->unique, -ENOSPC, NULL, 0);
+		return;
+	}
+	ret = f->wr(f->ctx, (const uint8_t *)(in + 1), in->offset, in->size);
+	if (ret) {
+		ulo_debug("fuse", "write %u at %llu: %s", in->size,
+			  (unsigned long long)in->offset, ulo_errmsg());
+		ulo_fuse_reply(f, ih->unique, ret == -ENOSPC ? -ENOSPC : -EIO,
+			       NULL, 0);
+		return;
+	}
+	out.size = in->size;
+	ulo_fuse_reply(f, ih->unique, 0, &out, sizeof(out));
+}
+
+/* SETATTR: times and modes are the kernel's to cache; the size is the
+ * image's, fixed. */
+static void ulo_fuse_setattr(struct ulo_fuse *f, const struct fuse_in_header *ih,
+			     const struct fuse_setattr_in *in)
+{
+	struct fuse_attr_out out = { .attr_valid = 1 };
+
+	if ((in->valid & FATTR_SIZE) && in->size != f->size) {
+		ulo_fuse_reply(f, ih->unique, -EPERM, NULL, 0);
+		return;
+	}
+	if (!f->wr) {
+		ulo_fuse_reply(f, ih->unique, -EROFS, NULL, 0);
+		return;
+	}
+	ulo_fuse_attr(f, &out.attr);
+	ulo_fuse_reply(f, ih->unique, 0, &out, sizeof(out));
+}
+
 /* Answer one request.  Returns false when the filesystem is going away. */
 static bool ulo_fuse_handle(struct ulo_fuse *f, const uint8_t *req, size_t n,
 			    uint8_t *buf)
@@ -266,8 +334,10 @@ static bool ulo_fuse_handle(struct ulo_fuse *f, const uint8_t *req, size_t n,
 		const struct fuse_open_in *in = arg;
 		struct fuse_open_out out = { .open_flags = FOPEN_KEEP_CACHE };
 
-		if ((in->flags & O_ACCMODE) != O_RDONLY)
+		if ((in->flags & O_ACCMODE) != O_RDONLY && !f->wr)
 			ulo_fuse_reply(f, ih->unique, -EROFS, NULL, 0);
+		else if (in->flags & O_TRUNC)
+			ulo_fuse_reply(f, ih->unique, -EPERM, NULL, 0);
 		else
 			ulo_fuse_reply(f, ih->unique, 0, &out, sizeof(out));
 		break;
@@ -287,12 +357,17 @@ static bool ulo_fuse_handle(struct ulo_fuse *f, const uint8_t *req, size_t n,
 	}
 	case FUSE_RELEASE:
 	case FUSE_FLUSH:
-	case FUSE_FSYNC:
 		ulo_fuse_reply(f, ih->unique, 0, NULL, 0);
 		break;
+	case FUSE_FSYNC:
+		ulo_fuse_reply(f, ih->unique, f->sync ? ulo_fuse_sync(f) : 0,
+			       NULL, 0);
+		break;
 	case FUSE_SETATTR:
+		ulo_fuse_setattr(f, ih, arg);
+		break;
 	case FUSE_WRITE:
-		ulo_fuse_reply(f, ih->unique, -EROFS, NULL, 0);
+		ulo_fuse_write(f, ih, arg, n - sizeof(*ih));
 		break;
 	case FUSE_LOOKUP:
 		ulo_fuse_reply(f, ih->unique, -ENOENT, NULL, 0);
@@ -371,6 +446,13 @@ int ulo_fuse_run(struct ulo_fuse *f, unsigned nthreads, ulo_fuse_read_fn rd,
 			return ulo_errno(-ret, "fuse: starting server thread");
 	}
 	return 0;
+}
+
+void ulo_fuse_writable(struct ulo_fuse *f, ulo_fuse_write_fn wr,
+		       ulo_fuse_sync_fn sync)
+{
+	f->wr = wr;
+	f->sync = sync;
 }
 
 void ulo_fuse_on_gone(struct ulo_fuse *f, void (*fn)(void *ctx), void *ctx)

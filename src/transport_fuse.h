@@ -10,6 +10,7 @@
 #ifndef ULOOP_TRANSPORT_FUSE_H
 #define ULOOP_TRANSPORT_FUSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,13 +19,24 @@ struct ulo_fuse;
 /* Serve [@off, @off + @len) of the image: 0 or -errno. */
 typedef int (*ulo_fuse_read_fn)(void *ctx, void *buf, uint64_t off, size_t len);
 
+/* Store [@off, @off + @len) written to the file; make them durable. */
+typedef int (*ulo_fuse_write_fn)(void *ctx, const void *buf, uint64_t off,
+				 size_t len);
+typedef int (*ulo_fuse_sync_fn)(void *ctx);
+
 /*
- * Mount a read-only file of @size bytes over @path (a regular file; created
- * if missing).  Requests queue in the kernel until ulo_fuse_run().
+ * Mount a file of @size bytes over @path (a regular file; created if
+ * missing), read-only unless @writable (then give the writer with
+ * ulo_fuse_writable()).  Requests queue in the kernel until ulo_fuse_run().
  */
-int ulo_fuse_mount(const char *path, uint64_t size, struct ulo_fuse **out);
+int ulo_fuse_mount(const char *path, uint64_t size, bool writable,
+		   struct ulo_fuse **out);
 /* The /dev/fuse descriptor (the 2007 API exposes it as ulo_dev_fd). */
 int ulo_fuse_fd(const struct ulo_fuse *f);
+/* Take writes (before ulo_fuse_run()): WRITE calls @wr, FSYNC @sync;
+ * both get ulo_fuse_run()'s @ctx. */
+void ulo_fuse_writable(struct ulo_fuse *f, ulo_fuse_write_fn wr,
+		       ulo_fuse_sync_fn sync);
 /* Start @nthreads threads answering requests with @rd. */
 int ulo_fuse_run(struct ulo_fuse *f, unsigned nthreads, ulo_fuse_read_fn rd,
 		 void *ctx);

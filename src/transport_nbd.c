@@ -15,7 +15,7 @@
 
 #include "nbd_netlink.h"
 #include "nbd_server.h"
-#include "ramwrites.h"
+#include "wlayer.h"
 #include "util.h"
 
 struct ulo_nbd_conn {
@@ -36,7 +36,7 @@ struct ulo_nbd_dev {
 	uint64_t size;
 	struct ulo_engine *eng;
 	struct ulo_cache *cache;
-	struct ulo_ramwrites *writes;	/* writable devices only (ramwrites.c) */
+	struct ulo_wlayer *writes;	/* writable devices only (not owned) */
 	struct ulo_nbd_conn conn[ULO_NBD_MAX_CONNS];
 	unsigned nconn;
 	pthread_mutex_t lock;
@@ -80,32 +80,48 @@ static const struct ulo_nbd_ops ulo_nbd_engine_ops = {
 	.flush = ulo_nbd_flush,
 };
 
-/* A writable device: its written pages (ramwrites.c) over the engine. */
+/* A writable device: its writable layer (wlayer.h) over the engine.  The
+ * device is the image rounded up to a sector: the tail reads as zeros and
+ * takes no writes. */
 static int ulo_nbd_ov_read(void *ctx, void *buf, uint64_t off, size_t len)
 {
 	struct ulo_nbd_dev *d = ctx;
+	size_t in = off < d->image_size ? ULO_MIN(len, d->image_size - off) : 0;
 
-	return ulo_ramwrites_read(d->writes, buf, off, len);
+	if (in < len)
+		memset((uint8_t *)buf + in, 0, len - in);
+	return in ? ulo_wlayer_read(d->writes, buf, off, in) : 0;
 }
 
 static int ulo_nbd_ov_write(void *ctx, const void *buf, uint64_t off, size_t len)
 {
 	struct ulo_nbd_dev *d = ctx;
 
-	return ulo_ramwrites_write(d->writes, buf, off, len);
+	if (off > d->image_size || len > d->image_size - off)
+		return ulo_err(-ENOSPC, "nbd: write past the image's end");
+	return ulo_wlayer_write(d->writes, buf, off, len);
 }
 
 static int ulo_nbd_ov_trim(void *ctx, uint64_t off, uint64_t len)
 {
 	struct ulo_nbd_dev *d = ctx;
 
-	ulo_ramwrites_trim(d->writes, off, len);
-	return 0;
+	return ulo_wlayer_trim(d->writes, off, len);
+}
+
+/* FLUSH (and FUA, which the driver turns into one): what was written is
+ * made durable (a COW), and what was fetched (the cache). */
+static int ulo_nbd_ov_flush(void *ctx)
+{
+	struct ulo_nbd_dev *d = ctx;
+	int ret = ulo_wlayer_flush(d->writes);
+
+	return ret ? ret : ulo_nbd_flush(ctx);
 }
 
 static const struct ulo_nbd_ops ulo_nbd_rw_ops = {
 	.read = ulo_nbd_ov_read,
-	.flush = ulo_nbd_flush,
+	.flush = ulo_nbd_ov_flush,
 	.write = ulo_nbd_ov_write,
 	.trim = ulo_nbd_ov_trim,
 };
@@ -239,15 +255,11 @@ int ulo_nbd_start(const struct ulo_nbd_opts *o, struct ulo_engine *eng,
 	d->image_size = size;
 	d->size = p.size;
 	d->ctl_fd = -1;
-	if (o->write_limit) {
-		ret = ulo_ramwrites_new(size, o->write_limit, ulo_nbd_read, d,
-				      &d->writes);
-		if (ret) {
-			free(d);
-			return ret;
-		}
+	d->writes = o->writes;
+	if (d->writes) {
 		p.server_flags &= ~(uint64_t)NBD_FLAG_READ_ONLY;
-		p.server_flags |= NBD_FLAG_SEND_TRIM;
+		if (ulo_wlayer_trims(d->writes))
+			p.server_flags |= NBD_FLAG_SEND_TRIM;
 	}
 	if (getenv("ULOOP_NBD_IOCTL"))
 		n = 1;	/* the ioctl interface takes one socket */
@@ -324,7 +336,6 @@ out_close:
 out_ours:
 	for (unsigned i = 0; i < d->nconn; i++)
 		close(d->conn[i].fd);
-	ulo_ramwrites_free(d->writes);
 	free(d);
 	return ret;
 }
@@ -390,6 +401,5 @@ void ulo_nbd_free(struct ulo_nbd_dev *d)
 		close(d->conn[i].fd);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cv);
-	ulo_ramwrites_free(d->writes);
 	free(d);
 }

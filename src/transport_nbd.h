@@ -24,6 +24,7 @@
 
 #include "cache.h"
 #include "engine.h"
+#include "wlayer.h"
 
 #define ULO_NBD_MAX_CONNS 16
 
@@ -35,8 +36,9 @@ struct ulo_nbd_opts {
 	unsigned timeout_s;	/* per request, in the driver */
 	unsigned dead_conn_s;	/* requests wait this long for a new daemon */
 	const char *backend;	/* for /sys/block/nbdN/backend */
-	uint64_t write_limit;	/* 0: read-only; else writable, with this
-				 * many bytes of writes kept in memory */
+	struct ulo_wlayer *writes;	/* NULL: read-only; else writable, the
+					 * writes kept there (the caller frees
+					 * it after ulo_nbd_free()) */
 	bool may_take_over;	/* the device's daemon is known dead and
 				 * served this same image read-only */
 };
