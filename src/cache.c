@@ -898,8 +898,7 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 	if (c->readonly || !c->laid_out)
 		return ulo_err(-EROFS, "cache %s: not writable", c->path);
 	if (broken)
-		return ulo_errno(broken, "cache %s: disabled after an earlier write error",
-				 c->path);
+		return ULO_CACHE_REFUSED;
 	if (blk >= c->nblocks || n > c->nblocks - blk ||
 	    (len % c->block_size && off + len != c->image_size))
 		return ulo_err(-EINVAL, "cache %s: bad write of %zu bytes at block %" PRIu64,

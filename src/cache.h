@@ -147,8 +147,12 @@ uint64_t ulo_cache_fault_budget(const struct ulo_cache *c);
  * present (durable at the next commit).  @len covers whole blocks except at
  * the image end.  A failure (a full flash) makes the cache "full": later
  * writes fail fast and the caller serves from its buffer; the blocks
- * written before it are still committed.
+ * written before it are still committed.  Returns 0, a negative errno for a
+ * write that failed (with a message), or ULO_CACHE_REFUSED, without a
+ * message, when an earlier failure stopped the cache taking writes: with
+ * several fetchers, only the write that failed is worth a line.
  */
+#define ULO_CACHE_REFUSED 1
 int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 			   size_t len);
 

@@ -102,6 +102,7 @@ struct ulo_engine {
 	struct ulo_profile_rec rec;	/* when recording (rec.unit != 0) */
 	bool stop;		/* lock */
 	bool cancelled;		/* lock: no more background work */
+	bool write_error_told;	/* atomic: the cache's write failure logged */
 
 	pthread_t workers[ULO_MAX_CONNECTIONS];
 	unsigned nworkers;
@@ -327,12 +328,17 @@ static void ulo_run_store(struct ulo_engine *e, struct ulo_run *r)
 
 		if (rs)
 			ulo_ram_put(rs, r->blk, r->nblk, r->buf);
-	} else if (e->cache && ulo_cache_write_blocks(e->cache, r->blk, r->buf, r->len) &&
-		   !ulo_cache_given_up(e->cache)) {
+	} else if (e->cache) {
+		int ret = ulo_cache_write_blocks(e->cache, r->blk, r->buf, r->len);
+
 		/* Served from the buffer anyway; the block is fetched again
-		 * next time.  Only the first failure is worth a line (the
-		 * cache stops taking writes after it: a full flash). */
-		if (!__atomic_fetch_add(&e->st.cache_write_errors, 1, __ATOMIC_RELAXED))
+		 * next time.  Only the write that failed is worth a line (the
+		 * cache refuses the rest after it: a full flash), and only
+		 * the first such, should two fetchers fail at once. */
+		if (!ret || ulo_cache_given_up(e->cache))
+			return;
+		__atomic_add_fetch(&e->st.cache_write_errors, 1, __ATOMIC_RELAXED);
+		if (ret < 0 && !__atomic_exchange_n(&e->write_error_told, true, __ATOMIC_RELAXED))
 			ulo_warn("%s; blocks not yet cached are fetched from the source each time",
 				 ulo_errmsg());
 	}

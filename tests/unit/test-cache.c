@@ -823,7 +823,7 @@ static void test_give_up(void)
 	CHECK(ulo_cache_given_up(c));
 	CHECK_EQ(ulo_cache_count(c), 0);
 	CHECK(ulo_cache_full(c));
-	CHECK(put_blocks(c, 3, 1, 15) < 0);
+	CHECK_EQ(put_blocks(c, 3, 1, 15), ULO_CACHE_REFUSED);
 	ulo_cache_close(c);
 }
 
