@@ -77,7 +77,7 @@ B := build
 LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_file.c source_verity.c seedmap.c seedmap_compute.c seed.c \
 	cache_header.c cache.c cache_native.c cache_2007.c cache_verify.c json.c stats.c \
 	plan.c profile.c sha256.c verity.c manifest.c engine.c fill.c ramstore.c progress.c failpoint.c transport_fuse.c api2007.c \
-	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c transport.c offline.c daemon.c runstate.c ramwrites.c cow_uml.c cow.c wlayer.c \
+	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c transport.c offline.c daemon.c runstate.c ramwrites.c cow_uml.c cow_pending.c cow.c wlayer.c \
 	dm_verity.c
 # libuloop-http.a: the HTTP source, for the uloop command, which registers
 # it, the manifest signatures (sign.c) and updates' packs (seedpack.c,
@@ -185,6 +185,11 @@ $(B)/test/kcmdline: tests/integ/kcmdline.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -o $@ $<
 
+# The COW power-cut test's writer (in the guest) and checker (on the host).
+$(B)/test/cow-stamp: tests/vm/cow-stamp.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -static -o $@ $<
+
 # Memory pressure in a guest (D3): static, for a busybox root.
 $(B)/test/memhog: tests/vm/memhog.c
 	@mkdir -p $(@D)
@@ -252,7 +257,7 @@ fuzz: $(FUZZ_BIN)
 
 test-bins: all static $(B)/test/uloop $(B)/asan/uloop $(UNIT_BIN) \
 	$(B)/static-fp/uloop $(B)/test/replay-writes $(B)/test/ioctl-fuzz \
-	$(B)/test/kcmdline $(B)/test/memhog \
+	$(B)/test/kcmdline $(B)/test/memhog $(B)/test/cow-stamp \
 	$(FUZZ_BIN) \
 	$(B)/examples/ulo2007-example $(B)/kmod/uloopd-test
 

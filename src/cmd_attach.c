@@ -396,6 +396,7 @@ int cmd_attach(int argc, char **argv)
 		struct ulo_cow_opts wo = {
 			.path = a.cow_path, .base = &a.src->id,
 			.base_read = attach_cow_base, .base_ctx = a.eng,
+			.pending_dir = ULO_RUNDIR,
 		};
 
 		ret = ulo_cow_open(&wo, &a.cow);

@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cow_pending.h"
 #include "failpoint.h"
 #include "util.h"
 
@@ -51,6 +52,7 @@ struct cow_layer {
 	ino_t ino;
 	struct ulo_uml_hdr h;
 	uint8_t *bits;		/* h.bitmap_len bytes */
+	bool fresh;		/* laid out by this open */
 };
 
 struct ulo_cow {
@@ -71,6 +73,9 @@ struct ulo_cow {
 	uint64_t held;		/* sectors the top holds */
 	uint64_t flushes;
 	int error;		/* sticky -errno of a failed flush */
+	struct ulo_cow_pending *pending;	/* the top's bits in tmpfs, or NULL */
+	const char *pending_dir;
+	uint64_t recovered;	/* sectors a dead daemon's mirror gave back */
 };
 
 static bool cow_bit(const struct cow_layer *l, uint64_t sec)
@@ -261,11 +266,13 @@ static int cow_layer_open(const char *path, bool writable,
 	uint64_t have;
 	int ret;
 	ssize_t n;
+	bool fresh = false;
 
 	if (create) {
 		ret = cow_is_blank(path);
 		if (ret < 0)
 			return ret;
+		fresh = ret > 0;
 		if (ret) {
 			if (stat(path, &st) == 0 && S_ISBLK(st.st_mode))
 				ret = 0;	/* laid out in place, below */
@@ -280,6 +287,7 @@ static int cow_layer_open(const char *path, bool writable,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return ulo_errno(-ENOMEM, "%s", path);
+	l->fresh = fresh;
 	l->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (l->fd < 0) {
 		ret = ulo_errno(-errno, "%s", path);
@@ -511,6 +519,46 @@ static struct ulo_cow *cow_alloc(void)
 	return s;
 }
 
+static int cow_flush_locked(struct ulo_cow *s, bool full_sync);
+
+/* Mirror the top's bits in tmpfs (cow_pending.h), first taking back what
+ * a daemon that died on this file in this boot had acknowledged: its
+ * data is in the page cache, its bits only in the mirror.  They are
+ * flushed (data, then bits) before anything else happens. */
+static int cow_pending_start(struct ulo_cow *s)
+{
+	struct cow_layer *t = s->layer[0];
+	const uint8_t *pb;
+	uint64_t got = 0;
+	int ret;
+
+	ret = ulo_cow_pending_open(s->pending_dir, t->fd, t->h.size, t->h.bitmap_len,
+				   t->fresh, &s->pending);
+	if (ret)
+		return ret;
+	pb = ulo_cow_pending_bits(s->pending);
+	for (uint64_t i = 0; i < t->h.bitmap_len; i++) {
+		uint8_t add = (uint8_t)(pb[i] & ~t->bits[i]);
+
+		if (!add)
+			continue;
+		t->bits[i] |= add;
+		s->dirty[i / COW_PAGE] = 1;
+		got += (uint64_t)__builtin_popcount(add);
+	}
+	if (got) {
+		s->held += got;
+		ret = cow_flush_locked(s, false);
+		if (ret)
+			return ret;
+		s->recovered = got;
+		ulo_warn("%s: %llu sectors written before its last daemon stopped, not yet flushed then, taken back and flushed",
+			 t->path, (unsigned long long)got);
+	}
+	ulo_cow_pending_sync(s->pending, t->bits);
+	return 0;
+}
+
 int ulo_cow_open(const struct ulo_cow_opts *o, struct ulo_cow **out)
 {
 	struct ulo_cow *s = cow_alloc();
@@ -566,6 +614,13 @@ int ulo_cow_open(const struct ulo_cow_opts *o, struct ulo_cow **out)
 	ret = cow_alloc_dirty(s);
 	if (ret)
 		goto fail;
+	s->pending_dir = o->pending_dir;
+	/* (no-cow-mirror: the test build shows what the mirror is for) */
+	if (!o->readonly && o->pending_dir && !ulo_failpoint_mode("no-cow-mirror")) {
+		ret = cow_pending_start(s);
+		if (ret)
+			goto fail;
+	}
 	*out = s;
 	return 0;
 fail:
@@ -667,6 +722,8 @@ static void cow_set_bits(struct ulo_cow *s, uint64_t sec, uint64_t n)
 		__atomic_fetch_or(&t->bits[i >> 3], m, __ATOMIC_RELEASE);
 		s->dirty[(i >> 3) / COW_PAGE] = 1;
 		s->held++;
+		if (s->pending)
+			ulo_cow_pending_set(s->pending, i, 1);
 	}
 	pthread_mutex_unlock(&s->bits_mx);
 }
@@ -781,8 +838,12 @@ static int cow_flush_locked(struct ulo_cow *s, bool full_sync)
 	}
 	pthread_mutex_unlock(&s->bits_mx);
 
+	/* The test build's control for the power-cut test leaves this
+	 * flush out: the bug that test exists to catch. */
 	if (ulo_failpoint_hit("cow-sync-eio"))
 		ret = -EIO;
+	else if (ulo_failpoint_mode("no-flush-before-bits"))
+		ret = 0;
 	else if ((full_sync ? fsync(t->fd) : fdatasync(t->fd)) < 0)
 		ret = -errno;
 	if (ret) {
@@ -814,6 +875,13 @@ failed:
 	 * and take no more writes (a later flush could not promise them). */
 	ulo_warn("%s: %s; the COW takes no more writes", t->path, ulo_errmsg());
 	__atomic_store_n(&s->error, ret, __ATOMIC_RELEASE);
+	/* A sync that failed may have dropped the data (and a later sync,
+	 * of another process, would not say so: fsyncgate): no daemon after
+	 * this one may take the mirror's bits for it. */
+	pthread_mutex_lock(&s->bits_mx);
+	ulo_cow_pending_close(s->pending, true);
+	s->pending = NULL;
+	pthread_mutex_unlock(&s->bits_mx);
 out:
 	pthread_mutex_unlock(&s->flush_mx);
 	free(which);
@@ -836,6 +904,7 @@ int ulo_cow_flush(struct ulo_cow *s)
 int ulo_cow_snapshot(struct ulo_cow *s, const char *path)
 {
 	struct cow_layer *old = s->layer[0], *l;
+	struct ulo_cow_pending *pending = NULL;
 	struct ulo_uml_hdr h;
 	struct stat st;
 	int fd, ret;
@@ -861,6 +930,12 @@ int ulo_cow_snapshot(struct ulo_cow *s, const char *path)
 				     s->size, s->ss, NULL);
 	if (!ret)
 		ret = cow_layer_open(path, true, &h, &l);
+	if (!ret && s->pending_dir) {
+		ret = ulo_cow_pending_open(s->pending_dir, l->fd, l->h.size, l->h.bitmap_len,
+					   true, &pending);
+		if (ret)
+			cow_layer_free(l);
+	}
 	if (ret) {
 		unlink(path);
 		goto out;
@@ -869,6 +944,9 @@ int ulo_cow_snapshot(struct ulo_cow *s, const char *path)
 	s->layer[0] = l;
 	s->depth++;
 	flock(old->fd, LOCK_SH | LOCK_NB);	/* frozen: shared from now on */
+	/* The old top is flushed whole: its mirror has nothing to give. */
+	ulo_cow_pending_close(s->pending, true);
+	s->pending = pending;
 	ret = cow_alloc_dirty(s);
 out:
 	pthread_rwlock_unlock(&s->lock);
@@ -969,6 +1047,9 @@ void ulo_cow_free(struct ulo_cow *s)
 		return;
 	if (!s->readonly && s->depth && ulo_cow_flush(s))
 		ulo_warn("%s", ulo_errmsg());
+	/* Flushed, or failed: the mirror has nothing to vouch for (a
+	 * failed flush may have lost data the mirror's bits would claim). */
+	ulo_cow_pending_close(s->pending, true);
 	for (unsigned i = 0; i < s->depth; i++)
 		cow_layer_free(s->layer[i]);
 	free(s->dirty);

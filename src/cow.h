@@ -51,6 +51,11 @@ struct ulo_cow_opts {
 	 * that stopped half-way writes the lower file before it is done
 	 * (redoing it is safe: the upper layer still holds every sector). */
 	bool ignore_mtime;
+	/* A tmpfs directory (the run state's) where the top's bits are
+	 * mirrored (cow_pending.h), so that writes acknowledged but not yet
+	 * flushed survive the daemon's death in the same boot; NULL: not
+	 * kept (a process that dies loses them, as a power cut would). */
+	const char *pending_dir;
 };
 
 /*

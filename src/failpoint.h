@@ -10,8 +10,12 @@
  * and fail as the system call would): data-sync-eio, cache-read-eio.
  * ULOOP_FAILPOINT=NAME of a mode (ulo_failpoint_mode()) changes a step
  * every time instead: no-flush-before-bits leaves out the commit's flushes
- * of the data and the header, the bug a power-cut test must catch
- * (tests/vm/test-vm-power-loss.sh runs it as its control).
+ * of the data and the header (and a COW flush's of the data), the bug a
+ * power-cut test must catch (tests/vm/test-vm-power-loss.sh and
+ * test-vm-cow-power-loss.sh run it as their control); no-cow-mirror keeps
+ * a COW's bits only in memory, so a killed daemon's acknowledged writes
+ * that were not flushed are lost (src/cow_pending.h says why they must
+ * not be).
  *
  * ULOOP_FAILPOINT_PAUSE=FILE turns the armed crash point into a pause: the
  * process creates FILE, waits until FILE is gone, and goes on.  A test uses

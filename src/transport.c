@@ -85,6 +85,15 @@ static bool transport_same_image(const struct ulo_runstate_info *ri,
 	       !strcmp(ri->validator, src->id.validator);
 }
 
+/* Did @device's dead daemon keep its writes in the COW file this one
+ * opened?  Then nothing it acknowledged is lost: the data is in the file
+ * and the unflushed bits came back from the mirror (cow_pending.h). */
+static bool transport_same_cow(const struct ulo_runstate_info *ri,
+			       const struct ulo_transport_opts *o)
+{
+	return o->cow && ri->cow[0] && ulo_same_file(ri->cow, ulo_cow_path(o->cow, 0));
+}
+
 /* May we take over @device?  If not, @why says why; if so, @root says
  * whether its dead daemon served the root (a root-disk daemon). */
 static bool transport_may_take_over(const struct ulo_transport_opts *o, const char *device,
@@ -99,8 +108,10 @@ static bool transport_may_take_over(const struct ulo_transport_opts *o, const ch
 		return false;
 	if (ri.alive)
 		snprintf(why, len, "its daemon (pid %d) is running", (int)ri.pid);
-	else if (ri.read_write || o->read_write)
-		snprintf(why, len, "read-write devices are not taken over (acknowledged writes would be lost)");
+	else if ((ri.read_write || o->read_write) && !transport_same_cow(&ri, o))
+		snprintf(why, len, "%s", ri.cow[0] || o->cow
+			 ? "a COW device is taken over only by a daemon on the same COW file"
+			 : "read-write devices are not taken over (acknowledged writes would be lost; a --cow device is)");
 	else if (!transport_same_image(&ri, src))
 		snprintf(why, len, "it served another image (%.200s %.60s)", ri.source,
 			 ri.validator);

@@ -8,6 +8,7 @@
  * snapshots freeze a layer, a changed image or lower layer is refused,
  * and threads writing and flushing at once lose nothing.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cow.h"
@@ -442,6 +444,94 @@ static void test_threads(void)
 	ulo_cow_free(s);
 }
 
+/*
+ * A daemon killed after acknowledging writes it had not flushed: a child
+ * writes and dies (_exit, no flush).  With the mirror in a run-state
+ * directory, the next open takes the writes back and flushes them; a
+ * third open, without a mirror, finds them durable.  Without a mirror
+ * they are lost, as a power cut would lose them (the control).
+ */
+static pid_t crash_after_writes(const char *path, const char *pending, unsigned seed)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct ulo_cow_opts o = {
+			.path = path, .base = &base_id, .base_read = base_read,
+			.pending_dir = pending,
+		};
+		struct ulo_cow *s;
+		uint8_t buf[8192];
+
+		fill(buf, sizeof(buf), seed);
+		if (ulo_cow_open(&o, &s) || ulo_cow_write(s, buf, 65536, sizeof(buf)) ||
+		    ulo_cow_write(s, buf, 1000, 100))
+			_exit(1);
+		_exit(0);	/* killed: no flush, no free */
+	}
+	return pid;
+}
+
+static int count_files(const char *d)
+{
+	DIR *dp = opendir(d);
+	struct dirent *de;
+	int n = 0;
+
+	while (dp && (de = readdir(dp)))
+		n += de->d_name[0] != '.';
+	if (dp)
+		closedir(dp);
+	return n;
+}
+
+static void test_crash_mirror(void)
+{
+	char p[PATH_MAX], q[PATH_MAX], pend[PATH_MAX];
+	uint8_t want[8192], got[8192], part[100];
+	struct ulo_cow_opts o = {
+		.base = &base_id, .base_read = base_read, .pending_dir = pend,
+	};
+	struct ulo_cow *s;
+	int st;
+
+	path_in(p, "crash.cow");
+	path_in(q, "crash-nomirror.cow");
+	path_in(pend, "run");
+	fill(want, sizeof(want), 77);
+	CHECK(waitpid(crash_after_writes(p, pend, 77), &st, 0) > 0 && st == 0);
+	o.path = p;
+	CHECK_EQ(ulo_cow_open(&o, &s), 0);
+	CHECK_EQ(ulo_cow_read(s, got, 65536, sizeof(got)), 0);
+	CHECK(!memcmp(got, want, sizeof(got)));
+	CHECK_EQ(ulo_cow_read(s, part, 1000, sizeof(part)), 0);
+	CHECK(!memcmp(part, want, sizeof(part)));
+	ulo_cow_free(s);
+	/* Flushed at that open: durable, and the mirror is gone. */
+	CHECK_EQ(disk_bit(p, 65536 / 512), 1);
+	CHECK_EQ(count_files(pend), 0);
+	CHECK_EQ(open_stack(p, true, &s), 0);
+	CHECK_EQ(ulo_cow_read(s, got, 65536, sizeof(got)), 0);
+	CHECK(!memcmp(got, want, sizeof(got)));
+	ulo_cow_free(s);
+
+	/* The control: no mirror, the acknowledged writes are gone. */
+	CHECK(waitpid(crash_after_writes(q, NULL, 77), &st, 0) > 0 && st == 0);
+	CHECK_EQ(open_stack(q, false, &s), 0);
+	CHECK_EQ(ulo_cow_read(s, got, 65536, sizeof(got)), 0);
+	CHECK(!memcmp(got, image + 65536, sizeof(got)));
+	ulo_cow_free(s);
+
+	/* A mirror left for one file is not applied to a new file made
+	 * where it was: the new COW holds nothing. */
+	CHECK(waitpid(crash_after_writes(p, pend, 78), &st, 0) > 0 && st == 0);
+	CHECK_EQ(unlink(p), 0);
+	CHECK_EQ(ulo_cow_open(&o, &s), 0);
+	CHECK_EQ(ulo_cow_read(s, got, 65536, sizeof(got)), 0);
+	CHECK(!memcmp(got, image + 65536, sizeof(got)));
+	ulo_cow_free(s);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -458,6 +548,7 @@ int main(void)
 	UNIT_RUN(test_snapshot);
 	UNIT_RUN(test_base_checks);
 	UNIT_RUN(test_threads);
+	UNIT_RUN(test_crash_mirror);
 	unit_rm_tree(dir);
 	return unit_done();
 }
