@@ -84,7 +84,7 @@ LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_f
 # update.c: zstd).  Not installed: it needs the libcurl + mbedTLS built
 # above.
 HTTP_SRC := source_http.c http_client.c http_parse.c tls_verify.c sign.c seedpack.c update.c
-CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_check.c cmd_export.c \
+CLI_SRC := main.c cli.c cmd_hydrate.c cmd_info.c cmd_info_cow.c cmd_check.c cmd_export.c \
 	cmd_cat.c cmd_attach.c cmd_detach.c cmd_profile.c cmd_status.c cmd_ulo2007.c \
 	cmd_sync.c cmd_shutdown.c cmd_publish.c cmd_verity.c cmd_snapshot.c cmd_merge.c
 

@@ -200,6 +200,8 @@ int cli_signal_received(void);
 /* Commands. */
 int cmd_hydrate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+/* info of a UML COW file (cmd_info_cow.c) */
+int cmd_info_cow(const char *path, bool json);
 int cmd_check(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_cat(int argc, char **argv);

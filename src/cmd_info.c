@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cow.h"
 #include "json.h"
 #include "util.h"
 
@@ -21,9 +22,10 @@ static uint64_t info_epoch_blocks(const struct ulo_epoch *e)
 
 static void info_usage(FILE *f)
 {
-	fputs("Usage: uloop info CACHE [--bitmap PATH] [--json]\n"
+	fputs("Usage: uloop info CACHE|COW [--bitmap PATH] [--json]\n"
 	      "\n"
-	      "Show a cache's header, bound image and fill level.\n"
+	      "Show a cache's header, bound image and fill level; or a UML COW\n"
+	      "file's header and the stack of COW files under it.\n"
 	      "\n"
 	      "Options:\n"
 	      "  --bitmap PATH   CACHE is in the 2007 layout with this bitmap file\n"
@@ -169,9 +171,17 @@ int cmd_info(int argc, char **argv)
 	struct cli_opts o;
 	int ret;
 
-	ret = cli_start_cache_cmd(argc, argv, lopts, info_usage, &o, &c);
+	ret = cli_parse(argc, argv, lopts, info_usage, 1, "one CACHE", &o);
 	if (ret >= 0)
 		return ret;
+	/* A UML COW file (--cow's, or UML's own), told by its magic. */
+	if (!o.bitmap && ulo_cow_is_cow_file(argv[optind]))
+		return cmd_info_cow(argv[optind], o.json);
+	o.cache = argv[optind];
+	if (cli_check_opts(&o))
+		return ULO_EXIT_USAGE;
+	if (cli_open_cache_ro(&o, &c))
+		return ULO_EXIT_FAIL;
 	ret = ULO_EXIT_FAIL;
 	if (o.json)
 		info_json(c, ulo_native_header(c));

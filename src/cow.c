@@ -446,8 +446,7 @@ static int cow_check_lower(const struct cow_layer *upper,
 	return 0;
 }
 
-/* Does @path start with the COW magic? */
-static bool cow_is_cow_file(const char *path)
+bool ulo_cow_is_cow_file(const char *path)
 {
 	uint8_t m[4];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -598,7 +597,7 @@ int ulo_cow_open(const struct ulo_cow_opts *o, struct ulo_cow **out)
 	/* Down the stack: a backing name that is a COW file is a layer. */
 	while (!(o->base && cow_base_is_file(o->base) &&
 		 ulo_same_file(s->layer[s->depth - 1]->h.backing, o->base->location)) &&
-	       cow_is_cow_file(s->layer[s->depth - 1]->h.backing)) {
+	       ulo_cow_is_cow_file(s->layer[s->depth - 1]->h.backing)) {
 		ret = cow_push_lower(s, s->layer[s->depth - 1]->h.backing,
 				     o->ignore_mtime);
 		if (ret)
@@ -644,7 +643,7 @@ int ulo_cow_find_base(const char *path, char *base_location, size_t len,
 		snprintf(base_location, len, "%s", l->h.backing);
 		snprintf(cur, sizeof(cur), "%s", l->h.backing);
 		cow_layer_free(l);
-		if (!cow_is_cow_file(cur))
+		if (!ulo_cow_is_cow_file(cur))
 			return 0;
 	}
 	return ulo_err(-ELOOP, "%s: a stack deeper than %u layers (a loop?)",
@@ -1058,4 +1057,14 @@ void ulo_cow_free(struct ulo_cow *s)
 	pthread_mutex_destroy(&s->flush_mx);
 	pthread_mutex_destroy(&s->rmw_mx);
 	free(s);
+}
+
+uint64_t ulo_cow_layer_sectors(const struct ulo_cow *s, unsigned i)
+{
+	const struct cow_layer *l = s->layer[i];
+	uint64_t n = 0;
+
+	for (uint64_t b = 0; b < l->h.bitmap_len; b++)
+		n += (uint64_t)__builtin_popcount(__atomic_load_n(&l->bits[b], __ATOMIC_RELAXED));
+	return n;
 }

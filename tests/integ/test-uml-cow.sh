@@ -67,6 +67,25 @@ both v2.cow
 write v1.cow 4
 both v1.cow
 
+# uloop info tells each file by its magic and counts the bits UML would.
+for f in u.cow:V3:big mk.cow:V3:big v2.cow:V2:big v1.cow:V1:little; do
+	set -- $(echo "$f" | tr : ' ')
+	out=$($ULOOP info "$T/$1") || fail "info $1: $out"
+	echo "$out" | grep -q "format: *UML COW $2, $3-endian" || fail "info $1: $out"
+	bits=$(python3 -c '
+import json, sys
+j = json.load(sys.stdin)["layers"][0]
+with open(sys.argv[1], "rb") as f:
+    f.seek(j["bitmap_offset"])
+    b = f.read(j["bitmap_length"])
+print(j["sectors_held"], sum(bin(x).count("1") for x in b))' "$T/$1" <<J
+$($ULOOP info "$T/$1" --json)
+J
+)
+	[ "${bits% *}" = "${bits#* }" ] && [ "${bits% *}" -gt 0 ] || fail "info $1: held/bits $bits"
+done
+echo "info: V3, V2, V1 told apart; held sectors = bits set"
+
 # 3. In place: uml_moo -d and uloop merge --in-place on copies.
 for tool in moo uloop; do
 	mkdir "$T/$tool"
