@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,67 @@ static int ulo_cache_relayout(struct ulo_cache *c, const struct ulo_identity *id
  * read took 126 us on average amid the new cache's writes).  Its pages go
  * with the file when the update completes.
  */
+int ulo_cache_build_file(struct ulo_cache *c, uint64_t size, uint64_t zero_len,
+			 int (*write_header)(struct ulo_cache *c, int fd, const void *ctx),
+			 const void *ctx)
+{
+	char tmp[PATH_MAX + 16], dir[PATH_MAX];
+	struct stat st;
+	int fd, dfd, ret;
+
+	snprintf(tmp, sizeof(tmp), "%s.uloop-new", c->path);
+	/* Never through a planted symlink: root chowns this file below. */
+	fd = ulo_create_fresh(AT_FDCWD, tmp, 0600);
+	if (fd < 0)
+		return ulo_errno(fd, "cache %s: create", tmp);
+	/* The new file takes the old one's place: its owner and mode too. */
+	if (fstat(c->fd, &st) < 0 ||
+	    (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM) ||
+	    fchmod(fd, st.st_mode & 07777) < 0) {
+		ret = ulo_errno(-errno, "cache %s: copying owner and mode", tmp);
+		goto out_unlink;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ret = ulo_errno(-errno, "cache %s: flock", tmp);
+		goto out_unlink;
+	}
+	if (ftruncate(fd, (off_t)size) < 0) {
+		ret = ulo_errno(-errno, "cache %s: ftruncate", tmp);
+		goto out_unlink;
+	}
+	ret = ulo_pwrite_zeros(fd, 0, zero_len);
+	if (ret) {
+		ret = ulo_errno(ret, "cache %s: pwrite (header and bitmap)", tmp);
+		goto out_unlink;
+	}
+	ulo_failpoint("format-zeroed");
+	ret = write_header(c, fd, ctx);
+	if (ret)
+		goto out_unlink;
+	if (rename(tmp, c->path) < 0) {
+		ret = ulo_errno(-errno, "cache %s: rename from %s", c->path, tmp);
+		goto out_unlink;
+	}
+	/* Until the directory is flushed, the rename may not survive. */
+	close(c->fd);
+	c->fd = fd;
+	snprintf(dir, sizeof(dir), "%s", c->path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		ret = ulo_errno(-errno, "cache %s: fsync of its directory", c->path);
+		if (dfd >= 0)
+			close(dfd);
+		return ret;
+	}
+	close(dfd);
+	return 0;
+
+out_unlink:
+	unlink(tmp);
+	close(fd);
+	return ret;
+}
+
 void ulo_cache_reopen_direct(struct ulo_cache *c)
 {
 	char p[64];

@@ -167,6 +167,20 @@ bool ulo_native_upgrade_fits(struct ulo_cache *c, char *why, size_t len);
  */
 void ulo_cache_reopen_direct(struct ulo_cache *c);
 
+/*
+ * Lay a cache file out anew beside its name (NAME.uloop-new, owner and
+ * mode copied from the old file, locked), rename it into place and flush
+ * the directory, so a crash leaves the old cache or the new one, never a
+ * file without a valid header: the file gets @size bytes, its first
+ * @zero_len written as zeros (header and bitmap areas are not left
+ * sparse: a full filesystem must never refuse a bitmap write later), then
+ * @write_header(c, fd, ctx) writes and flushes the header.  On success
+ * c->fd is the new file.  Every format that lays out a file uses it.
+ */
+int ulo_cache_build_file(struct ulo_cache *c, uint64_t size, uint64_t zero_len,
+			 int (*write_header)(struct ulo_cache *c, int fd, const void *ctx),
+			 const void *ctx);
+
 /* Set up bitmaps for the current layout. */
 int ulo_cache_alloc_bitmaps(struct ulo_cache *c);
 void ulo_cache_free_bitmaps(struct ulo_cache *c);

@@ -20,11 +20,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -290,67 +288,10 @@ static int ulo_native_unbind(struct ulo_cache *c)
 	return ulo_native_write_header(c, false);
 }
 
-/* Build a new cache file beside @c->path and rename it into place. */
-static int ulo_native_replace_file(struct ulo_cache *c,
-				   const struct ulo_header *h)
+/* ulo_cache_build_file()'s header step: the first slot, flushed. */
+static int ulo_native_header_into(struct ulo_cache *c, int fd, const void *h)
 {
-	char tmp[PATH_MAX + 16], dir[PATH_MAX];
-	struct stat st;
-	int fd, dfd, ret;
-
-	snprintf(tmp, sizeof(tmp), "%s.uloop-new", c->path);
-	/* Never through a planted symlink: root chowns this file below. */
-	fd = ulo_create_fresh(AT_FDCWD, tmp, 0600);
-	if (fd < 0)
-		return ulo_errno(fd, "cache %s: create", tmp);
-	/* The new file takes the old one's place: its owner and mode too. */
-	if (fstat(c->fd, &st) < 0 ||
-	    (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM) ||
-	    fchmod(fd, st.st_mode & 07777) < 0) {
-		ret = ulo_errno(-errno, "cache %s: copying owner and mode", tmp);
-		goto out_unlink;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		ret = ulo_errno(-errno, "cache %s: flock", tmp);
-		goto out_unlink;
-	}
-	if (ftruncate(fd, (off_t)(h->data_offset + h->data_length)) < 0) {
-		ret = ulo_errno(-errno, "cache %s: ftruncate", tmp);
-		goto out_unlink;
-	}
-	/* Written, not left sparse: a full filesystem must never be able to
-	 * refuse a bitmap write later, which would stop every commit. */
-	ret = ulo_pwrite_zeros(fd, 0, h->data_offset);
-	if (ret) {
-		ret = ulo_errno(ret, "cache %s: pwrite (header and bitmap)", tmp);
-		goto out_unlink;
-	}
-	ulo_failpoint("format-zeroed");
-	ret = ulo_native_write_slot(c, fd, h);
-	if (ret)
-		goto out_unlink;
-	if (rename(tmp, c->path) < 0) {
-		ret = ulo_errno(-errno, "cache %s: rename from %s", c->path, tmp);
-		goto out_unlink;
-	}
-	/* Until the directory is flushed, the rename may not survive. */
-	close(c->fd);
-	c->fd = fd;
-	snprintf(dir, sizeof(dir), "%s", c->path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0) {
-		ret = ulo_errno(-errno, "cache %s: fsync of its directory", c->path);
-		if (dfd >= 0)
-			close(dfd);
-		return ret;
-	}
-	close(dfd);
-	return 0;
-
-out_unlink:
-	unlink(tmp);
-	close(fd);
-	return ret;
+	return ulo_native_write_slot(c, fd, h);
 }
 
 static int ulo_native_format(struct ulo_cache *c, const struct ulo_identity *id)
@@ -390,7 +331,8 @@ static int ulo_native_format(struct ulo_cache *c, const struct ulo_identity *id)
 		ulo_failpoint("format-zeroed");
 		ret = ulo_native_write_slot(c, c->fd, &h);
 	} else {
-		ret = ulo_native_replace_file(c, &h);
+		ret = ulo_cache_build_file(c, h.data_offset + h.data_length, h.data_offset,
+					   ulo_native_header_into, &h);
 	}
 	if (ret)
 		return ret;
