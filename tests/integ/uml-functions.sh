@@ -13,7 +13,8 @@
 #                        $T, one probe boot a test); else prints why (a
 #                        command missing, or UML's last words) and returns
 #                        1: the caller skips its UML-boot part only
-#   uml_rootfs IMG       a 16 MiB ext2 root: busybox-static and an /init
+#   uml_rootfs IMG       a 16 MiB ext2 root (blocks of 4 KiB, see
+#                        there): busybox-static and an /init
 #                        that runs the script on the second disk (ubdb),
 #                        prints its output between markers, syncs and
 #                        powers off (UML exits)
@@ -112,7 +113,12 @@ poweroff -f
 EOF
 	chmod 755 "$_ur/init"
 	rm -f "$1"
-	mke2fs -q -F -t ext2 -L umlroot -d "$_ur" "$1" 16M >/dev/null ||
+	# Blocks of 4 KiB (mke2fs takes 1 KiB for so small a disk): every
+	# write to the filesystem is then whole pages, so a COW under it (a
+	# root booted as COW,IMAGE) never has a page half in the COW and
+	# half in the image, which Debian's UML reads wrong in requests of
+	# several pages (see test-uml-tools.sh).
+	mke2fs -q -F -t ext2 -b 4096 -L umlroot -d "$_ur" "$1" 16M >/dev/null ||
 		fail "uml_rootfs: mke2fs -d failed"
 	rm -rf "$_ur"
 }
@@ -141,10 +147,11 @@ uml_run() {
 	# to stdout (the log).  UML cannot poll /dev/null nor a regular
 	# file and says "epollctl add err", harmlessly: writes still go.
 	# timeout signals UML's whole process group (its helpers too).
+	# uml_dir: its mconsole socket goes in $T, not in ~/.uml.
 	_um_rc=0
 	# shellcheck disable=SC2086
 	TMPDIR=$T/uml-tmp timeout -k 30 "${ULOOP_UML_TIMEOUT:-600}" \
-		linux.uml mem=64M $_um_args root=/dev/ubda rw init=/init \
+		linux.uml mem=64M uml_dir="$T/uml-tmp" $_um_args root=/dev/ubda rw init=/init \
 		con=null con0=fd:0,fd:1 panic=0 </dev/null >"$T/uml-console.raw" 2>&1 ||
 		_um_rc=$?
 	tr -d '\r' <"$T/uml-console.raw" >"$T/uml-console.log"
