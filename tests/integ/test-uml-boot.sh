@@ -14,7 +14,9 @@
 #   sectors over them; uloop then serves exactly uloop's writes plus
 #   UML's, and so does uml_moo;
 # - UML writes known sectors through a COW uml_mkcow made; uloop serves
-#   exactly the image plus those writes.
+#   exactly the image plus those writes;
+# - a COW uloop is serving is refused by UML (ubd's POSIX lock of the
+#   file), and one UML has open is refused by uloop.
 # The images are never written.  Skips (77) where linux.uml cannot boot.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/uml-functions.sh"
@@ -87,10 +89,18 @@ EOF
 	done
 done
 
+# lk.cow: served by uloop (writable) all through the boot, as ubdh.
+$ULOOP attach "$T/data.img" --transport fuse --device "$T/dev2" --cow "$T/lk.cow" >/dev/null
+on_exit "$ULOOP detach $T/dev2 2>/dev/null || true"
+
 # The boot: root.cow as the root, u3, v1, v2, mk.cow as ubdc..ubdf,
-# pat.bin as ubdg.  The data disks are read one page a request (UML
-# reads pages half in its COW wrong in longer requests: see
+# pat.bin as ubdg, lk.cow as ubdh, go.disk as ubdi.  The data disks are
+# read one page a
+# request (UML reads pages half in its COW wrong in longer requests: see
 # test-uml-tools.sh), then written a sector at a time (buffer size 512).
+# Last, the guest opens ubdc again (UML holds a disk's files, and their
+# locks, only while the guest has it open), says so and waits for "go"
+# on go.disk, written here once uloop has tried u3.cow.
 cat >"$T/boot.sh" <<'EOF'
 set -e
 echo "root: $(md5sum </from-uloop/blob | cut -d' ' -f1) $(cat /from-uloop/note)"
@@ -116,9 +126,40 @@ cat >>"$T/boot.sh" <<'EOF'
 	sync
 	exec 3<&-
 done
+if dd if=/dev/ubdh of=/dev/null bs=512 count=1 2>/dev/null; then
+	echo "ubdh: opened"
+else
+	echo "ubdh: refused"
+fi
+exec 4</dev/ubdc 5</dev/ubdi
+echo "@@uml-holds-its-disks@@"
+until [ "$(blockdev --flushbufs /dev/ubdi; head -c 2 /dev/ubdi)" = go ]; do
+	sleep 1
+done
+exec 4<&- 5<&-
 EOF
+head -c 4096 /dev/zero >"$T/go.disk"
 uml_run "$T/root.cow" "$T/boot.sh" "$T/u3.cow" "$T/v1.cow" "$T/v2.cow" "$T/mk.cow" \
-	"r=$T/pat.bin" >"$T/boot.out" || fail "UML did not boot from uloop's COW: $(cat "$T/boot.out")"
+	"r=$T/pat.bin" "$T/lk.cow" "$T/go.disk" >"$T/boot.out" 2>"$T/boot.err" &
+uml=$!
+# Whatever happens here, the guest is let go, and gone before $T is.
+on_exit "printf go | dd of=$T/go.disk conv=notrunc status=none; wait $uml"
+# Until the guest holds its disks open (or UML is gone): no time limit
+# but uml_run's own.
+while ! grep -q '^@@uml-holds-its-disks@@' "$T/uml-console.raw" 2>/dev/null &&
+	kill -0 "$uml" 2>/dev/null; do
+	sleep 1
+done
+if grep -q '^@@uml-holds-its-disks@@' "$T/uml-console.raw" 2>/dev/null; then
+	expect_fail 1 "$T/u3.cow: in use by another program (a POSIX lock" \
+		"$ULOOP" attach "$T/data.img" --transport fuse --device "$T/dev" --cow "$T/u3.cow"
+fi
+printf go | dd of="$T/go.disk" conv=notrunc status=none
+rc=0
+wait "$uml" || rc=$?
+[ "$rc" -eq 0 ] || fail "UML did not boot from uloop's COW: $(cat "$T/boot.err" "$T/boot.out")"
+grep -q '^@@uml-holds-its-disks@@' "$T/boot.out" || fail "the guest never held its disks"
+$ULOOP detach "$T/dev2"
 
 # What UML read.
 grep -qx "root: $(md5sum <"$T/blob.uloop" | cut -d' ' -f1) written by uloop" "$T/boot.out" ||
@@ -157,6 +198,12 @@ $ULOOP detach "$T/dev"
 uml_moo "$T/root.cow" "$T/root.moo" >/dev/null || fail "uml_moo root.cow failed"
 cmp "$T/root.served" "$T/root.moo" || fail "uloop and uml_moo read root.cow differently"
 echo "uloop serves UML's files from root.cow, a clean filesystem, uml_moo's bytes"
+
+# UML and uloop on one COW: each refuses the file the other has open.
+grep -qx "ubdh: refused" "$T/boot.out" || fail "UML opened lk.cow while uloop served it"
+grep -qxF "Failed to lock '$T/lk.cow', err = 11" "$T/uml-console.log" ||
+	fail "UML did not say why it refused lk.cow: $(grep -F lk.cow "$T/uml-console.log")"
+echo "a COW uloop serves is refused by UML, and one UML has open by uloop"
 
 cmp -s "$T/root.img" "$T/root.orig" || fail "the root image was written"
 cmp -s "$T/data.img" "$T/data.orig" || fail "data.img was written"
