@@ -11,6 +11,12 @@
  * again: data before bit.  Bits are only ever set, never cleared, so a
  * page torn by a power cut holds old and new bits, both true.
  *
+ * The files' locks: the writable top is locked twice, with flock()
+ * against another uloop and with an open file description lock
+ * (F_OFD_SETLK) against UML, whose ubd driver takes a POSIX record lock
+ * (fcntl F_SETLK) of a COW it opens; the two kinds never see each other.
+ * Frozen layers get the shared kinds of both, taken if they can be.
+ *
  * The locks: @lock (read-write) keeps the stack's shape: reads, writes
  * and flushes hold it shared, a snapshot exclusive.  @flush_mx keeps two
  * flushes from writing their pages out of order.  @rmw_mx serialises
@@ -113,6 +119,31 @@ static void cow_layer_free(struct cow_layer *l)
 		close(l->fd);
 	free(l->bits);
 	free(l);
+}
+
+/*
+ * UML's lock of a COW file: ubd takes a POSIX record lock of the whole
+ * file (fcntl F_SETLK, a write lock on a COW it writes, a read lock on
+ * its backing file) and will not open a file locked against it.  A
+ * flock() alone is invisible to it: UML and uloop could both write one
+ * COW, each from its own copy of the bitmap, UML's bitmap words wiping
+ * out bits uloop set since UML read them.  An open file description lock
+ * is a POSIX lock to UML (its F_SETLK fails on ours, ours on its), and it
+ * belongs to this fd like the flock: closing another fd of the same file
+ * (cow_is_cow_file() does) does not drop it, as it would a F_SETLK of
+ * ours.  -EBUSY if held against us; a filesystem without POSIX locks
+ * (ENOLCK) is left with the flock only.
+ */
+static int cow_posix_lock(int fd, short type, const char *path)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET };
+
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EACCES)
+		return ulo_err(-EBUSY, "%s: in use by another program (a POSIX lock, as a UML kernel takes of its COW files)",
+			       path);
+	return 0;
 }
 
 /* Sync the directory holding @path, so a new file's name is durable. */
@@ -303,6 +334,8 @@ static int cow_layer_open(const char *path, bool writable,
 			: ulo_errno(-errno, "%s: flock", path);
 		goto fail;
 	}
+	if (writable && (ret = cow_posix_lock(l->fd, F_WRLCK, path)))
+		goto fail;
 	if (fstat(l->fd, &st) < 0) {
 		ret = ulo_errno(-errno, "%s", path);
 		goto fail;
@@ -479,8 +512,11 @@ static int cow_push_lower(struct ulo_cow *s, const char *path,
 				       s->layer[0]->path, path);
 		}
 	/* A frozen layer is shared: another stack may be over it too. */
-	if (!s->readonly)
+	if (!s->readonly) {
 		flock(l->fd, LOCK_SH | LOCK_NB);
+		/* And UML may not write it meanwhile (best effort, as above). */
+		cow_posix_lock(l->fd, F_RDLCK, path);
+	}
 	ret = cow_check_lower(up, l, ignore_mtime);
 	if (ret) {
 		cow_layer_free(l);
@@ -943,6 +979,7 @@ int ulo_cow_snapshot(struct ulo_cow *s, const char *path)
 	s->layer[0] = l;
 	s->depth++;
 	flock(old->fd, LOCK_SH | LOCK_NB);	/* frozen: shared from now on */
+	cow_posix_lock(old->fd, F_RDLCK, old->path);
 	/* The old top is flushed whole: its mirror has nothing to give. */
 	ulo_cow_pending_close(s->pending, true);
 	s->pending = pending;

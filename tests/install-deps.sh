@@ -26,6 +26,9 @@ need="$need dnsmasq:dnsmasq-base ip:iproute2 dhcpd:isc-dhcp-server grub-mknetdir
 need="$need squid:squid"
 # A heavy parallel read load with verified data (test-exhaust).
 need="$need fio:fio"
+# User-Mode Linux and its COW tools, the reference for uloop's UML COW
+# files (test-uml-tools): the UML kernel runs as a process, no emulator.
+need="$need linux.uml:user-mode-linux uml_mkcow:uml-utilities"
 [ "${1:-}" = demo ] && need="$need mksquashfs:squashfs-tools"
 
 missing=""

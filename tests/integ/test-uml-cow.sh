@@ -42,6 +42,9 @@ write u.cow 1
 	fail "uloop did not make a big-endian V3 header"
 both u.cow
 (cd "$T" && uml_mkcow -f mk.cow img >/dev/null) || fail "uml_mkcow failed"
+# Over the same image, uloop's header is uml_mkcow's, byte for byte: the
+# backing file's absolute path, its mtime in seconds, alignment 4096.
+cmp -n 4128 "$T/u.cow" "$T/mk.cow" || fail "uloop's V3 header is not uml_mkcow's"
 write mk.cow 2
 both mk.cow
 
