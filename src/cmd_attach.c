@@ -401,6 +401,16 @@ int cmd_attach(int argc, char **argv)
 
 		ret = ulo_cow_open(&wo, &a.cow);
 		a.to.cow = a.cow;
+		/* "cow FILE: why", as a refused cache says "cache FILE: why":
+		 * the boot library tells a refused COW (another image's, a
+		 * file of other data) from a failed boot by that word, and
+		 * boots without it rather than not at all. */
+		if (ret) {
+			char why[sizeof(a.devpath)];
+
+			snprintf(why, sizeof(why), "%s", ulo_errmsg());
+			ret = ulo_err(ret, "cow %s", why);
+		}
 	}
 	if (!ret)
 		ret = ulo_transport_start(&a.to, a.eng, a.cache, a.src, attach_gone, NULL, &a.tr);

@@ -111,6 +111,18 @@ static uint64_t cow_file_size(int fd, const struct stat *st)
 	return (uint64_t)st->st_size;
 }
 
+/* The last error, prefixed with the file it is about.  Copied first:
+ * ulo_err formats into the very buffer ulo_errmsg() returns, and a
+ * prefix written there overwrote the message before it was read
+ * ("F: F: not one of 1, 2, 3" for "UML COW version 7 is not one of..."). */
+static int cow_err_in(int err, const char *path)
+{
+	char why[1024];
+
+	snprintf(why, sizeof(why), "%s", ulo_errmsg());
+	return ulo_err(err, "%s: %s", path, why);
+}
+
 static void cow_layer_free(struct cow_layer *l)
 {
 	if (!l)
@@ -199,7 +211,7 @@ static int cow_lay_out(int fd, const char *path, const struct ulo_uml_hdr *h,
 	ulo_failpoint("cow-created-bitmap");
 	ret = ulo_uml_encode(h, hdr);
 	if (ret)
-		return ulo_err(ret, "%s: %s", path, ulo_errmsg());
+		return cow_err_in(ret, path);
 	ret = ulo_pwrite_full(fd, hdr, h->header_len, 0);
 	if (!ret)
 		ret = fsync(fd) < 0 ? -errno : 0;
@@ -365,7 +377,7 @@ static int cow_layer_open(const char *path, bool writable,
 		goto fail;
 	}
 	if (ulo_uml_decode(hdr, (size_t)n, &l->h)) {
-		ret = ulo_err(-EINVAL, "%s: %s", path, ulo_errmsg());
+		ret = cow_err_in(-EINVAL, path);
 		goto fail;
 	}
 	if (have < l->h.bitmap_offset + l->h.bitmap_len) {

@@ -22,6 +22,9 @@ need="$need dracut:dracut /usr/lib/dracut/modules.d/40network/netroot.sh:dracut-
 # PXE on a boot network of the test's own (a namespace): DHCP and TFTP;
 # ISC dhcpd; the PXELINUX and GRUB boot loaders (their files below).
 need="$need dnsmasq:dnsmasq-base ip:iproute2 dhcpd:isc-dhcp-server grub-mknetdir:grub-common"
+# UML's own COW tools, to read what uloop attach --cow writes (test-uml-cow,
+# test-vm-cow-root).
+need="$need uml_moo:uml-utilities"
 # Squid as the cache tier (configs/squid).
 need="$need squid:squid"
 # A heavy parallel read load with verified data (test-exhaust).

@@ -14,16 +14,26 @@
 #   uloop_prepare_cache    ULOOP_CACHEPATH from rd.uloop.cache: a raw
 #                          partition, a file in its filesystem, or RAM
 #                          (absent; or not found in 10 s, write-protected,
-#                          unmountable: a warning, then RAM)
+#                          unmountable: a warning, then RAM); then
+#                          uloop_prepare_cow: ULOOP_COWPATH from
+#                          rd.uloop.cow, a raw partition or a file in its
+#                          filesystem (the cache's, mounted once; else on
+#                          /run/uloop/cowfs)
 #   uloop_attach_root      `uloop attach` (a cache uloop refuses gives way
-#                          to RAM); ULOOP_RDEV, ULOOP_PID; uloop's notes
+#                          to RAM, a COW it refuses to none); ULOOP_RDEV,
+#                          ULOOP_PID; uloop's notes
 #                          and "root image on DEV, daemon pid N" on the
 #                          console; for a manifest, dm-verity stacked on
 #                          DEV (uloop verity), which ULOOP_RDEV becomes
-#   uloop_mount_image      the image read-only on /run/uloop/lower
+#   uloop_mount_image      the image read-only on /run/uloop/lower; with a
+#                          COW read-write there (ext4), and the root is
+#                          that mount itself, as with rd.uloop.overlay=none
+#                          (an image that will not mount so: detached and
+#                          attached again without the COW)
 #   uloop_mount_layer      the writable layer on /run/uloop/rw (and with
 #                          rd.live.overlay.readonly the persistent one on
-#                          /run/uloop/ro, read-only, under a RAM upper)
+#                          /run/uloop/ro, read-only, under a RAM upper);
+#                          none with a COW
 #   uloop_mount_root DIR   the union of those on DIR; uloop_union prints
 #                          it as "TYPE WHAT OPTIONS" for dracut's systemd
 #                          generator, which mounts it as sysroot.mount
@@ -44,6 +54,20 @@
 # /dev/disk/by-* (dracut, initramfs-tools).  Everything the steps mount
 # lives under /run/uloop, which moves into the new root with /run; the
 # daemon, a root-storage daemon (/etc/initrd-release), keeps serving.
+#
+# rd.uloop.cow (uloop attach --cow): the root's writes go to a UML COW on
+# the flash, kept across boots, durable at each flush.  A COW that cannot
+# be had (its device missing, write-protected or unmountable; refused by
+# uloop: made over another image, the image changed on the server since,
+# a partition holding other data; an image that will not mount
+# read-write over it) is never written: one warning, and the boot goes
+# on as without rd.uloop.cow (rd.uloop.overlay's RAM layer, or a
+# read-only root), saying the writes will not persist.  A node that
+# boots is worth more than one stopped for its writable layer, and
+# nothing of the COW is lost: it is there for the next boot that can
+# use it (or for uloop merge).  At shutdown /run/initramfs/shutdown
+# (uloop shutdown) detaches the device once systemd has remounted the
+# root read-only: the daemon's last flush, then it exits.
 
 # Set here, never taken from the environment (which holds the kernel
 # command line's unknown NAME=value words); tests set it after sourcing.
@@ -147,8 +171,13 @@ uloop_no_flash() {
 }
 
 uloop_prepare_cache() {
-	ULOOP_CACHEPATH=""
+	ULOOP_CACHEPATH="" ULOOP_CACHEDEV=""
 	mkdir -p /run/uloop
+	uloop_cache_dev
+	uloop_prepare_cow
+	return 0
+}
+uloop_cache_dev() {
 	[ -n "$ULOOP_CACHE" ] || { uloop_ram_cache; return 0; }
 	uloop_split "$ULOOP_CACHE"
 	if ! _dev=$(uloop_find_dev "$ULOOP_SPEC"); then
@@ -158,7 +187,7 @@ uloop_prepare_cache() {
 	elif [ -z "$ULOOP_PATH" ]; then
 		# A raw flash is held by its exclusive open, which udev's
 		# probes (shared) never meet: no settling or retry needed.
-		ULOOP_CACHEPATH=$_dev
+		ULOOP_CACHEPATH=$_dev ULOOP_CACHEDEV=$_k
 	else
 		mkdir -p /run/uloop/flash
 		if ! _m=$(uloop_mount_dev "$_dev" /run/uloop/flash); then
@@ -166,8 +195,65 @@ uloop_prepare_cache() {
 		elif ! mkdir -p "/run/uloop/flash${ULOOP_PATH%/*}" 2>/dev/null; then
 			uloop_no_flash "cannot create ${ULOOP_PATH%/*} in $_dev"
 		else
-			ULOOP_CACHEPATH=/run/uloop/flash$ULOOP_PATH
+			ULOOP_CACHEPATH=/run/uloop/flash$ULOOP_PATH ULOOP_CACHEDEV=$_k
 		fi
+	fi
+	return 0
+}
+
+# Without the COW: its filesystem unmounted (nothing of this boot goes
+# near it), the root as rd.uloop.overlay makes it.
+uloop_no_cow() {
+	if [ "$ULOOP_OVERLAY" = none ]; then _w="a read-only root"
+	else _w="the root's writes in RAM (they will not persist)"; fi
+	uloop_warn "rd.uloop.cow=$ULOOP_COW: $*; booting with $_w, the COW left as it is"
+	ULOOP_COWPATH="" ULOOP_COW_FELL=1
+	! uloop_is_mounted /run/uloop/cowfs || umount /run/uloop/cowfs 2>/dev/null
+	return 0
+}
+
+# ULOOP_COWPATH from rd.uloop.cow (after the cache: ULOOP_CACHEDEV is the
+# flash the cache is on, resolved).  A file in the cache's filesystem is
+# there (mounted once); a device the cache has raw, or its very file, is
+# never shared.  uloop makes the COW in a missing or empty file, or on a
+# device zeroed in its first MiB, and refuses anything else.
+uloop_prepare_cow() {
+	ULOOP_COWPATH="" ULOOP_COW_FELL=""
+	[ -n "$ULOOP_COW" ] || return 0
+	uloop_split "$ULOOP_COW"
+	if ! _cd=$(uloop_find_dev "$ULOOP_SPEC"); then
+		uloop_no_cow "no such device after 10 s"
+		return 0
+	fi
+	_ck=$(readlink -f "$_cd")
+	if [ "$(cat "/sys/class/block/${_ck##*/}/ro" 2>/dev/null)" = 1 ]; then
+		uloop_no_cow "$_cd is read-only (write-protected?)"
+		return 0
+	fi
+	if [ "$_ck" = "$ULOOP_CACHEDEV" ]; then
+		case $ULOOP_CACHEPATH in /run/uloop/flash/*) ;; *)
+			uloop_no_cow "$_cd is rd.uloop.cache's raw device"
+			return 0 ;;
+		esac
+		[ -n "$ULOOP_PATH" ] || { uloop_no_cow "$_cd holds rd.uloop.cache's filesystem"; return 0; }
+		_cdir=/run/uloop/flash
+	elif [ -z "$ULOOP_PATH" ]; then
+		ULOOP_COWPATH=$_cd
+		return 0
+	else
+		mkdir -p /run/uloop/cowfs
+		if ! _m=$(uloop_mount_dev "$_cd" /run/uloop/cowfs); then
+			uloop_no_cow "cannot mount $_cd: $(uloop_why "$_m")"
+			return 0
+		fi
+		_cdir=/run/uloop/cowfs
+	fi
+	if [ "$_cdir$ULOOP_PATH" = "$ULOOP_CACHEPATH" ]; then
+		uloop_no_cow "$ULOOP_PATH is rd.uloop.cache's file"
+	elif ! mkdir -p "$_cdir${ULOOP_PATH%/*}" 2>/dev/null; then
+		uloop_no_cow "cannot create ${ULOOP_PATH%/*} in $_cd"
+	else
+		ULOOP_COWPATH=$_cdir$ULOOP_PATH
 	fi
 	return 0
 }
@@ -180,6 +266,7 @@ uloop_prepare_cache() {
 uloop_attach() {
 	set -- attach "$ULOOP_URL"
 	[ -z "$ULOOP_CACHEPATH" ] || set -- "$@" --cache "$ULOOP_CACHEPATH"
+	[ -z "$ULOOP_COWPATH" ] || set -- "$@" --cow "$ULOOP_COWPATH"
 	_ifs=$IFS
 	IFS=$NL
 	set -f
@@ -250,6 +337,9 @@ uloop_note_attach() {
 	elif [ "$_had" -gt 0 ] && [ "$_now" -ge "$_had" ]; then _mode=warm
 	else _mode=cold; fi
 	case $ULOOP_CACHEPATH in /run/uloop/ram/*) _kind=ram ;; *) _kind=flash ;; esac
+	if [ -n "$ULOOP_COWPATH" ]; then _cow=$ULOOP_COWPATH
+	elif [ -n "$ULOOP_COW" ]; then _cow=fallback
+	else _cow=none; fi
 	{
 		echo "device $ULOOP_RDEV"
 		echo "attach_start $1"
@@ -259,6 +349,7 @@ uloop_note_attach() {
 		echo "last_shutdown ${2#* }"
 		echo "mode $_mode"
 		echo "cache $_kind"
+		echo "cow $_cow"
 	} >"$ULOOP_METRICS"
 }
 
@@ -274,6 +365,14 @@ uloop_attach_root() {
 			_before="0 none"
 			ULOOP_RDEV=$(uloop_attach)
 		fi
+	fi
+	# A COW uloop refuses ("cow FILE: why": made over another image, the
+	# image changed on the server since, a file or partition of other
+	# data, in use) is left as it is: the boot goes on without it.
+	if [ -z "$ULOOP_RDEV" ] && [ -n "$ULOOP_COWPATH" ] &&
+		tail -n 1 "$ULOOP_ATTACH_ERR" | grep -q "^uloop: cow "; then
+		uloop_no_cow "$(uloop_attach_err)"
+		ULOOP_RDEV=$(uloop_attach)
 	fi
 	if [ -z "$ULOOP_RDEV" ]; then
 		# uloop's own line names the URL when the server is the cause
@@ -316,6 +415,13 @@ uloop_verity_root() {
 uloop_mount_image() {
 	mkdir -p /run/uloop/lower
 	_m=""
+	if [ -n "$ULOOP_COWPATH" ]; then
+		# Read-write, straight from the device: its writes are the
+		# COW's.  (squashfs and erofs, never written, are refused with
+		# rd.uloop.cow by uloop_check; auto means ext4 here.)
+		_m=$(mount -t ext4 -o rw "$ULOOP_RDEV" /run/uloop/lower 2>&1) && return 0
+		uloop_cow_unmountable "$(uloop_why "$_m")" || return 1
+	fi
 	if [ "$ULOOP_FSTYPE" = auto ]; then
 		for _t in squashfs erofs ext4; do
 			_m=$(mount -t "$_t" -o ro "$ULOOP_RDEV" /run/uloop/lower 2>&1) && break
@@ -326,6 +432,18 @@ uloop_mount_image() {
 	uloop_is_mounted /run/uloop/lower && return 0
 	uloop_fail "rd.uloop.fstype=$ULOOP_FSTYPE: cannot mount $ULOOP_RDEV: $(uloop_why "$_m") (not squashfs, erofs or ext4?)"
 	return 1
+}
+
+# The image does not mount read-write over its COW (not ext4; or what
+# the COW holds is no filesystem the kernel takes): the COW is left as it
+# is, the device detached, and the image attached again without it.
+uloop_cow_unmountable() {
+	if ! _e=$(uloop detach "$ULOOP_RDEV" 2>&1); then
+		uloop_fail "rd.uloop.cow=$ULOOP_COW: cannot mount $ULOOP_RDEV read-write ($1), nor detach it: $(printf '%s\n' "$_e" | tail -n 1 | sed 's/^uloop: //')"
+		return 1
+	fi
+	uloop_no_cow "cannot mount the image read-write over $ULOOP_COWPATH: $1"
+	uloop_attach_root
 }
 
 # A writable layer on $1: RAM, or the persistent rd.uloop.overlay
@@ -367,8 +485,25 @@ uloop_layer() {
 	return 0
 }
 
+# What takes the root's writes, for the boot's figures: cow, ram, flash
+# (a persistent rd.uloop.overlay) or none.
+uloop_note_writes() { echo "writes $1" >>"$ULOOP_METRICS"; }
+
 uloop_mount_layer() {
-	[ "$ULOOP_OVERLAY" = none ] && return 0
+	if [ -n "$ULOOP_COWPATH" ]; then
+		[ -z "$ULOOP_RESET" ] ||
+			uloop_warn "rd.live.overlay.reset: ignored with rd.uloop.cow, which is kept (to start it over: remove the file, or zero the partition's first MiB)"
+		uloop_note_writes cow
+		return 0
+	fi
+	if [ "$ULOOP_OVERLAY" = none ]; then
+		uloop_note_writes none
+		return 0
+	fi
+	case $ULOOP_OVERLAY in
+	tmpfs*) uloop_note_writes ram ;;
+	*) if [ -n "$ULOOP_OVLRO" ]; then uloop_note_writes ram; else uloop_note_writes flash; fi ;;
+	esac
 	mkdir -p /run/uloop/rw
 	case $ULOOP_OVERLAY in
 	tmpfs*) uloop_layer /run/uloop/rw || return 1 ;;
@@ -398,8 +533,11 @@ uloop_mount_layer() {
 	return 0
 }
 
+# With a COW the root is the image's own mount, read-write (dracut's
+# generator, which runs before the attach, says so from rd.uloop.cow;
+# ulooproot corrects it where the COW was given up).
 uloop_union() {
-	if [ "$ULOOP_OVERLAY" = none ]; then
+	if [ "$ULOOP_OVERLAY" = none ] || { [ -n "$ULOOP_COW" ] && [ -z "$ULOOP_COW_FELL" ]; }; then
 		echo "none /run/uloop/lower bind"
 		return 0
 	fi
@@ -484,9 +622,10 @@ uloop_boot_metrics() {
 		_h=$_hb _m=$_mb
 	fi
 	_mode=$(uloop_metric mode) _last=$(uloop_metric last_shutdown)
+	_cow=$(uloop_metric cow) _wr=$(uloop_metric writes)
 	{
-		printf '{"device":"%s","transport":"%s","mode":"%s","cache":"%s",' \
-			"$_dev" "$_tr" "$_mode" "$(uloop_metric cache)"
+		printf '{"device":"%s","transport":"%s","mode":"%s","cache":"%s","cow":"%s","writes":"%s",' \
+			"$_dev" "$_tr" "$_mode" "$(uloop_metric cache)" "${_cow:-none}" "${_wr:-ram}"
 		printf '"last_shutdown":"%s","attach_start_s":%s,"attached_s":%s,"root_s":%s,' \
 			"$_last" "$_t0" "$_t1" "$_t2"
 		printf '"attach_time_s":%s,"fetched_attach_bytes":%s,"fetched_root_bytes":%s,' \
@@ -500,6 +639,10 @@ uloop_boot_metrics() {
 	_ls=""
 	[ "$_last" = none ] || _ls=" (last shutdown $_last)"
 	_l="boot: $_mode$_ls, attached at $_t1 s ($(uloop_secs "$_t0" "$_t1") s), root at $_t2 s, fetched $(uloop_bytes "$_fa") by attach and $(uloop_bytes "$_fr") by root, hits $_h misses $_m, profile ${_prof:-none}"
+	case $_cow in
+	/*) _l="$_l, root read-write on the COW $_cow" ;;
+	fallback) _l="$_l, COW not used: writes in ${_wr:-ram}" ;;
+	esac
 	# The kernel log (dmesg), at info level; the console unless the kernel
 	# prints that level there itself.
 	echo "<6>uloop: $_l" >/dev/kmsg 2>/dev/null

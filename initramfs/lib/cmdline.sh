@@ -27,7 +27,7 @@
 #
 # uloop_parse [FILE], uloop_parse_line TEXT: reads FILE (/proc/cmdline),
 #   or TEXT (dracut's getcmdline, which adds /etc/cmdline.d), and sets
-#   ULOOP_URL ULOOP_CACHE ULOOP_OVERLAY ULOOP_UNION ULOOP_FSTYPE
+#   ULOOP_URL ULOOP_CACHE ULOOP_COW ULOOP_OVERLAY ULOOP_UNION ULOOP_FSTYPE
 #   ULOOP_TRANSPORT ULOOP_MIRRORS ULOOP_CA ULOOP_PINS ULOOP_OFFLINE
 #   ULOOP_PROFILE ULOOP_HYDRATE (set: hydrate; "-": no rate given)
 #   ULOOP_ROOTHASH ULOOP_VERITY (dm-verity's mode: eio, restart, panic)
@@ -56,6 +56,7 @@ NL='
 ULOOP_PARAMS='root all
 netroot all
 rd.uloop.cache all
+rd.uloop.cow all
 rd.uloop.overlay all
 rd.uloop.union all
 rd.uloop.fstype all
@@ -148,7 +149,7 @@ uloop_err() { [ -n "$ULOOP_ERR" ] || ULOOP_ERR=$1; }
 # The variables are read by boot.sh and the flavours.
 # shellcheck disable=SC2034
 uloop_parse_line() {
-	ULOOP_URL="" ULOOP_CACHE="" ULOOP_OVERLAY=tmpfs ULOOP_UNION=overlay ULOOP_FSTYPE=auto
+	ULOOP_URL="" ULOOP_CACHE="" ULOOP_COW="" ULOOP_OVERLAY=tmpfs ULOOP_UNION=overlay ULOOP_FSTYPE=auto
 	ULOOP_TRANSPORT=auto ULOOP_MIRRORS="" ULOOP_CA="" ULOOP_PINS="" ULOOP_OFFLINE=""
 	ULOOP_PROFILE="" ULOOP_HYDRATE="" ULOOP_ROOTHASH="" ULOOP_VERITY=eio
 	ULOOP_DEBUG="" ULOOP_RESET="" ULOOP_OVLRO="" ULOOP_REBOOT_DELAY=30 ULOOP_WARN="" ULOOP_ERR=""
@@ -185,6 +186,7 @@ uloop_parse_line() {
 		init=*) INIT=${_a#init=} ;;
 		rd.neednet|rd.neednet=*) ;;	# the network is always needed
 		rd.uloop.cache=*) ULOOP_CACHE=${_a#*=} ;;
+		rd.uloop.cow=*) ULOOP_COW=${_a#*=} ;;
 		rd.uloop.overlay=*) ULOOP_OVERLAY=${_a#*=} ;;
 		rd.uloop.union=*) ULOOP_UNION=${_a#*=} ;;
 		rd.uloop.fstype=*) ULOOP_FSTYPE=${_a#*=} ;;
@@ -270,6 +272,7 @@ uloop_check() {
 	esac
 	[ -z "$ULOOP_CACHE" ] || uloop_spec_ok "$ULOOP_CACHE" ||
 		{ echo "rd.uloop.cache=$ULOOP_CACHE: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]"; return 1; }
+	uloop_cow_check || return 1
 	case $ULOOP_OVERLAY in
 	tmpfs:size=*) uloop_size_ok "${ULOOP_OVERLAY#tmpfs:size=}" ||
 		{ echo "rd.uloop.overlay=$ULOOP_OVERLAY: not a size (N, Nk, Nm, Ng or N%, not 0)"; return 1; } ;;
@@ -307,6 +310,35 @@ uloop_check() {
 		uloop_rate_ok "$ULOOP_HYDRATE" ||
 			{ echo "rd.uloop.hydrate=$ULOOP_HYDRATE: not RATE[,jitter=SECONDS] (RATE: N, Nk, Nm, Ng a second, 0 or max)"; return 1; } ;;
 	esac
+	return 0
+}
+
+# rd.uloop.cow=SPEC[:/path]: the root read-write on the device, its
+# writes in a UML COW file (uloop attach --cow) on the flash.  What cannot
+# go with it is refused here, before anything is attached: a second
+# persistent layer (the overlay stays, as the fallback's RAM layer or
+# none), a read-only transport (uloop.ko), a filesystem the kernel never
+# writes (squashfs, erofs), a manifest (dm-verity over a device whose
+# blocks were written fails them), an offline boot (uloop cannot check
+# that the COW's image is still the one served).
+uloop_cow_check() {
+	[ -n "$ULOOP_COW" ] || return 0
+	uloop_spec_ok "$ULOOP_COW" ||
+		{ echo "rd.uloop.cow=$ULOOP_COW: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]"; return 1; }
+	case $ULOOP_OVERLAY in tmpfs|tmpfs:size=*|none) ;; *)
+		echo "rd.uloop.cow=$ULOOP_COW: rd.uloop.overlay=$ULOOP_OVERLAY is a second persistent layer (with a COW, rd.uloop.overlay is tmpfs[:size=N] or none: the layer of a boot without it)"
+		return 1 ;;
+	esac
+	case $ULOOP_FSTYPE in squashfs|erofs)
+		echo "rd.uloop.cow=$ULOOP_COW: rd.uloop.fstype=$ULOOP_FSTYPE is never written (a COW root is mounted read-write: ext4)"
+		return 1 ;;
+	esac
+	[ "$ULOOP_TRANSPORT" != kmod ] ||
+		{ echo "rd.uloop.cow=$ULOOP_COW: rd.uloop.transport=kmod is read-only (nbd or auto)"; return 1; }
+	[ -z "$ULOOP_OFFLINE" ] ||
+		{ echo "rd.uloop.cow=$ULOOP_COW: not with rd.uloop.offline (the COW's image must be checked against the server)"; return 1; }
+	! uloop_is_manifest ||
+		{ echo "rd.uloop.cow=$ULOOP_COW: root=uloop:$ULOOP_URL is a manifest, whose root is on dm-verity, which written blocks fail (a COW needs a plain image)"; return 1; }
 	return 0
 }
 

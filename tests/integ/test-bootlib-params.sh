@@ -37,6 +37,22 @@ $U rd.uloop.cache=/dev/vda:/c|ok ULOOP_CACHE=/dev/vda:/c
 $U rd.uloop.cache=vda|rd.uloop.cache=vda: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]
 $U rd.uloop.cache=LABEL=|rd.uloop.cache=LABEL=: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]
 $U rd.uloop.cache=|rd.uloop.cache=: empty value
+$U rd.uloop.cow=LABEL=flash:/root.cow|ok ULOOP_COW=LABEL=flash:/root.cow ULOOP_OVERLAY=tmpfs
+$U rd.uloop.cow=PARTLABEL=uloop-cow|ok ULOOP_COW=PARTLABEL=uloop-cow
+$U rd.uloop.cow=UUID=0a-1b:/var/root.cow rd.uloop.cache=UUID=0a-1b:/var/c|ok ULOOP_COW=UUID=0a-1b:/var/root.cow ULOOP_CACHE=UUID=0a-1b:/var/c
+$U rd.uloop.cow=/dev/vdb rd.uloop.overlay=none rd.uloop.fstype=ext4 rd.uloop.transport=nbd|ok ULOOP_COW=/dev/vdb ULOOP_OVERLAY=none ULOOP_FSTYPE=ext4 ULOOP_TRANSPORT=nbd
+$U rd.uloop.cow=/dev/vdb rd.uloop.overlay=tmpfs:size=64M|ok ULOOP_COW=/dev/vdb ULOOP_OVERLAY=tmpfs:size=64M
+$U rd.uloop.cow="LABEL=my flash:/r.cow"|ok ULOOP_COW=LABEL=my_flash:/r.cow
+$U rd.uloop.cow=vdb|rd.uloop.cow=vdb: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]
+$U rd.uloop.cow=:/root.cow|rd.uloop.cow=:/root.cow: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]
+$U rd.uloop.cow=|rd.uloop.cow=: empty value
+$U rd.uloop.cow=/dev/vdb rd.uloop.overlay=LABEL=rw:/layer|rd.uloop.cow=/dev/vdb: rd.uloop.overlay=LABEL=rw:/layer is a second persistent layer (with a COW, rd.uloop.overlay is tmpfs[:size=N] or none: the layer of a boot without it)
+$U rd.uloop.cow=/dev/vdb rd.uloop.fstype=squashfs|rd.uloop.cow=/dev/vdb: rd.uloop.fstype=squashfs is never written (a COW root is mounted read-write: ext4)
+$U rd.uloop.cow=/dev/vdb rd.uloop.fstype=erofs|rd.uloop.cow=/dev/vdb: rd.uloop.fstype=erofs is never written (a COW root is mounted read-write: ext4)
+$U rd.uloop.cow=/dev/vdb rd.uloop.transport=kmod|rd.uloop.cow=/dev/vdb: rd.uloop.transport=kmod is read-only (nbd or auto)
+$U rd.uloop.cow=/dev/vdb rd.uloop.offline|rd.uloop.cow=/dev/vdb: not with rd.uloop.offline (the COW's image must be checked against the server)
+root=uloop:http://h/v/root.uloop rd.uloop.cow=/dev/vdb|rd.uloop.cow=/dev/vdb: root=uloop:http://h/v/root.uloop is a manifest, whose root is on dm-verity, which written blocks fail (a COW needs a plain image)
+$U rd.uloop.cow=/dev/vdb rd.uloop.cow=/dev/vdc|ok ULOOP_COW=/dev/vdc
 $U rd.uloop.overlay=tmpfs:size=64M|ok ULOOP_OVERLAY=tmpfs:size=64M
 $U rd.uloop.overlay=none|ok ULOOP_OVERLAY=none
 $U rd.uloop.overlay=LABEL=rw:/layer|ok ULOOP_OVERLAY=LABEL=rw:/layer
@@ -171,13 +187,15 @@ for sh in dash "$bb/sh"; do
 	for c in "rd.uloop.profile=http://h/p rd.uloop.hydrate=8M,jitter=9|/run/uloop/ram/cache|--profile http://h/p --hydrate=8M,jitter=9" \
 		"rd.uloop.hydrate|/c|--hydrate" \
 		"rd.uloop.profile=http://h/p rd.uloop.hydrate||" \
-		"rd.uloop.profile=http://h/p rd.uloop.offline|/c|--offline"; do
+		"rd.uloop.profile=http://h/p rd.uloop.offline|/c|--offline" \
+		"rd.uloop.cow=/dev/vdb rd.uloop.transport=nbd|/c|--cow /run/uloop/flash/r.cow --transport nbd"; do
 		printf '%s\n' "$U ${c%%|*}" >"$T/cmdline2"
 		cp=${c#*|}
 		cp=${cp%%|*}
 		ULOOP_X=1 PATH=$T/fake:/usr/bin:/bin "$sh" -c '
 			. "$1/initramfs/lib/cmdline.sh"; . "$1/initramfs/lib/boot.sh"
 			uloop_parse "$2"; ULOOP_CACHEPATH=$4 ULOOP_ATTACH_ERR=$3
+			[ -z "$ULOOP_COW" ] || ULOOP_COWPATH=/run/uloop/flash/r.cow
 			uloop_attach' sh "$top" "$T/cmdline2" "$T/err" "$cp" >/dev/null || fail "$sh: uloop_attach failed"
 		opts=${c##*|}
 		want="attach http://h/r.sq${cp:+ --cache $cp}${opts:+ $opts}"

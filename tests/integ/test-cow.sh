@@ -81,6 +81,11 @@ cp "$T/other" "$T/other.orig"
 expect_fail 1 "not a UML COW file (it holds other data" $ULOOP attach "$T/img" \
 	--transport fuse --device "$T/dev" --cow "$T/other"
 cmp "$T/other" "$T/other.orig" || fail "a foreign file was written"
+# A COW of a version UML never made: its file and the reason, whole.
+printf 'OOOM\000\000\000\007' >"$T/v7.cow"
+head -c 4096 /dev/zero >>"$T/v7.cow"
+expect_fail 1 "cow $T/v7.cow: UML COW version 7 is not one of 1, 2, 3" $ULOOP attach "$T/img" \
+	--transport fuse --device "$T/dev" --cow "$T/v7.cow"
 expect_fail 2 "--write-limit and --cow" $ULOOP attach "$T/img" --transport fuse \
 	--device "$T/dev" --cow "$T/c.cow" --write-limit 1M
 expect_fail 2 "the kmod transport is read-only" $ULOOP attach "$T/img" --cache "$T/cache" \

@@ -16,7 +16,9 @@
 #                             disks are DISTRO_DISKS, default the flash) and
 #                             checks what every flavour must do: systemd is
 #                             PID 1 of Debian 12, / is an overlay on the
-#                             device the daemon serves, writable; the
+#                             device the daemon serves, writable (with
+#                             DISTRO_ROOT=READ-WRITE: that device itself,
+#                             ext4 read-write, as rd.uloop.cow makes it); the
 #                             daemon is the one the initramfs started
 #                             (same PID, '@' in argv[0]) and answers
 #                             `uloop status`; /run/uloop/boot.json says
@@ -56,6 +58,7 @@ if [ -x /uloop-test/setup ]; then /uloop-test/setup || no "/uloop-test/setup fai
 . /etc/os-release
 [ "$ID" = debian ] && [ "$VERSION_ID" = 12 ] && say "OS IS DEBIAN 12" || no "os-release: $PRETTY_NAME"
 root=$(awk '$2 == "/" { print $3, $4 }' /proc/mounts | tail -n 1)
+rootdev=$(awk '$2 == "/" { print $1 }' /proc/mounts | tail -n 1)
 lowerdir=$(echo "$root" | sed -n 's/.*lowerdir=\([^,]*\).*/\1/p')
 lowerdir=${lowerdir##*:}
 lowerdev=$(awk -v d="$lowerdir" '$2 == d { print $1 }' /proc/mounts | tail -n 1)
@@ -74,6 +77,9 @@ esac
 case $root in
 overlay\ *) [ -n "$dev" ] && [ "$lowerdev" = "$dev" ] && say "ROOT IS OVERLAY ON $dev" ||
 	no "the lower layer $lowerdev is not the uloop device '$dev'" ;;
+# rd.uloop.cow: the device itself, read-write.
+ext4\ rw,*) [ -n "$dev" ] && [ "$rootdev" = "$dev" ] && say "ROOT IS READ-WRITE ON $dev" ||
+	no "the read-write root $rootdev is not the uloop device '$dev'" ;;
 *) no "/ is not an overlay: $root" ;;
 esac
 # What a boot before left in a persistent writable layer, then this boot's.
@@ -135,7 +141,7 @@ distro_boot() {
 	wait "$_vm" ||
 		{ grep -a -i -e ULOOP-DISTRO -e uloop -e dracut "$_l" | tail -n 40; fail "$_n: boot failed"; }
 	cp "$web_log" "$T/$_n.all"
-	for _want in "UNIT REACHED" "PID1 IS SYSTEMD" "OS IS DEBIAN 12" "ROOT IS OVERLAY ON" \
+	for _want in "UNIT REACHED" "PID1 IS SYSTEMD" "OS IS DEBIAN 12" "ROOT IS ${DISTRO_ROOT:-OVERLAY} ON" \
 		"OVERLAY WRITABLE" "DAEMON PID" "ULOOP STATUS OK" "BOOT JSON" "BOOT LINE IN KERNEL LOG"; do
 		grep -aq "ULOOP-DISTRO: $_want" "$_l" || { tail -n 30 "$_l"; fail "$_n: no '$_want'"; }
 	done

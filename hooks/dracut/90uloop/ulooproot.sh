@@ -60,8 +60,11 @@ uloop_mount_image
 uloop_mount_layer
 if [ -z "$DRACUT_SYSTEMD" ]; then
 	uloop_mount_root "$NEWROOT"
-elif r=$(getarg root=); n=$(getarg netroot=); [ "${r%%:*}" != uloop ] && [ "${n%%:*}" != uloop ]; then
-	# A DHCP root-path: the generator ran before it was known.
+elif r=$(getarg root=); n=$(getarg netroot=); { [ "${r%%:*}" != uloop ] && [ "${n%%:*}" != uloop ]; } ||
+	[ -n "$ULOOP_COW_FELL" ]; then
+	# A DHCP root-path: the generator ran before it was known; or
+	# rd.uloop.cow given up: the generator made the root the image's
+	# read-write mount, which is now read-only under a RAM layer.
 	# shellcheck disable=SC2046  # TYPE WHAT OPTIONS
 	set -- $(uloop_union)
 	mkdir -p /run/systemd/system/sysroot.mount.d
