@@ -245,11 +245,32 @@ distro_dracut() {
 # on $T/chroot takes the hooks, the static uloop and the kernel's
 # modules (a read-only bind mount), and goes at exit.
 distro_itools() {
+	# The image depends only on what goes into it: the first test that
+	# needs it builds it, the others (in the other lane, too) wait for
+	# it and take a copy.  mkinitramfs takes minutes on a busy TCG host.
+	_tree=$(sh "$top/tests/vm/itools-tree.sh") || exit $?
+	_key=$( { echo "$KVER $_tree"; cat "$ULOOP_VM_BIN" "$top"/initramfs/lib/*.sh \
+		"$top/tests/vm/distro-lib.sh"; find "$top/hooks/initramfs-tools" -type f | sort |
+		xargs cat; } | sha256sum | cut -c1-16)
+	_shared=$top/build/vm-shared/itools-$_key.img
+	mkdir -p "$top/build/vm-shared"
+	exec 8>"$top/build/vm-shared/itools.lock"
+	flock 8
+	if [ -s "$_shared" ]; then
+		cp "$_shared" "$1"
+		flock -u 8
+		echo "initramfs-tools image (MODULES=netboot + uloop): $(fsize "$1") bytes, built by an earlier test"
+		return 0
+	fi
+	_distro_itools_build "$1"
+	rm -f "$top"/build/vm-shared/itools-*.img
+	cp "$1" "$_shared.new" && mv "$_shared.new" "$_shared"
+	flock -u 8
+}
+
+_distro_itools_build() {
 	_c=$T/chroot
 	if [ ! -d "$_c" ]; then
-		_rc=0
-		_tree=$(sh "$top/tests/vm/itools-tree.sh") || _rc=$?
-		[ "$_rc" -eq 0 ] || exit "$_rc"
 		mkdir -p "$_c" "$T/chroot.up" "$T/chroot.work"
 		mount -t overlay -o "lowerdir=$_tree,upperdir=$T/chroot.up,workdir=$T/chroot.work" itools "$_c" ||
 			fail "cannot mount an overlay on $_tree"
