@@ -40,6 +40,7 @@ static void hydrate_usage(FILE *f)
 	      "  --cache PATH        cache file or partition (created if missing)\n"
 	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
 	      "  --block-size N      block size of a new cache (4K..1M, default 4K)\n"
+	      CLI_HELP_FORMAT
 	      "  --rate BYTES        fetch at most BYTES per second (e.g. 10M)\n"
 	      "  --seed              SOURCE is a manifest's newer version than the cache\n"
 	      "                      holds: stage it in PATH.next, taking the blocks the\n"
@@ -58,7 +59,7 @@ static void hydrate_usage(FILE *f)
 int cmd_hydrate(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE,
+		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE, CLI_OPT_FORMAT,
 		CLI_OPT_CONNECTIONS, CLI_OPT_READAHEAD, CLI_OPT_OFFLINE,
 		CLI_OPT_WIPE, CLI_OPT_JSON, CLI_OPT_HELP, CLI_OPT_VERBOSE,
 		CLI_OPT_SOURCE_NET,
