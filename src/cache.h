@@ -287,6 +287,10 @@ void ulo_cache_set_giveup_note(struct ulo_cache *c, const char *note);
  */
 int ulo_cache_pin(struct ulo_cache *c, uint64_t off, uint64_t len);
 
+/* A compact cache with a size limit that has no free place left: more
+ * blocks evict others (hydration stops there rather than churn). */
+bool ulo_cache_at_limit(const struct ulo_cache *c);
+
 /* A compact cache's index, for info and status; -EINVAL for another. */
 struct ulo_compact_info {
 	uint64_t slot_bytes;	/* a slot: 64 KiB, or a block if larger */

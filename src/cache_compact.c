@@ -999,3 +999,16 @@ const struct ulo_header *ulo_compact_header(const struct ulo_cache *c)
 
 	return c->fmt == &ulo_cache_fmt_compact && p && p->have_header ? &p->h : NULL;
 }
+
+bool ulo_cache_at_limit(const struct ulo_cache *c)
+{
+	struct ulo_compact *p = c ? c->fmt_priv : NULL;
+	bool at;
+
+	if (!c || c->fmt != &ulo_cache_fmt_compact || !p || !p->have_header)
+		return false;
+	pthread_mutex_lock(&p->mx);
+	at = p->nslots < p->ngroups && !p->nfree && p->used == p->nslots;
+	pthread_mutex_unlock(&p->mx);
+	return at;
+}

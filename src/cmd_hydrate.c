@@ -151,6 +151,16 @@ int cmd_hydrate(int argc, char **argv)
 		split = vi.data_blocks * vi.data_block_size;
 	for (off = 0; off < size; off += len) {
 		len = ULO_MIN(HYDRATE_WINDOW, (off < split ? split : size) - off);
+		/* A compact cache at its --cache-size: more would only evict
+		 * what this run fetched. */
+		if (ulo_cache_at_limit(cache)) {
+			char a[32];
+
+			cli_note("cache %s: at its size limit with %s of the image; hydration stops here (what is read later evicts the least recently read)",
+				 ulo_cache_path(cache), ulo_fmt_size(ulo_cache_count(cache) *
+				 ulo_cache_block_size(cache), a, sizeof(a)));
+			break;
+		}
 		if ((off == split && ulo_engine_drain(eng)) ||
 		    ulo_engine_prefetch(eng, off, len, NULL)) {
 			ulo_progress_end(&prog);
