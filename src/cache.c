@@ -1016,10 +1016,12 @@ static int ulo_cache_make_room(struct ulo_cache *c)
 
 	pthread_mutex_lock(&c->commit_lock);
 	ret = c->broken ? c->broken : c->fmt->evict(c);
-	if (ret == -ENOSPC && !__atomic_load_n(&c->full, __ATOMIC_ACQUIRE))
+	if (ret == -ENOSPC && !__atomic_load_n(&c->full, __ATOMIC_ACQUIRE)) {
 		ulo_warn("cache %s: at its size limit and every block in it is pinned (the boot profile's); no new block is kept, nothing pinned is evicted: a larger --cache-size would keep more",
 			 c->path);
-	else if (ret && ret != -ENOSPC && !c->broken) {
+		/* Set under the lock: one line, however many fetchers. */
+		__atomic_store_n(&c->full, ret, __ATOMIC_RELEASE);
+	} else if (ret && ret != -ENOSPC && !c->broken) {
 		ulo_warn("%s; the cache is read-only from now on: the blocks it holds are still served, new ones are fetched and not kept",
 			 ulo_errmsg());
 		__atomic_store_n(&c->broken, ret, __ATOMIC_RELEASE);
@@ -1047,7 +1049,11 @@ static int ulo_cache_write_located(struct ulo_cache *c, uint64_t blk,
 		ret = c->fmt->locate(c, b, true, &at, &run);
 		if (ret == -ENOSPC) {
 			pthread_rwlock_unlock(&c->map_rw);
-			ret = ulo_cache_make_room(c);
+			/* Its failure was told by ulo_cache_make_room(), once
+			 * for all fetchers: refused, as after any such. */
+			if (ulo_cache_make_room(c))
+				return ULO_CACHE_REFUSED;
+			ret = 0;
 			continue;
 		}
 		if (ret) {
@@ -1101,12 +1107,11 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 		ret = ulo_pwrite_full(c->fd, buf, len, c->data_offset + off);
 	if (!ret && c->csum_offset && !c->fmt->locate)
 		ret = ulo_cache_write_csums(c, off, buf, len, 0);
-	if (ret == -ENOSPC && c->fmt->locate) {
-		/* Every place holds pinned blocks (told once, by
-		 * ulo_cache_make_room()): no more are kept, as when full. */
-		__atomic_store_n(&c->full, ret, __ATOMIC_RELEASE);
+	if (ret == ULO_CACHE_REFUSED)
+		/* No place could be made (every one holds pinned blocks, or
+		 * an eviction failed): told once, by ulo_cache_make_room();
+		 * the cache takes no more blocks, as when full. */
 		return ret;
-	}
 	if (ret) {
 		/* This block is not marked; those written before it are whole
 		 * and still get committed (a flush failure would stop that). */

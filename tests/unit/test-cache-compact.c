@@ -328,7 +328,7 @@ static void test_pins(void)
 	CHECK_EQ(ulo_cache_pin(c, 0, 20 * SLOT), 0);	/* more than fits */
 	for (uint64_t g = 0; g < 8; g++)
 		CHECK_EQ(put_group(c, g, 3), 0);
-	CHECK_EQ(put_group(c, 8, 3), -ENOSPC);
+	CHECK_EQ(put_group(c, 8, 3), ULO_CACHE_REFUSED);
 	CHECK(ulo_cache_full(c));
 	CHECK_EQ(ulo_cache_count(c), 8 * PER);	/* nothing thrown out */
 	CHECK(ulo_cache_close(c) != 0);	/* "not all fetched blocks were kept" */
