@@ -663,6 +663,7 @@ static int ulo_cache_read_located(struct ulo_cache *c, uint8_t *buf, uint64_t of
 			}
 		if (ret)
 			break;
+		run = ((end - 1) >> c->block_shift) + 1 - blk;	/* what is read */
 		ret = c->fmt->locate(c, blk, false, &at, &run);
 		if (ret) {
 			*bad_blk = blk;
@@ -1043,7 +1044,7 @@ static int ulo_cache_write_located(struct ulo_cache *c, uint64_t blk,
 	int ret = 0;
 
 	while (pos < end && !ret) {
-		uint64_t b = pos >> c->block_shift, at, run, stop, delta;
+		uint64_t b = pos >> c->block_shift, at, run = 0, stop, delta;
 
 		pthread_rwlock_rdlock(&c->map_rw);
 		ret = c->fmt->locate(c, b, true, &at, &run);

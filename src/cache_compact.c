@@ -725,7 +725,7 @@ static int ulo_compact_locate(struct ulo_cache *c, uint64_t blk, bool alloc,
 			      uint64_t *at, uint64_t *run)
 {
 	struct ulo_compact *p = c->fmt_priv;
-	uint64_t g = blk >> p->per_shift, s;
+	uint64_t g = blk >> p->per_shift, s, want = *run;
 	uint32_t s1 = __atomic_load_n(&p->map[g], __ATOMIC_ACQUIRE);
 
 	if (!s1 && !alloc)
@@ -755,6 +755,18 @@ static int ulo_compact_locate(struct ulo_cache *c, uint64_t blk, bool alloc,
 			 __ATOMIC_RELAXED);
 	*at = s * p->slot_bytes + ((blk & (p->per - 1)) << c->block_shift);
 	*run = p->per - (blk & (p->per - 1));
+	/* A read goes on through the groups that lie in the next slots (a
+	 * hydration's, fetched in order): one pread, not one a slot.  As far
+	 * as the caller reads (what it does not read is not used: its
+	 * slots' LRU stamps stay), at most 16 MiB. */
+	for (uint64_t g2 = g + 1; !alloc && g2 < p->ngroups && *run < want &&
+	     (*run << c->block_shift) < (16u << 20) &&
+	     __atomic_load_n(&p->map[g2], __ATOMIC_ACQUIRE) == s1 + (g2 - g); g2++) {
+		__atomic_store_n(&p->stamp[s + (g2 - g)],
+				 __atomic_add_fetch(&p->tick, 1, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
+		*run += p->per;
+	}
 	return 0;
 }
 

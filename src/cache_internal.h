@@ -165,7 +165,9 @@ struct ulo_cache_fmt {
 	 * (compact); NULL for the dense ones.  locate: where block @blk's
 	 * bytes are, as an offset into the data area (its checksums are at
 	 * the same offset's place in the csum region), and how many blocks
-	 * from @blk on lie contiguously there; with @alloc a block without a
+	 * from @blk on lie contiguously there (*@run on entry: the most the
+	 * caller will read, 0 for no more than one place's worth: a format
+	 * may count what lies beyond as read); with @alloc a block without a
 	 * place gets one, -ENOSPC when none is free (evict, then again).
 	 * map_rw held for reading, commit_lock not needed.
 	 */
