@@ -9,7 +9,8 @@
 # cache whose every present block is the image's.  On a real vfat
 # filesystem (loop device, as root): a native cache past 4 GiB - 1 is
 # refused pointing at --format compact, and a compact one under a limit
-# serves an image larger than 4 GiB.
+# serves an image larger than 4 GiB.  uloop.ko (--transport kmod) refuses
+# a compact cache.
 . "$(dirname "$0")/functions.sh"
 
 size=$((24 * 1024 * 1024 + 4321))
@@ -41,6 +42,14 @@ expect_fail 1 "its format is compact, not native" \
 $ULOOP hydrate "$T/img" --cache "$T/n" --no-progress >/dev/null
 expect_fail 1 "--cache-size needs a compact one" \
 	$ULOOP hydrate "$T/img" --cache "$T/n" --cache-size 8M --no-progress
+
+# uloop.ko reads hits itself from the dense layout: a compact cache, an
+# existing one or one --cache-size would make, is refused for kmod.
+expect_fail 2 "cache $T/c is compact (blocks in fetch order); use --transport nbd" \
+	$ULOOP attach "$T/img" --cache "$T/c" --transport kmod
+expect_fail 2 "is compact (blocks in fetch order)" \
+	$ULOOP attach "$T/img" --cache "$T/new" --cache-size 1M --transport kmod
+[ ! -e "$T/new" ] || fail "a refused attach made a cache file"
 
 # 3. Hydrate completes it; check and export agree with the image; the file
 # is the image plus its index and checksums (36 bytes per 64 KiB slot).
