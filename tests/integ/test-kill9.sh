@@ -8,7 +8,7 @@
 # Every native or compact start after a kill reads its last commit's
 # blocks back (recovery after an unclean stop) and finds none bad.  The
 # three layouts take turns: native, 2007, compact (its slots in fetch
-# order; tests/integ/test-compact-evict.sh kills it under a size limit).
+# order; tests/integ/test-compact.sh kills it under a size limit).
 . "$(dirname "$0")/functions.sh"
 
 size=$((24 * 1024 * 1024 + 4321))
