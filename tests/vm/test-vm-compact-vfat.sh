@@ -27,15 +27,17 @@ VM_TIMEOUT=${VM_COMPACT_TIMEOUT:-7200}
 mkdir -p "$T/www"
 mib=1048576
 # 4 GiB + 64 MiB + a tail, mostly zeros (sparse here), with random MiBs
-# at the start, around the 4 GiB line, past it and at the end.
-size=$((4096 * mib + 64 * mib + 12345))
+# at the start, around the 4 GiB line, past it and at the end.  The tail
+# is whole 512-byte sectors (a block device ends at one), not a whole
+# 4 KiB block nor a 64 KiB slot.
+size=$((4096 * mib + 64 * mib + 12800))
 img=$T/www/big.img
 truncate -s $size "$img"
 for at in 0 7 1000 2047 4095 4096 4100 4150; do
 	head -c $mib /dev/urandom | dd of="$img" bs=$mib seek=$at conv=notrunc status=none
 done
-tail_at=$((size - 12345 - 40000))
-head -c 52345 /dev/urandom | dd of="$img" bs=1 seek=$tail_at conv=notrunc status=none
+tail_at=$((size - 12800 - 40000))
+head -c 52800 /dev/urandom | dd of="$img" bs=1 seek=$tail_at conv=notrunc status=none
 whole=$(md5sum <"$img" | cut -d' ' -f1)
 # The churn: seeded MiB indexes; the guest reads each and sums it.
 nmib=$((size / mib))
@@ -70,7 +72,7 @@ grep -q "vfat holds files of at most 4 GiB - 1 byte" /tmp/err && echo "UNLIMITED
 dev=\$(uloop attach \$url --cache /fat/cache --cache-size $limit --connections 2)
 echo "attached \$dev"
 got=\$(dd if=\$dev bs=1M status=none | md5sum | cut -d' ' -f1)
-[ "\$got" = $whole ] && echo "WHOLE MD5 OK"
+[ "\$got" = $whole ] && echo "WHOLE MD5 OK" || echo "whole device md5 \$got, the image's $whole"
 bad=0 n=0
 while read -r p want; do
 	n=\$((n + 1))
