@@ -168,6 +168,7 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 	c->capacity = UINT64_MAX;
 	c->commit_ms = ULO_DEFAULT_COMMIT_MS;
 	pthread_mutex_init(&c->commit_lock, NULL);
+	pthread_rwlock_init(&c->map_rw, NULL);
 	pthread_mutex_init(&c->committer_mx, NULL);
 	{
 		/* A wall-clock step (NTP at boot) must not stall commits. */
@@ -186,6 +187,11 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 		snprintf(c->path, sizeof(c->path), "%s", real ? real : o->path);
 		free(real);
 	}
+	if (o->bitmap_path && (o->format == ULO_FMT_COMPACT || o->size_limit)) {
+		ret = ulo_err(-EINVAL, "cache %s: the 2007 layout (a bitmap file) has no size limit and is not compact",
+			      o->path);
+		goto out_free;
+	}
 	if (o->bitmap_path) {
 		c->fmt = &ulo_cache_fmt_2007;
 		snprintf(c->bitmap_path, sizeof(c->bitmap_path), "%s",
@@ -200,6 +206,7 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 	} else {
 		c->fmt = &ulo_cache_fmt_native;
 	}
+	c->size_limit = o->size_limit;
 	c->block_size = bs ? bs : ULO_DEFAULT_BLOCK_SIZE;
 	c->block_shift = __builtin_ctz(c->block_size);
 
@@ -208,8 +215,41 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 		ret = ulo_cache_open_file(c, o->bitmap_path, &c->bfd, o->create);
 	if (ret)
 		goto out_free;
+	/* The format is the file's magic's, never its name's; a new (empty)
+	 * file takes the one asked for. */
+	if (!o->bitmap_path && !c->is_blkdev) {
+		uint8_t area[ULO_HDR_AREA];
+		ssize_t got = pread(c->fd, area, sizeof(area), 0);
+		struct stat st;
 
+		if (got > 0 && ulo_compact_magic(area, (size_t)got))
+			c->fmt = &ulo_cache_fmt_compact;
+		else if ((o->format == ULO_FMT_COMPACT || o->size_limit) &&
+			 !fstat(c->fd, &st) && !st.st_size)
+			c->fmt = &ulo_cache_fmt_compact;
+	}
 	ret = c->fmt->load(c);
+	if (ret == -ENODATA && c->fmt == &ulo_cache_fmt_native &&
+	    (o->format == ULO_FMT_COMPACT || o->size_limit) && !c->is_blkdev) {
+		/* Blank (sparse, or --wipe): laid out compact. */
+		c->fmt->close(c);
+		c->fmt = &ulo_cache_fmt_compact;
+		ret = c->fmt->load(c);
+	}
+	if (!ret || ret == -ENODATA) {
+		const char *want = o->format == ULO_FMT_COMPACT || o->size_limit ?
+			"compact" : o->format == ULO_FMT_NATIVE ? "native" : NULL;
+
+		if (want && strcmp(want, c->fmt->name) && (!ret || c->is_blkdev)) {
+			ret = ulo_err(-EINVAL, c->is_blkdev ?
+				      "cache %s: a device: a compact cache (--format compact, --cache-size) is a file; use the native format on a partition" :
+				      o->size_limit && c->fmt == &ulo_cache_fmt_native ?
+				      "cache %s: a native cache, which holds the whole image: --cache-size needs a compact one (remove the cache, or name a new file, to make one)" :
+				      "cache %s: its format is %s, not %s; remove the cache to change it",
+				      o->path, c->fmt->name, want);
+			goto out_free;
+		}
+	}
 	if (ret == -ENODATA) {
 		c->laid_out = false;
 	} else if (ret) {
@@ -230,6 +270,7 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 out_free:
 	if (c->fmt->close)
 		c->fmt->close(c);
+	pthread_rwlock_destroy(&c->map_rw);
 	ulo_cache_free_bitmaps(c);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -463,6 +504,8 @@ int ulo_cache_check_binding(struct ulo_cache *c)
 		return ulo_err(-ESTALE,
 			       "cache %s: laid out anew for another image while it was being read; what was read is not used",
 			       c->path);
+	if (c->readonly && c->fmt->check_slots)
+		return c->fmt->check_slots(c);
 	return 0;
 }
 
@@ -536,21 +579,39 @@ static uint8_t *ulo_scratch(size_t len)
 }
 
 /*
+ * Where a dense layout keeps image offset x, in its data and checksum
+ * regions, a non-dense one keeps it at x + @delta (a slot's place less
+ * its image offset; 0 for the dense formats, unsigned wrap-around).
+ */
+
+/* The seed of the CRC of the 4 KiB at image offset @img: 0, or the
+ * offset's own CRC (compact: a span in another's place fails). */
+static uint32_t ulo_cache_csum_seed(const struct ulo_cache *c, uint64_t img)
+{
+	uint8_t le[8];
+
+	if (!c->csum_seeded)
+		return 0;
+	ulo_put_le64(le, img);
+	return ulo_crc32c(0, le, sizeof(le));
+}
+
+/*
  * Read image bytes [@a0, @a1) (@a0 4 KiB aligned) from the data area into
  * @al (4 KiB aligned, room for @a1 rounded up to 4 KiB): O_DIRECT in whole
  * 4 KiB sectors where the flash allows it (the data area runs past the
  * image's end to a whole block), else buffered.
  */
 static int ulo_cache_pread_data(struct ulo_cache *c, uint8_t *al, uint64_t a0,
-				uint64_t a1)
+				uint64_t a1, uint64_t delta)
 {
 	int ret = -EINVAL;
 
 	if (c->dio_fd >= 0 && !(c->data_offset & 4095))
 		ret = ulo_pread_full(c->dio_fd, al, ULO_ROUND_UP(a1, 4096) - a0,
-				     c->data_offset + a0);
+				     c->data_offset + a0 + delta);
 	if (ret == -EINVAL)	/* no direct I/O, or larger sectors: buffered */
-		ret = ulo_pread_full(c->fd, al, a1 - a0, c->data_offset + a0);
+		ret = ulo_pread_full(c->fd, al, a1 - a0, c->data_offset + a0 + delta);
 	if (!ret && ulo_failpoint_hit("cache-read-eio"))
 		ret = -EIO;	/* (tests: a bad sector under the data) */
 	return ret;
@@ -562,7 +623,8 @@ static int ulo_cache_pread_data(struct ulo_cache *c, uint8_t *al, uint64_t a0,
  * image offset of the first span at fault, or -errno.
  */
 static int ulo_cache_check_spans(struct ulo_cache *c, const uint8_t *buf,
-				 uint64_t a0, uint64_t a1, uint64_t *bad)
+				 uint64_t a0, uint64_t a1, uint64_t delta,
+				 uint64_t *bad)
 {
 	uint8_t stackc[256 * 4], *cs = stackc;
 	size_t n = ULO_DIV_ROUND_UP(a1 - a0, ULO_CSUM_SPAN);
@@ -573,12 +635,13 @@ static int ulo_cache_check_spans(struct ulo_cache *c, const uint8_t *buf,
 		if (!cs)
 			return -ENOMEM;
 	}
-	ret = ulo_pread_full(c->fd, cs, n * 4, c->csum_offset + a0 / ULO_CSUM_SPAN * 4);
+	ret = ulo_pread_full(c->fd, cs, n * 4,
+			     c->csum_offset + (a0 + delta) / ULO_CSUM_SPAN * 4);
 	for (size_t i = 0; !ret && i < n; i++) {
 		uint64_t at = i * ULO_CSUM_SPAN;
 		uint32_t want = ulo_get_le32(cs + 4 * i);
-		uint32_t got = ulo_crc32c(0, buf + at, ULO_MIN((uint64_t)ULO_CSUM_SPAN,
-							     a1 - a0 - at));
+		uint32_t got = ulo_crc32c(ulo_cache_csum_seed(c, a0 + at), buf + at,
+					  ULO_MIN((uint64_t)ULO_CSUM_SPAN, a1 - a0 - at));
 
 		if (got != want) {
 			*bad = a0 + at;
@@ -592,8 +655,9 @@ static int ulo_cache_check_spans(struct ulo_cache *c, const uint8_t *buf,
 	return ret;
 }
 
-int ulo_cache_read_checked(struct ulo_cache *c, void *buf, uint64_t off,
-			   size_t len, uint64_t *bad_blk)
+/* ulo_cache_read_checked() of bytes that lie at +@delta in the data area. */
+static int ulo_cache_read_run(struct ulo_cache *c, void *buf, uint64_t off,
+			      size_t len, uint64_t delta, uint64_t *bad_blk)
 {
 	uint64_t a0 = off & ~(uint64_t)(ULO_CSUM_SPAN - 1), bad = off;
 	uint64_t a1 = ULO_MIN(ULO_ROUND_UP(off + len, ULO_CSUM_SPAN), c->image_size);
@@ -608,9 +672,9 @@ int ulo_cache_read_checked(struct ulo_cache *c, void *buf, uint64_t off,
 	al = ulo_scratch(ULO_ROUND_UP(a1, 4096) - a0);
 	if (!al)
 		return ulo_errno(-ENOMEM, "cache %s: read buffer", c->path);
-	ret = ulo_cache_pread_data(c, al, a0, a1);
+	ret = ulo_cache_pread_data(c, al, a0, a1, delta);
 	if (!ret && c->csum_offset) {
-		ret = ulo_cache_check_spans(c, al, a0, a1, &bad);
+		ret = ulo_cache_check_spans(c, al, a0, a1, delta, &bad);
 		*bad_blk = bad >> c->block_shift;
 		if (ret == -EBADMSG)
 			return ret;
@@ -627,13 +691,63 @@ int ulo_cache_read_checked(struct ulo_cache *c, void *buf, uint64_t off,
 		uint64_t b0 = ULO_MAX(b << c->block_shift, a0);
 		uint64_t b1 = ULO_MIN(((b << c->block_shift) + ulo_cache_block_len(c, b)), a1);
 
-		if (ulo_cache_pread_data(c, al, b0, b1)) {
+		if (ulo_cache_pread_data(c, al, b0, b1, delta)) {
 			*bad_blk = b;
 			break;
 		}
 	}
 	return ulo_errno(ret, "cache %s: pread of %zu bytes at image offset %" PRIu64 " (block %" PRIu64 ")",
 			 c->path, len, off, *bad_blk);
+}
+
+/*
+ * A non-dense format: piece by piece, each where locate() says, with
+ * evictions shut out (map_rw) so no place is given to other blocks while
+ * it is read.  A block found no longer present (evicted since the caller
+ * looked) is -ESTALE: the caller fetches it (ulo_cache_fault() counts no
+ * fault for it).
+ */
+static int ulo_cache_read_located(struct ulo_cache *c, uint8_t *buf, uint64_t off,
+				  size_t len, uint64_t *bad_blk)
+{
+	uint64_t pos = off, end = off + len;
+	int ret = 0;
+
+	pthread_rwlock_rdlock(&c->map_rw);
+	while (pos < end && !ret) {
+		uint64_t blk = pos >> c->block_shift, at = 0, run = 0, stop;
+
+		for (uint64_t b = blk; b <= (end - 1) >> c->block_shift && !ret; b++)
+			if (!ulo_bitmap_test(&c->present, b)) {
+				*bad_blk = b;
+				ret = ulo_err(-ESTALE, "cache %s: block %" PRIu64 " was evicted",
+					      c->path, b);
+			}
+		if (ret)
+			break;
+		run = ((end - 1) >> c->block_shift) + 1 - blk;	/* what is read */
+		ret = c->fmt->locate(c, blk, false, &at, &run);
+		if (ret) {
+			*bad_blk = blk;
+			ret = ulo_err(-ESTALE, "cache %s: block %" PRIu64 " has no place",
+				      c->path, blk);
+			break;
+		}
+		stop = ULO_MIN(end, (blk + run) << c->block_shift);
+		ret = ulo_cache_read_run(c, buf + (pos - off), pos, (size_t)(stop - pos),
+					 at - (blk << c->block_shift), bad_blk);
+		pos = stop;
+	}
+	pthread_rwlock_unlock(&c->map_rw);
+	return ret;
+}
+
+int ulo_cache_read_checked(struct ulo_cache *c, void *buf, uint64_t off,
+			   size_t len, uint64_t *bad_blk)
+{
+	if (c->fmt->locate)
+		return ulo_cache_read_located(c, buf, off, len, bad_blk);
+	return ulo_cache_read_run(c, buf, off, len, 0, bad_blk);
 }
 
 int ulo_cache_read(struct ulo_cache *c, void *buf, uint64_t off, size_t len)
@@ -718,7 +832,7 @@ int ulo_cache_recover(struct ulo_cache *c, struct ulo_recovery *r)
 
 	memset(r, 0, sizeof(*r));
 	if (c->readonly || !c->laid_out || !c->unchecked ||
-	    !c->csum_offset || c->fmt != &ulo_cache_fmt_native ||
+	    !c->csum_offset || c->fmt == &ulo_cache_fmt_2007 ||
 	    c->id.kind == ULO_ID_NONE)
 		return 0;
 	pthread_mutex_lock(&c->commit_lock);
@@ -751,6 +865,10 @@ bool ulo_cache_fault(struct ulo_cache *c, uint64_t blk, int err)
 	char why[512];
 	uint64_t faults;
 
+	/* Evicted while it was read (compact): nothing wrong with the flash;
+	 * the caller fetches it. */
+	if (err == -ESTALE)
+		return !__atomic_load_n(&c->failed, __ATOMIC_ACQUIRE);
 	snprintf(why, sizeof(why), "%s", ulo_errmsg());
 	/* Counted once per block taken back: readers that planned the same
 	 * bad block before the first of them withdrew it are one fault. */
@@ -804,6 +922,9 @@ int ulo_cache_shortfall(struct ulo_cache *c, uint64_t *bytes)
 		return ulo_errno(-errno, "cache %s: statvfs", c->path);
 	/* Sparse data: every block not yet present takes space when it comes. */
 	need = (c->nblocks - ulo_bitmap_count(&c->present)) << c->block_shift;
+	/* Compact: the file grows by its slots still to take, at most. */
+	if (c->fmt == &ulo_cache_fmt_compact)
+		need = ULO_MIN(need, ulo_compact_room(c));
 	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (need > avail)
 		*bytes = need - avail;
@@ -921,7 +1042,7 @@ void ulo_cache_set_giveup_note(struct ulo_cache *c, const char *note)
  * blocks are marked: the commit's flush makes both durable before a bit.
  */
 static int ulo_cache_write_csums(struct ulo_cache *c, uint64_t off,
-				 const uint8_t *buf, size_t len)
+				 const uint8_t *buf, size_t len, uint64_t delta)
 {
 	uint8_t stackc[256 * 4], *cs = stackc;
 	size_t n = ULO_DIV_ROUND_UP(len, ULO_CSUM_SPAN);
@@ -937,12 +1058,90 @@ static int ulo_cache_write_csums(struct ulo_cache *c, uint64_t off,
 	for (size_t i = 0; i < n; i++) {
 		size_t at = i * ULO_CSUM_SPAN;
 
-		ulo_put_le32(cs + 4 * i, ulo_crc32c(0, buf + at,
+		ulo_put_le32(cs + 4 * i, ulo_crc32c(ulo_cache_csum_seed(c, off + at), buf + at,
 						    ULO_MIN((size_t)ULO_CSUM_SPAN, len - at)));
 	}
-	ret = ulo_pwrite_full(c->fd, cs, n * 4, c->csum_offset + off / ULO_CSUM_SPAN * 4);
+	ret = ulo_pwrite_full(c->fd, cs, n * 4,
+			      c->csum_offset + (off + delta) / ULO_CSUM_SPAN * 4);
 	if (cs != stackc)
 		free(cs);
+	return ret;
+}
+
+/*
+ * Free places in a non-dense format: evict under commit_lock (so no
+ * commit runs between an eviction and its flush).  -ENOSPC, said once:
+ * nothing may be evicted.
+ */
+static int ulo_cache_make_room(struct ulo_cache *c)
+{
+	int ret;
+
+	pthread_mutex_lock(&c->commit_lock);
+	ret = c->broken ? c->broken : c->fmt->evict(c);
+	if (ret == -ENOSPC && !__atomic_load_n(&c->full, __ATOMIC_ACQUIRE)) {
+		ulo_warn("cache %s: at its size limit and every block in it is pinned (the boot profile's); no new block is kept, nothing pinned is evicted: a larger --cache-size would keep more",
+			 c->path);
+		/* Set under the lock: one line, however many fetchers. */
+		__atomic_store_n(&c->full, ret, __ATOMIC_RELEASE);
+	} else if (ret && ret != -ENOSPC && !c->broken) {
+		ulo_warn("%s; the cache is read-only from now on: the blocks it holds are still served, new ones are fetched and not kept",
+			 ulo_errmsg());
+		__atomic_store_n(&c->broken, ret, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&c->commit_lock);
+	return ret;
+}
+
+/*
+ * Store blocks [@blk, + @len) of a non-dense format: each piece where
+ * locate() places it (evicting when no place is free), its checksums at
+ * that place, its bits set before map_rw is let go: an eviction sees the
+ * piece whole or not at all.
+ */
+static int ulo_cache_write_located(struct ulo_cache *c, uint64_t blk,
+				   const uint8_t *buf, size_t len)
+{
+	uint64_t off = blk << c->block_shift, pos = off, end = off + len;
+	int ret = 0;
+
+	while (pos < end && !ret) {
+		uint64_t b = pos >> c->block_shift, at, run = 0, stop, delta;
+
+		pthread_rwlock_rdlock(&c->map_rw);
+		ret = c->fmt->locate(c, b, true, &at, &run);
+		if (ret == -ENOSPC) {
+			pthread_rwlock_unlock(&c->map_rw);
+			/* Its failure was told by ulo_cache_make_room(), once
+			 * for all fetchers: refused, as after any such. */
+			if (ulo_cache_make_room(c))
+				return ULO_CACHE_REFUSED;
+			ret = 0;
+			continue;
+		}
+		if (ret) {
+			pthread_rwlock_unlock(&c->map_rw);
+			break;
+		}
+		stop = ULO_MIN(end, (b + run) << c->block_shift);
+		delta = at - (b << c->block_shift);
+		ret = ulo_pwrite_full(c->fd, buf + (pos - off), stop - pos,
+				      c->data_offset + pos + delta);
+		/* The image's short last block: its slot is written to a whole
+		 * 4 KiB, so a direct read of it finds no end of file. */
+		if (!ret && stop == c->image_size && stop % 4096)
+			ret = ulo_pwrite_zeros(c->fd, c->data_offset + stop + delta,
+					       ULO_ROUND_UP(stop, 4096) - stop);
+		if (!ret && c->csum_offset)
+			ret = ulo_cache_write_csums(c, pos, buf + (pos - off),
+						    (size_t)(stop - pos), delta);
+		for (uint64_t i = b; !ret && i < ULO_DIV_ROUND_UP(stop, c->block_size); i++) {
+			ulo_bitmap_set(&c->pending, i);
+			ulo_bitmap_set(&c->present, i);
+		}
+		pthread_rwlock_unlock(&c->map_rw);
+		pos = stop;
+	}
 	return ret;
 }
 
@@ -965,9 +1164,17 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 	    (len % c->block_size && off + len != c->image_size))
 		return ulo_err(-EINVAL, "cache %s: bad write of %zu bytes at block %" PRIu64,
 			       c->path, len, blk);
-	ret = ulo_pwrite_full(c->fd, buf, len, c->data_offset + off);
-	if (!ret && c->csum_offset)
-		ret = ulo_cache_write_csums(c, off, buf, len);
+	if (c->fmt->locate)
+		ret = ulo_cache_write_located(c, blk, buf, len);
+	else
+		ret = ulo_pwrite_full(c->fd, buf, len, c->data_offset + off);
+	if (!ret && c->csum_offset && !c->fmt->locate)
+		ret = ulo_cache_write_csums(c, off, buf, len, 0);
+	if (ret == ULO_CACHE_REFUSED)
+		/* No place could be made (every one holds pinned blocks, or
+		 * an eviction failed): told once, by ulo_cache_make_room();
+		 * the cache takes no more blocks, as when full. */
+		return ret;
 	if (ret) {
 		/* This block is not marked; those written before it are whole
 		 * and still get committed (a flush failure would stop that). */
@@ -985,7 +1192,7 @@ int ulo_cache_write_blocks(struct ulo_cache *c, uint64_t blk, const void *buf,
 		__atomic_store_n(&c->unkicked, 0, __ATOMIC_RELAXED);
 		sync_file_range(c->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	}
-	for (uint64_t i = 0; i < n; i++) {
+	for (uint64_t i = 0; i < n && !c->fmt->locate; i++) {
 		ulo_bitmap_set(&c->pending, blk + i);
 		ulo_bitmap_set(&c->present, blk + i);
 	}
@@ -1177,7 +1384,7 @@ static int ulo_cache_commit_locked(struct ulo_cache *c)
 			/* Written and clean now: the page cache's copy of the
 			 * data goes (reads are direct; see
 			 * ulo_cache_reopen_direct()). */
-			if (c->dio_fd >= 0)
+			if (c->dio_fd >= 0 && !c->fmt->locate)
 				posix_fadvise(c->fd, (off_t)(c->data_offset +
 					      ((s[k].wi * 64) << c->block_shift)),
 					      (off_t)(64ull << c->block_shift), POSIX_FADV_DONTNEED);
@@ -1194,6 +1401,9 @@ static int ulo_cache_commit_locked(struct ulo_cache *c)
 		if (!n)
 			break;
 	}
+	/* Non-dense: the slots' clean pages go all at once. */
+	if (c->dio_fd >= 0 && c->fmt->locate && n)
+		posix_fadvise(c->fd, (off_t)c->data_offset, 0, POSIX_FADV_DONTNEED);
 	c->commits++;
 	free(s);
 	return 0;
@@ -1303,8 +1513,22 @@ int ulo_cache_close(struct ulo_cache *c)
 	if (c->bfd >= 0 && close(c->bfd) < 0 && !ret)
 		ret = ulo_errno(-errno, "bitmap %s: close", c->bitmap_path);
 	pthread_mutex_destroy(&c->commit_lock);
+	pthread_rwlock_destroy(&c->map_rw);
 	pthread_mutex_destroy(&c->committer_mx);
 	pthread_cond_destroy(&c->committer_cv);
 	free(c);
 	return ret;
+}
+
+bool ulo_cache_path_is_compact(const char *path)
+{
+	uint8_t area[ULO_HDR_AREA];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	if (fd < 0)
+		return false;
+	got = pread(fd, area, sizeof(area), 0);
+	close(fd);
+	return got > 0 && ulo_compact_magic(area, (size_t)got);
 }

@@ -58,6 +58,12 @@ struct ulo_cache_opts {
 	bool offline;		/* refuse (do not drop) on an identity change */
 	bool buffered;		/* data read through the page cache, not direct
 				 * (an update's seed: ulo_cache_reopen_direct()) */
+	/* A new cache's format (an existing one's is read from its magic;
+	 * asking for another is refused): ULO_FMT_ANY is native. */
+	enum ulo_cache_format { ULO_FMT_ANY, ULO_FMT_NATIVE, ULO_FMT_COMPACT } format;
+	/* --cache-size: a new cache is compact and never grows past this
+	 * many bytes (index and data), evicting the least recently used. */
+	uint64_t size_limit;
 };
 
 /* Outcome of binding a cache to an image. */
@@ -274,7 +280,37 @@ bool ulo_cache_given_up(const struct ulo_cache *c);
  */
 void ulo_cache_set_giveup_note(struct ulo_cache *c, const char *note);
 
-/* The current header of a native cache (for `uloop info`), or NULL. */
+/*
+ * Pin image bytes [@off, @off + @len): a compact cache never evicts them
+ * (the boot profile's ranges).  After the cache is bound; nothing for
+ * the dense formats, which evict nothing.
+ */
+int ulo_cache_pin(struct ulo_cache *c, uint64_t off, uint64_t len);
+
+/* A compact cache with a size limit that has no free place left: more
+ * blocks evict others (hydration stops there rather than churn). */
+bool ulo_cache_at_limit(const struct ulo_cache *c);
+
+/* A compact cache's index, for info and status; -EINVAL for another. */
+struct ulo_compact_info {
+	uint64_t slot_bytes;	/* a slot: 64 KiB, or a block if larger */
+	uint64_t slots;		/* the most the layout holds */
+	uint64_t slots_taken;	/* holding blocks now */
+	uint64_t slots_written;	/* the file's data extent, in slots */
+	uint64_t groups;	/* slots the whole image would take */
+	uint64_t bytes_max;	/* the file's size with every slot written */
+	bool limited;		/* slots < groups: evicts (--cache-size) */
+	uint64_t evicted;	/* slots evicted since open */
+	uint64_t pinned_groups;	/* slots' worth of image pinned */
+};
+int ulo_cache_compact_info(const struct ulo_cache *c, struct ulo_compact_info *ci);
+
+/* Does the file at @path hold a compact cache (its magic)?  For choices
+ * made before a cache is opened (the transport). */
+bool ulo_cache_path_is_compact(const char *path);
+
+/* The current header of a native or compact cache (for `uloop info`),
+ * or NULL. */
 const struct ulo_header *ulo_native_header(const struct ulo_cache *c);
 
 #endif

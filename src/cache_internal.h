@@ -14,6 +14,7 @@
  *   cache.c           the common layer and its write order
  *   cache_native.c    the formats: where their bytes live
  *   cache_2007.c
+ *   cache_compact.c
  *   cache_verify.c    verify and export walk the present bitmap word by
  *                     word, skipping what is absent (cache_verify.h)
  *   bind.c            picks its sample from the present bitmap
@@ -67,6 +68,9 @@ struct ulo_cache {
 	uint64_t nblocks;
 	uint64_t data_offset;	/* cache offset of image offset 0 */
 	uint64_t csum_offset;	/* CRC-32C per 4 KiB of data; 0: none */
+	bool csum_seeded;	/* each CRC seeded with its image offset
+				 * (compact: data in another's place fails) */
+	uint64_t size_limit;	/* compact: --cache-size of a new layout */
 	uint64_t bitmap_bytes;	/* dense bitmap bytes, 4 KiB pages */
 	bool needs_relayout;	/* an old format: a writer lays it out anew */
 	struct ulo_identity id;	/* bound image (kind NONE: unbound) */
@@ -87,6 +91,10 @@ struct ulo_cache {
 	struct ulo_bitmap dirty;	/* 4 KiB bitmap pages to write; commit_lock */
 
 	pthread_mutex_t commit_lock;
+	/* Formats with locate() (compact): held for reading while a block's
+	 * place is looked up and its bytes read or written, for writing while
+	 * an eviction takes places away.  Lock order: commit_lock, map_rw. */
+	pthread_rwlock_t map_rw;
 	int broken;		/* sticky -errno after a failed flush or
 				 * bitmap write: nothing more is committed */
 	int full;		/* sticky -errno after a failed data write
@@ -151,10 +159,43 @@ struct ulo_cache_fmt {
 	int (*read_binding)(struct ulo_cache *c, struct ulo_identity *id,
 			    uint8_t *bind_id);
 	void (*close)(struct ulo_cache *c);
+
+	/*
+	 * Formats whose blocks are not at data_offset + i * block_size
+	 * (compact); NULL for the dense ones.  locate: where block @blk's
+	 * bytes are, as an offset into the data area (its checksums are at
+	 * the same offset's place in the csum region), and how many blocks
+	 * from @blk on lie contiguously there (*@run on entry: the most the
+	 * caller will read, 0 for no more than one place's worth: a format
+	 * may count what lies beyond as read); with @alloc a block without a
+	 * place gets one, -ENOSPC when none is free (evict, then again).
+	 * map_rw held for reading, commit_lock not needed.
+	 */
+	int (*locate)(struct ulo_cache *c, uint64_t blk, bool alloc,
+		      uint64_t *at, uint64_t *run);
+	/* Make places free, durably, before any is written again
+	 * (commit_lock held; takes map_rw for writing itself).  -ENOSPC:
+	 * nothing may be evicted. */
+	int (*evict)(struct ulo_cache *c);
+	/* A lockless reader's last check that the places it read from were
+	 * not given to other blocks meanwhile (-ESTALE). */
+	int (*check_slots)(struct ulo_cache *c);
 };
 
 extern const struct ulo_cache_fmt ulo_cache_fmt_native;
 extern const struct ulo_cache_fmt ulo_cache_fmt_2007;
+extern const struct ulo_cache_fmt ulo_cache_fmt_compact;
+
+/* Is this header area (@len bytes from offset 0) a compact cache's? */
+bool ulo_compact_magic(const uint8_t *area, size_t len);
+/* A compact cache's current header (the native codec's fields), or NULL. */
+const struct ulo_header *ulo_compact_header(const struct ulo_cache *c);
+/* Bytes the compact cache @c may still grow by. */
+uint64_t ulo_compact_room(const struct ulo_cache *c);
+/* -EFBIG, with @why naming the filesystem and its limit, if the
+ * filesystem under @c's file cannot hold a file of @bytes (vfat). */
+int ulo_cache_fs_file_limit(struct ulo_cache *c, uint64_t bytes, char *why,
+			    size_t len);
 
 /* Would a format 1 native cache fit in format 2 where it lies?  @why gets
  * the shortfall when not. */

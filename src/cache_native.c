@@ -320,6 +320,10 @@ static int ulo_native_format(struct ulo_cache *c, const struct ulo_identity *id)
 			       ulo_fmt_size(c->block_size, b, sizeof(b)),
 			       ulo_fmt_size(h.data_offset + h.data_length, d, sizeof(d)),
 			       ulo_fmt_size(c->capacity, why, sizeof(why)));
+	/* No sparse files there: the file is the image's size at once. */
+	if (ulo_cache_fs_file_limit(c, h.data_offset + h.data_length, why, sizeof(why)))
+		return ulo_err(-EFBIG, "cache %s: %s: a native cache is as large as the image; use --format compact (and --cache-size below 4G), whose file grows with what is fetched",
+			       c->path, why);
 	if (c->is_blkdev) {
 		ret = ulo_pwrite_zeros(c->fd, h.bitmap_offset, h.bitmap_length);
 		if (ret)
@@ -444,6 +448,8 @@ const struct ulo_header *ulo_native_header(const struct ulo_cache *c)
 {
 	const struct ulo_native *n = c->fmt_priv;
 
+	if (c->fmt == &ulo_cache_fmt_compact)
+		return ulo_compact_header(c);
 	return c->fmt == &ulo_cache_fmt_native && n && n->have_header ?
 		&n->h : NULL;
 }

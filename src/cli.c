@@ -125,6 +125,35 @@ int cli_common_opt(int opt, const char *arg, struct cli_opts *o)
 			exit(ULO_EXIT_USAGE);
 		}
 		return 1;
+	case OPT_FORMAT: {
+		/* One row per format; a format not yet served by this build
+		 * (uml-cow: a UML COW file as the cache) is named, refused. */
+		static const struct {
+			const char *name;
+			enum ulo_cache_format fmt;	/* ULO_FMT_ANY: 2007 */
+			bool served;
+		} fmts[] = {
+			{ "native", ULO_FMT_NATIVE, true },
+			{ "compact", ULO_FMT_COMPACT, true },
+			{ "2007", ULO_FMT_ANY, true },
+			{ "uml-cow", ULO_FMT_ANY, false },
+		};
+		size_t i;
+
+		for (i = 0; i < ULO_ARRAY_SIZE(fmts) && strcmp(arg, fmts[i].name); i++)
+			;
+		if (i == ULO_ARRAY_SIZE(fmts) || !fmts[i].served) {
+			cli_usage_error("--format: '%s' is not native, compact or 2007", arg);
+			exit(ULO_EXIT_USAGE);
+		}
+		o->format = fmts[i].fmt;
+		o->format_2007 = !strcmp(arg, "2007");
+		return 1;
+	}
+	case OPT_CACHE_SIZE:
+		/* The least a compact layout takes: header, index and a slot. */
+		o->cache_size = cli_size("cache-size", arg, 128 * 1024, UINT64_MAX);
+		return 1;
 	case OPT_CONNECTIONS:
 		o->eng.connections = cli_size("connections", arg, 1,
 					      ULO_MAX_CONNECTIONS);
@@ -234,6 +263,15 @@ int cli_check_opts(const struct cli_opts *o)
 				       o->block_size);
 	if (o->bitmap && !o->cache)
 		return cli_usage_error("--bitmap needs --cache");
+	if (o->format_2007 && !o->bitmap)
+		return cli_usage_error("--format 2007 needs --bitmap FILE (its bitmap file)");
+	if (o->bitmap && (o->format == ULO_FMT_COMPACT || o->cache_size))
+		return cli_usage_error("--bitmap (the 2007 layout) and %s: a cache has one format",
+				       o->cache_size ? "--cache-size" : "--format compact");
+	if (o->format == ULO_FMT_NATIVE && o->cache_size)
+		return cli_usage_error("--cache-size needs a compact cache, not --format native");
+	if ((o->format || o->cache_size) && !o->cache)
+		return cli_usage_error("%s needs --cache", o->cache_size ? "--cache-size" : "--format");
 	if (o->bitmap && o->cache) {
 		struct stat a, b;
 
@@ -373,6 +411,7 @@ int cli_bind_cache(const struct cli_opts *o, struct ulo_source *src,
 	struct ulo_cache_opts co = {
 		.path = o->cache, .bitmap_path = o->bitmap,
 		.block_size = o->block_size, .create = true, .wipe = o->wipe,
+		.format = o->format, .size_limit = o->cache_size,
 	};
 	struct ulo_update up = { 0 };
 	struct ulo_bind_info bi;

@@ -29,6 +29,7 @@ enum {
 	OPT_NO_PROGRESS, OPT_CA, OPT_PIN, OPT_CERT, OPT_KEY, OPT_INSECURE,
 	OPT_TIMEOUT, OPT_RETRIES, OPT_MIRROR, OPT_PROXY, OPT_ALLOW_HTTP_REDIRECT,
 	OPT_STATS, OPT_IGNORE_IDENTITY, OPT_ROOT_HASH, OPT_VERITY_KEY, OPT_SEED,
+	OPT_FORMAT, OPT_CACHE_SIZE,
 };
 
 /* Trust anchors used when --ca is not given (uloop-mkinitramfs puts the
@@ -73,6 +74,14 @@ enum {
 #define CLI_OPT_CACHE { "cache", required_argument, NULL, OPT_CACHE }
 #define CLI_OPT_BITMAP { "bitmap", required_argument, NULL, OPT_BITMAP }
 #define CLI_OPT_BLOCK_SIZE { "block-size", required_argument, NULL, OPT_BLOCK_SIZE }
+#define CLI_OPT_FORMAT { "format", required_argument, NULL, OPT_FORMAT }, \
+	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE }
+#define CLI_HELP_FORMAT \
+	"  --format F          a new cache's format: native (default), compact\n" \
+	"                      (blocks in fetch order: no sparse file needed, vfat)\n" \
+	"  --cache-size N      a compact cache that never grows past N bytes,\n" \
+	"                      evicting the least recently read (never the boot\n" \
+	"                      profile's blocks); implies --format compact\n"
 #define CLI_OPT_CONNECTIONS { "connections", required_argument, NULL, OPT_CONNECTIONS }
 #define CLI_OPT_READAHEAD { "readahead", required_argument, NULL, OPT_READAHEAD }
 #define CLI_OPT_OFFLINE { "offline", no_argument, NULL, OPT_OFFLINE }
@@ -88,6 +97,9 @@ struct cli_opts {
 	const char *bitmap;	/* --bitmap: 2007 layout */
 	const char *source;	/* --source */
 	uint64_t block_size;	/* --block-size, 0 = default */
+	enum ulo_cache_format format;	/* --format */
+	uint64_t cache_size;	/* --cache-size, 0 = none */
+	bool format_2007;	/* --format 2007 (with --bitmap) */
 	struct ulo_engine_opts eng;	/* --connections, --readahead, --rate */
 	bool offline;		/* --offline: never drop a cache */
 	bool ignore_identity;	/* check: compare even another identity */

@@ -57,6 +57,7 @@ static void attach_usage(FILE *f)
 	      "  --cache PATH        cache file or partition (none: fetch every time)\n"
 	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
 	      "  --block-size N      block size of a new cache (4K..1M, default 4K)\n"
+	      CLI_HELP_FORMAT
 	      "  --device DEV        /dev/nbdN (nbd), /dev/uloopN (kmod), or a file to\n"
 	      "                      serve (fuse); a device whose daemon died is taken over\n"
 	      "  --transport T       auto (default: kmod with a cache if uloop.ko loads,\n"
@@ -317,7 +318,7 @@ static int attach_opt(int opt, const char *arg, void *ctx)
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE,
+		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE, CLI_OPT_FORMAT,
 		CLI_OPT_CONNECTIONS, CLI_OPT_READAHEAD, CLI_OPT_OFFLINE,
 		CLI_OPT_WIPE, CLI_OPT_HELP, CLI_OPT_VERBOSE, CLI_OPT_SOURCE_NET,
 		{ "device", required_argument, NULL, OPT_DEVICE },
@@ -362,6 +363,10 @@ int cmd_attach(int argc, char **argv)
 	a.o.eng.record_profile = true;
 	a.o.eng.demand_reserve = true;
 	a.to.cache = a.o.cache;
+	/* uloop.ko reads the dense layout itself: not a compact cache. */
+	a.to.compact = a.o.cache && !a.o.bitmap &&
+		(a.o.format == ULO_FMT_COMPACT || a.o.cache_size ||
+		 ulo_cache_path_is_compact(a.o.cache));
 	a.to.connections = a.o.eng.connections;
 	a.to.source_timeout_s = a.o.src.timeout_s;
 	ret = ulo_transport_choose(&a.to);

@@ -23,6 +23,7 @@ static void cat_usage(FILE *f)
 	      "  --cache PATH        cache file or partition (created if missing)\n"
 	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
 	      "  --block-size N      block size of a new cache (default 4K)\n"
+	      CLI_HELP_FORMAT
 	      "  --offset N          start here (default 0)\n"
 	      "  --length N          this many bytes (default: to the end)\n"
 	      "  --readahead N       readahead limit for sequential reads (default 1M)\n"
@@ -53,7 +54,7 @@ static int cat_write(const uint8_t *buf, size_t len)
 int cmd_cat(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE,
+		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE, CLI_OPT_FORMAT,
 		CLI_OPT_CONNECTIONS, CLI_OPT_READAHEAD, CLI_OPT_OFFLINE,
 		CLI_OPT_WIPE, CLI_OPT_HELP, CLI_OPT_VERBOSE,
 		CLI_OPT_SOURCE_NET,

@@ -40,6 +40,7 @@ static void hydrate_usage(FILE *f)
 	      "  --cache PATH        cache file or partition (created if missing)\n"
 	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
 	      "  --block-size N      block size of a new cache (4K..1M, default 4K)\n"
+	      CLI_HELP_FORMAT
 	      "  --rate BYTES        fetch at most BYTES per second (e.g. 10M)\n"
 	      "  --seed              SOURCE is a manifest's newer version than the cache\n"
 	      "                      holds: stage it in PATH.next, taking the blocks the\n"
@@ -58,7 +59,7 @@ static void hydrate_usage(FILE *f)
 int cmd_hydrate(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE,
+		CLI_OPT_CACHE, CLI_OPT_BITMAP, CLI_OPT_BLOCK_SIZE, CLI_OPT_FORMAT,
 		CLI_OPT_CONNECTIONS, CLI_OPT_READAHEAD, CLI_OPT_OFFLINE,
 		CLI_OPT_WIPE, CLI_OPT_JSON, CLI_OPT_HELP, CLI_OPT_VERBOSE,
 		CLI_OPT_SOURCE_NET,
@@ -150,6 +151,16 @@ int cmd_hydrate(int argc, char **argv)
 		split = vi.data_blocks * vi.data_block_size;
 	for (off = 0; off < size; off += len) {
 		len = ULO_MIN(HYDRATE_WINDOW, (off < split ? split : size) - off);
+		/* A compact cache at its --cache-size: more would only evict
+		 * what this run fetched. */
+		if (ulo_cache_at_limit(cache)) {
+			char a[32];
+
+			cli_note("cache %s: at its size limit with %s of the image; hydration stops here (what is read later evicts the least recently read)",
+				 ulo_cache_path(cache), ulo_fmt_size(ulo_cache_count(cache) *
+				 ulo_cache_block_size(cache), a, sizeof(a)));
+			break;
+		}
 		if ((off == split && ulo_engine_drain(eng)) ||
 		    ulo_engine_prefetch(eng, off, len, NULL)) {
 			ulo_progress_end(&prog);

@@ -57,6 +57,7 @@ static void info_json(const struct ulo_cache *c, const struct ulo_header *h)
 	uint64_t nblocks = ulo_cache_nblocks(c);
 	const struct ulo_identity *id = ulo_cache_identity(c);
 	const char *bitmap = ulo_cache_bitmap_path(c);
+	struct ulo_compact_info ci;
 	struct ulo_json j;
 	char uuid[40];
 
@@ -105,6 +106,14 @@ static void info_json(const struct ulo_cache *c, const struct ulo_header *h)
 		ulo_json_u64(&j, "data_offset", h->data_offset);
 		ulo_json_u64(&j, "data_length", h->data_length);
 	}
+	if (laid_out && !ulo_cache_compact_info(c, &ci)) {
+		ulo_json_u64(&j, "slot_size", ci.slot_bytes);
+		ulo_json_u64(&j, "slots", ci.slots);
+		ulo_json_u64(&j, "slots_taken", ci.slots_taken);
+		ulo_json_u64(&j, "slots_written", ci.slots_written);
+		ulo_json_u64(&j, "file_size_max", ci.bytes_max);
+		ulo_json_bool(&j, "size_limited", ci.limited);
+	}
 	ulo_json_obj_end(&j);
 	ulo_json_done(&j);
 }
@@ -117,6 +126,7 @@ static void info_text(const struct ulo_cache *c, const struct ulo_header *h)
 	uint64_t bs = ulo_cache_block_size(c), size = ulo_cache_image_size(c);
 	const struct ulo_identity *id = ulo_cache_identity(c);
 	const char *bitmap = ulo_cache_bitmap_path(c);
+	struct ulo_compact_info ci;
 	char a[32], b[32], t[40];
 
 	printf("cache:        %s\n", ulo_cache_path(c));
@@ -155,10 +165,18 @@ static void info_text(const struct ulo_cache *c, const struct ulo_header *h)
 	       info_epoch_blocks(&h->epoch), h->epoch.n);
 	printf("created:      %s\n", info_time(h->created, t, sizeof(t)));
 	printf("updated:      %s\n", info_time(h->updated, t, sizeof(t)));
-	printf("bitmap:       offset %" PRIu64 ", %" PRIu64 " bytes\n",
+	printf("%s       offset %" PRIu64 ", %" PRIu64 " bytes\n",
+	       ulo_cache_compact_info(c, &ci) ? "bitmap:" : "index: ",
 	       h->bitmap_offset, h->bitmap_length);
 	printf("data:         offset %" PRIu64 ", %" PRIu64 " bytes\n",
 	       h->data_offset, h->data_length);
+	if (ulo_cache_compact_info(c, &ci))
+		return;
+	printf("slots:        %" PRIu64 " of %" PRIu64 " hold blocks, %" PRIu64 " written (%s each)\n",
+	       ci.slots_taken, ci.slots, ci.slots_written, ulo_fmt_size(ci.slot_bytes, a, sizeof(a)));
+	printf("size limit:   %s\n", ci.limited ?
+	       ulo_fmt_size(ci.bytes_max, b, sizeof(b)) :
+	       "none (room for the whole image: nothing is evicted)");
 }
 
 int cmd_info(int argc, char **argv)

@@ -173,8 +173,22 @@ static void ulo_fill_replay(struct ulo_fill *f)
 		ulo_profile_free(&p);
 		goto ignored;
 	}
-	for (size_t i = 0; i < p.n; i++)
+	for (size_t i = 0; i < p.n; i++) {
 		total += p.ext[i].n * p.unit;
+		/* A compact cache never evicts what the boot reads. */
+		ulo_cache_pin(f->c, p.ext[i].start * p.unit, p.ext[i].n * p.unit);
+	}
+	{
+		struct ulo_compact_info ci;
+		char a[32], b[32];
+
+		if (!ulo_cache_compact_info(f->c, &ci) && ci.pinned_groups > ci.slots)
+			ulo_fill_note(f, "boot profile %s: its blocks take %s of slots, more than the cache %s holds (%s): those past that are fetched at each boot; nothing pinned is evicted for them",
+				      f->profile_loc,
+				      ulo_fmt_size(ci.pinned_groups * ci.slot_bytes, a, sizeof(a)),
+				      ulo_cache_path(f->c),
+				      ulo_fmt_size(ci.slots * ci.slot_bytes, b, sizeof(b)));
+	}
 	pthread_mutex_lock(&f->lock);
 	f->st.profile = "loaded";
 	f->st.profile_bytes = total;
@@ -232,6 +246,13 @@ static int ulo_fill_hydrate(struct ulo_fill *f)
 	for (off = 0; off < size; off += ULO_FILL_CHUNK) {
 		if (ulo_cache_full(f->c)) {
 			ulo_fill_note(f, "hydration stopped: the cache %s is full",
+				      ulo_cache_path(f->c));
+			return -ENOSPC;
+		}
+		/* A compact cache at its --cache-size: more would only evict
+		 * the profile's and the boot's blocks' neighbours. */
+		if (ulo_cache_at_limit(f->c)) {
+			ulo_fill_note(f, "hydration stopped: the cache %s is at its size limit",
 				      ulo_cache_path(f->c));
 			return -ENOSPC;
 		}

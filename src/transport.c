@@ -58,13 +58,16 @@ int ulo_transport_choose(struct ulo_transport_opts *o)
 {
 	if (!strcmp(o->kind, "auto"))
 		o->kind = (o->device ? ulo_kmod_index_of(o->device) >= 0 :
-			   o->cache && !o->read_write) &&
+			   o->cache && !o->read_write && !o->compact) &&
 			  ulo_kmod_available() ? "kmod" : "nbd";
 	if (!strcmp(o->kind, "kmod")) {
 		if (!o->cache)
 			return ulo_err(-EINVAL, "--transport kmod needs --cache: uloop.ko reads cached blocks from it (use nbd without a cache)");
 		if (o->read_write)
 			return ulo_err(-EINVAL, "writes (--read-write, --cow): the kmod transport is read-only; use --transport nbd");
+		if (o->compact)
+			return ulo_err(-EINVAL, "--transport kmod: uloop.ko reads cached blocks itself from the native layout, and cache %s is compact (blocks in fetch order); use --transport nbd",
+				       o->cache);
 		if (o->device && ulo_kmod_index_of(o->device) < 0)
 			return ulo_err(-EINVAL, "--device %s: the kmod transport serves /dev/uloopN",
 				       o->device);

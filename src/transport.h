@@ -40,6 +40,7 @@ struct ulo_transport_opts {
 	unsigned source_timeout_s;	/* the source's deadline (0: its default, 60) */
 	unsigned dead_conn_s;	/* how long I/O waits for a restarted daemon */
 	bool hold_forever;	/* a root disk: kmod misses wait however long */
+	bool compact;		/* the cache is (or is made) compact: not kmod */
 };
 
 /*

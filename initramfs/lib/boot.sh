@@ -291,6 +291,10 @@ uloop_attach() {
 		*) set -- "$@" --hydrate="$ULOOP_HYDRATE" ;;
 		esac
 	fi
+	# A compact cache that keeps the most recently read blocks in that
+	# much flash (the boot profile's are never evicted).
+	[ -z "$ULOOP_CACHEPATH" ] || [ -z "$ULOOP_CACHE_SIZE" ] ||
+		set -- "$@" --cache-size "$ULOOP_CACHE_SIZE"
 	[ "$ULOOP_TRANSPORT" = auto ] || set -- "$@" --transport "$ULOOP_TRANSPORT"
 	[ -z "$ULOOP_DEBUG" ] || set -- "$@" -v
 	env -i PATH="$PATH" uloop "$@" 2>"$ULOOP_ATTACH_ERR"

@@ -27,7 +27,7 @@
 #
 # uloop_parse [FILE], uloop_parse_line TEXT: reads FILE (/proc/cmdline),
 #   or TEXT (dracut's getcmdline, which adds /etc/cmdline.d), and sets
-#   ULOOP_URL ULOOP_CACHE ULOOP_COW ULOOP_OVERLAY ULOOP_UNION ULOOP_FSTYPE
+#   ULOOP_URL ULOOP_CACHE ULOOP_CACHE_SIZE ULOOP_COW ULOOP_OVERLAY ULOOP_UNION ULOOP_FSTYPE
 #   ULOOP_TRANSPORT ULOOP_MIRRORS ULOOP_CA ULOOP_PINS ULOOP_OFFLINE
 #   ULOOP_PROFILE ULOOP_HYDRATE (set: hydrate; "-": no rate given)
 #   ULOOP_ROOTHASH ULOOP_VERITY (dm-verity's mode: eio, restart, panic)
@@ -57,6 +57,7 @@ ULOOP_PARAMS='root all
 netroot all
 rd.uloop.cache all
 rd.uloop.cow all
+rd.uloop.cache-size all
 rd.uloop.overlay all
 rd.uloop.union all
 rd.uloop.fstype all
@@ -149,7 +150,7 @@ uloop_err() { [ -n "$ULOOP_ERR" ] || ULOOP_ERR=$1; }
 # The variables are read by boot.sh and the flavours.
 # shellcheck disable=SC2034
 uloop_parse_line() {
-	ULOOP_URL="" ULOOP_CACHE="" ULOOP_COW="" ULOOP_OVERLAY=tmpfs ULOOP_UNION=overlay ULOOP_FSTYPE=auto
+	ULOOP_URL="" ULOOP_CACHE="" ULOOP_CACHE_SIZE="" ULOOP_COW="" ULOOP_OVERLAY=tmpfs ULOOP_UNION=overlay ULOOP_FSTYPE=auto
 	ULOOP_TRANSPORT=auto ULOOP_MIRRORS="" ULOOP_CA="" ULOOP_PINS="" ULOOP_OFFLINE=""
 	ULOOP_PROFILE="" ULOOP_HYDRATE="" ULOOP_ROOTHASH="" ULOOP_VERITY=eio
 	ULOOP_DEBUG="" ULOOP_RESET="" ULOOP_OVLRO="" ULOOP_REBOOT_DELAY=30 ULOOP_WARN="" ULOOP_ERR=""
@@ -187,6 +188,7 @@ uloop_parse_line() {
 		rd.neednet|rd.neednet=*) ;;	# the network is always needed
 		rd.uloop.cache=*) ULOOP_CACHE=${_a#*=} ;;
 		rd.uloop.cow=*) ULOOP_COW=${_a#*=} ;;
+		rd.uloop.cache-size=*) ULOOP_CACHE_SIZE=${_a#*=} ;;
 		rd.uloop.overlay=*) ULOOP_OVERLAY=${_a#*=} ;;
 		rd.uloop.union=*) ULOOP_UNION=${_a#*=} ;;
 		rd.uloop.fstype=*) ULOOP_FSTYPE=${_a#*=} ;;
@@ -273,6 +275,8 @@ uloop_check() {
 	[ -z "$ULOOP_CACHE" ] || uloop_spec_ok "$ULOOP_CACHE" ||
 		{ echo "rd.uloop.cache=$ULOOP_CACHE: not LABEL=, UUID=, PARTUUID=, PARTLABEL= or /dev/x[:/path]"; return 1; }
 	uloop_cow_check || return 1
+	[ -z "$ULOOP_CACHE_SIZE" ] || uloop_cache_size_ok "$ULOOP_CACHE_SIZE" ||
+		{ echo "rd.uloop.cache-size=$ULOOP_CACHE_SIZE: not a size of at least 128K (N, Nk, Nm or Ng bytes)"; return 1; }
 	case $ULOOP_OVERLAY in
 	tmpfs:size=*) uloop_size_ok "${ULOOP_OVERLAY#tmpfs:size=}" ||
 		{ echo "rd.uloop.overlay=$ULOOP_OVERLAY: not a size (N, Nk, Nm, Ng or N%, not 0)"; return 1; } ;;
@@ -340,6 +344,21 @@ uloop_cow_check() {
 	! uloop_is_manifest ||
 		{ echo "rd.uloop.cow=$ULOOP_COW: root=uloop:$ULOOP_URL is a manifest, whose root is on dm-verity, which written blocks fail (a COW needs a plain image)"; return 1; }
 	return 0
+# N[kmg] of rd.uloop.cache-size: what uloop attach --cache-size takes,
+# at least 128K (the least a compact cache is), at most 9 digits before a
+# suffix (18 without), so the shell's arithmetic cannot overflow.
+uloop_cache_size_ok() {
+	_cn=${1%[kKmMgG]}
+	case $_cn in ""|*[!0-9]*|??????????????????[0-9]*) return 1 ;; esac
+	[ "$_cn" = "$1" ] || case $_cn in ??????????*) return 1 ;; esac
+	_cn=$(echo "$_cn" | sed 's/^0*//')
+	_cn=${_cn:-0}
+	case $1 in
+	*[kK]) _cn=$((_cn * 1024)) ;;
+	*[mM]) _cn=$((_cn * 1048576)) ;;
+	*[gG]) _cn=$((_cn * 1073741824)) ;;
+	esac
+	[ "$_cn" -ge 131072 ]
 }
 
 # RATE[,jitter=SECONDS] of rd.uloop.hydrate.  Nothing uloop attach

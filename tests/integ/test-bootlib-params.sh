@@ -53,6 +53,18 @@ $U rd.uloop.cow=/dev/vdb rd.uloop.transport=kmod|rd.uloop.cow=/dev/vdb: rd.uloop
 $U rd.uloop.cow=/dev/vdb rd.uloop.offline|rd.uloop.cow=/dev/vdb: not with rd.uloop.offline (the COW's image must be checked against the server)
 root=uloop:http://h/v/root.uloop rd.uloop.cow=/dev/vdb|rd.uloop.cow=/dev/vdb: root=uloop:http://h/v/root.uloop is a manifest, whose root is on dm-verity, which written blocks fail (a COW needs a plain image)
 $U rd.uloop.cow=/dev/vdb rd.uloop.cow=/dev/vdc|ok ULOOP_COW=/dev/vdc
+$U rd.uloop.cache-size=512M|ok ULOOP_CACHE_SIZE=512M
+$U rd.uloop.cache-size=128k|ok ULOOP_CACHE_SIZE=128k
+$U rd.uloop.cache-size=131072|ok ULOOP_CACHE_SIZE=131072
+$U rd.uloop.cache-size=999999999G|ok ULOOP_CACHE_SIZE=999999999G
+$U rd.uloop.cache-size=131071|rd.uloop.cache-size=131071: not a size of at least 128K (N, Nk, Nm or Ng bytes)
+$U rd.uloop.cache-size=127K|rd.uloop.cache-size=127K: not a size of at least 128K (N, Nk, Nm or Ng bytes)
+$U rd.uloop.cache-size=0|rd.uloop.cache-size=0: not a size of at least 128K (N, Nk, Nm or Ng bytes)
+$U rd.uloop.cache-size=1T|rd.uloop.cache-size=1T: not a size of at least 128K (N, Nk, Nm or Ng bytes)
+$U rd.uloop.cache-size=9999999999G|rd.uloop.cache-size=9999999999G: not a size of at least 128K (N, Nk, Nm or Ng bytes)
+$U rd.uloop.cache-size=99999999999999999999|rd.uloop.cache-size=99999999999999999999: not a size of at least 128K (N, Nk, Nm or Ng bytes)
+$U rd.uloop.cache-size=-1M|rd.uloop.cache-size=-1M: not a size of at least 128K (N, Nk, Nm or Ng bytes)
+$U rd.uloop.cache-size=|rd.uloop.cache-size=: empty value
 $U rd.uloop.overlay=tmpfs:size=64M|ok ULOOP_OVERLAY=tmpfs:size=64M
 $U rd.uloop.overlay=none|ok ULOOP_OVERLAY=none
 $U rd.uloop.overlay=LABEL=rw:/layer|ok ULOOP_OVERLAY=LABEL=rw:/layer
@@ -186,6 +198,8 @@ for sh in dash "$bb/sh"; do
 	# to keep their blocks in: the RAM fallback), nor offline.
 	for c in "rd.uloop.profile=http://h/p rd.uloop.hydrate=8M,jitter=9|/run/uloop/ram/cache|--profile http://h/p --hydrate=8M,jitter=9" \
 		"rd.uloop.hydrate|/c|--hydrate" \
+		"rd.uloop.cache-size=256M|/c|--cache-size 256M" \
+		"rd.uloop.cache-size=256M||" \
 		"rd.uloop.profile=http://h/p rd.uloop.hydrate||" \
 		"rd.uloop.profile=http://h/p rd.uloop.offline|/c|--offline" \
 		"rd.uloop.cow=/dev/vdb rd.uloop.transport=nbd|/c|--cow /run/uloop/flash/r.cow --transport nbd"; do
@@ -208,12 +222,12 @@ done
 # The one table, ULOOP_PARAMS: the parser takes exactly its rd.uloop.*
 # and rd.live.overlay.* names, and uloop.cmdline(7) and docs/initramfs.md
 # document exactly those (so none can be added to one and not the others).
-names() { grep -o 'rd\.\(uloop\|live\.overlay\)\.[a-z_]\+' "$@" | sed 's/.*://' | sort -u; }
+names() { grep -o 'rd\.\(uloop\|live\.overlay\)\.[a-z_-]*[a-z_]' "$@" | sed 's/.*://' | sort -u; }
 sh -c '. "$1/initramfs/lib/cmdline.sh"; printf "%s\n" "$ULOOP_PARAMS"' sh "$top" |
 	awk '{ print $1 }' | grep '^rd\.\(uloop\|live\.overlay\)\.' | sort -u >"$T/table"
 [ -s "$T/table" ] || fail "no rd.uloop.* names in ULOOP_PARAMS"
 sed -n '/^uloop_parse_line()/,/^}/p' "$top/initramfs/lib/cmdline.sh" | grep -v '^[[:space:]]*#' |
-	grep -o 'rd\.\(uloop\|live\.overlay\)\.[a-z_]\+' | sort -u >"$T/parser"
+	grep -o 'rd\.\(uloop\|live\.overlay\)\.[a-z_-]*[a-z_]' | sort -u >"$T/parser"
 diff -u "$T/table" "$T/parser" >&2 || fail "the parser and ULOOP_PARAMS name different parameters"
 for doc in docs/man/uloop.cmdline.7 docs/initramfs.md; do
 	names "$top/$doc" >"$T/doc"

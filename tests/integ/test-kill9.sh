@@ -5,8 +5,10 @@
 # every kill the cache opens, `check --source` finds every present block
 # equal to the image, and the next run resumes (never starts over unless
 # nothing had been committed).  The last run completes; export equals.
-# Every native start after a kill reads its last commit's blocks back
-# (recovery after an unclean stop) and finds none bad.
+# Every native or compact start after a kill reads its last commit's
+# blocks back (recovery after an unclean stop) and finds none bad.  The
+# three layouts take turns: native, 2007, compact (its slots in fetch
+# order; tests/integ/test-compact.sh kills it under a size limit).
 . "$(dirname "$0")/functions.sh"
 
 size=$((24 * 1024 * 1024 + 4321))
@@ -19,16 +21,18 @@ runs=${KILL9_RUNS:-50}
 # one or two commits, at random moments of the commit cycle.  The rate
 # keeps the image from being complete before the last kills.
 awk -v n="$runs" 'BEGIN { srand(7); for (i = 0; i < n; i++) printf "%.3f\n", 0.01 + rand() * 2.49 }' >"$T/delays"
-fmts="native 2007"
+fmts="native 2007 compact"
 # Per layout: $T/had.FMT, the blocks present after its last kill;
 # $T/partial.FMT, a line for each kill that left it partly hydrated.
 for fmt in $fmts; do echo 0 >"$T/had.$fmt"; : >"$T/partial.$fmt"; done
 i=0
 while read -r delay; do
 	i=$((i + 1))
-	# Alternate the two layouts; small blocks make many commits.
-	if [ $((i % 2)) -eq 0 ]; then
+	# The layouts in turn; small blocks make many commits.
+	if [ $((i % 3)) -eq 2 ]; then
 		fmt=2007 c=$T/c7 extra="--bitmap $T/b7" create=""
+	elif [ $((i % 3)) -eq 0 ]; then
+		fmt=compact c=$T/ck extra="" create="--format compact --block-size 16K"
 	else
 		fmt=native c=$T/c extra="" create="--block-size 16K"
 	fi
@@ -73,8 +77,12 @@ for fmt in $fmts; do
 	echo "$fmt: $n kills left a partly hydrated cache"
 done
 
-for c in native 2007; do
-	if [ $c = native ]; then set -- "$T/c"; else set -- "$T/c7" --bitmap "$T/b7"; fi
+for c in $fmts; do
+	case $c in
+	native) set -- "$T/c" ;;
+	compact) set -- "$T/ck" ;;
+	*) set -- "$T/c7" --bitmap "$T/b7" ;;
+	esac
 	$ULOOP info "$@" --json >"$T/info"
 	bs=$(json_get block_size <"$T/info") blocks=$(json_get blocks <"$T/info")
 	$ULOOP hydrate "$T/img" --cache "$@" --no-progress --json >"$T/h"
