@@ -344,6 +344,8 @@ uloop_cow_check() {
 	! uloop_is_manifest ||
 		{ echo "rd.uloop.cow=$ULOOP_COW: root=uloop:$ULOOP_URL is a manifest, whose root is on dm-verity, which written blocks fail (a COW needs a plain image)"; return 1; }
 	return 0
+}
+
 # N[kmg] of rd.uloop.cache-size: what uloop attach --cache-size takes,
 # at least 128K (the least a compact cache is), at most 9 digits before a
 # suffix (18 without), so the shell's arithmetic cannot overflow.
