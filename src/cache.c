@@ -53,6 +53,7 @@
 #include <linux/fs.h>
 
 #include "cache_internal.h"
+#include "cow_uml.h"
 #include "crc32c.h"
 #include "failpoint.h"
 #include "util.h"
@@ -181,14 +182,18 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 	}
 	/* A symlinked cache: work on its target, so a re-layout's rename
 	 * replaces the file itself and every name locks the same inode. */
-	{
-		char *real = realpath(o->path, NULL);
-
-		snprintf(c->path, sizeof(c->path), "%s", real ? real : o->path);
-		free(real);
+	ret = ulo_abs_path(o->path, c->path, sizeof(c->path));
+	if (ret) {
+		ulo_errno(ret, "cache %s", o->path);
+		goto out_free;
 	}
 	if (o->bitmap_path && (o->format == ULO_FMT_COMPACT || o->size_limit)) {
 		ret = ulo_err(-EINVAL, "cache %s: the 2007 layout (a bitmap file) has no size limit and is not compact",
+			      o->path);
+		goto out_free;
+	}
+	if (o->format == ULO_FMT_UMLCOW && (o->bitmap_path || o->size_limit)) {
+		ret = ulo_err(-EINVAL, "cache %s: a UML COW cache is one file holding the whole image: no bitmap file, no size limit",
 			      o->path);
 		goto out_free;
 	}
@@ -217,18 +222,29 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 		goto out_free;
 	/* The format is the file's magic's, never its name's; a new (empty)
 	 * file takes the one asked for. */
-	if (!o->bitmap_path && !c->is_blkdev) {
+	if (!o->bitmap_path) {
 		uint8_t area[ULO_HDR_AREA];
 		ssize_t got = pread(c->fd, area, sizeof(area), 0);
 		struct stat st;
 
-		if (got > 0 && ulo_compact_magic(area, (size_t)got))
+		if (got >= 4 && ulo_uml_probe(area, (size_t)got))
+			c->fmt = &ulo_cache_fmt_umlcow;
+		else if (c->is_blkdev)
+			;	/* native; a compact cache is a file */
+		else if (got > 0 && ulo_compact_magic(area, (size_t)got))
 			c->fmt = &ulo_cache_fmt_compact;
 		else if ((o->format == ULO_FMT_COMPACT || o->size_limit) &&
 			 !fstat(c->fd, &st) && !st.st_size)
 			c->fmt = &ulo_cache_fmt_compact;
 	}
 	ret = c->fmt->load(c);
+	if (ret == -ENODATA && c->fmt == &ulo_cache_fmt_native &&
+	    o->format == ULO_FMT_UMLCOW) {
+		/* New, blank, or --wipe: laid out as a UML COW file. */
+		c->fmt->close(c);
+		c->fmt = &ulo_cache_fmt_umlcow;
+		ret = c->fmt->load(c);
+	}
 	if (ret == -ENODATA && c->fmt == &ulo_cache_fmt_native &&
 	    (o->format == ULO_FMT_COMPACT || o->size_limit) && !c->is_blkdev) {
 		/* Blank (sparse, or --wipe): laid out compact. */
@@ -238,10 +254,11 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 	}
 	if (!ret || ret == -ENODATA) {
 		const char *want = o->format == ULO_FMT_COMPACT || o->size_limit ?
-			"compact" : o->format == ULO_FMT_NATIVE ? "native" : NULL;
+			"compact" : o->format == ULO_FMT_NATIVE ? "native" :
+			o->format == ULO_FMT_UMLCOW ? "uml-cow" : NULL;
 
 		if (want && strcmp(want, c->fmt->name) && (!ret || c->is_blkdev)) {
-			ret = ulo_err(-EINVAL, c->is_blkdev ?
+			ret = ulo_err(-EINVAL, c->is_blkdev && !strcmp(want, "compact") ?
 				      "cache %s: a device: a compact cache (--format compact, --cache-size) is a file; use the native format on a partition" :
 				      o->size_limit && c->fmt == &ulo_cache_fmt_native ?
 				      "cache %s: a native cache, which holds the whole image: --cache-size needs a compact one (remove the cache, or name a new file, to make one)" :
@@ -268,7 +285,7 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 	return 0;
 
 out_free:
-	if (c->fmt->close)
+	if (c->fmt && c->fmt->close)
 		c->fmt->close(c);
 	pthread_rwlock_destroy(&c->map_rw);
 	ulo_cache_free_bitmaps(c);

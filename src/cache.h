@@ -60,7 +60,9 @@ struct ulo_cache_opts {
 				 * (an update's seed: ulo_cache_reopen_direct()) */
 	/* A new cache's format (an existing one's is read from its magic;
 	 * asking for another is refused): ULO_FMT_ANY is native. */
-	enum ulo_cache_format { ULO_FMT_ANY, ULO_FMT_NATIVE, ULO_FMT_COMPACT } format;
+	enum ulo_cache_format {
+		ULO_FMT_ANY, ULO_FMT_NATIVE, ULO_FMT_COMPACT, ULO_FMT_UMLCOW
+	} format;
 	/* --cache-size: a new cache is compact and never grows past this
 	 * many bytes (index and data), evicting the least recently used. */
 	uint64_t size_limit;

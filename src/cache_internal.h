@@ -15,6 +15,7 @@
  *   cache_native.c    the formats: where their bytes live
  *   cache_2007.c
  *   cache_compact.c
+ *   cache_umlcow.c
  *   cache_verify.c    verify and export walk the present bitmap word by
  *                     word, skipping what is absent (cache_verify.h)
  *   bind.c            picks its sample from the present bitmap
@@ -185,6 +186,7 @@ struct ulo_cache_fmt {
 extern const struct ulo_cache_fmt ulo_cache_fmt_native;
 extern const struct ulo_cache_fmt ulo_cache_fmt_2007;
 extern const struct ulo_cache_fmt ulo_cache_fmt_compact;
+extern const struct ulo_cache_fmt ulo_cache_fmt_umlcow;
 
 /* Is this header area (@len bytes from offset 0) a compact cache's? */
 bool ulo_compact_magic(const uint8_t *area, size_t len);

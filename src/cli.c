@@ -126,24 +126,23 @@ int cli_common_opt(int opt, const char *arg, struct cli_opts *o)
 		}
 		return 1;
 	case OPT_FORMAT: {
-		/* One row per format; a format not yet served by this build
-		 * (uml-cow: a UML COW file as the cache) is named, refused. */
+		/* One row per format (the cache's file picks its own format
+		 * by its magic; this one is for a new cache). */
 		static const struct {
 			const char *name;
 			enum ulo_cache_format fmt;	/* ULO_FMT_ANY: 2007 */
-			bool served;
 		} fmts[] = {
-			{ "native", ULO_FMT_NATIVE, true },
-			{ "compact", ULO_FMT_COMPACT, true },
-			{ "2007", ULO_FMT_ANY, true },
-			{ "uml-cow", ULO_FMT_ANY, false },
+			{ "native", ULO_FMT_NATIVE },
+			{ "compact", ULO_FMT_COMPACT },
+			{ "2007", ULO_FMT_ANY },
+			{ "uml-cow", ULO_FMT_UMLCOW },
 		};
 		size_t i;
 
 		for (i = 0; i < ULO_ARRAY_SIZE(fmts) && strcmp(arg, fmts[i].name); i++)
 			;
-		if (i == ULO_ARRAY_SIZE(fmts) || !fmts[i].served) {
-			cli_usage_error("--format: '%s' is not native, compact or 2007", arg);
+		if (i == ULO_ARRAY_SIZE(fmts)) {
+			cli_usage_error("--format: '%s' is not native, compact, 2007 or uml-cow", arg);
 			exit(ULO_EXIT_USAGE);
 		}
 		o->format = fmts[i].fmt;
@@ -268,8 +267,11 @@ int cli_check_opts(const struct cli_opts *o)
 	if (o->bitmap && (o->format == ULO_FMT_COMPACT || o->cache_size))
 		return cli_usage_error("--bitmap (the 2007 layout) and %s: a cache has one format",
 				       o->cache_size ? "--cache-size" : "--format compact");
-	if (o->format == ULO_FMT_NATIVE && o->cache_size)
-		return cli_usage_error("--cache-size needs a compact cache, not --format native");
+	if ((o->format == ULO_FMT_NATIVE || o->format == ULO_FMT_UMLCOW) && o->cache_size)
+		return cli_usage_error("--cache-size needs a compact cache, not --format %s",
+				       o->format == ULO_FMT_NATIVE ? "native" : "uml-cow");
+	if (o->bitmap && o->format == ULO_FMT_UMLCOW)
+		return cli_usage_error("--bitmap (the 2007 layout) and --format uml-cow: a cache has one format");
 	if ((o->format || o->cache_size) && !o->cache)
 		return cli_usage_error("%s needs --cache", o->cache_size ? "--cache-size" : "--format");
 	if (o->bitmap && o->cache) {

@@ -23,6 +23,7 @@
  * reads are transport.c's; --offline's fallback is offline.c's.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -375,6 +376,30 @@ int cmd_attach(int argc, char **argv)
 	if (ret)
 		return cli_fail();
 
+	/* The daemon works from "/": the files named relative to here are
+	 * resolved now (the cache's may not exist yet). */
+	{
+		const char *src = argv[optind];
+		const char **rel[] = { &a.o.cache, &a.o.bitmap, &a.cow_path, &a.to.device, &src };
+		static char abs[5][PATH_MAX];
+
+		/* A source is a file unless it is a URL (scheme://). */
+		if (strstr(src, "://"))
+			src = NULL;
+		for (unsigned i = 0; i < 5; i++) {
+			if (!*rel[i] || **rel[i] == '/')
+				continue;
+			ret = ulo_abs_path(*rel[i], abs[i], sizeof(abs[i]));
+			if (ret) {
+				ulo_errno(ret, "%s", *rel[i]);
+				return cli_fail();
+			}
+			*rel[i] = abs[i];
+		}
+		a.to.cache = a.o.cache;
+		if (src)
+			argv[optind] = (char *)src;
+	}
 	if (!a.foreground) {
 		ready = ulo_daemonize();
 		if (ready < 0)

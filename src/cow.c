@@ -380,6 +380,11 @@ static int cow_layer_open(const char *path, bool writable,
 		ret = cow_err_in(-EINVAL, path);
 		goto fail;
 	}
+	if (ulo_uml_tag_is_cache(l->h.tag)) {
+		ret = ulo_err(-EINVAL, "%s: a uloop cache kept as a UML COW file (--format uml-cow): its sectors are the image's, not writes; use it with --cache",
+			      path);
+		goto fail;
+	}
 	if (have < l->h.bitmap_offset + l->h.bitmap_len) {
 		ret = ulo_err(-EINVAL, "%s: cut short: %llu bytes, its bitmap ends at %llu",
 			      path, (unsigned long long)have,
@@ -493,16 +498,19 @@ static int cow_check_lower(const struct cow_layer *upper,
 
 bool ulo_cow_is_cow_file(const char *path)
 {
-	uint8_t m[4];
+	uint8_t hdr[ULO_UML_HDR_MAX];
+	struct ulo_uml_hdr h;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool yes;
+	ssize_t n;
 
 	if (fd < 0)
 		return false;
-	yes = pread(fd, m, sizeof(m), 0) == (ssize_t)sizeof(m) &&
-	      ulo_uml_probe(m, sizeof(m));
+	n = pread(fd, hdr, sizeof(hdr), 0);
 	close(fd);
-	return yes;
+	if (n < 4 || !ulo_uml_probe(hdr, (size_t)n))
+		return false;
+	/* A cache kept as a COW file (--format uml-cow) is a cache. */
+	return ulo_uml_decode(hdr, (size_t)n, &h) || !ulo_uml_tag_is_cache(h.tag);
 }
 
 static int cow_push_lower(struct ulo_cow *s, const char *path,

@@ -101,7 +101,8 @@ int ulo_cow_read_layer(struct ulo_cow *s, unsigned i, void *buf,
 unsigned ulo_cow_depth(const struct ulo_cow *s);
 /* Sectors layer @i holds (bits set). */
 uint64_t ulo_cow_layer_sectors(const struct ulo_cow *s, unsigned i);
-/* Does @path start with the UML COW magic (either byte order)? */
+/* Is @path a UML COW file of writes (the magic, in either byte order,
+ * and not a uloop cache's tag)? */
 bool ulo_cow_is_cow_file(const char *path);
 const char *ulo_cow_path(const struct ulo_cow *s, unsigned i);
 const struct ulo_uml_hdr *ulo_cow_header(const struct ulo_cow *s, unsigned i);

@@ -231,3 +231,8 @@ int ulo_uml_encode(const struct ulo_uml_hdr *h, void *buf)
 		uml_put32(p + f->align_off, h->alignment, be);
 	return 0;
 }
+
+bool ulo_uml_tag_is_cache(const char *tag)
+{
+	return !strncmp(tag, ULO_UML_CACHE_TAG, strlen(ULO_UML_CACHE_TAG));
+}

@@ -51,6 +51,9 @@
 #define ULO_UML_HDR_MAX ULO_UML_HDR_V3_64	/* read this much to decode */
 #define ULO_UML_TAG_PREFIX "uloop:"
 #define ULO_UML_TAG_MAX 400	/* bytes of tag, incl. NUL */
+/* The tag of a cache kept as a COW file (cache_umlcow.c): its sectors are
+ * the image's own bytes, not writes. */
+#define ULO_UML_CACHE_TAG ULO_UML_TAG_PREFIX "cache:"
 /* What uloop and UML create: 512-byte sectors, data on 4 KiB (a page,
  * what UML's own ubd driver asks for; direct I/O friendly). */
 #define ULO_UML_SECTOR 512
@@ -103,6 +106,9 @@ int ulo_uml_layout(struct ulo_uml_hdr *h);
  * the version's field (the tag alone is left out if only it does not).
  */
 int ulo_uml_encode(const struct ulo_uml_hdr *h, void *buf);
+
+/* Is @tag (a header's) that of a uloop cache, not of a COW of writes? */
+bool ulo_uml_tag_is_cache(const char *tag);
 
 /* "V3", "V3 (64-bit layout)", ... for messages. */
 const char *ulo_uml_version_name(const struct ulo_uml_hdr *h);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -21,8 +22,13 @@
 void ulo_runstate_path(const char *device, char *out, size_t len)
 {
 	size_t n = snprintf(out, len, "%s/", ULO_RUNDIR);
+	char abs[PATH_MAX];
 	const char *p = device;
 
+	/* A FUSE file named relative to here: the daemon recorded it
+	 * absolute (it works from "/"). */
+	if (*p != '/' && !ulo_abs_path(p, abs, sizeof(abs)))
+		p = abs;
 	/* /dev/nbd0 -> nbd0.json; any other path: '/' -> '%'. */
 	if (!strncmp(p, "/dev/", 5) && !strchr(p + 5, '/'))
 		p += 5;

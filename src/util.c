@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -436,4 +437,26 @@ int ulo_fd_reserve(unsigned more, const char *what)
 	ulo_debug("util", "soft open-file limit raised to %llu for %s",
 		  (unsigned long long)need, what);
 	return 0;
+}
+
+int ulo_abs_path(const char *path, char *out, size_t len)
+{
+	char dir[PATH_MAX], base[PATH_MAX], *real = realpath(path, NULL);
+	int n;
+
+	if (!real && errno != ENOENT)
+		return -errno;
+	if (!real) {
+		/* Not there yet: its directory resolved, its name added. */
+		snprintf(dir, sizeof(dir), "%s", path);
+		snprintf(base, sizeof(base), "%s", path);
+		real = realpath(dirname(dir), NULL);
+		if (!real)
+			return -errno;
+		n = snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "", basename(base));
+	} else {
+		n = snprintf(out, len, "%s", real);
+	}
+	free(real);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

@@ -71,6 +71,13 @@ int ulo_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* @p and @q name the same block device (its rdev) or the same file (its
  * device and inode); if either cannot be stat()ed, the same string. */
 bool ulo_same_file(const char *p, const char *q);
+/*
+ * @path made absolute into @out, symlinks resolved, for a file that may
+ * not exist yet (its directory must): a daemon works from "/", so a
+ * relative name given on the command line must be resolved before it
+ * detaches.  0 or -errno (no message).
+ */
+int ulo_abs_path(const char *path, char *out, size_t len);
 /* Map @len bytes of @fd read-only, for a sequential read, into *@out:
  * 0 or -errno with the message recorded (naming @what). */
 int ulo_mmap_ro(int fd, uint64_t len, const char *what, void **out);
