@@ -7,13 +7,14 @@
 # nothing had been committed).  The last run completes; export equals.
 # Every native or compact start after a kill reads its last commit's
 # blocks back (recovery after an unclean stop) and finds none bad.  The
-# three layouts take turns: native, 2007, compact (its slots in fetch
-# order; tests/integ/test-compact.sh kills it under a size limit).
+# four layouts take turns: native, 2007, compact (its slots in fetch
+# order; tests/integ/test-compact.sh kills it under a size limit) and
+# uml-cow (a UML COW file).
 . "$(dirname "$0")/functions.sh"
 
 size=$((24 * 1024 * 1024 + 4321))
 make_image "$T/img" $size
-runs=${KILL9_RUNS:-50}
+runs=${KILL9_RUNS:-60}
 
 # Random delays (10..2500 ms) from a seeded generator.  Blocks are
 # committed once a second (docs/cache-format.md): a kill before the first
@@ -21,7 +22,7 @@ runs=${KILL9_RUNS:-50}
 # one or two commits, at random moments of the commit cycle.  The rate
 # keeps the image from being complete before the last kills.
 awk -v n="$runs" 'BEGIN { srand(7); for (i = 0; i < n; i++) printf "%.3f\n", 0.01 + rand() * 2.49 }' >"$T/delays"
-fmts="native 2007 compact"
+fmts="native 2007 compact uml-cow"
 # Per layout: $T/had.FMT, the blocks present after its last kill;
 # $T/partial.FMT, a line for each kill that left it partly hydrated.
 for fmt in $fmts; do echo 0 >"$T/had.$fmt"; : >"$T/partial.$fmt"; done
@@ -29,10 +30,12 @@ i=0
 while read -r delay; do
 	i=$((i + 1))
 	# The layouts in turn; small blocks make many commits.
-	if [ $((i % 3)) -eq 2 ]; then
+	if [ $((i % 4)) -eq 2 ]; then
 		fmt=2007 c=$T/c7 extra="--bitmap $T/b7" create=""
-	elif [ $((i % 3)) -eq 0 ]; then
+	elif [ $((i % 4)) -eq 3 ]; then
 		fmt=compact c=$T/ck extra="" create="--format compact --block-size 16K"
+	elif [ $((i % 4)) -eq 0 ]; then
+		fmt=uml-cow c=$T/cu extra="" create="--format uml-cow --block-size 16K"
 	else
 		fmt=native c=$T/c extra="" create="--block-size 16K"
 	fi
@@ -81,6 +84,7 @@ for c in $fmts; do
 	case $c in
 	native) set -- "$T/c" ;;
 	compact) set -- "$T/ck" ;;
+	uml-cow) set -- "$T/cu" ;;
 	*) set -- "$T/c7" --bitmap "$T/b7" ;;
 	esac
 	$ULOOP info "$@" --json >"$T/info"
