@@ -70,11 +70,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -585,14 +583,19 @@ int ulo_cache_fs_file_limit(struct ulo_cache *c, uint64_t bytes, char *why, size
 	return -EFBIG;
 }
 
+/* ulo_cache_build_file()'s header step: the first slot, flushed. */
+static int ulo_compact_header_into(struct ulo_cache *c, int fd, const void *h)
+{
+	return ulo_compact_write_slot(c, fd, h);
+}
+
 static int ulo_compact_format(struct ulo_cache *c, const struct ulo_identity *id)
 {
 	struct ulo_compact *p;
 	struct ulo_header h = { 0 };
-	char tmp[PATH_MAX + 16], dir[PATH_MAX], why[512], a[32];
-	struct stat st;
+	char why[512], a[32];
 	uint64_t n;
-	int fd, dfd, ret;
+	int ret;
 
 	ret = ulo_compact_priv(c);
 	if (ret)
@@ -626,55 +629,16 @@ static int ulo_compact_format(struct ulo_cache *c, const struct ulo_identity *id
 	h.created = h.updated = (uint64_t)time(NULL);
 	h.id = *id;
 
-	/* Built beside the old file and renamed into place, as native does:
-	 * a crash leaves the old cache or the new one. */
-	snprintf(tmp, sizeof(tmp), "%s.uloop-new", c->path);
-	fd = ulo_create_fresh(AT_FDCWD, tmp, 0600);
-	if (fd < 0)
-		return ulo_errno(fd, "cache %s: create", tmp);
-	if (fstat(c->fd, &st) < 0 ||
-	    (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM) ||
-	    fchmod(fd, st.st_mode & 07777) < 0) {
-		ret = ulo_errno(-errno, "cache %s: copying owner and mode", tmp);
-		goto out_unlink;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		ret = ulo_errno(-errno, "cache %s: flock", tmp);
-		goto out_unlink;
-	}
-	/* Header, index and checksums written, not sparse (none on vfat
-	 * anyway); the slots come as they are fetched. */
-	ret = ulo_pwrite_zeros(fd, 0, h.data_offset);
-	if (ret) {
-		ret = ulo_errno(ret, "cache %s: pwrite (header and index)", tmp);
-		goto out_unlink;
-	}
-	ulo_failpoint("format-zeroed");
-	ret = ulo_compact_write_slot(c, fd, &h);
+	/* Built beside the old file and renamed into place: a crash leaves
+	 * the old cache or the new one.  Header, index and checksums are
+	 * written, not sparse (none on vfat anyway); the slots come as they
+	 * are fetched. */
+	ret = ulo_cache_build_file(c, h.data_offset, h.data_offset,
+				   ulo_compact_header_into, &h);
 	if (ret)
-		goto out_unlink;
-	if (rename(tmp, c->path) < 0) {
-		ret = ulo_errno(-errno, "cache %s: rename from %s", c->path, tmp);
-		goto out_unlink;
-	}
-	close(c->fd);
-	c->fd = fd;
-	snprintf(dir, sizeof(dir), "%s", c->path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0) {
-		ret = ulo_errno(-errno, "cache %s: fsync of its directory", c->path);
-		if (dfd >= 0)
-			close(dfd);
 		return ret;
-	}
-	close(dfd);
 	ulo_cache_free_bitmaps(c);
 	return ulo_compact_adopt(c, &h);
-
-out_unlink:
-	unlink(tmp);
-	close(fd);
-	return ret;
 }
 
 /*
