@@ -40,7 +40,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,9 +345,9 @@ int ulo_cache_build_file(struct ulo_cache *c, uint64_t size, uint64_t zero_len,
 			 int (*write_header)(struct ulo_cache *c, int fd, const void *ctx),
 			 const void *ctx)
 {
-	char tmp[PATH_MAX + 16], dir[PATH_MAX];
+	char tmp[PATH_MAX + 16];
 	struct stat st;
-	int fd, dfd, ret;
+	int fd, ret;
 
 	snprintf(tmp, sizeof(tmp), "%s.uloop-new", c->path);
 	/* Never through a planted symlink: root chowns this file below. */
@@ -386,16 +385,8 @@ int ulo_cache_build_file(struct ulo_cache *c, uint64_t size, uint64_t zero_len,
 	/* Until the directory is flushed, the rename may not survive. */
 	close(c->fd);
 	c->fd = fd;
-	snprintf(dir, sizeof(dir), "%s", c->path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0) {
-		ret = ulo_errno(-errno, "cache %s: fsync of its directory", c->path);
-		if (dfd >= 0)
-			close(dfd);
-		return ret;
-	}
-	close(dfd);
-	return 0;
+	ret = ulo_sync_dir_of(c->path);
+	return ret ? ulo_errno(ret, "cache %s: fsync of its directory", c->path) : 0;
 
 out_unlink:
 	unlink(tmp);

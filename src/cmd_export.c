@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,21 +34,6 @@ static void export_usage(FILE *f)
 	      "\n"
 	      "Options for a network SOURCE:\n"
 	      CLI_HELP_SOURCE_NET, f);
-}
-
-/* Make the rename durable: flush the directory holding @path. */
-static int export_sync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	int dfd, ret = 0;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
-		ret = -errno;
-	if (dfd >= 0)
-		close(dfd);
-	return ret;
 }
 
 int cmd_export(int argc, char **argv)
@@ -131,7 +115,7 @@ int cmd_export(int argc, char **argv)
 	if (!to_stdout) {
 		close(fd);
 		fd = -1;
-		if (rename(part, out) < 0 || export_sync_dir(out)) {
+		if (rename(part, out) < 0 || ulo_sync_dir_of(out)) {
 			ulo_errno(-errno, "%s: rename from %s", out, part);
 			cli_fail();
 			goto out_unlink;

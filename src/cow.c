@@ -158,30 +158,6 @@ static int cow_posix_lock(int fd, short type, const char *path)
 	return 0;
 }
 
-/* Sync the directory holding @path, so a new file's name is durable. */
-static int cow_sync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	int fd, ret = 0;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = 0;
-	else
-		*slash = 0;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return ulo_errno(-errno, "%s: open", dir);
-	if (fsync(fd) < 0 && errno != EINVAL)
-		ret = ulo_errno(-errno, "%s: fsync", dir);
-	close(fd);
-	return ret;
-}
-
 /*
  * Lay out @h in @fd (a new file, or one whose header area is zero): the
  * bitmap zeroed and synced, the file sized, then the header, synced.
@@ -262,7 +238,7 @@ static int cow_create_file(const char *path, const struct ulo_uml_hdr *h)
 		unlink(tmp);
 		return ret;
 	}
-	return cow_sync_dir(path);
+	return ulo_sync_dir_of(path);
 }
 
 /* Where a COW may be made without losing anything: a missing or empty

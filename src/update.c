@@ -87,34 +87,11 @@ static const char *ulo_update_root(const struct ulo_identity *id, char *hex)
 	return hex;
 }
 
-static int ulo_update_sync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	int fd, ret = 0;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return ulo_errno(-errno, "%s: open", dir);
-	if (fsync(fd) < 0)
-		ret = ulo_errno(-errno, "%s: fsync", dir);
-	close(fd);
-	return ret;
-}
-
 static int ulo_update_rename(const char *from, const char *to)
 {
 	if (rename(from, to) < 0)
 		return ulo_errno(-errno, "%s: rename to %s", from, to);
-	return ulo_update_sync_dir(to);
+	return ulo_sync_dir_of(to);
 }
 
 /* The seed map from the version of @id to @src's into @map: 0, -ENOENT

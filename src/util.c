@@ -460,3 +460,18 @@ int ulo_abs_path(const char *path, char *out, size_t len)
 	free(real);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
+
+int ulo_sync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	int fd, ret = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ulo_errno(-errno, "%s: open", dir);
+	if (fsync(fd) < 0)
+		ret = ulo_errno(-errno, "%s: fsync", dir);
+	close(fd);
+	return ret;
+}

@@ -78,6 +78,9 @@ bool ulo_same_file(const char *p, const char *q);
  * detaches.  0 or -errno (no message).
  */
 int ulo_abs_path(const char *path, char *out, size_t len);
+/* Flush the directory holding @path, so a name just made or renamed
+ * there is durable.  0 or -errno, with a message naming the directory. */
+int ulo_sync_dir_of(const char *path);
 /* Map @len bytes of @fd read-only, for a sequential read, into *@out:
  * 0 or -errno with the message recorded (naming @what). */
 int ulo_mmap_ro(int fd, uint64_t len, const char *what, void **out);
