@@ -341,6 +341,27 @@ static int ulo_cache_relayout(struct ulo_cache *c, const struct ulo_identity *id
  * read took 126 us on average amid the new cache's writes).  Its pages go
  * with the file when the update completes.
  */
+int ulo_cache_write_header_slot(struct ulo_cache *c, int fd, const uint8_t *slot,
+				uint64_t off)
+{
+	int ret;
+
+	if (ulo_failpoint_hit("header-torn")) {
+		/* A power cut in the middle of the sector write. */
+		ulo_pwrite_full(fd, slot, 512, off);
+		fdatasync(fd);
+		ulo_failpoint_die();
+	}
+	ret = ulo_pwrite_full(fd, slot, ULO_HDR_SLOT_SIZE, off);
+	if (ret)
+		return ulo_errno(ret, "cache %s: pwrite (header)", c->path);
+	ulo_failpoint("header-written");
+	if (!ulo_failpoint_mode("no-flush-before-bits") && fdatasync(fd) < 0)
+		return ulo_errno(-errno, "cache %s: fdatasync (header)", c->path);
+	ulo_failpoint("header-synced");
+	return 0;
+}
+
 int ulo_cache_build_file(struct ulo_cache *c, uint64_t size, uint64_t zero_len,
 			 int (*write_header)(struct ulo_cache *c, int fd, const void *ctx),
 			 const void *ctx)

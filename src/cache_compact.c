@@ -518,22 +518,9 @@ static int ulo_compact_write_slot(struct ulo_cache *c, int fd,
 {
 	uint8_t slot[ULO_HDR_SLOT_SIZE];
 	uint64_t off = (h->generation & 1) * ULO_HDR_SLOT_SIZE;
-	int ret;
 
 	ulo_compact_encode(h, slot);
-	if (ulo_failpoint_hit("header-torn")) {
-		ulo_pwrite_full(fd, slot, 512, off);
-		fdatasync(fd);
-		ulo_failpoint_die();
-	}
-	ret = ulo_pwrite_full(fd, slot, sizeof(slot), off);
-	if (ret)
-		return ulo_errno(ret, "cache %s: pwrite (header)", c->path);
-	ulo_failpoint("header-written");
-	if (fdatasync(fd) < 0)
-		return ulo_errno(-errno, "cache %s: fdatasync (header)", c->path);
-	ulo_failpoint("header-synced");
-	return 0;
+	return ulo_cache_write_header_slot(c, fd, slot, off);
 }
 
 static int ulo_compact_write_header(struct ulo_cache *c, bool clean)

@@ -224,6 +224,14 @@ int ulo_cache_build_file(struct ulo_cache *c, uint64_t size, uint64_t zero_len,
 			 int (*write_header)(struct ulo_cache *c, int fd, const void *ctx),
 			 const void *ctx);
 
+/*
+ * Write an encoded header slot (ULO_HDR_SLOT_SIZE bytes) at @off of @fd
+ * and flush it, with the failpoints of a header write (header-torn: a
+ * power cut in the middle of it; header-written, header-synced).
+ */
+int ulo_cache_write_header_slot(struct ulo_cache *c, int fd, const uint8_t *slot,
+				uint64_t off);
+
 /* Set up bitmaps for the current layout. */
 int ulo_cache_alloc_bitmaps(struct ulo_cache *c);
 void ulo_cache_free_bitmaps(struct ulo_cache *c);

@@ -246,20 +246,7 @@ static int ulo_native_write_slot(struct ulo_cache *c, int fd,
 		return ulo_err(ret, "cache %s: refusing to write header: %s",
 			       c->path, why);
 	ulo_header_encode(h, slot);
-	if (ulo_failpoint_hit("header-torn")) {
-		/* A power cut in the middle of the sector write. */
-		ulo_pwrite_full(fd, slot, 512, off);
-		fdatasync(fd);
-		ulo_failpoint_die();
-	}
-	ret = ulo_pwrite_full(fd, slot, sizeof(slot), off);
-	if (ret)
-		return ulo_errno(ret, "cache %s: pwrite (header)", c->path);
-	ulo_failpoint("header-written");
-	if (!ulo_failpoint_mode("no-flush-before-bits") && fdatasync(fd) < 0)
-		return ulo_errno(-errno, "cache %s: fdatasync (header)", c->path);
-	ulo_failpoint("header-synced");
-	return 0;
+	return ulo_cache_write_header_slot(c, fd, slot, off);
 }
 
 static int ulo_native_write_header(struct ulo_cache *c, bool clean)
