@@ -6,9 +6,11 @@
 # 4 GiB served by nginx, with --cache-size smaller than the image:
 #  1. a native cache there is refused pointing at --format compact, and a
 #     compact one without a limit is refused naming vfat and its limit;
-#  2. attach (auto: nbd, a compact cache is not uloop.ko's), read the whole
-#     device: its md5 equals the image's; the cache file stays within the
-#     limit; `uloop check --source` finds every present block the image's;
+#  2. attach (auto: nbd, a compact cache is not uloop.ko's), read 48 MiB
+#     from the start and the 64 MiB past the 4 GiB line (3.5 times the
+#     limit: eviction): their md5s equal the image's; the cache file stays
+#     within the limit; `uloop check --source` finds every present block
+#     the image's (the whole 4 GiB is not read: about 20 minutes of TCG);
 #  3. eviction churn: seeded random 1 MiB reads across the image, each
 #     equal to the image's bytes there;
 #  4. a second boot on the same flash keeps the cache: the last pieces read
@@ -20,9 +22,9 @@ requires mkfs.vfat sfdisk md5sum
 vm_kernel
 # vfat and the code pages its mount asks for.
 VM_MODULES="$VM_MODULES vfat nls_cp437 nls_ascii"
-# Reading 4 GiB under TCG (about 3.5 MB/s with other guests on the same
-# cores): lib.sh's default is for a boot.
-VM_TIMEOUT=${VM_COMPACT_TIMEOUT:-7200}
+# About 170 MiB read under TCG (3.5 MB/s with other guests on the same
+# cores): more than lib.sh's default, which is for a boot.
+VM_TIMEOUT=${VM_COMPACT_TIMEOUT:-1800}
 
 mkdir -p "$T/www"
 mib=1048576
@@ -38,7 +40,8 @@ for at in 0 7 1000 2047 4095 4096 4100 4150; do
 done
 tail_at=$((size - 12800 - 40000))
 head -c 52800 /dev/urandom | dd of="$img" bs=1 seek=$tail_at conv=notrunc status=none
-whole=$(md5sum <"$img" | cut -d' ' -f1)
+head48=$(dd if="$img" bs=$mib count=48 status=none | md5sum | cut -d' ' -f1)
+past4g=$(dd if="$img" bs=$mib skip=4096 count=64 status=none | md5sum | cut -d' ' -f1)
 # The churn: seeded MiB indexes; the guest reads each and sums it.
 nmib=$((size / mib))
 awk -v n="${VM_COMPACT_PIECES:-60}" -v m=$nmib 'BEGIN {
@@ -55,10 +58,10 @@ tail -n 12 "$T/pieces.md5" >"$T/last.md5"
 start_nginx web "$T/www"
 VM_HTTP_PORT=$web_http
 # The flash: one FAT32 partition from 1 MiB on.
-limit=$((384 * mib))
-truncate -s 1G "$T/flash"
+limit=$((32 * mib))
+truncate -s 256M "$T/flash"
 echo 'start=2048, type=c' | sfdisk -q "$T/flash"
-mkfs.vfat -F 32 --offset=2048 "$T/flash" $(((1024 - 1) * 1024)) >/dev/null
+mkfs.vfat -F 32 --offset=2048 "$T/flash" $(((256 - 1) * 1024)) >/dev/null
 
 cat >"$T/boot1.sh" <<G
 mkdir -p /fat
@@ -71,8 +74,10 @@ if uloop attach \$url --cache /fat/whole --format compact >/tmp/out 2>/tmp/err; 
 grep -q "vfat holds files of at most 4 GiB - 1 byte" /tmp/err && echo "UNLIMITED REFUSED"
 dev=\$(uloop attach \$url --cache /fat/cache --cache-size $limit --connections 2)
 echo "attached \$dev"
-got=\$(dd if=\$dev bs=1M status=none | md5sum | cut -d' ' -f1)
-[ "\$got" = $whole ] && echo "WHOLE MD5 OK" || echo "whole device md5 \$got, the image's $whole"
+got=\$(dd if=\$dev bs=1M count=48 status=none | md5sum | cut -d' ' -f1)
+[ "\$got" = $head48 ] && echo "HEAD MD5 OK" || echo "first 48 MiB md5 \$got, the image's $head48"
+got=\$(dd if=\$dev bs=1M skip=4096 count=64 status=none | md5sum | cut -d' ' -f1)
+[ "\$got" = $past4g ] && echo "PAST 4G MD5 OK" || echo "64 MiB past 4 GiB md5 \$got, the image's $past4g"
 bad=0 n=0
 while read -r p want; do
 	n=\$((n + 1))
@@ -106,7 +111,7 @@ G
 vm_initrd "$T/boot1.img" "$T/boot1.sh" "$T/pieces.md5:/pieces.md5" || fail "initrd"
 vm_boot boot1 "$T/boot1.img" "$T/flash" || { tail -n 30 "$T/boot1.log"; fail "boot 1 failed"; }
 vm_expect boot1 "$T/boot1.log" "VFAT MOUNTED" "NATIVE REFUSED" "UNLIMITED REFUSED" \
-	"WHOLE MD5 OK" "CHURN ${VM_COMPACT_PIECES:-60} pieces, 0 bad" "WITHIN LIMIT" "CHECK OK" ||
+	"HEAD MD5 OK" "PAST 4G MD5 OK" "CHURN ${VM_COMPACT_PIECES:-60} pieces, 0 bad" "WITHIN LIMIT" "CHECK OK" ||
 	{ tail -n 30 "$T/boot1.log"; fail "boot 1"; }
 grep -q "NATIVE ATTACHED\|WHOLE ATTACHED" "$T/boot1.log" && fail "a cache vfat cannot hold was attached"
 echo "boot 1: $(grep -E 'FILE SIZE|present:|slots:' "$T/boot1.log" | tr -d '\r' | tr '\n' ' ')"
