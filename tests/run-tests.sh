@@ -90,8 +90,19 @@ for dir in "$@"; do
 	*vm*)
 		# What the guests share is built before any of them boots.
 		sh "$top/$dir/prepare.sh" 2>&1 | tee "$logs/vm-prepare.log"
+		# The longest first (figures of a run on 2 cores), so the two
+		# lanes end together rather than one waiting on a long test
+		# started last; the rest in name order.
+		first="initramfs-tools dracut-options daemon-kill hooks-fail cow-distro
+			dracut cow-root cow-power-loss verity clock pxe-loaders cmdline
+			kmod-fuzz flakey update"
+		for t in $first; do
+			[ -e "$top/$dir/test-vm-$t.sh" ] &&
+				run_bg "$(basename "$dir")/test-vm-$t" sh "$top/$dir/test-vm-$t.sh"
+		done
 		for t in "$top/$dir"/test-*.sh; do
 			[ -e "$t" ] || continue
+			case " $(echo $first) " in *" $(basename "$t" .sh | sed 's/^test-vm-//') "*) continue ;; esac
 			run_bg "$(basename "$dir")/$(basename "$t" .sh)" sh "$t"
 		done
 		finish_bg ;;
