@@ -236,6 +236,17 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 			 !fstat(c->fd, &st) && !st.st_size)
 			c->fmt = &ulo_cache_fmt_compact;
 	}
+	/* --wipe with a format asked for: whatever the file holds (another
+	 * format's cache too) is laid out anew in that one; its load sees a
+	 * foreign file, which --wipe makes "new". */
+	if (o->wipe && !c->readonly && !o->bitmap_path) {
+		if (o->format == ULO_FMT_UMLCOW)
+			c->fmt = &ulo_cache_fmt_umlcow;
+		else if ((o->format == ULO_FMT_COMPACT || o->size_limit) && !c->is_blkdev)
+			c->fmt = &ulo_cache_fmt_compact;
+		else if (o->format == ULO_FMT_NATIVE)
+			c->fmt = &ulo_cache_fmt_native;
+	}
 	ret = c->fmt->load(c);
 	if (ret == -ENODATA && c->fmt == &ulo_cache_fmt_native &&
 	    o->format == ULO_FMT_UMLCOW) {
@@ -256,12 +267,14 @@ int ulo_cache_open(const struct ulo_cache_opts *o, struct ulo_cache **out)
 			"compact" : o->format == ULO_FMT_NATIVE ? "native" :
 			o->format == ULO_FMT_UMLCOW ? "uml-cow" : NULL;
 
+		bool to_compact = want && !strcmp(want, "compact");
+
 		if (want && strcmp(want, c->fmt->name) && (!ret || c->is_blkdev)) {
-			ret = ulo_err(-EINVAL, c->is_blkdev && !strcmp(want, "compact") ?
+			ret = ulo_err(-EINVAL, c->is_blkdev && to_compact ?
 				      "cache %s: a device: a compact cache (--format compact, --cache-size) is a file; use the native format on a partition" :
 				      o->size_limit && c->fmt == &ulo_cache_fmt_native ?
 				      "cache %s: a native cache, which holds the whole image: --cache-size needs a compact one (remove the cache, or name a new file, to make one)" :
-				      "cache %s: its format is %s, not %s; remove the cache to change it",
+				      "cache %s: its format is %s, not %s; remove the cache (or pass --wipe) to change it",
 				      o->path, c->fmt->name, want);
 			goto out_free;
 		}

@@ -8,7 +8,8 @@
 # attach fetches nothing and `check --source` passes.  The image changed
 # under it: dropped and laid out anew, never served stale.  A COW of
 # writes (uml_mkcow's) is refused as a cache, a cache refused as a COW of
-# writes, a native cache refused as --format uml-cow.  (test-failpoints
+# writes, a native cache refused as --format uml-cow unless --wipe, which
+# lays it out anew (and back and forth between the formats).  (test-failpoints
 # and test-kill9 crash it at each step of the write order.)
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/http-functions.sh"
@@ -82,6 +83,15 @@ expect_fail 1 "a uloop cache kept as a UML COW file (--format uml-cow)" \
 $ULOOP hydrate "$T/img" --cache "$T/n.cache" --no-progress >/dev/null
 expect_fail 1 "its format is native, not uml-cow" \
 	$ULOOP hydrate "$T/img" --cache "$T/n.cache" --format uml-cow --no-progress
+# --wipe lays a cache of another format out anew in the one asked for,
+# with nothing of the old one's state (compact's seeded checksums).
+for f in uml-cow compact native uml-cow; do
+	$ULOOP hydrate "$T/img" --cache "$T/n.cache" --format $f --wipe --no-progress >/dev/null ||
+		fail "--format $f --wipe"
+	$ULOOP info "$T/n.cache" | grep -q "format: *$f" || fail "--wipe did not make a $f cache"
+	$ULOOP check "$T/n.cache" --source "$T/img" >/dev/null || fail "--format $f --wipe: check"
+done
+echo "--wipe: native -> uml-cow -> compact -> native -> uml-cow, each checked"
 expect_fail 2 "--cache-size needs a compact cache, not --format uml-cow" \
 	$ULOOP hydrate "$T/img" --cache "$T/x.cow" --format uml-cow --cache-size 1M
 echo "uml-cow cache: all checks passed"

@@ -16,7 +16,8 @@
 #     failed request, data right;
 #  4. detach: refused while mounted; then the device, its daemon and its
 #     run state are gone; the 2007 `ulohttp -c CACHE /dev/uloop1 URL`
-#     serves on uloop.ko too;
+#     serves on uloop.ko too; a uml-cow cache (a UML COW file) is served
+#     by the kernel from hits alone, as native is, its daemon killed;
 #  5. the refusals: kmod without a cache, kmod --read-write, a non-uloop
 #     --device; auto without a cache picks nbd; dmesg clean.
 . "$(dirname "$0")/../integ/functions.sh"
@@ -148,6 +149,21 @@ dev=$(ulohttp -c /dev/vda /dev/uloop1 $URL)
 	echo "ULOHTTP KMOD"
 uloop detach /dev/uloop1
 
+# 4c. a uml-cow cache (a UML COW file on /dev/vdb, laid out anew over
+#     the native one there): uloop.ko serves its hits itself, as native's
+dev=$(uloop attach $URL --cache /dev/vdb --format uml-cow --wipe --transport kmod)
+n=${dev#/dev/}
+check "$dev" && echo "UMLCOW COLD OK"
+uloop info /dev/vdb | grep -q "format: *uml-cow" && echo "UMLCOW FORMAT"
+kill -9 "$(pid_of "$dev")"
+i=0
+while [ "$(k "$n" daemon_attached)" != 0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+echo 3 >/proc/sys/vm/drop_caches
+m1=$(k "$n" misses)
+check "$dev" && [ "$(k "$n" misses)" = "$m1" ] && echo "UMLCOW HITS IN KERNEL"
+dev=$(uloop attach $URL --cache /dev/vdb --transport kmod)
+uloop detach "$dev"
+
 # 5. refusals, and auto without a cache
 uloop attach $URL --transport kmod 2>&1 | grep -q "needs --cache" && echo "NO CACHE REFUSED"
 uloop attach $URL --cache /dev/vda --transport kmod --read-write 2>&1 |
@@ -169,7 +185,8 @@ grep -E "^(auto|cold|warm|rot|second|killed|RESTART|TAKEOVER|  kernel|  flash)" 
 for want in "NOT LOADED" "AUTO KMOD" "STATUS KMOD" "COLD OK" "WARM NO DAEMON OK" "HITS IN KERNEL" \
 	"STATUS GONE" "RETAKEN /dev/uloop0" "ROT READ RIGHT" "ROT REPAIRED" "ROT CAUGHT" \
 	"ROT IN STATUS" "ROT LOGGED" "RESTART NO EIO" "RESTART NO FAILED" \
-	"DETACH MOUNTED REFUSED" "DETACHED" "DETACHED 0" "ULOHTTP KMOD" "NO CACHE REFUSED" "RW REFUSED" \
+	"DETACH MOUNTED REFUSED" "DETACHED" "DETACHED 0" "ULOHTTP KMOD" \
+	"UMLCOW COLD OK" "UMLCOW FORMAT" "UMLCOW HITS IN KERNEL" "NO CACHE REFUSED" "RW REFUSED" \
 	"NBD DEVICE REFUSED" "AUTO NO CACHE NBD" "RMMOD OK" "DMESG CLEAN"; do
 	grep -q "$want" "$T/kmod-daemon.log" || { tail -n 40 "$T/kmod-daemon.log"; fail "no '$want'"; }
 	echo "ok: $want"
