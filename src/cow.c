@@ -563,7 +563,7 @@ static int cow_pending_start(struct ulo_cow *s)
 	uint64_t got = 0;
 	int ret;
 
-	ret = ulo_cow_pending_open(s->pending_dir, t->fd, t->h.size, t->h.bitmap_len,
+	ret = ulo_cow_pending_open(s->pending_dir, t->fd, &t->h,
 				   t->fresh, &s->pending);
 	if (ret)
 		return ret;
@@ -962,7 +962,7 @@ int ulo_cow_snapshot(struct ulo_cow *s, const char *path)
 	if (!ret)
 		ret = cow_layer_open(path, true, &h, &l);
 	if (!ret && s->pending_dir) {
-		ret = ulo_cow_pending_open(s->pending_dir, l->fd, l->h.size, l->h.bitmap_len,
+		ret = ulo_cow_pending_open(s->pending_dir, l->fd, &l->h,
 					   true, &pending);
 		if (ret)
 			cow_layer_free(l);

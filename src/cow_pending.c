@@ -35,6 +35,7 @@ struct pend_hdr {
 	uint32_t pad;
 	uint64_t size;		/* the disk size its header records */
 	uint64_t bitmap_len;
+	uint64_t header_fp;	/* FNV-1a of its header's fields */
 };
 
 struct ulo_cow_pending {
@@ -80,9 +81,31 @@ static int pend_identity(int fd, struct pend_hdr *h)
 	return 0;
 }
 
-int ulo_cow_pending_open(const char *dir, int fd, uint64_t size, uint64_t bitmap_len,
+static uint64_t pend_fnv(uint64_t x, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		x = (x ^ b[i]) * 0x100000001b3ull;
+	return x;
+}
+
+/* The header's fields that tell one COW file from another. */
+static uint64_t pend_header_fp(const struct ulo_uml_hdr *h)
+{
+	uint64_t x = 0xcbf29ce484222325ull, v[5] = {
+		h->version, h->mtime, h->size, h->sector_size, h->data_offset,
+	};
+
+	x = pend_fnv(x, v, sizeof(v));
+	x = pend_fnv(x, h->backing, strlen(h->backing));
+	return pend_fnv(x, h->tag, strlen(h->tag));
+}
+
+int ulo_cow_pending_open(const char *dir, int fd, const struct ulo_uml_hdr *h,
 			 bool fresh, struct ulo_cow_pending **out)
 {
+	uint64_t bitmap_len = h->bitmap_len;
 	struct ulo_cow_pending *p = calloc(1, sizeof(*p));
 	struct pend_hdr want = { 0 }, have;
 	struct stat st;
@@ -99,8 +122,9 @@ int ulo_cow_pending_open(const char *dir, int fd, uint64_t size, uint64_t bitmap
 		ret = ulo_err(-ENOENT, "cow: no boot id in /proc: unflushed writes could not be told from another boot's");
 		goto fail;
 	}
-	want.size = size;
+	want.size = h->size;
 	want.bitmap_len = bitmap_len;
+	want.header_fp = pend_header_fp(h);
 	snprintf(p->path, sizeof(p->path), "%s/cow-%llx-%llx.bits", dir,
 		 (unsigned long long)want.dev, (unsigned long long)want.ino);
 	p->bitmap_len = bitmap_len;

@@ -17,9 +17,9 @@
  * the same boot, ORs those bits in and flushes (data, then bits).
  *
  * The mirror file names the COW file's identity (device, inode, birth
- * time, header's size) and the boot (/proc's boot_id): a mirror from
- * another boot, or left by another file that had the same inode, is
- * discarded, never applied.
+ * time, a fingerprint of its header) and the boot (/proc's boot_id): a
+ * mirror from another boot, or left by another file that had the same
+ * inode or device number, is discarded, never applied.
  */
 #ifndef ULOOP_COW_PENDING_H
 #define ULOOP_COW_PENDING_H
@@ -27,17 +27,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cow_uml.h"
+
 struct ulo_cow_pending;
 
 /*
- * Open (or make) in @dir the mirror for the COW layer open as @fd, whose
- * bitmap has @bitmap_len bytes and whose header records @size.  @fresh:
+ * Open (or make) in @dir the mirror for the COW layer open as @fd, with
+ * header @h (its fields are part of the identity: a device node reused
+ * for another disk in the same boot has another COW on it).  @fresh:
  * the layer was just laid out (nothing of it can be pending).  On return
  * ulo_cow_pending_bits() holds the bits a dead predecessor left (all zero
  * when none); the caller merges them, flushes, then calls
  * ulo_cow_pending_sync() with its own bitmap.
  */
-int ulo_cow_pending_open(const char *dir, int fd, uint64_t size, uint64_t bitmap_len,
+int ulo_cow_pending_open(const char *dir, int fd, const struct ulo_uml_hdr *h,
 			 bool fresh, struct ulo_cow_pending **out);
 
 uint8_t *ulo_cow_pending_bits(struct ulo_cow_pending *p);
