@@ -77,7 +77,7 @@ B := build
 LIB_SRC := util.c crc32c.c bitmap.c devsig.c identity.c bind.c source.c source_file.c source_verity.c seedmap.c seedmap_compute.c seed.c \
 	cache_header.c cache.c cache_native.c cache_2007.c cache_compact.c cache_umlcow.c cache_verify.c json.c stats.c \
 	plan.c profile.c sha256.c verity.c manifest.c engine.c fill.c ramstore.c progress.c failpoint.c transport_fuse.c api2007.c \
-	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c transport.c offline.c daemon.c runstate.c ramwrites.c cow_uml.c cow_pending.c cow.c wlayer.c \
+	nbd_server.c nbd_netlink.c transport_nbd.c transport_kmod.c uring.c transport_ublk.c transport.c offline.c daemon.c runstate.c ramwrites.c cow_uml.c cow_pending.c cow.c wlayer.c \
 	dm_verity.c
 # libuloop-http.a: the HTTP source, for the uloop command, which registers
 # it, the manifest signatures (sign.c) and updates' packs (seedpack.c,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * cmd_attach.c - uloop attach: serve an image as a block device (uloop.ko
- * or NBD) or a file (FUSE), through the cache, as a daemon.
+ * cmd_attach.c - uloop attach: serve an image as a block device (uloop.ko,
+ * ublk or NBD) or a file (FUSE), through the cache, as a daemon.
  *
  * The command's part: the options, the daemon's life, and the order of
  * things.  Fork first (threads do not survive fork), then become a
@@ -59,10 +59,12 @@ static void attach_usage(FILE *f)
 	      "  --bitmap PATH       use the 2007 layout: PATH is the bitmap file\n"
 	      "  --block-size N      block size of a new cache (4K..1M, default 4K)\n"
 	      CLI_HELP_FORMAT
-	      "  --device DEV        /dev/nbdN (nbd), /dev/uloopN (kmod), or a file to\n"
-	      "                      serve (fuse); a device whose daemon died is taken over\n"
+	      "  --device DEV        /dev/nbdN (nbd), /dev/uloopN (kmod), /dev/ublkbN\n"
+	      "                      (ublk), or a file to serve (fuse); a device whose\n"
+	      "                      daemon died is taken over\n"
 	      "  --transport T       auto (default: kmod with a cache if uloop.ko loads,\n"
-	      "                      else nbd), kmod, nbd, fuse\n"
+	      "                      else ublk if the kernel has it, else nbd), kmod,\n"
+	      "                      ublk, nbd, fuse\n"
 	      "  --connections N     parallel requests and nbd connections (default 4)\n"
 	      "  --readahead N       readahead limit (default 1M)\n"
 	      "  --profile FILE|URL  a boot profile (uloop profile): fetch its blocks\n"
@@ -79,7 +81,7 @@ static void attach_usage(FILE *f)
 	      "  --cow FILE          accept writes and keep them in FILE, a UML COW\n"
 	      "                      file (made if missing or empty), across reboots;\n"
 	      "                      a stack of them if FILE was made over another\n"
-	      "                      (uloop snapshot); nbd or fuse\n"
+	      "                      (uloop snapshot); nbd, ublk or fuse\n"
 	      "  --offline           keep (do not drop) a cache of another image\n"
 	      "  --wipe              allow overwriting a file/device that is not a cache\n"
 	      "  -v, --verbose       debug output\n"

@@ -19,8 +19,8 @@ static void detach_usage(FILE *f)
 {
 	fputs("Usage: uloop detach DEV [--force]\n"
 	      "\n"
-	      "Stop serving DEV (/dev/nbdN, /dev/uloopN or a FUSE device file): the cache is\n"
-	      "committed and marked clean.  Refused while DEV is in use (mounted)\n"
+	      "Stop serving DEV (/dev/nbdN, /dev/uloopN, /dev/ublkbN or a FUSE device\n"
+	      "file): the cache is committed and marked clean.  Refused while DEV is in use (mounted)\n"
 	      "unless --force, which fails the I/O of whatever uses it.\n", f);
 }
 

@@ -33,6 +33,7 @@
 #include "transport_fuse.h"
 #include "transport_kmod.h"
 #include "transport_nbd.h"
+#include "transport_ublk.h"
 #include "util.h"
 
 /* uloop devices looked at for a takeover or a cache in use. */
@@ -44,6 +45,7 @@ struct ulo_transport {
 	const char *kind;
 	struct ulo_nbd_dev *nbd;
 	struct ulo_kmod_dev *kmod;
+	struct ulo_ublk_dev *ublk;
 	struct ulo_fuse *fuse;
 	void (*gone)(void *ctx);
 	void *ctx;
@@ -56,10 +58,19 @@ struct ulo_transport {
 
 int ulo_transport_choose(struct ulo_transport_opts *o)
 {
-	if (!strcmp(o->kind, "auto"))
-		o->kind = (o->device ? ulo_kmod_index_of(o->device) >= 0 :
-			   o->cache && !o->read_write && !o->compact) &&
-			  ulo_kmod_available() ? "kmod" : "nbd";
+	/* kmod, whose hits never leave the kernel, where it can serve;
+	 * else ublk, where the kernel has it (6.0 and later): io_uring,
+	 * no socket, no protocol, hits answered at once; else nbd, in
+	 * every kernel.  A device named is served by its own kind. */
+	if (!strcmp(o->kind, "auto")) {
+		if (o->device)
+			o->kind = ulo_kmod_index_of(o->device) >= 0 ? "kmod" :
+				  ulo_ublk_index_of(o->device) >= 0 ? "ublk" : "nbd";
+		else if (o->cache && !o->read_write && !o->compact && ulo_kmod_available())
+			o->kind = "kmod";
+		else
+			o->kind = ulo_ublk_available() ? "ublk" : "nbd";
+	}
 	if (!strcmp(o->kind, "kmod")) {
 		if (!o->cache)
 			return ulo_err(-EINVAL, "--transport kmod needs --cache: uloop.ko reads cached blocks from it (use nbd without a cache)");
@@ -75,8 +86,18 @@ int ulo_transport_choose(struct ulo_transport_opts *o)
 			return ulo_err(-ENODEV, "%s: missing: uloop.ko is not loaded and `modprobe uloop` failed",
 				       ULO_KMOD_CONTROL);
 	}
-	if (strcmp(o->kind, "nbd") && strcmp(o->kind, "fuse") && strcmp(o->kind, "kmod"))
-		return ulo_err(-EINVAL, "--transport: '%s' is not auto, nbd, fuse or kmod", o->kind);
+	if (!strcmp(o->kind, "ublk")) {
+		if (o->device && ulo_ublk_index_of(o->device) < 0)
+			return ulo_err(-EINVAL, "--device %s: the ublk transport serves /dev/ublkbN",
+				       o->device);
+		if (!ulo_ublk_available())
+			return ulo_err(-ENODEV, "%s: missing: this kernel has no ublk driver (ublk_drv is not loaded and `modprobe ublk_drv` failed; ublk needs Linux 6.0 or later built with CONFIG_BLK_DEV_UBLK): use --transport nbd",
+				       ULO_UBLK_CONTROL);
+	}
+	if (strcmp(o->kind, "nbd") && strcmp(o->kind, "fuse") && strcmp(o->kind, "kmod") &&
+	    strcmp(o->kind, "ublk"))
+		return ulo_err(-EINVAL, "--transport: '%s' is not auto, nbd, fuse, kmod or ublk",
+			       o->kind);
 	return 0;
 }
 
@@ -159,6 +180,8 @@ static void *transport_watch(void *arg)
 
 	if (t->kmod)
 		ulo_kmod_wait(t->kmod);
+	else if (t->ublk)
+		ulo_ublk_wait(t->ublk);
 	else
 		ulo_nbd_wait(t->nbd);
 	t->gone(t->ctx);
@@ -249,6 +272,49 @@ static int transport_start_nbd(const struct ulo_transport_opts *o, struct ulo_en
 				       o->device ? o->device : "nbd device", why) : ret;
 }
 
+/*
+ * As kmod: without --device, a ublk device whose daemon died serving this
+ * image is taken over (the driver's user recovery), else a new one made.
+ */
+static int transport_start_ublk(const struct ulo_transport_opts *o, struct ulo_engine *eng,
+				struct ulo_cache *cache, const struct ulo_source *src,
+				struct ulo_transport *t)
+{
+	struct ulo_ublk_opts uo = {
+		.index = o->device ? ulo_ublk_index_of(o->device) : -1,
+		.workers = o->connections,
+		.writes = t->writes,
+	};
+	int idx[ULO_KMOD_SCAN], n, ret;
+	char why[512], dev[32];
+	bool root;
+
+	if (o->device) {
+		uo.may_take_over = transport_may_take_over(o, o->device, src, why, sizeof(why),
+							   &root);
+		ret = ulo_ublk_start(&uo, eng, cache, src->id.size, &t->ublk);
+		t->root = !ret && root && ulo_ublk_took_over(t->ublk);
+		return ret == -EBUSY && !uo.may_take_over ?
+		       ulo_err(ret, "%s: in use: %s", o->device, why) : ret;
+	}
+	n = ulo_ublk_devices(idx, ULO_KMOD_SCAN);
+	for (int i = 0; i < n; i++) {
+		snprintf(dev, sizeof(dev), "/dev/ublkb%d", idx[i]);
+		if (!transport_may_take_over(o, dev, src, why, sizeof(why), &root))
+			continue;
+		uo.index = idx[i];
+		uo.may_take_over = true;
+		if (!ulo_ublk_start(&uo, eng, cache, src->id.size, &t->ublk)) {
+			t->root = root;
+			return 0;
+		}
+		ulo_debug("attach", "%s: no takeover: %s", dev, ulo_errmsg());
+	}
+	uo.index = -1;
+	uo.may_take_over = false;
+	return ulo_ublk_start(&uo, eng, cache, src->id.size, &t->ublk);
+}
+
 static int transport_fuse_read(void *ctx, void *buf, uint64_t off, size_t len)
 {
 	return ulo_engine_read(ctx, buf, off, len);
@@ -322,6 +388,10 @@ int ulo_transport_start(const struct ulo_transport_opts *o, struct ulo_engine *e
 		ret = transport_start_kmod(o, eng, cache, src, t);
 		if (!ret)
 			snprintf(t->path, sizeof(t->path), "%s", ulo_kmod_path(t->kmod));
+	} else if (!strcmp(o->kind, "ublk")) {
+		ret = transport_start_ublk(o, eng, cache, src, t);
+		if (!ret)
+			snprintf(t->path, sizeof(t->path), "%s", ulo_ublk_path(t->ublk));
 	} else if (!strcmp(o->kind, "fuse")) {
 		ret = transport_start_fuse(o, eng, src, t);
 		snprintf(t->path, sizeof(t->path), "%s", o->device ? o->device : "");
@@ -330,7 +400,7 @@ int ulo_transport_start(const struct ulo_transport_opts *o, struct ulo_engine *e
 		if (!ret)
 			snprintf(t->path, sizeof(t->path), "%s", ulo_nbd_path(t->nbd));
 	}
-	if (!ret && (t->nbd || t->kmod) &&
+	if (!ret && (t->nbd || t->kmod || t->ublk) &&
 	    !pthread_create(&t->watcher, NULL, transport_watch, t))
 		t->watching = true;
 	*out = t;
@@ -363,6 +433,8 @@ int ulo_transport_stop(struct ulo_transport *t)
 	/* Still open: the device stays, its misses held for a successor. */
 	if (t->kmod && ulo_kmod_shutdown(t->kmod, false) == -EBUSY)
 		stays = 1;
+	if (t->ublk && ulo_ublk_shutdown(t->ublk, false) == -EBUSY)
+		stays = 1;
 	if (t->watching)
 		pthread_join(t->watcher, NULL);
 	t->watching = false;
@@ -377,6 +449,7 @@ void ulo_transport_free(struct ulo_transport *t)
 		return;
 	ulo_nbd_free(t->nbd);
 	ulo_kmod_free(t->kmod);
+	ulo_ublk_free(t->ublk);
 	ulo_wlayer_free(t->writes);
 	free(t);
 }
@@ -404,12 +477,20 @@ static bool transport_busy(const char *dev)
 int ulo_transport_detach(const char *dev, bool force)
 {
 	int index = ulo_nbd_index_of(dev), kindex = ulo_kmod_index_of(dev), ret;
+	int uindex = ulo_ublk_index_of(dev);
 	struct ulo_runstate_info ri;
 	bool connected = false, have_state = !ulo_runstate_read(dev, &ri);
 	char sys[64];
 
 	if (kindex >= 0) {
 		snprintf(sys, sizeof(sys), "/sys/block/uloop%d", kindex);
+		if (access(sys, F_OK) < 0) {
+			if (have_state)
+				ulo_runstate_remove(dev);
+			return ulo_err(-ENODEV, "%s: no such device", dev);
+		}
+	} else if (uindex >= 0) {
+		snprintf(sys, sizeof(sys), "/sys/block/ublkb%d", uindex);
 		if (access(sys, F_OK) < 0) {
 			if (have_state)
 				ulo_runstate_remove(dev);
@@ -445,6 +526,12 @@ int ulo_transport_detach(const char *dev, bool force)
 			return ulo_errno(ret, "%s: %s", dev, ret == -EBUSY ?
 					 "in use (open or mounted): uloop.ko refuses to remove it" :
 					 "ULOOP_CTL_REMOVE");
+	} else if (uindex >= 0) {
+		/* A live daemon sees the device stop and removes it; a dead
+		 * one's is removed here. */
+		ret = ulo_ublk_remove(uindex, !(have_state && ri.alive));
+		if (ret)
+			return ulo_errno(ret, "%s: STOP_DEV", dev);
 	} else if (index >= 0) {
 		ret = ulo_nbd_nl_disconnect(index);
 		if (ret)

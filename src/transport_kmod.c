@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cache_internal.h"	/* uloop.ko reads the cache itself */
@@ -74,28 +73,10 @@ static int ulo_kmod_ctl(unsigned long req, void *arg)
 
 bool ulo_kmod_available(void)
 {
-	pid_t pid;
-	int st;
-
 	if (access(ULO_KMOD_CONTROL, F_OK) == 0)
 		return true;
-	pid = fork();
-	if (pid == 0) {
-		/* Where distributions and busybox put it; execve(), not
-		 * execvp(): the PATH search costs 1 KiB of static binary. */
-		static const char *const path[] = {
-			"/sbin/modprobe", "/usr/sbin/modprobe", "/bin/modprobe",
-		};
-		char *argv[] = { "modprobe", "-q", "uloop", NULL };
-
-		for (unsigned i = 0; i < ULO_ARRAY_SIZE(path); i++)
-			execve(path[i], argv, environ);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
-		return false;
 	/* The misc node appears with the module (devtmpfs). */
-	return access(ULO_KMOD_CONTROL, F_OK) == 0;
+	return !ulo_modprobe("uloop") && access(ULO_KMOD_CONTROL, F_OK) == 0;
 }
 
 static int ulo_int_cmp(const void *x, const void *y)

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static __thread char ulo_msg[1024];
@@ -474,4 +475,28 @@ int ulo_sync_dir_of(const char *path)
 		ret = ulo_errno(-errno, "%s: fsync", dir);
 	close(fd);
 	return ret;
+}
+
+int ulo_modprobe(const char *module)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		/* Where distributions and busybox put it; execve(), not
+		 * execvp(): the PATH search costs 1 KiB of static binary. */
+		static const char *const path[] = {
+			"/sbin/modprobe", "/usr/sbin/modprobe", "/bin/modprobe",
+		};
+		char *argv[] = { "modprobe", "-q", (char *)module, NULL };
+
+		for (unsigned i = 0; i < ULO_ARRAY_SIZE(path); i++)
+			execve(path[i], argv, environ);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -errno;
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -ENOENT;
 }

@@ -111,6 +111,9 @@ uint64_t ulo_now_ns(void);
  */
 int ulo_fd_reserve(unsigned more, const char *what);
 
+/* `modprobe -q MODULE` (a transport's driver): 0 if it exited 0. */
+int ulo_modprobe(const char *module);
+
 /* Little-endian codec for on-disk structures. */
 /* Is @v a power of two in [@lo, @hi]? */
 static inline bool ulo_pow2_in(uint32_t v, uint32_t lo, uint32_t hi)

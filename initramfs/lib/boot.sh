@@ -10,7 +10,8 @@
 # The steps, in the order a flavour calls them, each 0 or 1 after
 # uloop_fail:
 #   uloop_modules          the transports' modules (uloop.ko unless
-#                          rd.uloop.transport=nbd, nbd)
+#                          rd.uloop.transport=nbd or ublk, ublk_drv
+#                          unless nbd or kmod, nbd)
 #   uloop_prepare_cache    ULOOP_CACHEPATH from rd.uloop.cache: a raw
 #                          partition, a file in its filesystem, or RAM
 #                          (absent; or not found in 10 s, write-protected,
@@ -88,7 +89,9 @@ uloop_is_mounted() { grep -q " $1 " /proc/mounts; }
 uloop_why() { printf '%s\n' "$1" | sed -n '1{s/.*: //;p;}'; }
 
 uloop_modules() {
-	[ "$ULOOP_TRANSPORT" = nbd ] || modprobe -q uloop 2>/dev/null
+	case $ULOOP_TRANSPORT in nbd|ublk) ;; *) modprobe -q uloop 2>/dev/null ;; esac
+	# Kernels since 6.0 may have it (Debian 13's 6.12; not 12's 6.1).
+	case $ULOOP_TRANSPORT in nbd|kmod) ;; *) modprobe -q ublk_drv 2>/dev/null ;; esac
 	modprobe -q nbd 2>/dev/null
 	# For a manifest's root (uloop_verity_root); the kernel's sha256
 	# comes with it.

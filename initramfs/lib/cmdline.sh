@@ -286,7 +286,7 @@ uloop_check() {
 	esac
 	case $ULOOP_UNION in overlay|aufs) ;; *) echo "rd.uloop.union=$ULOOP_UNION: not overlay or aufs"; return 1 ;; esac
 	case $ULOOP_FSTYPE in auto|squashfs|erofs|ext4) ;; *) echo "rd.uloop.fstype=$ULOOP_FSTYPE: not auto, squashfs, erofs or ext4"; return 1 ;; esac
-	case $ULOOP_TRANSPORT in auto|kmod|nbd) ;; *) echo "rd.uloop.transport=$ULOOP_TRANSPORT: not auto, kmod or nbd"; return 1 ;; esac
+	case $ULOOP_TRANSPORT in auto|kmod|nbd|ublk) ;; *) echo "rd.uloop.transport=$ULOOP_TRANSPORT: not auto, kmod, nbd or ublk"; return 1 ;; esac
 	# Trust anchors come from the initramfs only: a regular file, never a
 	# device (a disk an attacker could write) or what a mount brought in.
 	case $ULOOP_CA in
@@ -338,7 +338,7 @@ uloop_cow_check() {
 		return 1 ;;
 	esac
 	[ "$ULOOP_TRANSPORT" != kmod ] ||
-		{ echo "rd.uloop.cow=$ULOOP_COW: rd.uloop.transport=kmod is read-only (nbd or auto)"; return 1; }
+		{ echo "rd.uloop.cow=$ULOOP_COW: rd.uloop.transport=kmod is read-only (nbd, ublk or auto)"; return 1; }
 	[ -z "$ULOOP_OFFLINE" ] ||
 		{ echo "rd.uloop.cow=$ULOOP_COW: not with rd.uloop.offline (the COW's image must be checked against the server)"; return 1; }
 	! uloop_is_manifest ||

@@ -49,7 +49,7 @@ $U rd.uloop.cow=|rd.uloop.cow=: empty value
 $U rd.uloop.cow=/dev/vdb rd.uloop.overlay=LABEL=rw:/layer|rd.uloop.cow=/dev/vdb: rd.uloop.overlay=LABEL=rw:/layer is a second persistent layer (with a COW, rd.uloop.overlay is tmpfs[:size=N] or none: the layer of a boot without it)
 $U rd.uloop.cow=/dev/vdb rd.uloop.fstype=squashfs|rd.uloop.cow=/dev/vdb: rd.uloop.fstype=squashfs is never written (a COW root is mounted read-write: ext4)
 $U rd.uloop.cow=/dev/vdb rd.uloop.fstype=erofs|rd.uloop.cow=/dev/vdb: rd.uloop.fstype=erofs is never written (a COW root is mounted read-write: ext4)
-$U rd.uloop.cow=/dev/vdb rd.uloop.transport=kmod|rd.uloop.cow=/dev/vdb: rd.uloop.transport=kmod is read-only (nbd or auto)
+$U rd.uloop.cow=/dev/vdb rd.uloop.transport=kmod|rd.uloop.cow=/dev/vdb: rd.uloop.transport=kmod is read-only (nbd, ublk or auto)
 $U rd.uloop.cow=/dev/vdb rd.uloop.offline|rd.uloop.cow=/dev/vdb: not with rd.uloop.offline (the COW's image must be checked against the server)
 root=uloop:http://h/v/root.uloop rd.uloop.cow=/dev/vdb|rd.uloop.cow=/dev/vdb: root=uloop:http://h/v/root.uloop is a manifest, whose root is on dm-verity, which written blocks fail (a COW needs a plain image)
 $U rd.uloop.cow=/dev/vdb rd.uloop.cow=/dev/vdc|ok ULOOP_COW=/dev/vdc
@@ -76,7 +76,8 @@ $U rd.uloop.union=zfs|rd.uloop.union=zfs: not overlay or aufs
 $U rd.uloop.fstype=erofs|ok ULOOP_FSTYPE=erofs
 $U rd.uloop.fstype=xfs|rd.uloop.fstype=xfs: not auto, squashfs, erofs or ext4
 $U rd.uloop.transport=kmod|ok ULOOP_TRANSPORT=kmod
-$U rd.uloop.transport=fuse|rd.uloop.transport=fuse: not auto, kmod or nbd
+$U rd.uloop.transport=ublk|ok ULOOP_TRANSPORT=ublk
+$U rd.uloop.transport=fuse|rd.uloop.transport=fuse: not auto, kmod, nbd or ublk
 $U rd.uloop.mirror=https://m/r.sq|ok ULOOP_MIRRORS=https://m/r.sq
 $U rd.uloop.mirror=m/r.sq|rd.uloop.mirror=m/r.sq: not an http:// or https:// URL
 $U rd.uloop.ca=$T/ca.pem|ok ULOOP_CA=$T/ca.pem

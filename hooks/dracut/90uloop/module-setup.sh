@@ -45,6 +45,8 @@ installkernel() {
 		nls_cp437 nls_iso8859_1 crc32c
 	# uloop.ko only where it is built for this kernel (DKMS).
 	hostonly='' instmods uloop 2>/dev/null
+	# ublk where the kernel has it (6.0 and later: Debian 13's, not 12's).
+	hostonly='' instmods ublk_drv 2>/dev/null
 	return 0
 }
 
