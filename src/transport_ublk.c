@@ -625,7 +625,7 @@ static int ublk_recover(struct ulo_ublk_dev *d, const struct ublksrv_ctrl_dev_in
 	if (ret)
 		return ulo_errno(ret, "/dev/ublkb%d: GET_PARAMS", d->index);
 	if (p.basic.dev_sectors != ULO_DIV_ROUND_UP(d->image_size, 512) ||
-	    !(p.basic.attrs & UBLK_ATTR_READ_ONLY) != !d->writes)
+	    !(p.basic.attrs & UBLK_ATTR_READ_ONLY) != !!d->writes)
 		return ulo_err(-EINVAL, "/dev/ublkb%d: it serves another size or mode (%llu sectors, %s)",
 			       d->index, (unsigned long long)p.basic.dev_sectors,
 			       p.basic.attrs & UBLK_ATTR_READ_ONLY ? "read-only" : "read-write");
