@@ -14,6 +14,9 @@
 # checksums, "kmod-c" the same with them (the driver checks every hit
 # against its CRC-32C: what that costs), "kmod-d" under the real daemon
 # (checksums on, the cache's own bitmap).
+# VM_KSERIES=trixie: the guest runs Debian 13's kernel (6.12), whose
+# ublk_drv adds "ublk", the real daemon over /dev/ublkbN (uloop attach
+# --transport ublk), in the same run.
 set -eu
 ULOOP_TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$ULOOP_TOP/tests/integ/functions.sh"
@@ -24,6 +27,11 @@ RR=$ULOOP_TOP/build/bench/randread
 D=$ULOOP_TOP/build/kmod/uloopd-test
 [ -x "$RR" ] && [ -x "$D" ] || fail "missing $RR or $D (make bench)"
 KO=$("$ULOOP_TOP/tests/kmod/build-kmod.sh" "$KVER") || exit $?
+UBLK=""
+if modprobe -S "$KVER" -d "$KROOT" --show-depends ublk_drv >/dev/null 2>&1; then
+	UBLK=ublk
+	VM_MODULES="$VM_MODULES ublk_drv"
+fi
 MiB=${BENCH_MIB:-64}
 N=${BENCH_READS:-3000}
 
@@ -76,6 +84,11 @@ for pass in 1 2; do
 	dev=\$(uloop attach http://10.0.2.100/img --cache /dev/vda --transport nbd)
 	run nbd "\$dev"
 	uloop detach "\$dev"
+	if [ -n "$UBLK" ]; then
+		dev=\$(uloop attach http://10.0.2.100/img --cache /dev/vda --transport ublk)
+		run ublk "\$dev"
+		uloop detach "\$dev"
+	fi
 done
 echo "misses \$(cat /sys/block/uloop0/uloop/misses) hits \$(cat /sys/block/uloop0/uloop/hits)"
 echo "kmod-c misses \$(cat /sys/block/\${cdev#/dev/}/uloop/misses) csum_errors \$(cat /sys/block/\${cdev#/dev/}/uloop/csum_errors)"
@@ -96,7 +109,7 @@ ls=$(best loop seq mbs)
 lr=$(best loop rand iops)
 ds=$(best loop-dio seq mbs)
 dr=$(best loop-dio rand iops)
-for l in loop loop-dio kmod kmod-c kmod-d nbd; do
+for l in loop loop-dio kmod kmod-c kmod-d nbd $UBLK; do
 	s=$(best $l seq mbs)
 	r=$(best $l rand iops)
 	printf '%-9s %12s %12s %14s %14s %18s\n' "$l" "$s" "$r" \
