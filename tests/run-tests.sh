@@ -105,6 +105,13 @@ for dir in "$@"; do
 			case " $(echo $first) " in *" $(basename "$t" .sh | sed 's/^test-vm-//') "*) continue ;; esac
 			run_bg "$(basename "$dir")/$(basename "$t" .sh)" sh "$t"
 		done
+		# Again on Debian 13's kernel (6.12): the tests of what
+		# depends on the kernel's API (uloop.ko) and a boot.
+		# Named NAME@trixie.
+		for t in $(sed 's/#.*//' "$top/$dir/trixie-tests"); do
+			run_bg "$(basename "$dir")/test-vm-$t@trixie" \
+				env VM_KSERIES=trixie sh "$top/$dir/test-vm-$t.sh"
+		done
 		finish_bg ;;
 	*)
 		for t in "$top/$dir"/test-*.sh; do
