@@ -2,9 +2,10 @@
 /*
  * Kernel API differences uloop.ko meets, in one place.
  *
- * Built and tested against 6.1 (Debian 12).  The newer branches follow the
- * upstream changes named below; they are written from those changes and
- * compile-tested only where the headers were at hand (see docs/kmod.md).
+ * Built and tested in guests on 6.1 (Debian 12) and 6.12 (Debian 13), and
+ * built against the newest kernel of Debian 13's backports (7.x), every
+ * build with W=1 and no warning (tests/kmod/test-kmod-build.sh).  So each
+ * branch below is compiled on every test run (see docs/kmod.md).
  *
  *   6.5   block_device_operations.open takes (gendisk, blk_mode_t) instead
  *         of (block_device, fmode_t)                         ULOOP_OPEN_ARGS
@@ -14,6 +15,10 @@
  *         queue_limits.features                                uloop_alloc_disk
  *   6.14  BLK_MQ_F_SHOULD_MERGE is gone (merging is the default)
  *                                                             ULOOP_TAG_FLAGS
+ *   later blk_mq_ops.init_request's NUMA node is an int       ULOOP_NUMA_NODE_T
+ *         (found by its type, not by a version: see there); bvec_iter's
+ *         bi_bvec_done became bi_offset (uloop_blk.c reads it through
+ *         mp_bvec_iter_offset(), which every version has)
  */
 #ifndef ULOOP_COMPAT_H
 #define ULOOP_COMPAT_H
@@ -93,6 +98,19 @@ static inline struct gendisk *uloop_alloc_disk(struct blk_mq_tag_set *set,
 	return disk;
 #endif
 }
+
+/*
+ * The type of blk_mq_ops.init_request's last argument, the NUMA node: an
+ * unsigned int up to 6.12 at least, an int by 7.3.  Which release changed
+ * it was not at hand, so the member's own type decides: int when
+ * init_request is declared with one.
+ */
+#define ULOOP_INIT_REQUEST_INT_NODE					\
+	int (*)(struct blk_mq_tag_set *, struct request *, unsigned int, int)
+#define ULOOP_NUMA_NODE_T						\
+	typeof(__builtin_choose_expr(					\
+		__same_type(((struct blk_mq_ops *)NULL)->init_request,	\
+			    (ULOOP_INIT_REQUEST_INT_NODE)NULL), 0, 0U))
 
 /*
  * CRC-32C without the final inversion (the crc argument is the running

@@ -178,10 +178,14 @@ static int uloop_iter(struct uloop_cmd *cmd, struct iov_iter *iter)
 		nr++;
 	if (rq->bio == rq->biotail) {
 		struct bio *bio = rq->bio;
+		const struct bio_vec *first = __bvec_iter_bvec(bio->bi_io_vec, bio->bi_iter);
 
-		vec = __bvec_iter_bvec(bio->bi_io_vec, bio->bi_iter);
-		iov_iter_bvec(iter, ITER_DEST, vec, nr, blk_rq_bytes(rq));
-		iter->iov_offset = bio->bi_iter.bi_bvec_done;
+		iov_iter_bvec(iter, ITER_DEST, first, nr, blk_rq_bytes(rq));
+		/* How far into its first vector the bio starts (the iterator's
+		 * field for it changed name; this helper did not).
+		 */
+		iter->iov_offset = mp_bvec_iter_offset(bio->bi_io_vec, bio->bi_iter) -
+				   first->bv_offset;
 		return 0;
 	}
 	vec = kmalloc_array(nr, sizeof(*vec), GFP_NOIO);
@@ -292,7 +296,7 @@ static blk_status_t uloop_queue_rq(struct blk_mq_hw_ctx *hctx,
 }
 
 static int uloop_init_request(struct blk_mq_tag_set *set, struct request *rq,
-			      unsigned int hctx_idx, unsigned int numa_node)
+			      unsigned int hctx_idx, ULOOP_NUMA_NODE_T numa_node)
 {
 	struct uloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
 

@@ -9,7 +9,7 @@ set -eu
 # command:package pairs the tests use.
 need="gcc:gcc make:make shellcheck:shellcheck sfdisk:fdisk mkfs.vfat:dosfstools cmp:diffutils losetup:mount od:coreutils nginx:nginx openssl:openssl clang:clang /usr/bin/python3:python3"
 # The QEMU harness: the emulator, the guest's userland, module tools.
-need="$need qemu-system-x86_64:qemu-system-x86 busybox:busybox-static nc:netcat-openbsd depmod:kmod cpio:cpio mksquashfs:squashfs-tools mkfs.ext4:e2fsprogs zstd:zstd file:file"
+need="$need qemu-system-x86_64:qemu-system-x86 busybox:busybox-static nc:netcat-openbsd depmod:kmod cpio:cpio mksquashfs:squashfs-tools mkfs.ext4:e2fsprogs zstd:zstd file:file xz:xz-utils"
 # A real distribution root for the boot tests (tests/vm/debian-root.sh).
 need="$need mmdebstrap:mmdebstrap"
 # Signatures a cache must never be laid over (test-cache-signatures).

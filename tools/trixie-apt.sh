@@ -13,7 +13,10 @@
 # pull half a release onto the host.
 #
 # The mirror is the one the machine already uses for Debian (its deb822
-# or one-line entries), so nothing here names a host.  The index is
+# or one-line entries), so nothing here names a host.  trixie-backports is
+# listed for the newest kernel's headers (tests/kmod/test-kmod-build.sh
+# compiles uloop.ko against them); apt never takes a backport unless
+# asked by name or /trixie-backports, so the candidates stay trixie's.  The index is
 # refreshed when it is older than a day (ULOOP_TRIXIE_REFRESH=1: now).
 set -eu
 
@@ -46,7 +49,7 @@ done
 [ -n "$main" ] || { echo "trixie-apt: no Debian mirror in /etc/apt to take trixie from" >&2; exit 1; }
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 {
-	printf 'Types: deb deb-src\nURIs: %s\nSuites: trixie trixie-updates\nComponents: main\nSigned-By: %s\n' \
+	printf 'Types: deb deb-src\nURIs: %s\nSuites: trixie trixie-updates trixie-backports\nComponents: main\nSigned-By: %s\n' \
 		"$main" "$keyring"
 	[ -z "$sec" ] ||
 		printf '\nTypes: deb deb-src\nURIs: %s\nSuites: trixie-security\nComponents: main\nSigned-By: %s\n' \

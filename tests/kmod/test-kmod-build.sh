@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # uloop.ko on the host: builds warning-free with W=1 against the headers of
-# Debian's current kernel (the guests' kernel); checkpatch --strict finds
+# Debian's current kernel (the guests' kernel), Debian 13's and the newest
+# backport's (in a trixie root); checkpatch --strict finds
 # nothing in kmod/ (compat.h may compare LINUX_VERSION_CODE: that is its
 # job); kernel-doc finds no undocumented item in the uapi header or in the
 # non-static functions.
@@ -22,6 +23,22 @@ if grep -E "warning:|error:" "$T/build.log"; then
 fi
 [ -s "$T/kmod/uloop.ko" ] || fail "no uloop.ko"
 echo "ok: W=1 build against $KVER, no warning"
+
+# The same against Debian 13's kernel (6.12: compat.h's 6.5, 6.9 and 6.10
+# branches) and the newest of trixie-backports (today's kernel API: the
+# 6.14 branch and what came after), each with the gcc its headers name,
+# in a trixie root (trixie-root.sh).
+tk=$("$top/tests/kmod/trixie-root.sh" --kvers) || exit $?
+for k in $tk; do
+	BUILD_KMOD_OUT=$T/kmod-$k "$top/tests/kmod/build-kmod.sh" "$k" W=1 >/dev/null ||
+		fail "build against $k failed"
+	if grep -E "warning:|error:" "$T/kmod-$k/build.log"; then
+		fail "W=1 build against $k has warnings"
+	fi
+	modinfo -F vermagic "$T/kmod-$k/uloop.ko" | grep -q "^$k " ||
+		fail "uloop.ko built for $k says $(modinfo -F vermagic "$T/kmod-$k/uloop.ko")"
+	echo "ok: W=1 build against $k, no warning"
+done
 
 cd "$top/kmod" || exit 1
 files=$(find . -name '*.[ch]' ! -name compat.h ! -name '*.mod.c' | sort)

@@ -7,7 +7,11 @@
 #   vm_kernel                 sets KVER, VMLINUZ, KROOT: Debian's current
 #                             kernel (resolved from linux-image-amd64 each
 #                             run, never a fixed version), downloaded and
-#                             unpacked once into $ULOOP_DEPS
+#                             unpacked once into $ULOOP_DEPS; Debian 12's
+#                             (6.1), or with VM_KSERIES=trixie Debian 13's
+#                             (6.12, tools/trixie-apt.sh), whose modules
+#                             are unpacked from .ko.xz so every initramfs
+#                             builder here treats both alike
 #   vm_initrd OUT SCRIPT [FILE:GUESTPATH]...
 #                             an initramfs: busybox-static, the static
 #                             uloop, the modules uloop needs, our /init,
@@ -73,9 +77,14 @@ requires qemu-system-x86_64 busybox nc modprobe depmod cpio
 
 vm_kernel() {
 	_deps=${ULOOP_DEPS:-/var/cache/uloop-deps}
-	KVER=$(apt-cache depends linux-image-amd64 2>/dev/null |
+	case ${VM_KSERIES:=bookworm} in
+	bookworm) _apt="" ;;
+	trixie) _apt=$top/tools/trixie-apt.sh ;;
+	*) fail "VM_KSERIES=$VM_KSERIES: not bookworm or trixie" ;;
+	esac
+	KVER=$($_apt apt-cache depends linux-image-amd64 2>/dev/null |
 		sed -n 's/.*Depends: linux-image-\(.*\)$/\1/p' | head -n 1)
-	[ -n "$KVER" ] || { echo "requires the linux-image-amd64 package index (apt-get update)"; exit 77; }
+	[ -n "$KVER" ] || { echo "requires the linux-image-amd64 package index of $VM_KSERIES (apt-get update)"; exit 77; }
 	_kd=$_deps/kernel-$KVER
 	KROOT=$_kd/root
 	VMLINUZ=$KROOT/boot/vmlinuz-$KVER
@@ -87,11 +96,19 @@ vm_kernel() {
 		(
 			flock 9
 			[ -s "$KROOT/lib/modules/$KVER/modules.dep" ] && exit 0
-			( cd "$_kd" && rm -f ./*.deb && apt-get download -qq "linux-image-$KVER" ) ||
+			( cd "$_kd" && rm -f ./*.deb && $_apt apt-get download -qq "linux-image-$KVER" ) ||
 				exit 1
 			rm -rf "$KROOT.tmp"
-			dpkg-deb -x "$_kd"/linux-image-*.deb "$KROOT.tmp" &&
-				depmod -b "$KROOT.tmp" "$KVER" || exit 1
+			dpkg-deb -x "$_kd"/linux-image-*.deb "$KROOT.tmp" || exit 1
+			# Debian 13 ships its modules under /usr/lib (merged /usr)
+			# and xz-compressed; busybox's insmod and the copies the
+			# builders make want them where Debian 12 has them, plain.
+			if [ ! -e "$KROOT.tmp/lib" ] && [ -d "$KROOT.tmp/usr/lib/modules" ]; then
+				ln -s usr/lib "$KROOT.tmp/lib"
+			fi
+			find "$KROOT.tmp/lib/modules/$KVER" -name '*.ko.xz' -print0 |
+				xargs -0 -r xz -d || exit 1
+			depmod -b "$KROOT.tmp" "$KVER" || exit 1
 			rm -rf "$KROOT"
 			mv "$KROOT.tmp" "$KROOT"
 		) 9>"$_kd.lock" || fail "could not download and unpack linux-image-$KVER"

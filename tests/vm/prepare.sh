@@ -3,7 +3,8 @@
 #
 # prepare.sh - build what the VM tests share, once, before they start:
 # Debian's kernel and modules, uloop.ko for it, the Debian 12 root
-# (debian-root.sh) and the initramfs-tools tree (itools-tree.sh).  Each is
+# (debian-root.sh), the initramfs-tools tree (itools-tree.sh), and Debian
+# 13's kernel with uloop.ko built for it (tests/vm/trixie-tests).  Each is
 # cached in $ULOOP_DEPS and skipped when there.
 #
 # Why first: the VM tests run several at a time, and on a fresh machine
@@ -30,3 +31,8 @@ step kernel vm_kernel
 step uloop.ko "$top/tests/kmod/build-kmod.sh" "$KVER"
 step debian-root sh "$top/tests/vm/debian-root.sh"
 step itools-tree sh "$top/tests/vm/itools-tree.sh"
+# Debian 13's kernel and uloop.ko for it (built with trixie's gcc-14 in a
+# trixie root), for the tests named in tests/vm/trixie-tests.
+VM_KSERIES=trixie
+step "kernel (Debian 13)" vm_kernel
+step "uloop.ko ($KVER)" "$top/tests/kmod/build-kmod.sh" "$KVER"
