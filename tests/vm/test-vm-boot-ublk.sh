@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# reliability: partly R1
+# reliability: partly D2
 # The diskless boot over ublk, on Debian 13's kernel (6.12, with
 # ublk_drv), with the standalone initramfs (initramfs/uloop-mkinitramfs,
 # which packs ublk_drv where the kernel has it): cold with
