@@ -11,6 +11,8 @@
 #    after the page cache is dropped;
 #  - --cow: written, detached, attached again on the same COW file: the
 #    writes are there, the rest is the image;
+#  - SIGTERM while the device is mounted leaves it to a successor (reads
+#    held meanwhile, then served); a dead daemon's device is detached;
 #  - takeover: a reader reads the whole device through a cold cache whose
 #    misses come through a delaying relay; the daemon is killed -9 while
 #    requests are in flight, a new `uloop attach` of the same image and
@@ -84,6 +86,28 @@ dev=$(uloop attach $URL --cache /dev/vda --transport ublk --cow /tmp/w.cow) || e
 cmp "$dev" /tmp/exp && echo "COW READ BACK"
 uloop detach "$dev"
 
+# SIGTERM while mounted: the device stays, quiesced, its reads held
+# until the next daemon takes it over.
+dev=$(uloop attach $URL --cache /dev/vda --transport ublk) || exit 1
+mount -t squashfs -o ro "$dev" /mnt || exit 1
+pid=$(pid_of "$dev")
+kill "$pid"
+while [ -e "/proc/$pid" ]; do sleep 0.05; done
+[ -e "/sys/block/${dev#/dev/}" ] && grep -q "^$dev /mnt " /proc/mounts && echo "LEFT MOUNTED"
+echo 3 >/proc/sys/vm/drop_caches
+(find /mnt -type f -exec cat {} + >/dev/null && echo "HELD READS DONE") >/tmp/held 2>&1 &
+held=$!
+new=$(uloop attach $URL --cache /dev/vda --transport ublk) || exit 1
+[ "$new" = "$dev" ] && echo "SUCCESSOR ON $new"
+wait $held
+cat /tmp/held
+umount /mnt
+# A dead daemon's device: detach removes it.
+pid=$(pid_of "$dev")
+kill -9 "$pid"
+while [ -e "/proc/$pid" ]; do sleep 0.05; done
+uloop detach "$dev" && ! [ -e "/sys/block/${dev#/dev/}" ] && echo "DEAD DETACHED"
+
 # Takeover: killed -9 in the middle of a cold read.
 dev=$(uloop attach $SLOW --cache /dev/vdb --transport ublk --readahead 0 --block-size 4K) ||
 	exit 1
@@ -130,5 +154,6 @@ echo "wall time: $(( $(date +%s) - s )) s"
 grep -a "in flight at the kill" "$T/ublk.log" || true
 vm_expect ublk "$T/ublk.log" "RO ATTACHED" "RO SAME BYTES" "RO DISK" "STATUS UBLK" \
 	"RO DETACHED" "CACHE CLEAN" "AUTO UBLK" "RW DISK" "RW WRITTEN" "RW READ BACK" \
-	"COW WRITTEN" "COW READ BACK" "READER MID-READ" "TAKEN OVER" "READER SAME BYTES" \
+	"COW WRITTEN" "COW READ BACK" "LEFT MOUNTED" "SUCCESSOR ON" "HELD READS DONE" \
+	"DEAD DETACHED" "READER MID-READ" "TAKEN OVER" "READER SAME BYTES" \
 	"DMESG CLEAN" || { tail -n 40 "$T/ublk.log"; fail "ublk"; }
