@@ -47,6 +47,11 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/uloop
 DRACUTDIR ?= /usr/lib/dracut/modules.d
 ITOOLSDIR ?= /usr/share/initramfs-tools
+# Where DKMS looks for module sources, whatever the PREFIX.  DKMS=no:
+# install the source only, never run dkms (a package build does that in
+# its postinst).
+DKMSSRCDIR ?= /usr/src
+DKMS ?= auto
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -359,6 +364,19 @@ install: all
 	install -m 0644 hooks/initramfs-tools/scripts/uloop $(DESTDIR)$(ITOOLSDIR)/scripts/uloop
 	install -m 0644 docs/man/*.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 0644 docs/man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	# uloop.ko's source where DKMS finds it, its dkms.conf carrying this
+	# version; then, on the machine itself (no DESTDIR) with dkms there,
+	# registered and built for every kernel that has headers
+	# (tools/dkms-install.sh; docs/kmod.md).
+	install -d $(DESTDIR)$(DKMSSRCDIR)/uloop-$(VERSION)/include/uapi/linux
+	install -m 0644 kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h \
+		$(DESTDIR)$(DKMSSRCDIR)/uloop-$(VERSION)/
+	install -m 0644 kmod/include/uapi/linux/uloop.h \
+		$(DESTDIR)$(DKMSSRCDIR)/uloop-$(VERSION)/include/uapi/linux/
+	sed 's/@VERSION@/$(VERSION)/' kmod/dkms.conf >$(DESTDIR)$(DKMSSRCDIR)/uloop-$(VERSION)/dkms.conf
+	if [ -z "$(DESTDIR)" ] && [ "$(DKMS)" != no ]; then \
+		tools/dkms-install.sh $(VERSION) $(DKMSSRCDIR); \
+	fi
 
 clean:
 	rm -rf $(B)

@@ -25,6 +25,8 @@ need="$need dnsmasq:dnsmasq-base ip:iproute2 dhcpd:isc-dhcp-server grub-mknetdir
 # UML's own COW tools, to read what uloop attach --cow writes (test-uml-cow,
 # test-vm-cow-root).
 need="$need uml_moo:uml-utilities"
+# DKMS, as `make install` uses it (test-vm-dkms).
+need="$need dkms:dkms"
 # Squid as the cache tier (configs/squid).
 need="$need squid:squid"
 # A heavy parallel read load with verified data (test-exhaust).

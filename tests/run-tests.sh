@@ -8,7 +8,9 @@
 # 77 = skip (the test prints why), anything else = fail.  Each test's
 # output goes to build/test-logs/NAME.log and is shown when it fails.
 # The tests of tests/vm run at the same time (each boots its guests one
-# after another; under TCG a guest keeps one core busy).
+# after another; under TCG a guest keeps one core busy), one per core,
+# beside the other directories' tests, which run one at a time: while
+# those run, the guests get one core less (see "The VM tests run beside").
 # Before it, the reliability report (tests/reliability-report.sh): the
 # whole table when every directory ran (make check), else its last line.
 # The last line is always "N passed, N failed" (then "N skipped").
@@ -48,24 +50,28 @@ run_one() {
 # Start a test in the background; finish_bg reports them all, in order.
 # At most ULOOP_VM_JOBS run at once (a FIFO holds that many tokens),
 # by default one per core: each guest wants a core under TCG, and more
-# at once only stretch every boot towards its timeout.
+# at once only stretch every boot towards its timeout.  A test starts
+# once the VM preparation ($prep) is done: it leaves .prepared.
 bg=""
-slots=""
+make_slots() {	# make_slots N: the FIFO on fd 3 with N tokens
+	slots=$logs/.slots
+	rm -f "$slots"
+	mkfifo "$slots"
+	exec 3<>"$slots"
+	rm -f "$slots"
+	give "$1"
+}
+give() {	# give N: N more tokens
+	i=0
+	while [ "$i" -lt "$1" ]; do echo >&3; i=$((i + 1)); done
+}
 run_bg() {
 	name=$1
 	shift
 	log="$logs/$name.log"
 	mkdir -p "$(dirname "$log")"
-	if [ -z "$slots" ]; then
-		slots=$logs/.slots
-		rm -f "$slots"
-		mkfifo "$slots"
-		exec 3<>"$slots"
-		rm -f "$slots"
-		i=0
-		while [ $i -lt "${ULOOP_VM_JOBS:-$(nproc)}" ]; do echo >&3; i=$((i + 1)); done
-	fi
-	( read -r _ <&3; start=$(date +%s); "$@" >"$log" 2>&1 </dev/null
+	( while [ -n "$prep" ] && [ ! -e "$logs/.prepared" ]; do sleep 2; done
+	  read -r _ <&3; start=$(date +%s); "$@" >"$log" 2>&1 </dev/null
 	  echo "$? $(( $(date +%s) - start ))" >"$log.rc"; echo >&3 ) &
 	bg="$bg $name"
 }
@@ -79,20 +85,59 @@ finish_bg() {
 	bg=""
 }
 
-# What the guests share (kernels, uloop.ko for them, the distribution
-# trees: minutes on a fresh machine) is built while the other directories'
-# tests run, which leave a core idle most of the time; the VM tests wait
-# for it.
-prep=""
-case " $* " in
-*vm*)
-	if [ $# -gt 1 ]; then
-		sh "$top/tests/vm/prepare.sh" >"$logs/vm-prepare.log" 2>&1 &
-		prep=$!
-	fi ;;
-esac
+# Every VM test, queued (they wait for $prep and a token).
+queue_vm() {
+	dir=$1
+	# The longest first (figures of a run on 2 cores), so the two
+	# lanes end together rather than one waiting on a long test
+	# started last; the rest in name order.
+	first="initramfs-tools dracut-options daemon-kill hooks-fail cow-distro
+		dracut cow-root cow-power-loss verity clock pxe-loaders cmdline
+		kmod-fuzz flakey update"
+	for t in $first; do
+		[ -e "$top/$dir/test-vm-$t.sh" ] &&
+			run_bg "$(basename "$dir")/test-vm-$t" sh "$top/$dir/test-vm-$t.sh"
+	done
+	for t in "$top/$dir"/test-*.sh; do
+		[ -e "$t" ] || continue
+		case " $(echo $first) " in *" $(basename "$t" .sh | sed 's/^test-vm-//') "*) continue ;; esac
+		run_bg "$(basename "$dir")/$(basename "$t" .sh)" sh "$t"
+	done
+	# Again on Debian 13's kernel (6.12): the tests of what depends on
+	# the kernel's API (uloop.ko) and a boot.  Named NAME@trixie.
+	sed 's/#.*//' "$top/$dir/trixie-tests" >"$logs/.trixie-tests"
+	while read -r t vars; do
+		[ -n "$t" ] || continue
+		# shellcheck disable=SC2086
+		run_bg "$(basename "$dir")/test-vm-$t@trixie" \
+			env VM_KSERIES=trixie $vars sh "$top/$dir/test-vm-$t.sh"
+	done <"$logs/.trixie-tests"
+}
 
+# The VM tests run beside the others.  What the guests share (kernels,
+# uloop.ko for them, the distribution trees: minutes on a fresh machine)
+# is built first, in the background; meanwhile, and then while the unit,
+# integ and kmod tests run one at a time (they leave a core idle most of
+# the time), the guests get one core less than they have after.
+jobs=${ULOOP_VM_JOBS:-$(nproc)}
+vmdir="" others=""
 for dir in "$@"; do
+	case $dir in
+	*vm*) vmdir=$dir ;;
+	*) others="$others $dir" ;;
+	esac
+done
+prep="" held=0
+if [ -n "$vmdir" ]; then
+	rm -f "$logs/.prepared"
+	( sh "$top/$vmdir/prepare.sh" >"$logs/vm-prepare.log" 2>&1; : >"$logs/.prepared" ) &
+	prep=$!
+	[ -n "$others" ] && [ "$jobs" -gt 1 ] && held=1
+	make_slots $((jobs - held))
+	queue_vm "$vmdir"
+fi
+
+for dir in $others; do
 	case $dir in
 	*unit*)
 		for src in "$top"/tests/unit/test-*.c; do
@@ -100,40 +145,6 @@ for dir in "$@"; do
 			name=$(basename "$src" .c)
 			run_one "unit/$name" "$top/build/asan/$name"
 		done ;;
-	*vm*)
-		# What the guests share is built before any of them boots.
-		if [ -n "$prep" ]; then
-			wait "$prep"
-			cat "$logs/vm-prepare.log"
-		else
-			sh "$top/$dir/prepare.sh" 2>&1 | tee "$logs/vm-prepare.log"
-		fi
-		# The longest first (figures of a run on 2 cores), so the two
-		# lanes end together rather than one waiting on a long test
-		# started last; the rest in name order.
-		first="initramfs-tools dracut-options daemon-kill hooks-fail cow-distro
-			dracut cow-root cow-power-loss verity clock pxe-loaders cmdline
-			kmod-fuzz flakey update"
-		for t in $first; do
-			[ -e "$top/$dir/test-vm-$t.sh" ] &&
-				run_bg "$(basename "$dir")/test-vm-$t" sh "$top/$dir/test-vm-$t.sh"
-		done
-		for t in "$top/$dir"/test-*.sh; do
-			[ -e "$t" ] || continue
-			case " $(echo $first) " in *" $(basename "$t" .sh | sed 's/^test-vm-//') "*) continue ;; esac
-			run_bg "$(basename "$dir")/$(basename "$t" .sh)" sh "$t"
-		done
-		# Again on Debian 13's kernel (6.12): the tests of what
-		# depends on the kernel's API (uloop.ko) and a boot.
-		# Named NAME@trixie.
-		sed 's/#.*//' "$top/$dir/trixie-tests" >"$logs/.trixie-tests"
-		while read -r t vars; do
-			[ -n "$t" ] || continue
-			# shellcheck disable=SC2086
-			run_bg "$(basename "$dir")/test-vm-$t@trixie" \
-				env VM_KSERIES=trixie $vars sh "$top/$dir/test-vm-$t.sh"
-		done <"$logs/.trixie-tests"
-		finish_bg ;;
 	*)
 		for t in "$top/$dir"/test-*.sh; do
 			[ -e "$t" ] || continue
@@ -141,6 +152,13 @@ for dir in "$@"; do
 		done ;;
 	esac
 done
+
+if [ -n "$vmdir" ]; then
+	give "$held"
+	wait "$prep"
+	cat "$logs/vm-prepare.log"
+	finish_bg
+fi
 
 if [ $# -ge 4 ]; then
 	sh "$top/tests/reliability-report.sh" "$logs/results" || fail=$((fail + 1))
