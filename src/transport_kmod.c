@@ -324,26 +324,6 @@ static int ulo_kmod_open(struct ulo_kmod_dev *d, const struct ulo_kmod_opts *o)
 	return 0;
 }
 
-/*
- * uloop.ko reads a new device's partition table at its first open, not
- * inside ADD (see kmod/uloop_ctl.c): open it once our servers run, so
- * /dev/uloopNpM exist when attach says "ready", whether or not udev
- * opened it first.  The open returns once the table is read (its misses
- * are ours to serve); no node (no devtmpfs) only leaves the scan to the
- * first reader.
- */
-static void ulo_kmod_scan_partitions(struct ulo_kmod_dev *d)
-{
-	int fd = open(d->path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		ulo_debug("kmod", "%s: open for the partition scan: %s", d->path,
-			  strerror(errno));
-		return;
-	}
-	close(fd);
-}
-
 int ulo_kmod_start(const struct ulo_kmod_opts *o, struct ulo_engine *eng,
 		   struct ulo_cache *cache, struct ulo_kmod_dev **out)
 {
@@ -381,8 +361,6 @@ int ulo_kmod_start(const struct ulo_kmod_opts *o, struct ulo_engine *eng,
 			return -ret;
 		}
 	}
-	if (!d->took_over)
-		ulo_kmod_scan_partitions(d);
 	*out = d;
 	return 0;
 

@@ -440,10 +440,11 @@ uloop_part_name() {
 # whole-disk image (GPT or MBR, as the kernel reads them), or the one of
 # its own partitions with that PARTUUID (dev.sh) or PARTLABEL (the GPT
 # entry's name): never a local disk's that happens to carry the same.
-# The kernel reads the table at the disk's first open (uloop.ko once its
-# daemon serves, nbd after its connect; uloop attach opened a uloop.ko
-# device already): the open here returns once it is read, whoever
-# began it, so the partitions are all there and none is waited for.
+# The kernel reads the table at the disk's first open (uloop.ko's once
+# its daemon serves, nbd's after its connect), which uloop attach made
+# before it said ready; the open here only makes sure (an older uloop),
+# and returns once the table is read, whoever began it: the partitions
+# are all there and none is waited for.
 uloop_root_partition() {
 	ULOOP_FSDEV=$ULOOP_RDEV
 	[ -n "$ULOOP_PARTITION" ] || return 0
