@@ -466,7 +466,7 @@ $_parts
 PARTS
 	if [ -z "$_pw" ]; then
 		if [ -z "$_parts" ]; then
-			_have="it has no partition table the kernel reads (GPT or MBR)"
+			_have="it has no partition table the kernel reads: GPT or MBR"
 		else
 			_have="its partitions: $(echo "$_parts" | while read -r _n _p; do
 				printf '%s, ' "$(uloop_part_name "$_n" "$_p")"; done | sed 's/, $//')"

@@ -79,7 +79,7 @@ for sh in dash "$bb/sh"; do
 	p1=$(sfdisk --part-uuid "$T/gpt.img" 1 | tr A-F a-f)
 	check "$sh" "$gpt" PARTUUID=00000000-0000-0000-0000-000000000000 \
 		"fail: rd.uloop.partition=PARTUUID=00000000-0000-0000-0000-000000000000: no partition of $gpt has it (its partitions: PARTUUID=$p1, PARTUUID=$lc)"
-	check "$sh" "$bare" 1 "fail: rd.uloop.partition=1: $bare has no partition 1 (it has no partition table the kernel reads (GPT or MBR))"
+	check "$sh" "$bare" 1 "fail: rd.uloop.partition=1: $bare has no partition 1 (it has no partition table the kernel reads: GPT or MBR)"
 	# No node for the partition in DEV_DIR (a /dev that is no devtmpfs):
 	# made from sysfs, with the partition's own numbers.
 	rm -rf "$T/dev"
