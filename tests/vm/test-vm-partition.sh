@@ -8,7 +8,8 @@
 # guest an MBR image (primary, extended, logical) attached over nbd, and
 # over FUSE + losetup -P, has partitions 1 2 5 whose bytes are the
 # host's; the library finds its logical partition by PARTUUID
-# (SIGNATURE-05) and names what the image has for a partition it lacks.
+# (SIGNATURE-05) and names what the image has for a partition it lacks;
+# uloop status lists a device's partitions.
 # Boot 2, nbd (RAM cache): rd.uloop.partition=PARTUUID=X (upper case)
 # mounts /dev/nbd0p2.
 . "$(dirname "$0")/../integ/functions.sh"
@@ -42,6 +43,7 @@ case $disk in uloop*)
 	same gpt-1 "${disk}p1"
 	lookup "/dev/$disk" PARTLABEL=uloop-root
 	U=/run/uloop/bin/uloop
+	echo "STATUS $disk:$($U status "/dev/$disk" | sed -n 's/^  partitions://p')"
 	n=$($U attach http://10.0.2.100/mbr.img --transport nbd) && echo "MBR ON $n"
 	n=${n#/dev/}
 	echo "PARTS mbr-nbd: $(parts "$n")"
@@ -95,7 +97,7 @@ vm_boot kmod "$T/initrd" "$T/flash" \
 vm_expect kmod "$T/kmod.log" \
 	"uloop: root filesystem on /dev/uloop0p2 (rd.uloop.partition=2)" \
 	"ROOT ON /dev/uloop0p2" "PARTS uloop0: 1 2 " "SAME gpt-1 uloop0p1" \
-	"LOOKUP PARTLABEL=uloop-root /dev/uloop0p2" \
+	"LOOKUP PARTLABEL=uloop-root /dev/uloop0p2" "STATUS uloop0: /dev/uloop0p1 /dev/uloop0p2" \
 	"MBR ON /dev/nbd" "PARTS mbr-nbd: 1 2 5 " "SAME mbr-1 nbd[0-9]*p1" "SAME mbr-5 nbd[0-9]*p5" \
 	"LOOKUP PARTUUID=5EED1E55-05 /dev/nbd[0-9]*p5" \
 	"LOOKUP-FAIL rd.uloop.partition=3: /dev/nbd[0-9]* has no partition 3 (its partitions: 1, 2, 5)" \
