@@ -383,8 +383,15 @@ int uloop_blk_create(struct uloop_device *ud)
 	}
 	disk->major = uloop_major;
 	disk->first_minor = ud->index;
+	/*
+	 * Partitions, numbered from the extended range (major 259) as loop's
+	 * are, so /dev/uloopN keeps minor N.  No scan inside ADD: add_disk()
+	 * would read the table there, and those reads are misses the daemon,
+	 * still in the ioctl, cannot serve.  uloop_ctl_add() arms the scan
+	 * for the first open once the disk is added.
+	 */
 	disk->minors = 1;
-	disk->flags |= GENHD_FL_NO_PART;
+	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
 	disk->fops = &uloop_fops;
 	disk->private_data = ud;
 	snprintf(disk->disk_name, sizeof(disk->disk_name), "uloop%d", ud->index);

@@ -9,8 +9,10 @@
  *
  * ADD builds the whole device (tag set, disk, session) before add_disk()
  * and installs the session fd last, so a failure unwinds everything and a
- * success is complete.  Each device pins the module (module unload with
- * live devices is refused); REMOVE drops that pin.
+ * success is complete.  The partition table is not read inside ADD (its
+ * reads would be misses nobody serves yet) but at the disk's next open.
+ * Each device pins the module (module unload with live devices is
+ * refused); REMOVE drops that pin.
  *
  * REMOVE refuses an open device (EBUSY).  It checks the openers and marks
  * the device deleting under the disk's open_mutex (then its spinlock, the
@@ -137,8 +139,8 @@ static int uloop_info_valid(const struct uloop_dev_info *info, u64 *nblocks)
 }
 
 /*
- * The cache: a readable regular file or block device, not one of ours (a
- * read would wait for itself), big enough for the image at its offset (a
+ * The cache: a readable regular file or block device, not one of ours nor
+ * a partition of one (a read would wait for itself), big enough for the image at its offset (a
  * file may be sparse, but not short: a short one is most likely the wrong
  * file or a wrong offset).
  */
@@ -153,7 +155,8 @@ static struct file *uloop_cache_in(const struct uloop_dev_info *info)
 	if (!(file->f_mode & FMODE_READ) || !file->f_op->read_iter)
 		goto bad;
 	if (S_ISBLK(inode->i_mode)) {
-		if (imajor(inode) == uloop_major)
+		/* Its disk's major: a partition of ours has the extended one. */
+		if (I_BDEV(file->f_mapping->host)->bd_disk->major == uloop_major)
 			goto bad;
 	} else if (!S_ISREG(inode->i_mode)) {
 		goto bad;
@@ -280,6 +283,17 @@ static long uloop_ctl_add(struct uloop_dev_info __user *uarg)
 	ret = device_add_disk(NULL, ud->disk, uloop_attr_groups);
 	if (ret)
 		goto out_fd;
+	/*
+	 * The partition table is read at the next open of the disk (the
+	 * block layer's GD_NEED_PART_SCAN, as nbd does after a connect), by
+	 * whoever opens it: by then the daemon serves its session.  The
+	 * daemon opens the disk itself once its servers run, so the scan
+	 * never waits for a reader that may not come; udev's probe of the
+	 * add event may come first, or before these bits: then that open
+	 * scans, or the daemon's does.
+	 */
+	clear_bit(GD_SUPPRESS_PART_SCAN, &ud->disk->state);
+	set_bit(GD_NEED_PART_SCAN, &ud->disk->state);
 	__module_get(THIS_MODULE);
 	mutex_unlock(&uloop_ctl_mutex);
 	fd_install(fd, sess);

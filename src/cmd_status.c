@@ -5,7 +5,9 @@
  * Reads the run state the daemons keep in /run/uloop (refreshed every
  * second).  A state whose daemon is gone is shown as such, not hidden.
  * For a uloop.ko device the driver's own counters are shown too
- * (transport.c reads them): its hits never reach the daemon.
+ * (transport.c reads them): its hits never reach the daemon.  The
+ * partitions the kernel found in a whole-disk image are listed from
+ * sysfs (a FUSE file has none: its loop device has them).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,6 +45,55 @@ static int status_read(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* A partition: its number and name (/sys/class/block/DISK/NAME/partition). */
+struct status_part {
+	int num;
+	char name[64];
+};
+
+static int status_part_cmp(const void *a, const void *b)
+{
+	return ((const struct status_part *)a)->num - ((const struct status_part *)b)->num;
+}
+
+/* "  partitions: /dev/X1 /dev/X2" for a block device @dev that has them. */
+static void status_partitions(const char *dev)
+{
+	struct status_part p[256];
+	const char *disk = strrchr(dev, '/');
+	char dir[300], path[600], num[16];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	if (!disk || strncmp(dev, "/dev/", 5))
+		return;
+	snprintf(dir, sizeof(dir), "/sys/class/block/%s", disk + 1);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while (n < sizeof(p) / sizeof(p[0]) && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len >= sizeof(p[0].name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/partition", dir, de->d_name);
+		if (status_read(path, num, sizeof(num)))
+			continue;
+		p[n].num = atoi(num);
+		memcpy(p[n].name, de->d_name, len + 1);
+		n++;
+	}
+	closedir(d);
+	if (!n)
+		return;
+	qsort(p, n, sizeof(p[0]), status_part_cmp);
+	printf("  partitions:");
+	for (size_t i = 0; i < n; i++)
+		printf(" /dev/%s", p[i].name);
+	putchar('\n');
+}
+
 static void status_line(const char *json)
 {
 	char dev[256], tr[16], pid[16], src[512], cache[512], blocks[32],
@@ -66,6 +117,7 @@ static void status_line(const char *json)
 	else
 		printf("  cache:  none\n");
 	printf("  fetched: %s bytes\n", fetched[0] ? fetched : "0");
+	status_partitions(dev);
 	{
 		char seeded[32];
 

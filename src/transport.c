@@ -361,6 +361,28 @@ static int transport_start_fuse(const struct ulo_transport_opts *o, struct ulo_e
 	return ulo_fuse_run(t->fuse, o->connections, transport_fuse_read, eng);
 }
 
+/*
+ * A new device's partition table is read at its first open: nbd's after
+ * the connect (the driver's GD_NEED_PART_SCAN), uloop.ko's once ADD has
+ * returned (kmod/uloop_ctl.c).  Open it once the servers run, so
+ * /dev/nbdNpM and /dev/uloopNpM exist when attach says "ready", with or
+ * without udev (which may have opened it before the scan was armed).
+ * The open returns once the table is read (its misses are ours to
+ * serve).  A device taken over keeps the partitions it has; a missing
+ * node (no devtmpfs) leaves the scan to the first reader.
+ */
+static void transport_scan_partitions(const char *dev)
+{
+	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		ulo_debug("transport", "%s: open for the partition scan: %s", dev,
+			  strerror(errno));
+		return;
+	}
+	close(fd);
+}
+
 int ulo_transport_start(const struct ulo_transport_opts *o, struct ulo_engine *eng,
 			struct ulo_cache *cache, const struct ulo_source *src,
 			void (*gone)(void *ctx), void *ctx, struct ulo_transport **out)
@@ -400,6 +422,9 @@ int ulo_transport_start(const struct ulo_transport_opts *o, struct ulo_engine *e
 		if (!ret)
 			snprintf(t->path, sizeof(t->path), "%s", ulo_nbd_path(t->nbd));
 	}
+	if (!ret && ((t->kmod && !ulo_kmod_took_over(t->kmod)) ||
+		     (t->nbd && !ulo_nbd_took_over(t->nbd))))
+		transport_scan_partitions(t->path);
 	if (!ret && (t->nbd || t->kmod || t->ublk) &&
 	    !pthread_create(&t->watcher, NULL, transport_watch, t))
 		t->watching = true;

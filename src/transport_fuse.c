@@ -434,6 +434,7 @@ static void *ulo_fuse_thread(void *arg)
 int ulo_fuse_run(struct ulo_fuse *f, unsigned nthreads, ulo_fuse_read_fn rd,
 		 void *ctx)
 {
+	struct stat st;
 	int ret;
 
 	f->rd = rd;
@@ -445,6 +446,15 @@ int ulo_fuse_run(struct ulo_fuse *f, unsigned nthreads, ulo_fuse_read_fn rd,
 		if (ret)
 			return ulo_errno(-ret, "fuse: starting server thread");
 	}
+	/*
+	 * The kernel makes the mount's root inode with size 0 (a mount knows
+	 * no attributes) and learns the size from our GETATTR at the next
+	 * stat().  A program that opens the file and never stats it (busybox
+	 * losetup: LOOP_SET_FD takes i_size) got an empty device.  One stat
+	 * now that the servers run sets it for everyone.
+	 */
+	if (stat(f->path, &st) < 0)
+		ulo_debug("fuse", "%s: stat: %s", f->path, strerror(errno));
 	return 0;
 }
 

@@ -25,8 +25,12 @@
 #                          ULOOP_PID; uloop's notes
 #                          and "root image on DEV, daemon pid N" on the
 #                          console; for a manifest, dm-verity stacked on
-#                          DEV (uloop verity), which ULOOP_RDEV becomes
-#   uloop_mount_image      the image read-only on /run/uloop/lower; with a
+#                          DEV (uloop verity), which ULOOP_RDEV becomes;
+#                          ULOOP_FSDEV: the device the root filesystem
+#                          is on, DEV or with rd.uloop.partition its
+#                          partition (uloop_root_partition)
+#   uloop_mount_image      the image (ULOOP_FSDEV) read-only on
+#                          /run/uloop/lower; with a
 #                          COW read-write there (ext4), and the root is
 #                          that mount itself, as with rd.uloop.overlay=none
 #                          (an image that will not mount so: detached and
@@ -399,7 +403,90 @@ uloop_attach_root() {
 	# The daemon's binary goes away with the initramfs: a copy where the
 	# booted system finds it (uloop status, detach) by name.
 	mkdir -p /run/uloop/bin && cp "$(command -v uloop)" /run/uloop/bin/uloop 2>/dev/null
-	uloop_verity_root
+	uloop_verity_root || return 1
+	uloop_root_partition
+}
+
+# The partitions of disk $1 (its name under /sys/class/block), one a
+# line: "NUMBER NAME", by number.
+uloop_partitions() {
+	for _pp in "${DEV_SYS:-/sys}/class/block/$1"/*/partition; do
+		[ -r "$_pp" ] || continue
+		_pn=${_pp%/partition}
+		echo "$(cat "$_pp") ${_pn##*/}"
+	done | sort -n
+}
+
+# A partition's node: devtmpfs makes it with the partition, udev may
+# still be making it (a /dev without devtmpfs); else from its numbers.
+uloop_part_node() {
+	[ -b "${DEV_DIR:-/dev}/$1" ] && return 0
+	[ -z "$ULOOP_UDEV" ] ||
+		udevadm settle --timeout=10 --exit-if-exists="${DEV_DIR:-/dev}/$1" >/dev/null 2>&1
+	[ -b "${DEV_DIR:-/dev}/$1" ] && return 0
+	_mm=$(cat "${DEV_SYS:-/sys}/class/block/$1/dev" 2>/dev/null) &&
+		mknod "${DEV_DIR:-/dev}/$1" b "${_mm%%:*}" "${_mm#*:}" 2>/dev/null
+	[ -b "${DEV_DIR:-/dev}/$1" ]
+}
+
+# What partition $2 of the image is called by rd.uloop.partition's form:
+# its number, PARTUUID=x or PARTLABEL=x ($1: the number).
+uloop_part_name() {
+	case $ULOOP_PARTITION in
+	PARTUUID=*) echo "PARTUUID=$(dev_partuuid "$2")" ;;
+	PARTLABEL=*) echo "PARTLABEL=$(sed -n 's/^PARTNAME=//p' "${DEV_SYS:-/sys}/class/block/$2/uevent" 2>/dev/null)" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# rd.uloop.partition: ULOOP_FSDEV is partition N of the attached
+# whole-disk image (GPT or MBR, as the kernel reads them), or the one of
+# its own partitions with that PARTUUID (dev.sh) or PARTLABEL (the GPT
+# entry's name): never a local disk's that happens to carry the same.
+# The kernel reads the table at the disk's first open (uloop.ko's once
+# its daemon serves, nbd's after its connect), which uloop attach made
+# before it said ready; the open here only makes sure (an older uloop),
+# and returns once the table is read, whoever began it: the partitions
+# are all there and none is waited for.
+uloop_root_partition() {
+	ULOOP_FSDEV=$ULOOP_RDEV
+	[ -n "$ULOOP_PARTITION" ] || return 0
+	_pd=$(readlink -f "$ULOOP_RDEV")
+	_pd=${_pd##*/}
+	: <"$ULOOP_RDEV" 2>/dev/null
+	_parts=$(uloop_partitions "$_pd")
+	# dev.sh prints a PARTUUID in lower case; the parameter takes either.
+	_want=$ULOOP_PARTITION
+	case $_want in PARTUUID=*) _want=PARTUUID=$(echo "${_want#PARTUUID=}" | tr A-F a-f) ;; esac
+	_pw=""
+	while read -r _n _p; do
+		[ -n "$_p" ] || continue
+		[ "$(uloop_part_name "$_n" "$_p")" = "$_want" ] || continue
+		_pw=$_p
+		break
+	done <<PARTS
+$_parts
+PARTS
+	if [ -z "$_pw" ]; then
+		if [ -z "$_parts" ]; then
+			_have="it has no partition table the kernel reads: GPT or MBR"
+		else
+			_have="its partitions: $(echo "$_parts" | while read -r _n _p; do
+				printf '%s, ' "$(uloop_part_name "$_n" "$_p")"; done | sed 's/, $//')"
+		fi
+		case $ULOOP_PARTITION in
+		PARTUUID=*|PARTLABEL=*) uloop_fail "rd.uloop.partition=$ULOOP_PARTITION: no partition of $ULOOP_RDEV has it ($_have)" ;;
+		*) uloop_fail "rd.uloop.partition=$ULOOP_PARTITION: $ULOOP_RDEV has no partition $ULOOP_PARTITION ($_have)" ;;
+		esac
+		return 1
+	fi
+	if ! uloop_part_node "$_pw"; then
+		uloop_fail "rd.uloop.partition=$ULOOP_PARTITION: no node ${DEV_DIR:-/dev}/$_pw for partition $_pw of $ULOOP_RDEV"
+		return 1
+	fi
+	ULOOP_FSDEV=${DEV_DIR:-/dev}/$_pw
+	uloop_say "root filesystem on $ULOOP_FSDEV (rd.uloop.partition=$ULOOP_PARTITION)"
+	return 0
 }
 
 # A verified image (root=uloop:URL/NAME.uloop): dm-verity on the device,
@@ -426,18 +513,18 @@ uloop_mount_image() {
 		# Read-write, straight from the device: its writes are the
 		# COW's.  (squashfs and erofs, never written, are refused with
 		# rd.uloop.cow by uloop_check; auto means ext4 here.)
-		_m=$(mount -t ext4 -o rw "$ULOOP_RDEV" /run/uloop/lower 2>&1) && return 0
+		_m=$(mount -t ext4 -o rw "$ULOOP_FSDEV" /run/uloop/lower 2>&1) && return 0
 		uloop_cow_unmountable "$(uloop_why "$_m")" || return 1
 	fi
 	if [ "$ULOOP_FSTYPE" = auto ]; then
 		for _t in squashfs erofs ext4; do
-			_m=$(mount -t "$_t" -o ro "$ULOOP_RDEV" /run/uloop/lower 2>&1) && break
+			_m=$(mount -t "$_t" -o ro "$ULOOP_FSDEV" /run/uloop/lower 2>&1) && break
 		done
 	else
-		_m=$(mount -t "$ULOOP_FSTYPE" -o ro "$ULOOP_RDEV" /run/uloop/lower 2>&1)
+		_m=$(mount -t "$ULOOP_FSTYPE" -o ro "$ULOOP_FSDEV" /run/uloop/lower 2>&1)
 	fi
 	uloop_is_mounted /run/uloop/lower && return 0
-	uloop_fail "rd.uloop.fstype=$ULOOP_FSTYPE: cannot mount $ULOOP_RDEV: $(uloop_why "$_m") (not squashfs, erofs or ext4?)"
+	uloop_fail "rd.uloop.fstype=$ULOOP_FSTYPE: cannot mount $ULOOP_FSDEV: $(uloop_why "$_m") (not squashfs, erofs or ext4?)"
 	return 1
 }
 

@@ -28,7 +28,7 @@
 # uloop_parse [FILE], uloop_parse_line TEXT: reads FILE (/proc/cmdline),
 #   or TEXT (dracut's getcmdline, which adds /etc/cmdline.d), and sets
 #   ULOOP_URL ULOOP_CACHE ULOOP_CACHE_SIZE ULOOP_COW ULOOP_OVERLAY ULOOP_UNION ULOOP_FSTYPE
-#   ULOOP_TRANSPORT ULOOP_MIRRORS ULOOP_CA ULOOP_PINS ULOOP_OFFLINE
+#   ULOOP_PARTITION ULOOP_TRANSPORT ULOOP_MIRRORS ULOOP_CA ULOOP_PINS ULOOP_OFFLINE
 #   ULOOP_PROFILE ULOOP_HYDRATE (set: hydrate; "-": no rate given)
 #   ULOOP_ROOTHASH ULOOP_VERITY (dm-verity's mode: eio, restart, panic)
 #   ULOOP_DEBUG ULOOP_RESET ULOOP_OVLRO ULOOP_REBOOT_DELAY, and for the
@@ -61,6 +61,7 @@ rd.uloop.cache-size all
 rd.uloop.overlay all
 rd.uloop.union all
 rd.uloop.fstype all
+rd.uloop.partition all
 rd.uloop.transport all
 rd.uloop.mirror all
 rd.uloop.ca all
@@ -151,7 +152,7 @@ uloop_err() { [ -n "$ULOOP_ERR" ] || ULOOP_ERR=$1; }
 # shellcheck disable=SC2034
 uloop_parse_line() {
 	ULOOP_URL="" ULOOP_CACHE="" ULOOP_CACHE_SIZE="" ULOOP_COW="" ULOOP_OVERLAY=tmpfs ULOOP_UNION=overlay ULOOP_FSTYPE=auto
-	ULOOP_TRANSPORT=auto ULOOP_MIRRORS="" ULOOP_CA="" ULOOP_PINS="" ULOOP_OFFLINE=""
+	ULOOP_PARTITION="" ULOOP_TRANSPORT=auto ULOOP_MIRRORS="" ULOOP_CA="" ULOOP_PINS="" ULOOP_OFFLINE=""
 	ULOOP_PROFILE="" ULOOP_HYDRATE="" ULOOP_ROOTHASH="" ULOOP_VERITY=eio
 	ULOOP_DEBUG="" ULOOP_RESET="" ULOOP_OVLRO="" ULOOP_REBOOT_DELAY=30 ULOOP_WARN="" ULOOP_ERR=""
 	ULOOP_GIVEN="" _jit=""
@@ -192,6 +193,7 @@ uloop_parse_line() {
 		rd.uloop.overlay=*) ULOOP_OVERLAY=${_a#*=} ;;
 		rd.uloop.union=*) ULOOP_UNION=${_a#*=} ;;
 		rd.uloop.fstype=*) ULOOP_FSTYPE=${_a#*=} ;;
+		rd.uloop.partition=*) ULOOP_PARTITION=${_a#*=} ;;
 		rd.uloop.transport=*) ULOOP_TRANSPORT=${_a#*=} ;;
 		rd.uloop.mirror=http://?*|rd.uloop.mirror=https://?*)
 			ULOOP_MIRRORS="$ULOOP_MIRRORS${ULOOP_MIRRORS:+$NL}${_a#*=}" ;;
@@ -287,6 +289,7 @@ uloop_check() {
 	case $ULOOP_UNION in overlay|aufs) ;; *) echo "rd.uloop.union=$ULOOP_UNION: not overlay or aufs"; return 1 ;; esac
 	case $ULOOP_FSTYPE in auto|squashfs|erofs|ext4) ;; *) echo "rd.uloop.fstype=$ULOOP_FSTYPE: not auto, squashfs, erofs or ext4"; return 1 ;; esac
 	case $ULOOP_TRANSPORT in auto|kmod|nbd|ublk) ;; *) echo "rd.uloop.transport=$ULOOP_TRANSPORT: not auto, kmod, nbd or ublk"; return 1 ;; esac
+	uloop_partition_check || return 1
 	# Trust anchors come from the initramfs only: a regular file, never a
 	# device (a disk an attacker could write) or what a mount brought in.
 	case $ULOOP_CA in
@@ -343,6 +346,25 @@ uloop_cow_check() {
 		{ echo "rd.uloop.cow=$ULOOP_COW: not with rd.uloop.offline (the COW's image must be checked against the server)"; return 1; }
 	! uloop_is_manifest ||
 		{ echo "rd.uloop.cow=$ULOOP_COW: root=uloop:$ULOOP_URL is a manifest, whose root is on dm-verity, which written blocks fail (a COW needs a plain image)"; return 1; }
+	return 0
+}
+
+# rd.uloop.partition=N|PARTUUID=x|PARTLABEL=x: the root filesystem is a
+# partition of a whole-disk image.  N as the kernel numbers partitions
+# (1 to 256, DISK_MAX_PARTS); no leading 0, which N would not be named
+# as.  A manifest's root is dm-verity over the whole image, and a
+# device-mapper device is never scanned for partitions: refused.
+uloop_partition_check() {
+	case $ULOOP_PARTITION in
+	"") return 0 ;;
+	PARTUUID=?*|PARTLABEL=?*) ;;
+	[1-9]|[1-9][0-9]|[1-2][0-9][0-9])
+		[ "$ULOOP_PARTITION" -le 256 ] ||
+			{ echo "rd.uloop.partition=$ULOOP_PARTITION: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x"; return 1; } ;;
+	*) echo "rd.uloop.partition=$ULOOP_PARTITION: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x"; return 1 ;;
+	esac
+	! uloop_is_manifest ||
+		{ echo "rd.uloop.partition=$ULOOP_PARTITION: root=uloop:$ULOOP_URL is a manifest, whose root is dm-verity over the whole image (no partitions: publish the partition's filesystem as the image)"; return 1; }
 	return 0
 }
 

@@ -76,6 +76,25 @@ $U rd.uloop.union=zfs|rd.uloop.union=zfs: not overlay or aufs
 $U rd.uloop.fstype=erofs|ok ULOOP_FSTYPE=erofs
 $U rd.uloop.fstype=xfs|rd.uloop.fstype=xfs: not auto, squashfs, erofs or ext4
 $U rd.uloop.transport=kmod|ok ULOOP_TRANSPORT=kmod
+$U rd.uloop.partition=2|ok ULOOP_PARTITION=2
+$U rd.uloop.partition=256|ok ULOOP_PARTITION=256
+$U rd.uloop.partition=PARTUUID=0FC63DAF-8483-4772-8E79-3D69D8477DE4|ok ULOOP_PARTITION=PARTUUID=0FC63DAF-8483-4772-8E79-3D69D8477DE4
+$U rd.uloop.partition=PARTUUID=1234abcd-02|ok ULOOP_PARTITION=PARTUUID=1234abcd-02
+$U rd.uloop.partition="PARTLABEL=root a"|ok ULOOP_PARTITION=PARTLABEL=root_a
+$U rd.uloop.partition=2 rd.uloop.partition=3|ok ULOOP_PARTITION=3
+$U|ok ULOOP_PARTITION=
+$U rd.uloop.partition=0|rd.uloop.partition=0: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x
+$U rd.uloop.partition=02|rd.uloop.partition=02: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x
+$U rd.uloop.partition=257|rd.uloop.partition=257: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x
+$U rd.uloop.partition=300|rd.uloop.partition=300: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x
+$U rd.uloop.partition=1000|rd.uloop.partition=1000: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x
+$U rd.uloop.partition=-1|rd.uloop.partition=-1: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x
+$U rd.uloop.partition=p2|rd.uloop.partition=p2: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x
+$U rd.uloop.partition=/dev/vda2|rd.uloop.partition=/dev/vda2: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x
+$U rd.uloop.partition=LABEL=root|rd.uloop.partition=LABEL=root: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x
+$U rd.uloop.partition=PARTUUID=|rd.uloop.partition=PARTUUID=: not a partition number (1 to 256), PARTUUID=x or PARTLABEL=x
+$U rd.uloop.partition=|rd.uloop.partition=: empty value
+root=uloop:http://h/v/root.uloop rd.uloop.partition=2|rd.uloop.partition=2: root=uloop:http://h/v/root.uloop is a manifest, whose root is dm-verity over the whole image (no partitions: publish the partition's filesystem as the image)
 $U rd.uloop.transport=ublk|ok ULOOP_TRANSPORT=ublk
 $U rd.uloop.transport=fuse|rd.uloop.transport=fuse: not auto, kmod, nbd or ublk
 $U rd.uloop.mirror=https://m/r.sq|ok ULOOP_MIRRORS=https://m/r.sq

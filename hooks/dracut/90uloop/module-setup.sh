@@ -84,8 +84,9 @@ install() {
 	# reads a filesystem's magic with it.
 	inst_multiple awk grep tail cat ip udevadm sync env sed tr readlink cp cut ln mv od
 	# blkid names a cache or layer filesystem's type; dd reads the magic
-	# where it is missing (dev.sh).
-	inst_multiple -o blkid dd
+	# where it is missing (dev.sh); dd and head read a partition's
+	# PARTUUID from its table (rd.uloop.partition=PARTUUID=x).
+	inst_multiple -o blkid dd head
 	inst_hook cmdline 90 "$moddir/parse-uloop.sh"
 	inst_script "$moddir/ulooproot.sh" /sbin/ulooproot
 	inst_hook pre-pivot 90 "$moddir/uloop-pre-pivot.sh"
