@@ -93,7 +93,7 @@ queue_vm() {
 	# started last; the rest in name order.
 	first="initramfs-tools dracut-options daemon-kill hooks-fail cow-distro
 		dracut cow-root cow-power-loss verity clock pxe-loaders cmdline
-		kmod-fuzz flakey update"
+		dkms kmod-fuzz flakey update boot-ublk"
 	for t in $first; do
 		[ -e "$top/$dir/test-vm-$t.sh" ] &&
 			run_bg "$(basename "$dir")/test-vm-$t" sh "$top/$dir/test-vm-$t.sh"
