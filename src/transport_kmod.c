@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -79,32 +78,9 @@ bool ulo_kmod_available(void)
 	return !ulo_modprobe("uloop") && access(ULO_KMOD_CONTROL, F_OK) == 0;
 }
 
-static int ulo_int_cmp(const void *x, const void *y)
-{
-	return *(const int *)x - *(const int *)y;
-}
-
 int ulo_kmod_devices(int *idx, int max)
 {
-	DIR *d = opendir("/sys/block");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while (n < max && (e = readdir(d))) {
-		char *end;
-		long v;
-
-		if (strncmp(e->d_name, "uloop", 5) || !e->d_name[5])
-			continue;
-		v = strtol(e->d_name + 5, &end, 10);
-		if (!*end && v >= 0 && v < INT_MAX)
-			idx[n++] = (int)v;
-	}
-	closedir(d);
-	qsort(idx, n, sizeof(*idx), ulo_int_cmp);
-	return n;
+	return ulo_block_devices("uloop", idx, max);
 }
 
 int ulo_kmod_remove(int index)

@@ -20,7 +20,6 @@
  */
 #include "transport_ublk.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -123,32 +122,9 @@ bool ulo_ublk_available(void)
 	return !ulo_modprobe("ublk_drv") && access(ULO_UBLK_CONTROL, F_OK) == 0;
 }
 
-static int ublk_int_cmp(const void *x, const void *y)
-{
-	return *(const int *)x - *(const int *)y;
-}
-
 int ulo_ublk_devices(int *idx, int max)
 {
-	DIR *d = opendir("/sys/block");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while (n < max && (e = readdir(d))) {
-		char *end;
-		long v;
-
-		if (strncmp(e->d_name, "ublkb", 5) || !e->d_name[5])
-			continue;
-		v = strtol(e->d_name + 5, &end, 10);
-		if (!*end && v >= 0 && v < INT_MAX)
-			idx[n++] = (int)v;
-	}
-	closedir(d);
-	qsort(idx, n, sizeof(*idx), ublk_int_cmp);
-	return n;
+	return ulo_block_devices("ublkb", idx, max);
 }
 
 /* ---- control commands ---- */

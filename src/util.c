@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -499,4 +500,33 @@ int ulo_modprobe(const char *module)
 	if (waitpid(pid, &st, 0) < 0)
 		return -errno;
 	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -ENOENT;
+}
+
+static int ulo_int_cmp(const void *x, const void *y)
+{
+	return *(const int *)x - *(const int *)y;
+}
+
+int ulo_block_devices(const char *prefix, int *idx, int max)
+{
+	size_t plen = strlen(prefix);
+	DIR *d = opendir("/sys/block");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while (n < max && (e = readdir(d))) {
+		char *end;
+		long v;
+
+		if (strncmp(e->d_name, prefix, plen) || !e->d_name[plen])
+			continue;
+		v = strtol(e->d_name + plen, &end, 10);
+		if (!*end && v >= 0 && v < INT_MAX)
+			idx[n++] = (int)v;
+	}
+	closedir(d);
+	qsort(idx, n, sizeof(*idx), ulo_int_cmp);
+	return n;
 }

@@ -114,6 +114,10 @@ int ulo_fd_reserve(unsigned more, const char *what);
 /* `modprobe -q MODULE` (a transport's driver): 0 if it exited 0. */
 int ulo_modprobe(const char *module);
 
+/* The N of the disks /sys/block/@prefixN that exist (uloop, ublkb...), in
+ * ascending order, at most @max of them: their number (0 without sysfs). */
+int ulo_block_devices(const char *prefix, int *idx, int max);
+
 /* Little-endian codec for on-disk structures. */
 /* Is @v a power of two in [@lo, @hi]? */
 static inline bool ulo_pow2_in(uint32_t v, uint32_t lo, uint32_t hi)
