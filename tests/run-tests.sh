@@ -54,7 +54,7 @@ run_one() {
 # by default one per core: each guest wants a core under TCG, and more
 # at once only stretch every boot towards its timeout.  A test starts
 # once the VM preparation ($prep) is done: it leaves .prepared.
-bg=""
+bg="" nbg=0
 make_slots() {	# make_slots N: the FIFO on fd 3 with N tokens
 	slots=$logs/.slots
 	rm -f "$slots"
@@ -72,10 +72,16 @@ run_bg() {
 	shift
 	log="$logs/$name.log"
 	mkdir -p "$(dirname "$log")"
+	# In the order queued (the longest first): each waits for the one
+	# before it to have its token, since a FIFO's readers are served in
+	# no particular order.
 	( while [ -n "$prep" ] && [ ! -e "$logs/.prepared" ]; do sleep 2; done
-	  read -r _ <&3; start=$(date +%s); "$@" >"$log" 2>&1 </dev/null 3>&-
+	  while [ "$nbg" -gt 0 ] && [ ! -e "$logs/.started.$((nbg - 1))" ]; do sleep 1; done
+	  read -r _ <&3; : >"$logs/.started.$nbg"; start=$(date +%s)
+	  "$@" >"$log" 2>&1 </dev/null 3>&-
 	  echo "$? $(( $(date +%s) - start ))" >"$log.rc"; echo >&3 ) &
 	bg="$bg $name"
+	nbg=$((nbg + 1))
 }
 finish_bg() {
 	wait
@@ -131,7 +137,7 @@ for dir in "$@"; do
 done
 prep="" held=0
 if [ -n "$vmdir" ]; then
-	rm -f "$logs/.prepared"
+	rm -f "$logs/.prepared" "$logs"/.started.*
 	( sh "$top/$vmdir/prepare.sh" >"$logs/vm-prepare.log" 2>&1; : >"$logs/.prepared" ) &
 	prep=$!
 	[ -n "$others" ] && [ "$jobs" -gt 1 ] && held=1
