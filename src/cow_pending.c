@@ -40,6 +40,9 @@ struct pend_hdr {
 
 struct ulo_cow_pending {
 	char path[PATH_MAX];
+	/* Its directory, held: the removal must find the file after the
+	 * daemon's switch_root too (util.h, ulo_dir_hold). */
+	int dirfd;
 	uint8_t *map;
 	size_t map_len;
 	uint64_t bitmap_len;
@@ -113,6 +116,7 @@ int ulo_cow_pending_open(const char *dir, int fd, const struct ulo_uml_hdr *h,
 
 	if (!p)
 		return ulo_errno(-ENOMEM, "cow");
+	p->dirfd = -1;
 	ret = pend_identity(fd, &want);
 	if (ret) {
 		ulo_errno(ret, "cow: fstat");
@@ -133,7 +137,13 @@ int ulo_cow_pending_open(const char *dir, int fd, const struct ulo_uml_hdr *h,
 		ret = ulo_errno(-errno, "%s: mkdir", dir);
 		goto fail;
 	}
-	mfd = open(p->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	p->dirfd = ulo_dir_hold(p->path);
+	if (p->dirfd < 0) {
+		ret = p->dirfd;
+		goto fail;
+	}
+	mfd = openat(p->dirfd, strrchr(p->path, '/') + 1,
+		     O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (mfd < 0 || fstat(mfd, &st) < 0) {
 		ret = ulo_errno(-errno, "%s", p->path);
 		goto fail;
@@ -163,6 +173,8 @@ int ulo_cow_pending_open(const char *dir, int fd, const struct ulo_uml_hdr *h,
 fail:
 	if (mfd >= 0)
 		close(mfd);
+	if (p->dirfd >= 0)
+		close(p->dirfd);
 	free(p);
 	return ret;
 }
@@ -191,6 +203,7 @@ void ulo_cow_pending_close(struct ulo_cow_pending *p, bool flushed)
 		return;
 	munmap(p->map, p->map_len);
 	if (flushed)
-		unlink(p->path);
+		unlinkat(p->dirfd, strrchr(p->path, '/') + 1, 0);
+	close(p->dirfd);
 	free(p);
 }

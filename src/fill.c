@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failpoint.h"
 #include "profile.h"
 #include "seed.h"
 #include "seedmap.h"
@@ -337,6 +338,8 @@ static int ulo_fill_seed(struct ulo_fill *f)
 	m = ulo_seed_map(seed);
 	per = vi.hash_block_size / ULO_SHA256_LEN;
 	ulo_fill_set(f, ULO_FILL_SEED);
+	/* (A test holds the copy here to move the flash away first.) */
+	ulo_failpoint("seed-copy");
 	/* The changed blocks, compressed in one request, first: when all of
 	 * the version is wanted, or when the pack is small, so that a boot
 	 * finds them here instead of fetching each where it reads it (one

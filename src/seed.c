@@ -19,6 +19,7 @@ struct ulo_seed {
 	struct ulo_seedmap map;
 	uint64_t available;
 	char path[PATH_MAX];
+	int dirfd;	/* @path's directory, for the removal (util.h) */
 	/* Blocks put (rebuilt from a pack), sorted: under @lock. */
 	pthread_mutex_t lock;
 	uint64_t *put_blk;
@@ -73,9 +74,14 @@ int ulo_seed_open(const char *path, struct ulo_seedmap *map, struct ulo_seed **o
 	}
 	s->map = *map;
 	memset(map, 0, sizeof(*map));
+	s->dirfd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	ret = ulo_cache_open(&co, &s->old);
+	if (!ret) {
+		s->dirfd = ulo_dir_hold(path);
+		ret = s->dirfd < 0 ? s->dirfd : 0;
+	}
 	if (!ret && (!ulo_cache_is_laid_out(s->old) ||
 		     ulo_cache_image_size(s->old) < s->map.old_size))
 		ret = ulo_err(-EINVAL, "%s: not a cache of the older version the seed map is from",
@@ -300,10 +306,14 @@ int ulo_seed_close(struct ulo_seed *s, bool remove)
 
 	if (!s)
 		return 0;
+	/* By the directory held since the open, and only if the name is
+	 * still this file: the daemon may be past switch_root by now. */
+	if (remove && s->old && s->dirfd >= 0)
+		ret = ulo_unlink_held(s->dirfd, s->path, ulo_cache_file_fd(s->old));
+	if (s->dirfd >= 0)
+		close(s->dirfd);
 	if (s->old)
 		ulo_cache_close(s->old);
-	if (remove && unlink(s->path) < 0 && errno != ENOENT)
-		ret = ulo_errno(-errno, "%s: remove", s->path);
 	ulo_seedmap_free(&s->map);
 	pthread_mutex_destroy(&s->lock);
 	free(s->put_blk);

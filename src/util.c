@@ -478,6 +478,34 @@ int ulo_sync_dir_of(const char *path)
 	return ret;
 }
 
+int ulo_dir_hold(const char *path)
+{
+	char dir[PATH_MAX];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? ulo_errno(-errno, "%s: open", dir) : fd;
+}
+
+int ulo_unlink_held(int dirfd, const char *path, int fd)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	struct stat named, held;
+
+	if (fstatat(dirfd, base, &named, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : ulo_errno(-errno, "%s: stat", path);
+	if (fstat(fd, &held) < 0)
+		return ulo_errno(-errno, "%s: fstat", path);
+	if (named.st_dev != held.st_dev || named.st_ino != held.st_ino)
+		return 0;
+	if (unlinkat(dirfd, base, 0) < 0)
+		return errno == ENOENT ? 0 : ulo_errno(-errno, "%s: remove", path);
+	if (fsync(dirfd) < 0)
+		return ulo_errno(-errno, "%s: flushing its directory", path);
+	return 0;
+}
+
 int ulo_modprobe(const char *module)
 {
 	pid_t pid = fork();

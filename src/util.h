@@ -81,6 +81,19 @@ int ulo_abs_path(const char *path, char *out, size_t len);
 /* Flush the directory holding @path, so a name just made or renamed
  * there is durable.  0 or -errno, with a message naming the directory. */
 int ulo_sync_dir_of(const char *path);
+/*
+ * A name to remove later, held by its directory's descriptor: a daemon
+ * started in an initramfs keeps that root after switch_root, where the
+ * path it was given (under a /run or a flash mount that moved into the
+ * new root) no longer leads anywhere.  ulo_dir_hold() opens @path's
+ * directory: the descriptor (O_RDONLY | O_DIRECTORY | O_CLOEXEC) or
+ * -errno with a message.  ulo_unlink_held() removes @path's last
+ * component there if it is still the file @fd has open (a file of that
+ * name put there since is left alone), then flushes the directory: 0
+ * (removed, or already gone) or -errno with a message naming @path.
+ */
+int ulo_dir_hold(const char *path);
+int ulo_unlink_held(int dirfd, const char *path, int fd);
 /* Map @len bytes of @fd read-only, for a sequential read, into *@out:
  * 0 or -errno with the message recorded (naming @what). */
 int ulo_mmap_ro(int fd, uint64_t len, const char *what, void **out);

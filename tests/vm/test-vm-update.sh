@@ -69,7 +69,13 @@ while $U status --json 2>/dev/null | grep -q '"fill":"seeding"' && [ $n -lt 300 
 	sleep 1
 	n=$((n + 1))
 done
-[ -e $C.seed ] || echo "NO SEED FILE"
+if [ -e $C.seed ]; then
+	# What the daemon said of it (its notes go to the kernel log).
+	echo "SEED FILE KEPT after ${n}s: $($U status --json 2>&1)"
+	dmesg | grep 'uloop' | tail -n 20
+else
+	echo "NO SEED FILE"
+fi
 INIT
 
 # version N: the root with /version N and its own file list.
