@@ -139,12 +139,12 @@ static void *attach_state_thread(void *arg)
  */
 static int attach_snapshot(struct attach *a)
 {
-	char path[4096];
+	char path[4096], where[4096];
 	int ret;
 
-	if (!ulo_runstate_take_snapshot(a->devpath, path, sizeof(path)))
+	if (!ulo_runstate_take_snapshot(a->devpath, path, where, sizeof(path)))
 		return ulo_cow_flush(a->cow);
-	ret = ulo_cow_snapshot(a->cow, path);
+	ret = ulo_cow_snapshot(a->cow, path, where);
 	if (ret)
 		ulo_warn("%s: snapshot: %s", a->devpath, ulo_errmsg());
 	else

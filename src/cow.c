@@ -932,7 +932,7 @@ int ulo_cow_flush(struct ulo_cow *s)
 	return ret;
 }
 
-int ulo_cow_snapshot(struct ulo_cow *s, const char *path)
+int ulo_cow_snapshot(struct ulo_cow *s, const char *path, const char *where)
 {
 	struct cow_layer *old = s->layer[0], *l;
 	struct ulo_cow_pending *pending = NULL;
@@ -945,8 +945,10 @@ int ulo_cow_snapshot(struct ulo_cow *s, const char *path)
 	if (s->depth == ULO_COW_MAX_DEPTH)
 		return ulo_err(-EMLINK, "%s: the stack has %u layers already, the most there may be; merge some (uloop merge)",
 			       path, ULO_COW_MAX_DEPTH);
+	if (!where)
+		where = path;
 	/* A new file, never one that exists: it could be another's layer. */
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = open(where, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ulo_errno(-errno, "%s", path);
 	close(fd);
@@ -960,7 +962,11 @@ int ulo_cow_snapshot(struct ulo_cow *s, const char *path)
 		ret = cow_new_header(&h, old->path, (uint32_t)st.st_mtime,
 				     s->size, s->ss, NULL);
 	if (!ret)
-		ret = cow_layer_open(path, true, &h, &l);
+		ret = cow_layer_open(where, true, &h, &l);
+	/* Named as the asker named it (realpath() of a /proc/PID/root path
+	 * is ours, not the stack's). */
+	if (!ret && where != path)
+		snprintf(l->path, sizeof(l->path), "%s", path);
 	if (!ret && s->pending_dir) {
 		ret = ulo_cow_pending_open(s->pending_dir, l->fd, &l->h,
 					   true, &pending);
@@ -968,7 +974,7 @@ int ulo_cow_snapshot(struct ulo_cow *s, const char *path)
 			cow_layer_free(l);
 	}
 	if (ret) {
-		unlink(path);
+		unlink(where);
 		goto out;
 	}
 	memmove(&s->layer[1], &s->layer[0], s->depth * sizeof(s->layer[0]));

@@ -430,7 +430,9 @@ int ulo_runstate_snapshot(const char *device, const char *newcow, int timeout_ms
 	f = fopen(tmp, "we");
 	if (!f)
 		return ulo_errno(-errno, "%s", tmp);
-	fprintf(f, "%s\n", newcow);
+	/* Our pid: the daemon opens the path from our root (its own may be
+	 * the initramfs, runstate.h). */
+	fprintf(f, "%s\n%d\n", newcow, (int)getpid());
 	if (fclose(f) || rename(tmp, path) < 0) {
 		ret = ulo_errno(-errno, "%s", path);
 		unlink(tmp);
@@ -449,9 +451,21 @@ int ulo_runstate_snapshot(const char *device, const char *newcow, int timeout_ms
 	return 0;
 }
 
-bool ulo_runstate_take_snapshot(const char *device, char *out, size_t len)
+/* Is process @pid's root directory ours? */
+static bool ulo_same_root(int pid)
 {
-	char path[4096];
+	char proc[64];
+	struct stat ours, theirs;
+
+	snprintf(proc, sizeof(proc), "/proc/%d/root/", pid);
+	if (stat("/", &ours) < 0 || stat(proc, &theirs) < 0)
+		return false;
+	return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
+bool ulo_runstate_take_snapshot(const char *device, char *name, char *where, size_t len)
+{
+	char path[4096], pid[32] = "";
 	FILE *f;
 	bool got = false;
 
@@ -459,13 +473,23 @@ bool ulo_runstate_take_snapshot(const char *device, char *out, size_t len)
 	f = fopen(path, "re");
 	if (!f)
 		return false;
-	if (fgets(out, (int)len, f)) {
-		out[strcspn(out, "\n")] = 0;
-		got = out[0] == '/';
+	if (fgets(name, (int)len, f)) {
+		name[strcspn(name, "\n")] = 0;
+		got = name[0] == '/';
+		if (!fgets(pid, sizeof(pid), f))
+			pid[0] = 0;
 	}
 	fclose(f);
 	unlink(path);
-	return got;
+	if (!got)
+		return false;
+	/* No pid (an older uloop asked), or the asker is gone: its path as
+	 * it is, the open says what is wrong. */
+	if (atoi(pid) > 0 && !ulo_same_root(atoi(pid)) &&
+	    (size_t)snprintf(where, len, "/proc/%d/root%s", atoi(pid), name) < len)
+		return true;
+	snprintf(where, len, "%s", name);
+	return true;
 }
 
 int ulo_runstate_each(int (*fn)(const char *device, void *ctx), void *ctx)

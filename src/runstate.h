@@ -104,9 +104,15 @@ int ulo_runstate_sync(const char *device, int timeout_ms);
  * beside the run state (NAME.snapshot), answered with the sync (SIGUSR2).
  */
 int ulo_runstate_snapshot(const char *device, const char *newcow, int timeout_ms);
-/* The daemon's side: the path a snapshot request names, taken (the file
- * removed); false if none is pending. */
-bool ulo_runstate_take_snapshot(const char *device, char *out, size_t len);
+/*
+ * The daemon's side: the path a snapshot request names (@name, as the
+ * asking process sees it), taken (the file removed); false if none is
+ * pending.  @where is the name to open it by here: @name, or, when the
+ * asker's root is not ours, the same path under /proc/PID/root (a root's
+ * daemon keeps the initramfs as its root after switch_root, where the
+ * booted system's paths lead nowhere or somewhere else).
+ */
+bool ulo_runstate_take_snapshot(const char *device, char *name, char *where, size_t len);
 
 /* Call @fn with the device of every run state in ULO_RUNDIR (those of
  * live and dead daemons); stops at, and returns, the first non-zero. */
