@@ -139,12 +139,14 @@ static void *attach_state_thread(void *arg)
  */
 static int attach_snapshot(struct attach *a)
 {
-	char path[4096], where[4096];
-	int ret;
+	char path[4096];
+	int ret, rootfd;
 
-	if (!ulo_runstate_take_snapshot(a->devpath, path, where, sizeof(path)))
+	if (!ulo_runstate_take_snapshot(a->devpath, path, sizeof(path), &rootfd))
 		return ulo_cow_flush(a->cow);
-	ret = ulo_cow_snapshot(a->cow, path, where);
+	ret = ulo_cow_snapshot(a->cow, path, rootfd);
+	if (rootfd >= 0)
+		close(rootfd);
 	if (ret)
 		ulo_warn("%s: snapshot: %s", a->devpath, ulo_errmsg());
 	else

@@ -932,7 +932,41 @@ int ulo_cow_flush(struct ulo_cow *s)
 	return ret;
 }
 
-int ulo_cow_snapshot(struct ulo_cow *s, const char *path, const char *where)
+static int cow_snapshot_here(struct ulo_cow *s, const char *path, const char *where);
+
+int ulo_cow_snapshot(struct ulo_cow *s, const char *path, int rootfd)
+{
+	int cwd, ret;
+
+	if (rootfd < 0)
+		return cow_snapshot_here(s, path, path);
+	/*
+	 * Another root's path: resolved from that root as our working
+	 * directory for the while (every other name this process opens is
+	 * absolute, so no other thread's open sees the change; chroot()
+	 * would be for good, and openat() reaches only the first file of
+	 * the several a layer's making opens by name).  A ".." cannot climb
+	 * out: the asker resolved the directory already (snapshot_abs()).
+	 */
+	if (path[0] != '/' || !path[1])
+		return ulo_err(-EINVAL, "%s: not an absolute file name", path);
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0)
+		return ulo_errno(-errno, "snapshot: the working directory");
+	if (fchdir(rootfd) < 0) {
+		ret = ulo_errno(-errno, "%s: the asking process's root", path);
+	} else {
+		ret = cow_snapshot_here(s, path, path + 1);
+		if (fchdir(cwd) < 0 && !ret)
+			ret = ulo_errno(-errno, "snapshot: back to the working directory");
+	}
+	close(cwd);
+	return ret;
+}
+
+/* The snapshot, the new layer made as @where (@path, or relative to our
+ * working directory). */
+static int cow_snapshot_here(struct ulo_cow *s, const char *path, const char *where)
 {
 	struct cow_layer *old = s->layer[0], *l;
 	struct ulo_cow_pending *pending = NULL;
@@ -945,8 +979,6 @@ int ulo_cow_snapshot(struct ulo_cow *s, const char *path, const char *where)
 	if (s->depth == ULO_COW_MAX_DEPTH)
 		return ulo_err(-EMLINK, "%s: the stack has %u layers already, the most there may be; merge some (uloop merge)",
 			       path, ULO_COW_MAX_DEPTH);
-	if (!where)
-		where = path;
 	/* A new file, never one that exists: it could be another's layer. */
 	fd = open(where, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -963,13 +995,16 @@ int ulo_cow_snapshot(struct ulo_cow *s, const char *path, const char *where)
 				     s->size, s->ss, NULL);
 	if (!ret)
 		ret = cow_layer_open(where, true, &h, &l);
-	/* Named as the asker named it (realpath() of a /proc/PID/root path
-	 * is ours, not the stack's). */
+	/* Named as the asker named it (realpath() of a relative name is the
+	 * path from our root). */
 	if (!ret && where != path)
 		snprintf(l->path, sizeof(l->path), "%s", path);
-	if (!ret && s->pending_dir) {
-		ret = ulo_cow_pending_open(s->pending_dir, l->fd, &l->h,
-					   true, &pending);
+	/* Beside the old top's mirror: its directory is held (after the
+	 * daemon's switch_root the path leads elsewhere). */
+	if (!ret && (s->pending || s->pending_dir)) {
+		ret = s->pending
+			? ulo_cow_pending_open_beside(s->pending, l->fd, &l->h, true, &pending)
+			: ulo_cow_pending_open(s->pending_dir, l->fd, &l->h, true, &pending);
 		if (ret)
 			cow_layer_free(l);
 	}

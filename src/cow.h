@@ -86,10 +86,10 @@ int ulo_cow_flush(struct ulo_cow *s);
  * Start a new top layer @path (which must not exist) over the current
  * one, at a barrier: writes completed before are in the old top, made
  * durable first; writes after go to the new one.  The old top is frozen.
- * @where, if not NULL, is the name to create it by here (another root's
- * path under /proc/PID/root: runstate.h); @path is the layer's name.
+ * @rootfd, if not -1, is the root @path is in (the asker's, when it is
+ * not ours: runstate.h); the layer is named @path all the same.
  */
-int ulo_cow_snapshot(struct ulo_cow *s, const char *path, const char *where);
+int ulo_cow_snapshot(struct ulo_cow *s, const char *path, int rootfd);
 
 /* For merge: which of the top @k layers holds sector @sector (*@owner:
  * 0..@k-1, or @k: none of them), and for how many sectors from there,

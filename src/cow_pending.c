@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,17 +49,27 @@ struct ulo_cow_pending {
 	uint64_t bitmap_len;
 };
 
+/* The boot id, read once: a root's daemon has no /proc after switch_root
+ * (a snapshot's mirror is made then), and the boot does not change. */
 static void pend_boot_id(char *id, size_t len)
 {
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	static char boot[40];
+	static pthread_mutex_t mx = PTHREAD_MUTEX_INITIALIZER;
 
-	memset(id, 0, len);
-	if (f) {
-		if (!fgets(id, (int)len, f))
-			id[0] = 0;
-		fclose(f);
+	pthread_mutex_lock(&mx);
+	if (!boot[0]) {
+		FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+		if (f) {
+			if (!fgets(boot, sizeof(boot), f))
+				boot[0] = 0;
+			fclose(f);
+		}
+		boot[strcspn(boot, "\n")] = 0;
 	}
-	id[strcspn(id, "\n")] = 0;
+	memset(id, 0, len);
+	snprintf(id, len, "%s", boot);
+	pthread_mutex_unlock(&mx);
 }
 
 static int pend_identity(int fd, struct pend_hdr *h)
@@ -105,8 +116,29 @@ static uint64_t pend_header_fp(const struct ulo_uml_hdr *h)
 	return pend_fnv(x, h->tag, strlen(h->tag));
 }
 
+static int pend_open(const char *dir, int dirfd, int fd, const struct ulo_uml_hdr *h,
+		     bool fresh, struct ulo_cow_pending **out);
+
 int ulo_cow_pending_open(const char *dir, int fd, const struct ulo_uml_hdr *h,
 			 bool fresh, struct ulo_cow_pending **out)
+{
+	return pend_open(dir, -1, fd, h, fresh, out);
+}
+
+int ulo_cow_pending_open_beside(const struct ulo_cow_pending *beside, int fd,
+				const struct ulo_uml_hdr *h, bool fresh,
+				struct ulo_cow_pending **out)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", beside->path);
+	*strrchr(dir, '/') = 0;
+	return pend_open(dir, beside->dirfd, fd, h, fresh, out);
+}
+
+/* @dirfd: @dir, held (-1: open it, made if missing). */
+static int pend_open(const char *dir, int dirfd, int fd, const struct ulo_uml_hdr *h,
+		     bool fresh, struct ulo_cow_pending **out)
 {
 	uint64_t bitmap_len = h->bitmap_len;
 	struct ulo_cow_pending *p = calloc(1, sizeof(*p));
@@ -133,11 +165,18 @@ int ulo_cow_pending_open(const char *dir, int fd, const struct ulo_uml_hdr *h,
 		 (unsigned long long)want.dev, (unsigned long long)want.ino);
 	p->bitmap_len = bitmap_len;
 	p->map_len = PEND_HDR + (size_t)bitmap_len;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+	if (dirfd >= 0) {
+		p->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+		if (p->dirfd < 0) {
+			ret = ulo_errno(-errno, "%s", dir);
+			goto fail;
+		}
+	} else if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		ret = ulo_errno(-errno, "%s: mkdir", dir);
 		goto fail;
+	} else {
+		p->dirfd = ulo_dir_hold(p->path);
 	}
-	p->dirfd = ulo_dir_hold(p->path);
 	if (p->dirfd < 0) {
 		ret = p->dirfd;
 		goto fail;

@@ -42,6 +42,11 @@ struct ulo_cow_pending;
  */
 int ulo_cow_pending_open(const char *dir, int fd, const struct ulo_uml_hdr *h,
 			 bool fresh, struct ulo_cow_pending **out);
+/* The same, in the directory @beside's mirror is in (held open since it
+ * was made: after the daemon's switch_root @dir's path leads elsewhere). */
+int ulo_cow_pending_open_beside(const struct ulo_cow_pending *beside, int fd,
+				const struct ulo_uml_hdr *h, bool fresh,
+				struct ulo_cow_pending **out);
 
 uint8_t *ulo_cow_pending_bits(struct ulo_cow_pending *p);
 

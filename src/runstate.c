@@ -43,6 +43,8 @@ void ulo_runstate_path(const char *device, char *out, size_t len)
  * into the new root) is still this same directory.
  */
 static int ulo_rundir_fd = -1;
+/* /proc, held from the same moment (ulo_runstate_take_snapshot). */
+static int ulo_proc_fd = -1;
 
 static int ulo_rundir(void)
 {
@@ -52,6 +54,8 @@ static int ulo_rundir(void)
 		ulo_rundir_fd = open(ULO_RUNDIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (ulo_rundir_fd < 0)
 			return ulo_errno(-errno, "%s: open", ULO_RUNDIR);
+		if (ulo_proc_fd < 0)
+			ulo_proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	return ulo_rundir_fd;
 }
@@ -451,28 +455,46 @@ int ulo_runstate_snapshot(const char *device, const char *newcow, int timeout_ms
 	return 0;
 }
 
-/* Is process @pid's root directory ours? */
-static bool ulo_same_root(int pid)
+/* Process @pid's root if it is not ours (O_PATH), else -1. */
+static int ulo_other_root(int pid)
 {
-	char proc[64];
+	char rel[64];
 	struct stat ours, theirs;
+	int fd;
 
-	snprintf(proc, sizeof(proc), "/proc/%d/root/", pid);
-	if (stat("/", &ours) < 0 || stat(proc, &theirs) < 0)
-		return false;
-	return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+	if (pid <= 0 || ulo_proc_fd < 0)
+		return -1;
+	snprintf(rel, sizeof(rel), "%d/root", pid);
+	fd = openat(ulo_proc_fd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (stat("/", &ours) == 0 && fstat(fd, &theirs) == 0 &&
+	    ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
-bool ulo_runstate_take_snapshot(const char *device, char *name, char *where, size_t len)
+bool ulo_runstate_take_snapshot(const char *device, char *name, size_t len, int *rootfd)
 {
 	char path[4096], pid[32] = "";
 	FILE *f;
+	int fd;
 	bool got = false;
 
 	ulo_runstate_snapshot_path(device, path, sizeof(path));
-	f = fopen(path, "re");
-	if (!f)
+	/* Through the held directory: after switch_root the path leads
+	 * elsewhere (see ulo_rundir_fd). */
+	if (ulo_rundir() < 0)
 		return false;
+	fd = openat(ulo_rundir_fd, strrchr(path, '/') + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	f = fd < 0 ? NULL : fdopen(fd, "r");
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
 	if (fgets(name, (int)len, f)) {
 		name[strcspn(name, "\n")] = 0;
 		got = name[0] == '/';
@@ -480,16 +502,11 @@ bool ulo_runstate_take_snapshot(const char *device, char *name, char *where, siz
 			pid[0] = 0;
 	}
 	fclose(f);
-	unlink(path);
-	if (!got)
-		return false;
+	unlinkat(ulo_rundir_fd, strrchr(path, '/') + 1, 0);
 	/* No pid (an older uloop asked), or the asker is gone: its path as
 	 * it is, the open says what is wrong. */
-	if (atoi(pid) > 0 && !ulo_same_root(atoi(pid)) &&
-	    (size_t)snprintf(where, len, "/proc/%d/root%s", atoi(pid), name) < len)
-		return true;
-	snprintf(where, len, "%s", name);
-	return true;
+	*rootfd = got ? ulo_other_root(atoi(pid)) : -1;
+	return got;
 }
 
 int ulo_runstate_each(int (*fn)(const char *device, void *ctx), void *ctx)

@@ -107,12 +107,14 @@ int ulo_runstate_snapshot(const char *device, const char *newcow, int timeout_ms
 /*
  * The daemon's side: the path a snapshot request names (@name, as the
  * asking process sees it), taken (the file removed); false if none is
- * pending.  @where is the name to open it by here: @name, or, when the
- * asker's root is not ours, the same path under /proc/PID/root (a root's
- * daemon keeps the initramfs as its root after switch_root, where the
- * booted system's paths lead nowhere or somewhere else).
+ * pending.  *@rootfd: -1, or, when the asker's root is not ours, that
+ * root (an O_PATH descriptor, the caller closes it): a root's daemon
+ * keeps the initramfs as its root after switch_root, where the booted
+ * system's paths lead nowhere or somewhere else.  The asker's root is
+ * reached through the /proc this process held from its first run state
+ * (at switch_root /proc moves away too).
  */
-bool ulo_runstate_take_snapshot(const char *device, char *name, char *where, size_t len);
+bool ulo_runstate_take_snapshot(const char *device, char *name, size_t len, int *rootfd);
 
 /* Call @fn with the device of every run state in ULO_RUNDIR (those of
  * live and dead daemons); stops at, and returns, the first non-zero. */

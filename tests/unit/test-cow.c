@@ -315,9 +315,9 @@ static void test_snapshot(void)
 	fill(b, sizeof(b), 12);
 	CHECK_EQ(ulo_cow_write(s, a, 0, 4096), 0);
 	CHECK_EQ(ulo_cow_write(s, a, 8192, 4096), 0);
-	CHECK_EQ(ulo_cow_snapshot(s, snap, NULL), 0);
+	CHECK_EQ(ulo_cow_snapshot(s, snap, -1), 0);
 	CHECK_EQ(ulo_cow_depth(s), 2);
-	CHECK_EQ(ulo_cow_snapshot(s, snap, NULL), -EEXIST);
+	CHECK_EQ(ulo_cow_snapshot(s, snap, -1), -EEXIST);
 	CHECK_EQ(ulo_cow_write(s, b, 8192, 4096), 0);
 	CHECK_EQ(ulo_cow_read(s, got, 0, 4096), 0);
 	CHECK(!memcmp(got, a, 4096));
