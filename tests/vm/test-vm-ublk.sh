@@ -13,6 +13,8 @@
 #    writes are there, the rest is the image;
 #  - SIGTERM while the device is mounted leaves it to a successor (reads
 #    held meanwhile, then served); a dead daemon's device is detached;
+#  - partitions: a GPT whole-disk image gives /dev/ublkbNp1 and p2, each
+#    the host's bytes, listed by `uloop status`;
 #  - takeover: a reader reads the whole device through a cold cache whose
 #    misses come through a delaying relay; the daemon is killed -9 while
 #    requests are in flight, a new `uloop attach` of the same image and
@@ -21,7 +23,7 @@
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
 . "$(dirname "$0")/lib.sh"
-requires mksquashfs python3
+requires mksquashfs python3 sfdisk
 VM_KSERIES=trixie
 vm_kernel
 modprobe -S "$KVER" -d "$KROOT" --show-depends ublk_drv >/dev/null 2>&1 ||
@@ -33,6 +35,14 @@ cp -r /usr/share/doc/c* "$T/tree/" 2>/dev/null
 dd if=/dev/urandom of="$T/tree/big.bin" bs=1M count=12 status=none
 # 4 KiB blocks, incompressible: the reader's misses are many small runs.
 mksquashfs "$T/tree" "$T/www/root.sqfs" -no-progress -quiet -comp gzip -b 4K >/dev/null
+# A GPT whole-disk image: two partitions of random bytes.
+head -c $((4 * 1048576)) /dev/zero >"$T/www/disk.img"
+printf 'label: gpt\nstart=2048, size=2048, name=one\nstart=4096, size=3072, name=two\n' |
+	sfdisk -q "$T/www/disk.img"
+head -c $((2048 * 512)) /dev/urandom >"$T/p1"
+head -c $((3072 * 512)) /dev/urandom >"$T/p2"
+dd if="$T/p1" of="$T/www/disk.img" bs=512 seek=2048 conv=notrunc status=none
+dd if="$T/p2" of="$T/www/disk.img" bs=512 seek=4096 conv=notrunc status=none
 start_nginx web "$T/www"
 relay=$(free_port)
 python3 "$top/tests/integ/lossy-relay.py" --listen "$relay" --to "$web_http" \
@@ -108,6 +118,13 @@ kill -9 "$pid"
 while [ -e "/proc/$pid" ]; do sleep 0.05; done
 uloop detach "$dev" && ! [ -e "/sys/block/${dev#/dev/}" ] && echo "DEAD DETACHED"
 
+# Partitions of a whole-disk image (the driver reads the table when the
+# device starts, from the daemon's queue).
+dev=$(uloop attach http://10.0.2.100/disk.img --transport ublk) || exit 1
+cmp "${dev}p1" /p1 && cmp "${dev}p2" /p2 && echo "PARTITIONS SAME BYTES"
+uloop status "$dev" | grep -q "partitions: ${dev}p1 ${dev}p2\$" && echo "STATUS PARTITIONS"
+uloop detach "$dev"
+
 # Takeover: killed -9 in the middle of a cold read.
 dev=$(uloop attach $SLOW --cache /dev/vdb --transport ublk --readahead 0 --block-size 4K) ||
 	exit 1
@@ -147,7 +164,7 @@ dmesg | grep -qE "I/O error|blk_update_request|WARNING:|BUG:|Call Trace" || echo
 G
 
 truncate -s 64M "$T/flash1" "$T/flash2"
-vm_initrd "$T/ublk.img" "$T/guest.sh" "$T/www/root.sqfs:/img"
+vm_initrd "$T/ublk.img" "$T/guest.sh" "$T/www/root.sqfs:/img" "$T/p1:/p1" "$T/p2:/p2"
 s=$(date +%s)
 VM_MEM=768 vm_boot ublk "$T/ublk.img" "$T/flash1 $T/flash2" || true
 echo "wall time: $(( $(date +%s) - s )) s"
@@ -155,5 +172,5 @@ grep -a "in flight at the kill" "$T/ublk.log" || true
 vm_expect ublk "$T/ublk.log" "RO ATTACHED" "RO SAME BYTES" "RO DISK" "STATUS UBLK" \
 	"RO DETACHED" "CACHE CLEAN" "AUTO UBLK" "RW DISK" "RW WRITTEN" "RW READ BACK" \
 	"COW WRITTEN" "COW READ BACK" "LEFT MOUNTED" "SUCCESSOR ON" "HELD READS DONE" \
-	"DEAD DETACHED" "READER MID-READ" "TAKEN OVER" "READER SAME BYTES" \
+	"DEAD DETACHED" "PARTITIONS SAME BYTES" "STATUS PARTITIONS" "READER MID-READ" "TAKEN OVER" "READER SAME BYTES" \
 	"DMESG CLEAN" || { tail -n 40 "$T/ublk.log"; fail "ublk"; }
