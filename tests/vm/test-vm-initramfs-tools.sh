@@ -8,14 +8,14 @@
 # nginx with root=uloop:URL, the cache on the node's flash.  Cold, then
 # warm (`systemctl reboot`): 0 image bytes, shutdown included
 # (initramfs-tools has no way back at shutdown: the hook's mount_bottom
-# links uloop's /run/initramfs/shutdown), and warm again with the other
-# spelling (boot=uloop netroot=uloop:URL); all: the daemon started in
+# links uloop's /run/initramfs/shutdown); all: the daemon started in
 # the initramfs serves the root after run-init (same PID), and the node
 # goes down through uloop's shutdown, the cache committed.  The root
 # published with uloop publish, from its manifest and root hash: on
 # dm-verity over the uloop device.
 # Then rd.uloop.cache=LABEL=x:/path and rd.uloop.overlay=LABEL=x:/path
-# (distro_paths), cold and warm.
+# (distro_paths), cold and warm, with the other spelling (boot=uloop
+# netroot=uloop:URL, no root=).
 . "$(dirname "$0")/../integ/functions.sh"
 . "$(dirname "$0")/../integ/http-functions.sh"
 . "$(dirname "$0")/lib.sh"
@@ -28,8 +28,6 @@ distro_itools "$T/initrd"
 A="root=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1"
 distro_boot itools-cold "$T/initrd" "$A"
 distro_boot itools-warm "$T/initrd" "$A" warm reboot
-# The other spelling: boot=uloop with netroot=, no root=.
-distro_boot itools-boot "$T/initrd" "boot=uloop netroot=uloop:$DISTRO_URL ip=dhcp rd.uloop.cache=/dev/vda panic=-1" warm
 # The same root published (uloop publish), from its manifest with its
 # root hash: mounted from dm-verity over the uloop device (a new image
 # for the flash: cold), down through uloop's shutdown all the same.
@@ -37,5 +35,6 @@ distro_boot itools-verity "$T/initrd" "root=uloop:$DISTRO_VERITY_URL ip=dhcp rd.
 grep -aq "ULOOP-DISTRO: LOWER ON DM-VERITY" "$T/itools-verity.log" ||
 	fail "itools-verity: the root is not on dm-verity"
 # SPEC:/path: the cache a file, the writable layer a directory, of one
-# filesystem on a second disk; cold, then warm.
-distro_paths itools "$T/initrd" "root=uloop:$DISTRO_URL ip=dhcp panic=-1"
+# filesystem on a second disk; cold, then warm; the other spelling of the
+# image: boot=uloop with netroot=, no root=.
+distro_paths itools "$T/initrd" "boot=uloop netroot=uloop:$DISTRO_URL ip=dhcp panic=-1"
