@@ -472,9 +472,10 @@ int cmd_attach(int argc, char **argv)
 	}
 	/* Too few descriptors is an error now, never fetches silently
 	 * retried for want of a socket.  Spare: a resolver's socket, the
-	 * run state's rewrite, a profile's. */
+	 * run state's rewrite, a profile's, and /proc (held with the run
+	 * state's directory from its first write on: runstate.c). */
 	if (!ret)
-		ret = cli_reserve_fds(&a.o, a.src, 3);
+		ret = cli_reserve_fds(&a.o, a.src, 4);
 	if (!ret) {
 		/* The run state exists before anyone is told "ready": detach
 		 * and status see the daemon from the first moment. */
