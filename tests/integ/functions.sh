@@ -11,6 +11,7 @@
 #   on_exit CMD          run CMD at exit (cleanups run last-in first-out)
 #   fail MSG             fail the test now
 #   make_image F BYTES   random image of BYTES bytes
+#   random_files DIR N   DIR/f0..f(N-1), 1 to 60 KiB of random bytes each
 #   expect_fail RC TEXT CMD...  CMD must exit RC and say TEXT on stderr
 #   json_get KEY         the number after "KEY": in the JSON on stdin
 set -eu
@@ -57,6 +58,16 @@ requires_root() {
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1
+}
+
+# Random bytes (squashfs cannot shrink them: every file is data an image
+# must carry), sizes spread by a fixed stride.
+random_files() {
+	_i=0
+	while [ $_i -lt "$2" ]; do
+		head -c $((1024 + (_i * 7919) % 60000)) /dev/urandom >"$1/f$_i"
+		_i=$((_i + 1))
+	done
 }
 
 make_image() {

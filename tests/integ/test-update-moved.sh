@@ -28,11 +28,7 @@ requires mksquashfs
 [ -x "$ULOOP_FP" ] || { echo "requires the failpoint build ($ULOOP_FP)"; exit 77; }
 
 mkdir -p "$T/www" "$T/tree" "$T/flash" "$T/moved"
-i=0
-while [ $i -lt 150 ]; do
-	head -c $((1024 + (i * 7919) % 60000)) /dev/urandom >"$T/tree/f$i"
-	i=$((i + 1))
-done
+random_files "$T/tree" 150
 mksq() { mksquashfs "$T/tree" "$1" -noappend -quiet -comp gzip -no-progress >/dev/null || fail "mksquashfs $1"; }
 mksq "$T/v1.sqfs"
 for f in f40 f100; do head -c 3000 /dev/urandom >>"$T/tree/$f"; done

@@ -23,13 +23,7 @@ requires mksquashfs
 
 D=$T/www
 mkdir -p "$D" "$T/tree"
-# 300 files of 1 to 60 KiB of random bytes (squashfs cannot shrink them:
-# every file is data the image must carry).
-i=0
-while [ $i -lt 300 ]; do
-	head -c $((1024 + (i * 7919) % 60000)) /dev/urandom >"$T/tree/f$i"
-	i=$((i + 1))
-done
+random_files "$T/tree" 300
 mksq() { mksquashfs "$T/tree" "$1" -noappend -quiet -comp gzip -no-progress >/dev/null || fail "mksquashfs $1"; }
 mksq "$T/v1.sqfs"
 # About 1% of the files change; one is added.
