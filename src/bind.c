@@ -186,5 +186,7 @@ int ulo_bind_source(struct ulo_cache *c, struct ulo_source *src, bool offline,
 			       c->path, src->id.location,
 			       ulo_id_kind_name(src->id.kind), bi->differ_off);
 	bi->res = ULO_BIND_DIFFERED;
+	src->differed = true;
+	src->differed_off = bi->differ_off;
 	return ulo_cache_drop(c, &src->id, &bi->dropped);
 }

@@ -429,6 +429,8 @@ int cmd_attach(int argc, char **argv)
 	if (!ret && a.cow_path) {
 		struct ulo_cow_opts wo = {
 			.path = a.cow_path, .base = &a.src->id,
+			.base_differed = a.src->differed,
+			.base_differed_off = a.src->differed_off,
 			.base_read = attach_cow_base, .base_ctx = a.eng,
 			.pending_dir = ULO_RUNDIR,
 		};

@@ -264,6 +264,8 @@ static int merge_to_output(struct cli_opts *o, char **layers, unsigned k,
 	if (!ret) {
 		struct ulo_cow_opts so = { .path = layers[0], .readonly = true,
 					   .base = &src->id,
+					   .base_differed = src->differed,
+					   .base_differed_off = src->differed_off,
 					   .base_read = merge_base_read,
 					   .base_ctx = eng };
 

@@ -414,9 +414,10 @@ static int cow_mtime_of(const char *path, uint32_t *mtime)
 }
 
 /* Is the bottom layer @l over the image @id? */
-static int cow_check_base(const struct cow_layer *l,
-			  const struct ulo_identity *id, bool ignore_mtime)
+static int cow_check_base(const struct cow_layer *l, const struct ulo_cow_opts *o)
 {
+	const struct ulo_identity *id = o->base;
+	bool ignore_mtime = o->ignore_mtime;
 	bool file = cow_base_is_file(id);
 	char tag[ULO_UML_TAG_MAX];
 
@@ -445,6 +446,10 @@ static int cow_check_base(const struct cow_layer *l,
 				       l->path, id->location,
 				       l->h.tag + strlen(ULO_UML_TAG_PREFIX),
 				       tag + strlen(ULO_UML_TAG_PREFIX));
+		if (o->base_differed)
+			return ulo_err(-EINVAL, "%s: the image at %s changed since this COW was made over it (the same %s, other bytes at offset %llu than the cache held): its writes would land on another image",
+				       l->path, id->location, ulo_id_kind_name(id->kind),
+				       (unsigned long long)o->base_differed_off);
 	}
 	return 0;
 }
@@ -636,7 +641,7 @@ int ulo_cow_open(const struct ulo_cow_opts *o, struct ulo_cow **out)
 			goto fail;
 	}
 	if (o->base) {
-		ret = cow_check_base(s->layer[s->depth - 1], o->base, o->ignore_mtime);
+		ret = cow_check_base(s->layer[s->depth - 1], o);
 		if (ret)
 			goto fail;
 	}

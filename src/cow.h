@@ -44,6 +44,11 @@ struct ulo_cow_opts {
 	 * only inspected (info) or merged in place; base NULL: the bottom is
 	 * not checked, nothing is created (an in-place merge's target). */
 	const struct ulo_identity *base;
+	/* The cache found other bytes at @base_differed_off under the
+	 * base's identity (struct ulo_source's differed): an existing
+	 * layer's recorded identity proves nothing, and it is refused. */
+	bool base_differed;
+	uint64_t base_differed_off;
 	ulo_base_read_fn base_read;
 	void *base_ctx;
 	bool readonly;		/* no writes, no creation, no locks taken */

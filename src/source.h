@@ -105,6 +105,13 @@ struct ulo_source {
 	/* Bytes read from an older version on the flash instead of fetched
 	 * (a seed; atomic). */
 	uint64_t seeded_bytes;
+	/* Set by ulo_bind_source(): the cache held other bytes at
+	 * @differed_off under this very identity (a server whose ETag or
+	 * Last-Modified did not move when the image was replaced).  Nothing
+	 * recorded against the identity alone (a COW's base) can be trusted
+	 * to lie over these bytes. */
+	bool differed;
+	uint64_t differed_off;
 };
 
 /* Built in: any location without "://" (source_file.c). */
