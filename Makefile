@@ -33,9 +33,11 @@
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make clean
 #
-# libcurl is built from Debian's source against static mbedTLS, nghttp2
-# and c-ares (tools/build-curl.sh) into $(ULOOP_DEPS), outside the tree,
-# once per version of that script; both binaries use that one libcurl.
+# libcurl is built from Debian 12's source against static nghttp2, c-ares
+# and mbedTLS 3.6, itself built from Debian 13's source
+# (tools/build-curl.sh, tools/build-mbedtls.sh), into $(ULOOP_DEPS),
+# outside the tree, once per version of those scripts; both binaries use
+# that one libcurl and that one mbedTLS.
 
 VERSION := 0.1
 PREFIX ?= /usr/local
@@ -67,10 +69,14 @@ BUILD_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 BASE_CFLAGS += -DULO_BUILD_EPOCH=$(or $(BUILD_EPOCH),0)
 
 ULOOP_DEPS ?= /var/cache/uloop-deps
-CURL_DIR := $(ULOOP_DEPS)/curl-$(shell sha256sum tools/build-curl.sh | cut -c1-12)
+MBEDTLS_DIR := $(ULOOP_DEPS)/mbedtls-$(shell sha256sum tools/build-mbedtls.sh | cut -c1-12)
+MBEDTLS_LIB := $(MBEDTLS_DIR)/lib/libmbedtls.a
+# libcurl is compiled against that mbedTLS: its name carries both scripts.
+CURL_DIR := $(ULOOP_DEPS)/curl-$(shell cat tools/build-curl.sh tools/curl-mbedtls36.patch tools/build-mbedtls.sh | sha256sum | cut -c1-12)
 CURL_LIB := $(CURL_DIR)/lib/libcurl.a
-CURL_CFLAGS := -I$(CURL_DIR)/include -DCURL_STATICLIB
-CURL_LIBS := $(CURL_LIB) -lcares -lnghttp2 -lmbedtls -lmbedx509 -lmbedcrypto
+CURL_CFLAGS := -I$(CURL_DIR)/include -I$(MBEDTLS_DIR)/include -DCURL_STATICLIB
+CURL_LIBS := $(CURL_LIB) -lcares -lnghttp2 $(MBEDTLS_DIR)/lib/libmbedtls.a \
+	$(MBEDTLS_DIR)/lib/libmbedx509.a $(MBEDTLS_DIR)/lib/libmbedcrypto.a
 BASE_CFLAGS += $(CURL_CFLAGS)
 # libblkid (static in the initramfs binary): src/devsig.c.
 LDLIBS := $(CURL_LIBS) -lblkid -lzstd $(LDLIBS)
@@ -113,8 +119,11 @@ all: $(B)/uloop $(B)/libuloop.a
 
 static: $(B)/static/uloop
 
-$(CURL_LIB): tools/build-curl.sh | $(B)/.build-deps
-	tools/build-curl.sh $(CURL_DIR)
+$(MBEDTLS_LIB): tools/build-mbedtls.sh tools/trixie-apt.sh
+	tools/build-mbedtls.sh $(MBEDTLS_DIR)
+
+$(CURL_LIB): tools/build-curl.sh tools/curl-mbedtls36.patch $(MBEDTLS_LIB) | $(B)/.build-deps
+	tools/build-curl.sh $(CURL_DIR) $(MBEDTLS_DIR)
 
 # The other build dependencies (libblkid), checked once per build tree.
 $(B)/.build-deps: tools/build-deps.sh

@@ -4,9 +4,11 @@
 # http-fill.sh - uloop's HTTP source against curl, same nginx, same run.
 #
 #   fill:    cold `uloop hydrate` of a BENCH_MIB (default 640) MiB image
-#            vs `curl -o FILE` of the same file, over HTTP and HTTPS;
+#            vs curl's download of the same file, over HTTP and HTTPS;
 #            both write a file and flush it (uloop flushes its cache;
 #            curl's output is fsync'd by dd conv=fsync in the pipe).
+#            The "tmpfs" rows take the disk out: both write into a
+#            tmpfs (curl -o), so the figure is the network and TLS path.
 #   verified: the same image published (uloop publish) and hydrated
 #            through its manifest, every block checked against the hash
 #            tree (the tree's 0.8% more bytes included), against the
@@ -43,7 +45,15 @@ curl_get() {
 		dd of="$T/dl" bs=1M conv=fsync status=none
 	[ ! -e "$T/curl.rc" ]
 }
+curl_get_tmpfs() {
+	rm -f "$T/ram/dl"
+	curl -sf --cacert "$CA" -o "$T/ram/dl" "$1"
+}
 ulo_get() { rm -f "$T/c"; "$U" hydrate "$1" --cache "$T/c" --ca "$CA" --no-progress; }
+ulo_get_tmpfs() {
+	rm -f "$T/ram/c"
+	"$U" hydrate "$1" --cache "$T/ram/c" --ca "$CA" --no-progress
+}
 ulo_get_portable() {
 	rm -f "$T/c"
 	ULOOP_SHA256_PORTABLE=1 "$U" hydrate "$1" --cache "$T/c" --ca "$CA" --no-progress
@@ -52,16 +62,31 @@ mbs() { echo "$MiB $1" | awk '{ printf "%.0f", $1 / $2 }'; }
 
 printf 'http-fill: %s MiB image, nginx on 127.0.0.1, median of %s runs\n\n' "$MiB" "$RUNS"
 printf '%-28s %9s %9s %9s %9s %8s\n' "fill" "curl s" "curl MB/s" "uloop s" "uloop MB/s" "ratio"
-for proto in http https; do
-	if [ $proto = http ]; then url="http://127.0.0.1:$b_http/img"; else url="https://localhost:$b_https/img"; fi
+# The tmpfs rows need room for two copies of the image.
+mkdir -p "$T/ram"
+mount -t tmpfs -o size=$((2 * MiB + 64))m uloop-bench "$T/ram" ||
+	fail "cannot mount a tmpfs for the tmpfs rows (run as root)"
+on_exit "umount $T/ram"
+for row in http https "http (tmpfs)" "https (tmpfs)"; do
+	case $row in
+	http*) url="http://127.0.0.1:$b_http/img" ;;
+	esac
+	case $row in
+	https*) url="https://localhost:$b_https/img" ;;
+	esac
+	case $row in
+	*tmpfs*) cget=curl_get_tmpfs uget=ulo_get_tmpfs ;;
+	*) cget=curl_get uget=ulo_get ;;
+	esac
 	: >"$T/tc"; : >"$T/tu"
 	for i in $(seq "$RUNS"); do
-		timeit curl_get "$url" >>"$T/tc" || fail "curl $url failed (exit $(cat "$T/curl.rc" 2>/dev/null))"
-		timeit ulo_get "$url" >>"$T/tu" || fail "uloop hydrate $url failed"
+		timeit $cget "$url" >>"$T/tc" || fail "curl $url failed (exit $(cat "$T/curl.rc" 2>/dev/null))"
+		timeit $uget "$url" >>"$T/tu" || fail "uloop hydrate $url failed"
 	done
 	tc=$(median <"$T/tc"); tu=$(median <"$T/tu")
-	printf '%-28s %9s %9s %9s %9s %8s\n' "$proto" "$tc" "$(mbs "$tc")" "$tu" "$(mbs "$tu")" "$(ratio "$tc" "$tu")"
+	printf '%-28s %9s %9s %9s %9s %8s\n' "$row" "$tc" "$(mbs "$tc")" "$tu" "$(mbs "$tu")" "$(ratio "$tc" "$tu")"
 done
+rm -f "$T/ram/dl" "$T/ram/c"
 # Verification: plain and manifest hydrates alternate, over http.
 : >"$T/tp"; : >"$T/tv"; : >"$T/tq"
 for i in $(seq "$RUNS"); do

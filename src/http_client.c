@@ -91,6 +91,8 @@ static CURLcode ulo_curl_init_ret;
 static void ulo_curl_global_init(void)
 {
 	ulo_curl_init_ret = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (ulo_curl_init_ret == CURLE_OK && ulo_tls_global_init())
+		ulo_curl_init_ret = CURLE_SSL_ENGINE_INITFAILED;
 }
 
 bool ulo_http_ip_literal(const char *host, uint8_t *addr, size_t *alen)

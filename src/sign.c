@@ -7,6 +7,7 @@
 #include "sign.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -15,6 +16,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 
+#include "tls_verify.h"
 #include "util.h"
 
 static int ulo_sign_rng(void *ctx, unsigned char *out, size_t len)
@@ -33,6 +35,13 @@ static int ulo_sign_rng(void *ctx, unsigned char *out, size_t len)
 	return 0;
 }
 
+/* mbedTLS 3.6 keeps the key's group private; it has an accessor. */
+static bool ulo_pk_is_p256(mbedtls_pk_context *pk)
+{
+	return mbedtls_pk_can_do(pk, MBEDTLS_PK_ECDSA) &&
+	       mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(*pk)) == MBEDTLS_ECP_DP_SECP256R1;
+}
+
 int ulo_sign(const char *keyfile, const void *msg, size_t len,
 	     uint8_t *sig, size_t *siglen)
 {
@@ -43,7 +52,12 @@ int ulo_sign(const char *keyfile, const void *msg, size_t len,
 	int ret;
 
 	mbedtls_pk_init(&pk);
-	ret = mbedtls_pk_parse_keyfile(&pk, keyfile, NULL);
+	ret = ulo_tls_global_init();
+	if (ret) {
+		ret = ulo_err(-EIO, "%s: the crypto library did not start (-0x%04x)", keyfile, -ret);
+		goto out;
+	}
+	ret = mbedtls_pk_parse_keyfile(&pk, keyfile, NULL, ulo_sign_rng, NULL);
 	if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
 		ret = ulo_err(-ENOENT, "%s: cannot read the signing key", keyfile);
 		goto out;
@@ -57,15 +71,14 @@ int ulo_sign(const char *keyfile, const void *msg, size_t len,
 		ret = ulo_err(-EINVAL, "%s: not a private key (%s)", keyfile, why);
 		goto out;
 	}
-	if (!mbedtls_pk_can_do(&pk, MBEDTLS_PK_ECDSA) ||
-	    mbedtls_pk_ec(pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+	if (!ulo_pk_is_p256(&pk)) {
 		ret = ulo_err(-EINVAL, "%s: not an ECDSA P-256 (prime256v1) key", keyfile);
 		goto out;
 	}
-	ret = mbedtls_sha256_ret(msg, len, digest, 0);
+	ret = mbedtls_sha256(msg, len, digest, 0);
 	if (!ret)
 		ret = mbedtls_pk_sign(&pk, MBEDTLS_MD_SHA256, digest, sizeof(digest),
-				      der, &n, ulo_sign_rng, NULL);
+				      der, sizeof(der), &n, ulo_sign_rng, NULL);
 	if (ret || n > ULO_SIG_MAX) {
 		mbedtls_strerror(ret, why, sizeof(why));
 		ret = ulo_err(-EIO, "%s: signing failed (%s)", keyfile, ret ? why : "signature too long");
@@ -87,6 +100,11 @@ int ulo_sig_verify(const char *keyfile, const void *msg, size_t len,
 	int ret;
 
 	mbedtls_pk_init(&pk);
+	ret = ulo_tls_global_init();
+	if (ret) {
+		ret = ulo_err(-EIO, "%s: the crypto library did not start (-0x%04x)", keyfile, -ret);
+		goto out;
+	}
 	ret = mbedtls_pk_parse_public_keyfile(&pk, keyfile);
 	if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
 		ret = ulo_err(-ENOENT, "%s: cannot read the verification key", keyfile);
@@ -97,12 +115,11 @@ int ulo_sig_verify(const char *keyfile, const void *msg, size_t len,
 		ret = ulo_err(-EINVAL, "%s: not a public key (%s)", keyfile, why);
 		goto out;
 	}
-	if (!mbedtls_pk_can_do(&pk, MBEDTLS_PK_ECDSA) ||
-	    mbedtls_pk_ec(pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+	if (!ulo_pk_is_p256(&pk)) {
 		ret = ulo_err(-EINVAL, "%s: not an ECDSA P-256 (prime256v1) public key", keyfile);
 		goto out;
 	}
-	ret = mbedtls_sha256_ret(msg, len, digest, 0);
+	ret = mbedtls_sha256(msg, len, digest, 0);
 	if (ret) {
 		ret = ulo_err(-EIO, "%s: hashing the signed text failed", keyfile);
 		goto out;

@@ -3,7 +3,7 @@
  * sign.h - signatures over manifests (docs/verity.md): ECDSA on NIST
  * P-256 with SHA-256, the signature in DER, by mbedTLS, which the static
  * initramfs binary carries already for TLS.  (Ed25519 would be shorter;
- * Debian's mbedTLS 2.28 has no EdDSA.)
+ * mbedTLS, 3.6 included, has no EdDSA.)
  */
 #ifndef ULOOP_SIGN_H
 #define ULOOP_SIGN_H

@@ -3,7 +3,7 @@
  * tls_verify.c - RFC 6125 IP-literal checking for libcurl's mbedTLS backend.
  *
  * curl (7.88) sets the URL's host, even an IP address, as the name mbedTLS
- * verifies; mbedTLS 2.28 then flags MBEDTLS_X509_BADCERT_CN_MISMATCH unless
+ * verifies; mbedTLS then flags MBEDTLS_X509_BADCERT_CN_MISMATCH unless
  * a DNS name or the CN equals that text.  Our callback runs on the leaf
  * after mbedTLS's own checks (flags already merged) and replaces only that
  * decision: the flag is cleared when an iPAddress subjectAltName equals the
@@ -23,6 +23,21 @@
 #include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/x509.h>
 #include <mbedtls/x509_crt.h>
+#include <psa/crypto.h>
+
+static pthread_once_t ulo_psa_once = PTHREAD_ONCE_INIT;
+static int ulo_psa_ret;
+
+static void ulo_psa_init(void)
+{
+	ulo_psa_ret = (int)psa_crypto_init();
+}
+
+int ulo_tls_global_init(void)
+{
+	pthread_once(&ulo_psa_once, ulo_psa_init);
+	return ulo_psa_ret;
+}
 
 static int ulo_crt_has_ip(const mbedtls_x509_crt *crt, const struct ulo_tls_ip *ip)
 {
@@ -55,6 +70,7 @@ static pthread_once_t ulo_suites_once = PTHREAD_ONCE_INIT;
 static void ulo_suites_init(void)
 {
 	static const char *const first[] = {
+		"TLS1-3-CHACHA20-POLY1305-SHA256",
 		"TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256",
 		"TLS-ECDHE-RSA-WITH-CHACHA20-POLY1305-SHA256",
 	};

@@ -1,11 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# build-curl.sh OUTDIR - build a static libcurl for uloop from Debian's
-# source (with Debian's security patches) against Debian's static mbedTLS,
-# nghttp2 and c-ares, into OUTDIR/{include,lib}.  OUTDIR lives outside the
-# source tree (the Makefile names it after this script's hash), so a
-# rebuild happens only when this script changes.
+# build-curl.sh OUTDIR MBEDTLSDIR - build a static libcurl for uloop from
+# Debian's source (with Debian's security patches) against Debian's static
+# nghttp2 and c-ares and the mbedTLS 3.6 in MBEDTLSDIR
+# (tools/build-mbedtls.sh), into OUTDIR/{include,lib}.  OUTDIR lives
+# outside the source tree (the Makefile names it after this script's and
+# build-mbedtls.sh's hash), so a rebuild happens only when one changes.
 #
 # Only what uloop uses is built: HTTP and HTTPS, HTTP/2, c-ares (it reads
 # /etc/hosts and /etc/resolv.conf itself, so a static binary resolves
@@ -16,11 +17,18 @@
 # trust comes from uloop's options only.  No zlib: uloop refuses encoded
 # bodies anyway.
 set -eu
+# Called from make's recipes, whose jobserver is not passed down: without
+# this the inner make warns and builds one job at a time.
+unset MAKEFLAGS MFLAGS
 
-out=${1:?usage: build-curl.sh OUTDIR}
+out=${1:?usage: build-curl.sh OUTDIR MBEDTLSDIR}
+mbed=${2:?usage: build-curl.sh OUTDIR MBEDTLSDIR}
+here=$(cd "$(dirname "$0")" && pwd)
 [ -s "$out/lib/libcurl.a" ] && exit 0
+[ -s "$mbed/lib/libmbedtls.a" ] ||
+	{ echo "build-curl: no mbedTLS in $mbed (tools/build-mbedtls.sh builds it)" >&2; exit 1; }
 
-need="libmbedtls-dev libnghttp2-dev libc-ares-dev dpkg-dev pkg-config"
+need="libnghttp2-dev libc-ares-dev dpkg-dev pkg-config"
 missing=""
 for p in $need; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -60,13 +68,16 @@ apt-get source -qq curl >/dev/null 2>&1 || apt-get source curl
 src=$(find . -maxdepth 1 -type d -name 'curl-*' | head -n 1)
 [ -n "$src" ] || { echo "build-curl: no curl source unpacked" >&2; exit 1; }
 cd "$src"
+# Debian 12's curl predates mbedTLS 3.6: tools/curl-mbedtls36.patch says what it changes.
+patch -s -p1 <"$here/curl-mbedtls36.patch" ||
+	{ echo "build-curl: tools/curl-mbedtls36.patch does not apply to $(basename "$src")" >&2; exit 1; }
 
 echo "build-curl: configuring $(basename "$src") (mbedTLS, nghttp2, c-ares)"
 # Small, and in sections the static link can drop one function at a time:
 # the static uloop must fit an initramfs (target: 2 MiB stripped).
 CFLAGS="-Os -g -ffunction-sections -fdata-sections" \
 ./configure --prefix="$out.tmp" --disable-shared --enable-static \
-	--with-mbedtls --without-openssl --with-nghttp2 --enable-ares \
+	--with-mbedtls="$mbed" --without-openssl --with-nghttp2 --enable-ares \
 	--without-zlib --without-brotli --without-zstd --without-libpsl \
 	--without-libidn2 --without-librtmp --without-libssh2 --without-libssh \
 	--without-gssapi --without-ngtcp2 --without-nghttp3 --without-quiche \

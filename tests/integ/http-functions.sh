@@ -97,6 +97,7 @@ start_nginx() {
 		_https=$(free_port)
 		_tls="server { listen 127.0.0.1:$_https ssl http2; root $_root;
 			ssl_certificate $_cert; ssl_certificate_key $_key;
+			ssl_protocols ${NGINX_TLS_PROTOCOLS:-TLSv1.2 TLSv1.3};
 			location /r/ { rewrite ^/r/(.*)\$ /\$1 redirect; }
 			location /down/ { rewrite ^/down/(.*)\$ http://127.0.0.1:$_http/\$1 redirect; }"
 		[ -n "$_cca" ] && _tls="$_tls ssl_verify_client on; ssl_client_certificate $_cca;"

@@ -4,8 +4,9 @@
 # The TLS matrix, against real nginx servers, with the binary initramfs
 # images ship (static, mbedTLS): what must connect connects, and what must
 # not fails with a clear error and caches nothing.  IP-literal hosts are
-# checked against iPAddress subjectAltNames only (RFC 6125), which mbedTLS
-# 2.28 alone does not do.
+# checked against iPAddress subjectAltNames only (RFC 6125), which curl
+# 7.88 with mbedTLS alone does not do.  TLS 1.3 where the server offers
+# it (nginx here: 1.2 and 1.3), 1.2 where it does not.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/http-functions.sh"
 
@@ -27,6 +28,7 @@ for s in good dnsonly iptext elsewhere expired; do
 done
 start_nginx stranger "$T/www" "$T/other/stranger.pem" "$T/other/stranger.key"
 start_nginx mtls "$T/www" "$P/good.pem" "$P/good.key" "$P/ca.pem"
+NGINX_TLS_PROTOCOLS=TLSv1.2 start_nginx tls12 "$T/www" "$P/good.pem" "$P/good.key"
 
 n=0
 ok() {	# ok URL ARGS...: must fetch the image
@@ -56,10 +58,23 @@ refused() {	# refused TEXT URL ARGS...: must fail naming TEXT, cache nothing
 }
 
 CA="--ca $P/ca.pem"
+# The protocol each server gets: mbedTLS 3.6 names the suite it agreed on.
+suite() {	# suite URL: the cipher suite of a fetch of URL
+	$ULOOP_NET cat "$1" --ca "$P/ca.pem" --length 4096 -v 2>&1 >/dev/null |
+		sed -n 's/.*Handshake complete, cipher is //p' | head -n 1
+}
+s13=$(suite "https://localhost:$good_https/img")
+case $s13 in TLS1-3-*) echo "ok: TLS 1.3 with a 1.2+1.3 server ($s13)" ;;
+*) fail "a server offering TLS 1.3 got '$s13'" ;; esac
+s12=$(suite "https://localhost:$tls12_https/img")
+case $s12 in TLS-ECDHE-*) echo "ok: TLS 1.2 with a 1.2-only server ($s12)" ;;
+*) fail "a TLS 1.2-only server got '$s12'" ;; esac
 # shellcheck disable=SC2086
 {
 ok "https://localhost:$good_https/img" $CA
 ok "https://127.0.0.1:$good_https/img" $CA
+ok "https://localhost:$tls12_https/img" $CA
+ok "https://127.0.0.1:$tls12_https/img" $CA
 refused "no trust anchors" "https://localhost:$good_https/img"
 refused "server certificate rejected (Cert verify failed: BADCERT_NOT_TRUSTED)" "https://localhost:$stranger_https/img" $CA
 refused "server certificate rejected" "https://localhost:$elsewhere_https/img" $CA
