@@ -69,10 +69,12 @@ BUILD_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 BASE_CFLAGS += -DULO_BUILD_EPOCH=$(or $(BUILD_EPOCH),0)
 
 ULOOP_DEPS ?= /var/cache/uloop-deps
-MBEDTLS_DIR := $(ULOOP_DEPS)/mbedtls-$(shell sha256sum tools/build-mbedtls.sh | cut -c1-12)
+MBEDTLS_INPUTS := tools/build-mbedtls.sh tools/mbedtls-chacha20-simd.patch \
+	tools/mbedtls-poly1305-avx2.patch
+MBEDTLS_DIR := $(ULOOP_DEPS)/mbedtls-$(shell cat $(MBEDTLS_INPUTS) | sha256sum | cut -c1-12)
 MBEDTLS_LIB := $(MBEDTLS_DIR)/lib/libmbedtls.a
 # libcurl is compiled against that mbedTLS: its name carries both scripts.
-CURL_DIR := $(ULOOP_DEPS)/curl-$(shell cat tools/build-curl.sh tools/curl-mbedtls36.patch tools/build-mbedtls.sh | sha256sum | cut -c1-12)
+CURL_DIR := $(ULOOP_DEPS)/curl-$(shell cat tools/build-curl.sh tools/curl-mbedtls36.patch $(MBEDTLS_INPUTS) | sha256sum | cut -c1-12)
 CURL_LIB := $(CURL_DIR)/lib/libcurl.a
 CURL_CFLAGS := -I$(CURL_DIR)/include -I$(MBEDTLS_DIR)/include -DCURL_STATICLIB
 CURL_LIBS := $(CURL_LIB) -lcares -lnghttp2 $(MBEDTLS_DIR)/lib/libmbedtls.a \
@@ -119,7 +121,7 @@ all: $(B)/uloop $(B)/libuloop.a
 
 static: $(B)/static/uloop
 
-$(MBEDTLS_LIB): tools/build-mbedtls.sh tools/trixie-apt.sh
+$(MBEDTLS_LIB): $(MBEDTLS_INPUTS) tools/trixie-apt.sh
 	tools/build-mbedtls.sh $(MBEDTLS_DIR)
 
 $(CURL_LIB): tools/build-curl.sh tools/curl-mbedtls36.patch $(MBEDTLS_LIB) | $(B)/.build-deps
