@@ -92,6 +92,8 @@ int cmd_hydrate(int argc, char **argv)
 	if (cli_check_opts(&o))
 		return ULO_EXIT_USAGE;
 	cli_block_signals();
+	/* Every block, as fast as it comes: HTTP/1.1 on each connection. */
+	o.src.bulk = true;
 	if (cli_open_source(&o, argv[optind], &src))
 		return ULO_EXIT_FAIL;
 	if (o.stage) {

@@ -362,8 +362,10 @@ static int ulo_http_setup(struct ulo_http_loop *l, CURL *e,
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROXY, cf->proxy ? cf->proxy : "");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "uloop/" ULOOP_VERSION);
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	/* See ulo_http_conf's bulk. */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, cf->bulk ? (long)CURL_HTTP_VERSION_1_1 :
+							      (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, cf->bulk ? 0L : 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	/* Names resolved while /etc/resolv.conf was there stay resolved:
 	 * after switch_root the daemon's root (the old initramfs) has none. */

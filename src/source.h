@@ -43,6 +43,9 @@ struct ulo_source_opts {
 	 * manifest: the primary's names the version). */
 	bool mirrors_as_fallback;
 	bool verbose;		/* protocol trace to stderr */
+	/* A whole-image fill (hydrate): throughput over latency, so
+	 * HTTP/1.1 on each of the connections (http_client.h). */
+	bool bulk;
 	/* Trust for a manifest (source_verity.c): the root hash it must
 	 * carry (hex), and/or the public key its signature must verify
 	 * with; @sig_verify checks a signature (sign.h's ulo_sig_verify,
