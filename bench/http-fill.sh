@@ -49,10 +49,9 @@ curl_get_tmpfs() {
 	rm -f "$T/ram/dl"
 	curl -sf --cacert "$CA" -o "$T/ram/dl" "$1"
 }
-ulo_get() { rm -f "$T/c"; "$U" hydrate "$1" --cache "$T/c" --ca "$CA" --no-progress; }
-ulo_get_tmpfs() {
-	rm -f "$T/ram/c"
-	"$U" hydrate "$1" --cache "$T/ram/c" --ca "$CA" --no-progress
+ulo_get() {	# ulo_get URL [DIR]: a cold hydrate into DIR/c (default $T)
+	rm -f "${2:-$T}/c"
+	"$U" hydrate "$1" --cache "${2:-$T}/c" --ca "$CA" --no-progress
 }
 ulo_get_portable() {
 	rm -f "$T/c"
@@ -69,19 +68,17 @@ mount -t tmpfs -o size=$((2 * MiB + 64))m uloop-bench "$T/ram" ||
 on_exit "umount $T/ram"
 for row in http https "http (tmpfs)" "https (tmpfs)"; do
 	case $row in
-	http*) url="http://127.0.0.1:$b_http/img" ;;
-	esac
-	case $row in
 	https*) url="https://localhost:$b_https/img" ;;
+	*) url="http://127.0.0.1:$b_http/img" ;;
 	esac
 	case $row in
-	*tmpfs*) cget=curl_get_tmpfs uget=ulo_get_tmpfs ;;
-	*) cget=curl_get uget=ulo_get ;;
+	*tmpfs*) cget=curl_get_tmpfs dir=$T/ram ;;
+	*) cget=curl_get dir=$T ;;
 	esac
 	: >"$T/tc"; : >"$T/tu"
 	for i in $(seq "$RUNS"); do
 		timeit $cget "$url" >>"$T/tc" || fail "curl $url failed (exit $(cat "$T/curl.rc" 2>/dev/null))"
-		timeit $uget "$url" >>"$T/tu" || fail "uloop hydrate $url failed"
+		timeit ulo_get "$url" "$dir" >>"$T/tu" || fail "uloop hydrate $url failed"
 	done
 	tc=$(median <"$T/tc"); tu=$(median <"$T/tu")
 	printf '%-28s %9s %9s %9s %9s %8s\n' "$row" "$tc" "$(mbs "$tc")" "$tu" "$(mbs "$tu")" "$(ratio "$tc" "$tu")"

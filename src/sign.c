@@ -35,6 +35,16 @@ static int ulo_sign_rng(void *ctx, unsigned char *out, size_t len)
 	return 0;
 }
 
+/* mbedTLS 3.6 parses keys through its PSA core, which must be started. */
+static int ulo_sign_crypto_start(const char *keyfile)
+{
+	int ret = ulo_tls_global_init();
+
+	if (ret)
+		return ulo_err(-EIO, "%s: the crypto library did not start (-0x%04x)", keyfile, -ret);
+	return 0;
+}
+
 /* mbedTLS 3.6 keeps the key's group private; it has an accessor. */
 static bool ulo_pk_is_p256(mbedtls_pk_context *pk)
 {
@@ -52,11 +62,9 @@ int ulo_sign(const char *keyfile, const void *msg, size_t len,
 	int ret;
 
 	mbedtls_pk_init(&pk);
-	ret = ulo_tls_global_init();
-	if (ret) {
-		ret = ulo_err(-EIO, "%s: the crypto library did not start (-0x%04x)", keyfile, -ret);
+	ret = ulo_sign_crypto_start(keyfile);
+	if (ret)
 		goto out;
-	}
 	ret = mbedtls_pk_parse_keyfile(&pk, keyfile, NULL, ulo_sign_rng, NULL);
 	if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
 		ret = ulo_err(-ENOENT, "%s: cannot read the signing key", keyfile);
@@ -100,11 +108,9 @@ int ulo_sig_verify(const char *keyfile, const void *msg, size_t len,
 	int ret;
 
 	mbedtls_pk_init(&pk);
-	ret = ulo_tls_global_init();
-	if (ret) {
-		ret = ulo_err(-EIO, "%s: the crypto library did not start (-0x%04x)", keyfile, -ret);
+	ret = ulo_sign_crypto_start(keyfile);
+	if (ret)
 		goto out;
-	}
 	ret = mbedtls_pk_parse_public_keyfile(&pk, keyfile);
 	if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
 		ret = ulo_err(-ENOENT, "%s: cannot read the verification key", keyfile);
